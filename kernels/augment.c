@@ -1,0 +1,88 @@
+/* augment.c — seeded rotation, shift and zoom of one image channel.
+ *
+ * The map goes from each output pixel back to the source, around the
+ * centre c = ((w - 1) / 2, (h - 1) / 2), with d = output pixel - c:
+ *
+ *   src_x = c_x + zoom * ( cos a * d_x + sin a * d_y) - shift_x
+ *   src_y = c_y + zoom * (-sin a * d_x + cos a * d_y) - shift_y
+ *
+ * so the picture moves by (+shift_x, +shift_y) pixels, turns clockwise on
+ * screen for a positive angle, and looks smaller for zoom > 1 (as in Keras).
+ * Written around the centre, the centre pixel of an unshifted image maps to
+ * itself exactly. */
+#include "augment.h"
+
+#include <glib.h>
+#include <math.h>
+#include <string.h>
+
+/* bilinear, coordinates clamped into the image: outside takes the edge */
+static float
+sample (const float *src, int w, int h, float x, float y)
+{
+  int x0, y0, x1, y1;
+  float fx, fy, top, bottom;
+  const float *r0, *r1;
+
+  x = CLAMP (x, 0.0f, (float) (w - 1));
+  y = CLAMP (y, 0.0f, (float) (h - 1));
+  x0 = (int) x;
+  y0 = (int) y;
+  fx = x - x0;
+  fy = y - y0;
+  x1 = x0 < w - 1 ? x0 + 1 : x0;
+  y1 = y0 < h - 1 ? y0 + 1 : y0;
+
+  r0 = src + (gsize) y0 * w;
+  r1 = src + (gsize) y1 * w;
+  top = r0[x0] + fx * (r0[x1] - r0[x0]);
+  bottom = r1[x0] + fx * (r1[x1] - r1[x0]);
+  return top + fy * (bottom - top);
+}
+
+void
+cxr_augment (const float *src, float *dst, int w, int h,
+    const CxrAugmentParams * params, CxrRng * rng)
+{
+  float angle, shift_x, shift_y, zoom, m00, m01, m10, m11, cx, cy;
+
+  g_return_if_fail (params != NULL && rng != NULL);
+
+  /* always all four draws, in this order, so the stream does not depend on
+   * which augmentations are enabled */
+  angle = cxr_rng_range (rng, -params->rotation_deg, params->rotation_deg);
+  shift_x = cxr_rng_range (rng, -params->shift_frac, params->shift_frac) * w;
+  shift_y = cxr_rng_range (rng, -params->shift_frac, params->shift_frac) * h;
+  zoom = cxr_rng_range (rng, 1.0f - params->zoom_frac,
+      1.0f + params->zoom_frac);
+
+  if (w <= 0 || h <= 0)
+    return;
+  g_return_if_fail (src != NULL && dst != NULL);
+
+  if (angle == 0.0f && shift_x == 0.0f && shift_y == 0.0f && zoom == 1.0f) {
+    memcpy (dst, src, sizeof (float) * w * (gsize) h);
+    return;
+  }
+
+  angle *= (float) (G_PI / 180.0);
+  m00 = zoom * cosf (angle);
+  m01 = zoom * sinf (angle);
+  m10 = -m01;
+  m11 = m00;
+  cx = (w - 1) * 0.5f;
+  cy = (h - 1) * 0.5f;
+
+  for (int y = 0; y < h; y++) {
+    float dy = y - cy;
+    float row_x = cx + m01 * dy - shift_x;
+    float row_y = cy + m11 * dy - shift_y;
+    float *d = dst + (gsize) y * w;
+
+    for (int x = 0; x < w; x++) {
+      float dx = x - cx;
+
+      d[x] = sample (src, w, h, row_x + m00 * dx, row_y + m10 * dx);
+    }
+  }
+}

@@ -1,0 +1,45 @@
+/* metrics.h — what a classifier's results are worth.
+ * Binary figures take the LAST class as the positive one (PNEUMONIA after
+ * NORMAL); a sample is called positive when its probability >= threshold. */
+#pragma once
+#include <glib.h>
+#include <stdint.h>
+
+#define CXR_MAX_CLASSES 16
+
+typedef struct {
+  int n_classes;
+  int64_t counts[CXR_MAX_CLASSES][CXR_MAX_CLASSES]; /* [truth][prediction] */
+} CxrConfusion;
+
+typedef struct {
+  int64_t count;
+  double accuracy;
+  double precision;     /* positive predictive value; 0 when nothing is called positive */
+  double recall;        /* sensitivity; 0 when there are no positives */
+  double specificity;   /* 0 when there are no negatives */
+  double f1;
+} CxrBinaryMetrics;
+
+void cxr_confusion_init (CxrConfusion *c, int n_classes);
+void cxr_confusion_add (CxrConfusion *c, int truth, int prediction);
+
+/* accuracy over all classes; the rest for positive = n_classes - 1 */
+void cxr_confusion_metrics (const CxrConfusion *c, CxrBinaryMetrics *m);
+
+/* ROC AUC of scores against binary truth (nonzero = positive): the chance
+ * that a random positive scores above a random negative, ties counting one
+ * half (Mann-Whitney U with average ranks). NAN when either class is empty. */
+double cxr_roc_auc (const float *scores, const uint8_t *truth, int64_t n);
+
+/* Threshold maximising Youden's J = sensitivity + specificity - 1 over all
+ * distinct scores; among equal J the highest threshold. 0.5 when either
+ * class is empty. If j_out is not NULL it receives J. */
+float cxr_threshold_youden (const float *scores, const uint8_t *truth, int64_t n,
+    double *j_out);
+
+/* The highest threshold whose sensitivity is still >= target_sensitivity,
+ * i.e. the most specific one that reaches the target. 0.5 when there are no
+ * positives. */
+float cxr_threshold_for_sensitivity (const float *scores, const uint8_t *truth,
+    int64_t n, double target_sensitivity);

@@ -1,0 +1,278 @@
+/* model.c — CxrModel to and from safetensors, with every check. */
+#include "model.h"
+#include "error.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static CxrModel *
+model_alloc (CxrNetSpec *spec)
+{
+  CxrModel *m = g_new0 (CxrModel, 1);
+  m->spec = spec;
+  m->params = g_new0 (float, spec->n_floats);
+  m->threshold = 0.5f;
+  m->norm.mean = 0.0f;
+  m->norm.std = 1.0f;
+  m->provenance = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      g_free);
+  return m;
+}
+
+void
+cxr_model_free (CxrModel *m)
+{
+  if (!m)
+    return;
+  cxr_net_spec_free (m->spec);
+  g_free (m->params);
+  g_strfreev (m->classes);
+  g_hash_table_unref (m->provenance);
+  g_free (m);
+}
+
+static gboolean
+check_classes (char **classes, const CxrNetSpec *spec, const char *name,
+    GError **error)
+{
+  guint n = classes ? g_strv_length (classes) : 0;
+
+  if ((int) n != spec->n_classes) {
+    g_set_error (error, CXR_ERROR, CXR_ERROR_CORRUPT,
+        "%s: %u class names for a network with %d classes", name, n,
+        spec->n_classes);
+    return FALSE;
+  }
+  for (guint i = 0; i < n; i++) {
+    if (!classes[i][0] || strchr (classes[i], ',')
+        || !g_utf8_validate (classes[i], -1, NULL)) {
+      g_set_error (error, CXR_ERROR, CXR_ERROR_CORRUPT,
+          "%s: class name %u is empty, contains a comma or is not UTF-8",
+          name, i);
+      return FALSE;
+    }
+    for (guint j = 0; j < i; j++)
+      if (strcmp (classes[i], classes[j]) == 0) {
+        g_set_error (error, CXR_ERROR, CXR_ERROR_CORRUPT,
+            "%s: class name '%s' appears twice", name, classes[i]);
+        return FALSE;
+      }
+  }
+  return TRUE;
+}
+
+void
+cxr_model_update_id (CxrModel *m)
+{
+  /* FNV-1a over the weights: the same weights always show the same id */
+  guint64 h = 0xcbf29ce484222325ull;
+  const guint8 *b = (const guint8 *) m->params;
+  for (size_t i = 0; i < m->spec->n_floats * sizeof (float); i++)
+    h = (h ^ b[i]) * 0x100000001b3ull;
+  g_snprintf (m->id, sizeof m->id, "%08x", (guint32) (h ^ (h >> 32)));
+}
+
+CxrModel *
+cxr_model_new (const char *layers, int in_c, int in_h, int in_w,
+    const char *const *classes, uint64_t seed, GError **error)
+{
+  CxrNetSpec *spec = cxr_net_spec_parse (layers, in_c, in_h, in_w, error);
+  CxrModel *m;
+
+  if (!spec)
+    return NULL;
+  m = model_alloc (spec);
+  m->classes = g_strdupv ((char **) classes);
+  if (!check_classes (m->classes, spec, "new model", error)) {
+    cxr_model_free (m);
+    return NULL;
+  }
+  cxr_net_spec_init_params (spec, m->params, seed);
+  cxr_model_update_id (m);
+  return m;
+}
+
+int
+cxr_model_class_index (const CxrModel *m, const char *name)
+{
+  for (int i = 0; m->classes[i]; i++)
+    if (strcmp (m->classes[i], name) == 0)
+      return i;
+  return -1;
+}
+
+static gboolean
+parse_float (const char *s, float *out)
+{
+  char *end;
+  if (!s)
+    return FALSE;
+  *out = strtof (s, &end);
+  return end != s && *end == '\0' && isfinite (*out);
+}
+
+static const char *required[] = { "format", "layers", "input", "normalization",
+  "classes", "threshold", NULL
+};
+
+CxrModel *
+cxr_model_from_file (const CxrModelFile *f, const char *name, GError **error)
+{
+  const char *format = cxr_model_file_get_meta (f, "format");
+  const char *input = cxr_model_file_get_meta (f, "input");
+  const char *norm = cxr_model_file_get_meta (f, "normalization");
+  int in_c, in_h, in_w, used = 0;
+  char extra;
+  float mean, std, threshold;
+  char **parts;
+  CxrNetSpec *spec;
+  CxrModel *m;
+
+  for (int i = 0; required[i]; i++)
+    if (!cxr_model_file_get_meta (f, required[i])) {
+      g_set_error (error, CXR_ERROR, CXR_ERROR_CORRUPT,
+          "%s: not a gst-cxr model (metadata '%s' is missing)", name,
+          required[i]);
+      return NULL;
+    }
+  if (strcmp (format, CXR_MODEL_FORMAT) != 0) {
+    g_set_error (error, CXR_ERROR, CXR_ERROR_UNSUPPORTED,
+        "%s: model format '%s' is not '%s'", name, format, CXR_MODEL_FORMAT);
+    return NULL;
+  }
+  if (sscanf (input, "%dx%dx%d%c", &in_c, &in_h, &in_w, &extra) != 3) {
+    g_set_error (error, CXR_ERROR, CXR_ERROR_CORRUPT,
+        "%s: input shape '%s' is not CxHxW", name, input);
+    return NULL;
+  }
+  parts = g_strsplit (norm, " ", -1);
+  gboolean norm_ok = g_strv_length (parts) == 2 && parse_float (parts[0], &mean)
+      && parse_float (parts[1], &std) && std > 0.0f;
+  g_strfreev (parts);
+  if (!norm_ok) {
+    g_set_error (error, CXR_ERROR, CXR_ERROR_CORRUPT,
+        "%s: normalization '%s' is not 'MEAN STD' with STD > 0", name, norm);
+    return NULL;
+  }
+  if (!parse_float (cxr_model_file_get_meta (f, "threshold"), &threshold)
+      || threshold < 0.0f || threshold > 1.0f) {
+    g_set_error (error, CXR_ERROR, CXR_ERROR_CORRUPT,
+        "%s: threshold is not a number between 0 and 1", name);
+    return NULL;
+  }
+  spec = cxr_net_spec_parse (cxr_model_file_get_meta (f, "layers"), in_c, in_h,
+      in_w, error);
+  if (!spec) {
+    g_prefix_error (error, "%s: ", name);
+    return NULL;
+  }
+  m = model_alloc (spec);
+  m->norm.mean = mean;
+  m->norm.std = std;
+  m->threshold = threshold;
+  m->classes = g_strsplit (cxr_model_file_get_meta (f, "classes"), ",", -1);
+  if (!check_classes (m->classes, spec, name, error))
+    goto fail;
+
+  /* every tensor the spec needs, with its exact shape, and nothing else */
+  for (int i = 0; i < spec->n_params; i++) {
+    const CxrParamInfo *p = &spec->params[i];
+    CxrTensor *t = cxr_model_file_find (f, p->name);
+    gboolean same = t && t->ndim == p->ndim;
+    for (int d = 0; same && d < p->ndim; d++)
+      same = t->shape[d] == p->shape[d];
+    if (!t) {
+      g_set_error (error, CXR_ERROR, CXR_ERROR_CORRUPT,
+          "%s: tensor '%s' that the layer spec needs is missing", name,
+          p->name);
+      goto fail;
+    }
+    if (!same) {
+      g_set_error (error, CXR_ERROR, CXR_ERROR_CORRUPT,
+          "%s: tensor '%s' does not have the shape the layer spec gives it",
+          name, p->name);
+      goto fail;
+    }
+    memcpy (m->params + p->offset, t->data, p->numel * sizeof (float));
+    if (p->kind == CXR_PARAM_BN_VAR)
+      for (int64_t j = 0; j < p->numel; j++)
+        if (t->data[j] < 0.0f) {
+          g_set_error (error, CXR_ERROR, CXR_ERROR_CORRUPT,
+              "%s: tensor '%s' holds a negative variance", name, p->name);
+          goto fail;
+        }
+    used++;
+  }
+  if ((guint) used != f->tensors->len) {
+    g_set_error (error, CXR_ERROR, CXR_ERROR_CORRUPT,
+        "%s: %u tensors in the file, but the layer spec uses %d", name,
+        f->tensors->len, used);
+    goto fail;
+  }
+
+  GHashTableIter it;
+  gpointer key, value;
+  g_hash_table_iter_init (&it, f->metadata);
+  while (g_hash_table_iter_next (&it, &key, &value))
+    if (!g_strv_contains (required, key))
+      g_hash_table_insert (m->provenance, g_strdup (key), g_strdup (value));
+  cxr_model_update_id (m);
+  return m;
+
+fail:
+  cxr_model_free (m);
+  return NULL;
+}
+
+CxrModel *
+cxr_model_load (const char *path, GError **error)
+{
+  CxrModelFile *f = cxr_model_file_read (path, error);
+  CxrModel *m;
+
+  if (!f)
+    return NULL;
+  m = cxr_model_from_file (f, path, error);
+  cxr_model_file_free (f);
+  return m;
+}
+
+gboolean
+cxr_model_save (CxrModel *m, const char *path, GError **error)
+{
+  const CxrNetSpec *spec = m->spec;
+  CxrModelFile *f = cxr_model_file_new ();
+  char buf[G_ASCII_DTOSTR_BUF_SIZE * 2 + 2];
+  char *s;
+  gboolean ok;
+  GHashTableIter it;
+  gpointer key, value;
+
+  g_hash_table_iter_init (&it, m->provenance);
+  while (g_hash_table_iter_next (&it, &key, &value))
+    cxr_model_file_set_meta (f, key, value);
+  cxr_model_file_set_meta (f, "format", CXR_MODEL_FORMAT);
+  cxr_model_file_set_meta (f, "layers", spec->text);
+  s = g_strdup_printf ("%dx%dx%d", spec->in_c, spec->in_h, spec->in_w);
+  cxr_model_file_set_meta (f, "input", s);
+  g_free (s);
+  g_ascii_formatd (buf, G_ASCII_DTOSTR_BUF_SIZE, "%.9g", m->norm.mean);
+  strcat (buf, " ");
+  g_ascii_formatd (buf + strlen (buf), G_ASCII_DTOSTR_BUF_SIZE, "%.9g",
+      m->norm.std);
+  cxr_model_file_set_meta (f, "normalization", buf);
+  s = g_strjoinv (",", m->classes);
+  cxr_model_file_set_meta (f, "classes", s);
+  g_free (s);
+  g_ascii_formatd (buf, G_ASCII_DTOSTR_BUF_SIZE, "%.9g", m->threshold);
+  cxr_model_file_set_meta (f, "threshold", buf);
+  for (int i = 0; i < spec->n_params; i++) {
+    const CxrParamInfo *p = &spec->params[i];
+    cxr_model_file_add (f, p->name, p->ndim, p->shape, m->params + p->offset);
+  }
+  ok = cxr_model_file_write (f, path, error);
+  cxr_model_file_free (f);
+  return ok;
+}

@@ -1,0 +1,1160 @@
+/* net.c — the CNN on oneDNN: build once per batch size, then run a list of
+ * steps forward (and, when training, a second list backward).
+ *
+ * Every layer k leaves its output in act[k]; when training, diff[k] holds the
+ * loss gradient for it, in the same layout. A primitive that wants its input
+ * in another layout gets a reorder step in front of it. Element-wise work
+ * that oneDNN 2.6 has no primitive for (dropout, the ReLU gradient of a
+ * fused ReLU, batch-norm running statistics, the loss) runs as plain loops,
+ * which do not care about layout because both operands share one. */
+#include "net.h"
+#include "error.h"
+#include "rng.h"
+
+#include <oneapi/dnnl/dnnl.h>
+#include <oneapi/dnnl/dnnl_debug.h>
+#include <math.h>
+#include <stdarg.h>
+#include <string.h>
+
+typedef enum {
+  STEP_PRIMITIVE,
+  STEP_DROPOUT_FORWARD,         /* b = a * mask (mask drawn here) */
+  STEP_DROPOUT_BACKWARD,        /* b = a * mask */
+  STEP_RELU_BACKWARD,           /* a = b > 0 ? a : 0 (b: the ReLU output) */
+  STEP_BN_RUNNING,              /* running stats of layer from batch mean a, var b */
+} StepKind;
+
+#define MAX_ARGS 12
+
+typedef struct {
+  StepKind kind;
+  dnnl_primitive_t primitive;
+  int n_args;
+  dnnl_exec_arg_t args[MAX_ARGS];
+  dnnl_memory_t a, b, mask;
+  int layer;
+} Step;
+
+/* What the backward pass needs to remember of each layer's forward build. */
+typedef struct {
+  dnnl_primitive_desc_t pd, bn_pd;
+  dnnl_memory_t src;            /* input as the forward primitive read it */
+  dnnl_memory_t weights;        /* in the primitive's layout */
+  dnnl_memory_t conv_dst;       /* before batch-norm */
+  dnnl_memory_t mean, variance, workspace, bn_workspace;
+  dnnl_memory_t mask;           /* dropout */
+} LayerState;
+
+struct CxrNet {
+  const CxrNetSpec *spec;
+  int batch;
+  gboolean training;
+  CxrPrecision precision;
+  dnnl_data_type_t dt;          /* of activations and weights */
+  dnnl_engine_t engine;
+  dnnl_stream_t stream;
+  GArray *forward, *backward;   /* of Step */
+  GPtrArray *memories, *primitives;     /* owned */
+  dnnl_memory_t input;          /* NCHW f32, handle set per call */
+  dnnl_memory_t act[CXR_MAX_LAYERS], diff[CXR_MAX_LAYERS];
+  LayerState state[CXR_MAX_LAYERS];
+  float *params, *grads;        /* training: bound blocks */
+  uint64_t dropout_seed;        /* of the step being run */
+  char implementation[128];
+};
+
+#define TRY(call) G_STMT_START { \
+    dnnl_status_t status_ = (call); \
+    if (status_ != dnnl_success) { \
+      g_set_error (error, CXR_ERROR, CXR_ERROR_ENGINE, \
+          "oneDNN could not set up the network (%s: %s)", \
+          #call, dnnl_status2str (status_)); \
+      return FALSE; \
+    } \
+  } G_STMT_END
+
+gboolean
+cxr_cpu_has_native_bf16 (void)
+{
+  dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa ();
+  return (isa & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16;
+}
+
+const char *
+cxr_precision_name (CxrPrecision precision)
+{
+  switch (precision) {
+    case CXR_PRECISION_FP32:
+      return "fp32";
+    case CXR_PRECISION_BF16:
+      return "bf16";
+    default:
+      return "auto";
+  }
+}
+
+/* ---- small builders -------------------------------------------------- */
+
+static const dnnl_memory_desc_t *
+md_of (dnnl_memory_t mem)
+{
+  const dnnl_memory_desc_t *md;
+  dnnl_memory_get_memory_desc (mem, &md);
+  return md;
+}
+
+static void *
+data_of (dnnl_memory_t mem)
+{
+  void *p;
+  dnnl_memory_get_data_handle (mem, &p);
+  return p;
+}
+
+/* floats in a memory, padding of blocked layouts included */
+static size_t
+n_floats_of (dnnl_memory_t mem)
+{
+  return dnnl_memory_desc_get_size (md_of (mem)) / sizeof (float);
+}
+
+static gboolean
+new_memory (CxrNet *net, const dnnl_memory_desc_t *md, void *handle,
+    dnnl_memory_t *mem, GError **error)
+{
+  TRY (dnnl_memory_create (mem, md, net->engine, handle));
+  g_ptr_array_add (net->memories, *mem);
+  if (handle == DNNL_MEMORY_ALLOCATE)
+    memset (data_of (*mem), 0, dnnl_memory_desc_get_size (md));
+  return TRUE;
+}
+
+/* A plain (row-major) f32 memory over caller storage. */
+static gboolean
+plain_memory (CxrNet *net, int ndims, const dnnl_dims_t dims, void *handle,
+    dnnl_memory_t *mem, GError **error)
+{
+  static const dnnl_format_tag_t tags[] = { dnnl_format_tag_undef, dnnl_a,
+    dnnl_ab, dnnl_abc, dnnl_abcd
+  };
+  dnnl_memory_desc_t md;
+  TRY (dnnl_memory_desc_init_by_tag (&md, ndims, dims, dnnl_f32, tags[ndims]));
+  return new_memory (net, &md, handle, mem, error);
+}
+
+static gboolean
+new_primitive (CxrNet *net, dnnl_primitive_desc_t pd, dnnl_primitive_t *prim,
+    GError **error)
+{
+  TRY (dnnl_primitive_create (prim, pd));
+  g_ptr_array_add (net->primitives, *prim);
+  return TRUE;
+}
+
+static void
+push_step (GArray *steps, dnnl_primitive_t prim, int n_args, ...)
+{
+  Step s = { .kind = STEP_PRIMITIVE, .primitive = prim, .n_args = 0 };
+  va_list ap;
+
+  va_start (ap, n_args);
+  for (int i = 0; i < n_args; i++) {
+    int arg = va_arg (ap, int);
+    dnnl_memory_t mem = va_arg (ap, dnnl_memory_t);
+    if (!mem)
+      continue;                 /* optional argument not used */
+    s.args[s.n_args].arg = arg;
+    s.args[s.n_args].memory = mem;
+    s.n_args++;
+  }
+  va_end (ap);
+  g_array_append_val (steps, s);
+}
+
+static void
+push_hand_step (GArray *steps, StepKind kind, dnnl_memory_t a, dnnl_memory_t b,
+    dnnl_memory_t mask, int layer)
+{
+  Step s = { .kind = kind, .a = a, .b = b, .mask = mask, .layer = layer };
+  g_array_append_val (steps, s);
+}
+
+/* `have` when its layout is `want`, else a new memory of layout `want` */
+static gboolean
+memory_like (CxrNet *net, dnnl_memory_t have, const dnnl_memory_desc_t *want,
+    dnnl_memory_t *out, GError **error)
+{
+  if (dnnl_memory_desc_equal (md_of (have), want)) {
+    *out = have;
+    return TRUE;
+  }
+  return new_memory (net, want, DNNL_MEMORY_ALLOCATE, out, error);
+}
+
+/* A reorder step from -> to (nothing when they are the same memory). */
+static gboolean
+push_reorder (CxrNet *net, GArray *steps, dnnl_memory_t from, dnnl_memory_t to,
+    GError **error)
+{
+  dnnl_primitive_desc_t pd;
+  dnnl_primitive_t prim;
+
+  if (from == to)
+    return TRUE;
+  TRY (dnnl_reorder_primitive_desc_create (&pd, md_of (from), net->engine,
+          md_of (to), net->engine, NULL));
+  gboolean ok = new_primitive (net, pd, &prim, error);
+  dnnl_primitive_desc_destroy (pd);
+  if (ok)
+    push_step (steps, prim, 2, DNNL_ARG_FROM, from, DNNL_ARG_TO, to);
+  return ok;
+}
+
+/* Memory for argument `what` of pd, fed from `have` by a reorder in front. */
+static gboolean
+input_for (CxrNet *net, GArray *steps, dnnl_primitive_desc_t pd,
+    dnnl_query_t what, dnnl_memory_t have, dnnl_memory_t *out, GError **error)
+{
+  return memory_like (net, have, dnnl_primitive_desc_query_md (pd, what, 0),
+      out, error) && push_reorder (net, steps, have, *out, error);
+}
+
+static const dnnl_memory_desc_t *
+query (dnnl_primitive_desc_t pd, dnnl_query_t what)
+{
+  return dnnl_primitive_desc_query_md (pd, what, 0);
+}
+
+static gboolean
+relu_attr (gboolean relu, dnnl_primitive_attr_t *attr, GError **error)
+{
+  dnnl_post_ops_t ops;
+  TRY (dnnl_primitive_attr_create (attr));
+  if (relu) {
+    TRY (dnnl_post_ops_create (&ops));
+    TRY (dnnl_post_ops_append_eltwise (ops, 1.0f, dnnl_eltwise_relu, 0.f, 0.f));
+    TRY (dnnl_primitive_attr_set_post_ops (*attr, ops));
+    dnnl_post_ops_destroy (ops);
+  }
+  return TRUE;
+}
+
+static gboolean
+create_pd (CxrNet *net, const void *desc, gboolean relu,
+    dnnl_primitive_desc_t hint, dnnl_primitive_desc_t *pd, GError **error)
+{
+  dnnl_primitive_attr_t attr;
+  dnnl_status_t s;
+
+  if (!relu_attr (relu, &attr, error))
+    return FALSE;
+  s = dnnl_primitive_desc_create (pd, desc, attr, net->engine, hint);
+  dnnl_primitive_attr_destroy (attr);
+  TRY (s);
+  return TRUE;
+}
+
+static void
+dims4 (dnnl_dims_t d, int64_t a, int64_t b, int64_t c, int64_t e)
+{
+  d[0] = a;
+  d[1] = b;
+  d[2] = c;
+  d[3] = e;
+}
+
+static gboolean
+any_md (dnnl_memory_desc_t *md, int ndims, const dnnl_dims_t dims,
+    dnnl_data_type_t dt, GError **error)
+{
+  TRY (dnnl_memory_desc_init_by_tag (md, ndims, dims, dt, dnnl_format_tag_any));
+  return TRUE;
+}
+
+static const float *
+param (const CxrNet *net, const float *block, const CxrLayer *l, CxrParamKind kind)
+{
+  for (int i = l->first_param; i < l->first_param + l->n_params; i++)
+    if (net->spec->params[i].kind == kind)
+      return block + net->spec->params[i].offset;
+  return NULL;
+}
+
+/* Run the reorder from a temporary plain buffer into `to` right now: weights
+ * of inference nets, copied once. */
+static gboolean
+load_now (CxrNet *net, const dnnl_memory_desc_t *plain_md, const float *data,
+    dnnl_memory_t to, GError **error)
+{
+  dnnl_memory_t from;
+  dnnl_primitive_desc_t pd;
+  dnnl_primitive_t prim;
+  dnnl_exec_arg_t args[2];
+
+  TRY (dnnl_memory_create (&from, plain_md, net->engine, (void *) data));
+  TRY (dnnl_reorder_primitive_desc_create (&pd, plain_md, net->engine,
+          md_of (to), net->engine, NULL));
+  TRY (dnnl_primitive_create (&prim, pd));
+  args[0] = (dnnl_exec_arg_t) { DNNL_ARG_FROM, from };
+  args[1] = (dnnl_exec_arg_t) { DNNL_ARG_TO, to };
+  TRY (dnnl_primitive_execute (prim, net->stream, 2, args));
+  TRY (dnnl_stream_wait (net->stream));
+  dnnl_primitive_destroy (prim);
+  dnnl_primitive_desc_destroy (pd);
+  dnnl_memory_destroy (from);
+  return TRUE;
+}
+
+/* ---- forward builders, one per layer type ---------------------------- */
+
+static dnnl_memory_t
+previous_output (CxrNet *net, int k)
+{
+  return k == 0 ? net->input : net->act[k - 1];
+}
+
+/* Weights of layer k as the primitive pd wants them. Training: a reorder
+ * step from the live parameter block every step. Inference: loaded once,
+ * with batch-norm folded in. */
+static gboolean
+build_weights (CxrNet *net, int k, dnnl_primitive_desc_t pd, int ndims,
+    const dnnl_dims_t dims, const float *params, dnnl_memory_t *weights,
+    dnnl_memory_t *bias, GError **error)
+{
+  const CxrLayer *l = &net->spec->layers[k];
+  const dnnl_memory_desc_t *want = query (pd, dnnl_query_weights_md);
+  dnnl_dims_t bias_dims = { l->units };
+  const float *w = param (net, params, l, CXR_PARAM_WEIGHT);
+  const float *b = param (net, params, l, CXR_PARAM_BIAS);
+
+  if (net->training) {
+    dnnl_memory_t user;
+    if (!plain_memory (net, ndims, dims, (void *) w, &user, error)
+        || !input_for (net, net->forward, pd, dnnl_query_weights_md, user,
+            weights, error))
+      return FALSE;
+    *bias = NULL;
+    return !b || plain_memory (net, 1, bias_dims, (void *) b, bias, error);
+  }
+
+  /* inference: fold batch-norm, y = s (w x - mean) + shift, s = g / sqrt(v + e) */
+  int64_t n = l->units, per_out = 1;
+  for (int d = 1; d < ndims; d++)
+    per_out *= dims[d];
+  float *folded_w = g_new (float, n * per_out);
+  float *folded_b = g_new0 (float, n);
+  memcpy (folded_w, w, n * per_out * sizeof (float));
+  if (b)
+    memcpy (folded_b, b, n * sizeof (float));
+  if (l->batch_norm) {
+    const float *g = param (net, params, l, CXR_PARAM_BN_SCALE);
+    const float *beta = param (net, params, l, CXR_PARAM_BN_SHIFT);
+    const float *mean = param (net, params, l, CXR_PARAM_BN_MEAN);
+    const float *var = param (net, params, l, CXR_PARAM_BN_VAR);
+    for (int64_t o = 0; o < n; o++) {
+      float s = g[o] / sqrtf (var[o] + CXR_BN_EPSILON);
+      for (int64_t j = 0; j < per_out; j++)
+        folded_w[o * per_out + j] *= s;
+      folded_b[o] = beta[o] - mean[o] * s;
+    }
+  }
+  dnnl_memory_desc_t plain;
+  gboolean ok = dnnl_memory_desc_init_by_tag (&plain, ndims, dims, dnnl_f32,
+      ndims == 4 ? dnnl_abcd : dnnl_ab) == dnnl_success
+      && new_memory (net, want, DNNL_MEMORY_ALLOCATE, weights, error)
+      && load_now (net, &plain, folded_w, *weights, error)
+      && plain_memory (net, 1, bias_dims, DNNL_MEMORY_ALLOCATE, bias, error);
+  if (ok)
+    memcpy (data_of (*bias), folded_b, n * sizeof (float));
+  g_free (folded_w);
+  g_free (folded_b);
+  return ok;
+}
+
+static gboolean
+build_conv_forward (CxrNet *net, int k, const float *params, GError **error)
+{
+  const CxrLayer *l = &net->spec->layers[k];
+  LayerState *st = &net->state[k];
+  gboolean bn_train = net->training && l->batch_norm;
+  gboolean has_bias = !bn_train;
+  dnnl_dims_t src_d, w_d, dst_d, bias_d = { l->units };
+  dnnl_dims_t strides = { l->stride, l->stride }, pad = { l->pad, l->pad };
+  dnnl_memory_desc_t src_md, w_md, dst_md, bias_md;
+  dnnl_convolution_desc_t desc;
+  dnnl_primitive_t prim;
+  dnnl_memory_t bias, dst;
+  /* padding on the right that the output size actually uses */
+  dnnl_dims_t pad_r = {
+    (l->out_h - 1) * l->stride + l->kernel - l->in_h - l->pad,
+    (l->out_w - 1) * l->stride + l->kernel - l->in_w - l->pad
+  };
+
+  dims4 (src_d, net->batch, l->in_c, l->in_h, l->in_w);
+  dims4 (w_d, l->units, l->in_c, l->kernel, l->kernel);
+  dims4 (dst_d, net->batch, l->units, l->out_h, l->out_w);
+  if (!any_md (&src_md, 4, src_d, net->dt, error)
+      || !any_md (&w_md, 4, w_d, net->dt, error)
+      || !any_md (&dst_md, 4, dst_d, net->dt, error))
+    return FALSE;
+  TRY (dnnl_memory_desc_init_by_tag (&bias_md, 1, bias_d, dnnl_f32, dnnl_a));
+  TRY (dnnl_convolution_forward_desc_init (&desc,
+          net->training ? dnnl_forward_training : dnnl_forward_inference,
+          dnnl_convolution_direct, &src_md, &w_md, has_bias ? &bias_md : NULL,
+          &dst_md, strides, pad, pad_r));
+  if (!create_pd (net, &desc, l->relu && !bn_train, NULL, &st->pd, error))
+    return FALSE;
+  if (!net->implementation[0]) {
+    const char *impl = "";
+    dnnl_primitive_desc_query (st->pd, dnnl_query_impl_info_str, 0, &impl);
+    g_strlcpy (net->implementation, impl, sizeof net->implementation);
+  }
+  if (!input_for (net, net->forward, st->pd, dnnl_query_src_md,
+          previous_output (net, k), &st->src, error)
+      || !build_weights (net, k, st->pd, 4, w_d, params, &st->weights, &bias,
+          error)
+      || !new_memory (net, query (st->pd, dnnl_query_dst_md),
+          DNNL_MEMORY_ALLOCATE, &dst, error)
+      || !new_primitive (net, st->pd, &prim, error))
+    return FALSE;
+  push_step (net->forward, prim, 4, DNNL_ARG_SRC, st->src, DNNL_ARG_WEIGHTS,
+      st->weights, DNNL_ARG_BIAS, bias, DNNL_ARG_DST, dst);
+  net->act[k] = dst;
+  if (!bn_train)
+    return TRUE;
+
+  /* training batch-norm, with the ReLU fused into it */
+  dnnl_batch_normalization_desc_t bn;
+  unsigned flags = dnnl_use_scale | dnnl_use_shift
+      | (l->relu ? dnnl_fuse_norm_relu : 0);
+  dnnl_memory_t scale, shift, out;
+  st->conv_dst = dst;
+  TRY (dnnl_batch_normalization_forward_desc_init (&bn, dnnl_forward_training,
+          md_of (dst), CXR_BN_EPSILON, flags));
+  if (!create_pd (net, &bn, FALSE, NULL, &st->bn_pd, error)
+      || !new_memory (net, query (st->bn_pd, dnnl_query_dst_md),
+          DNNL_MEMORY_ALLOCATE, &out, error)
+      || !plain_memory (net, 1, bias_d, DNNL_MEMORY_ALLOCATE, &st->mean, error)
+      || !plain_memory (net, 1, bias_d, DNNL_MEMORY_ALLOCATE, &st->variance,
+          error)
+      || !plain_memory (net, 1, bias_d,
+          (void *) param (net, params, l, CXR_PARAM_BN_SCALE), &scale, error)
+      || !plain_memory (net, 1, bias_d,
+          (void *) param (net, params, l, CXR_PARAM_BN_SHIFT), &shift, error))
+    return FALSE;
+  st->bn_workspace = NULL;
+  if (l->relu && !new_memory (net, query (st->bn_pd, dnnl_query_workspace_md),
+          DNNL_MEMORY_ALLOCATE, &st->bn_workspace, error))
+    return FALSE;
+  if (!new_primitive (net, st->bn_pd, &prim, error))
+    return FALSE;
+  push_step (net->forward, prim, 7, DNNL_ARG_SRC, dst, DNNL_ARG_DST, out,
+      DNNL_ARG_MEAN, st->mean, DNNL_ARG_VARIANCE, st->variance,
+      DNNL_ARG_SCALE, scale, DNNL_ARG_SHIFT, shift,
+      DNNL_ARG_WORKSPACE, st->bn_workspace);
+  push_hand_step (net->forward, STEP_BN_RUNNING, st->mean, st->variance, NULL, k);
+  net->act[k] = out;
+  return TRUE;
+}
+
+static gboolean
+build_pool_forward (CxrNet *net, int k, GError **error)
+{
+  const CxrLayer *l = &net->spec->layers[k];
+  LayerState *st = &net->state[k];
+  gboolean global = l->type == CXR_LAYER_GAP;
+  int kh = global ? l->in_h : l->kernel, kw = global ? l->in_w : l->kernel;
+  int stride = global ? 1 : l->stride, p = global ? 0 : l->pad;
+  dnnl_dims_t dst_d, strides = { stride, stride }, kernel = { kh, kw };
+  dnnl_dims_t pad = { p, p }, pad_r = {
+    (l->out_h - 1) * stride + kh - l->in_h - p,
+    (l->out_w - 1) * stride + kw - l->in_w - p
+  };
+  dnnl_alg_kind_t alg = l->type == CXR_LAYER_MAXPOOL ? dnnl_pooling_max
+      : dnnl_pooling_avg_exclude_padding;
+  dnnl_memory_desc_t dst_md;
+  dnnl_pooling_desc_t desc;
+  dnnl_primitive_t prim;
+  dnnl_memory_t src = previous_output (net, k), dst;
+
+  dims4 (dst_d, net->batch, l->out_c, l->out_h, l->out_w);
+  if (!any_md (&dst_md, 4, dst_d, net->dt, error))
+    return FALSE;
+  TRY (dnnl_pooling_forward_desc_init (&desc,
+          net->training ? dnnl_forward_training : dnnl_forward_inference, alg,
+          md_of (src), &dst_md, strides, kernel, pad, pad_r));
+  if (!create_pd (net, &desc, FALSE, NULL, &st->pd, error)
+      || !new_memory (net, query (st->pd, dnnl_query_dst_md),
+          DNNL_MEMORY_ALLOCATE, &dst, error)
+      || !new_primitive (net, st->pd, &prim, error))
+    return FALSE;
+  st->workspace = NULL;
+  if (net->training && alg == dnnl_pooling_max
+      && !new_memory (net, query (st->pd, dnnl_query_workspace_md),
+          DNNL_MEMORY_ALLOCATE, &st->workspace, error))
+    return FALSE;
+  push_step (net->forward, prim, 3, DNNL_ARG_SRC, src, DNNL_ARG_DST, dst,
+      DNNL_ARG_WORKSPACE, st->workspace);
+  net->act[k] = dst;
+  return TRUE;
+}
+
+static gboolean
+build_dense_forward (CxrNet *net, int k, const float *params, GError **error)
+{
+  const CxrLayer *l = &net->spec->layers[k];
+  LayerState *st = &net->state[k];
+  gboolean last = k == net->spec->n_layers - 1;
+  /* after another dense layer the input is already [batch, features] */
+  gboolean flat = md_of (previous_output (net, k))->ndims == 2;
+  int nd = flat ? 2 : 4;
+  dnnl_dims_t src_d, w_d, dst_d = { net->batch, l->units }, bias_d = { l->units };
+  dnnl_memory_desc_t src_md, w_md, dst_md, bias_md;
+  dnnl_inner_product_desc_t desc;
+  dnnl_primitive_t prim;
+  dnnl_memory_t bias, dst;
+
+  if (flat) {
+    src_d[0] = net->batch;
+    src_d[1] = l->in_c;
+    w_d[0] = l->units;
+    w_d[1] = l->in_c;
+  } else {
+    dims4 (src_d, net->batch, l->in_c, l->in_h, l->in_w);
+    dims4 (w_d, l->units, l->in_c, l->in_h, l->in_w);
+  }
+  if (!any_md (&src_md, nd, src_d, net->dt, error)
+      || !any_md (&w_md, nd, w_d, net->dt, error))
+    return FALSE;
+  TRY (dnnl_memory_desc_init_by_tag (&dst_md, 2, dst_d,
+          last ? dnnl_f32 : net->dt, dnnl_ab));
+  TRY (dnnl_memory_desc_init_by_tag (&bias_md, 1, bias_d, dnnl_f32, dnnl_a));
+  TRY (dnnl_inner_product_forward_desc_init (&desc,
+          net->training ? dnnl_forward_training : dnnl_forward_inference,
+          &src_md, &w_md, &bias_md, &dst_md));
+  if (!create_pd (net, &desc, l->relu, NULL, &st->pd, error)
+      || !input_for (net, net->forward, st->pd, dnnl_query_src_md,
+          previous_output (net, k), &st->src, error)
+      || !build_weights (net, k, st->pd, nd, w_d, params, &st->weights, &bias,
+          error)
+      || !new_memory (net, query (st->pd, dnnl_query_dst_md),
+          DNNL_MEMORY_ALLOCATE, &dst, error)
+      || !new_primitive (net, st->pd, &prim, error))
+    return FALSE;
+  push_step (net->forward, prim, 4, DNNL_ARG_SRC, st->src, DNNL_ARG_WEIGHTS,
+      st->weights, DNNL_ARG_BIAS, bias, DNNL_ARG_DST, dst);
+  net->act[k] = dst;
+  return TRUE;
+}
+
+static gboolean
+build_dropout_forward (CxrNet *net, int k, GError **error)
+{
+  dnnl_memory_t src = previous_output (net, k);
+  LayerState *st = &net->state[k];
+
+  if (!net->training || net->spec->layers[k].dropout == 0.0f) {
+    net->act[k] = src;          /* identity at inference */
+    return TRUE;
+  }
+  if (!new_memory (net, md_of (src), DNNL_MEMORY_ALLOCATE, &net->act[k], error)
+      || !new_memory (net, md_of (src), DNNL_MEMORY_ALLOCATE, &st->mask, error))
+    return FALSE;
+  push_hand_step (net->forward, STEP_DROPOUT_FORWARD, src, net->act[k],
+      st->mask, k);
+  return TRUE;
+}
+
+/* ---- backward builders ----------------------------------------------- */
+
+/* Does any layer before k have parameters (so that diff[k - 1] is needed)? */
+static gboolean
+needs_input_gradient (const CxrNet *net, int k)
+{
+  for (int j = 0; j < k; j++)
+    if (net->spec->layers[j].n_params > 0)
+      return TRUE;
+  return FALSE;
+}
+
+static dnnl_memory_t
+grad_memory_of (CxrNet *net, const CxrLayer *l, CxrParamKind kind, int ndims,
+    const dnnl_dims_t dims, GError **error)
+{
+  dnnl_memory_t mem = NULL;
+  const float *g = param (net, net->grads, l, kind);
+  if (g)
+    plain_memory (net, ndims, dims, (void *) g, &mem, error);
+  return mem;
+}
+
+/* conv or dense: gradient of weights and bias, and of the input */
+static gboolean
+build_weighted_backward (CxrNet *net, int k, dnnl_memory_t diff_dst,
+    GError **error)
+{
+  const CxrLayer *l = &net->spec->layers[k];
+  LayerState *st = &net->state[k];
+  gboolean conv = l->type == CXR_LAYER_CONV;
+  dnnl_memory_desc_t dw_md, dsrc_md, ddst_md;
+  dnnl_primitive_desc_t pd;
+  dnnl_primitive_t prim;
+  dnnl_memory_t dw, dw_user, db, dd, src, w, dsrc;
+  dnnl_dims_t w_d, b_d = { l->units };
+  int nd = query (st->pd, dnnl_query_weights_md)->ndims;
+
+  memcpy (w_d, query (st->pd, dnnl_query_weights_md)->dims, sizeof w_d);
+  dw_user = grad_memory_of (net, l, CXR_PARAM_WEIGHT, nd, w_d, error);
+  db = grad_memory_of (net, l, CXR_PARAM_BIAS, 1, b_d, error);
+  if (!dw_user)
+    return FALSE;
+  if (!any_md (&dw_md, nd, w_d, dnnl_f32, error)
+      || !any_md (&ddst_md, md_of (diff_dst)->ndims, md_of (diff_dst)->dims,
+          dnnl_f32, error))
+    return FALSE;
+
+  /* weights gradient */
+  if (conv) {
+    dnnl_convolution_desc_t desc;
+    dnnl_dims_t strides = { l->stride, l->stride }, pad = { l->pad, l->pad };
+    dnnl_dims_t pad_r = {
+      (l->out_h - 1) * l->stride + l->kernel - l->in_h - l->pad,
+      (l->out_w - 1) * l->stride + l->kernel - l->in_w - l->pad
+    };
+    dnnl_dims_t b_dims = { l->units };
+    dnnl_memory_desc_t b_md;
+    TRY (dnnl_memory_desc_init_by_tag (&b_md, 1, b_dims, dnnl_f32, dnnl_a));
+    TRY (dnnl_convolution_backward_weights_desc_init (&desc,
+            dnnl_convolution_direct, md_of (st->src), &dw_md,
+            db ? &b_md : NULL, &ddst_md, strides, pad, pad_r));
+    if (!create_pd (net, &desc, FALSE, st->pd, &pd, error))
+      return FALSE;
+  } else {
+    dnnl_inner_product_desc_t desc;
+    dnnl_dims_t b_dims = { l->units };
+    dnnl_memory_desc_t b_md;
+    TRY (dnnl_memory_desc_init_by_tag (&b_md, 1, b_dims, dnnl_f32, dnnl_a));
+    TRY (dnnl_inner_product_backward_weights_desc_init (&desc,
+            md_of (st->src), &dw_md, &b_md, &ddst_md));
+    if (!create_pd (net, &desc, FALSE, st->pd, &pd, error))
+      return FALSE;
+  }
+  gboolean ok = input_for (net, net->backward, pd, dnnl_query_src_md, st->src,
+      &src, error)
+      && input_for (net, net->backward, pd, dnnl_query_diff_dst_md, diff_dst,
+      &dd, error)
+      && memory_like (net, dw_user, query (pd, dnnl_query_diff_weights_md), &dw,
+      error)
+      && new_primitive (net, pd, &prim, error);
+  dnnl_primitive_desc_destroy (pd);
+  if (!ok)
+    return FALSE;
+  push_step (net->backward, prim, 4, DNNL_ARG_SRC, src, DNNL_ARG_DIFF_DST, dd,
+      DNNL_ARG_DIFF_WEIGHTS, dw, DNNL_ARG_DIFF_BIAS, db);
+  if (!push_reorder (net, net->backward, dw, dw_user, error))
+    return FALSE;
+
+  /* input gradient */
+  if (!needs_input_gradient (net, k))
+    return TRUE;
+  const dnnl_memory_desc_t *src_md = md_of (st->src);
+  if (!any_md (&dsrc_md, src_md->ndims, src_md->dims, dnnl_f32, error))
+    return FALSE;
+  if (conv) {
+    dnnl_convolution_desc_t desc;
+    dnnl_dims_t strides = { l->stride, l->stride }, pad = { l->pad, l->pad };
+    dnnl_dims_t pad_r = {
+      (l->out_h - 1) * l->stride + l->kernel - l->in_h - l->pad,
+      (l->out_w - 1) * l->stride + l->kernel - l->in_w - l->pad
+    };
+    dnnl_memory_desc_t w_any;
+    if (!any_md (&w_any, nd, w_d, dnnl_f32, error))
+      return FALSE;
+    TRY (dnnl_convolution_backward_data_desc_init (&desc,
+            dnnl_convolution_direct, &dsrc_md, &w_any, &ddst_md, strides, pad,
+            pad_r));
+    if (!create_pd (net, &desc, FALSE, st->pd, &pd, error))
+      return FALSE;
+  } else {
+    dnnl_inner_product_desc_t desc;
+    dnnl_memory_desc_t w_any;
+    if (!any_md (&w_any, nd, w_d, dnnl_f32, error))
+      return FALSE;
+    TRY (dnnl_inner_product_backward_data_desc_init (&desc, &dsrc_md, &w_any,
+            &ddst_md));
+    if (!create_pd (net, &desc, FALSE, st->pd, &pd, error))
+      return FALSE;
+  }
+  ok = input_for (net, net->backward, pd, dnnl_query_weights_md, st->weights,
+      &w, error)
+      && input_for (net, net->backward, pd, dnnl_query_diff_dst_md, diff_dst,
+      &dd, error)
+      && memory_like (net, net->diff[k - 1], query (pd, dnnl_query_diff_src_md),
+      &dsrc, error)
+      && new_primitive (net, pd, &prim, error);
+  dnnl_primitive_desc_destroy (pd);
+  if (!ok)
+    return FALSE;
+  push_step (net->backward, prim, 3, DNNL_ARG_WEIGHTS, w, DNNL_ARG_DIFF_DST, dd,
+      DNNL_ARG_DIFF_SRC, dsrc);
+  return push_reorder (net, net->backward, dsrc, net->diff[k - 1], error);
+}
+
+static gboolean
+build_conv_backward (CxrNet *net, int k, GError **error)
+{
+  const CxrLayer *l = &net->spec->layers[k];
+  LayerState *st = &net->state[k];
+  dnnl_memory_t diff = net->diff[k];
+
+  if (l->batch_norm) {
+    dnnl_batch_normalization_desc_t desc;
+    unsigned flags = dnnl_use_scale | dnnl_use_shift
+        | (l->relu ? dnnl_fuse_norm_relu : 0);
+    dnnl_dims_t c_d = { l->units };
+    dnnl_primitive_desc_t pd;
+    dnnl_primitive_t prim;
+    dnnl_memory_t scale, dscale, dshift, dconv;
+
+    TRY (dnnl_batch_normalization_backward_desc_init (&desc, dnnl_backward,
+            md_of (diff), md_of (st->conv_dst), CXR_BN_EPSILON, flags));
+    if (!create_pd (net, &desc, FALSE, st->bn_pd, &pd, error))
+      return FALSE;
+    gboolean ok = new_primitive (net, pd, &prim, error)
+        && new_memory (net, query (pd, dnnl_query_diff_src_md),
+        DNNL_MEMORY_ALLOCATE, &dconv, error)
+        && plain_memory (net, 1, c_d,
+        (void *) param (net, net->params, l, CXR_PARAM_BN_SCALE), &scale, error);
+    dnnl_primitive_desc_destroy (pd);
+    dscale = grad_memory_of (net, l, CXR_PARAM_BN_SCALE, 1, c_d, error);
+    dshift = grad_memory_of (net, l, CXR_PARAM_BN_SHIFT, 1, c_d, error);
+    if (!ok || !dscale || !dshift)
+      return FALSE;
+    push_step (net->backward, prim, 9, DNNL_ARG_SRC, st->conv_dst,
+        DNNL_ARG_MEAN, st->mean, DNNL_ARG_VARIANCE, st->variance,
+        DNNL_ARG_DIFF_DST, diff, DNNL_ARG_SCALE, scale,
+        DNNL_ARG_WORKSPACE, st->bn_workspace, DNNL_ARG_DIFF_SRC, dconv,
+        DNNL_ARG_DIFF_SCALE, dscale, DNNL_ARG_DIFF_SHIFT, dshift);
+    diff = dconv;
+  } else if (l->relu) {
+    push_hand_step (net->backward, STEP_RELU_BACKWARD, diff, net->act[k], NULL,
+        k);
+  }
+  return build_weighted_backward (net, k, diff, error);
+}
+
+static gboolean
+build_pool_backward (CxrNet *net, int k, GError **error)
+{
+  const CxrLayer *l = &net->spec->layers[k];
+  LayerState *st = &net->state[k];
+  gboolean global = l->type == CXR_LAYER_GAP;
+  int kh = global ? l->in_h : l->kernel, kw = global ? l->in_w : l->kernel;
+  int stride = global ? 1 : l->stride, p = global ? 0 : l->pad;
+  dnnl_dims_t strides = { stride, stride }, kernel = { kh, kw };
+  dnnl_dims_t pad = { p, p }, pad_r = {
+    (l->out_h - 1) * stride + kh - l->in_h - p,
+    (l->out_w - 1) * stride + kw - l->in_w - p
+  };
+  dnnl_alg_kind_t alg = l->type == CXR_LAYER_MAXPOOL ? dnnl_pooling_max
+      : dnnl_pooling_avg_exclude_padding;
+  dnnl_pooling_desc_t desc;
+  dnnl_primitive_desc_t pd;
+  dnnl_primitive_t prim;
+
+  if (!needs_input_gradient (net, k))
+    return TRUE;
+  TRY (dnnl_pooling_backward_desc_init (&desc, alg, md_of (net->diff[k - 1]),
+          md_of (net->diff[k]), strides, kernel, pad, pad_r));
+  if (!create_pd (net, &desc, FALSE, st->pd, &pd, error))
+    return FALSE;
+  gboolean ok = new_primitive (net, pd, &prim, error);
+  dnnl_primitive_desc_destroy (pd);
+  if (ok)
+    push_step (net->backward, prim, 3, DNNL_ARG_DIFF_DST, net->diff[k],
+        DNNL_ARG_DIFF_SRC, net->diff[k - 1], DNNL_ARG_WORKSPACE, st->workspace);
+  return ok;
+}
+
+/* ---- building the whole net ------------------------------------------ */
+
+static gboolean
+build (CxrNet *net, float *params, GError **error)
+{
+  const CxrNetSpec *spec = net->spec;
+  dnnl_dims_t in_d;
+
+  dims4 (in_d, net->batch, spec->in_c, spec->in_h, spec->in_w);
+  if (!plain_memory (net, 4, in_d, DNNL_MEMORY_NONE, &net->input, error))
+    return FALSE;
+
+  for (int k = 0; k < spec->n_layers; k++) {
+    const CxrLayer *l = &spec->layers[k];
+    gboolean ok = TRUE;
+    switch (l->type) {
+      case CXR_LAYER_CONV:
+        ok = build_conv_forward (net, k, params, error);
+        break;
+      case CXR_LAYER_MAXPOOL:
+      case CXR_LAYER_AVGPOOL:
+      case CXR_LAYER_GAP:
+        ok = build_pool_forward (net, k, error);
+        break;
+      case CXR_LAYER_DENSE:
+        ok = build_dense_forward (net, k, params, error);
+        break;
+      case CXR_LAYER_DROPOUT:
+        ok = build_dropout_forward (net, k, error);
+        break;
+      case CXR_LAYER_FLATTEN:
+        net->act[k] = previous_output (net, k);
+        break;
+    }
+    if (!ok)
+      return FALSE;
+  }
+  if (!net->training)
+    return TRUE;
+
+  /* gradients have the layout of what they are the gradient of; layers that
+   * pass their input through share it */
+  for (int k = 0; k < spec->n_layers; k++) {
+    if (k > 0 && net->act[k] == net->act[k - 1])
+      net->diff[k] = net->diff[k - 1];
+    else if (!new_memory (net, md_of (net->act[k]), DNNL_MEMORY_ALLOCATE,
+            &net->diff[k], error))
+      return FALSE;
+  }
+  for (int k = spec->n_layers - 1; k >= 0; k--) {
+    const CxrLayer *l = &spec->layers[k];
+    gboolean ok = TRUE;
+    switch (l->type) {
+      case CXR_LAYER_CONV:
+        ok = build_conv_backward (net, k, error);
+        break;
+      case CXR_LAYER_MAXPOOL:
+      case CXR_LAYER_AVGPOOL:
+      case CXR_LAYER_GAP:
+        ok = build_pool_backward (net, k, error);
+        break;
+      case CXR_LAYER_DENSE:
+        if (l->relu)
+          push_hand_step (net->backward, STEP_RELU_BACKWARD, net->diff[k],
+              net->act[k], NULL, k);
+        ok = build_weighted_backward (net, k, net->diff[k], error);
+        break;
+      case CXR_LAYER_DROPOUT:
+        if (net->state[k].mask && needs_input_gradient (net, k))
+          push_hand_step (net->backward, STEP_DROPOUT_BACKWARD, net->diff[k],
+              net->diff[k - 1], net->state[k].mask, k);
+        break;
+      case CXR_LAYER_FLATTEN:
+        break;
+    }
+    if (!ok)
+      return FALSE;
+  }
+  return TRUE;
+}
+
+static void
+destroy_memory (gpointer mem)
+{
+  dnnl_memory_destroy (mem);
+}
+
+static void
+destroy_primitive (gpointer prim)
+{
+  dnnl_primitive_destroy (prim);
+}
+
+static CxrNet *
+net_new (const CxrNetSpec *spec, float *params, float *grads, int batch,
+    gboolean training, CxrPrecision precision, GError **error)
+{
+  CxrNet *net;
+  gboolean ok;
+
+  if (batch < 1 || batch > 4096) {
+    g_set_error (error, CXR_ERROR, CXR_ERROR_INVALID_ARGUMENT,
+        "batch size %d is not between 1 and 4096", batch);
+    return NULL;
+  }
+  if (precision == CXR_PRECISION_AUTO)
+    precision = cxr_cpu_has_native_bf16 ()? CXR_PRECISION_BF16 :
+        CXR_PRECISION_FP32;
+  net = g_new0 (CxrNet, 1);
+  net->spec = spec;
+  net->batch = batch;
+  net->training = training;
+  net->precision = precision;
+  net->dt = precision == CXR_PRECISION_BF16 ? dnnl_bf16 : dnnl_f32;
+  net->params = params;
+  net->grads = grads;
+  net->forward = g_array_new (FALSE, FALSE, sizeof (Step));
+  net->backward = g_array_new (FALSE, FALSE, sizeof (Step));
+  net->memories = g_ptr_array_new_with_free_func (destroy_memory);
+  net->primitives = g_ptr_array_new_with_free_func (destroy_primitive);
+  ok = dnnl_engine_create (&net->engine, dnnl_cpu, 0) == dnnl_success;
+  ok = ok && dnnl_stream_create (&net->stream, net->engine,
+      dnnl_stream_default_flags) == dnnl_success;
+  if (!ok)
+    g_set_error (error, CXR_ERROR, CXR_ERROR_ENGINE,
+        "oneDNN could not open the CPU engine");
+  else
+    ok = build (net, params, error);
+  for (int k = 0; k < CXR_MAX_LAYERS; k++) {
+    if (net->state[k].pd)
+      dnnl_primitive_desc_destroy (net->state[k].pd);
+    if (net->state[k].bn_pd)
+      dnnl_primitive_desc_destroy (net->state[k].bn_pd);
+    net->state[k].pd = net->state[k].bn_pd = NULL;
+  }
+  if (!ok) {
+    if (precision == CXR_PRECISION_BF16 && error && *error)
+      g_prefix_error (error, "bf16: ");
+    cxr_net_free (net);
+    return NULL;
+  }
+  return net;
+}
+
+CxrNet *
+cxr_net_new_inference (const CxrNetSpec *spec, const float *params, int batch,
+    CxrPrecision precision, GError **error)
+{
+  return net_new (spec, (float *) params, NULL, batch, FALSE, precision, error);
+}
+
+CxrNet *
+cxr_net_new_training (const CxrNetSpec *spec, float *params, float *grads,
+    int batch, GError **error)
+{
+  return net_new (spec, params, grads, batch, TRUE, CXR_PRECISION_FP32, error);
+}
+
+void
+cxr_net_free (CxrNet *net)
+{
+  if (!net)
+    return;
+  g_array_free (net->forward, TRUE);
+  g_array_free (net->backward, TRUE);
+  g_ptr_array_free (net->primitives, TRUE);
+  g_ptr_array_free (net->memories, TRUE);
+  if (net->stream)
+    dnnl_stream_destroy (net->stream);
+  if (net->engine)
+    dnnl_engine_destroy (net->engine);
+  g_free (net);
+}
+
+int
+cxr_net_batch (const CxrNet *net)
+{
+  return net->batch;
+}
+
+CxrPrecision
+cxr_net_precision (const CxrNet *net)
+{
+  return net->precision;
+}
+
+const char *
+cxr_net_implementation (const CxrNet *net)
+{
+  return net->implementation;
+}
+
+/* ---- running ---------------------------------------------------------- */
+
+/* Counter-based draw for element i: the same mask whatever the thread
+ * count, and cheap to compute in parallel. */
+static inline float
+uniform_at (uint64_t seed, uint64_t i)
+{
+  CxrRng r = { seed ^ (i * 0xD1B54A32D192ED03ull) };
+  return cxr_rng_uniform (&r);
+}
+
+static void
+run_hand_step (CxrNet *net, const Step *s)
+{
+  const CxrLayer *l = &net->spec->layers[s->layer];
+
+  switch (s->kind) {
+    case STEP_DROPOUT_FORWARD:{
+      const float *x = data_of (s->a);
+      float *y = data_of (s->b), *m = data_of (s->mask);
+      float p = l->dropout, keep = 1.0f / (1.0f - p);
+      uint64_t seed = net->dropout_seed * 0x9E3779B97F4A7C15ull + s->layer;
+      int64_t n = n_floats_of (s->a);
+#pragma omp parallel for schedule(static)
+      for (int64_t i = 0; i < n; i++) {
+        m[i] = uniform_at (seed, i) >= p ? keep : 0.0f;
+        y[i] = x[i] * m[i];
+      }
+      break;
+    }
+    case STEP_DROPOUT_BACKWARD:{
+      const float *dy = data_of (s->a), *m = data_of (s->mask);
+      float *dx = data_of (s->b);
+      int64_t n = n_floats_of (s->a);
+#pragma omp parallel for schedule(static)
+      for (int64_t i = 0; i < n; i++)
+        dx[i] = dy[i] * m[i];
+      break;
+    }
+    case STEP_RELU_BACKWARD:{
+      float *d = data_of (s->a);
+      const float *y = data_of (s->b);
+      int64_t n = n_floats_of (s->a);
+#pragma omp parallel for schedule(static)
+      for (int64_t i = 0; i < n; i++)
+        d[i] = y[i] > 0.0f ? d[i] : 0.0f;
+      break;
+    }
+    case STEP_BN_RUNNING:{
+      /* PyTorch's rule: the running variance is the unbiased one */
+      const float *mean = data_of (s->a), *var = data_of (s->b);
+      float *rm = (float *) param (net, net->params, l, CXR_PARAM_BN_MEAN);
+      float *rv = (float *) param (net, net->params, l, CXR_PARAM_BN_VAR);
+      double n = (double) net->batch * l->out_h * l->out_w;
+      float unbias = n > 1 ? (float) (n / (n - 1)) : 1.0f;
+      for (int c = 0; c < l->units; c++) {
+        rm[c] = (1 - CXR_BN_MOMENTUM) * rm[c] + CXR_BN_MOMENTUM * mean[c];
+        rv[c] = (1 - CXR_BN_MOMENTUM) * rv[c]
+            + CXR_BN_MOMENTUM * var[c] * unbias;
+      }
+      break;
+    }
+    case STEP_PRIMITIVE:
+      break;
+  }
+}
+
+static void
+run_steps (CxrNet *net, GArray *steps)
+{
+  for (guint i = 0; i < steps->len; i++) {
+    const Step *s = &g_array_index (steps, Step, i);
+    if (s->kind == STEP_PRIMITIVE)
+      dnnl_primitive_execute (s->primitive, net->stream, s->n_args, s->args);
+    else
+      run_hand_step (net, s);
+  }
+  dnnl_stream_wait (net->stream);
+}
+
+void
+cxr_net_forward (CxrNet *net, const float *input, float *logits,
+    uint64_t dropout_seed)
+{
+  dnnl_memory_t out = net->act[net->spec->n_layers - 1];
+
+  net->dropout_seed = dropout_seed;
+  dnnl_memory_set_data_handle (net->input, (void *) input);
+  run_steps (net, net->forward);
+  if (logits)
+    memcpy (logits, data_of (out),
+        sizeof (float) * net->batch * net->spec->n_outputs);
+}
+
+float
+cxr_net_forward_backward (CxrNet *net, const float *input, const int *labels,
+    const float *sample_weights, uint64_t dropout_seed, float *logits)
+{
+  const CxrNetSpec *spec = net->spec;
+  int n_out = spec->n_outputs, last = spec->n_layers - 1;
+  const float *z = data_of (net->act[last]);
+  float *dz = data_of (net->diff[last]);
+  double loss = 0.0;
+
+  g_return_val_if_fail (net->training, NAN);
+  cxr_net_forward (net, input, logits, dropout_seed);
+
+  /* loss and its gradient by the logits, mean over the batch */
+  for (int i = 0; i < net->batch; i++) {
+    float w = sample_weights ? sample_weights[i] : 1.0f;
+    const float *zi = z + i * n_out;
+    float *dzi = dz + i * n_out;
+    if (spec->output == CXR_OUTPUT_SIGMOID) {
+      /* BCE(sigmoid(z), y) = softplus(z) - y z, computed without overflow */
+      float y = labels[i] == 1 ? 1.0f : 0.0f;
+      float sp = fmaxf (zi[0], 0.0f) + log1pf (expf (-fabsf (zi[0])));
+      float p = 1.0f / (1.0f + expf (-zi[0]));
+      loss += w * (sp - y * zi[0]);
+      dzi[0] = w * (p - y) / net->batch;
+    } else {
+      float m = zi[0], sum = 0.0f;
+      for (int j = 1; j < n_out; j++)
+        m = fmaxf (m, zi[j]);
+      for (int j = 0; j < n_out; j++)
+        sum += expf (zi[j] - m);
+      loss += w * (m + logf (sum) - zi[labels[i]]);
+      for (int j = 0; j < n_out; j++)
+        dzi[j] = w * (expf (zi[j] - m) / sum - (j == labels[i])) / net->batch;
+    }
+  }
+  run_steps (net, net->backward);
+  return (float) (loss / net->batch);
+}
+
+gboolean
+cxr_net_dropout_mask (CxrNet *net, int layer, float *mask)
+{
+  const CxrLayer *l;
+  dnnl_memory_desc_t md;
+  dnnl_dims_t d;
+  dnnl_memory_t to;
+  dnnl_primitive_desc_t pd;
+  dnnl_primitive_t prim;
+  dnnl_exec_arg_t args[2];
+  gboolean ok;
+
+  if (layer < 0 || layer >= net->spec->n_layers || !net->state[layer].mask)
+    return FALSE;
+  l = &net->spec->layers[layer];
+  dims4 (d, net->batch, l->out_c, l->out_h, l->out_w);
+  ok = dnnl_memory_desc_init_by_tag (&md, 4, d, dnnl_f32, dnnl_abcd)
+      == dnnl_success
+      && dnnl_memory_create (&to, &md, net->engine, mask) == dnnl_success;
+  if (!ok)
+    return FALSE;
+  ok = dnnl_reorder_primitive_desc_create (&pd, md_of (net->state[layer].mask),
+      net->engine, &md, net->engine, NULL) == dnnl_success;
+  if (ok) {
+    ok = dnnl_primitive_create (&prim, pd) == dnnl_success;
+    dnnl_primitive_desc_destroy (pd);
+  }
+  if (ok) {
+    args[0] = (dnnl_exec_arg_t) { DNNL_ARG_FROM, net->state[layer].mask };
+    args[1] = (dnnl_exec_arg_t) { DNNL_ARG_TO, to };
+    ok = dnnl_primitive_execute (prim, net->stream, 2, args) == dnnl_success;
+    dnnl_stream_wait (net->stream);
+    dnnl_primitive_destroy (prim);
+  }
+  dnnl_memory_destroy (to);
+  return ok;
+}
+
+void
+cxr_logits_to_probabilities (const CxrNetSpec *spec, const float *logits,
+    float *probabilities)
+{
+  if (spec->output == CXR_OUTPUT_SIGMOID) {
+    probabilities[1] = 1.0f / (1.0f + expf (-logits[0]));
+    probabilities[0] = 1.0f - probabilities[1];
+    return;
+  }
+  float m = logits[0], sum = 0.0f;
+  for (int j = 1; j < spec->n_outputs; j++)
+    m = fmaxf (m, logits[j]);
+  for (int j = 0; j < spec->n_outputs; j++)
+    sum += (probabilities[j] = expf (logits[j] - m));
+  for (int j = 0; j < spec->n_outputs; j++)
+    probabilities[j] /= sum;
+}

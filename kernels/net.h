@@ -1,0 +1,71 @@
+/* net.h — a CxrNetSpec made executable on oneDNN, for one batch size.
+ *
+ * An inference net copies (reorders) the weights into the layouts its
+ * primitives prefer once, when it is made, with batch-norm folded into the
+ * convolution; to use new weights, make a new net. A training net is bound to
+ * a parameter block and a gradient block: every step reads the current
+ * parameters (so the optimiser can update them in place between steps),
+ * updates batch-norm running statistics in the parameter block and
+ * overwrites every trainable gradient.
+ *
+ * Layouts are left to oneDNN (format_tag_any); where one primitive's choice
+ * differs from the next one's, a reorder is put between them when the net is
+ * built. ReLU is fused into the convolution, batch-norm or dense layer it
+ * follows. */
+#pragma once
+#include "layerspec.h"
+
+typedef enum {
+  CXR_PRECISION_AUTO,           /* bf16 where the CPU computes it natively */
+  CXR_PRECISION_FP32,
+  CXR_PRECISION_BF16,
+} CxrPrecision;
+
+typedef struct CxrNet CxrNet;
+
+/* TRUE when this CPU has native bf16 (AMX or avx512_bf16), so that AUTO
+ * means bf16. */
+gboolean cxr_cpu_has_native_bf16 (void);
+const char *cxr_precision_name (CxrPrecision precision);
+
+CxrNet *cxr_net_new_inference (const CxrNetSpec *spec, const float *params,
+    int batch, CxrPrecision precision, GError **error);
+
+/* fp32 training; params and grads are blocks of spec->n_floats floats that
+ * must outlive the net. */
+CxrNet *cxr_net_new_training (const CxrNetSpec *spec, float *params,
+    float *grads, int batch, GError **error);
+
+void cxr_net_free (CxrNet *net);
+
+int cxr_net_batch (const CxrNet *net);
+/* the precision actually used (never AUTO) */
+CxrPrecision cxr_net_precision (const CxrNet *net);
+/* oneDNN's name for the first convolution's implementation, e.g.
+ * "brg:avx512_core_amx_bf16": what the CPU really runs */
+const char *cxr_net_implementation (const CxrNet *net);
+
+/* input: batch x in_c x in_h x in_w floats (NCHW); logits: batch x n_outputs.
+ * A training net runs in training mode: batch statistics, dropout drawn from
+ * dropout_seed (ignored by inference nets). */
+void cxr_net_forward (CxrNet *net, const float *input, float *logits,
+    uint64_t dropout_seed);
+
+/* Training step without the update: forward in training mode, the loss, and
+ * backward into the bound gradient block. labels: class index per sample;
+ * sample_weights: weight of each sample's loss (NULL: all 1). The loss is the
+ * mean over the batch of weight x binary cross-entropy of sigmoid(logit)
+ * (sigmoid nets), or weight x cross-entropy of softmax(logits) (softmax
+ * nets). logits may be NULL. Returns the loss. */
+float cxr_net_forward_backward (CxrNet *net, const float *input,
+    const int *labels, const float *sample_weights, uint64_t dropout_seed,
+    float *logits);
+
+/* The dropout mask the last training forward used in a dropout layer, as
+ * batch x C x H x W floats in NCHW order (0 or 1 / (1 - p)); FALSE if that
+ * layer is not a dropout layer. For cross-checks against other engines. */
+gboolean cxr_net_dropout_mask (CxrNet *net, int layer, float *mask);
+
+/* Probabilities of each class from one sample's logits. */
+void cxr_logits_to_probabilities (const CxrNetSpec *spec, const float *logits,
+    float *probabilities);

@@ -1,0 +1,363 @@
+/* preprocess.c — any frame to the network's input.
+ *
+ * Resampling is separable: each axis gets a table of (first source index,
+ * tap count, weights) per output sample, built once per call.  The
+ * horizontal pass turns each source row into grey floats and resamples it
+ * into a temp buffer of out_w x src_h floats; the vertical pass then mixes
+ * rows of that buffer.  Since the weights of every output sample sum to 1,
+ * normalisation is linear and is applied once, on the output. */
+#include "preprocess.h"
+#include "error.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef struct {
+  int n;                /* output samples */
+  int max_taps;         /* stride of weight[] */
+  int *start;           /* first source index of each output sample */
+  int *count;           /* taps of each output sample */
+  float *weight;        /* n * max_taps, only count[i] used per sample */
+} CxrAxis;
+
+static void
+axis_clear (CxrAxis * ax)
+{
+  g_free (ax->start);
+  g_free (ax->count);
+  g_free (ax->weight);
+  memset (ax, 0, sizeof (*ax));
+}
+
+/* Shrinking: output i covers [i * src / dst, (i + 1) * src / dst) of the
+ * source.  Working in units of 1 / dst keeps every edge an exact integer,
+ * so pixel j's weight is its overlap with that interval divided by src. */
+static void
+axis_fill_area (CxrAxis * ax, int src_n)
+{
+  gint64 dst_n = ax->n;
+
+  for (int i = 0; i < ax->n; i++) {
+    gint64 lo = (gint64) i * src_n, hi = lo + src_n;
+    int j0 = (int) (lo / dst_n);
+    int j1 = (int) ((hi + dst_n - 1) / dst_n);
+    float *w = ax->weight + (gsize) i * ax->max_taps;
+
+    ax->start[i] = j0;
+    ax->count[i] = j1 - j0;
+    for (int j = j0; j < j1; j++) {
+      gint64 a = MAX (lo, j * dst_n), b = MIN (hi, (j + 1) * dst_n);
+      w[j - j0] = (float) ((double) (b - a) / src_n);
+    }
+  }
+}
+
+/* Growing: bilinear with half-pixel centres, clamped at the edges
+ * (align_corners=False). */
+static void
+axis_fill_linear (CxrAxis * ax, int src_n)
+{
+  double scale = (double) src_n / ax->n;
+
+  for (int i = 0; i < ax->n; i++) {
+    double x = (i + 0.5) * scale - 0.5;
+    float *w = ax->weight + (gsize) i * ax->max_taps;
+    int j;
+
+    x = CLAMP (x, 0.0, (double) (src_n - 1));
+    j = (int) x;
+    ax->start[i] = j;
+    if (j >= src_n - 1) {
+      ax->count[i] = 1;
+      w[0] = 1.0f;
+    } else {
+      ax->count[i] = 2;
+      w[0] = (float) (1.0 - (x - j));
+      w[1] = (float) (x - j);
+    }
+  }
+}
+
+static gboolean
+axis_init (CxrAxis * ax, int src_n, int dst_n, GError ** error)
+{
+  memset (ax, 0, sizeof (*ax));
+  ax->n = dst_n;
+  if (dst_n < src_n)
+    /* an interval of length src / dst touches at most ceil of that + 1 */
+    ax->max_taps = (src_n + dst_n - 1) / dst_n + 1;
+  else
+    ax->max_taps = dst_n == src_n ? 1 : 2;
+
+  ax->start = g_try_new (int, dst_n);
+  ax->count = g_try_new (int, dst_n);
+  ax->weight = g_try_new (float, (gsize) dst_n * ax->max_taps);
+  if (!ax->start || !ax->count || !ax->weight) {
+    axis_clear (ax);
+    g_set_error (error, CXR_ERROR, CXR_ERROR_TOO_LARGE,
+        "not enough memory to resample %d to %d pixels", src_n, dst_n);
+    return FALSE;
+  }
+
+  if (dst_n < src_n) {
+    axis_fill_area (ax, src_n);
+  } else if (dst_n > src_n) {
+    axis_fill_linear (ax, src_n);
+  } else {
+    for (int i = 0; i < dst_n; i++) {
+      ax->start[i] = i;
+      ax->count[i] = 1;
+      ax->weight[i] = 1.0f;
+    }
+  }
+  return TRUE;
+}
+
+static void
+resample_row (const float *in, const CxrAxis * ax, float *out)
+{
+  for (int i = 0; i < ax->n; i++) {
+    const float *s = in + ax->start[i];
+    const float *w = ax->weight + (gsize) i * ax->max_taps;
+    int count = ax->count[i];
+    float acc = 0.0f;
+
+    for (int k = 0; k < count; k++)
+      acc += s[k] * w[k];
+    out[i] = acc;
+  }
+}
+
+/* dst row y = sum of weighted temp rows, then scale * v + offset.  Written
+ * as whole-row multiply-adds so the compiler vectorises it. */
+static void
+vertical_pass (const float *tmp, int out_w, const CxrAxis * ay,
+    float scale, float offset, float *dst)
+{
+  for (int y = 0; y < ay->n; y++) {
+    const float *w = ay->weight + (gsize) y * ay->max_taps;
+    float *d = dst + (gsize) y * out_w;
+
+    memset (d, 0, sizeof (float) * out_w);
+    for (int k = 0; k < ay->count[y]; k++) {
+      const float *s = tmp + (gsize) (ay->start[y] + k) * out_w;
+      float wk = w[k];
+
+      for (int x = 0; x < out_w; x++)
+        d[x] += wk * s[x];
+    }
+    if (scale != 1.0f || offset != 0.0f)
+      for (int x = 0; x < out_w; x++)
+        d[x] = d[x] * scale + offset;
+  }
+}
+
+static int
+bytes_per_pixel (CxrPixelFormat format)
+{
+  switch (format) {
+    case CXR_PIXEL_GRAY8:
+      return 1;
+    case CXR_PIXEL_GRAY16_LE:
+      return 2;
+    case CXR_PIXEL_RGB:
+    case CXR_PIXEL_BGR:
+      return 3;
+    case CXR_PIXEL_RGBX:
+    case CXR_PIXEL_BGRX:
+      return 4;
+  }
+  return 0;
+}
+
+/* One source row to grey floats on the pixel's own scale (0..255 or
+ * 0..65535); one loop per format keeps each loop branch-free. */
+static void
+row_to_grey (const uint8_t * p, int width, CxrPixelFormat format, float *out)
+{
+  const float kr = 0.299f, kg = 0.587f, kb = 0.114f;
+
+  switch (format) {
+    case CXR_PIXEL_GRAY8:
+      for (int x = 0; x < width; x++)
+        out[x] = p[x];
+      break;
+    case CXR_PIXEL_GRAY16_LE:
+      /* assembled byte by byte so it is right on any host */
+      for (int x = 0; x < width; x++)
+        out[x] = (float) (p[2 * x] | (p[2 * x + 1] << 8));
+      break;
+    case CXR_PIXEL_RGB:
+      for (int x = 0; x < width; x++)
+        out[x] = kr * p[3 * x] + kg * p[3 * x + 1] + kb * p[3 * x + 2];
+      break;
+    case CXR_PIXEL_BGR:
+      for (int x = 0; x < width; x++)
+        out[x] = kr * p[3 * x + 2] + kg * p[3 * x + 1] + kb * p[3 * x];
+      break;
+    case CXR_PIXEL_RGBX:
+      for (int x = 0; x < width; x++)
+        out[x] = kr * p[4 * x] + kg * p[4 * x + 1] + kb * p[4 * x + 2];
+      break;
+    case CXR_PIXEL_BGRX:
+      for (int x = 0; x < width; x++)
+        out[x] = kr * p[4 * x + 2] + kg * p[4 * x + 1] + kb * p[4 * x];
+      break;
+  }
+}
+
+static gboolean
+check_size (const char *what, int w, int h, GError ** error)
+{
+  if (w < 1 || h < 1) {
+    g_set_error (error, CXR_ERROR, CXR_ERROR_INVALID_ARGUMENT,
+        "%s size %dx%d is not valid", what, w, h);
+    return FALSE;
+  }
+  if (w > CXR_MAX_FRAME_SIDE || h > CXR_MAX_FRAME_SIDE) {
+    g_set_error (error, CXR_ERROR, CXR_ERROR_TOO_LARGE,
+        "%s %dx%d is larger than the %d-pixel side this element accepts",
+        what, w, h, CXR_MAX_FRAME_SIDE);
+    return FALSE;
+  }
+  if ((gint64) w * h > CXR_MAX_FRAME_PIXELS) {
+    g_set_error (error, CXR_ERROR, CXR_ERROR_TOO_LARGE,
+        "%s %dx%d has more than the %d pixels this element accepts",
+        what, w, h, CXR_MAX_FRAME_PIXELS);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* The checks both entry points share; on success the axis tables and the
+ * out_w x src_h temp buffer are ready. */
+static gboolean
+prepare (int src_w, int src_h, int out_w, int out_h, CxrAxis * ax,
+    CxrAxis * ay, float **tmp, GError ** error)
+{
+  if (!check_size ("frame", src_w, src_h, error) ||
+      !check_size ("output", out_w, out_h, error))
+    return FALSE;
+  if ((gint64) out_w * src_h > CXR_MAX_FRAME_PIXELS) {
+    g_set_error (error, CXR_ERROR, CXR_ERROR_TOO_LARGE,
+        "resizing %dx%d to %dx%d needs more than the %d-pixel intermediate "
+        "buffer this element accepts", src_w, src_h, out_w, out_h,
+        CXR_MAX_FRAME_PIXELS);
+    return FALSE;
+  }
+
+  if (!axis_init (ax, src_w, out_w, error))
+    return FALSE;
+  if (!axis_init (ay, src_h, out_h, error)) {
+    axis_clear (ax);
+    return FALSE;
+  }
+  *tmp = g_try_new (float, (gsize) out_w * src_h);
+  if (!*tmp) {
+    axis_clear (ax);
+    axis_clear (ay);
+    g_set_error (error, CXR_ERROR, CXR_ERROR_TOO_LARGE,
+        "not enough memory to resize %dx%d to %dx%d", src_w, src_h,
+        out_w, out_h);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+cxr_preprocess (const uint8_t * data, int width, int height, int stride,
+    CxrPixelFormat format, const CxrNormalization * norm,
+    int out_w, int out_h, float *out, GError ** error)
+{
+  CxrAxis ax, ay;
+  float *tmp, *row;
+  float full_scale, mean = 0.0f, std = 1.0f;
+  int bpp = bytes_per_pixel (format);
+
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (bpp == 0) {
+    g_set_error (error, CXR_ERROR, CXR_ERROR_INVALID_ARGUMENT,
+        "pixel format %d is not known", (int) format);
+    return FALSE;
+  }
+  if (!data || !out) {
+    g_set_error (error, CXR_ERROR, CXR_ERROR_INVALID_ARGUMENT,
+        "no %s buffer was given", data ? "output" : "frame");
+    return FALSE;
+  }
+  if (norm) {
+    mean = norm->mean;
+    std = norm->std;
+  }
+  if (!isfinite (mean) || !isfinite (std) || std == 0.0f) {
+    g_set_error (error, CXR_ERROR, CXR_ERROR_INVALID_ARGUMENT,
+        "normalisation mean %g / std %g is not usable (std must be a "
+        "finite non-zero number)", mean, std);
+    return FALSE;
+  }
+  /* sizes first: width * bpp below must not overflow */
+  if (!check_size ("frame", width, height, error))
+    return FALSE;
+  if (stride < width * bpp) {
+    g_set_error (error, CXR_ERROR, CXR_ERROR_INVALID_ARGUMENT,
+        "row stride %d is smaller than one row of the %d-pixel-wide frame "
+        "(%d bytes)", stride, width, width * bpp);
+    return FALSE;
+  }
+
+  if (!prepare (width, height, out_w, out_h, &ax, &ay, &tmp, error))
+    return FALSE;
+  row = g_try_new (float, width);
+  if (!row) {
+    g_set_error (error, CXR_ERROR, CXR_ERROR_TOO_LARGE,
+        "not enough memory for a row of %d pixels", width);
+    g_free (tmp);
+    axis_clear (&ax);
+    axis_clear (&ay);
+    return FALSE;
+  }
+
+  for (int y = 0; y < height; y++) {
+    row_to_grey (data + (gsize) y * stride, width, format, row);
+    resample_row (row, &ax, tmp + (gsize) y * out_w);
+  }
+
+  /* (v / full_scale - mean) / std folded into v * scale + offset */
+  full_scale = format == CXR_PIXEL_GRAY16_LE ? 65535.0f : 255.0f;
+  vertical_pass (tmp, out_w, &ay, 1.0f / (full_scale * std), -mean / std,
+      out);
+
+  g_free (row);
+  g_free (tmp);
+  axis_clear (&ax);
+  axis_clear (&ay);
+  return TRUE;
+}
+
+gboolean
+cxr_resize_float (const float *src, int src_w, int src_h,
+    float *dst, int dst_w, int dst_h, GError ** error)
+{
+  CxrAxis ax, ay;
+  float *tmp;
+
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!src || !dst) {
+    g_set_error (error, CXR_ERROR, CXR_ERROR_INVALID_ARGUMENT,
+        "no %s buffer was given", src ? "output" : "source");
+    return FALSE;
+  }
+  if (!prepare (src_w, src_h, dst_w, dst_h, &ax, &ay, &tmp, error))
+    return FALSE;
+
+  for (int y = 0; y < src_h; y++)
+    resample_row (src + (gsize) y * src_w, &ax, tmp + (gsize) y * dst_w);
+  vertical_pass (tmp, dst_w, &ay, 1.0f, 0.0f, dst);
+
+  g_free (tmp);
+  axis_clear (&ax);
+  axis_clear (&ay);
+  return TRUE;
+}

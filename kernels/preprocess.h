@@ -1,0 +1,48 @@
+/* preprocess.h — any frame to the network's input: one float channel of
+ * out_w x out_h, normalised as the model says.
+ *
+ * Downscaling averages the exact area each output pixel covers (antialiased,
+ * like PIL's BOX filter); upscaling is bilinear with half-pixel centres (like
+ * PIL / PyTorch align_corners=False). Each axis is treated on its own, so a
+ * frame can shrink in one direction and grow in the other.
+ *
+ * For a non-integer ratio the source pixels cut by an output pixel's edge
+ * count with the fraction they cover (3 -> 2: [0, 3, 6] gives [1, 5]); PIL's
+ * BOX counts them whole or not at all, so it agrees only for whole ratios. */
+#pragma once
+#include <glib.h>
+#include <stdint.h>
+
+typedef enum {
+  CXR_PIXEL_GRAY8,      /* also the luma plane of I420 / NV12 */
+  CXR_PIXEL_GRAY16_LE,
+  CXR_PIXEL_RGB,
+  CXR_PIXEL_BGR,
+  CXR_PIXEL_RGBX,       /* RGBx and RGBA: the 4th byte is ignored */
+  CXR_PIXEL_BGRX,       /* BGRx and BGRA */
+} CxrPixelFormat;
+
+/* Frames larger than this on a side, or with more pixels in all, are refused
+ * rather than trusted: a corrupt header must not cost gigabytes. */
+#define CXR_MAX_FRAME_SIDE 65536
+#define CXR_MAX_FRAME_PIXELS (1 << 28)
+
+/* value = (pixel / full_scale - mean) / std, full_scale 255 or 65535 */
+typedef struct {
+  float mean;
+  float std;
+} CxrNormalization;
+
+/* data: first byte of the top row; stride: bytes from one row to the next
+ * (>= width * bytes per pixel). out: out_w * out_h floats, row-major.
+ * Colour is turned to grey with BT.601 luma weights (0.299, 0.587, 0.114).
+ * norm may be NULL: no normalisation, value = pixel / full_scale.
+ * Returns FALSE with a CXR_ERROR on a size or stride that cannot be right. */
+gboolean cxr_preprocess (const uint8_t *data, int width, int height, int stride,
+    CxrPixelFormat format, const CxrNormalization *norm,
+    int out_w, int out_h, float *out, GError **error);
+
+/* The resampling step alone, on floats: src is src_w x src_h (row stride
+ * src_w), dst is dst_w x dst_h. Same rules as above. */
+gboolean cxr_resize_float (const float *src, int src_w, int src_h,
+    float *dst, int dst_w, int dst_h, GError **error);

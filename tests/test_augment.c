@@ -1,0 +1,302 @@
+/* test_augment.c — the seeded affine augmentation against known answers. */
+#include "augment.h"
+
+#include <glib.h>
+#include <math.h>
+#include <string.h>
+
+/* The four numbers cxr_augment draws, taken from a copy of its rng. */
+typedef struct {
+  double angle, shift_x, shift_y, zoom;
+} Drawn;
+
+static Drawn
+draw_copy (CxrRng rng, const CxrAugmentParams * p, int w, int h)
+{
+  Drawn d;
+
+  d.angle = cxr_rng_range (&rng, -p->rotation_deg, p->rotation_deg);
+  d.shift_x = cxr_rng_range (&rng, -p->shift_frac, p->shift_frac) * w;
+  d.shift_y = cxr_rng_range (&rng, -p->shift_frac, p->shift_frac) * h;
+  d.zoom = cxr_rng_range (&rng, 1.0f - p->zoom_frac, 1.0f + p->zoom_frac);
+  return d;
+}
+
+static float *
+random_image (int w, int h, guint32 seed)
+{
+  GRand *r = g_rand_new_with_seed (seed);
+  float *img = g_new (float, w * h);
+
+  for (int i = 0; i < w * h; i++)
+    img[i] = (float) g_rand_double (r);
+  g_rand_free (r);
+  return img;
+}
+
+static void
+test_zero_params_copy (void)
+{
+  const CxrAugmentParams zero = { 0, 0, 0 };
+  int sizes[][2] = { {1, 1}, {5, 3}, {124, 124} };
+
+  for (guint s = 0; s < G_N_ELEMENTS (sizes); s++) {
+    int w = sizes[s][0], h = sizes[s][1];
+    float *src = random_image (w, h, 3), *dst = g_new0 (float, w * h);
+    CxrRng rng;
+
+    cxr_rng_init (&rng, 42);
+    cxr_augment (src, dst, w, h, &zero, &rng);
+    g_assert_cmpmem (dst, sizeof (float) * w * h, src, sizeof (float) * w * h);
+    g_free (src);
+    g_free (dst);
+  }
+}
+
+static void
+test_draws_four (void)
+{
+  const CxrAugmentParams zero = { 0, 0, 0 };
+  const CxrAugmentParams some = { 15, 0.1f, 0.2f };
+  float src[12] = { 0 }, dst[12];
+  CxrRng rng, expect;
+
+  cxr_rng_init (&expect, 9);
+  for (int i = 0; i < 4; i++)
+    cxr_rng_next (&expect);
+
+  cxr_rng_init (&rng, 9);
+  cxr_augment (src, dst, 4, 3, &zero, &rng);
+  g_assert_cmpuint (rng.state, ==, expect.state);
+
+  cxr_rng_init (&rng, 9);
+  cxr_augment (src, dst, 4, 3, &some, &rng);
+  g_assert_cmpuint (rng.state, ==, expect.state);
+}
+
+static void
+test_seeds (void)
+{
+  const CxrAugmentParams p = { 20, 0.1f, 0.1f };
+  const int w = 32, h = 24;
+  float *src = random_image (w, h, 5);
+  float *a = g_new (float, w * h), *b = g_new (float, w * h);
+  gsize size = sizeof (float) * w * h;
+  CxrRng rng;
+
+  cxr_rng_init (&rng, 1);
+  cxr_augment (src, a, w, h, &p, &rng);
+  cxr_rng_init (&rng, 1);
+  cxr_augment (src, b, w, h, &p, &rng);
+  g_assert_cmpmem (a, size, b, size);
+
+  cxr_rng_init (&rng, 2);
+  cxr_augment (src, b, w, h, &p, &rng);
+  g_assert_true (memcmp (a, b, size) != 0);
+
+  /* and each is a real change of the input */
+  g_assert_true (memcmp (a, src, size) != 0);
+
+  g_free (src);
+  g_free (a);
+  g_free (b);
+}
+
+static void
+test_constant_stays_constant (void)
+{
+  const CxrAugmentParams p = { 45, 0.3f, 0.3f };
+  const int w = 17, h = 11;
+  float src[17 * 11], dst[17 * 11];
+  CxrRng rng;
+
+  for (int i = 0; i < w * h; i++)
+    src[i] = 0.625f;
+  cxr_rng_init (&rng, 77);
+  for (int iter = 0; iter < 20; iter++) {
+    cxr_augment (src, dst, w, h, &p, &rng);
+    for (int i = 0; i < w * h; i++)
+      g_assert_cmpfloat_with_epsilon (dst[i], 0.625f, 1e-6f);
+  }
+}
+
+/* in(x, y) = x + 100 y is linear, so bilinear sampling is exact and a
+ * shift by (tx, ty) gives clamp(x - tx) + 100 clamp(y - ty). */
+static void
+test_shift_ramp (void)
+{
+  const CxrAugmentParams p = { 0, 0.25f, 0 };
+  const int w = 32, h = 20;
+  float src[32 * 20], dst[32 * 20];
+  CxrRng rng;
+
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      src[y * w + x] = x + 100.0f * y;
+
+  for (guint64 seed = 1; seed <= 10; seed++) {
+    Drawn d;
+
+    cxr_rng_init (&rng, seed);
+    d = draw_copy (rng, &p, w, h);
+    g_assert_cmpfloat (d.angle, ==, 0);
+    g_assert_cmpfloat (d.zoom, ==, 1);
+    g_assert_cmpfloat (fabs (d.shift_x), >, 0.01);
+    cxr_augment (src, dst, w, h, &p, &rng);
+
+    for (int y = 0; y < h; y++)
+      for (int x = 0; x < w; x++) {
+        double want = CLAMP (x - d.shift_x, 0, w - 1)
+            + 100 * CLAMP (y - d.shift_y, 0, h - 1);
+        g_assert_cmpfloat_with_epsilon (dst[y * w + x], want, 1e-3);
+      }
+  }
+}
+
+/* A seed whose angle is within 0.01 degree of +90 turns a square image a
+ * quarter turn clockwise: out(x, y) = in(y, n - 1 - x). */
+static void
+test_quarter_turn (void)
+{
+  const CxrAugmentParams p = { 180, 0, 0 };
+  const int n = 7;
+  float src[7 * 7], dst[7 * 7];
+  guint64 seed;
+  CxrRng rng;
+
+  for (seed = 0; seed < 10000000; seed++) {
+    cxr_rng_init (&rng, seed);
+    if (fabs (draw_copy (rng, &p, n, n).angle - 90) < 0.01)
+      break;
+  }
+  g_assert_cmpuint (seed, <, 10000000);
+
+  for (int i = 0; i < n * n; i++)
+    src[i] = i;
+  cxr_augment (src, dst, n, n, &p, &rng);
+  for (int y = 0; y < n; y++)
+    for (int x = 0; x < n; x++)
+      g_assert_cmpfloat_with_epsilon (dst[y * n + x], (n - 1 - x) * n + y,
+          0.02);
+}
+
+/* The whole map recomputed in double, straight from the documented
+ * formula, with its own clamped bilinear sampling. */
+static double
+ref_sample (const float *src, int w, int h, double x, double y)
+{
+  double x0, y0, fx, fy, v = 0;
+
+  x = CLAMP (x, 0, w - 1);
+  y = CLAMP (y, 0, h - 1);
+  x0 = floor (x);
+  y0 = floor (y);
+  fx = x - x0;
+  fy = y - y0;
+  for (int j = 0; j < 2; j++)
+    for (int i = 0; i < 2; i++) {
+      int xi = MIN ((int) x0 + i, w - 1), yj = MIN ((int) y0 + j, h - 1);
+      v += (i ? fx : 1 - fx) * (j ? fy : 1 - fy) * src[yj * w + xi];
+    }
+  return v;
+}
+
+static void
+test_matches_reference (void)
+{
+  const CxrAugmentParams p = { 30, 0.15f, 0.2f };
+  const int w = 23, h = 16;
+  float *src = random_image (w, h, 11), *dst = g_new (float, w * h);
+  CxrRng rng;
+
+  cxr_rng_init (&rng, 2024);
+  for (int iter = 0; iter < 10; iter++) {
+    Drawn d = draw_copy (rng, &p, w, h);
+    double a = d.angle * G_PI / 180, cx = (w - 1) / 2.0, cy = (h - 1) / 2.0;
+
+    cxr_augment (src, dst, w, h, &p, &rng);
+    for (int y = 0; y < h; y++)
+      for (int x = 0; x < w; x++) {
+        double dx = x - cx, dy = y - cy;
+        double sx = cx + d.zoom * (cos (a) * dx + sin (a) * dy) - d.shift_x;
+        double sy = cy + d.zoom * (-sin (a) * dx + cos (a) * dy) - d.shift_y;
+
+        g_assert_cmpfloat_with_epsilon (dst[y * w + x],
+            ref_sample (src, w, h, sx, sy), 1e-4);
+      }
+  }
+  g_free (src);
+  g_free (dst);
+}
+
+/* Zoom about the centre: the centre pixel of an odd-sized image is kept
+ * exactly, a symmetric image stays symmetric, and a ramp in x becomes
+ * clamp(c + zoom (x - c)). */
+static void
+test_zoom_keeps_centre (void)
+{
+  const CxrAugmentParams p = { 0, 0, 0.3f };
+  const int n = 9;
+  float src[9 * 9], ramp[9 * 9], dst[9 * 9];
+  CxrRng rng;
+
+  for (int y = 0; y < n; y++)
+    for (int x = 0; x < n; x++) {
+      src[y * n + x] = (x - 4) * (x - 4) + (y - 4) * (y - 4) + 0.5f;
+      ramp[y * n + x] = x;
+    }
+
+  cxr_rng_init (&rng, 31);
+  for (int iter = 0; iter < 10; iter++) {
+    Drawn d = draw_copy (rng, &p, n, n);
+
+    g_assert_cmpfloat (fabs (d.zoom - 1), >, 0.001);
+    cxr_augment (src, dst, n, n, &p, &rng);
+    g_assert_cmpfloat (dst[4 * n + 4], ==, src[4 * n + 4]);
+    for (int y = 0; y < n; y++)
+      for (int x = 0; x < n; x++) {
+        g_assert_cmpfloat_with_epsilon (dst[y * n + x],
+            dst[y * n + (n - 1 - x)], 1e-4);
+        g_assert_cmpfloat_with_epsilon (dst[y * n + x],
+            dst[(n - 1 - y) * n + x], 1e-4);
+      }
+
+    d = draw_copy (rng, &p, n, n);
+    cxr_augment (ramp, dst, n, n, &p, &rng);
+    for (int y = 0; y < n; y++)
+      for (int x = 0; x < n; x++)
+        g_assert_cmpfloat_with_epsilon (dst[y * n + x],
+            CLAMP (4 + d.zoom * (x - 4), 0, n - 1), 1e-4);
+  }
+}
+
+static void
+test_one_pixel (void)
+{
+  const CxrAugmentParams p = { 90, 0.5f, 0.5f };
+  float src = 3.25f, dst = 0;
+  CxrRng rng;
+
+  cxr_rng_init (&rng, 5);
+  cxr_augment (&src, &dst, 1, 1, &p, &rng);
+  g_assert_cmpfloat (dst, ==, 3.25f);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/augment/zero-params-copy", test_zero_params_copy);
+  g_test_add_func ("/augment/draws-four", test_draws_four);
+  g_test_add_func ("/augment/seeds", test_seeds);
+  g_test_add_func ("/augment/constant-stays-constant",
+      test_constant_stays_constant);
+  g_test_add_func ("/augment/shift-ramp", test_shift_ramp);
+  g_test_add_func ("/augment/quarter-turn", test_quarter_turn);
+  g_test_add_func ("/augment/matches-reference", test_matches_reference);
+  g_test_add_func ("/augment/zoom-keeps-centre", test_zoom_keeps_centre);
+  g_test_add_func ("/augment/one-pixel", test_one_pixel);
+
+  return g_test_run ();
+}

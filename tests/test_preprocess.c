@@ -1,0 +1,424 @@
+/* test_preprocess.c — known answers for the frame to input-tensor step. */
+#include "preprocess.h"
+#include "error.h"
+
+#include <math.h>
+#include <string.h>
+
+static const CxrNormalization identity = { 0.0f, 1.0f };
+
+static void
+assert_floats (const float *got, const float *want, int n, float tol)
+{
+  for (int i = 0; i < n; i++)
+    if (fabsf (got[i] - want[i]) > tol)
+      g_error ("value %d: got %.7g, want %.7g", i, got[i], want[i]);
+}
+
+static void
+test_area_4x4_to_2x2 (void)
+{
+  const float src[16] = {
+    1, 2, 3, 4,
+    5, 6, 7, 8,
+    9, 10, 11, 12,
+    13, 14, 15, 16,
+  };
+  /* each output pixel is the mean of one 2x2 block */
+  const float want[4] = { 3.5f, 5.5f, 11.5f, 13.5f };
+  float dst[4];
+
+  g_assert_true (cxr_resize_float (src, 4, 4, dst, 2, 2, NULL));
+  assert_floats (dst, want, 4, 1e-5f);
+}
+
+static void
+test_area_3_to_2_fractional (void)
+{
+  /* output 0 covers [0, 1.5): (0 * 1 + 3 * 0.5) / 1.5 = 1;
+   * output 1 covers [1.5, 3): (3 * 0.5 + 6 * 1) / 1.5 = 5 */
+  const float src[3] = { 0, 3, 6 };
+  const float want[2] = { 1.0f, 5.0f };
+  float dst[2];
+
+  g_assert_true (cxr_resize_float (src, 3, 1, dst, 2, 1, NULL));
+  assert_floats (dst, want, 2, 1e-5f);
+
+  /* the same along the vertical axis */
+  g_assert_true (cxr_resize_float (src, 1, 3, dst, 1, 2, NULL));
+  assert_floats (dst, want, 2, 1e-5f);
+}
+
+static void
+test_area_5_to_2 (void)
+{
+  /* output 0 covers [0, 2.5): (10 + 20 + 0.5 * 30) / 2.5 = 18,
+   * output 1 covers [2.5, 5): (0.5 * 30 + 40 + 50) / 2.5 = 42 */
+  const float src[5] = { 10, 20, 30, 40, 50 };
+  const float want[2] = { 18.0f, 42.0f };
+  float dst[2];
+
+  g_assert_true (cxr_resize_float (src, 5, 1, dst, 2, 1, NULL));
+  assert_floats (dst, want, 2, 1e-4f);
+}
+
+static void
+test_bilinear_2_to_4 (void)
+{
+  /* centres at source x = -0.25, 0.25, 0.75, 1.25; the outer ones clamp */
+  const float src[2] = { 0, 4 };
+  const float want[4] = { 0, 1, 3, 4 };
+  float dst[4];
+
+  g_assert_true (cxr_resize_float (src, 2, 1, dst, 4, 1, NULL));
+  assert_floats (dst, want, 4, 1e-6f);
+
+  g_assert_true (cxr_resize_float (src, 1, 2, dst, 1, 4, NULL));
+  assert_floats (dst, want, 4, 1e-6f);
+}
+
+static void
+test_bilinear_3_to_5 (void)
+{
+  /* x = (i + 0.5) * 3 / 5 - 0.5 = -0.2, 0.4, 1.0, 1.6, 2.2 */
+  const float src[3] = { 0, 10, 30 };
+  const float want[5] = { 0, 4, 10, 22, 30 };
+  float dst[5];
+
+  g_assert_true (cxr_resize_float (src, 3, 1, dst, 5, 1, NULL));
+  assert_floats (dst, want, 5, 1e-5f);
+}
+
+static void
+test_mixed_axes (void)
+{
+  /* 4 wide x 2 high to 2 wide x 4 high: columns pair up, rows follow
+   * the [a, b] -> [a, (3a + b) / 4, (a + 3b) / 4, b] pattern */
+  const float src[8] = {
+    0, 2, 4, 6,
+    8, 10, 12, 14,
+  };
+  const float want[8] = {
+    1, 5,
+    3, 7,
+    7, 11,
+    9, 13,
+  };
+  float dst[8];
+
+  g_assert_true (cxr_resize_float (src, 4, 2, dst, 2, 4, NULL));
+  assert_floats (dst, want, 8, 1e-5f);
+}
+
+static void
+test_same_size_copies (void)
+{
+  float src[12], dst[12];
+
+  for (int i = 0; i < 12; i++)
+    src[i] = (float) (i * i) / 7.0f - 3.0f;
+  g_assert_true (cxr_resize_float (src, 4, 3, dst, 4, 3, NULL));
+  g_assert_cmpmem (dst, sizeof (dst), src, sizeof (src));
+}
+
+static void
+test_one_pixel_to_124 (void)
+{
+  const uint8_t px = 51;        /* 0.2 of full scale */
+  float *out = g_new (float, 124 * 124);
+
+  g_assert_true (cxr_preprocess (&px, 1, 1, 1, CXR_PIXEL_GRAY8, &identity,
+          124, 124, out, NULL));
+  for (int i = 0; i < 124 * 124; i++)
+    g_assert_cmpfloat_with_epsilon (out[i], 0.2f, 1e-6f);
+  g_free (out);
+}
+
+/* Reference weight of source sample j in output sample i, computed from the
+ * definitions: overlap length for shrinking, tent function for growing. */
+static double
+ref_weight (int src_n, int dst_n, int i, int j)
+{
+  double s = (double) src_n / dst_n;
+
+  if (dst_n < src_n) {
+    double lo = i * s, hi = (i + 1) * s;
+    double overlap = MIN (hi, j + 1.0) - MAX (lo, (double) j);
+    return overlap > 0 ? overlap / s : 0;
+  } else {
+    double x = CLAMP ((i + 0.5) * s - 0.5, 0.0, src_n - 1.0);
+    return MAX (0.0, 1.0 - fabs (x - j));
+  }
+}
+
+static void
+test_matches_reference (void)
+{
+  GRand *r = g_rand_new_with_seed (7);
+
+  for (int iter = 0; iter < 200; iter++) {
+    int sw = g_rand_int_range (r, 1, 24), sh = g_rand_int_range (r, 1, 24);
+    int dw = g_rand_int_range (r, 1, 24), dh = g_rand_int_range (r, 1, 24);
+    float *src = g_new (float, sw * sh), *dst = g_new (float, dw * dh);
+
+    for (int i = 0; i < sw * sh; i++)
+      src[i] = (float) g_rand_double_range (r, -100, 100);
+    g_assert_true (cxr_resize_float (src, sw, sh, dst, dw, dh, NULL));
+
+    for (int y = 0; y < dh; y++)
+      for (int x = 0; x < dw; x++) {
+        double want = 0;
+        for (int j = 0; j < sh; j++)
+          for (int i = 0; i < sw; i++)
+            want += ref_weight (sh, dh, y, j) * ref_weight (sw, dw, x, i)
+                * src[j * sw + i];
+        if (fabs (dst[y * dw + x] - want) > 1e-3)
+          g_error ("%dx%d -> %dx%d at (%d,%d): got %g, want %g",
+              sw, sh, dw, dh, x, y, dst[y * dw + x], want);
+      }
+    g_free (src);
+    g_free (dst);
+  }
+  g_rand_free (r);
+}
+
+static void
+test_formats_grey_pixel (void)
+{
+  /* 2x1 frames of the grey level 200, then 10 */
+  const uint8_t g8[] = { 200, 10 };
+  const uint8_t rgb[] = { 200, 200, 200, 10, 10, 10 };
+  const uint8_t rgbx[] = { 200, 200, 200, 7, 10, 10, 10, 99 };
+  const struct {
+    const uint8_t *data;
+    int stride;
+    CxrPixelFormat format;
+  } cases[] = {
+    { g8, 2, CXR_PIXEL_GRAY8 },
+    { rgb, 6, CXR_PIXEL_RGB },
+    { rgb, 6, CXR_PIXEL_BGR },
+    { rgbx, 8, CXR_PIXEL_RGBX },
+    { rgbx, 8, CXR_PIXEL_BGRX },
+  };
+
+  for (guint c = 0; c < G_N_ELEMENTS (cases); c++) {
+    float out[2];
+
+    g_assert_true (cxr_preprocess (cases[c].data, 2, 1, cases[c].stride,
+            cases[c].format, &identity, 2, 1, out, NULL));
+    g_assert_cmpfloat_with_epsilon (out[0], 200.0f / 255.0f, 1e-6f);
+    g_assert_cmpfloat_with_epsilon (out[1], 10.0f / 255.0f, 1e-6f);
+  }
+}
+
+static void
+test_formats_bt601 (void)
+{
+  /* r = 255, g = 128, b = 0: 0.299 * 255 + 0.587 * 128 = 151.381 */
+  const uint8_t rgb[] = { 255, 128, 0 };
+  const uint8_t bgr[] = { 0, 128, 255 };
+  const uint8_t rgbx[] = { 255, 128, 0, 255 };
+  const uint8_t bgrx[] = { 0, 128, 255, 255 };
+  const float want = 151.381f / 255.0f;
+  float out;
+
+  g_assert_true (cxr_preprocess (rgb, 1, 1, 3, CXR_PIXEL_RGB, &identity,
+          1, 1, &out, NULL));
+  g_assert_cmpfloat_with_epsilon (out, want, 1e-6f);
+  g_assert_true (cxr_preprocess (bgr, 1, 1, 3, CXR_PIXEL_BGR, &identity,
+          1, 1, &out, NULL));
+  g_assert_cmpfloat_with_epsilon (out, want, 1e-6f);
+  g_assert_true (cxr_preprocess (rgbx, 1, 1, 4, CXR_PIXEL_RGBX, &identity,
+          1, 1, &out, NULL));
+  g_assert_cmpfloat_with_epsilon (out, want, 1e-6f);
+  g_assert_true (cxr_preprocess (bgrx, 1, 1, 4, CXR_PIXEL_BGRX, &identity,
+          1, 1, &out, NULL));
+  g_assert_cmpfloat_with_epsilon (out, want, 1e-6f);
+
+  /* pure blue is only 0.114 of full scale */
+  g_assert_true (cxr_preprocess (bgr, 1, 1, 3, CXR_PIXEL_RGB, &identity,
+          1, 1, &out, NULL));
+  g_assert_cmpfloat_with_epsilon (out, (0.587f * 128 + 0.299f * 0 +
+          0.114f * 255) / 255.0f, 1e-6f);
+}
+
+static void
+test_gray16_full_scale (void)
+{
+  /* little endian: 0xffff, 0x8000, 0x0001 */
+  const uint8_t data[] = { 0xff, 0xff, 0x00, 0x80, 0x01, 0x00 };
+  float out[3];
+
+  g_assert_true (cxr_preprocess (data, 3, 1, 6, CXR_PIXEL_GRAY16_LE,
+          &identity, 3, 1, out, NULL));
+  g_assert_cmpfloat_with_epsilon (out[0], 1.0f, 1e-6f);
+  g_assert_cmpfloat_with_epsilon (out[1], 32768.0f / 65535.0f, 1e-6f);
+  g_assert_cmpfloat_with_epsilon (out[2], 1.0f / 65535.0f, 1e-9f);
+}
+
+static void
+test_stride_padding_ignored (void)
+{
+  /* 2x2 GRAY8 with stride 5: three garbage bytes after each row */
+  const uint8_t data[] = {
+    0, 255, 99, 250, 13,
+    255, 0, 42, 251, 7,
+  };
+  /* 3x2 RGB with stride 11: two garbage bytes after each row */
+  const uint8_t rgb[] = {
+    10, 10, 10, 20, 20, 20, 30, 30, 30, 255, 255,
+    40, 40, 40, 50, 50, 50, 60, 60, 60, 255, 255,
+  };
+  const float want[4] = { 0, 1, 1, 0 };
+  const float want_rgb[6] = {
+    10 / 255.0f, 20 / 255.0f, 30 / 255.0f,
+    40 / 255.0f, 50 / 255.0f, 60 / 255.0f,
+  };
+  float out[6];
+
+  g_assert_true (cxr_preprocess (data, 2, 2, 5, CXR_PIXEL_GRAY8, &identity,
+          2, 2, out, NULL));
+  assert_floats (out, want, 4, 1e-6f);
+
+  /* shrinking to one pixel: the mean of the four real pixels only */
+  g_assert_true (cxr_preprocess (data, 2, 2, 5, CXR_PIXEL_GRAY8, &identity,
+          1, 1, out, NULL));
+  g_assert_cmpfloat_with_epsilon (out[0], 0.5f, 1e-6f);
+
+  g_assert_true (cxr_preprocess (rgb, 3, 2, 11, CXR_PIXEL_RGB, &identity,
+          3, 2, out, NULL));
+  assert_floats (out, want_rgb, 6, 1e-6f);
+}
+
+static void
+test_normalisation (void)
+{
+  /* ImageNet-style grey: (pixel / 255 - 0.485) / 0.229 */
+  const uint8_t data[] = { 0, 51, 255 };
+  const CxrNormalization norm = { 0.485f, 0.229f };
+  float out[3];
+
+  g_assert_true (cxr_preprocess (data, 3, 1, 3, CXR_PIXEL_GRAY8, &norm,
+          3, 1, out, NULL));
+  g_assert_cmpfloat_with_epsilon (out[0], -0.485f / 0.229f, 1e-5f);
+  g_assert_cmpfloat_with_epsilon (out[1], (0.2f - 0.485f) / 0.229f, 1e-5f);
+  g_assert_cmpfloat_with_epsilon (out[2], (1.0f - 0.485f) / 0.229f, 1e-5f);
+}
+
+/* Calls that must fail cleanly with the given code and touch nothing. */
+static void
+expect_error (const uint8_t * data, int w, int h, int stride,
+    const CxrNormalization * norm, int ow, int oh, int code)
+{
+  GError *error = NULL;
+  float out[4] = { -7, -7, -7, -7 };
+
+  g_assert_false (cxr_preprocess (data, w, h, stride, CXR_PIXEL_GRAY8, norm,
+          ow, oh, out, &error));
+  g_assert_error (error, CXR_ERROR, code);
+  g_assert_nonnull (error->message);
+  g_test_message ("%s", error->message);
+  g_assert_cmpfloat (out[0], ==, -7);
+  g_error_free (error);
+}
+
+static void
+test_rejects_bad_sizes (void)
+{
+  /* far smaller than any of the sizes claimed below: nothing may read it */
+  const uint8_t tiny[16] = { 0 };
+  const CxrNormalization zero_std = { 0.5f, 0.0f };
+  GError *error = NULL;
+  float out[4];
+
+  expect_error (tiny, 0, 480, 640, &identity, 2, 2,
+      CXR_ERROR_INVALID_ARGUMENT);
+  expect_error (tiny, 640, 0, 640, &identity, 2, 2,
+      CXR_ERROR_INVALID_ARGUMENT);
+  expect_error (tiny, -3, 4, 4, &identity, 2, 2, CXR_ERROR_INVALID_ARGUMENT);
+  expect_error (tiny, 4, 4, -4, &identity, 2, 2, CXR_ERROR_INVALID_ARGUMENT);
+  expect_error (tiny, 4, 4, 3, &identity, 2, 2, CXR_ERROR_INVALID_ARGUMENT);
+  expect_error (tiny, 4, 4, 4, &identity, 0, 2, CXR_ERROR_INVALID_ARGUMENT);
+  expect_error (tiny, 4, 4, 4, &identity, 2, -1, CXR_ERROR_INVALID_ARGUMENT);
+  expect_error (tiny, 4, 4, 4, &zero_std, 2, 2, CXR_ERROR_INVALID_ARGUMENT);
+  expect_error (NULL, 4, 4, 4, &identity, 2, 2, CXR_ERROR_INVALID_ARGUMENT);
+
+  expect_error (tiny, 70000, 70000, 70000, &identity, 2, 2,
+      CXR_ERROR_TOO_LARGE);
+  expect_error (tiny, 65537, 1, 65537, &identity, 2, 2, CXR_ERROR_TOO_LARGE);
+  /* each side allowed, but 2^32 pixels in all */
+  expect_error (tiny, 65536, 65536, 65536, &identity, 2, 2,
+      CXR_ERROR_TOO_LARGE);
+  expect_error (tiny, 4, 4, 4, &identity, 100000, 1, CXR_ERROR_TOO_LARGE);
+  expect_error (tiny, 4, 4, 4, &identity, 65536, 65536, CXR_ERROR_TOO_LARGE);
+
+  /* the messages say what was wrong */
+  g_assert_false (cxr_preprocess (tiny, 0, 480, 640, CXR_PIXEL_GRAY8,
+          &identity, 2, 2, out, &error));
+  g_assert_cmpstr (error->message, ==, "frame size 0x480 is not valid");
+  g_clear_error (&error);
+  g_assert_false (cxr_preprocess (tiny, 70000, 70000, 70000, CXR_PIXEL_GRAY8,
+          &identity, 2, 2, out, &error));
+  g_assert_cmpstr (error->message, ==, "frame 70000x70000 is larger than the "
+      "65536-pixel side this element accepts");
+  g_clear_error (&error);
+
+  /* an RGB row of 4 pixels needs 12 bytes */
+  g_assert_false (cxr_preprocess (tiny, 4, 1, 11, CXR_PIXEL_RGB, &identity,
+          1, 1, out, &error));
+  g_assert_error (error, CXR_ERROR, CXR_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+
+  g_assert_false (cxr_preprocess (tiny, 1, 1, 1, (CxrPixelFormat) 42,
+          &identity, 1, 1, out, &error));
+  g_assert_error (error, CXR_ERROR, CXR_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+}
+
+static void
+test_resize_float_rejects (void)
+{
+  const float src[4] = { 0 };
+  float dst[4];
+  GError *error = NULL;
+
+  g_assert_false (cxr_resize_float (src, 2, 0, dst, 2, 2, &error));
+  g_assert_error (error, CXR_ERROR, CXR_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_false (cxr_resize_float (src, 2, 2, dst, 2, 70000, &error));
+  g_assert_error (error, CXR_ERROR, CXR_ERROR_TOO_LARGE);
+  g_clear_error (&error);
+  g_assert_false (cxr_resize_float (src, 70000, 2, dst, 2, 2, &error));
+  g_assert_error (error, CXR_ERROR, CXR_ERROR_TOO_LARGE);
+  g_clear_error (&error);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/preprocess/area/4x4-to-2x2", test_area_4x4_to_2x2);
+  g_test_add_func ("/preprocess/area/3-to-2-fractional",
+      test_area_3_to_2_fractional);
+  g_test_add_func ("/preprocess/area/5-to-2", test_area_5_to_2);
+  g_test_add_func ("/preprocess/bilinear/2-to-4", test_bilinear_2_to_4);
+  g_test_add_func ("/preprocess/bilinear/3-to-5", test_bilinear_3_to_5);
+  g_test_add_func ("/preprocess/bilinear/1x1-to-124x124",
+      test_one_pixel_to_124);
+  g_test_add_func ("/preprocess/mixed-axes", test_mixed_axes);
+  g_test_add_func ("/preprocess/same-size-copies", test_same_size_copies);
+  g_test_add_func ("/preprocess/matches-reference", test_matches_reference);
+  g_test_add_func ("/preprocess/format/grey-pixel", test_formats_grey_pixel);
+  g_test_add_func ("/preprocess/format/bt601", test_formats_bt601);
+  g_test_add_func ("/preprocess/format/gray16-full-scale",
+      test_gray16_full_scale);
+  g_test_add_func ("/preprocess/stride-padding-ignored",
+      test_stride_padding_ignored);
+  g_test_add_func ("/preprocess/normalisation", test_normalisation);
+  g_test_add_func ("/preprocess/rejects/bad-sizes", test_rejects_bad_sizes);
+  g_test_add_func ("/preprocess/rejects/resize-float",
+      test_resize_float_rejects);
+
+  return g_test_run ();
+}
