@@ -715,7 +715,7 @@ build_conv_backward (CxrNet *net, int k, GError **error)
     dnnl_dims_t c_d = { l->units };
     dnnl_primitive_desc_t pd;
     dnnl_primitive_t prim;
-    dnnl_memory_t scale, dscale, dshift, dconv;
+    dnnl_memory_t scale, shift, dscale, dshift, dconv;
 
     TRY (dnnl_batch_normalization_backward_desc_init (&desc, dnnl_backward,
             md_of (diff), md_of (st->conv_dst), CXR_BN_EPSILON, flags));
@@ -725,15 +725,17 @@ build_conv_backward (CxrNet *net, int k, GError **error)
         && new_memory (net, query (pd, dnnl_query_diff_src_md),
         DNNL_MEMORY_ALLOCATE, &dconv, error)
         && plain_memory (net, 1, c_d,
-        (void *) param (net, net->params, l, CXR_PARAM_BN_SCALE), &scale, error);
+        (void *) param (net, net->params, l, CXR_PARAM_BN_SCALE), &scale, error)
+        && plain_memory (net, 1, c_d,
+        (void *) param (net, net->params, l, CXR_PARAM_BN_SHIFT), &shift, error);
     dnnl_primitive_desc_destroy (pd);
     dscale = grad_memory_of (net, l, CXR_PARAM_BN_SCALE, 1, c_d, error);
     dshift = grad_memory_of (net, l, CXR_PARAM_BN_SHIFT, 1, c_d, error);
     if (!ok || !dscale || !dshift)
       return FALSE;
-    push_step (net->backward, prim, 9, DNNL_ARG_SRC, st->conv_dst,
+    push_step (net->backward, prim, 10, DNNL_ARG_SRC, st->conv_dst,
         DNNL_ARG_MEAN, st->mean, DNNL_ARG_VARIANCE, st->variance,
-        DNNL_ARG_DIFF_DST, diff, DNNL_ARG_SCALE, scale,
+        DNNL_ARG_DIFF_DST, diff, DNNL_ARG_SCALE, scale, DNNL_ARG_SHIFT, shift,
         DNNL_ARG_WORKSPACE, st->bn_workspace, DNNL_ARG_DIFF_SRC, dconv,
         DNNL_ARG_DIFF_SCALE, dscale, DNNL_ARG_DIFF_SHIFT, dshift);
     diff = dconv;
@@ -1041,9 +1043,13 @@ run_steps (CxrNet *net, GArray *steps)
 {
   for (guint i = 0; i < steps->len; i++) {
     const Step *s = &g_array_index (steps, Step, i);
-    if (s->kind == STEP_PRIMITIVE)
-      dnnl_primitive_execute (s->primitive, net->stream, s->n_args, s->args);
-    else
+    if (s->kind == STEP_PRIMITIVE) {
+      dnnl_status_t status = dnnl_primitive_execute (s->primitive,
+          net->stream, s->n_args, s->args);
+      /* arguments are checked when the net is built; this is a bug */
+      if (status != dnnl_success)
+        g_critical ("oneDNN step %u failed: %s", i, dnnl_status2str (status));
+    } else
       run_hand_step (net, s);
   }
   dnnl_stream_wait (net->stream);

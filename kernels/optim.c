@@ -1,0 +1,66 @@
+/* optim.c — AdamW and SGD with momentum, written as PyTorch computes them so
+ * that both give the same weights from the same gradients. */
+#include "optim.h"
+
+#include <math.h>
+
+CxrOptimizer *
+cxr_optimizer_new (const CxrNetSpec *spec, CxrOptimizerKind kind,
+    float learning_rate, float weight_decay)
+{
+  CxrOptimizer *o = g_new0 (CxrOptimizer, 1);
+  o->kind = kind;
+  o->learning_rate = learning_rate;
+  o->weight_decay = weight_decay;
+  o->beta1 = 0.9f;
+  o->beta2 = 0.999f;
+  o->epsilon = 1e-8f;
+  o->momentum = 0.9f;
+  o->spec = spec;
+  o->m = g_new0 (float, spec->n_floats);
+  o->v = kind == CXR_OPTIMIZER_ADAM ? g_new0 (float, spec->n_floats) : NULL;
+  return o;
+}
+
+void
+cxr_optimizer_free (CxrOptimizer *o)
+{
+  if (!o)
+    return;
+  g_free (o->m);
+  g_free (o->v);
+  g_free (o);
+}
+
+void
+cxr_optimizer_step (CxrOptimizer *o, float *params, const float *grads)
+{
+  float lr = o->learning_rate;
+  o->steps++;
+  float bc1 = 1.0f - powf (o->beta1, (float) o->steps);
+  float bc2_sqrt = sqrtf (1.0f - powf (o->beta2, (float) o->steps));
+
+  for (int i = 0; i < o->spec->n_params; i++) {
+    const CxrParamInfo *p = &o->spec->params[i];
+    float wd = p->decays ? o->weight_decay : 0.0f;
+    float *w = params + p->offset, *m = o->m + p->offset;
+    const float *g = grads + p->offset;
+    if (!p->trainable)
+      continue;
+    if (o->kind == CXR_OPTIMIZER_ADAM) {
+      float *v = o->v + p->offset;
+      for (int64_t j = 0; j < p->numel; j++) {
+        w[j] *= 1.0f - lr * wd;
+        m[j] = o->beta1 * m[j] + (1.0f - o->beta1) * g[j];
+        v[j] = o->beta2 * v[j] + (1.0f - o->beta2) * g[j] * g[j];
+        w[j] -= lr / bc1 * m[j] / (sqrtf (v[j]) / bc2_sqrt + o->epsilon);
+      }
+    } else {
+      for (int64_t j = 0; j < p->numel; j++) {
+        float d = g[j] + wd * w[j];
+        m[j] = o->momentum * m[j] + d;
+        w[j] -= lr * m[j];
+      }
+    }
+  }
+}

@@ -1,0 +1,197 @@
+/* netcheck — runs our engine on given weights and inputs and writes every
+ * number PyTorch should agree with, for tests/torch_reference.py.
+ *
+ *   netcheck seed|default|SPEC RANDOM_SEED INPUTS.safetensors OUTDIR
+ *
+ * INPUTS holds "input" [S, N, C, H, W] (S batches of N), "labels" [S, N] and
+ * "weights" [S, N]. OUTDIR receives:
+ *   model.safetensors   the starting weights (He init from RANDOM_SEED, then
+ *                       biases and batch-norm statistics perturbed so that
+ *                       every parameter matters)
+ *   result.safetensors  on batch 0: "logits", "loss", "grad.NAME" for every
+ *                       trainable parameter, "mask.LAYER" for dropout layers,
+ *                       "running.NAME" (batch-norm statistics after the
+ *                       step), "infer_fp32" / "infer_bf16" (inference logits
+ *                       of the starting weights), "infer_single" (fp32,
+ *                       batch 1, sample 0); then an AdamW run over the S
+ *                       batches: "train_loss" [S], "stepS.mask.LAYER",
+ *                       "final.NAME" (weights after the run).
+ */
+#include "model.h"
+#include "net.h"
+#include "optim.h"
+#include "rng.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void
+die (const char *what, GError *error)
+{
+  fprintf (stderr, "netcheck: %s: %s\n", what, error ? error->message : "");
+  exit (1);
+}
+
+static void
+add (CxrModelFile *f, const char *name, int ndim, const int64_t *shape,
+    const float *data)
+{
+  if (!cxr_model_file_add (f, name, ndim, shape, data))
+    die ("cannot add tensor", NULL);
+}
+
+static void
+add_masks (CxrModelFile *out, CxrNet *net, const CxrNetSpec *spec,
+    const char *prefix)
+{
+  for (int k = 0; k < spec->n_layers; k++) {
+    const CxrLayer *l = &spec->layers[k];
+    int64_t shape[4] = { cxr_net_batch (net), l->out_c, l->out_h, l->out_w };
+    float *mask = g_new (float, shape[0] * shape[1] * shape[2] * shape[3]);
+    if (cxr_net_dropout_mask (net, k, mask)) {
+      char *name = g_strdup_printf ("%smask.%d", prefix, k);
+      add (out, name, 4, shape, mask);
+      g_free (name);
+    }
+    g_free (mask);
+  }
+}
+
+int
+main (int argc, char **argv)
+{
+  GError *error = NULL;
+  const char *classes[] = { "NORMAL", "PNEUMONIA", NULL };
+  const char *spec_text;
+  CxrModelFile *in, *out;
+  CxrTensor *x, *y, *w;
+  CxrModel *model;
+  CxrRng rng;
+
+  if (argc != 5) {
+    fprintf (stderr, "usage: netcheck seed|default|SPEC RANDOM_SEED "
+        "INPUTS.safetensors OUTDIR\n");
+    return 2;
+  }
+  spec_text = strcmp (argv[1], "seed") == 0 ? CXR_SPEC_SEED
+      : strcmp (argv[1], "default") == 0 ? CXR_SPEC_DEFAULT : argv[1];
+  in = cxr_model_file_read (argv[3], &error);
+  if (!in)
+    die ("inputs", error);
+  x = cxr_model_file_find (in, "input");
+  y = cxr_model_file_find (in, "labels");
+  w = cxr_model_file_find (in, "weights");
+  if (!x || !y || !w || x->ndim != 5 || y->ndim != 2)
+    die ("inputs need input [S,N,C,H,W], labels [S,N], weights [S,N]", NULL);
+  int steps = x->shape[0], batch = x->shape[1];
+  size_t sample = x->shape[2] * x->shape[3] * x->shape[4];
+
+  model = cxr_model_new (spec_text, x->shape[2], x->shape[3], x->shape[4],
+      classes, strtoull (argv[2], NULL, 10), &error);
+  if (!model)
+    die ("model", error);
+  const CxrNetSpec *spec = model->spec;
+  cxr_rng_init (&rng, 7);
+  for (int i = 0; i < spec->n_params; i++) {
+    const CxrParamInfo *p = &spec->params[i];
+    float *v = model->params + p->offset;
+    for (int64_t j = 0; j < p->numel; j++) {
+      if (p->kind == CXR_PARAM_BIAS || p->kind == CXR_PARAM_BN_SHIFT
+          || p->kind == CXR_PARAM_BN_MEAN)
+        v[j] = 0.1f * cxr_rng_normal (&rng);
+      else if (p->kind == CXR_PARAM_BN_SCALE || p->kind == CXR_PARAM_BN_VAR)
+        v[j] = cxr_rng_range (&rng, 0.5f, 1.5f);
+    }
+  }
+  char *path = g_build_filename (argv[4], "model.safetensors", NULL);
+  if (!cxr_model_save (model, path, &error))
+    die ("save", error);
+  g_free (path);
+
+  int labels[4096];
+  float *start = g_memdup2 (model->params, spec->n_floats * sizeof (float));
+  float *grads = g_new0 (float, spec->n_floats);
+  float *logits = g_new (float, batch * spec->n_outputs);
+  int64_t logit_shape[2] = { batch, spec->n_outputs }, one = 1;
+  out = cxr_model_file_new ();
+
+  /* one training step: outputs, loss, gradients */
+  CxrNet *net = cxr_net_new_training (spec, model->params, grads, batch, &error);
+  if (!net)
+    die ("training net", error);
+  for (int i = 0; i < batch; i++)
+    labels[i] = (int) y->data[i];
+  float loss = cxr_net_forward_backward (net, x->data, labels, w->data, 1,
+      logits);
+  add (out, "logits", 2, logit_shape, logits);
+  add (out, "loss", 1, &one, &loss);
+  for (int i = 0; i < spec->n_params; i++) {
+    const CxrParamInfo *p = &spec->params[i];
+    char *name = g_strdup_printf ("%s.%s", p->trainable ? "grad" : "running",
+        p->name);
+    add (out, name, p->ndim, p->shape,
+        (p->trainable ? grads : model->params) + p->offset);
+    g_free (name);
+  }
+  add_masks (out, net, spec, "");
+  cxr_net_free (net);
+
+  /* inference from the starting weights */
+  for (int prec = CXR_PRECISION_FP32; prec <= CXR_PRECISION_BF16; prec++) {
+    net = cxr_net_new_inference (spec, start, batch, prec, &error);
+    if (!net)
+      die ("inference net", error);
+    cxr_net_forward (net, x->data, logits, 0);
+    add (out, prec == CXR_PRECISION_FP32 ? "infer_fp32" : "infer_bf16", 2,
+        logit_shape, logits);
+    fprintf (stderr, "netcheck: %s inference runs %s\n",
+        cxr_precision_name (prec), cxr_net_implementation (net));
+    cxr_net_free (net);
+  }
+  net = cxr_net_new_inference (spec, start, 1, CXR_PRECISION_FP32, &error);
+  if (!net)
+    die ("inference net", error);
+  cxr_net_forward (net, x->data, logits, 0);
+  int64_t single_shape[2] = { 1, spec->n_outputs };
+  add (out, "infer_single", 2, single_shape, logits);
+  cxr_net_free (net);
+
+  /* a short AdamW run */
+  memcpy (model->params, start, spec->n_floats * sizeof (float));
+  net = cxr_net_new_training (spec, model->params, grads, batch, &error);
+  CxrOptimizer *opt = cxr_optimizer_new (spec, CXR_OPTIMIZER_ADAM, 1e-3f, 1e-2f);
+  float *losses = g_new (float, steps);
+  for (int s = 0; s < steps; s++) {
+    for (int i = 0; i < batch; i++)
+      labels[i] = (int) y->data[s * batch + i];
+    losses[s] = cxr_net_forward_backward (net, x->data + s * batch * sample,
+        labels, w->data + s * batch, 100 + s, NULL);
+    cxr_optimizer_step (opt, model->params, grads);
+    char *prefix = g_strdup_printf ("step%d.", s);
+    add_masks (out, net, spec, prefix);
+    g_free (prefix);
+  }
+  int64_t steps_shape = steps;
+  add (out, "train_loss", 1, &steps_shape, losses);
+  for (int i = 0; i < spec->n_params; i++) {
+    const CxrParamInfo *p = &spec->params[i];
+    char *name = g_strdup_printf ("final.%s", p->name);
+    add (out, name, p->ndim, p->shape, model->params + p->offset);
+    g_free (name);
+  }
+  path = g_build_filename (argv[4], "result.safetensors", NULL);
+  if (!cxr_model_file_write (out, path, &error))
+    die ("result", error);
+  g_free (path);
+  cxr_optimizer_free (opt);
+  cxr_net_free (net);
+  cxr_model_file_free (out);
+  cxr_model_file_free (in);
+  cxr_model_free (model);
+  g_free (start);
+  g_free (grads);
+  g_free (logits);
+  g_free (losses);
+  return 0;
+}

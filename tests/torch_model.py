@@ -1,0 +1,84 @@
+"""The network of a gst-cxr layer spec in PyTorch, for cross-checks and
+benchmarks. The grammar is the one in kernels/layerspec.h; parameter names
+are the model file's ("layer3.weight", ...)."""
+import torch
+import torch.nn.functional as F
+
+SEED = ("conv:32 relu dropout:0.2 maxpool:2 conv:64 relu dropout:0.2 maxpool:2 "
+        "conv:128 relu dropout:0.2 maxpool:2 flatten dense:128 relu dense:1 sigmoid")
+DEFAULT = ("conv:16,s2,same,bn relu conv:32,same,bn relu maxpool:2 "
+           "conv:64,same,bn relu maxpool:2 conv:96,same,bn relu maxpool:2 "
+           "conv:128,same,bn relu gap dropout:0.2 dense:1 sigmoid")
+
+
+def parse(spec):
+    """List of layer dicts (relu folded into the layer before, like ours)."""
+    layers = []
+    for tok in spec.split():
+        name, _, args = tok.partition(":")
+        args = args.split(",") if args else []
+        if name == "relu":
+            layers[-1]["relu"] = True
+            continue
+        if name in ("sigmoid", "softmax"):
+            layers.append({"type": name})
+            continue
+        l = {"type": name, "relu": False, "bn": False}
+        if name == "conv":
+            l.update(units=int(args[0]), k=3, s=1, p=0)
+        elif name in ("maxpool", "avgpool"):
+            l.update(k=int(args[0]), s=None, p=0)
+        elif name == "dense":
+            l.update(units=int(args[0]))
+        elif name == "dropout":
+            l.update(p=float(args[0]))
+        for a in args[1:]:
+            if a == "bn":
+                l["bn"] = True
+            elif a == "same":
+                l["p"] = l["k"] // 2
+            elif a[0] in "ksp":
+                l[a[0]] = int(a[1:])
+        if name in ("maxpool", "avgpool") and l["s"] is None:
+            l["s"] = l["k"]
+        layers.append(l)
+    return layers
+
+
+def forward(layers, params, x, training, masks=None, momentum=0.1):
+    """params: dict name -> tensor (running stats updated in place when
+    training); masks: dict layer index -> dropout multiplier (training).
+    Returns the logits."""
+    for i, l in enumerate(layers):
+        t, p = l["type"], lambda s: params[f"layer{i}.{s}"]
+        if t == "conv":
+            x = F.conv2d(x, p("weight"), None if l["bn"] else p("bias"),
+                         stride=l["s"], padding=l["p"])
+            if l["bn"]:
+                x = F.batch_norm(x, p("bn_mean"), p("bn_var"), p("bn_scale"),
+                                 p("bn_shift"), training=training,
+                                 momentum=momentum, eps=1e-5)
+        elif t == "maxpool":
+            x = F.max_pool2d(x, l["k"], l["s"], l["p"])
+        elif t == "avgpool":
+            x = F.avg_pool2d(x, l["k"], l["s"], l["p"], count_include_pad=False)
+        elif t == "gap":
+            x = x.mean(dim=(2, 3), keepdim=True)
+        elif t == "dropout":
+            if training:
+                x = x * masks[i] if masks is not None else F.dropout(x, l["p"])
+        elif t == "dense":
+            x = F.linear(x.flatten(1), p("weight"), p("bias"))
+        if l.get("relu"):
+            x = F.relu(x)
+    return x
+
+
+def loss_fn(layers, logits, labels, weights):
+    """Mean over the batch of weight x cross-entropy, as the engine defines it."""
+    if layers[-1]["type"] == "sigmoid":
+        z = logits[:, 0]
+        per = F.softplus(z) - labels * z
+    else:
+        per = -F.log_softmax(logits, 1).gather(1, labels.long()[:, None])[:, 0]
+    return (weights * per).mean()

@@ -1,0 +1,142 @@
+"""Cross-check of the engine against PyTorch on identical weights and inputs.
+
+    torch_reference.py NETCHECK seed|default WORKDIR
+
+Runs tests/netcheck.c's program, recomputes everything in PyTorch in float64
+(the reference) and fails when:
+  - fp32 logits, loss, every parameter gradient, the batch-norm running
+    statistics or batch-1 inference differ by more than 1e-4 relative
+    (max |ours - ref| / max |ref| per tensor);
+  - bf16 inference logits differ by more than BF16_TOLERANCE relative;
+  - the losses of a 10-step AdamW run differ by more than 1e-4 relative per
+    step, or the weights after it by more than 1e-2 of the largest weight:
+    Adam moves every weight by about lr = 1e-3 a step however small its
+    gradient, so a weight whose gradient is only rounding noise can end up
+    to 2 x 10 x lr away in either engine while all the others agree.
+"""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import safetensors_np  # noqa: E402
+import torch_model  # noqa: E402
+
+FP32_TOLERANCE = 1e-4
+# bf16 keeps 8 significant bits: each layer rounds its input and weights to a
+# relative 2^-9 (0.2%), and the errors of the layers add up; 2% of the logit
+# range leaves room for that over 5-6 layers while still catching a wrong
+# layout, a missing bias or a swapped channel, which are off by 10% or more.
+BF16_TOLERANCE = 2e-2
+TRAJECTORY_TOLERANCE = 1e-4
+FINAL_WEIGHTS_TOLERANCE = 1e-2
+STEPS, BATCH = 10, 8
+
+failures = []
+
+
+def check(what, ours, ref, tol):
+    ours, ref = np.asarray(ours, np.float64), np.asarray(ref, np.float64)
+    scale = max(np.abs(ref).max(), 1e-12)
+    err = np.abs(ours - ref).max() / scale
+    status = "ok" if err <= tol and ours.shape == ref.shape else "FAIL"
+    print(f"{status:4} {what:40} rel err {err:.2e} (tolerance {tol:.0e})")
+    if status != "ok":
+        failures.append(what)
+    return err
+
+
+def main():
+    netcheck, arch, workdir = sys.argv[1:4]
+    os.makedirs(workdir, exist_ok=True)
+    rng = np.random.default_rng(11)
+    # smooth-ish images: noise plus a per-image brightness ramp
+    x = rng.normal(0, 1, (STEPS, BATCH, 1, 124, 124))
+    x += np.linspace(-1, 1, 124)[None, None, None, None, :] * rng.normal(
+        0, 1, (STEPS, BATCH, 1, 1, 1))
+    labels = rng.integers(0, 2, (STEPS, BATCH)).astype(np.float32)
+    weights = np.where(labels == 1, 0.7, 1.9).astype(np.float32)
+    inputs = os.path.join(workdir, "inputs.safetensors")
+    safetensors_np.save(inputs, {"input": x.astype(np.float32),
+                                 "labels": labels, "weights": weights})
+    subprocess.run([netcheck, arch, "3", inputs, workdir], check=True)
+    start, meta = safetensors_np.load(os.path.join(workdir, "model.safetensors"))
+    res, _ = safetensors_np.load(os.path.join(workdir, "result.safetensors"))
+    layers = torch_model.parse(meta["layers"])
+    torch.set_num_threads(os.cpu_count() or 1)
+
+    def fresh_params():
+        return {k: torch.tensor(v, dtype=torch.float64,
+                                requires_grad=not k.endswith(("bn_mean", "bn_var")))
+                for k, v in start.items()}
+
+    def masks(prefix):
+        return {int(k[len(prefix) + 5:]): torch.tensor(v, dtype=torch.float64)
+                for k, v in res.items()
+                if k.startswith(prefix + "mask.") and k[len(prefix) + 5:].isdigit()}
+
+    xt = torch.tensor(x, dtype=torch.float64)
+    yt = torch.tensor(labels, dtype=torch.float64)
+    wt = torch.tensor(weights, dtype=torch.float64)
+
+    # one training step
+    params = fresh_params()
+    logits = torch_model.forward(layers, params, xt[0], True, masks(""))
+    loss = torch_model.loss_fn(layers, logits, yt[0], wt[0])
+    loss.backward()
+    print(f"{arch}: loss ours {res['loss'][0]:.6f} torch {loss.item():.6f}")
+    check("training logits", res["logits"], logits.detach(), FP32_TOLERANCE)
+    check("loss", res["loss"], [loss.item()], FP32_TOLERANCE)
+    for name, p in params.items():
+        if p.requires_grad:
+            check("grad " + name, res["grad." + name], p.grad, FP32_TOLERANCE)
+        else:
+            check("running " + name, res["running." + name], p.detach(),
+                  FP32_TOLERANCE)
+
+    # inference from the starting weights
+    params = fresh_params()
+    with torch.no_grad():
+        ref = torch_model.forward(layers, params, xt[0], False)
+    check("inference fp32", res["infer_fp32"], ref, FP32_TOLERANCE)
+    check("inference fp32, batch 1", res["infer_single"], ref[:1], FP32_TOLERANCE)
+    check("inference bf16", res["infer_bf16"], ref, BF16_TOLERANCE)
+    p_ref = torch.sigmoid(ref).numpy()
+    p_bf16 = 1 / (1 + np.exp(-res["infer_bf16"].astype(np.float64)))
+    print(f"     bf16 largest probability difference {np.abs(p_ref - p_bf16).max():.2e}")
+
+    # a 10-step AdamW run
+    params = fresh_params()
+    decay = [p for k, p in params.items() if k.endswith(".weight")]
+    other = [p for k, p in params.items()
+             if p.requires_grad and not k.endswith(".weight")]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 1e-2},
+                             {"params": other, "weight_decay": 0.0}],
+                            lr=1e-3, eps=1e-8)
+    losses = []
+    for s in range(STEPS):
+        opt.zero_grad()
+        logits = torch_model.forward(layers, params, xt[s], True, masks(f"step{s}."))
+        loss = torch_model.loss_fn(layers, logits, yt[s], wt[s])
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    print("     losses ours  " + " ".join(f"{v:.4f}" for v in res["train_loss"]))
+    print("     losses torch " + " ".join(f"{v:.4f}" for v in losses))
+    for s in range(STEPS):
+        check(f"training loss, step {s}", res["train_loss"][s:s + 1], losses[s:s + 1],
+              TRAJECTORY_TOLERANCE)
+    for name, p in params.items():
+        check("after 10 steps " + name, res["final." + name], p.detach(),
+              FINAL_WEIGHTS_TOLERANCE)
+
+    if failures:
+        print(f"{len(failures)} checks failed: " + ", ".join(failures))
+        sys.exit(1)
+    print("all checks passed")
+
+
+main()
