@@ -14,13 +14,15 @@
 #include <oneapi/dnnl/dnnl.h>
 #include <oneapi/dnnl/dnnl_debug.h>
 #include <math.h>
+#include <omp.h>
 #include <stdarg.h>
 #include <string.h>
 
 typedef enum {
   STEP_PRIMITIVE,
   STEP_DROPOUT_FORWARD,         /* b = a * mask (mask drawn here) */
-  STEP_DROPOUT_BACKWARD,        /* b = a * mask */
+  STEP_DROPOUT_BACKWARD,        /* b = a * mask, and the ReLU gradient of
+                                 * the layer before when c is its output */
   STEP_RELU_BACKWARD,           /* a = b > 0 ? a : 0 (b: the ReLU output) */
   STEP_BN_RUNNING,              /* running stats of layer from batch mean a, var b */
 } StepKind;
@@ -32,7 +34,8 @@ typedef struct {
   dnnl_primitive_t primitive;
   int n_args;
   dnnl_exec_arg_t args[MAX_ARGS];
-  dnnl_memory_t a, b, mask;
+  dnnl_memory_t a, b, c;
+  guint8 *mask;
   int layer;
 } Step;
 
@@ -43,7 +46,9 @@ typedef struct {
   dnnl_memory_t weights;        /* in the primitive's layout */
   dnnl_memory_t conv_dst;       /* before batch-norm */
   dnnl_memory_t mean, variance, workspace, bn_workspace;
-  dnnl_memory_t mask;           /* dropout */
+  guint8 *mask;                 /* dropout: 1 keeps an element, 0 drops it */
+  gboolean relu_done_by_dropout;        /* its ReLU gradient is applied by the
+                                         * dropout layer after it */
 } LayerState;
 
 struct CxrNet {
@@ -60,6 +65,8 @@ struct CxrNet {
   dnnl_memory_t act[CXR_MAX_LAYERS], diff[CXR_MAX_LAYERS];
   LayerState state[CXR_MAX_LAYERS];
   float *params, *grads;        /* training: bound blocks */
+  void *scratchpad;             /* shared by all primitives, which run one
+                                 * after the other */
   uint64_t dropout_seed;        /* of the step being run */
   char implementation[128];
 };
@@ -174,9 +181,11 @@ push_step (GArray *steps, dnnl_primitive_t prim, int n_args, ...)
 
 static void
 push_hand_step (GArray *steps, StepKind kind, dnnl_memory_t a, dnnl_memory_t b,
-    dnnl_memory_t mask, int layer)
+    dnnl_memory_t c, guint8 *mask, int layer)
 {
-  Step s = { .kind = kind, .a = a, .b = b, .mask = mask, .layer = layer };
+  Step s = { .kind = kind, .a = a, .b = b, .c = c, .mask = mask,
+    .layer = layer
+  };
   g_array_append_val (steps, s);
 }
 
@@ -231,6 +240,8 @@ relu_attr (gboolean relu, dnnl_primitive_attr_t *attr, GError **error)
 {
   dnnl_post_ops_t ops;
   TRY (dnnl_primitive_attr_create (attr));
+  /* one scratchpad for the whole net (see share_scratchpad) */
+  TRY (dnnl_primitive_attr_set_scratchpad_mode (*attr, dnnl_scratchpad_mode_user));
   if (relu) {
     TRY (dnnl_post_ops_create (&ops));
     TRY (dnnl_post_ops_append_eltwise (ops, 1.0f, dnnl_eltwise_relu, 0.f, 0.f));
@@ -269,6 +280,17 @@ any_md (dnnl_memory_desc_t *md, int ndims, const dnnl_dims_t dims,
     dnnl_data_type_t dt, GError **error)
 {
   TRY (dnnl_memory_desc_init_by_tag (md, ndims, dims, dt, dnnl_format_tag_any));
+  return TRUE;
+}
+
+static gboolean
+plain_md (dnnl_memory_desc_t *md, int ndims, const dnnl_dims_t dims,
+    GError **error)
+{
+  static const dnnl_format_tag_t tags[] = { dnnl_format_tag_undef, dnnl_a,
+    dnnl_ab, dnnl_abc, dnnl_abcd
+  };
+  TRY (dnnl_memory_desc_init_by_tag (md, ndims, dims, dnnl_f32, tags[ndims]));
   return TRUE;
 }
 
@@ -453,7 +475,8 @@ build_conv_forward (CxrNet *net, int k, const float *params, GError **error)
       DNNL_ARG_MEAN, st->mean, DNNL_ARG_VARIANCE, st->variance,
       DNNL_ARG_SCALE, scale, DNNL_ARG_SHIFT, shift,
       DNNL_ARG_WORKSPACE, st->bn_workspace);
-  push_hand_step (net->forward, STEP_BN_RUNNING, st->mean, st->variance, NULL, k);
+  push_hand_step (net->forward, STEP_BN_RUNNING, st->mean, st->variance, NULL,
+      NULL, k);
   net->act[k] = out;
   return TRUE;
 }
@@ -527,6 +550,12 @@ build_dense_forward (CxrNet *net, int k, const float *params, GError **error)
   if (!any_md (&src_md, nd, src_d, net->dt, error)
       || !any_md (&w_md, nd, w_d, net->dt, error))
     return FALSE;
+  /* training reads the weights from the parameter block every step: take
+   * them as they lie there, which gemm-based inner products handle well,
+   * rather than reorder megabytes twice a step */
+  if (net->training)
+    TRY (dnnl_memory_desc_init_by_tag (&w_md, nd, w_d, dnnl_f32,
+            nd == 4 ? dnnl_abcd : dnnl_ab));
   TRY (dnnl_memory_desc_init_by_tag (&dst_md, 2, dst_d,
           last ? dnnl_f32 : net->dt, dnnl_ab));
   TRY (dnnl_memory_desc_init_by_tag (&bias_md, 1, bias_d, dnnl_f32, dnnl_a));
@@ -558,10 +587,10 @@ build_dropout_forward (CxrNet *net, int k, GError **error)
     net->act[k] = src;          /* identity at inference */
     return TRUE;
   }
-  if (!new_memory (net, md_of (src), DNNL_MEMORY_ALLOCATE, &net->act[k], error)
-      || !new_memory (net, md_of (src), DNNL_MEMORY_ALLOCATE, &st->mask, error))
+  if (!new_memory (net, md_of (src), DNNL_MEMORY_ALLOCATE, &net->act[k], error))
     return FALSE;
-  push_hand_step (net->forward, STEP_DROPOUT_FORWARD, src, net->act[k],
+  st->mask = g_malloc0 (n_floats_of (src));
+  push_hand_step (net->forward, STEP_DROPOUT_FORWARD, src, net->act[k], NULL,
       st->mask, k);
   return TRUE;
 }
@@ -610,6 +639,7 @@ build_weighted_backward (CxrNet *net, int k, dnnl_memory_t diff_dst,
   if (!dw_user)
     return FALSE;
   if (!any_md (&dw_md, nd, w_d, dnnl_f32, error)
+      || (!conv && !plain_md (&dw_md, nd, w_d, error))
       || !any_md (&ddst_md, md_of (diff_dst)->ndims, md_of (diff_dst)->dims,
           dnnl_f32, error))
     return FALSE;
@@ -739,9 +769,9 @@ build_conv_backward (CxrNet *net, int k, GError **error)
         DNNL_ARG_WORKSPACE, st->bn_workspace, DNNL_ARG_DIFF_SRC, dconv,
         DNNL_ARG_DIFF_SCALE, dscale, DNNL_ARG_DIFF_SHIFT, dshift);
     diff = dconv;
-  } else if (l->relu) {
+  } else if (l->relu && !st->relu_done_by_dropout) {
     push_hand_step (net->backward, STEP_RELU_BACKWARD, diff, net->act[k], NULL,
-        k);
+        NULL, k);
   }
   return build_weighted_backward (net, k, diff, error);
 }
@@ -781,6 +811,59 @@ build_pool_backward (CxrNet *net, int k, GError **error)
 
 /* ---- building the whole net ------------------------------------------ */
 
+/* Give every primitive that needs scratch memory the same buffer, rather
+ * than letting each allocate (and page-fault) its own on every call. */
+static gboolean
+share_scratchpad (CxrNet *net, GArray *steps, GError **error)
+{
+  for (guint i = 0; i < steps->len; i++) {
+    Step *s = &g_array_index (steps, Step, i);
+    const_dnnl_primitive_desc_t pd;
+    const dnnl_memory_desc_t *md;
+    dnnl_memory_t mem;
+    if (s->kind != STEP_PRIMITIVE)
+      continue;
+    TRY (dnnl_primitive_get_primitive_desc (s->primitive, &pd));
+    md = dnnl_primitive_desc_query_md (pd, dnnl_query_scratchpad_md, 0);
+    if (!md || dnnl_memory_desc_get_size (md) == 0)
+      continue;
+    if (!new_memory (net, md, net->scratchpad, &mem, error))
+      return FALSE;
+    s->args[s->n_args].arg = DNNL_ARG_SCRATCHPAD;
+    s->args[s->n_args].memory = mem;
+    s->n_args++;
+  }
+  return TRUE;
+}
+
+static size_t
+scratchpad_size (GArray *steps)
+{
+  size_t size = 0;
+  for (guint i = 0; i < steps->len; i++) {
+    Step *s = &g_array_index (steps, Step, i);
+    const_dnnl_primitive_desc_t pd;
+    const dnnl_memory_desc_t *md;
+    if (s->kind != STEP_PRIMITIVE
+        || dnnl_primitive_get_primitive_desc (s->primitive, &pd) != dnnl_success)
+      continue;
+    md = dnnl_primitive_desc_query_md (pd, dnnl_query_scratchpad_md, 0);
+    if (md)
+      size = MAX (size, dnnl_memory_desc_get_size (md));
+  }
+  return size;
+}
+
+static gboolean
+build_scratchpad (CxrNet *net, GError **error)
+{
+  size_t size = MAX (scratchpad_size (net->forward),
+      scratchpad_size (net->backward));
+  net->scratchpad = g_malloc0 (MAX (size, 64));
+  return share_scratchpad (net, net->forward, error)
+      && share_scratchpad (net, net->backward, error);
+}
+
 static gboolean
 build (CxrNet *net, float *params, GError **error)
 {
@@ -817,7 +900,7 @@ build (CxrNet *net, float *params, GError **error)
       return FALSE;
   }
   if (!net->training)
-    return TRUE;
+    return build_scratchpad (net, error);
 
   /* gradients have the layout of what they are the gradient of; layers that
    * pass their input through share it */
@@ -841,15 +924,21 @@ build (CxrNet *net, float *params, GError **error)
         ok = build_pool_backward (net, k, error);
         break;
       case CXR_LAYER_DENSE:
-        if (l->relu)
+        if (l->relu && !net->state[k].relu_done_by_dropout)
           push_hand_step (net->backward, STEP_RELU_BACKWARD, net->diff[k],
-              net->act[k], NULL, k);
+              net->act[k], NULL, NULL, k);
         ok = build_weighted_backward (net, k, net->diff[k], error);
         break;
       case CXR_LAYER_DROPOUT:
-        if (net->state[k].mask && needs_input_gradient (net, k))
+        if (net->state[k].mask && needs_input_gradient (net, k)) {
+          /* one pass instead of two when a fused ReLU comes right before */
+          const CxrLayer *prev = &spec->layers[k - 1];
+          gboolean relu = prev->relu && !prev->batch_norm;
           push_hand_step (net->backward, STEP_DROPOUT_BACKWARD, net->diff[k],
-              net->diff[k - 1], net->state[k].mask, k);
+              net->diff[k - 1], relu ? net->act[k - 1] : NULL,
+              net->state[k].mask, k);
+          net->state[k - 1].relu_done_by_dropout = relu;
+        }
         break;
       case CXR_LAYER_FLATTEN:
         break;
@@ -857,7 +946,7 @@ build (CxrNet *net, float *params, GError **error)
     if (!ok)
       return FALSE;
   }
-  return TRUE;
+  return build_scratchpad (net, error);
 }
 
 static void
@@ -942,10 +1031,13 @@ cxr_net_free (CxrNet *net)
 {
   if (!net)
     return;
+  for (int k = 0; k < CXR_MAX_LAYERS; k++)
+    g_free (net->state[k].mask);
   g_array_free (net->forward, TRUE);
   g_array_free (net->backward, TRUE);
   g_ptr_array_free (net->primitives, TRUE);
   g_ptr_array_free (net->memories, TRUE);
+  g_free (net->scratchpad);
   if (net->stream)
     dnnl_stream_destroy (net->stream);
   if (net->engine)
@@ -973,50 +1065,111 @@ cxr_net_implementation (const CxrNet *net)
 
 /* ---- running ---------------------------------------------------------- */
 
-/* Counter-based draw for element i: the same mask whatever the thread
- * count, and cheap to compute in parallel. */
-static inline float
-uniform_at (uint64_t seed, uint64_t i)
+/* The element-wise loops over whole activations are memory-bound; they are
+ * compiled for AVX2 and AVX-512 as well, picked at load time. */
+#define VECTOR_CLONES __attribute__ ((target_clones ("default", "avx2", "avx512f")))
+
+/* A 32-bit integer hash (lowbias32): the dropout draw of element i is
+ * hash(seed + i), the same whatever the thread count, and vectorisable. */
+static inline uint32_t
+hash32 (uint32_t x)
 {
-  CxrRng r = { seed ^ (i * 0xD1B54A32D192ED03ull) };
-  return cxr_rng_uniform (&r);
+  x ^= x >> 16;
+  x *= 0x7feb352du;
+  x ^= x >> 15;
+  x *= 0x846ca68bu;
+  x ^= x >> 16;
+  return x;
+}
+
+/* this thread's share [lo, hi) of n elements, in cache-line multiples */
+static void
+thread_range (int64_t n, int64_t *lo, int64_t *hi)
+{
+  int64_t t = omp_get_thread_num (), nt = omp_get_num_threads ();
+  int64_t per = (n + nt - 1) / nt;
+  per = (per + 15) / 16 * 16;
+  *lo = MIN (n, t * per);
+  *hi = MIN (n, *lo + per);
+}
+
+VECTOR_CLONES static void
+dropout_forward_range (const float *restrict x, float *restrict y,
+    guint8 *restrict m, int64_t lo, int64_t hi, uint32_t seed,
+    uint32_t threshold, float scale)
+{
+  /* branch-free, so that the compiler vectorises it */
+  for (int64_t i = lo; i < hi; i++) {
+    m[i] = hash32 (seed + (uint32_t) i * 0x9E3779B9u) >= threshold;
+    y[i] = x[i] * (scale * m[i]);
+  }
+}
+
+VECTOR_CLONES static void
+dropout_backward_range (const float *restrict dy, float *restrict dx,
+    const guint8 *restrict m, const float *restrict relu_out, int64_t lo,
+    int64_t hi, float scale)
+{
+  if (relu_out) {
+    for (int64_t i = lo; i < hi; i++)
+      dx[i] = dy[i] * (scale * (m[i] & (relu_out[i] > 0.0f)));
+  } else {
+    for (int64_t i = lo; i < hi; i++)
+      dx[i] = dy[i] * (scale * m[i]);
+  }
+}
+
+VECTOR_CLONES static void
+relu_backward_range (float *restrict d, const float *restrict y, int64_t lo,
+    int64_t hi)
+{
+  for (int64_t i = lo; i < hi; i++)
+    d[i] = y[i] > 0.0f ? d[i] : 0.0f;
 }
 
 static void
 run_hand_step (CxrNet *net, const Step *s)
 {
   const CxrLayer *l = &net->spec->layers[s->layer];
+  int64_t n = s->a ? n_floats_of (s->a) : 0;
+  float scale = 1.0f / (1.0f - l->dropout);
 
   switch (s->kind) {
     case STEP_DROPOUT_FORWARD:{
       const float *x = data_of (s->a);
-      float *y = data_of (s->b), *m = data_of (s->mask);
-      float p = l->dropout, keep = 1.0f / (1.0f - p);
-      uint64_t seed = net->dropout_seed * 0x9E3779B97F4A7C15ull + s->layer;
-      int64_t n = n_floats_of (s->a);
-#pragma omp parallel for schedule(static)
-      for (int64_t i = 0; i < n; i++) {
-        m[i] = uniform_at (seed, i) >= p ? keep : 0.0f;
-        y[i] = x[i] * m[i];
+      float *y = data_of (s->b);
+      uint32_t threshold = (uint32_t) fmin (4294967295.0,
+          ldexp (l->dropout, 32));
+      uint32_t seed = hash32 ((uint32_t) net->dropout_seed
+          ^ hash32 ((uint32_t) (net->dropout_seed >> 32) + s->layer));
+#pragma omp parallel
+      {
+        int64_t lo, hi;
+        thread_range (n, &lo, &hi);
+        dropout_forward_range (x, y, s->mask, lo, hi, seed, threshold, scale);
       }
       break;
     }
     case STEP_DROPOUT_BACKWARD:{
-      const float *dy = data_of (s->a), *m = data_of (s->mask);
+      const float *dy = data_of (s->a), *relu_out = s->c ? data_of (s->c) : NULL;
       float *dx = data_of (s->b);
-      int64_t n = n_floats_of (s->a);
-#pragma omp parallel for schedule(static)
-      for (int64_t i = 0; i < n; i++)
-        dx[i] = dy[i] * m[i];
+#pragma omp parallel
+      {
+        int64_t lo, hi;
+        thread_range (n, &lo, &hi);
+        dropout_backward_range (dy, dx, s->mask, relu_out, lo, hi, scale);
+      }
       break;
     }
     case STEP_RELU_BACKWARD:{
       float *d = data_of (s->a);
       const float *y = data_of (s->b);
-      int64_t n = n_floats_of (s->a);
-#pragma omp parallel for schedule(static)
-      for (int64_t i = 0; i < n; i++)
-        d[i] = y[i] > 0.0f ? d[i] : 0.0f;
+#pragma omp parallel
+      {
+        int64_t lo, hi;
+        thread_range (n, &lo, &hi);
+        relu_backward_range (d, y, lo, hi);
+      }
       break;
     }
     case STEP_BN_RUNNING:{
@@ -1115,7 +1268,7 @@ cxr_net_dropout_mask (CxrNet *net, int layer, float *mask)
   const CxrLayer *l;
   dnnl_memory_desc_t md;
   dnnl_dims_t d;
-  dnnl_memory_t to;
+  dnnl_memory_t from, to;
   dnnl_primitive_desc_t pd;
   dnnl_primitive_t prim;
   dnnl_exec_arg_t args[2];
@@ -1123,25 +1276,33 @@ cxr_net_dropout_mask (CxrNet *net, int layer, float *mask)
 
   if (layer < 0 || layer >= net->spec->n_layers || !net->state[layer].mask)
     return FALSE;
+  /* the mask is kept in the activation's layout: reorder it to NCHW */
   l = &net->spec->layers[layer];
   dims4 (d, net->batch, l->out_c, l->out_h, l->out_w);
-  ok = dnnl_memory_desc_init_by_tag (&md, 4, d, dnnl_f32, dnnl_abcd)
-      == dnnl_success
-      && dnnl_memory_create (&to, &md, net->engine, mask) == dnnl_success;
-  if (!ok)
+  if (dnnl_memory_desc_init_by_tag (&md, 4, d, dnnl_f32, dnnl_abcd)
+      != dnnl_success
+      || dnnl_memory_create (&to, &md, net->engine, mask) != dnnl_success)
     return FALSE;
-  ok = dnnl_reorder_primitive_desc_create (&pd, md_of (net->state[layer].mask),
-      net->engine, &md, net->engine, NULL) == dnnl_success;
+  ok = dnnl_memory_create (&from, md_of (net->act[layer]), net->engine,
+      DNNL_MEMORY_ALLOCATE) == dnnl_success;
   if (ok) {
-    ok = dnnl_primitive_create (&prim, pd) == dnnl_success;
-    dnnl_primitive_desc_destroy (pd);
-  }
-  if (ok) {
-    args[0] = (dnnl_exec_arg_t) { DNNL_ARG_FROM, net->state[layer].mask };
-    args[1] = (dnnl_exec_arg_t) { DNNL_ARG_TO, to };
-    ok = dnnl_primitive_execute (prim, net->stream, 2, args) == dnnl_success;
-    dnnl_stream_wait (net->stream);
-    dnnl_primitive_destroy (prim);
+    float *f = data_of (from), scale = 1.0f / (1.0f - l->dropout);
+    for (size_t i = 0; i < n_floats_of (from); i++)
+      f[i] = net->state[layer].mask[i] ? scale : 0.0f;
+    ok = dnnl_reorder_primitive_desc_create (&pd, md_of (from), net->engine,
+        &md, net->engine, NULL) == dnnl_success;
+    if (ok) {
+      ok = dnnl_primitive_create (&prim, pd) == dnnl_success;
+      dnnl_primitive_desc_destroy (pd);
+    }
+    if (ok) {
+      args[0] = (dnnl_exec_arg_t) { DNNL_ARG_FROM, from };
+      args[1] = (dnnl_exec_arg_t) { DNNL_ARG_TO, to };
+      ok = dnnl_primitive_execute (prim, net->stream, 2, args) == dnnl_success;
+      dnnl_stream_wait (net->stream);
+      dnnl_primitive_destroy (prim);
+    }
+    dnnl_memory_destroy (from);
   }
   dnnl_memory_destroy (to);
   return ok;

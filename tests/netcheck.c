@@ -160,7 +160,7 @@ main (int argc, char **argv)
   /* a short AdamW run */
   memcpy (model->params, start, spec->n_floats * sizeof (float));
   net = cxr_net_new_training (spec, model->params, grads, batch, &error);
-  CxrOptimizer *opt = cxr_optimizer_new (spec, CXR_OPTIMIZER_ADAM, 1e-3f, 1e-2f);
+  CxrOptimizer *opt = cxr_optimizer_new (spec, CXR_OPTIMIZER_ADAM, 1e-4f, 1e-2f);
   float *losses = g_new (float, steps);
   for (int s = 0; s < steps; s++) {
     for (int i = 0; i < batch; i++)

@@ -82,3 +82,31 @@ def loss_fn(layers, logits, labels, weights):
     else:
         per = -F.log_softmax(logits, 1).gather(1, labels.long()[:, None])[:, 0]
     return (weights * per).mean()
+
+
+def init_params(layers, shape=(1, 124, 124)):
+    """He-initialised parameters named and shaped as in the model file."""
+    x0 = torch.zeros(1, *shape)
+    params = {}
+    for i, l in enumerate(layers):
+        if l["type"] in ("sigmoid", "softmax"):
+            break
+        with torch.no_grad():
+            x = forward(layers[:i], params, x0, False)
+        fan_in = x[0].numel() if l["type"] == "dense" else x.shape[1] * l.get("k", 1) ** 2
+        if l["type"] == "conv":
+            params[f"layer{i}.weight"] = torch.randn(l["units"], x.shape[1], l["k"], l["k"])
+        elif l["type"] == "dense":
+            params[f"layer{i}.weight"] = torch.randn(l["units"], x[0].numel())
+        if f"layer{i}.weight" in params:
+            params[f"layer{i}.weight"] *= (2 / fan_in) ** 0.5
+            if l["bn"]:
+                params[f"layer{i}.bn_scale"] = torch.ones(l["units"])
+                params[f"layer{i}.bn_shift"] = torch.zeros(l["units"])
+                params[f"layer{i}.bn_mean"] = torch.zeros(l["units"])
+                params[f"layer{i}.bn_var"] = torch.ones(l["units"])
+            else:
+                params[f"layer{i}.bias"] = torch.zeros(l["units"])
+    for k, p in params.items():
+        p.requires_grad_(not k.endswith(("bn_mean", "bn_var")))
+    return params

@@ -10,7 +10,7 @@ Runs tests/netcheck.c's program, recomputes everything in PyTorch in float64
   - bf16 inference logits differ by more than BF16_TOLERANCE relative;
   - the losses of a 10-step AdamW run differ by more than 1e-4 relative per
     step, or the weights after it by more than 1e-2 of the largest weight:
-    Adam moves every weight by about lr = 1e-3 a step however small its
+    Adam moves every weight by about lr = 1e-4 a step however small its
     gradient, so a weight whose gradient is only rounding noise can end up
     to 2 x 10 x lr away in either engine while all the others agree.
 """
@@ -115,7 +115,7 @@ def main():
              if p.requires_grad and not k.endswith(".weight")]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 1e-2},
                              {"params": other, "weight_decay": 0.0}],
-                            lr=1e-3, eps=1e-8)
+                            lr=1e-4, eps=1e-8)
     losses = []
     for s in range(STEPS):
         opt.zero_grad()

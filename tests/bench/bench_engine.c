@@ -1,0 +1,161 @@
+/* bench_engine — images per second of our engine on one architecture, and
+ * the GFLOP/s of a large dnnl_sgemm for scale. Prints one JSON object.
+ *
+ *   bench_engine seed|default THREADS SECONDS
+ */
+#include "net.h"
+#include "optim.h"
+
+#include <oneapi/dnnl/dnnl.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static double seconds_per_test = 3.0;
+
+/* runs f until seconds_per_test has passed (after one warm-up call) and
+ * returns calls per second */
+typedef void (*Work) (void *data);
+static double
+rate (Work f, void *data)
+{
+  int n = 0;
+  f (data);
+  double start = omp_get_wtime (), now;
+  do {
+    f (data);
+    n++;
+    now = omp_get_wtime ();
+  } while (now - start < seconds_per_test);
+  return n / (now - start);
+}
+
+typedef struct {
+  CxrNet *net;
+  const float *input;
+  float *logits;
+  int *labels;
+  CxrOptimizer *opt;
+  float *params, *grads;
+} Job;
+
+static void
+infer (void *data)
+{
+  Job *j = data;
+  cxr_net_forward (j->net, j->input, j->logits, 0);
+}
+
+static void
+train (void *data)
+{
+  static uint64_t step;
+  Job *j = data;
+  cxr_net_forward_backward (j->net, j->input, j->labels, NULL, step++, NULL);
+  cxr_optimizer_step (j->opt, j->params, j->grads);
+}
+
+static void
+sgemm (void *data)
+{
+  float *a = data;
+  int n = 2048;
+  dnnl_sgemm ('N', 'N', n, n, n, 1.0f, a, n, a + n * n, n, 0.0f, a + 2 * n * n,
+      n);
+}
+
+static double
+inference_rate (const CxrNetSpec *spec, const float *params, int batch,
+    CxrPrecision precision, const float *input, char *impl, size_t impl_size)
+{
+  GError *error = NULL;
+  Job j = { 0 };
+  j.net = cxr_net_new_inference (spec, params, batch, precision, &error);
+  if (!j.net) {
+    fprintf (stderr, "bench_engine: %s\n", error->message);
+    exit (1);
+  }
+  j.input = input;
+  j.logits = g_new (float, batch * spec->n_outputs);
+  double r = rate (infer, &j) * batch;
+  if (impl)
+    g_strlcpy (impl, cxr_net_implementation (j.net), impl_size);
+  cxr_net_free (j.net);
+  g_free (j.logits);
+  return r;
+}
+
+int
+main (int argc, char **argv)
+{
+  GError *error = NULL;
+  const char *arch, *text;
+  int threads, batch = 32;
+  char impl_fp32[128], impl_bf16[128];
+
+  if (argc != 4) {
+    fprintf (stderr, "usage: bench_engine seed|default THREADS SECONDS\n");
+    return 2;
+  }
+  arch = argv[1];
+  text = strcmp (arch, "seed") == 0 ? CXR_SPEC_SEED : CXR_SPEC_DEFAULT;
+  threads = atoi (argv[2]);
+  seconds_per_test = atof (argv[3]);
+  omp_set_num_threads (threads);
+
+  CxrNetSpec *spec = cxr_net_spec_parse (text, 1, 124, 124, &error);
+  float *params = g_new (float, spec->n_floats);
+  float *grads = g_new0 (float, spec->n_floats);
+  float *input = g_new (float, batch * 124 * 124);
+  int labels[32];
+  cxr_net_spec_init_params (spec, params, 1);
+  for (int i = 0; i < batch * 124 * 124; i++)
+    input[i] = (float) (((int64_t) i * 7919) % 255) / 255.0f - 0.5f;
+  for (int i = 0; i < batch; i++)
+    labels[i] = i % 2;
+
+  double b1_fp32 = inference_rate (spec, params, 1, CXR_PRECISION_FP32, input,
+      impl_fp32, sizeof impl_fp32);
+  double b32_fp32 = inference_rate (spec, params, batch, CXR_PRECISION_FP32,
+      input, NULL, 0);
+  gboolean bf16 = cxr_cpu_has_native_bf16 ();
+  double b1_bf16 = bf16 ? inference_rate (spec, params, 1, CXR_PRECISION_BF16,
+      input, impl_bf16, sizeof impl_bf16) : 0;
+  double b32_bf16 = bf16 ? inference_rate (spec, params, batch,
+      CXR_PRECISION_BF16, input, NULL, 0) : 0;
+  if (!bf16)
+    strcpy (impl_bf16, "none");
+
+  Job j = { 0 };
+  j.net = cxr_net_new_training (spec, params, grads, batch, &error);
+  if (!j.net) {
+    fprintf (stderr, "bench_engine: %s\n", error->message);
+    return 1;
+  }
+  j.input = input;
+  j.labels = labels;
+  j.params = params;
+  j.grads = grads;
+  j.opt = cxr_optimizer_new (spec, CXR_OPTIMIZER_ADAM, 1e-4f, 0.0f);
+  double train_rate = rate (train, &j) * batch;
+  cxr_net_free (j.net);
+  cxr_optimizer_free (j.opt);
+
+  float *gemm = g_new0 (float, 3 * 2048 * 2048);
+  double sgemm_gflops = rate (sgemm, gemm) * 2.0 * 2048 * 2048 * 2048 / 1e9;
+  g_free (gemm);
+
+  printf ("{\"arch\": \"%s\", \"threads\": %d, \"gflop_per_image\": %.4f, "
+      "\"infer_b1_fp32\": %.1f, \"infer_b32_fp32\": %.1f, "
+      "\"infer_b1_bf16\": %.1f, \"infer_b32_bf16\": %.1f, "
+      "\"train_b32_fp32\": %.1f, \"sgemm_gflops\": %.1f, "
+      "\"impl_fp32\": \"%s\", \"impl_bf16\": \"%s\"}\n", arch, threads,
+      spec->flops / 1e9, b1_fp32, b32_fp32, b1_bf16, b32_bf16, train_rate,
+      sgemm_gflops, impl_fp32, impl_bf16);
+  cxr_net_spec_free (spec);
+  g_free (params);
+  g_free (grads);
+  g_free (input);
+  return 0;
+}

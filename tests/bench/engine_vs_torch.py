@@ -1,0 +1,42 @@
+"""Our engine against PyTorch on the same architectures, side by side in one
+run, with the ratios.
+
+    engine_vs_torch.py BENCH_ENGINE [THREADS] [SECONDS]
+"""
+import json
+import os
+import subprocess
+import sys
+
+here = os.path.dirname(os.path.abspath(__file__))
+bench = sys.argv[1]
+threads = sys.argv[2] if len(sys.argv) > 2 else "2"
+seconds = sys.argv[3] if len(sys.argv) > 3 else "3"
+
+
+def run(cmd):
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+print(f"threads {threads}, {seconds} s per figure; images/s (higher is better)")
+for arch in ("seed", "default"):
+    ours = run([bench, arch, threads, seconds])
+    ref = run(["/usr/bin/python3", os.path.join(here, "torch_bench.py"), arch,
+               threads, seconds])
+    gf = ours["gflop_per_image"]
+    print(f"\n{arch}: {gf:.3f} GFLOP per image forward; fp32 via "
+          f"{ours['impl_fp32']}, bf16 via {ours['impl_bf16']}; "
+          f"PyTorch {ref['torch']}")
+    print(f"  {'':24}{'ours':>10}{'PyTorch':>10}{'ratio':>8}{'GFLOP/s':>10}")
+    rows = [("inference b1 fp32", "infer_b1_fp32", "infer_b1_fp32", 1),
+            ("inference b1 bf16", "infer_b1_bf16", "infer_b1_fp32", 1),
+            ("inference b32 fp32", "infer_b32_fp32", "infer_b32_fp32", 1),
+            ("inference b32 bf16", "infer_b32_bf16", "infer_b32_fp32", 1),
+            ("training b32 fp32", "train_b32_fp32", "train_b32_fp32", 3)]
+    for label, ok, rk, passes in rows:
+        a, b = ours[ok], ref[rk]
+        print(f"  {label:24}{a:10.1f}{b:10.1f}{a / b:7.1f}x{a * gf * passes:10.1f}")
+    print(f"  (training GFLOP/s counts forward + backward as 3 x forward; "
+          f"bf16 rows compare with PyTorch fp32)")
+print(f"\nlarge dnnl_sgemm (2048^3, fp32): {ours['sgemm_gflops']:.1f} GFLOP/s")
