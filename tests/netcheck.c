@@ -13,9 +13,11 @@
  *                       "running.NAME" (batch-norm statistics after the
  *                       step), "infer_fp32" / "infer_bf16" (inference logits
  *                       of the starting weights), "infer_single" (fp32,
- *                       batch 1, sample 0); then an AdamW run over the S
- *                       batches: "train_loss" [S], "stepS.mask.LAYER",
- *                       "final.NAME" (weights after the run).
+ *                       batch 1, sample 0); then for OPT in adam (AdamW,
+ *                       lr 1e-4) and sgd (momentum 0.9, lr 1e-4), both with
+ *                       weight decay 1e-2, a run over the S batches:
+ *                       "OPT.loss" [S], "OPT.stepS.mask.LAYER",
+ *                       "OPT.final.NAME" (weights after the run).
  */
 #include "model.h"
 #include "net.h"
@@ -157,35 +159,43 @@ main (int argc, char **argv)
   add (out, "infer_single", 2, single_shape, logits);
   cxr_net_free (net);
 
-  /* a short AdamW run */
-  memcpy (model->params, start, spec->n_floats * sizeof (float));
-  net = cxr_net_new_training (spec, model->params, grads, batch, &error);
-  CxrOptimizer *opt = cxr_optimizer_new (spec, CXR_OPTIMIZER_ADAM, 1e-4f, 1e-2f);
+  /* short runs with each optimiser */
   float *losses = g_new (float, steps);
-  for (int s = 0; s < steps; s++) {
-    for (int i = 0; i < batch; i++)
-      labels[i] = (int) y->data[s * batch + i];
-    losses[s] = cxr_net_forward_backward (net, x->data + s * batch * sample,
-        labels, w->data + s * batch, 100 + s, NULL);
-    cxr_optimizer_step (opt, model->params, grads);
-    char *prefix = g_strdup_printf ("step%d.", s);
-    add_masks (out, net, spec, prefix);
-    g_free (prefix);
-  }
-  int64_t steps_shape = steps;
-  add (out, "train_loss", 1, &steps_shape, losses);
-  for (int i = 0; i < spec->n_params; i++) {
-    const CxrParamInfo *p = &spec->params[i];
-    char *name = g_strdup_printf ("final.%s", p->name);
-    add (out, name, p->ndim, p->shape, model->params + p->offset);
+  for (int kind = CXR_OPTIMIZER_ADAM; kind <= CXR_OPTIMIZER_SGD; kind++) {
+    const char *opt_name = kind == CXR_OPTIMIZER_ADAM ? "adam" : "sgd";
+    memcpy (model->params, start, spec->n_floats * sizeof (float));
+    net = cxr_net_new_training (spec, model->params, grads, batch, &error);
+    if (!net)
+      die ("training net", error);
+    CxrOptimizer *opt = cxr_optimizer_new (spec, kind,
+        1e-4f, 1e-2f);
+    for (int s = 0; s < steps; s++) {
+      for (int i = 0; i < batch; i++)
+        labels[i] = (int) y->data[s * batch + i];
+      losses[s] = cxr_net_forward_backward (net, x->data + s * batch * sample,
+          labels, w->data + s * batch, 100 + s, NULL);
+      cxr_optimizer_step (opt, model->params, grads);
+      char *prefix = g_strdup_printf ("%s.step%d.", opt_name, s);
+      add_masks (out, net, spec, prefix);
+      g_free (prefix);
+    }
+    int64_t steps_shape = steps;
+    char *name = g_strdup_printf ("%s.loss", opt_name);
+    add (out, name, 1, &steps_shape, losses);
     g_free (name);
+    for (int i = 0; i < spec->n_params; i++) {
+      const CxrParamInfo *p = &spec->params[i];
+      name = g_strdup_printf ("%s.final.%s", opt_name, p->name);
+      add (out, name, p->ndim, p->shape, model->params + p->offset);
+      g_free (name);
+    }
+    cxr_optimizer_free (opt);
+    cxr_net_free (net);
   }
   path = g_build_filename (argv[4], "result.safetensors", NULL);
   if (!cxr_model_file_write (out, path, &error))
     die ("result", error);
   g_free (path);
-  cxr_optimizer_free (opt);
-  cxr_net_free (net);
   cxr_model_file_free (out);
   cxr_model_file_free (in);
   cxr_model_free (model);
