@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Sets up a Debian 12 machine for gst-cxr and builds it into build/:
+# installs the stock packages that are missing (as root, or through sudo),
+# then configures and compiles. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  gcc meson ninja-build pkg-config
+  libglib2.0-dev libjson-glib-dev
+  libdnnl-dev
+  python3-torch python3-numpy
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+    || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+[ -f build/build.ninja ] || meson setup build
+ninja -C build

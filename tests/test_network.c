@@ -1,0 +1,380 @@
+/* Layer spec, model file checks and engine behaviour that PyTorch cannot
+ * tell us: shapes, every way a model can be refused, determinism, batch
+ * invariance. */
+#include "error.h"
+#include "model.h"
+#include "net.h"
+#include "optim.h"
+
+#include <glib/gstdio.h>
+#include <math.h>
+#include <string.h>
+
+static const char *classes[] = { "NORMAL", "PNEUMONIA", NULL };
+
+static void
+test_seed_shapes (void)
+{
+  GError *error = NULL;
+  CxrNetSpec *s = cxr_net_spec_parse (CXR_SPEC_SEED, 1, 124, 124, &error);
+  /* 124 -conv3-> 122 -pool-> 61 -conv3-> 59 -pool-> 29 -conv3-> 27 -pool-> 13 */
+  static const int sides[] = { 122, 122, 61, 59, 59, 29, 27, 27, 13, 13, 1, 1 };
+
+  g_assert_no_error (error);
+  g_assert_cmpint (s->n_layers, ==, 12);
+  for (int k = 0; k < s->n_layers; k++)
+    g_assert_cmpint (s->layers[k].out_h, ==, sides[k]);
+  g_assert_cmpint (s->layers[10].in_c * s->layers[10].in_h * s->layers[10].in_w,
+      ==, 128 * 13 * 13);
+  /* conv 32*9+32, 64*32*9+64, 128*64*9+128; dense 21632*128+128, 128+1 */
+  g_assert_cmpint (cxr_net_spec_count_trainable (s), ==,
+      320 + 18496 + 73856 + 2769024 + 129);
+  g_assert_true (s->layers[0].relu);
+  g_assert_cmpint (s->output, ==, CXR_OUTPUT_SIGMOID);
+  g_assert_cmpint (s->n_classes, ==, 2);
+  cxr_net_spec_free (s);
+}
+
+static void
+test_default_shapes (void)
+{
+  GError *error = NULL;
+  CxrNetSpec *s = cxr_net_spec_parse (CXR_SPEC_DEFAULT, 1, 124, 124, &error);
+
+  g_assert_no_error (error);
+  /* stride 2 with padding 1: (124 + 2 - 3) / 2 + 1 = 62 */
+  g_assert_cmpint (s->layers[0].out_h, ==, 62);
+  g_assert_cmpint (s->layers[2].out_h, ==, 31);
+  g_assert_cmpint (s->layers[4].out_h, ==, 15);
+  g_assert_cmpint (s->layers[6].out_h, ==, 7);
+  g_assert_cmpint (s->layers[8].type, ==, CXR_LAYER_GAP);
+  g_assert_cmpint (s->layers[8].out_h, ==, 1);
+  g_assert_true (s->layers[0].batch_norm);
+  /* batch-norm layers have no bias but four statistics tensors */
+  g_assert_cmpint (s->layers[0].n_params, ==, 5);
+  g_assert_cmpstr (s->params[0].name, ==, "layer0.weight");
+  g_assert_false (s->params[3].trainable);      /* bn_mean */
+  cxr_net_spec_free (s);
+}
+
+static void
+test_bad_specs (void)
+{
+  static const char *bad[] = {
+    "", "relu dense:1 sigmoid", "conv:8 relu", "conv:8 dense:2 sigmoid",
+    "conv:8 dense:1 softmax", "conv:8 wobble dense:1 sigmoid",
+    "conv:0 dense:1 sigmoid", "conv:8,k200 dense:1 sigmoid",
+    "dropout:1 dense:1 sigmoid", "dropout:x dense:1 sigmoid",
+    "maxpool:2,p2 dense:1 sigmoid", "dense:1 sigmoid dense:1",
+    "dense:4 conv:8 dense:1 sigmoid", "dense:1 relu sigmoid",
+    "conv:8,bn,bogus dense:1 sigmoid", NULL
+  };
+  for (int i = 0; bad[i]; i++) {
+    GError *error = NULL;
+    CxrNetSpec *s = cxr_net_spec_parse (bad[i], 1, 124, 124, &error);
+    if (s)
+      g_error ("spec '%s' was accepted", bad[i]);
+    g_assert_error (error, CXR_ERROR, CXR_ERROR_INVALID_ARGUMENT);
+    g_assert_true (g_str_has_prefix (error->message, "layer spec: "));
+    g_error_free (error);
+  }
+}
+
+/* ---- model files ---- */
+
+static char *
+temp_path (const char *name)
+{
+  static char *dir;
+  if (!dir)
+    dir = g_dir_make_tmp ("cxr-test-XXXXXX", NULL);
+  return g_build_filename (dir, name, NULL);
+}
+
+static void
+test_model_round_trip (void)
+{
+  GError *error = NULL;
+  CxrModel *m = cxr_model_new (CXR_SPEC_DEFAULT, 1, 124, 124, classes, 5,
+      &error), *back;
+  char *path = temp_path ("round.safetensors");
+
+  g_assert_no_error (error);
+  m->threshold = 0.37f;
+  m->norm.mean = 0.48f;
+  m->norm.std = 0.24f;
+  g_hash_table_insert (m->provenance, g_strdup ("epochs"), g_strdup ("12"));
+  g_assert_true (cxr_model_save (m, path, &error));
+  back = cxr_model_load (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (back->spec->text, ==, CXR_SPEC_DEFAULT);
+  g_assert_cmpmem (back->params, back->spec->n_floats * sizeof (float),
+      m->params, m->spec->n_floats * sizeof (float));
+  g_assert_cmpstr (back->id, ==, m->id);
+  g_assert_cmpfloat (back->threshold, ==, 0.37f);
+  g_assert_cmpfloat (back->norm.mean, ==, 0.48f);
+  g_assert_cmpfloat (back->norm.std, ==, 0.24f);
+  g_assert_cmpstr (back->classes[1], ==, "PNEUMONIA");
+  g_assert_cmpstr (g_hash_table_lookup (back->provenance, "epochs"), ==, "12");
+  g_assert_cmpint (cxr_model_class_index (back, "NORMAL"), ==, 0);
+  /* the id follows the weights */
+  back->params[0] += 1.0f;
+  cxr_model_update_id (back);
+  g_assert_cmpstr (back->id, !=, m->id);
+  cxr_model_free (m);
+  cxr_model_free (back);
+  g_free (path);
+}
+
+typedef void (*Corrupt) (CxrModelFile *f);
+
+static void drop_tensor (CxrModelFile *f)
+{
+  g_ptr_array_remove_index (f->tensors, 1);
+}
+
+static void wrong_shape (CxrModelFile *f)
+{
+  CxrTensor *t = cxr_model_file_find (f, "layer0.weight");
+  t->shape[0] = 16;             /* same element count, other shape */
+  t->shape[1] = 2;
+}
+
+static void extra_tensor (CxrModelFile *f)
+{
+  int64_t shape[1] = { 3 };
+  cxr_model_file_add (f, "layer99.weight", 1, shape, NULL);
+}
+
+static void no_layers (CxrModelFile *f)
+{
+  cxr_model_file_set_meta (f, "layers", NULL);
+}
+
+static void bad_layers (CxrModelFile *f)
+{
+  cxr_model_file_set_meta (f, "layers", "conv:8 wobble dense:1 sigmoid");
+}
+
+static void other_format (CxrModelFile *f)
+{
+  cxr_model_file_set_meta (f, "format", "gst-cxr-model 99");
+}
+
+static void bad_input (CxrModelFile *f)
+{
+  cxr_model_file_set_meta (f, "input", "1x124");
+}
+
+static void other_input (CxrModelFile *f)
+{
+  /* a valid shape the weights do not fit: dense weights change size */
+  cxr_model_file_set_meta (f, "input", "1x100x100");
+}
+
+static void three_classes (CxrModelFile *f)
+{
+  cxr_model_file_set_meta (f, "classes", "A,B,C");
+}
+
+static void same_classes (CxrModelFile *f)
+{
+  cxr_model_file_set_meta (f, "classes", "A,A");
+}
+
+static void bad_threshold (CxrModelFile *f)
+{
+  cxr_model_file_set_meta (f, "threshold", "1.5");
+}
+
+static void bad_normalization (CxrModelFile *f)
+{
+  cxr_model_file_set_meta (f, "normalization", "0.5 0");
+}
+
+static void negative_variance (CxrModelFile *f)
+{
+  cxr_model_file_find (f, "layer0.bn_var")->data[3] = -1.0f;
+}
+
+static void
+check_refused (Corrupt corrupt, const char *phrase)
+{
+  GError *error = NULL;
+  CxrModel *m = cxr_model_new (CXR_SPEC_SEED, 1, 124, 124, classes, 1, &error);
+  char *good = temp_path ("good.safetensors"), *bad = temp_path ("bad.safetensors");
+  CxrModelFile *f;
+  CxrModel *loaded;
+
+  if (corrupt == negative_variance) {
+    cxr_model_free (m);
+    m = cxr_model_new (CXR_SPEC_DEFAULT, 1, 124, 124, classes, 1, &error);
+  }
+  g_assert_true (cxr_model_save (m, good, &error));
+  f = cxr_model_file_read (good, &error);
+  g_assert_no_error (error);
+  corrupt (f);
+  cxr_model_file_write (f, bad, &error);
+  g_assert_no_error (error);
+  loaded = cxr_model_load (bad, &error);
+  g_assert_null (loaded);
+  g_assert_nonnull (error);
+  g_assert_true (error->domain == CXR_ERROR);
+  if (!strstr (error->message, phrase) || !strstr (error->message, bad))
+    g_error ("message '%s' lacks '%s' or the file name", error->message, phrase);
+  g_error_free (error);
+  cxr_model_file_free (f);
+  cxr_model_free (m);
+  g_free (good);
+  g_free (bad);
+}
+
+static void
+test_model_refused (void)
+{
+  check_refused (drop_tensor, "is missing");
+  check_refused (wrong_shape, "does not have the shape");
+  check_refused (extra_tensor, "tensors in the file");
+  check_refused (no_layers, "metadata 'layers' is missing");
+  check_refused (bad_layers, "wobble");
+  check_refused (other_format, "gst-cxr-model 99");
+  check_refused (bad_input, "is not CxHxW");
+  check_refused (other_input, "does not have the shape");
+  check_refused (three_classes, "3 class names");
+  check_refused (same_classes, "appears twice");
+  check_refused (bad_threshold, "threshold");
+  check_refused (bad_normalization, "STD > 0");
+  check_refused (negative_variance, "negative variance");
+}
+
+static void
+test_model_not_a_file (void)
+{
+  GError *error = NULL;
+  char *path = temp_path ("absent.safetensors");
+  g_assert_null (cxr_model_load (path, &error));
+  g_assert_error (error, CXR_ERROR, CXR_ERROR_IO);
+  g_error_free (error);
+  g_free (path);
+}
+
+/* ---- engine ---- */
+
+static float *
+test_images (int n)
+{
+  float *x = g_new (float, n * 124 * 124);
+  for (int i = 0; i < n * 124 * 124; i++)
+    x[i] = (float) ((i * 2654435761u) >> 24) / 128.0f - 1.0f;
+  return x;
+}
+
+static void
+test_batch_invariance (void)
+{
+  GError *error = NULL;
+  CxrModel *m = cxr_model_new (CXR_SPEC_DEFAULT, 1, 124, 124, classes, 2,
+      &error);
+  float *x = test_images (4), z4[4], z1;
+  CxrNet *n4 = cxr_net_new_inference (m->spec, m->params, 4,
+      CXR_PRECISION_FP32, &error);
+  CxrNet *n1 = cxr_net_new_inference (m->spec, m->params, 1,
+      CXR_PRECISION_FP32, &error);
+
+  g_assert_no_error (error);
+  cxr_net_forward (n4, x, z4, 0);
+  for (int i = 0; i < 4; i++) {
+    cxr_net_forward (n1, x + i * 124 * 124, &z1, 0);
+    g_assert_cmpfloat_with_epsilon (z1, z4[i], 1e-4f * (1 + fabsf (z4[i])));
+  }
+  g_assert_cmpfloat (fabsf (z4[0] - z4[1]), >, 1e-6f);  /* inputs differ */
+  cxr_net_free (n1);
+  cxr_net_free (n4);
+  cxr_model_free (m);
+  g_free (x);
+}
+
+/* Three AdamW steps from one seed: the weights must come out bit for bit the
+ * same twice, and differ for another dropout seed. */
+static float *
+train_three_steps (const CxrNetSpec *spec, uint64_t dropout_seed)
+{
+  GError *error = NULL;
+  float *p = g_new (float, spec->n_floats), *g = g_new0 (float, spec->n_floats);
+  float *x = test_images (8);
+  int labels[8] = { 0, 1, 1, 0, 1, 0, 0, 1 };
+  CxrNet *net;
+  CxrOptimizer *opt = cxr_optimizer_new (spec, CXR_OPTIMIZER_ADAM, 1e-3f, 1e-4f);
+
+  cxr_net_spec_init_params (spec, p, 9);
+  net = cxr_net_new_training (spec, p, g, 8, &error);
+  g_assert_no_error (error);
+  for (int s = 0; s < 3; s++) {
+    float loss = cxr_net_forward_backward (net, x, labels, NULL,
+        dropout_seed + s, NULL);
+    g_assert_true (isfinite (loss));
+    cxr_optimizer_step (opt, p, g);
+  }
+  cxr_net_free (net);
+  cxr_optimizer_free (opt);
+  g_free (g);
+  g_free (x);
+  return p;
+}
+
+static void
+test_deterministic_training (void)
+{
+  GError *error = NULL;
+  CxrNetSpec *spec = cxr_net_spec_parse (CXR_SPEC_DEFAULT, 1, 124, 124, &error);
+  float *a = train_three_steps (spec, 1), *b = train_three_steps (spec, 1);
+  float *c = train_three_steps (spec, 2);
+
+  g_assert_cmpmem (a, spec->n_floats * sizeof (float), b,
+      spec->n_floats * sizeof (float));
+  g_assert_true (memcmp (a, c, spec->n_floats * sizeof (float)) != 0);
+  g_free (a);
+  g_free (b);
+  g_free (c);
+  cxr_net_spec_free (spec);
+}
+
+static void
+test_bf16_or_fp32 (void)
+{
+  GError *error = NULL;
+  CxrModel *m = cxr_model_new (CXR_SPEC_SEED, 1, 124, 124, classes, 2, &error);
+  CxrNet *net = cxr_net_new_inference (m->spec, m->params, 1,
+      CXR_PRECISION_AUTO, &error);
+
+  g_assert_no_error (error);
+  /* auto resolves to what the CPU does natively, and says what runs */
+  g_assert_cmpint (cxr_net_precision (net), ==, cxr_cpu_has_native_bf16 ()?
+      CXR_PRECISION_BF16 : CXR_PRECISION_FP32);
+  g_assert_cmpstr (cxr_net_implementation (net), !=, "");
+  g_test_message ("auto precision: %s via %s",
+      cxr_precision_name (cxr_net_precision (net)),
+      cxr_net_implementation (net));
+  cxr_net_free (net);
+  g_assert_null (cxr_net_new_inference (m->spec, m->params, 0,
+          CXR_PRECISION_FP32, &error));
+  g_assert_error (error, CXR_ERROR, CXR_ERROR_INVALID_ARGUMENT);
+  g_error_free (error);
+  cxr_model_free (m);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/spec/seed-shapes", test_seed_shapes);
+  g_test_add_func ("/spec/default-shapes", test_default_shapes);
+  g_test_add_func ("/spec/refused", test_bad_specs);
+  g_test_add_func ("/model/round-trip", test_model_round_trip);
+  g_test_add_func ("/model/refused", test_model_refused);
+  g_test_add_func ("/model/missing-file", test_model_not_a_file);
+  g_test_add_func ("/net/batch-invariance", test_batch_invariance);
+  g_test_add_func ("/net/deterministic-training", test_deterministic_training);
+  g_test_add_func ("/net/precision", test_bf16_or_fp32);
+  return g_test_run ();
+}
