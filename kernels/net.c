@@ -119,11 +119,12 @@ data_of (dnnl_memory_t mem)
   return p;
 }
 
-/* floats in a memory, padding of blocked layouts included */
+/* elements in a memory (f32 or bf16), padding of blocked layouts included */
 static size_t
-n_floats_of (dnnl_memory_t mem)
+n_elements_of (dnnl_memory_t mem)
 {
-  return dnnl_memory_desc_get_size (md_of (mem)) / sizeof (float);
+  const dnnl_memory_desc_t *md = md_of (mem);
+  return dnnl_memory_desc_get_size (md) / (md->data_type == dnnl_bf16 ? 2 : 4);
 }
 
 static gboolean
@@ -554,7 +555,7 @@ build_dense_forward (CxrNet *net, int k, const float *params, GError **error)
    * them as they lie there, which gemm-based inner products handle well,
    * rather than reorder megabytes twice a step */
   if (net->training)
-    TRY (dnnl_memory_desc_init_by_tag (&w_md, nd, w_d, dnnl_f32,
+    TRY (dnnl_memory_desc_init_by_tag (&w_md, nd, w_d, net->dt,
             nd == 4 ? dnnl_abcd : dnnl_ab));
   TRY (dnnl_memory_desc_init_by_tag (&dst_md, 2, dst_d,
           last ? dnnl_f32 : net->dt, dnnl_ab));
@@ -589,7 +590,7 @@ build_dropout_forward (CxrNet *net, int k, GError **error)
   }
   if (!new_memory (net, md_of (src), DNNL_MEMORY_ALLOCATE, &net->act[k], error))
     return FALSE;
-  st->mask = g_malloc0 (n_floats_of (src));
+  st->mask = g_malloc0 (n_elements_of (src));
   push_hand_step (net->forward, STEP_DROPOUT_FORWARD, src, net->act[k], NULL,
       st->mask, k);
   return TRUE;
@@ -641,7 +642,7 @@ build_weighted_backward (CxrNet *net, int k, dnnl_memory_t diff_dst,
   if (!any_md (&dw_md, nd, w_d, dnnl_f32, error)
       || (!conv && !plain_md (&dw_md, nd, w_d, error))
       || !any_md (&ddst_md, md_of (diff_dst)->ndims, md_of (diff_dst)->dims,
-          dnnl_f32, error))
+          net->dt, error))
     return FALSE;
 
   /* weights gradient */
@@ -689,7 +690,7 @@ build_weighted_backward (CxrNet *net, int k, dnnl_memory_t diff_dst,
   if (!needs_input_gradient (net, k))
     return TRUE;
   const dnnl_memory_desc_t *src_md = md_of (st->src);
-  if (!any_md (&dsrc_md, src_md->ndims, src_md->dims, dnnl_f32, error))
+  if (!any_md (&dsrc_md, src_md->ndims, src_md->dims, net->dt, error))
     return FALSE;
   if (conv) {
     dnnl_convolution_desc_t desc;
@@ -699,7 +700,7 @@ build_weighted_backward (CxrNet *net, int k, dnnl_memory_t diff_dst,
       (l->out_w - 1) * l->stride + l->kernel - l->in_w - l->pad
     };
     dnnl_memory_desc_t w_any;
-    if (!any_md (&w_any, nd, w_d, dnnl_f32, error))
+    if (!any_md (&w_any, nd, w_d, net->dt, error))
       return FALSE;
     TRY (dnnl_convolution_backward_data_desc_init (&desc,
             dnnl_convolution_direct, &dsrc_md, &w_any, &ddst_md, strides, pad,
@@ -709,7 +710,7 @@ build_weighted_backward (CxrNet *net, int k, dnnl_memory_t diff_dst,
   } else {
     dnnl_inner_product_desc_t desc;
     dnnl_memory_desc_t w_any;
-    if (!any_md (&w_any, nd, w_d, dnnl_f32, error))
+    if (!any_md (&w_any, nd, w_d, net->dt, error))
       return FALSE;
     TRY (dnnl_inner_product_backward_data_desc_init (&desc, &dsrc_md, &w_any,
             &ddst_md));
@@ -1021,9 +1022,9 @@ cxr_net_new_inference (const CxrNetSpec *spec, const float *params, int batch,
 
 CxrNet *
 cxr_net_new_training (const CxrNetSpec *spec, float *params, float *grads,
-    int batch, GError **error)
+    int batch, CxrPrecision precision, GError **error)
 {
-  return net_new (spec, params, grads, batch, TRUE, CXR_PRECISION_FP32, error);
+  return net_new (spec, params, grads, batch, TRUE, precision, error);
 }
 
 void
@@ -1127,11 +1128,59 @@ relu_backward_range (float *restrict d, const float *restrict y, int64_t lo,
     d[i] = y[i] > 0.0f ? d[i] : 0.0f;
 }
 
+/* bf16 is the top half of a float: widen by shifting, narrow by rounding
+ * to nearest even */
+static inline float
+bf16_to_float (uint16_t b)
+{
+  union { uint32_t u; float f; } v = { .u = (uint32_t) b << 16 };
+  return v.f;
+}
+
+static inline uint16_t
+float_to_bf16 (float f)
+{
+  union { float f; uint32_t u; } v = { .f = f };
+  return (uint16_t) ((v.u + 0x7fffu + ((v.u >> 16) & 1u)) >> 16);
+}
+
+VECTOR_CLONES static void
+dropout_forward_range_bf16 (const uint16_t *restrict x, uint16_t *restrict y,
+    guint8 *restrict m, int64_t lo, int64_t hi, uint32_t seed,
+    uint32_t threshold, float scale)
+{
+  for (int64_t i = lo; i < hi; i++) {
+    m[i] = hash32 (seed + (uint32_t) i * 0x9E3779B9u) >= threshold;
+    y[i] = float_to_bf16 (bf16_to_float (x[i]) * (scale * m[i]));
+  }
+}
+
+VECTOR_CLONES static void
+dropout_backward_range_bf16 (const uint16_t *restrict dy, uint16_t *restrict dx,
+    const guint8 *restrict m, const int16_t *restrict relu_out, int64_t lo,
+    int64_t hi, float scale)
+{
+  /* a bf16 is > 0 exactly when its bits, read as int16, are > 0 */
+  for (int64_t i = lo; i < hi; i++) {
+    float keep = scale * (m[i] & (!relu_out || relu_out[i] > 0));
+    dx[i] = float_to_bf16 (bf16_to_float (dy[i]) * keep);
+  }
+}
+
+VECTOR_CLONES static void
+relu_backward_range_bf16 (uint16_t *restrict d, const int16_t *restrict y,
+    int64_t lo, int64_t hi)
+{
+  for (int64_t i = lo; i < hi; i++)
+    d[i] = y[i] > 0 ? d[i] : 0;
+}
+
 static void
 run_hand_step (CxrNet *net, const Step *s)
 {
   const CxrLayer *l = &net->spec->layers[s->layer];
-  int64_t n = s->a ? n_floats_of (s->a) : 0;
+  int64_t n = s->a ? n_elements_of (s->a) : 0;
+  gboolean bf16 = s->a && md_of (s->a)->data_type == dnnl_bf16;
   float scale = 1.0f / (1.0f - l->dropout);
 
   switch (s->kind) {
@@ -1146,7 +1195,12 @@ run_hand_step (CxrNet *net, const Step *s)
       {
         int64_t lo, hi;
         thread_range (n, &lo, &hi);
-        dropout_forward_range (x, y, s->mask, lo, hi, seed, threshold, scale);
+        if (bf16)
+          dropout_forward_range_bf16 ((const uint16_t *) x, (uint16_t *) y,
+              s->mask, lo, hi, seed, threshold, scale);
+        else
+          dropout_forward_range (x, y, s->mask, lo, hi, seed, threshold,
+              scale);
       }
       break;
     }
@@ -1157,7 +1211,11 @@ run_hand_step (CxrNet *net, const Step *s)
       {
         int64_t lo, hi;
         thread_range (n, &lo, &hi);
-        dropout_backward_range (dy, dx, s->mask, relu_out, lo, hi, scale);
+        if (bf16)
+          dropout_backward_range_bf16 ((const uint16_t *) dy, (uint16_t *) dx,
+              s->mask, (const int16_t *) relu_out, lo, hi, scale);
+        else
+          dropout_backward_range (dy, dx, s->mask, relu_out, lo, hi, scale);
       }
       break;
     }
@@ -1168,7 +1226,11 @@ run_hand_step (CxrNet *net, const Step *s)
       {
         int64_t lo, hi;
         thread_range (n, &lo, &hi);
-        relu_backward_range (d, y, lo, hi);
+        if (bf16)
+          relu_backward_range_bf16 ((uint16_t *) d, (const int16_t *) y, lo,
+              hi);
+        else
+          relu_backward_range (d, y, lo, hi);
       }
       break;
     }
@@ -1283,11 +1345,13 @@ cxr_net_dropout_mask (CxrNet *net, int layer, float *mask)
       != dnnl_success
       || dnnl_memory_create (&to, &md, net->engine, mask) != dnnl_success)
     return FALSE;
-  ok = dnnl_memory_create (&from, md_of (net->act[layer]), net->engine,
-      DNNL_MEMORY_ALLOCATE) == dnnl_success;
+  dnnl_memory_desc_t f32_md = *md_of (net->act[layer]);
+  f32_md.data_type = dnnl_f32;  /* same layout, in floats */
+  ok = dnnl_memory_create (&from, &f32_md, net->engine, DNNL_MEMORY_ALLOCATE)
+      == dnnl_success;
   if (ok) {
     float *f = data_of (from), scale = 1.0f / (1.0f - l->dropout);
-    for (size_t i = 0; i < n_floats_of (from); i++)
+    for (size_t i = 0; i < n_elements_of (from); i++)
       f[i] = net->state[layer].mask[i] ? scale : 0.0f;
     ok = dnnl_reorder_primitive_desc_create (&pd, md_of (from), net->engine,
         &md, net->engine, NULL) == dnnl_success;

@@ -31,10 +31,12 @@ const char *cxr_precision_name (CxrPrecision precision);
 CxrNet *cxr_net_new_inference (const CxrNetSpec *spec, const float *params,
     int batch, CxrPrecision precision, GError **error);
 
-/* fp32 training; params and grads are blocks of spec->n_floats floats that
- * must outlive the net. */
+/* Training; params and grads are blocks of spec->n_floats floats that must
+ * outlive the net. bf16 is mixed precision: activations, their gradients
+ * and a copy of the weights in bf16, while parameters, their gradients and
+ * the optimiser stay fp32. */
 CxrNet *cxr_net_new_training (const CxrNetSpec *spec, float *params,
-    float *grads, int batch, GError **error);
+    float *grads, int batch, CxrPrecision precision, GError **error);
 
 void cxr_net_free (CxrNet *net);
 

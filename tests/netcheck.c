@@ -11,7 +11,8 @@
  *   result.safetensors  on batch 0: "logits", "loss", "grad.NAME" for every
  *                       trainable parameter, "mask.LAYER" for dropout layers,
  *                       "running.NAME" (batch-norm statistics after the
- *                       step), "infer_fp32" / "infer_bf16" (inference logits
+ *                       step), and the same prefixed "bf16." for a bf16
+ *                       (mixed precision) training step; "infer_fp32" / "infer_bf16" (inference logits
  *                       of the starting weights), "infer_single" (fp32,
  *                       batch 1, sample 0); then for OPT in adam (AdamW,
  *                       lr 1e-4) and sgd (momentum 0.9, lr 1e-4), both with
@@ -118,28 +119,40 @@ main (int argc, char **argv)
   int64_t logit_shape[2] = { batch, spec->n_outputs }, one = 1;
   out = cxr_model_file_new ();
 
-  /* one training step: outputs, loss, gradients */
-  CxrNet *net = cxr_net_new_training (spec, model->params, grads, batch, &error);
-  if (!net)
-    die ("training net", error);
+  /* one training step in each precision: outputs, loss, gradients */
   for (int i = 0; i < batch; i++)
     labels[i] = (int) y->data[i];
-  float loss = cxr_net_forward_backward (net, x->data, labels, w->data, 1,
-      logits);
-  add (out, "logits", 2, logit_shape, logits);
-  add (out, "loss", 1, &one, &loss);
-  for (int i = 0; i < spec->n_params; i++) {
-    const CxrParamInfo *p = &spec->params[i];
-    char *name = g_strdup_printf ("%s.%s", p->trainable ? "grad" : "running",
-        p->name);
-    add (out, name, p->ndim, p->shape,
-        (p->trainable ? grads : model->params) + p->offset);
+  for (int prec = CXR_PRECISION_FP32; prec <= CXR_PRECISION_BF16; prec++) {
+    const char *pre = prec == CXR_PRECISION_FP32 ? "" : "bf16.";
+    char *name;
+    memcpy (model->params, start, spec->n_floats * sizeof (float));
+    CxrNet *net = cxr_net_new_training (spec, model->params, grads, batch,
+        prec, &error);
+    if (!net)
+      die ("training net", error);
+    float loss = cxr_net_forward_backward (net, x->data, labels, w->data, 1,
+        logits);
+    add (out, name = g_strconcat (pre, "logits", NULL), 2, logit_shape, logits);
     g_free (name);
+    add (out, name = g_strconcat (pre, "loss", NULL), 1, &one, &loss);
+    g_free (name);
+    for (int i = 0; i < spec->n_params; i++) {
+      const CxrParamInfo *p = &spec->params[i];
+      name = g_strdup_printf ("%s%s.%s", pre, p->trainable ? "grad" : "running",
+          p->name);
+      add (out, name, p->ndim, p->shape,
+          (p->trainable ? grads : model->params) + p->offset);
+      g_free (name);
+    }
+    add_masks (out, net, spec, pre);
+    fprintf (stderr, "netcheck: %s training runs %s\n",
+        cxr_precision_name (cxr_net_precision (net)),
+        cxr_net_implementation (net));
+    cxr_net_free (net);
   }
-  add_masks (out, net, spec, "");
-  cxr_net_free (net);
 
   /* inference from the starting weights */
+  CxrNet *net;
   for (int prec = CXR_PRECISION_FP32; prec <= CXR_PRECISION_BF16; prec++) {
     net = cxr_net_new_inference (spec, start, batch, prec, &error);
     if (!net)
@@ -164,7 +177,8 @@ main (int argc, char **argv)
   for (int kind = CXR_OPTIMIZER_ADAM; kind <= CXR_OPTIMIZER_SGD; kind++) {
     const char *opt_name = kind == CXR_OPTIMIZER_ADAM ? "adam" : "sgd";
     memcpy (model->params, start, spec->n_floats * sizeof (float));
-    net = cxr_net_new_training (spec, model->params, grads, batch, &error);
+    net = cxr_net_new_training (spec, model->params, grads, batch,
+        CXR_PRECISION_FP32, &error);
     if (!net)
       die ("training net", error);
     CxrOptimizer *opt = cxr_optimizer_new (spec, kind,

@@ -307,7 +307,7 @@ train_three_steps (const CxrNetSpec *spec, uint64_t dropout_seed)
   CxrOptimizer *opt = cxr_optimizer_new (spec, CXR_OPTIMIZER_ADAM, 1e-3f, 1e-4f);
 
   cxr_net_spec_init_params (spec, p, 9);
-  net = cxr_net_new_training (spec, p, g, 8, &error);
+  net = cxr_net_new_training (spec, p, g, 8, CXR_PRECISION_FP32, &error);
   g_assert_no_error (error);
   for (int s = 0; s < 3; s++) {
     float loss = cxr_net_forward_backward (net, x, labels, NULL,

@@ -45,17 +45,62 @@ def parse(spec):
     return layers
 
 
-def forward(layers, params, x, training, masks=None, momentum=0.1):
+def to_bf16(x):
+    """x rounded to bfloat16 (nearest even), kept in x's dtype."""
+    return x.float().bfloat16().to(x.dtype)
+
+
+class RoundBF16(torch.autograd.Function):
+    """Rounds the value going forward and its gradient going back: where
+    a mixed-precision engine stores a tensor and its gradient in bf16."""
+    @staticmethod
+    def forward(ctx, x):
+        return to_bf16(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return to_bf16(g)
+
+
+class RoundGradBF16(torch.autograd.Function):
+    """Only the gradient is stored in bf16 (fp32 logits, bf16 gradient)."""
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, g):
+        return to_bf16(g)
+
+
+class RoundValueBF16(torch.autograd.Function):
+    """A bf16 copy of fp32 master weights; their gradient stays fp32."""
+    @staticmethod
+    def forward(ctx, x):
+        return to_bf16(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+def forward(layers, params, x, training, masks=None, momentum=0.1, bf16=False):
     """params: dict name -> tensor (running stats updated in place when
     training); masks: dict layer index -> dropout multiplier (training).
-    Returns the logits."""
+    bf16: round values and gradients where our mixed-precision training
+    stores them in bf16. Returns the logits."""
+    r = RoundBF16.apply if bf16 else (lambda v: v)
+    w = RoundValueBF16.apply if bf16 else (lambda v: v)
+    if bf16:
+        x = to_bf16(x)
+    last = max(i for i, l in enumerate(layers) if l["type"] == "dense")
     for i, l in enumerate(layers):
         t, p = l["type"], lambda s: params[f"layer{i}.{s}"]
         if t == "conv":
-            x = F.conv2d(x, p("weight"), None if l["bn"] else p("bias"),
+            x = F.conv2d(x, w(p("weight")), None if l["bn"] else p("bias"),
                          stride=l["s"], padding=l["p"])
             if l["bn"]:
-                x = F.batch_norm(x, p("bn_mean"), p("bn_var"), p("bn_scale"),
+                x = F.batch_norm(r(x), p("bn_mean"), p("bn_var"), p("bn_scale"),
                                  p("bn_shift"), training=training,
                                  momentum=momentum, eps=1e-5)
         elif t == "maxpool":
@@ -68,9 +113,11 @@ def forward(layers, params, x, training, masks=None, momentum=0.1):
             if training:
                 x = x * masks[i] if masks is not None else F.dropout(x, l["p"])
         elif t == "dense":
-            x = F.linear(x.flatten(1), p("weight"), p("bias"))
+            x = F.linear(x.flatten(1), w(p("weight")), p("bias"))
         if l.get("relu"):
             x = F.relu(x)
+        if bf16 and t not in ("sigmoid", "softmax"):
+            x = RoundGradBF16.apply(x) if i == last else r(x)
     return x
 
 

@@ -86,6 +86,28 @@ inference_rate (const CxrNetSpec *spec, const float *params, int batch,
   return r;
 }
 
+static double
+training_rate (const CxrNetSpec *spec, float *params, float *grads,
+    const float *input, int *labels, int batch, CxrPrecision precision)
+{
+  GError *error = NULL;
+  Job j = { 0 };
+  j.net = cxr_net_new_training (spec, params, grads, batch, precision, &error);
+  if (!j.net) {
+    fprintf (stderr, "bench_engine: %s\n", error->message);
+    exit (1);
+  }
+  j.input = input;
+  j.labels = labels;
+  j.params = params;
+  j.grads = grads;
+  j.opt = cxr_optimizer_new (spec, CXR_OPTIMIZER_ADAM, 1e-4f, 0.0f);
+  double r = rate (train, &j) * batch;
+  cxr_net_free (j.net);
+  cxr_optimizer_free (j.opt);
+  return r;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -127,20 +149,10 @@ main (int argc, char **argv)
   if (!bf16)
     strcpy (impl_bf16, "none");
 
-  Job j = { 0 };
-  j.net = cxr_net_new_training (spec, params, grads, batch, &error);
-  if (!j.net) {
-    fprintf (stderr, "bench_engine: %s\n", error->message);
-    return 1;
-  }
-  j.input = input;
-  j.labels = labels;
-  j.params = params;
-  j.grads = grads;
-  j.opt = cxr_optimizer_new (spec, CXR_OPTIMIZER_ADAM, 1e-4f, 0.0f);
-  double train_rate = rate (train, &j) * batch;
-  cxr_net_free (j.net);
-  cxr_optimizer_free (j.opt);
+  double train_fp32 = training_rate (spec, params, grads, input, labels,
+      batch, CXR_PRECISION_FP32);
+  double train_bf16 = bf16 ? training_rate (spec, params, grads, input, labels,
+      batch, CXR_PRECISION_BF16) : 0;
 
   float *gemm = g_new0 (float, 3 * 2048 * 2048);
   double sgemm_gflops = rate (sgemm, gemm) * 2.0 * 2048 * 2048 * 2048 / 1e9;
@@ -149,9 +161,11 @@ main (int argc, char **argv)
   printf ("{\"arch\": \"%s\", \"threads\": %d, \"gflop_per_image\": %.4f, "
       "\"infer_b1_fp32\": %.1f, \"infer_b32_fp32\": %.1f, "
       "\"infer_b1_bf16\": %.1f, \"infer_b32_bf16\": %.1f, "
-      "\"train_b32_fp32\": %.1f, \"sgemm_gflops\": %.1f, "
+      "\"train_b32_fp32\": %.1f, \"train_b32_bf16\": %.1f, "
+      "\"sgemm_gflops\": %.1f, "
       "\"impl_fp32\": \"%s\", \"impl_bf16\": \"%s\"}\n", arch, threads,
-      spec->flops / 1e9, b1_fp32, b32_fp32, b1_bf16, b32_bf16, train_rate,
+      spec->flops / 1e9, b1_fp32, b32_fp32, b1_bf16, b32_bf16, train_fp32,
+      train_bf16,
       sgemm_gflops, impl_fp32, impl_bf16);
   cxr_net_spec_free (spec);
   g_free (params);

@@ -33,7 +33,8 @@ for arch in ("seed", "default"):
             ("inference b1 bf16", "infer_b1_bf16", "infer_b1_fp32", 1),
             ("inference b32 fp32", "infer_b32_fp32", "infer_b32_fp32", 1),
             ("inference b32 bf16", "infer_b32_bf16", "infer_b32_fp32", 1),
-            ("training b32 fp32", "train_b32_fp32", "train_b32_fp32", 3)]
+            ("training b32 fp32", "train_b32_fp32", "train_b32_fp32", 3),
+            ("training b32 bf16", "train_b32_bf16", "train_b32_fp32", 3)]
     for label, ok, rk, passes in rows:
         a, b = ours[ok], ref[rk]
         print(f"  {label:24}{a:10.1f}{b:10.1f}{a / b:7.1f}x{a * gf * passes:10.1f}")
