@@ -329,6 +329,30 @@ load_now (CxrNet *net, const dnnl_memory_desc_t *plain_md, const float *data,
   return TRUE;
 }
 
+/* Geometry of a convolution or pooling window, as oneDNN's descriptors take
+ * it. The right padding is what the output size actually uses. */
+typedef struct {
+  dnnl_dims_t strides, kernel, pad_l, pad_r;
+  dnnl_alg_kind_t pool;
+} Window;
+
+static void
+window_of (const CxrLayer *l, Window *w)
+{
+  gboolean global = l->type == CXR_LAYER_GAP;
+  int kh = global ? l->in_h : l->kernel, kw = global ? l->in_w : l->kernel;
+  int stride = global ? 1 : l->stride, pad = global ? 0 : l->pad;
+
+  w->strides[0] = w->strides[1] = stride;
+  w->kernel[0] = kh;
+  w->kernel[1] = kw;
+  w->pad_l[0] = w->pad_l[1] = pad;
+  w->pad_r[0] = (l->out_h - 1) * stride + kh - l->in_h - pad;
+  w->pad_r[1] = (l->out_w - 1) * stride + kw - l->in_w - pad;
+  w->pool = l->type == CXR_LAYER_MAXPOOL ? dnnl_pooling_max
+      : dnnl_pooling_avg_exclude_padding;
+}
+
 /* ---- forward builders, one per layer type ---------------------------- */
 
 static dnnl_memory_t
@@ -403,16 +427,13 @@ build_conv_forward (CxrNet *net, int k, const float *params, GError **error)
   gboolean bn_train = net->training && l->batch_norm;
   gboolean has_bias = !bn_train;
   dnnl_dims_t src_d, w_d, dst_d, bias_d = { l->units };
-  dnnl_dims_t strides = { l->stride, l->stride }, pad = { l->pad, l->pad };
   dnnl_memory_desc_t src_md, w_md, dst_md, bias_md;
   dnnl_convolution_desc_t desc;
   dnnl_primitive_t prim;
   dnnl_memory_t bias, dst;
-  /* padding on the right that the output size actually uses */
-  dnnl_dims_t pad_r = {
-    (l->out_h - 1) * l->stride + l->kernel - l->in_h - l->pad,
-    (l->out_w - 1) * l->stride + l->kernel - l->in_w - l->pad
-  };
+  Window win;
+
+  window_of (l, &win);
 
   dims4 (src_d, net->batch, l->in_c, l->in_h, l->in_w);
   dims4 (w_d, l->units, l->in_c, l->kernel, l->kernel);
@@ -425,7 +446,7 @@ build_conv_forward (CxrNet *net, int k, const float *params, GError **error)
   TRY (dnnl_convolution_forward_desc_init (&desc,
           net->training ? dnnl_forward_training : dnnl_forward_inference,
           dnnl_convolution_direct, &src_md, &w_md, has_bias ? &bias_md : NULL,
-          &dst_md, strides, pad, pad_r));
+          &dst_md, win.strides, win.pad_l, win.pad_r));
   if (!create_pd (net, &desc, l->relu && !bn_train, NULL, &st->pd, error))
     return FALSE;
   if (!net->implementation[0]) {
@@ -487,34 +508,28 @@ build_pool_forward (CxrNet *net, int k, GError **error)
 {
   const CxrLayer *l = &net->spec->layers[k];
   LayerState *st = &net->state[k];
-  gboolean global = l->type == CXR_LAYER_GAP;
-  int kh = global ? l->in_h : l->kernel, kw = global ? l->in_w : l->kernel;
-  int stride = global ? 1 : l->stride, p = global ? 0 : l->pad;
-  dnnl_dims_t dst_d, strides = { stride, stride }, kernel = { kh, kw };
-  dnnl_dims_t pad = { p, p }, pad_r = {
-    (l->out_h - 1) * stride + kh - l->in_h - p,
-    (l->out_w - 1) * stride + kw - l->in_w - p
-  };
-  dnnl_alg_kind_t alg = l->type == CXR_LAYER_MAXPOOL ? dnnl_pooling_max
-      : dnnl_pooling_avg_exclude_padding;
+  dnnl_dims_t dst_d;
   dnnl_memory_desc_t dst_md;
   dnnl_pooling_desc_t desc;
   dnnl_primitive_t prim;
   dnnl_memory_t src = previous_output (net, k), dst;
+  Window win;
 
+  window_of (l, &win);
   dims4 (dst_d, net->batch, l->out_c, l->out_h, l->out_w);
   if (!any_md (&dst_md, 4, dst_d, net->dt, error))
     return FALSE;
   TRY (dnnl_pooling_forward_desc_init (&desc,
-          net->training ? dnnl_forward_training : dnnl_forward_inference, alg,
-          md_of (src), &dst_md, strides, kernel, pad, pad_r));
+          net->training ? dnnl_forward_training : dnnl_forward_inference,
+          win.pool, md_of (src), &dst_md, win.strides, win.kernel, win.pad_l,
+          win.pad_r));
   if (!create_pd (net, &desc, FALSE, NULL, &st->pd, error)
       || !new_memory (net, query (st->pd, dnnl_query_dst_md),
           DNNL_MEMORY_ALLOCATE, &dst, error)
       || !new_primitive (net, st->pd, &prim, error))
     return FALSE;
   st->workspace = NULL;
-  if (net->training && alg == dnnl_pooling_max
+  if (net->training && win.pool == dnnl_pooling_max
       && !new_memory (net, query (st->pd, dnnl_query_workspace_md),
           DNNL_MEMORY_ALLOCATE, &st->workspace, error))
     return FALSE;
@@ -633,6 +648,9 @@ build_weighted_backward (CxrNet *net, int k, dnnl_memory_t diff_dst,
   dnnl_memory_t dw, dw_user, db, dd, src, w, dsrc;
   dnnl_dims_t w_d, b_d = { l->units };
   int nd = query (st->pd, dnnl_query_weights_md)->ndims;
+  Window win;
+
+  window_of (l, &win);
 
   memcpy (w_d, query (st->pd, dnnl_query_weights_md)->dims, sizeof w_d);
   dw_user = grad_memory_of (net, l, CXR_PARAM_WEIGHT, nd, w_d, error);
@@ -648,17 +666,12 @@ build_weighted_backward (CxrNet *net, int k, dnnl_memory_t diff_dst,
   /* weights gradient */
   if (conv) {
     dnnl_convolution_desc_t desc;
-    dnnl_dims_t strides = { l->stride, l->stride }, pad = { l->pad, l->pad };
-    dnnl_dims_t pad_r = {
-      (l->out_h - 1) * l->stride + l->kernel - l->in_h - l->pad,
-      (l->out_w - 1) * l->stride + l->kernel - l->in_w - l->pad
-    };
     dnnl_dims_t b_dims = { l->units };
     dnnl_memory_desc_t b_md;
     TRY (dnnl_memory_desc_init_by_tag (&b_md, 1, b_dims, dnnl_f32, dnnl_a));
     TRY (dnnl_convolution_backward_weights_desc_init (&desc,
             dnnl_convolution_direct, md_of (st->src), &dw_md,
-            db ? &b_md : NULL, &ddst_md, strides, pad, pad_r));
+            db ? &b_md : NULL, &ddst_md, win.strides, win.pad_l, win.pad_r));
     if (!create_pd (net, &desc, FALSE, st->pd, &pd, error))
       return FALSE;
   } else {
@@ -694,17 +707,12 @@ build_weighted_backward (CxrNet *net, int k, dnnl_memory_t diff_dst,
     return FALSE;
   if (conv) {
     dnnl_convolution_desc_t desc;
-    dnnl_dims_t strides = { l->stride, l->stride }, pad = { l->pad, l->pad };
-    dnnl_dims_t pad_r = {
-      (l->out_h - 1) * l->stride + l->kernel - l->in_h - l->pad,
-      (l->out_w - 1) * l->stride + l->kernel - l->in_w - l->pad
-    };
     dnnl_memory_desc_t w_any;
     if (!any_md (&w_any, nd, w_d, net->dt, error))
       return FALSE;
     TRY (dnnl_convolution_backward_data_desc_init (&desc,
-            dnnl_convolution_direct, &dsrc_md, &w_any, &ddst_md, strides, pad,
-            pad_r));
+            dnnl_convolution_direct, &dsrc_md, &w_any, &ddst_md, win.strides,
+            win.pad_l, win.pad_r));
     if (!create_pd (net, &desc, FALSE, st->pd, &pd, error))
       return FALSE;
   } else {
@@ -782,24 +790,17 @@ build_pool_backward (CxrNet *net, int k, GError **error)
 {
   const CxrLayer *l = &net->spec->layers[k];
   LayerState *st = &net->state[k];
-  gboolean global = l->type == CXR_LAYER_GAP;
-  int kh = global ? l->in_h : l->kernel, kw = global ? l->in_w : l->kernel;
-  int stride = global ? 1 : l->stride, p = global ? 0 : l->pad;
-  dnnl_dims_t strides = { stride, stride }, kernel = { kh, kw };
-  dnnl_dims_t pad = { p, p }, pad_r = {
-    (l->out_h - 1) * stride + kh - l->in_h - p,
-    (l->out_w - 1) * stride + kw - l->in_w - p
-  };
-  dnnl_alg_kind_t alg = l->type == CXR_LAYER_MAXPOOL ? dnnl_pooling_max
-      : dnnl_pooling_avg_exclude_padding;
   dnnl_pooling_desc_t desc;
   dnnl_primitive_desc_t pd;
   dnnl_primitive_t prim;
+  Window win;
 
   if (!needs_input_gradient (net, k))
     return TRUE;
-  TRY (dnnl_pooling_backward_desc_init (&desc, alg, md_of (net->diff[k - 1]),
-          md_of (net->diff[k]), strides, kernel, pad, pad_r));
+  window_of (l, &win);
+  TRY (dnnl_pooling_backward_desc_init (&desc, win.pool,
+          md_of (net->diff[k - 1]), md_of (net->diff[k]), win.strides,
+          win.kernel, win.pad_l, win.pad_r));
   if (!create_pd (net, &desc, FALSE, st->pd, &pd, error))
     return FALSE;
   gboolean ok = new_primitive (net, pd, &prim, error);

@@ -93,7 +93,7 @@ def forward(layers, params, x, training, masks=None, momentum=0.1, bf16=False):
     w = RoundValueBF16.apply if bf16 else (lambda v: v)
     if bf16:
         x = to_bf16(x)
-    last = max(i for i, l in enumerate(layers) if l["type"] == "dense")
+    last = max((i for i, l in enumerate(layers) if l["type"] == "dense"), default=-1)
     for i, l in enumerate(layers):
         t, p = l["type"], lambda s: params[f"layer{i}.{s}"]
         if t == "conv":

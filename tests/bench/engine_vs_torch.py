@@ -15,8 +15,10 @@ seconds = sys.argv[3] if len(sys.argv) > 3 else "3"
 
 
 def run(cmd):
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 print(f"threads {threads}, {seconds} s per figure; images/s (higher is better)")
