@@ -1,0 +1,221 @@
+/* cxrmeta.c — the two metas. Neither depends on the image, so every
+ * transform (copy, convert, scale) copies them unchanged. */
+#include "cxrmeta.h"
+
+#include <string.h>
+
+/* ---- classification ---- */
+
+GType
+gst_cxr_classification_meta_api_get_type (void)
+{
+  static GType type;
+  static const gchar *tags[] = { NULL };
+
+  if (g_once_init_enter (&type)) {
+    GType t = gst_meta_api_type_register ("GstCxrClassificationMetaAPI", tags);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+static gboolean
+classification_init (GstMeta * meta, gpointer params, GstBuffer * buffer)
+{
+  GstCxrClassificationMeta *m = (GstCxrClassificationMeta *) meta;
+  (void) params;
+  (void) buffer;
+  m->n_classes = 0;
+  memset (m->class_names, 0, sizeof m->class_names);
+  m->model_id[0] = '\0';
+  m->flags = GST_CXR_CLASSIFICATION_FLAG_NONE;
+  return TRUE;
+}
+
+static void
+classification_free (GstMeta * meta, GstBuffer * buffer)
+{
+  GstCxrClassificationMeta *m = (GstCxrClassificationMeta *) meta;
+  (void) buffer;
+  for (guint i = 0; i < m->n_classes; i++)
+    g_free (m->class_names[i]);
+}
+
+static gboolean
+classification_transform (GstBuffer * dest, GstMeta * meta, GstBuffer * src,
+    GQuark type, gpointer data)
+{
+  GstCxrClassificationMeta *m = (GstCxrClassificationMeta *) meta;
+  (void) src;
+  (void) type;
+  (void) data;
+  return gst_buffer_add_cxr_classification_meta (dest, m->n_classes,
+      (const gchar * const *) m->class_names, m->probabilities, m->predicted,
+      m->threshold, m->model_id, m->inference_time, m->flags) != NULL;
+}
+
+const GstMetaInfo *
+gst_cxr_classification_meta_get_info (void)
+{
+  static const GstMetaInfo *info;
+
+  if (g_once_init_enter (&info)) {
+    const GstMetaInfo *i = gst_meta_register (GST_CXR_CLASSIFICATION_META_API_TYPE,
+        "GstCxrClassificationMeta", sizeof (GstCxrClassificationMeta),
+        classification_init, classification_free, classification_transform);
+    g_once_init_leave (&info, i);
+  }
+  return info;
+}
+
+GstCxrClassificationMeta *
+gst_buffer_add_cxr_classification_meta (GstBuffer * buffer, guint n_classes,
+    const gchar * const *class_names, const gfloat * probabilities,
+    guint predicted, gfloat threshold, const gchar * model_id,
+    GstClockTime inference_time, GstCxrClassificationFlags flags)
+{
+  GstCxrClassificationMeta *m;
+
+  g_return_val_if_fail (GST_IS_BUFFER (buffer), NULL);
+  g_return_val_if_fail (n_classes >= 1 && n_classes <= GST_CXR_MAX_CLASSES,
+      NULL);
+  g_return_val_if_fail (class_names && probabilities, NULL);
+  g_return_val_if_fail (predicted < n_classes, NULL);
+
+  m = (GstCxrClassificationMeta *) gst_buffer_add_meta (buffer,
+      GST_CXR_CLASSIFICATION_META_INFO, NULL);
+  m->n_classes = n_classes;
+  for (guint i = 0; i < n_classes; i++) {
+    m->class_names[i] = g_strdup (class_names[i]);
+    m->probabilities[i] = probabilities[i];
+  }
+  m->predicted = predicted;
+  m->threshold = threshold;
+  g_strlcpy (m->model_id, model_id ? model_id : "", sizeof m->model_id);
+  m->inference_time = inference_time;
+  m->flags = flags;
+  return m;
+}
+
+GstCxrClassificationMeta *
+gst_buffer_get_cxr_classification_meta (GstBuffer * buffer)
+{
+  return (GstCxrClassificationMeta *) gst_buffer_get_meta (buffer,
+      GST_CXR_CLASSIFICATION_META_API_TYPE);
+}
+
+guint
+gst_cxr_classification_meta_get_n_classes (const GstCxrClassificationMeta * m)
+{
+  return m->n_classes;
+}
+
+gfloat
+gst_cxr_classification_meta_get_probability (const GstCxrClassificationMeta *
+    m, guint index)
+{
+  return index < m->n_classes ? m->probabilities[index] : 0.0f;
+}
+
+const gchar *
+gst_cxr_classification_meta_get_class_name (const GstCxrClassificationMeta *
+    m, guint index)
+{
+  return index < m->n_classes ? m->class_names[index] : NULL;
+}
+
+const gchar *
+gst_cxr_classification_meta_get_label (const GstCxrClassificationMeta * m)
+{
+  return m->class_names[m->predicted];
+}
+
+gboolean
+gst_cxr_classification_meta_is_stale (const GstCxrClassificationMeta * m)
+{
+  return (m->flags & GST_CXR_CLASSIFICATION_FLAG_STALE) != 0;
+}
+
+/* ---- label ---- */
+
+GType
+gst_cxr_label_meta_api_get_type (void)
+{
+  static GType type;
+  static const gchar *tags[] = { NULL };
+
+  if (g_once_init_enter (&type)) {
+    GType t = gst_meta_api_type_register ("GstCxrLabelMetaAPI", tags);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+static gboolean
+label_init (GstMeta * meta, gpointer params, GstBuffer * buffer)
+{
+  GstCxrLabelMeta *m = (GstCxrLabelMeta *) meta;
+  (void) params;
+  (void) buffer;
+  m->class_index = -1;
+  m->class_name = NULL;
+  m->source = NULL;
+  return TRUE;
+}
+
+static void
+label_free (GstMeta * meta, GstBuffer * buffer)
+{
+  GstCxrLabelMeta *m = (GstCxrLabelMeta *) meta;
+  (void) buffer;
+  g_free (m->class_name);
+  g_free (m->source);
+}
+
+static gboolean
+label_transform (GstBuffer * dest, GstMeta * meta, GstBuffer * src,
+    GQuark type, gpointer data)
+{
+  GstCxrLabelMeta *m = (GstCxrLabelMeta *) meta;
+  (void) src;
+  (void) type;
+  (void) data;
+  return gst_buffer_add_cxr_label_meta (dest, m->class_index, m->class_name,
+      m->source) != NULL;
+}
+
+const GstMetaInfo *
+gst_cxr_label_meta_get_info (void)
+{
+  static const GstMetaInfo *info;
+
+  if (g_once_init_enter (&info)) {
+    const GstMetaInfo *i = gst_meta_register (GST_CXR_LABEL_META_API_TYPE,
+        "GstCxrLabelMeta", sizeof (GstCxrLabelMeta), label_init, label_free,
+        label_transform);
+    g_once_init_leave (&info, i);
+  }
+  return info;
+}
+
+GstCxrLabelMeta *
+gst_buffer_add_cxr_label_meta (GstBuffer * buffer, gint class_index,
+    const gchar * class_name, const gchar * source)
+{
+  GstCxrLabelMeta *m;
+
+  g_return_val_if_fail (GST_IS_BUFFER (buffer), NULL);
+  m = (GstCxrLabelMeta *) gst_buffer_add_meta (buffer, GST_CXR_LABEL_META_INFO,
+      NULL);
+  m->class_index = class_index;
+  m->class_name = g_strdup (class_name);
+  m->source = g_strdup (source);
+  return m;
+}
+
+GstCxrLabelMeta *
+gst_buffer_get_cxr_label_meta (GstBuffer * buffer)
+{
+  return (GstCxrLabelMeta *) gst_buffer_get_meta (buffer,
+      GST_CXR_LABEL_META_API_TYPE);
+}

@@ -1,0 +1,86 @@
+/* gst-cxr metadata: what cxrclassify concluded about a frame, and what the
+ * frame truly shows when that is known.
+ *
+ * Applications link libgstcxr-1.0 (pkg-config gstreamer-cxr-1.0) and read
+ * results off each buffer:
+ *
+ *   GstCxrClassificationMeta *m = gst_buffer_get_cxr_classification_meta (buf);
+ *   if (m)
+ *     g_print ("%s %.3f\n", gst_cxr_classification_meta_get_label (m),
+ *         gst_cxr_classification_meta_get_probability (m, m->predicted));
+ *
+ * Both metas carry no tags, so transforms that copy untagged metas
+ * (videoconvert, videoscale, buffer copies) keep them. */
+#pragma once
+#include <gst/gst.h>
+
+G_BEGIN_DECLS
+
+#define GST_CXR_MAX_CLASSES 16
+
+typedef enum {
+  GST_CXR_CLASSIFICATION_FLAG_NONE = 0,
+  /* copied from an earlier frame (cxrclassify interval > 1), not computed
+   * on this one */
+  GST_CXR_CLASSIFICATION_FLAG_STALE = 1 << 0,
+} GstCxrClassificationFlags;
+
+typedef struct {
+  GstMeta meta;
+  guint n_classes;
+  gfloat probabilities[GST_CXR_MAX_CLASSES];
+  gchar *class_names[GST_CXR_MAX_CLASSES];      /* owned */
+  guint predicted;              /* index of the predicted class */
+  gfloat threshold;             /* decision threshold on the last class */
+  gchar model_id[16];           /* hash of the weights, hex */
+  GstClockTime inference_time;  /* wall time of the forward pass */
+  GstCxrClassificationFlags flags;
+} GstCxrClassificationMeta;
+
+typedef struct {
+  GstMeta meta;
+  gint class_index;             /* -1 when only the name is known */
+  gchar *class_name;            /* owned, may be NULL */
+  gchar *source;                /* owned: file name or other origin, may be NULL */
+} GstCxrLabelMeta;
+
+GType gst_cxr_classification_meta_api_get_type (void);
+const GstMetaInfo *gst_cxr_classification_meta_get_info (void);
+#define GST_CXR_CLASSIFICATION_META_API_TYPE \
+  (gst_cxr_classification_meta_api_get_type ())
+#define GST_CXR_CLASSIFICATION_META_INFO \
+  (gst_cxr_classification_meta_get_info ())
+
+GType gst_cxr_label_meta_api_get_type (void);
+const GstMetaInfo *gst_cxr_label_meta_get_info (void);
+#define GST_CXR_LABEL_META_API_TYPE (gst_cxr_label_meta_api_get_type ())
+#define GST_CXR_LABEL_META_INFO (gst_cxr_label_meta_get_info ())
+
+/* n_classes in [1, GST_CXR_MAX_CLASSES]; class_names and probabilities have
+ * n_classes entries; model_id may be NULL. */
+GstCxrClassificationMeta *gst_buffer_add_cxr_classification_meta (
+    GstBuffer * buffer, guint n_classes, const gchar * const *class_names,
+    const gfloat * probabilities, guint predicted, gfloat threshold,
+    const gchar * model_id, GstClockTime inference_time,
+    GstCxrClassificationFlags flags);
+GstCxrClassificationMeta *gst_buffer_get_cxr_classification_meta (
+    GstBuffer * buffer);
+
+guint gst_cxr_classification_meta_get_n_classes (
+    const GstCxrClassificationMeta * meta);
+/* probability of class index, 0 when out of range */
+gfloat gst_cxr_classification_meta_get_probability (
+    const GstCxrClassificationMeta * meta, guint index);
+const gchar *gst_cxr_classification_meta_get_class_name (
+    const GstCxrClassificationMeta * meta, guint index);
+/* name of the predicted class */
+const gchar *gst_cxr_classification_meta_get_label (
+    const GstCxrClassificationMeta * meta);
+gboolean gst_cxr_classification_meta_is_stale (
+    const GstCxrClassificationMeta * meta);
+
+GstCxrLabelMeta *gst_buffer_add_cxr_label_meta (GstBuffer * buffer,
+    gint class_index, const gchar * class_name, const gchar * source);
+GstCxrLabelMeta *gst_buffer_get_cxr_label_meta (GstBuffer * buffer);
+
+G_END_DECLS

@@ -1,0 +1,11 @@
+/* The elements of plugin "cxr", one per file. */
+#pragma once
+#include <gst/gst.h>
+
+G_BEGIN_DECLS
+
+GST_ELEMENT_REGISTER_DECLARE (cxrclassify);
+GST_ELEMENT_REGISTER_DECLARE (cxrdatasetsrc);
+GST_ELEMENT_REGISTER_DECLARE (cxrmetasink);
+
+G_END_DECLS
