@@ -1,0 +1,699 @@
+/* cxrclassify — tells from each video frame whether the chest X-ray in it
+ * shows pneumonia, and attaches the answer to the buffer as a
+ * GstCxrClassificationMeta. The video itself passes through untouched.
+ *
+ *   gst-launch-1.0 cxrdatasetsrc location=xrays/ ! cxrclassify ! cxrmetasink
+ *   gst-launch-1.0 -m v4l2src ! videoconvert ! cxrclassify interval=10 \
+ *       post-messages=true ! autovideosink
+ *
+ * Each frame (any size; grey, colour, or the luma plane of I420/NV12) is
+ * shrunk to the network's input by area averaging and run through the CNN
+ * on oneDNN. Every result is attached, whatever its score.
+ *
+ * interval=N classifies every Nth frame; the frames between carry a copy of
+ * the last result flagged stale. On a live stream, a frame that QoS says is
+ * already late gets the last result (stale) instead of a forward pass, so
+ * the classifier never holds the stream back; nothing is dropped.
+ *
+ * When the model file is replaced while playing (e.g. by cxrtrain writing a
+ * checkpoint), the new weights are loaded in the background and swapped in
+ * between two frames, and a "model-updated" element message is posted. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstcxrelements.h"
+#include "gst/cxr/cxrmeta.h"
+#include "model.h"
+#include "net.h"
+#include "preprocess.h"
+
+#include <gst/video/video.h>
+#include <gst/video/gstvideofilter.h>
+#include <glib/gstdio.h>
+#include <errno.h>
+#include <omp.h>
+
+GST_DEBUG_CATEGORY_STATIC (cxr_classify_debug);
+#define GST_CAT_DEFAULT cxr_classify_debug
+
+#define GST_TYPE_CXR_CLASSIFY (gst_cxr_classify_get_type ())
+G_DECLARE_FINAL_TYPE (GstCxrClassify, gst_cxr_classify, GST, CXR_CLASSIFY,
+    GstVideoFilter);
+
+#define GST_TYPE_CXR_PRECISION (gst_cxr_precision_get_type ())
+
+/* how often the model file is looked at for a replacement */
+#define MODEL_CHECK_INTERVAL (500 * G_TIME_SPAN_MILLISECOND)
+
+/* A model with the net built for it: swapped in and out as one. */
+typedef struct {
+  CxrModel *model;
+  CxrNet *net;
+  float *input;                 /* in_c x in_h x in_w */
+  GStatBuf stat;                /* of the file it came from */
+} Engine;
+
+struct _GstCxrClassify {
+  GstVideoFilter parent;
+
+  /* properties */
+  gchar *model_path;
+  gfloat threshold;             /* < 0: the model's own */
+  CxrPrecision precision;
+  gint threads;
+  guint interval;
+  gboolean post_messages;
+
+  /* streaming state */
+  Engine *engine;
+  guint64 frame;                /* frames seen since start */
+  GstBuffer *last_result;       /* holds the last computed meta */
+  gint64 next_model_check;
+
+  /* QoS, from upstream QOS events */
+  GstClockTime earliest_time;
+
+  /* background reload: the loader thread leaves its result in pending */
+  GMutex lock;
+  GThread *loader;
+  Engine *pending;
+  gboolean loader_done;
+};
+
+G_DEFINE_TYPE (GstCxrClassify, gst_cxr_classify, GST_TYPE_VIDEO_FILTER);
+GST_ELEMENT_REGISTER_DEFINE (cxrclassify, "cxrclassify", GST_RANK_NONE,
+    GST_TYPE_CXR_CLASSIFY);
+
+enum {
+  PROP_0,
+  PROP_MODEL,
+  PROP_THRESHOLD,
+  PROP_PRECISION,
+  PROP_THREADS,
+  PROP_INTERVAL,
+  PROP_POST_MESSAGES,
+  PROP_MODEL_ID,
+  PROP_IMPLEMENTATION,
+};
+
+#define FORMATS "{ GRAY8, GRAY16_LE, RGB, BGR, RGBx, BGRx, RGBA, BGRA, I420, NV12 }"
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK, GST_PAD_ALWAYS,
+    GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (FORMATS)));
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC, GST_PAD_ALWAYS,
+    GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (FORMATS)));
+
+static GType
+gst_cxr_precision_get_type (void)
+{
+  static GType type;
+  static const GEnumValue values[] = {
+    {CXR_PRECISION_AUTO, "bf16 where the CPU computes it natively, else fp32",
+        "auto"},
+    {CXR_PRECISION_FP32, "32-bit floating point", "fp32"},
+    {CXR_PRECISION_BF16, "bfloat16 (AMX or avx512_bf16; emulated, slowly, "
+          "elsewhere)", "bf16"},
+    {0, NULL, NULL}
+  };
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstCxrPrecision", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+/* The model used when the model property is not set: the installed one, or
+ * the source tree's when running from a build directory. */
+static const gchar *
+default_model_path (void)
+{
+  if (g_file_test (CXR_DEFAULT_MODEL, G_FILE_TEST_EXISTS))
+    return CXR_DEFAULT_MODEL;
+  return CXR_UNINSTALLED_MODEL;
+}
+
+static void
+engine_free (Engine * e)
+{
+  if (!e)
+    return;
+  cxr_net_free (e->net);
+  cxr_model_free (e->model);
+  g_free (e->input);
+  g_free (e);
+}
+
+static Engine *
+engine_load (const gchar * path, CxrPrecision precision, GError ** error)
+{
+  Engine *e = g_new0 (Engine, 1);
+  const CxrNetSpec *spec;
+
+  if (g_stat (path, &e->stat) != 0) {
+    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno),
+        "Cannot read model '%s': %s", path, g_strerror (errno));
+    g_free (e);
+    return NULL;
+  }
+  e->model = cxr_model_load (path, error);
+  if (!e->model) {
+    g_free (e);
+    return NULL;
+  }
+  spec = e->model->spec;
+  e->net = cxr_net_new_inference (spec, e->model->params, 1, precision, error);
+  if (!e->net) {
+    engine_free (e);
+    return NULL;
+  }
+  e->input = g_new (float, spec->in_c * spec->in_h * spec->in_w);
+  return e;
+}
+
+static gboolean
+same_file_version (const GStatBuf * a, const GStatBuf * b)
+{
+  return a->st_ino == b->st_ino && a->st_size == b->st_size
+      && a->st_mtime == b->st_mtime;
+}
+
+/* ---- background reload ---- */
+
+static gpointer
+loader_thread (gpointer data)
+{
+  GstCxrClassify *self = data;
+  GError *error = NULL;
+  gchar *path;
+  CxrPrecision precision;
+  Engine *e;
+
+  GST_OBJECT_LOCK (self);
+  path = g_strdup (self->model_path ? self->model_path : default_model_path ());
+  precision = self->precision;
+  GST_OBJECT_UNLOCK (self);
+
+  e = engine_load (path, precision, &error);
+  if (!e) {
+    /* keep classifying with the weights we have; say why once */
+    GST_ELEMENT_WARNING (self, RESOURCE, READ,
+        ("The replaced model file '%s' could not be used; keeping the "
+            "previous model.", path), ("%s", error->message));
+    g_error_free (error);
+  }
+  g_mutex_lock (&self->lock);
+  self->pending = e;
+  self->loader_done = TRUE;
+  g_mutex_unlock (&self->lock);
+  g_free (path);
+  return NULL;
+}
+
+static void
+join_loader (GstCxrClassify * self)
+{
+  if (self->loader) {
+    g_thread_join (self->loader);
+    self->loader = NULL;
+  }
+  engine_free (self->pending);
+  self->pending = NULL;
+  self->loader_done = FALSE;
+}
+
+/* Between two frames: take a reloaded model if one is ready, and look at
+ * the file now and then for a new version. */
+static void
+maybe_swap_model (GstCxrClassify * self)
+{
+  gint64 now = g_get_monotonic_time ();
+  Engine *fresh = NULL;
+  gboolean done;
+
+  g_mutex_lock (&self->lock);
+  done = self->loader_done;
+  if (done) {
+    fresh = self->pending;
+    self->pending = NULL;
+  }
+  g_mutex_unlock (&self->lock);
+  if (done) {
+    g_thread_join (self->loader);
+    self->loader = NULL;
+    self->loader_done = FALSE;
+  }
+  if (fresh) {
+    gchar *old_id = g_strdup (self->engine->model->id);
+    engine_free (self->engine);
+    self->engine = fresh;
+    gst_buffer_replace (&self->last_result, NULL);
+    GST_INFO_OBJECT (self, "model replaced: %s -> %s", old_id,
+        fresh->model->id);
+    gst_element_post_message (GST_ELEMENT (self),
+        gst_message_new_element (GST_OBJECT (self),
+            gst_structure_new ("model-updated",
+                "model-id", G_TYPE_STRING, fresh->model->id,
+                "previous-model-id", G_TYPE_STRING, old_id,
+                "frame", G_TYPE_UINT64, self->frame, NULL)));
+    g_object_notify (G_OBJECT (self), "model-id");
+    g_free (old_id);
+  }
+
+  if (self->loader || now < self->next_model_check)
+    return;
+  self->next_model_check = now + MODEL_CHECK_INTERVAL;
+  GStatBuf st;
+  const gchar *path = self->model_path ? self->model_path :
+      default_model_path ();
+  if (g_stat (path, &st) == 0 && !same_file_version (&st, &self->engine->stat))
+    self->loader = g_thread_new ("cxrclassify-load", loader_thread, self);
+}
+
+/* ---- the element ---- */
+
+static gboolean
+gst_cxr_classify_start (GstBaseTransform * trans)
+{
+  GstCxrClassify *self = GST_CXR_CLASSIFY (trans);
+  GError *error = NULL;
+  const gchar *path = self->model_path ? self->model_path :
+      default_model_path ();
+
+  self->engine = engine_load (path, self->precision, &error);
+  if (!self->engine) {
+    if (error->domain == G_FILE_ERROR)
+      GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
+          ("Model file '%s' not found. Set the 'model' property to a "
+              "model written by cxrtrain.", path), ("%s", error->message));
+    else
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+          ("Cannot use model '%s': %s", path, error->message), (NULL));
+    g_error_free (error);
+    return FALSE;
+  }
+  GST_INFO_OBJECT (self, "model %s (%s), %s via %s", path,
+      self->engine->model->id,
+      cxr_precision_name (cxr_net_precision (self->engine->net)),
+      cxr_net_implementation (self->engine->net));
+  self->frame = 0;
+  self->earliest_time = GST_CLOCK_TIME_NONE;
+  self->next_model_check = g_get_monotonic_time () + MODEL_CHECK_INTERVAL;
+  return TRUE;
+}
+
+static gboolean
+gst_cxr_classify_stop (GstBaseTransform * trans)
+{
+  GstCxrClassify *self = GST_CXR_CLASSIFY (trans);
+
+  join_loader (self);
+  engine_free (self->engine);
+  self->engine = NULL;
+  gst_buffer_replace (&self->last_result, NULL);
+  return TRUE;
+}
+
+static gboolean
+gst_cxr_classify_src_event (GstBaseTransform * trans, GstEvent * event)
+{
+  GstCxrClassify *self = GST_CXR_CLASSIFY (trans);
+
+  if (GST_EVENT_TYPE (event) == GST_EVENT_QOS) {
+    gdouble proportion;
+    GstClockTimeDiff diff;
+    GstClockTime timestamp;
+    gst_event_parse_qos (event, NULL, &proportion, &diff, &timestamp);
+    GST_OBJECT_LOCK (self);
+    /* like GstBaseTransform: a frame before this running time is late */
+    if (diff > 0)
+      self->earliest_time = timestamp + 2 * diff;
+    else
+      self->earliest_time = timestamp + diff;
+    GST_OBJECT_UNLOCK (self);
+  }
+  return GST_BASE_TRANSFORM_CLASS (gst_cxr_classify_parent_class)->src_event
+      (trans, event);
+}
+
+static gboolean
+is_late (GstCxrClassify * self, GstBuffer * buf)
+{
+  GstSegment *segment = &GST_BASE_TRANSFORM (self)->segment;
+  GstClockTime running, earliest;
+
+  if (!GST_BUFFER_PTS_IS_VALID (buf))
+    return FALSE;
+  running = gst_segment_to_running_time (segment, GST_FORMAT_TIME,
+      GST_BUFFER_PTS (buf));
+  GST_OBJECT_LOCK (self);
+  earliest = self->earliest_time;
+  GST_OBJECT_UNLOCK (self);
+  return GST_CLOCK_TIME_IS_VALID (running) && GST_CLOCK_TIME_IS_VALID (earliest)
+      && running < earliest;
+}
+
+static gboolean
+pixel_format_of (GstVideoFormat format, CxrPixelFormat * out)
+{
+  switch (format) {
+    case GST_VIDEO_FORMAT_GRAY8:
+    case GST_VIDEO_FORMAT_I420:
+    case GST_VIDEO_FORMAT_NV12:
+      *out = CXR_PIXEL_GRAY8;   /* the luma plane */
+      return TRUE;
+    case GST_VIDEO_FORMAT_GRAY16_LE:
+      *out = CXR_PIXEL_GRAY16_LE;
+      return TRUE;
+    case GST_VIDEO_FORMAT_RGB:
+      *out = CXR_PIXEL_RGB;
+      return TRUE;
+    case GST_VIDEO_FORMAT_BGR:
+      *out = CXR_PIXEL_BGR;
+      return TRUE;
+    case GST_VIDEO_FORMAT_RGBx:
+    case GST_VIDEO_FORMAT_RGBA:
+      *out = CXR_PIXEL_RGBX;
+      return TRUE;
+    case GST_VIDEO_FORMAT_BGRx:
+    case GST_VIDEO_FORMAT_BGRA:
+      *out = CXR_PIXEL_BGRX;
+      return TRUE;
+    default:
+      return FALSE;
+  }
+}
+
+/* Run the network on one frame and attach the result. */
+static gboolean
+classify (GstCxrClassify * self, GstBuffer * buf, GstVideoInfo * info)
+{
+  Engine *e = self->engine;
+  const CxrNetSpec *spec = e->model->spec;
+  GError *error = NULL;
+  GstVideoFrame frame;
+  CxrPixelFormat format;
+  float logits[GST_CXR_MAX_CLASSES], probs[GST_CXR_MAX_CLASSES];
+  gfloat threshold;
+  guint predicted = 0;
+  gint64 start = g_get_monotonic_time ();
+  gboolean ok;
+
+  if (!pixel_format_of (GST_VIDEO_INFO_FORMAT (info), &format)
+      || !gst_video_frame_map (&frame, info, buf, GST_MAP_READ)) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Cannot read this video frame."),
+        (NULL));
+    return FALSE;
+  }
+  ok = cxr_preprocess (GST_VIDEO_FRAME_PLANE_DATA (&frame, 0),
+      GST_VIDEO_FRAME_WIDTH (&frame), GST_VIDEO_FRAME_HEIGHT (&frame),
+      GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0), format, &e->model->norm,
+      spec->in_w, spec->in_h, e->input, &error);
+  gst_video_frame_unmap (&frame);
+  if (!ok) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("%s", error->message), (NULL));
+    g_error_free (error);
+    return FALSE;
+  }
+  if (self->threads > 0)
+    omp_set_num_threads (self->threads);
+  cxr_net_forward (e->net, e->input, logits, 0);
+  cxr_logits_to_probabilities (spec, logits, probs);
+
+  GST_OBJECT_LOCK (self);
+  threshold = self->threshold >= 0 ? self->threshold : e->model->threshold;
+  GST_OBJECT_UNLOCK (self);
+  if (spec->n_classes == 2) {
+    predicted = probs[1] >= threshold ? 1 : 0;
+  } else {
+    for (int i = 1; i < spec->n_classes; i++)
+      if (probs[i] > probs[predicted])
+        predicted = i;
+  }
+  gst_buffer_add_cxr_classification_meta (buf, spec->n_classes,
+      (const gchar * const *) e->model->classes, probs, predicted, threshold,
+      e->model->id, (g_get_monotonic_time () - start) * GST_USECOND,
+      GST_CXR_CLASSIFICATION_FLAG_NONE);
+  return TRUE;
+}
+
+/* Frames not classified themselves carry the last result, marked stale. */
+static void
+attach_stale (GstCxrClassify * self, GstBuffer * buf)
+{
+  GstCxrClassificationMeta *m = self->last_result ?
+      gst_buffer_get_cxr_classification_meta (self->last_result) : NULL;
+
+  if (m)
+    gst_buffer_add_cxr_classification_meta (buf, m->n_classes,
+        (const gchar * const *) m->class_names, m->probabilities,
+        m->predicted, m->threshold, m->model_id, 0,
+        m->flags | GST_CXR_CLASSIFICATION_FLAG_STALE);
+}
+
+static void
+post_result (GstCxrClassify * self, GstBuffer * buf)
+{
+  GstCxrClassificationMeta *m = gst_buffer_get_cxr_classification_meta (buf);
+  GstSegment *segment = &GST_BASE_TRANSFORM (self)->segment;
+  GValue array = G_VALUE_INIT, v = G_VALUE_INIT;
+  GstStructure *s;
+
+  if (!m)
+    return;
+  g_value_init (&array, GST_TYPE_ARRAY);
+  g_value_init (&v, G_TYPE_DOUBLE);
+  for (guint i = 0; i < m->n_classes; i++) {
+    g_value_set_double (&v, m->probabilities[i]);
+    gst_value_array_append_value (&array, &v);
+  }
+  s = gst_structure_new ("cxrclassify",
+      "timestamp", G_TYPE_UINT64, GST_BUFFER_PTS (buf),
+      "running-time", G_TYPE_UINT64, gst_segment_to_running_time (segment,
+          GST_FORMAT_TIME, GST_BUFFER_PTS (buf)),
+      "label", G_TYPE_STRING, gst_cxr_classification_meta_get_label (m),
+      "class-index", G_TYPE_UINT, m->predicted,
+      "threshold", G_TYPE_DOUBLE, (gdouble) m->threshold,
+      "stale", G_TYPE_BOOLEAN, gst_cxr_classification_meta_is_stale (m),
+      "model-id", G_TYPE_STRING, m->model_id,
+      "inference-time", G_TYPE_UINT64, m->inference_time, NULL);
+  gst_structure_take_value (s, "probabilities", &array);
+  g_value_unset (&v);
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_element (GST_OBJECT (self), s));
+}
+
+static GstFlowReturn
+gst_cxr_classify_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
+{
+  GstCxrClassify *self = GST_CXR_CLASSIFY (trans);
+  GstVideoFilter *filter = GST_VIDEO_FILTER (trans);
+  guint interval;
+  gboolean fresh;
+
+  maybe_swap_model (self);
+  GST_OBJECT_LOCK (self);
+  interval = self->interval;
+  GST_OBJECT_UNLOCK (self);
+
+  /* classify the first frame, every interval-th one, and any frame when
+   * there is nothing to copy yet; late frames get a copy */
+  fresh = !self->last_result || self->frame % interval == 0;
+  if (fresh && self->last_result && is_late (self, buf)) {
+    GST_DEBUG_OBJECT (self, "frame %" G_GUINT64_FORMAT " is late: not "
+        "classified", self->frame);
+    fresh = FALSE;
+  }
+  if (fresh) {
+    if (!classify (self, buf, &filter->in_info))
+      return GST_FLOW_ERROR;
+    /* keep the result on a small empty buffer rather than the frame */
+    gst_buffer_replace (&self->last_result, NULL);
+    self->last_result = gst_buffer_new ();
+    gst_buffer_copy_into (self->last_result, buf, GST_BUFFER_COPY_META, 0, -1);
+  } else {
+    attach_stale (self, buf);
+  }
+  if (self->post_messages)
+    post_result (self, buf);
+  self->frame++;
+  return GST_FLOW_OK;
+}
+
+static void
+gst_cxr_classify_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec)
+{
+  GstCxrClassify *self = GST_CXR_CLASSIFY (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_MODEL:
+      g_free (self->model_path);
+      self->model_path = g_value_dup_string (value);
+      break;
+    case PROP_THRESHOLD:
+      self->threshold = g_value_get_float (value);
+      break;
+    case PROP_PRECISION:
+      self->precision = g_value_get_enum (value);
+      break;
+    case PROP_THREADS:
+      self->threads = g_value_get_int (value);
+      break;
+    case PROP_INTERVAL:
+      self->interval = g_value_get_uint (value);
+      break;
+    case PROP_POST_MESSAGES:
+      self->post_messages = g_value_get_boolean (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_cxr_classify_get_property (GObject * object, guint prop_id, GValue * value,
+    GParamSpec * pspec)
+{
+  GstCxrClassify *self = GST_CXR_CLASSIFY (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_MODEL:
+      g_value_set_string (value, self->model_path);
+      break;
+    case PROP_THRESHOLD:
+      g_value_set_float (value, self->threshold);
+      break;
+    case PROP_PRECISION:
+      g_value_set_enum (value, self->precision);
+      break;
+    case PROP_THREADS:
+      g_value_set_int (value, self->threads);
+      break;
+    case PROP_INTERVAL:
+      g_value_set_uint (value, self->interval);
+      break;
+    case PROP_POST_MESSAGES:
+      g_value_set_boolean (value, self->post_messages);
+      break;
+    case PROP_MODEL_ID:
+      g_value_set_string (value, self->engine ? self->engine->model->id : NULL);
+      break;
+    case PROP_IMPLEMENTATION:
+      g_value_set_string (value, self->engine ?
+          cxr_net_implementation (self->engine->net) : NULL);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_cxr_classify_finalize (GObject * object)
+{
+  GstCxrClassify *self = GST_CXR_CLASSIFY (object);
+
+  g_free (self->model_path);
+  g_mutex_clear (&self->lock);
+  G_OBJECT_CLASS (gst_cxr_classify_parent_class)->finalize (object);
+}
+
+static void
+gst_cxr_classify_class_init (GstCxrClassifyClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
+
+  gobject_class->set_property = gst_cxr_classify_set_property;
+  gobject_class->get_property = gst_cxr_classify_get_property;
+  gobject_class->finalize = gst_cxr_classify_finalize;
+
+  g_object_class_install_property (gobject_class, PROP_MODEL,
+      g_param_spec_string ("model", "Model",
+          "Model file (safetensors, as written by cxrtrain); unset: the "
+          "installed default model. Replacing the file while playing swaps "
+          "the weights between two frames", NULL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_THRESHOLD,
+      g_param_spec_float ("threshold", "Threshold",
+          "Probability of the last class (PNEUMONIA) from which it is "
+          "predicted; -1: the threshold chosen when the model was trained",
+          -1.0f, 1.0f, -1.0f,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_PRECISION,
+      g_param_spec_enum ("precision", "Precision",
+          "Arithmetic of the network", GST_TYPE_CXR_PRECISION,
+          CXR_PRECISION_AUTO,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_THREADS,
+      g_param_spec_int ("threads", "Threads",
+          "CPU threads for the network; 0: all cores", 0, 1024, 0,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_INTERVAL,
+      g_param_spec_uint ("interval", "Interval",
+          "Classify every Nth frame; the frames between carry the last "
+          "result, flagged stale", 1, G_MAXUINT, 1,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_POST_MESSAGES,
+      g_param_spec_boolean ("post-messages", "Post messages",
+          "Post an element message \"cxrclassify\" for every frame (label, "
+          "probabilities, threshold, stale, model-id, timestamps)", FALSE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_MODEL_ID,
+      g_param_spec_string ("model-id", "Model id",
+          "Hash of the weights in use (as in each result)", NULL,
+          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (gobject_class, PROP_IMPLEMENTATION,
+      g_param_spec_string ("implementation", "Implementation",
+          "The oneDNN kernel running the first convolution, e.g. "
+          "brgconv:avx512_core_amx_bf16", NULL,
+          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_element_class_set_static_metadata (element_class,
+      "Chest X-ray classifier", "Filter/Analyzer/Video",
+      "Classifies chest X-ray frames (NORMAL / PNEUMONIA) with a CNN on "
+      "oneDNN and attaches the result as GstCxrClassificationMeta; video "
+      "passes through unchanged", "The gst-cxr authors");
+
+  trans_class->start = GST_DEBUG_FUNCPTR (gst_cxr_classify_start);
+  trans_class->stop = GST_DEBUG_FUNCPTR (gst_cxr_classify_stop);
+  trans_class->src_event = GST_DEBUG_FUNCPTR (gst_cxr_classify_src_event);
+  /* our own transform_ip, not GstVideoFilter's: it would map the frame for
+   * writing, which copies shared memory; we only read it */
+  trans_class->transform_ip = GST_DEBUG_FUNCPTR (gst_cxr_classify_transform_ip);
+  trans_class->transform_ip_on_passthrough = FALSE;
+
+  gst_type_mark_as_plugin_api (GST_TYPE_CXR_PRECISION, 0);
+  GST_DEBUG_CATEGORY_INIT (cxr_classify_debug, "cxrclassify", 0,
+      "chest X-ray classifier");
+}
+
+static void
+gst_cxr_classify_init (GstCxrClassify * self)
+{
+  self->threshold = -1.0f;
+  self->precision = CXR_PRECISION_AUTO;
+  self->interval = 1;
+  g_mutex_init (&self->lock);
+  /* results go onto the buffer, so it must be ours to change; late frames
+   * are handled here (never dropped), not by GstBaseTransform */
+  gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
+  gst_base_transform_set_qos_enabled (GST_BASE_TRANSFORM (self), FALSE);
+}

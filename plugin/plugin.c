@@ -1,0 +1,19 @@
+/* Plugin "cxr": chest X-ray classification and training for GStreamer. */
+#include "gstcxrelements.h"
+
+static gboolean
+plugin_init (GstPlugin * plugin)
+{
+  gboolean ok = FALSE;
+
+  ok |= GST_ELEMENT_REGISTER (cxrclassify, plugin);
+  ok |= GST_ELEMENT_REGISTER (cxrdatasetsrc, plugin);
+  ok |= GST_ELEMENT_REGISTER (cxrmetasink, plugin);
+  return ok;
+}
+
+#define PACKAGE "gst-cxr"
+GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, cxr,
+    "Chest X-ray classification (NORMAL / PNEUMONIA) and in-pipeline "
+    "training with a CNN on oneDNN", plugin_init, CXR_VERSION,
+    "LGPL", PACKAGE, "(none)")

@@ -1,0 +1,485 @@
+/* cxrclassify in a GstHarness: every input format, size changes, interval
+ * and stale results, QoS, model swap under load, bad models and properties. */
+#include <gst/check/gstcheck.h>
+#include <gst/check/gstharness.h>
+#include <gst/video/video.h>
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include "gst/cxr/cxrmeta.h"
+#include "model.h"
+
+static const char *classes[] = { "NORMAL", "PNEUMONIA", NULL };
+static gchar *tmp_dir, *model_a, *model_b;
+
+static gchar *
+write_model (const char *name, uint64_t seed)
+{
+  GError *error = NULL;
+  CxrModel *m = cxr_model_new (CXR_SPEC_DEFAULT, 1, 124, 124, classes, seed,
+      &error);
+  gchar *path = g_build_filename (tmp_dir, name, NULL);
+
+  fail_unless (m != NULL);
+  /* statistics that are not the identity, so batch-norm folding matters */
+  for (int i = 0; i < m->spec->n_params; i++)
+    if (m->spec->params[i].kind == CXR_PARAM_BN_SHIFT)
+      for (int j = 0; j < m->spec->params[i].numel; j++)
+        m->params[m->spec->params[i].offset + j] = 0.05f * (j % 7) - 0.1f;
+  m->threshold = 0.5f;
+  fail_unless (cxr_model_save (m, path, &error));
+  cxr_model_free (m);
+  return path;
+}
+
+static void
+setup (void)
+{
+  tmp_dir = g_dir_make_tmp ("cxrclassify-XXXXXX", NULL);
+  model_a = write_model ("a.safetensors", 1);
+  model_b = write_model ("b.safetensors", 2);
+}
+
+static void
+teardown (void)
+{
+  g_remove (model_a);
+  g_remove (model_b);
+  g_rmdir (tmp_dir);
+  g_free (model_a);
+  g_free (model_b);
+  g_free (tmp_dir);
+}
+
+/* extra: more properties, e.g. "interval=3" */
+static GstHarness *
+classifier_with (const gchar * model, const gchar * caps, const gchar * extra)
+{
+  /* the harness starts the element at once: set everything first */
+  gchar *launch = g_strdup_printf ("cxrclassify model=\"%s\" %s", model,
+      extra);
+  GstHarness *h = gst_harness_new_parse (launch);
+  gst_harness_set_src_caps_str (h, caps);
+  g_free (launch);
+  return h;
+}
+
+static GstHarness *
+classifier (const gchar * model, const gchar * caps)
+{
+  return classifier_with (model, caps, "");
+}
+
+/* the classifier inside the harness's bin */
+static GstElement *
+element_of (GstHarness * h)
+{
+  GstElement *e = gst_harness_find_element (h, "cxrclassify");
+  gst_object_unref (e);         /* the bin keeps it alive */
+  return e;
+}
+
+/* A grey test picture: a ramp with a bright disc, w x h, in the given
+ * format; the same grey levels in every format. */
+static GstBuffer *
+picture (const gchar * format, int w, int h)
+{
+  GstVideoInfo info;
+  GstVideoFrame frame;
+  GstVideoFormat f = gst_video_format_from_string (format);
+  GstBuffer *buf;
+
+  gst_video_info_set_format (&info, f, w, h);
+  buf = gst_buffer_new_allocate (NULL, GST_VIDEO_INFO_SIZE (&info), NULL);
+  gst_buffer_memset (buf, 0, 128, GST_VIDEO_INFO_SIZE (&info));
+  fail_unless (gst_video_frame_map (&frame, &info, buf, GST_MAP_WRITE));
+  for (int y = 0; y < h; y++) {
+    guint8 *row = (guint8 *) GST_VIDEO_FRAME_PLANE_DATA (&frame, 0)
+        + y * GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0);
+    int pstride = GST_VIDEO_FRAME_COMP_PSTRIDE (&frame, 0);
+    for (int x = 0; x < w; x++) {
+      int dx = x - w / 2, dy = y - h / 3;
+      guint8 g = (guint8) (x * 200 / w + (dx * dx + dy * dy < h * h / 16 ? 55 : 0));
+      if (f == GST_VIDEO_FORMAT_GRAY16_LE) {
+        row[2 * x] = g;         /* g * 257: the same level on 16 bits */
+        row[2 * x + 1] = g;
+      } else if (pstride >= 3) {
+        for (int c = 0; c < 3; c++)
+          row[x * pstride + GST_VIDEO_FRAME_COMP_OFFSET (&frame, c)] = g;
+      } else {
+        row[x] = g;
+      }
+    }
+  }
+  gst_video_frame_unmap (&frame);
+  return buf;
+}
+
+static gchar *
+caps_for (const gchar * format, int w, int h)
+{
+  return g_strdup_printf ("video/x-raw,format=%s,width=%d,height=%d,"
+      "framerate=30/1", format, w, h);
+}
+
+static GstBuffer *
+push_pull (GstHarness * h, GstBuffer * in)
+{
+  fail_unless_equals_int (gst_harness_push (h, in), GST_FLOW_OK);
+  return gst_harness_pull (h);
+}
+
+GST_START_TEST (test_every_format)
+{
+  static const gchar *formats[] = { "GRAY8", "GRAY16_LE", "RGB", "BGR",
+    "RGBx", "BGRx", "RGBA", "BGRA", "I420", "NV12"
+  };
+  gfloat first = -1.0f;
+
+  for (guint i = 0; i < G_N_ELEMENTS (formats); i++) {
+    gchar *caps = caps_for (formats[i], 320, 240);
+    GstHarness *h = classifier (model_a, caps);
+    GstBuffer *in = picture (formats[i], 320, 240), *out;
+    GstMapInfo before, after;
+    GBytes *copy;
+    GstCxrClassificationMeta *m;
+
+    fail_unless (gst_buffer_map (in, &before, GST_MAP_READ));
+    copy = g_bytes_new (before.data, before.size);
+    gst_buffer_unmap (in, &before);
+    out = push_pull (h, in);
+    m = gst_buffer_get_cxr_classification_meta (out);
+    fail_unless (m != NULL, "%s: no result", formats[i]);
+    fail_unless_equals_int (m->n_classes, 2);
+    fail_unless_equals_string (m->class_names[1], "PNEUMONIA");
+    fail_unless (fabsf (m->probabilities[0] + m->probabilities[1] - 1) < 1e-5);
+    fail_unless_equals_int (m->predicted, m->probabilities[1] >= 0.5f);
+    fail_if (gst_cxr_classification_meta_is_stale (m));
+    /* the video is untouched */
+    fail_unless (gst_buffer_map (out, &after, GST_MAP_READ));
+    fail_unless (g_bytes_get_size (copy) == after.size
+        && memcmp (g_bytes_get_data (copy, NULL), after.data, after.size) == 0,
+        "%s: frame changed", formats[i]);
+    gst_buffer_unmap (out, &after);
+    /* the same grey picture gives the same answer in every format */
+    if (first < 0)
+      first = m->probabilities[1];
+    fail_unless (fabsf (m->probabilities[1] - first) < 2e-3,
+        "%s: %f vs %f", formats[i], m->probabilities[1], first);
+    g_bytes_unref (copy);
+    gst_buffer_unref (out);
+    gst_harness_teardown (h);
+    g_free (caps);
+  }
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_size_change)
+{
+  gchar *small = caps_for ("GRAY8", 100, 80), *big = caps_for ("GRAY8", 1500, 1200);
+  GstHarness *h = classifier (model_a, small);
+  GstBuffer *out;
+
+  out = push_pull (h, picture ("GRAY8", 100, 80));
+  fail_unless (gst_buffer_get_cxr_classification_meta (out) != NULL);
+  gst_buffer_unref (out);
+  gst_harness_set_src_caps_str (h, big);
+  out = push_pull (h, picture ("GRAY8", 1500, 1200));
+  fail_unless (gst_buffer_get_cxr_classification_meta (out) != NULL);
+  fail_unless_equals_int (gst_buffer_get_size (out), 1500 * 1200);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+  g_free (small);
+  g_free (big);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_interval_and_stale)
+{
+  gchar *caps = caps_for ("GRAY8", 200, 200);
+  GstHarness *h = classifier_with (model_a, caps, "interval=3");
+  gfloat fresh = 0;
+
+  for (int i = 0; i < 7; i++) {
+    /* a different picture each frame, so stale copies are recognisable */
+    GstBuffer *in = picture ("GRAY8", 200, 200), *out;
+    GstCxrClassificationMeta *m;
+    gst_buffer_memset (in, 0, (guint8) (i * 30), 200 * 100);
+    out = push_pull (h, in);
+    m = gst_buffer_get_cxr_classification_meta (out);
+    fail_unless (m != NULL, "frame %d has no result", i);
+    if (i % 3 == 0) {
+      fail_if (gst_cxr_classification_meta_is_stale (m), "frame %d", i);
+      fail_if (i > 0 && m->probabilities[1] == fresh, "frame %d not new", i);
+      fresh = m->probabilities[1];
+    } else {
+      fail_unless (gst_cxr_classification_meta_is_stale (m), "frame %d", i);
+      fail_unless (m->probabilities[1] == fresh, "frame %d: not a copy", i);
+    }
+    gst_buffer_unref (out);
+  }
+  gst_harness_teardown (h);
+  g_free (caps);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_messages)
+{
+  gchar *caps = caps_for ("GRAY8", 64, 64);
+  GstHarness *h = classifier_with (model_a, caps, "post-messages=true");
+  GstBus *bus = gst_bus_new ();
+  GstMessage *msg;
+  const GstStructure *s;
+
+  gst_element_set_bus (element_of (h), bus);
+  gst_buffer_unref (push_pull (h, picture ("GRAY8", 64, 64)));
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT);
+  fail_unless (msg != NULL);
+  s = gst_message_get_structure (msg);
+  fail_unless (gst_structure_has_name (s, "cxrclassify"));
+  fail_unless (g_strv_contains (classes, gst_structure_get_string (s, "label")));
+  fail_unless_equals_int (gst_value_array_get_size (gst_structure_get_value (s,
+              "probabilities")), 2);
+  gst_message_unref (msg);
+  gst_element_set_bus (element_of (h), NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+  g_free (caps);
+}
+
+GST_END_TEST;
+
+/* A late frame on a live stream is passed on with the last result instead
+ * of waiting for a forward pass. */
+GST_START_TEST (test_qos_late_frame)
+{
+  gchar *caps = caps_for ("GRAY8", 128, 128);
+  GstHarness *h = classifier (model_a, caps);
+  GstBuffer *in, *out;
+  GstCxrClassificationMeta *m;
+
+  in = picture ("GRAY8", 128, 128);
+  GST_BUFFER_PTS (in) = 0;
+  out = push_pull (h, in);
+  fail_if (gst_cxr_classification_meta_is_stale
+      (gst_buffer_get_cxr_classification_meta (out)));
+  gst_buffer_unref (out);
+  /* downstream says: we are 1 s behind at running time 1 s */
+  fail_unless (gst_harness_push_upstream_event (h,
+          gst_event_new_qos (GST_QOS_TYPE_UNDERFLOW, 2.0, GST_SECOND,
+              GST_SECOND)));
+  in = picture ("GRAY8", 128, 128);
+  GST_BUFFER_PTS (in) = GST_SECOND / 2;
+  out = push_pull (h, in);
+  m = gst_buffer_get_cxr_classification_meta (out);
+  fail_unless (m != NULL);
+  fail_unless (gst_cxr_classification_meta_is_stale (m));
+  gst_buffer_unref (out);
+  /* a frame past the late window is classified again */
+  in = picture ("GRAY8", 128, 128);
+  GST_BUFFER_PTS (in) = 5 * GST_SECOND;
+  out = push_pull (h, in);
+  fail_if (gst_cxr_classification_meta_is_stale
+      (gst_buffer_get_cxr_classification_meta (out)));
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+  g_free (caps);
+}
+
+GST_END_TEST;
+
+static gfloat
+probability_with (const gchar * model, GstBuffer * picture_buf)
+{
+  gchar *caps = caps_for ("GRAY8", 256, 256);
+  GstHarness *h = classifier (model, caps);
+  GstBuffer *out = push_pull (h, gst_buffer_ref (picture_buf));
+  gfloat p = gst_buffer_get_cxr_classification_meta (out)->probabilities[1];
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+  g_free (caps);
+  return p;
+}
+
+/* Replace the model file under a running classifier: every frame is
+ * classified wholly by the old model or wholly by the new one, the switch
+ * happens once, and a model-updated message says so. */
+GST_START_TEST (test_model_swap_under_load)
+{
+  gchar *live = g_build_filename (tmp_dir, "live.safetensors", NULL);
+  gchar *caps = caps_for ("GRAY8", 256, 256);
+  GstBuffer *pic = picture ("GRAY8", 256, 256);
+  gfloat pa = probability_with (model_a, pic), pb = probability_with (model_b, pic);
+  gchar *contents;
+  gsize len;
+  GstHarness *h;
+  GstBus *bus = gst_bus_new ();
+  GstMessage *msg;
+  gboolean swapped = FALSE;
+  int after_swap = 0;
+  gchar *id_a = NULL, *id_b = NULL;
+
+  fail_if (pa == pb);
+  fail_unless (g_file_get_contents (model_a, &contents, &len, NULL));
+  fail_unless (g_file_set_contents (live, contents, len, NULL));
+  g_free (contents);
+  h = classifier (live, caps);
+  gst_element_set_bus (element_of (h), bus);
+  for (int i = 0; i < 400 && after_swap < 20; i++) {
+    GstBuffer *out = push_pull (h, gst_buffer_ref (pic));
+    GstCxrClassificationMeta *m = gst_buffer_get_cxr_classification_meta (out);
+    fail_unless (m->probabilities[1] == (swapped ? pb : pa)
+        || m->probabilities[1] == pb, "frame %d: %f is neither model's", i,
+        m->probabilities[1]);
+    if (i == 0)
+      id_a = g_strdup (m->model_id);
+    if (m->probabilities[1] == pb && !swapped) {
+      swapped = TRUE;
+      id_b = g_strdup (m->model_id);
+    }
+    if (swapped) {
+      fail_unless_equals_string (m->model_id, id_b);
+      after_swap++;
+    } else {
+      fail_unless_equals_string (m->model_id, id_a);
+    }
+    if (i == 5) {
+      /* replace the file as cxrtrain does: whole, by rename */
+      gchar *tmp = g_build_filename (tmp_dir, "next.safetensors", NULL);
+      fail_unless (g_file_get_contents (model_b, &contents, &len, NULL));
+      fail_unless (g_file_set_contents (tmp, contents, len, NULL));
+      fail_unless (g_rename (tmp, live) == 0);
+      g_free (contents);
+      g_free (tmp);
+    }
+    gst_buffer_unref (out);
+    g_usleep (10000);
+  }
+  fail_unless (swapped, "the new model was never used");
+  fail_unless (strcmp (id_a, id_b) != 0);
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT);
+  fail_unless (msg != NULL);
+  fail_unless (gst_structure_has_name (gst_message_get_structure (msg),
+          "model-updated"));
+  fail_unless_equals_string (gst_structure_get_string
+      (gst_message_get_structure (msg), "model-id"), id_b);
+  gst_message_unref (msg);
+  gst_element_set_bus (element_of (h), NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+  gst_buffer_unref (pic);
+  g_remove (live);
+  g_free (live);
+  g_free (caps);
+  g_free (id_a);
+  g_free (id_b);
+}
+
+GST_END_TEST;
+
+static void
+expect_start_error (const gchar * model, const gchar * phrase)
+{
+  GstElement *pipeline = gst_parse_launch ("videotestsrc num-buffers=1 ! "
+      "video/x-raw,format=GRAY8 ! cxrclassify name=c ! fakesink", NULL);
+  GstElement *c = gst_bin_get_by_name (GST_BIN (pipeline), "c");
+  GstBus *bus = gst_element_get_bus (pipeline);
+  GstMessage *msg;
+  GError *error = NULL;
+
+  g_object_set (c, "model", model, NULL);
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  msg = gst_bus_timed_pop_filtered (bus, 10 * GST_SECOND,
+      GST_MESSAGE_ERROR | GST_MESSAGE_EOS);
+  fail_unless (msg != NULL && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR);
+  gst_message_parse_error (msg, &error, NULL);
+  fail_unless (strstr (error->message, phrase) != NULL, "'%s' lacks '%s'",
+      error->message, phrase);
+  g_error_free (error);
+  gst_message_unref (msg);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (c);
+  gst_object_unref (pipeline);
+}
+
+GST_START_TEST (test_bad_models)
+{
+  gchar *garbage = g_build_filename (tmp_dir, "garbage.safetensors", NULL);
+  gchar *absent = g_build_filename (tmp_dir, "absent.safetensors", NULL);
+
+  fail_unless (g_file_set_contents (garbage, "not a model at all", -1, NULL));
+  expect_start_error (absent, "not found");
+  expect_start_error (garbage, "Cannot use model");
+  expect_start_error (tmp_dir, "Cannot use model");
+  g_remove (garbage);
+  g_free (garbage);
+  g_free (absent);
+}
+
+GST_END_TEST;
+
+/* Out-of-range values are refused by the property specs, so the element
+ * keeps a usable value. */
+GST_START_TEST (test_bad_properties)
+{
+  GstElement *c = gst_element_factory_make ("cxrclassify", NULL);
+  struct {
+    const gchar *name;
+    GType type;
+    gdouble bad;
+  } cases[] = {
+    {"interval", G_TYPE_UINT, 0}, {"threshold", G_TYPE_FLOAT, 1.5},
+    {"threshold", G_TYPE_FLOAT, -2}, {"threads", G_TYPE_INT, -1},
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    GParamSpec *spec = g_object_class_find_property (G_OBJECT_GET_CLASS (c),
+        cases[i].name);
+    GValue v = G_VALUE_INIT;
+    g_value_init (&v, cases[i].type);
+    if (cases[i].type == G_TYPE_UINT)
+      g_value_set_uint (&v, (guint) cases[i].bad);
+    else if (cases[i].type == G_TYPE_INT)
+      g_value_set_int (&v, (gint) cases[i].bad);
+    else
+      g_value_set_float (&v, (gfloat) cases[i].bad);
+    fail_unless (g_param_value_validate (spec, &v), "%s accepts %f",
+        cases[i].name, cases[i].bad);
+    g_value_unset (&v);
+  }
+  gst_util_set_object_arg (G_OBJECT (c), "precision", "bf16");
+  {
+    gint p;
+    g_object_get (c, "precision", &p, NULL);
+    fail_unless_equals_int (p, 2);
+  }
+  gst_object_unref (c);
+}
+
+GST_END_TEST;
+
+static Suite *
+cxrclassify_suite (void)
+{
+  Suite *s = suite_create ("cxrclassify");
+  TCase *tc = tcase_create ("general");
+
+  tcase_add_checked_fixture (tc, setup, teardown);
+  tcase_set_timeout (tc, 120);
+  suite_add_tcase (s, tc);
+  tcase_add_test (tc, test_every_format);
+  tcase_add_test (tc, test_size_change);
+  tcase_add_test (tc, test_interval_and_stale);
+  tcase_add_test (tc, test_messages);
+  tcase_add_test (tc, test_qos_late_frame);
+  tcase_add_test (tc, test_model_swap_under_load);
+  tcase_add_test (tc, test_bad_models);
+  tcase_add_test (tc, test_bad_properties);
+  return s;
+}
+
+GST_CHECK_MAIN (cxrclassify);
