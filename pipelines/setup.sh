@@ -9,7 +9,10 @@ packages=(
   gcc meson ninja-build pkg-config
   libglib2.0-dev libjson-glib-dev
   libdnnl-dev
-  python3-torch python3-numpy
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  libjpeg62-turbo-dev libpng-dev
+  python3-torch python3-numpy python3-pil
 )
 
 missing=()

@@ -1,0 +1,861 @@
+/* trainer.c — the training loop: an image cache, a patient-wise split, then
+ * epochs of shuffled, augmented mini-batches with validation after each.
+ *
+ * Reads top to bottom: the cache, the patient ids, the split, the pieces of
+ * one step (batch, schedule, validation), then cxr_train itself. */
+#include "trainer.h"
+#include "error.h"
+#include "metrics.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SOFTWARE "gst-cxr 0.1.0"
+#define VAL_BATCH 64            /* inference batch for validation */
+
+/* ----------------------------------------------------------------------------
+ * the image cache */
+
+CxrDataset *
+cxr_dataset_new (int side)
+{
+  CxrDataset *ds;
+
+  g_return_val_if_fail (side > 0 && side <= 4096, NULL);
+  ds = g_new0 (CxrDataset, 1);
+  ds->side = side;
+  return ds;
+}
+
+void
+cxr_dataset_free (CxrDataset *ds)
+{
+  if (!ds)
+    return;
+  for (int i = 0; i < ds->n; i++)
+    g_free (ds->patients[i]);
+  g_free (ds->patients);
+  g_free (ds->labels);
+  g_free (ds->pixels);
+  g_free (ds);
+}
+
+gboolean
+cxr_dataset_add (CxrDataset *ds, const float *image01, int label,
+    const char *source_name)
+{
+  size_t px;
+  guint16 *dst;
+
+  g_return_val_if_fail (ds != NULL && image01 != NULL, FALSE);
+  if (label < 0 || label >= CXR_MAX_CLASSES)
+    return FALSE;
+
+  px = (size_t) ds->side * ds->side;
+  if (ds->n == ds->capacity) {
+    /* doubling keeps the copying linear in the number of images */
+    ds->capacity = ds->capacity ? 2 * ds->capacity : 64;
+    ds->pixels = g_renew (guint16, ds->pixels, ds->capacity * px);
+    ds->labels = g_renew (int, ds->labels, ds->capacity);
+    ds->patients = g_renew (char *, ds->patients, ds->capacity);
+  }
+
+  dst = ds->pixels + ds->n * px;
+  for (size_t i = 0; i < px; i++) {
+    float v = image01[i];
+    /* !(v > 0) also sends NaN to 0 */
+    v = !(v > 0.0f) ? 0.0f : v > 1.0f ? 1.0f : v;
+    dst[i] = (guint16) (v * 65535.0f + 0.5f);
+  }
+  ds->labels[ds->n] = label;
+  ds->patients[ds->n] = cxr_patient_id (source_name);
+  ds->counts[label]++;
+  ds->n++;
+  return TRUE;
+}
+
+void
+cxr_dataset_get (const CxrDataset *ds, int i, float *image01)
+{
+  size_t px = (size_t) ds->side * ds->side;
+  const guint16 *src = ds->pixels + i * px;
+
+  for (size_t j = 0; j < px; j++)
+    image01[j] = src[j] * (1.0f / 65535.0f);
+}
+
+char *
+cxr_patient_id (const char *file_name)
+{
+  const char *base, *p, *digits;
+  gboolean person = FALSE;
+
+  if (!file_name)
+    return NULL;
+  base = file_name;
+  for (p = file_name; *p; p++)
+    if (*p == '/' || *p == '\\')
+      base = p + 1;
+
+  if (g_str_has_prefix (base, "NORMAL2-IM-"))
+    p = base + strlen ("NORMAL2-IM-");
+  else if (g_str_has_prefix (base, "IM-"))
+    p = base + strlen ("IM-");
+  else if (g_str_has_prefix (base, "person")) {
+    p = base + strlen ("person");
+    person = TRUE;
+  } else
+    return NULL;
+
+  for (digits = p; g_ascii_isdigit (*p); p++);
+  if (p == digits)
+    return NULL;
+
+  /* what follows the patient number must be the image number */
+  if (person) {
+    const char *rest = g_str_has_prefix (p, "_bacteria_") ? p + 10 :
+        g_str_has_prefix (p, "_virus_") ? p + 7 : NULL;
+    if (!rest || !g_ascii_isdigit (*rest))
+      return NULL;
+  } else if (p[0] != '-' || !g_ascii_isdigit (p[1]))
+    return NULL;
+
+  return g_strndup (base, p - base);
+}
+
+char *
+cxr_dataset_fingerprint (const CxrDataset *ds)
+{
+  guint64 h = 0xcbf29ce484222325ull;
+  size_t n_px = (size_t) ds->n * ds->side * ds->side;
+
+  /* byte by byte, little-endian, so every machine gets the same digits */
+#define FNV_BYTE(b) (h = (h ^ (guint8) (b)) * 0x100000001b3ull)
+  for (int k = 0; k < 4; k++)
+    FNV_BYTE ((guint32) ds->side >> (8 * k));
+  for (size_t i = 0; i < n_px; i++) {
+    FNV_BYTE (ds->pixels[i]);
+    FNV_BYTE (ds->pixels[i] >> 8);
+  }
+  for (int i = 0; i < ds->n; i++)
+    FNV_BYTE (ds->labels[i]);
+#undef FNV_BYTE
+  return g_strdup_printf ("%016" G_GINT64_MODIFIER "x", h);
+}
+
+/* ----------------------------------------------------------------------------
+ * seeds: one run seed gives independent streams for each random decision */
+
+enum {
+  STREAM_SPLIT = 1,
+  STREAM_SHUFFLE,
+  STREAM_AUGMENT,
+  STREAM_DROPOUT,
+};
+
+static uint64_t
+stream_seed (uint64_t seed, uint64_t stream, uint64_t counter)
+{
+  CxrRng r;
+
+  cxr_rng_init (&r, seed);
+  cxr_rng_init (&r, cxr_rng_next (&r) ^ stream);
+  cxr_rng_init (&r, cxr_rng_next (&r) ^ counter);
+  return cxr_rng_next (&r);
+}
+
+static void
+shuffle (int *a, int n, CxrRng *rng)
+{
+  for (int i = n - 1; i > 0; i--) {
+    int j = (int) cxr_rng_below (rng, (uint32_t) i + 1), t = a[i];
+    a[i] = a[j];
+    a[j] = t;
+  }
+}
+
+/* ----------------------------------------------------------------------------
+ * the patient-wise split */
+
+typedef struct {
+  const char *name;             /* NULL: an image with no known patient */
+  int first;                    /* its first image, for a stable order */
+  int size;
+  int label;                    /* the class of most of its images */
+  int counts[CXR_MAX_CLASSES];
+} Group;
+
+/* named patients by name, so that the split does not depend on the order
+ * images arrived in; unnamed images after them, in order */
+static int
+group_order (const void *a, const void *b)
+{
+  const Group *x = a, *y = b;
+
+  if (x->name && y->name)
+    return strcmp (x->name, y->name);
+  if (x->name || y->name)
+    return x->name ? -1 : 1;
+  return (x->first > y->first) - (x->first < y->first);
+}
+
+void
+cxr_dataset_split (const CxrDataset *ds, double validation_fraction,
+    uint64_t seed, int **train_idx, int *n_train, int **val_idx, int *n_val)
+{
+  GHashTable *by_name = g_hash_table_new (g_str_hash, g_str_equal);
+  int n = MAX (ds->n, 1), n_groups = 0;
+  Group *groups = g_new0 (Group, n);    /* n_groups (<= n) patients */
+  int *work = g_new0 (int, 4 * n);
+  int *group_of = work;         /* n: each image's patient */
+  int *remap = work + n;        /* n_groups: old patient number -> sorted */
+  int *pick = work + 2 * n;     /* n_groups: one class's patients, shuffled */
+  int *in_val = work + 3 * n;   /* n_groups: 1 if in validation */
+
+  /* images into patients */
+  for (int i = 0; i < ds->n; i++) {
+    const char *name = ds->patients[i];
+    gpointer found;
+    int g;
+
+    if (name && g_hash_table_lookup_extended (by_name, name, NULL, &found))
+      g = GPOINTER_TO_INT (found);
+    else {
+      g = n_groups++;
+      groups[g].name = name;
+      groups[g].first = i;
+      if (name)
+        g_hash_table_insert (by_name, (gpointer) name, GINT_TO_POINTER (g));
+    }
+    groups[g].size++;
+    groups[g].counts[ds->labels[i]]++;
+    group_of[i] = g;
+  }
+  for (int g = 0; g < n_groups; g++) {
+    groups[g].label = 0;
+    for (int c = 1; c < CXR_MAX_CLASSES; c++)
+      if (groups[g].counts[c] > groups[g].counts[groups[g].label])
+        groups[g].label = c;
+  }
+
+  /* sort the patients, then renumber the images' groups to match; a
+   * group's first image identifies it */
+  qsort (groups, n_groups, sizeof (Group), group_order);
+  for (int g = 0; g < n_groups; g++)
+    remap[group_of[groups[g].first]] = g;
+  for (int i = 0; i < ds->n; i++)
+    group_of[i] = remap[group_of[i]];
+
+  /* per class, whole patients in a seeded order, each taken when it brings
+   * the class's validation count closer to its target */
+  if (validation_fraction > 0.0) {
+    for (int c = 0; c < CXR_MAX_CLASSES; c++) {
+      int n_pick = 0, images = 0, taken = 0;
+      double target;
+      CxrRng rng;
+
+      for (int g = 0; g < n_groups; g++)
+        if (groups[g].label == c) {
+          pick[n_pick++] = g;
+          images += groups[g].size;
+        }
+      if (!n_pick)
+        continue;
+      target = validation_fraction * images;
+      cxr_rng_init (&rng, stream_seed (seed, STREAM_SPLIT, c));
+      shuffle (pick, n_pick, &rng);
+      for (int k = 0; k < n_pick; k++) {
+        int size = groups[pick[k]].size;
+        if (fabs (taken + size - target) < fabs (taken - target)) {
+          in_val[pick[k]] = 1;
+          taken += size;
+        }
+      }
+    }
+  }
+
+  /* indices, ascending */
+  *train_idx = g_new (int, n);
+  *val_idx = g_new (int, n);
+  *n_train = *n_val = 0;
+  for (int i = 0; i < ds->n; i++) {
+    if (in_val[group_of[i]])
+      (*val_idx)[(*n_val)++] = i;
+    else
+      (*train_idx)[(*n_train)++] = i;
+  }
+
+  g_hash_table_unref (by_name);
+  g_free (groups);
+  g_free (work);
+}
+
+/* ----------------------------------------------------------------------------
+ * configuration */
+
+void
+cxr_train_config_init (CxrTrainConfig *cfg)
+{
+  memset (cfg, 0, sizeof *cfg);
+  cfg->epochs = 30;
+  cfg->batch_size = 32;
+  cfg->learning_rate = 1e-3f;
+  cfg->weight_decay = 1e-4f;
+  cfg->optimizer = CXR_OPTIMIZER_ADAM;
+  cfg->schedule = CXR_SCHEDULE_COSINE;
+  cfg->warmup_epochs = 1;
+  cfg->validation_fraction = 0.15;
+  cfg->seed = 0;
+  cfg->class_weighting = CXR_CLASS_WEIGHTING_BALANCED;
+  /* the seed notebook's ImageDataGenerator settings */
+  cfg->augment.rotation_deg = 10.0f;
+  cfg->augment.shift_frac = 0.1f;
+  cfg->augment.zoom_frac = 0.1f;
+  cfg->patience = 8;
+  cfg->precision = CXR_PRECISION_AUTO;
+  cfg->threshold_method = CXR_THRESHOLD_YOUDEN;
+  cfg->target_sensitivity = 0.95;
+}
+
+/* ----------------------------------------------------------------------------
+ * pieces of a step */
+
+/* normalised as cxr_preprocess does it, v * (1 / std) - mean / std, so that
+ * training sees the values inference will see */
+static void
+normalise (float *x, size_t n, const CxrNormalization *norm)
+{
+  float scale = 1.0f / norm->std, offset = -norm->mean / norm->std;
+
+  for (size_t i = 0; i < n; i++)
+    x[i] = x[i] * scale + offset;
+}
+
+/* learning rate of a step (from 0): linear warm-up to the peak, then half a
+ * cosine down to 0 at the last step */
+static float
+learning_rate_at (const CxrTrainConfig *cfg, int64_t step, int64_t total,
+    int64_t warmup)
+{
+  double t;
+
+  if (cfg->schedule == CXR_SCHEDULE_NONE)
+    return cfg->learning_rate;
+  if (step < warmup)
+    return cfg->learning_rate * (float) (step + 1) / (float) warmup;
+  t = (double) (step - warmup) / (double) MAX (total - warmup, 1);
+  return (float) (cfg->learning_rate * 0.5 * (1.0 + cos (G_PI * t)));
+}
+
+/* the predicted class of one sample's logits at probability 0.5 */
+static int
+argmax_class (const CxrNetSpec *spec, const float *z)
+{
+  int best = 0;
+
+  if (spec->output == CXR_OUTPUT_SIGMOID)
+    return z[0] >= 0.0f;
+  for (int j = 1; j < spec->n_outputs; j++)
+    if (z[j] > z[best])
+      best = j;
+  return best;
+}
+
+/* -log p(label) from the logits, without overflow */
+static double
+cross_entropy (const CxrNetSpec *spec, const float *z, int label)
+{
+  double m, sum = 0.0;
+
+  if (spec->output == CXR_OUTPUT_SIGMOID) {
+    double y = label == 1, x = z[0];
+    return fmax (x, 0.0) + log1p (exp (-fabs (x))) - y * x;
+  }
+  m = z[0];
+  for (int j = 1; j < spec->n_outputs; j++)
+    m = fmax (m, z[j]);
+  for (int j = 0; j < spec->n_outputs; j++)
+    sum += exp (z[j] - m);
+  return m + log (sum) - z[label];
+}
+
+typedef struct {
+  double loss, accuracy, accuracy_at_threshold, auc;
+  double sensitivity, specificity;
+  float threshold;
+} Validation;
+
+/* Scores the validation images with params, in fp32, no augmentation. The
+ * threshold is chosen on these same images, so the figures at the threshold
+ * are a little optimistic; AUC does not depend on it. */
+static gboolean
+validate (const CxrModel *model, const float *params, const CxrDataset *ds,
+    const int *idx, int n, const CxrTrainConfig *cfg, float *input,
+    float *logits, float *scores, guint8 *truth, Validation *v,
+    GError **error)
+{
+  const CxrNetSpec *spec = model->spec;
+  size_t px = (size_t) ds->side * ds->side;
+  int n_out = spec->n_outputs, last = spec->n_classes - 1;
+  CxrConfusion at_half, at_threshold;
+  CxrBinaryMetrics m;
+  float probabilities[CXR_MAX_CLASSES];
+  double loss = 0.0;
+  int vb = MIN (VAL_BATCH, n);
+  CxrNet *net;
+
+  /* input: vb x 1 x side x side; logits: vb x n_out; scores, truth: n
+   * (probability of the last class; is it the last class) */
+  net = cxr_net_new_inference (spec, params, vb, CXR_PRECISION_FP32, error);
+  if (!net)
+    return FALSE;
+
+  cxr_confusion_init (&at_half, spec->n_classes);
+  for (int b = 0; b < n; b += vb) {
+    int count = MIN (vb, n - b);
+
+    for (int j = 0; j < count; j++) {
+      cxr_dataset_get (ds, idx[b + j], input + j * px);
+      normalise (input + j * px, px, &model->norm);
+    }
+    /* the last batch is padded with zeros; their logits are ignored */
+    memset (input + count * px, 0, (vb - count) * px * sizeof (float));
+    cxr_net_forward (net, input, logits, 0);
+
+    for (int j = 0; j < count; j++) {
+      const float *z = logits + j * n_out;
+      int label = ds->labels[idx[b + j]];
+
+      cxr_logits_to_probabilities (spec, z, probabilities);
+      scores[b + j] = probabilities[last];
+      truth[b + j] = label == last;
+      loss += cross_entropy (spec, z, label);
+      cxr_confusion_add (&at_half, label, argmax_class (spec, z));
+    }
+  }
+  cxr_net_free (net);
+
+  cxr_confusion_metrics (&at_half, &m);
+  v->loss = loss / n;
+  v->accuracy = m.accuracy;
+  v->auc = cxr_roc_auc (scores, truth, n);
+  v->threshold = cfg->threshold_method == CXR_THRESHOLD_SENSITIVITY ?
+      cxr_threshold_for_sensitivity (scores, truth, n, cfg->target_sensitivity)
+      : cxr_threshold_youden (scores, truth, n, NULL);
+
+  /* last class against the rest at the chosen threshold */
+  cxr_confusion_init (&at_threshold, 2);
+  for (int i = 0; i < n; i++)
+    cxr_confusion_add (&at_threshold, truth[i], scores[i] >= v->threshold);
+  cxr_confusion_metrics (&at_threshold, &m);
+  /* with more than two classes the threshold is not how classes are told
+   * apart; argmax is */
+  v->accuracy_at_threshold = spec->n_classes == 2 ? m.accuracy : v->accuracy;
+  v->sensitivity = m.recall;
+  v->specificity = m.specificity;
+  return TRUE;
+}
+
+/* better by AUC, ties (or no AUC, when validation lacks a class) by loss */
+static gboolean
+is_better (const Validation *v, const Validation *best)
+{
+  if (!isnan (v->auc) && !isnan (best->auc) && v->auc != best->auc)
+    return v->auc > best->auc;
+  if (isnan (v->auc) != isnan (best->auc))
+    return !isnan (v->auc);
+  return v->loss < best->loss;
+}
+
+static gboolean
+all_finite (const float *x, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    if (!isfinite (x[i]))
+      return FALSE;
+  return TRUE;
+}
+
+static void
+set_provenance (CxrModel *model, const char *key, const char *format, ...)
+    G_GNUC_PRINTF (3, 4);
+
+static void
+set_provenance (CxrModel *model, const char *key, const char *format, ...)
+{
+  va_list args;
+
+  va_start (args, format);
+  g_hash_table_replace (model->provenance, g_strdup (key),
+      g_strdup_vprintf (format, args));
+  va_end (args);
+}
+
+/* numbers in the C locale, whatever locale the program runs in */
+static const char *
+number (char *buf, double x)
+{
+  return g_ascii_formatd (buf, G_ASCII_DTOSTR_BUF_SIZE, "%.6g", x);
+}
+
+/* what a run knows about itself, for the model's provenance */
+typedef struct {
+  const CxrTrainConfig *cfg;
+  int epochs_run, best_epoch;
+  int n_train, n_val, batch;
+  Validation best;
+  CxrPrecision precision;
+  GTimer *timer;
+  char *fingerprint;
+} Run;
+
+static void
+write_provenance (CxrModel *model, const Run *run)
+{
+  static const char *val_keys[] = { "val_auc", "val_accuracy",
+    "val_sensitivity", "val_specificity", NULL
+  };
+  const CxrTrainConfig *cfg = run->cfg;
+  const CxrAugmentParams *a = &cfg->augment;
+  char b1[G_ASCII_DTOSTR_BUF_SIZE], b2[G_ASCII_DTOSTR_BUF_SIZE],
+      b3[G_ASCII_DTOSTR_BUF_SIZE];
+
+  set_provenance (model, "epochs_run", "%d", run->epochs_run);
+  set_provenance (model, "best_epoch", "%d", run->best_epoch);
+  set_provenance (model, "seed", "%" G_GUINT64_FORMAT, cfg->seed);
+  set_provenance (model, "train_images", "%d", run->n_train);
+  set_provenance (model, "val_images", "%d", run->n_val);
+  if (run->n_val > 0 && run->best_epoch > 0) {
+    set_provenance (model, "val_auc", "%s", number (b1, run->best.auc));
+    /* at the model's threshold, which is how it will be used */
+    set_provenance (model, "val_accuracy", "%s",
+        number (b1, run->best.accuracy_at_threshold));
+    set_provenance (model, "val_sensitivity", "%s",
+        number (b1, run->best.sensitivity));
+    set_provenance (model, "val_specificity", "%s",
+        number (b1, run->best.specificity));
+  } else {
+    /* a resumed model's old figures would describe other weights */
+    for (int i = 0; val_keys[i]; i++)
+      g_hash_table_remove (model->provenance, val_keys[i]);
+  }
+  if (cfg->threshold_method == CXR_THRESHOLD_SENSITIVITY)
+    set_provenance (model, "threshold_method", "sensitivity:%s",
+        number (b1, cfg->target_sensitivity));
+  else
+    set_provenance (model, "threshold_method", "youden");
+  set_provenance (model, "learning_rate", "%s",
+      number (b1, cfg->learning_rate));
+  set_provenance (model, "batch_size", "%d", run->batch);
+  set_provenance (model, "augment", "rotation=%s shift=%s zoom=%s",
+      number (b1, a->rotation_deg), number (b2, a->shift_frac),
+      number (b3, a->zoom_frac));
+  set_provenance (model, "class_weighting", "%s",
+      cfg->class_weighting == CXR_CLASS_WEIGHTING_BALANCED ? "balanced" :
+      "none");
+  set_provenance (model, "precision", "%s",
+      cxr_precision_name (run->precision));
+  set_provenance (model, "train_seconds", "%s",
+      number (b1, g_timer_elapsed (run->timer, NULL)));
+  set_provenance (model, "software", "%s", SOFTWARE);
+  set_provenance (model, "data_fingerprint", "%s", run->fingerprint);
+}
+
+/* ----------------------------------------------------------------------------
+ * the loop */
+
+/* after divergence or a failure: the best weights so far (or those the
+ * model came with), so that the model is still usable */
+static void
+restore_best (CxrModel *model, const float *best, const Run *run)
+{
+  memcpy (model->params, best, model->spec->n_floats * sizeof (float));
+  if (run->best_epoch > 0)
+    model->threshold = run->best.threshold;
+}
+
+gboolean
+cxr_train (CxrModel *model, const CxrDataset *ds, const CxrTrainConfig *cfg,
+    const CxrTrainCallbacks *cb, void *user, GError **error)
+{
+  static const CxrTrainCallbacks no_callbacks = { 0 };
+  const CxrNetSpec *spec;
+  CxrTrainConfig defaults;
+  Run run = { 0 };
+  int *train_idx = NULL, *val_idx = NULL;
+  int batch, steps_per_epoch, n_out, step_interval, since_best = 0;
+  int64_t total_steps, warmup, global_step = 0;
+  size_t px, n_params;
+  float class_weight[CXR_MAX_CLASSES];
+  float *block = NULL, *input, *scratch, *weights, *logits, *grads, *best;
+  float *val_input, *val_logits, *scores;
+  int *order = NULL, *labels = NULL;
+  guint8 *truth = NULL;
+  CxrNet *net = NULL;
+  CxrOptimizer *opt = NULL;
+  gboolean ok = FALSE, stop = FALSE;
+
+  g_return_val_if_fail (model != NULL && ds != NULL, FALSE);
+  if (!cfg) {
+    cxr_train_config_init (&defaults);
+    cfg = &defaults;
+  }
+  if (!cb)
+    cb = &no_callbacks;
+  step_interval = cb->step_interval > 0 ? cb->step_interval : 10;
+  spec = model->spec;
+  px = (size_t) ds->side * ds->side;
+  n_out = spec->n_outputs;
+  n_params = spec->n_floats;
+
+  /* what cannot work is refused before any weight moves */
+  if (spec->in_c != 1 || spec->in_h != ds->side || spec->in_w != ds->side) {
+    g_set_error (error, CXR_ERROR, CXR_ERROR_INVALID_ARGUMENT,
+        "the images are cached at 1x%dx%d but the model takes %dx%dx%d",
+        ds->side, ds->side, spec->in_c, spec->in_h, spec->in_w);
+    return FALSE;
+  }
+  if (cfg->epochs < 1 || cfg->batch_size < 1 || !(cfg->learning_rate > 0.0f)
+      || !(cfg->validation_fraction >= 0.0 && cfg->validation_fraction < 1.0)
+      || !isfinite (model->norm.mean) || !isfinite (model->norm.std)
+      || model->norm.std == 0.0f) {
+    g_set_error (error, CXR_ERROR, CXR_ERROR_INVALID_ARGUMENT,
+        "training needs epochs >= 1, batch size >= 1, a learning rate > 0, "
+        "a validation fraction in [0, 1) and a usable normalisation");
+    return FALSE;
+  }
+  for (int i = 0; i < ds->n; i++)
+    if (ds->labels[i] >= spec->n_classes) {
+      g_set_error (error, CXR_ERROR, CXR_ERROR_INVALID_ARGUMENT,
+          "image %d has class %d but the model has %d classes", i,
+          ds->labels[i], spec->n_classes);
+      return FALSE;
+    }
+
+  cxr_dataset_split (ds, cfg->validation_fraction, cfg->seed, &train_idx,
+      &run.n_train, &val_idx, &run.n_val);
+  /* batch-norm needs two images in a batch to have a variance */
+  if (run.n_train < 2) {
+    g_set_error (error, CXR_ERROR, CXR_ERROR_INVALID_ARGUMENT,
+        "%d training images after the validation split; at least 2 are "
+        "needed", run.n_train);
+    goto out;
+  }
+  batch = run.batch = MIN (cfg->batch_size, run.n_train);
+  /* the last partial batch is dropped; the shuffle differs every epoch, so
+   * every image still takes part */
+  steps_per_epoch = run.n_train / batch;
+  total_steps = (int64_t) cfg->epochs * steps_per_epoch;
+  /* a short run still decays: warm-up takes at most half of it */
+  warmup = MIN ((int64_t) cfg->warmup_epochs * steps_per_epoch,
+      total_steps / 2);
+  warmup = MAX (warmup, 1);
+
+  /* balanced: each class weighs in as if the classes were equal in number,
+   * n / (n_classes * n_c), counted on the training side */
+  {
+    int counts[CXR_MAX_CLASSES] = { 0 };
+    for (int i = 0; i < run.n_train; i++)
+      counts[ds->labels[train_idx[i]]]++;
+    for (int c = 0; c < CXR_MAX_CLASSES; c++)
+      class_weight[c] = cfg->class_weighting == CXR_CLASS_WEIGHTING_BALANCED
+          && counts[c] > 0 ?
+          (float) run.n_train / (float) (spec->n_classes * counts[c]) : 1.0f;
+  }
+
+  /* one allocation carved into every float buffer of the run */
+  {
+    size_t n_floats = 2 * batch * px + batch + batch * n_out + 2 * n_params
+        + VAL_BATCH * px + VAL_BATCH * n_out + MAX (run.n_val, 1);
+    block = g_try_new (float, n_floats);
+    if (!block) {
+      g_set_error (error, CXR_ERROR, CXR_ERROR_TOO_LARGE,
+          "cannot allocate %zu MB for training", n_floats * 4 >> 20);
+      goto out;
+    }
+    input = block;              /* batch x 1 x side x side, normalised, NCHW */
+    scratch = input + batch * px;       /* batch x side x side, in [0, 1] */
+    weights = scratch + batch * px;     /* batch: each sample's loss weight */
+    logits = weights + batch;   /* batch x n_out */
+    grads = logits + batch * n_out;     /* n_params, bound to the net */
+    best = grads + n_params;    /* n_params: the best (or start) weights */
+    val_input = best + n_params;        /* VAL_BATCH x 1 x side x side */
+    val_logits = val_input + VAL_BATCH * px;    /* VAL_BATCH x n_out */
+    scores = val_logits + VAL_BATCH * n_out;    /* n_val: p(last class) */
+  }
+  order = g_new (int, run.n_train);     /* n_train: this epoch's order */
+  labels = g_new (int, batch);  /* batch: class index */
+  truth = g_new (guint8, MAX (run.n_val, 1));   /* n_val: is the last class */
+
+  net = cxr_net_new_training (spec, model->params, grads, batch,
+      cfg->precision, error);
+  if (!net)
+    goto out;
+  opt = cxr_optimizer_new (spec, cfg->optimizer, cfg->learning_rate,
+      cfg->weight_decay);
+  /* what a diverged run falls back to until an epoch has done better */
+  memcpy (best, model->params, n_params * sizeof (float));
+  run.cfg = cfg;
+  run.precision = cxr_net_precision (net);
+  run.best.threshold = 0.5f;
+  run.fingerprint = cxr_dataset_fingerprint (ds);
+  run.timer = g_timer_new ();
+
+  for (int epoch = 1; epoch <= cfg->epochs && !stop; epoch++) {
+    double loss_sum = 0.0;
+    int64_t correct = 0, seen = 0;
+    CxrEpochReport er = { 0 };
+    Validation v = { .loss = NAN, .accuracy = NAN,
+      .accuracy_at_threshold = NAN, .auc = NAN, .sensitivity = NAN,
+      .specificity = NAN, .threshold = 0.5f
+    };
+    CxrRng rng;
+
+    /* this epoch's order depends on the seed and the epoch alone */
+    memcpy (order, train_idx, run.n_train * sizeof (int));
+    cxr_rng_init (&rng, stream_seed (cfg->seed, STREAM_SHUFFLE, epoch));
+    shuffle (order, run.n_train, &rng);
+
+    for (int step = 0; step < steps_per_epoch && !stop; step++) {
+      const int *chosen = order + step * batch;
+      float loss;
+
+      /* each image's augmentation draws from its own stream (epoch, image),
+       * so threads can share the batch and still agree with one thread */
+#pragma omp parallel for schedule(static)
+      for (int j = 0; j < batch; j++) {
+        CxrRng arng;
+        cxr_rng_init (&arng, stream_seed (cfg->seed, STREAM_AUGMENT,
+                ((uint64_t) epoch << 32) | (uint32_t) chosen[j]));
+        cxr_dataset_get (ds, chosen[j], scratch + j * px);
+        cxr_augment (scratch + j * px, input + j * px, ds->side, ds->side,
+            &cfg->augment, &arng);
+        normalise (input + j * px, px, &model->norm);
+      }
+      for (int j = 0; j < batch; j++) {
+        labels[j] = ds->labels[chosen[j]];
+        weights[j] = class_weight[labels[j]];
+      }
+
+      opt->learning_rate = learning_rate_at (cfg, global_step, total_steps,
+          warmup);
+      loss = cxr_net_forward_backward (net, input, labels, weights,
+          stream_seed (cfg->seed, STREAM_DROPOUT, global_step), logits);
+      if (isfinite (loss))
+        cxr_optimizer_step (opt, model->params, grads);
+      /* the weights are checked too: a finite loss can come with an
+       * infinite gradient, and a NaN weight can hide behind a ReLU, which
+       * turns NaN into 0; a pass over the weights costs nothing next to a
+       * step */
+      if (!isfinite (loss) || !all_finite (model->params, n_params)) {
+        restore_best (model, best, &run);
+        g_set_error (error, CXR_ERROR, CXR_ERROR_ENGINE,
+            "training diverged at epoch %d step %d (%s); the last good "
+            "model is kept. Lower the learning rate", epoch, step + 1,
+            isnan (loss) ? "loss is NaN" : isinf (loss) ? "loss is infinite"
+            : "a weight is not finite");
+        goto out;
+      }
+      global_step++;
+
+      loss_sum += loss;
+      for (int j = 0; j < batch; j++)
+        correct += argmax_class (spec, logits + j * n_out) == labels[j];
+      seen += batch;
+
+      if (cb->on_step && ((step + 1) % step_interval == 0
+              || step + 1 == steps_per_epoch)) {
+        double elapsed = g_timer_elapsed (run.timer, NULL);
+        CxrStepReport sr = {
+          .epoch = epoch,.epochs = cfg->epochs,
+          .step = step + 1,.steps_per_epoch = steps_per_epoch,
+          .loss = loss_sum / (step + 1),
+          .accuracy = (double) correct / seen,
+          .learning_rate = opt->learning_rate,
+          .images_per_second = global_step * batch / MAX (elapsed, 1e-9),
+          .eta_seconds = elapsed / global_step * (total_steps - global_step),
+        };
+        stop = !cb->on_step (&sr, user);
+      }
+    }
+    if (seen < (int64_t) steps_per_epoch * batch)
+      break;                    /* stopped mid-epoch: nothing to validate */
+    run.epochs_run = epoch;
+
+    if (run.n_val > 0) {
+      if (!validate (model, model->params, ds, val_idx, run.n_val, cfg,
+              val_input, val_logits, scores, truth, &v, error)) {
+        restore_best (model, best, &run);
+        goto out;
+      }
+      er.is_best = run.best_epoch == 0 || is_better (&v, &run.best);
+    } else
+      er.is_best = TRUE;        /* without validation, the last is the best */
+
+    if (er.is_best) {
+      memcpy (best, model->params, n_params * sizeof (float));
+      run.best = v;
+      run.best_epoch = epoch;
+      since_best = 0;
+    } else
+      since_best++;
+
+    er.epoch = epoch;
+    er.epochs = cfg->epochs;
+    er.train_loss = loss_sum / steps_per_epoch;
+    er.train_accuracy = (double) correct / seen;
+    er.n_val = run.n_val;
+    er.val_loss = v.loss;
+    er.val_accuracy = v.accuracy;
+    er.val_accuracy_at_threshold = v.accuracy_at_threshold;
+    er.val_auc = v.auc;
+    er.val_sensitivity = v.sensitivity;
+    er.val_specificity = v.specificity;
+    er.threshold = v.threshold;
+    er.elapsed_seconds = g_timer_elapsed (run.timer, NULL);
+    if (cb->on_epoch && !cb->on_epoch (&er, user))
+      stop = TRUE;
+
+    if (cb->on_checkpoint) {
+      /* a view of the model with the best weights; it shares the spec,
+       * classes and provenance table, brought up to date first */
+      CxrModel view = *model;
+      write_provenance (model, &run);
+      view.params = best;
+      view.threshold = run.best.threshold;
+      cxr_model_update_id (&view);
+      cb->on_checkpoint (&view, user);
+    }
+
+    if (cfg->patience > 0 && run.n_val > 0 && since_best >= cfg->patience)
+      stop = TRUE;
+  }
+
+  /* with validation the best epoch's weights (those the model came with if
+   * no epoch finished); without, the last ones, even from mid-epoch */
+  if (run.n_val > 0)
+    restore_best (model, best, &run);
+  else
+    model->threshold = 0.5f;
+  ok = TRUE;
+
+out:
+  if (run.timer) {
+    cxr_model_update_id (model);
+    write_provenance (model, &run);
+    g_timer_destroy (run.timer);
+  }
+  g_free (run.fingerprint);
+  cxr_optimizer_free (opt);
+  if (net)
+    cxr_net_free (net);
+  g_free (truth);
+  g_free (labels);
+  g_free (order);
+  g_free (block);
+  g_free (train_idx);
+  g_free (val_idx);
+  return ok;
+}

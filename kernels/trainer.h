@@ -1,0 +1,157 @@
+/* trainer.h — training a CxrModel on a cache of labelled images.
+ *
+ * The images are kept preprocessed at the model's input size, as 16-bit
+ * values of the image in [0, 1] before normalisation (2 bytes a pixel: the
+ * 5,216 training images of the data set at 124x124 take 160 MB). Each epoch
+ * shuffles the training images, augments each one afresh, and steps the
+ * optimiser on mini-batches; after each epoch a patient-wise validation split
+ * scores the weights, and the best epoch's weights are what the model keeps.
+ *
+ * Everything random (split, shuffle, augmentation, dropout) comes from
+ * cfg->seed: the same seed, data and thread count give the same weights. */
+#pragma once
+#include "augment.h"
+#include "metrics.h"
+#include "model.h"
+#include "net.h"
+#include "optim.h"
+
+/* --- the image cache ---------------------------------------------------- */
+
+typedef struct {
+  int side;                     /* images are side x side, one channel */
+  int n;                        /* images held */
+  int capacity;
+  guint16 *pixels;              /* capacity x side x side; round (v * 65535) */
+  int *labels;                  /* capacity; class index */
+  char **patients;              /* capacity; patient id or NULL (own group) */
+  int counts[CXR_MAX_CLASSES];  /* images per class */
+} CxrDataset;
+
+CxrDataset *cxr_dataset_new (int side);
+void cxr_dataset_free (CxrDataset *ds);
+
+/* Copies image01 (side x side floats in [0, 1]; outside values are clamped,
+ * NaN is stored as 0) with its class index (0 .. CXR_MAX_CLASSES - 1) and
+ * the patient parsed from source_name (a file name or path; may be NULL).
+ * FALSE on a label out of range. */
+gboolean cxr_dataset_add (CxrDataset *ds, const float *image01, int label,
+    const char *source_name);
+
+/* Image i back as side x side floats in [0, 1]. */
+void cxr_dataset_get (const CxrDataset *ds, int i, float *image01);
+
+/* The patient of a file of the Kermany data set, from its base name:
+ *   IM-0117-0001.jpeg, IM-0117-0001-0002.jpeg -> "IM-0117"
+ *   NORMAL2-IM-0117-0001.jpeg                 -> "NORMAL2-IM-0117"
+ *   person1_bacteria_1.jpeg, person1_virus_6.jpeg -> "person1"
+ * The IM- and NORMAL2-IM- series are numbered independently, so they are
+ * different patients. NULL when the name follows none of these patterns.
+ * Free with g_free. */
+char *cxr_patient_id (const char *file_name);
+
+/* A seeded patient-wise split: every image of a patient lands on one side.
+ * For each class, whole patients (taken as the class of most of their
+ * images) are drawn into validation until about validation_fraction of the
+ * class's images are there, so both sides keep the class balance. Indices
+ * are returned ascending; free them with g_free. The same seed and data
+ * (in any order of adding, for named patients) give the same split. */
+void cxr_dataset_split (const CxrDataset *ds, double validation_fraction,
+    uint64_t seed, int **train_idx, int *n_train, int **val_idx, int *n_val);
+
+/* FNV-1a over the side, the pixels and the labels, as 16 hex digits. */
+char *cxr_dataset_fingerprint (const CxrDataset *ds);
+
+/* --- configuration ------------------------------------------------------ */
+
+typedef enum {
+  CXR_SCHEDULE_NONE,            /* constant learning rate */
+  CXR_SCHEDULE_COSINE,          /* linear warm-up, then cosine decay to 0 */
+} CxrSchedule;
+
+typedef enum {
+  CXR_CLASS_WEIGHTING_NONE,
+  CXR_CLASS_WEIGHTING_BALANCED, /* weight_c = n / (n_classes * n_c), train split */
+} CxrClassWeighting;
+
+typedef enum {
+  CXR_THRESHOLD_YOUDEN,         /* max sensitivity + specificity - 1 */
+  CXR_THRESHOLD_SENSITIVITY,    /* most specific one reaching a sensitivity */
+} CxrThresholdMethod;
+
+typedef struct {
+  int epochs;                   /* 30 */
+  int batch_size;               /* 32; fewer training images: all of them */
+  float learning_rate;          /* 1e-3, the peak of the schedule */
+  float weight_decay;           /* 1e-4 */
+  CxrOptimizerKind optimizer;   /* Adam (AdamW) */
+  CxrSchedule schedule;         /* cosine */
+  int warmup_epochs;            /* 1 */
+  double validation_fraction;   /* 0.15; 0: no validation, keep the last epoch */
+  uint64_t seed;                /* 0 */
+  CxrClassWeighting class_weighting;    /* balanced */
+  CxrAugmentParams augment;     /* 10 degrees, 0.1 shift, 0.1 zoom */
+  int patience;                 /* 8 epochs without a better validation; 0: off */
+  CxrPrecision precision;       /* auto; validation always runs in fp32 */
+  CxrThresholdMethod threshold_method;  /* Youden */
+  double target_sensitivity;    /* 0.95, for CXR_THRESHOLD_SENSITIVITY */
+} CxrTrainConfig;
+
+void cxr_train_config_init (CxrTrainConfig *cfg);
+
+/* --- progress ----------------------------------------------------------- */
+
+typedef struct {
+  int epoch, epochs;            /* epoch counts from 1 */
+  int step, steps_per_epoch;    /* step within the epoch, from 1 */
+  double loss;                  /* running mean over the epoch (weighted) */
+  double accuracy;              /* running, at 0.5, augmented, dropout on */
+  float learning_rate;          /* of this step */
+  double images_per_second;     /* training images, since the run started */
+  double eta_seconds;           /* to the last epoch, at the pace so far */
+} CxrStepReport;
+
+typedef struct {
+  int epoch, epochs;
+  double train_loss, train_accuracy;
+  int n_val;                    /* 0: no validation; the val_ fields are NAN */
+  double val_loss;              /* unweighted mean cross-entropy */
+  double val_accuracy;          /* at 0.5 (argmax for more than two classes) */
+  double val_accuracy_at_threshold;
+  double val_auc;               /* last class against the rest */
+  double val_sensitivity, val_specificity;      /* at the threshold */
+  float threshold;              /* chosen on this epoch's validation scores */
+  gboolean is_best;
+  double elapsed_seconds;       /* since training started */
+} CxrEpochReport;
+
+typedef struct {
+  /* every step_interval steps (default 10 when 0) and at the epoch's last
+   * step; FALSE stops training (the best model so far is kept) */
+  gboolean (*on_step) (const CxrStepReport *report, void *user);
+  /* after each epoch's validation; FALSE stops training */
+  gboolean (*on_epoch) (const CxrEpochReport *report, void *user);
+  /* after each epoch: the best model so far, with its threshold and
+   * provenance, valid during the call only (save it there) */
+  void (*on_checkpoint) (const CxrModel *best, void *user);
+  int step_interval;
+} CxrTrainCallbacks;
+
+/* Trains model->params in place, from their current values (to resume, pass
+ * a loaded model), on ds with cfg (NULL: defaults); cb may be NULL.
+ *
+ * At the end the model holds the best epoch's weights (by validation AUC,
+ * ties by validation loss), the threshold chosen on validation for them
+ * (0.5 without validation), an updated id and provenance keys: epochs_run,
+ * best_epoch, seed, train_images, val_images, val_auc, val_accuracy,
+ * val_sensitivity, val_specificity, threshold_method, learning_rate,
+ * batch_size, augment, class_weighting, precision, train_seconds, software,
+ * data_fingerprint. Stopping from a callback is not an error.
+ *
+ * FALSE with a CXR_ERROR on unusable arguments (a dataset that does not fit
+ * the model's input, too few images), an engine failure, or divergence (a
+ * loss that is not finite); the model then still holds usable weights: the
+ * best so far, or those it started with. */
+gboolean cxr_train (CxrModel *model, const CxrDataset *ds,
+    const CxrTrainConfig *cfg, const CxrTrainCallbacks *cb, void *user,
+    GError **error);

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# A simulated live capture: one X-ray frozen into a 30 fps live stream (as a
+# viewer's screen capture would deliver it), classified every 10th frame,
+# results as JSON lines on stdout, video to a clock-synchronised sink.
+# The classifier never holds the stream back: frames in between, and late
+# ones, carry the last result marked "stale": true.
+#
+#   bash pipelines/live-capture.sh [IMAGE.jpeg] [SECONDS]
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+image="${1:-$(ls "$here"/../../shared/data/chest_xray_fullres_sample/PNEUMONIA/*.jpeg | head -n 1)}"
+seconds="${2:-5}"
+export GST_PLUGIN_PATH="$here/../build/plugin${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
+exec gst-launch-1.0 -q \
+  filesrc location="$image" ! jpegdec ! videoconvert ! video/x-raw,format=GRAY8 \
+  ! imagefreeze is-live=true num-buffers=$((seconds * 30)) \
+  ! video/x-raw,framerate=30/1 \
+  ! cxrclassify interval=10 \
+  ! queue max-size-buffers=3 leaky=downstream \
+  ! tee name=t \
+  t. ! queue ! fakesink sync=true \
+  t. ! queue ! cxrmetasink

@@ -1,0 +1,859 @@
+/* gst-cxr: cxrmetasink
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/**
+ * SECTION:element-cxrmetasink
+ * @title: cxrmetasink
+ *
+ * Writes what cxrclassify concluded about each frame as JSON Lines, one
+ * object per buffer, to stdout or to #GstCxrMetaSink:location, and sums the
+ * results up at EOS:
+ *
+ * |[
+ * {"file": "person1_virus_6.jpeg", "frame": 0, "pts": 0,
+ *  "classes": ["NORMAL", "PNEUMONIA"], "probabilities": [0.03, 0.97],
+ *  "label": "PNEUMONIA", "threshold": 0.41, "stale": false,
+ *  "truth": "PNEUMONIA", "model": "3f2a9c1e"}
+ * ]|
+ *
+ * (one line in the output).  `file` is the label meta's source, `frame`
+ * counts the buffers this sink has seen since it started, from 0, `pts` is
+ * in nanoseconds, `truth` is the label meta's class name (or the class at its
+ * index when it carries only an index).  Absent values are null.  A buffer
+ * without a classification meta is still written, with `classes`,
+ * `probabilities`, `label`, `threshold`, `stale` and `model` null, and is
+ * counted as unclassified.  Each line is flushed, so `tail -f` follows.
+ *
+ * At EOS the summary is printed (#GstCxrMetaSink:print-summary), written as
+ * JSON (#GstCxrMetaSink:summary-location) and posted as an element message
+ * named `cxrmetasink-summary` (#GstCxrMetaSink:post-messages).  Its JSON
+ * keys: `count` (frames), `classes` and `threshold` (from the first
+ * classified frame), `labelled` (frames with a label meta), `unclassified`,
+ * `stale`, `unmatched`, `evaluated`, `confusion` (rows = truth, columns =
+ * prediction, in `classes` order), `accuracy`, `precision`, `recall`,
+ * `specificity`, `f1` (the last class is the positive one) and `auc` (ROC
+ * AUC of the last class's probability, ties counting one half).
+ *
+ * The metrics cover the *evaluated* frames: labelled, classified, not stale
+ * (a stale result is a copy of an earlier frame's, so counting it again
+ * would weigh that frame twice), classified with the same classes as the
+ * first classified frame, and with a truth among those classes.  Labelled,
+ * classified, fresh frames that fail the last two tests are counted as
+ * `unmatched`.  With no evaluated frame the metrics and `confusion` are null;
+ * `auc` is also null when the evaluated frames hold only one class.
+ *
+ * The message carries the counts as #guint64 (`count`, `labelled`,
+ * `unclassified`, `stale`, `unmatched`, `evaluated`), `classes` as a
+ * #GstValueArray of strings, `confusion` as a #GstValueArray of rows, each a
+ * #GstValueArray of #guint64, and the metrics as #gdouble; fields whose JSON
+ * value would be null are left out.
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 cxrdatasetsrc location=chest_xray/test ! cxrclassify !
+ *     cxrmetasink location=results.jsonl summary-location=summary.json
+ * ]|
+ */
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstcxrmetasink.h"
+#include "gstcxrelements.h"
+
+#include <gst/cxr/cxrmeta.h>
+#include <json-glib/json-glib.h>
+
+#include "metrics.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+G_STATIC_ASSERT (CXR_MAX_CLASSES >= GST_CXR_MAX_CLASSES);
+
+GST_DEBUG_CATEGORY_STATIC (gst_cxr_meta_sink_debug);
+#define GST_CAT_DEFAULT gst_cxr_meta_sink_debug
+
+#define DEFAULT_LOCATION NULL
+#define DEFAULT_SUMMARY_LOCATION NULL
+#define DEFAULT_PRINT_SUMMARY TRUE
+#define DEFAULT_POST_MESSAGES TRUE
+
+enum
+{
+  PROP_0,
+  PROP_LOCATION,
+  PROP_SUMMARY_LOCATION,
+  PROP_PRINT_SUMMARY,
+  PROP_POST_MESSAGES,
+  PROP_COUNT,
+};
+
+struct _GstCxrMetaSink
+{
+  GstBaseSink parent;
+
+  /* properties, under the object lock */
+  gchar *location;
+  gchar *summary_location;
+  gboolean print_summary;
+  gboolean post_messages;
+  guint64 count;                /* frames seen since start */
+
+  /* streaming state, set up in start () */
+  FILE *out;                    /* JSON Lines: stdout or the file we opened */
+  gchar *out_name;              /* for error messages */
+  guint64 labelled, unclassified, stale, unmatched;
+  guint n_classes;              /* 0 until the first classified frame */
+  gchar *classes[GST_CXR_MAX_CLASSES];
+  gfloat threshold;
+  CxrConfusion confusion;       /* the evaluated frames */
+  GArray *scores;               /* gfloat per evaluated frame: P(last) */
+  GArray *positive;             /* guint8 per evaluated frame: truth last */
+};
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
+
+#define gst_cxr_meta_sink_parent_class parent_class
+G_DEFINE_TYPE (GstCxrMetaSink, gst_cxr_meta_sink, GST_TYPE_BASE_SINK);
+GST_ELEMENT_REGISTER_DEFINE (cxrmetasink, "cxrmetasink", GST_RANK_NONE,
+    GST_TYPE_CXR_META_SINK);
+
+static void gst_cxr_meta_sink_finalize (GObject * object);
+static void gst_cxr_meta_sink_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec);
+static void gst_cxr_meta_sink_get_property (GObject * object, guint prop_id,
+    GValue * value, GParamSpec * pspec);
+static gboolean gst_cxr_meta_sink_start (GstBaseSink * sink);
+static gboolean gst_cxr_meta_sink_stop (GstBaseSink * sink);
+static gboolean gst_cxr_meta_sink_event (GstBaseSink * sink,
+    GstEvent * event);
+static GstFlowReturn gst_cxr_meta_sink_render (GstBaseSink * sink,
+    GstBuffer * buffer);
+
+static void
+gst_cxr_meta_sink_class_init (GstCxrMetaSinkClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseSinkClass *basesink_class = GST_BASE_SINK_CLASS (klass);
+
+  gobject_class->finalize = gst_cxr_meta_sink_finalize;
+  gobject_class->set_property = gst_cxr_meta_sink_set_property;
+  gobject_class->get_property = gst_cxr_meta_sink_get_property;
+
+  g_object_class_install_property (gobject_class, PROP_LOCATION,
+      g_param_spec_string ("location", "Location",
+          "JSON Lines file, one object per frame (stdout when unset)",
+          DEFAULT_LOCATION,
+          G_PARAM_READWRITE | GST_PARAM_MUTABLE_READY |
+          G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (gobject_class, PROP_SUMMARY_LOCATION,
+      g_param_spec_string ("summary-location", "Summary location",
+          "JSON file the summary is written to at EOS (none when unset)",
+          DEFAULT_SUMMARY_LOCATION,
+          G_PARAM_READWRITE | GST_PARAM_MUTABLE_READY |
+          G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (gobject_class, PROP_PRINT_SUMMARY,
+      g_param_spec_boolean ("print-summary", "Print summary",
+          "Print a readable summary at EOS, to stdout, or to stderr when the "
+          "JSON Lines go to stdout", DEFAULT_PRINT_SUMMARY,
+          G_PARAM_READWRITE | GST_PARAM_MUTABLE_PLAYING |
+          G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (gobject_class, PROP_POST_MESSAGES,
+      g_param_spec_boolean ("post-messages", "Post messages",
+          "Post the summary as a \"cxrmetasink-summary\" element message "
+          "at EOS", DEFAULT_POST_MESSAGES,
+          G_PARAM_READWRITE | GST_PARAM_MUTABLE_PLAYING |
+          G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (gobject_class, PROP_COUNT,
+      g_param_spec_uint64 ("count", "Count",
+          "Frames seen since the element started", 0, G_MAXUINT64, 0,
+          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_set_static_metadata (element_class,
+      "Chest X-ray result sink", "Sink/Metadata",
+      "Writes classification results as JSON Lines and a metrics summary "
+      "at EOS", "gst-cxr authors");
+
+  basesink_class->start = GST_DEBUG_FUNCPTR (gst_cxr_meta_sink_start);
+  basesink_class->stop = GST_DEBUG_FUNCPTR (gst_cxr_meta_sink_stop);
+  basesink_class->event = GST_DEBUG_FUNCPTR (gst_cxr_meta_sink_event);
+  basesink_class->render = GST_DEBUG_FUNCPTR (gst_cxr_meta_sink_render);
+
+  GST_DEBUG_CATEGORY_INIT (gst_cxr_meta_sink_debug, "cxrmetasink", 0,
+      "chest X-ray result sink");
+}
+
+static void
+gst_cxr_meta_sink_init (GstCxrMetaSink * self)
+{
+  self->location = g_strdup (DEFAULT_LOCATION);
+  self->summary_location = g_strdup (DEFAULT_SUMMARY_LOCATION);
+  self->print_summary = DEFAULT_PRINT_SUMMARY;
+  self->post_messages = DEFAULT_POST_MESSAGES;
+
+  /* An inspection sink: results are written as they come, not when the
+   * clock says the frame is due. */
+  gst_base_sink_set_sync (GST_BASE_SINK (self), FALSE);
+}
+
+static void
+gst_cxr_meta_sink_finalize (GObject * object)
+{
+  GstCxrMetaSink *self = GST_CXR_META_SINK (object);
+
+  g_free (self->location);
+  g_free (self->summary_location);
+
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+static void
+gst_cxr_meta_sink_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec)
+{
+  GstCxrMetaSink *self = GST_CXR_META_SINK (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_LOCATION:
+      g_free (self->location);
+      self->location = g_value_dup_string (value);
+      break;
+    case PROP_SUMMARY_LOCATION:
+      g_free (self->summary_location);
+      self->summary_location = g_value_dup_string (value);
+      break;
+    case PROP_PRINT_SUMMARY:
+      self->print_summary = g_value_get_boolean (value);
+      break;
+    case PROP_POST_MESSAGES:
+      self->post_messages = g_value_get_boolean (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_cxr_meta_sink_get_property (GObject * object, guint prop_id,
+    GValue * value, GParamSpec * pspec)
+{
+  GstCxrMetaSink *self = GST_CXR_META_SINK (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_LOCATION:
+      g_value_set_string (value, self->location);
+      break;
+    case PROP_SUMMARY_LOCATION:
+      g_value_set_string (value, self->summary_location);
+      break;
+    case PROP_PRINT_SUMMARY:
+      g_value_set_boolean (value, self->print_summary);
+      break;
+    case PROP_POST_MESSAGES:
+      g_value_set_boolean (value, self->post_messages);
+      break;
+    case PROP_COUNT:
+      g_value_set_uint64 (value, self->count);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+/* ---- JSON text ----
+ * json-glib escapes the strings.  Numbers are formatted here: json-glib 1.6
+ * prints every double with 17 digits, so a probability of 0.97f would read
+ * 0.97000002861022949. */
+
+/* Appends ", " before a value or key, unless it opens an object or array
+ * or follows a key's ": ". */
+static void
+json_separate (GString * s)
+{
+  gchar last = s->len ? s->str[s->len - 1] : '{';
+
+  if (last != '{' && last != '[' && last != ' ')
+    g_string_append (s, ", ");
+}
+
+static void
+json_string (GString * s, const gchar * str)
+{
+  JsonNode *node;
+  gchar *valid, *text;
+
+  json_separate (s);
+  if (str == NULL) {
+    g_string_append (s, "null");
+    return;
+  }
+  /* File names need not be UTF-8; JSON text must be. */
+  valid = g_utf8_make_valid (str, -1);
+  node = json_node_init_string (json_node_alloc (), valid);
+  text = json_to_string (node, FALSE);
+  g_string_append (s, text);
+  g_free (text);
+  json_node_unref (node);
+  g_free (valid);
+}
+
+static void
+json_key (GString * s, const gchar * key)
+{
+  json_string (s, key);
+  g_string_append (s, ": ");
+}
+
+static void
+json_null (GString * s)
+{
+  json_separate (s);
+  g_string_append (s, "null");
+}
+
+static void
+json_uint (GString * s, guint64 v)
+{
+  json_separate (s);
+  g_string_append_printf (s, "%" G_GUINT64_FORMAT, v);
+}
+
+/* The shortest %g form that reads back as the same value (as the same float
+ * when single is TRUE).  JSON has no NaN or infinity: those are null. */
+static void
+json_number (GString * s, gdouble v, gboolean single)
+{
+  static const gchar *formats[] = {
+    "%.6g", "%.7g", "%.8g", "%.9g", "%.15g", "%.16g", "%.17g"
+  };
+  gchar buf[G_ASCII_DTOSTR_BUF_SIZE];
+  guint i;
+
+  if (!isfinite (v)) {
+    json_null (s);
+    return;
+  }
+  for (i = 0; i < G_N_ELEMENTS (formats); i++) {
+    gdouble back;
+
+    g_ascii_formatd (buf, sizeof buf, formats[i], v);
+    back = g_ascii_strtod (buf, NULL);
+    if (single ? (gfloat) back == (gfloat) v : back == v)
+      break;
+  }
+  json_separate (s);
+  g_string_append (s, buf);
+  /* 1.0, not 1: a reader that types numbers still sees a real */
+  if (strpbrk (buf, ".eE") == NULL)
+    g_string_append (s, ".0");
+}
+
+static void
+json_bool (GString * s, gboolean v)
+{
+  json_separate (s);
+  g_string_append (s, v ? "true" : "false");
+}
+
+/* ---- per frame ---- */
+
+/* The truth's name: the label meta's class name, else the name of the class
+ * at its index (in this frame's classes, else in the first frame's).  NULL
+ * without a label meta, or when the index names no known class. */
+static const gchar *
+truth_name (GstCxrMetaSink * self, const GstCxrLabelMeta * lm,
+    const GstCxrClassificationMeta * cm)
+{
+  if (lm == NULL)
+    return NULL;
+  if (lm->class_name)
+    return lm->class_name;
+  if (lm->class_index < 0)
+    return NULL;
+  if (cm && (guint) lm->class_index < cm->n_classes)
+    return cm->class_names[lm->class_index];
+  if ((guint) lm->class_index < self->n_classes)
+    return self->classes[lm->class_index];
+  return NULL;
+}
+
+/* Index of name among the summary's classes, -1 if absent. */
+static gint
+class_index (GstCxrMetaSink * self, const gchar * name)
+{
+  guint i;
+
+  for (i = 0; name && i < self->n_classes; i++)
+    if (g_strcmp0 (self->classes[i], name) == 0)
+      return i;
+  return -1;
+}
+
+static gboolean
+same_classes (GstCxrMetaSink * self, const GstCxrClassificationMeta * cm)
+{
+  guint i;
+
+  if (cm->n_classes != self->n_classes)
+    return FALSE;
+  for (i = 0; i < cm->n_classes; i++)
+    if (g_strcmp0 (cm->class_names[i], self->classes[i]) != 0)
+      return FALSE;
+  return TRUE;
+}
+
+static void
+count_frame (GstCxrMetaSink * self, const GstCxrLabelMeta * lm,
+    const GstCxrClassificationMeta * cm, const gchar * truth)
+{
+  gboolean labelled = lm && (lm->class_name || lm->class_index >= 0);
+  guint last;
+  gint t;
+  gfloat score;
+  guint8 positive;
+
+  if (labelled)
+    self->labelled++;
+  if (cm == NULL) {
+    self->unclassified++;
+    return;
+  }
+  if (self->n_classes == 0) {
+    /* The first classified frame fixes the summary's classes. */
+    for (self->n_classes = 0; self->n_classes < cm->n_classes;
+        self->n_classes++)
+      self->classes[self->n_classes] =
+          g_strdup (cm->class_names[self->n_classes]);
+    self->threshold = cm->threshold;
+    cxr_confusion_init (&self->confusion, self->n_classes);
+  }
+  if (gst_cxr_classification_meta_is_stale (cm)) {
+    self->stale++;
+    return;
+  }
+  if (!labelled)
+    return;
+
+  t = class_index (self, truth);
+  if (t < 0 || !same_classes (self, cm)) {
+    GST_LOG_OBJECT (self, "truth %s left out of the metrics", truth);
+    self->unmatched++;
+    return;
+  }
+  last = self->n_classes - 1;
+  cxr_confusion_add (&self->confusion, t, cm->predicted);
+  score = cm->probabilities[last];
+  positive = (guint) t == last;
+  g_array_append_val (self->scores, score);
+  g_array_append_val (self->positive, positive);
+}
+
+static gchar *
+frame_json (GstBuffer * buffer, guint64 frame,
+    const GstCxrLabelMeta * lm, const GstCxrClassificationMeta * cm,
+    const gchar * truth)
+{
+  GString *s = g_string_new ("{");
+  guint i;
+
+  json_key (s, "file");
+  json_string (s, lm ? lm->source : NULL);
+  json_key (s, "frame");
+  json_uint (s, frame);
+  json_key (s, "pts");
+  if (GST_BUFFER_PTS_IS_VALID (buffer))
+    json_uint (s, GST_BUFFER_PTS (buffer));
+  else
+    json_null (s);
+
+  json_key (s, "classes");
+  if (cm) {
+    g_string_append_c (s, '[');
+    for (i = 0; i < cm->n_classes; i++)
+      json_string (s, cm->class_names[i]);
+    g_string_append_c (s, ']');
+  } else {
+    json_null (s);
+  }
+  json_key (s, "probabilities");
+  if (cm) {
+    g_string_append_c (s, '[');
+    for (i = 0; i < cm->n_classes; i++)
+      json_number (s, cm->probabilities[i], TRUE);
+    g_string_append_c (s, ']');
+  } else {
+    json_null (s);
+  }
+  json_key (s, "label");
+  json_string (s, cm ? gst_cxr_classification_meta_get_label (cm) : NULL);
+  json_key (s, "threshold");
+  if (cm)
+    json_number (s, cm->threshold, TRUE);
+  else
+    json_null (s);
+  json_key (s, "stale");
+  if (cm)
+    json_bool (s, gst_cxr_classification_meta_is_stale (cm));
+  else
+    json_null (s);
+  json_key (s, "truth");
+  json_string (s, truth);
+  json_key (s, "model");
+  json_string (s, cm && cm->model_id[0] ? cm->model_id : NULL);
+  g_string_append_c (s, '}');
+
+  return g_string_free (s, FALSE);
+}
+
+static GstFlowReturn
+gst_cxr_meta_sink_render (GstBaseSink * sink, GstBuffer * buffer)
+{
+  GstCxrMetaSink *self = GST_CXR_META_SINK (sink);
+  GstCxrClassificationMeta *cm =
+      gst_buffer_get_cxr_classification_meta (buffer);
+  GstCxrLabelMeta *lm = gst_buffer_get_cxr_label_meta (buffer);
+  const gchar *truth;
+  guint64 frame;
+  gchar *line;
+  gboolean ok;
+
+  GST_OBJECT_LOCK (self);
+  frame = self->count++;
+  GST_OBJECT_UNLOCK (self);
+
+  truth = truth_name (self, lm, cm);
+  count_frame (self, lm, cm, truth);
+
+  line = frame_json (buffer, frame, lm, cm, truth);
+  ok = fputs (line, self->out) != EOF && fputc ('\n', self->out) != EOF &&
+      fflush (self->out) == 0;
+  g_free (line);
+  if (!ok) {
+    int err = errno;
+
+    GST_ELEMENT_ERROR (self, RESOURCE, WRITE,
+        ("Could not write the results to %s.", self->out_name),
+        ("%s", g_strerror (err)));
+    return GST_FLOW_ERROR;
+  }
+  return GST_FLOW_OK;
+}
+
+/* ---- summary ---- */
+
+typedef struct
+{
+  guint64 count, evaluated;
+  CxrBinaryMetrics m;           /* valid when evaluated > 0 */
+  gdouble auc;                  /* NAN when one class is missing */
+} Summary;
+
+static void
+summarise (GstCxrMetaSink * self, Summary * sum)
+{
+  GST_OBJECT_LOCK (self);
+  sum->count = self->count;
+  GST_OBJECT_UNLOCK (self);
+
+  sum->evaluated = self->scores->len;
+  memset (&sum->m, 0, sizeof sum->m);
+  sum->auc = NAN;
+  if (sum->evaluated > 0) {
+    cxr_confusion_metrics (&self->confusion, &sum->m);
+    sum->auc = cxr_roc_auc ((const gfloat *) self->scores->data,
+        (const guint8 *) self->positive->data, self->scores->len);
+  }
+}
+
+static gchar *
+summary_json (GstCxrMetaSink * self, const Summary * sum)
+{
+  GString *s = g_string_new ("{");
+  gboolean have = sum->evaluated > 0;
+  guint i, j;
+
+  json_key (s, "count");
+  json_uint (s, sum->count);
+  json_key (s, "classes");
+  if (self->n_classes) {
+    g_string_append_c (s, '[');
+    for (i = 0; i < self->n_classes; i++)
+      json_string (s, self->classes[i]);
+    g_string_append_c (s, ']');
+  } else {
+    json_null (s);
+  }
+  json_key (s, "threshold");
+  if (self->n_classes)
+    json_number (s, self->threshold, TRUE);
+  else
+    json_null (s);
+  json_key (s, "labelled");
+  json_uint (s, self->labelled);
+  json_key (s, "unclassified");
+  json_uint (s, self->unclassified);
+  json_key (s, "stale");
+  json_uint (s, self->stale);
+  json_key (s, "unmatched");
+  json_uint (s, self->unmatched);
+  json_key (s, "evaluated");
+  json_uint (s, sum->evaluated);
+
+  json_key (s, "confusion");
+  if (have) {
+    g_string_append_c (s, '[');
+    for (i = 0; i < self->n_classes; i++) {
+      json_separate (s);
+      g_string_append_c (s, '[');
+      for (j = 0; j < self->n_classes; j++)
+        json_uint (s, self->confusion.counts[i][j]);
+      g_string_append_c (s, ']');
+    }
+    g_string_append_c (s, ']');
+  } else {
+    json_null (s);
+  }
+  json_key (s, "accuracy");
+  json_number (s, have ? sum->m.accuracy : NAN, FALSE);
+  json_key (s, "precision");
+  json_number (s, have ? sum->m.precision : NAN, FALSE);
+  json_key (s, "recall");
+  json_number (s, have ? sum->m.recall : NAN, FALSE);
+  json_key (s, "specificity");
+  json_number (s, have ? sum->m.specificity : NAN, FALSE);
+  json_key (s, "f1");
+  json_number (s, have ? sum->m.f1 : NAN, FALSE);
+  json_key (s, "auc");
+  json_number (s, sum->auc, FALSE);
+  g_string_append (s, "}\n");
+
+  return g_string_free (s, FALSE);
+}
+
+static void
+print_summary (GstCxrMetaSink * self, const Summary * sum, FILE * f)
+{
+  guint i, j;
+  gint width = 9;
+
+  fprintf (f, "cxrmetasink: %" G_GUINT64_FORMAT " frames, %" G_GUINT64_FORMAT
+      " labelled, %" G_GUINT64_FORMAT " unclassified, %" G_GUINT64_FORMAT
+      " stale, %" G_GUINT64_FORMAT " unmatched, %" G_GUINT64_FORMAT
+      " evaluated\n", sum->count, self->labelled, self->unclassified,
+      self->stale, self->unmatched, sum->evaluated);
+  if (sum->evaluated == 0) {
+    fprintf (f, "cxrmetasink: no labelled results, no metrics\n");
+    fflush (f);
+    return;
+  }
+
+  for (i = 0; i < self->n_classes; i++)
+    width = MAX (width, (gint) strlen (self->classes[i]));
+  fprintf (f, "confusion (rows = truth, columns = prediction):\n%*s",
+      width, "");
+  for (j = 0; j < self->n_classes; j++)
+    fprintf (f, " %*s", width, self->classes[j]);
+  fputc ('\n', f);
+  for (i = 0; i < self->n_classes; i++) {
+    fprintf (f, "%*s", width, self->classes[i]);
+    for (j = 0; j < self->n_classes; j++)
+      fprintf (f, " %*" G_GINT64_FORMAT, width,
+          (gint64) self->confusion.counts[i][j]);
+    fputc ('\n', f);
+  }
+  fprintf (f, "positive class %s:\n  accuracy %.4f  precision %.4f  "
+      "recall %.4f  specificity %.4f  F1 %.4f  AUC %.4f\n",
+      self->classes[self->n_classes - 1], sum->m.accuracy, sum->m.precision,
+      sum->m.recall, sum->m.specificity, sum->m.f1, sum->auc);
+  fflush (f);
+}
+
+static GstMessage *
+summary_message (GstCxrMetaSink * self, const Summary * sum)
+{
+  GstStructure *st;
+  guint i, j;
+
+  st = gst_structure_new ("cxrmetasink-summary",
+      "count", G_TYPE_UINT64, sum->count,
+      "labelled", G_TYPE_UINT64, self->labelled,
+      "unclassified", G_TYPE_UINT64, self->unclassified,
+      "stale", G_TYPE_UINT64, self->stale,
+      "unmatched", G_TYPE_UINT64, self->unmatched,
+      "evaluated", G_TYPE_UINT64, sum->evaluated, NULL);
+
+  if (self->n_classes) {
+    GValue classes = G_VALUE_INIT;
+
+    gst_value_array_init (&classes, self->n_classes);
+    for (i = 0; i < self->n_classes; i++) {
+      GValue v = G_VALUE_INIT;
+
+      g_value_init (&v, G_TYPE_STRING);
+      g_value_set_string (&v, self->classes[i]);
+      gst_value_array_append_and_take_value (&classes, &v);
+    }
+    gst_structure_take_value (st, "classes", &classes);
+    gst_structure_set (st, "threshold", G_TYPE_DOUBLE,
+        (gdouble) self->threshold, NULL);
+  }
+
+  if (sum->evaluated > 0) {
+    GValue rows = G_VALUE_INIT;
+
+    gst_value_array_init (&rows, self->n_classes);
+    for (i = 0; i < self->n_classes; i++) {
+      GValue row = G_VALUE_INIT;
+
+      gst_value_array_init (&row, self->n_classes);
+      for (j = 0; j < self->n_classes; j++) {
+        GValue v = G_VALUE_INIT;
+
+        g_value_init (&v, G_TYPE_UINT64);
+        g_value_set_uint64 (&v, self->confusion.counts[i][j]);
+        gst_value_array_append_and_take_value (&row, &v);
+      }
+      gst_value_array_append_and_take_value (&rows, &row);
+    }
+    gst_structure_take_value (st, "confusion", &rows);
+    gst_structure_set (st,
+        "accuracy", G_TYPE_DOUBLE, sum->m.accuracy,
+        "precision", G_TYPE_DOUBLE, sum->m.precision,
+        "recall", G_TYPE_DOUBLE, sum->m.recall,
+        "specificity", G_TYPE_DOUBLE, sum->m.specificity,
+        "f1", G_TYPE_DOUBLE, sum->m.f1, NULL);
+    if (!isnan (sum->auc))
+      gst_structure_set (st, "auc", G_TYPE_DOUBLE, sum->auc, NULL);
+  }
+
+  return gst_message_new_element (GST_OBJECT (self), st);
+}
+
+/* At EOS, before the base class posts the EOS message, so an application
+ * has the summary by the time it sees EOS. */
+static void
+finish (GstCxrMetaSink * self)
+{
+  gchar *summary_location, *json;
+  gboolean print, post, to_stdout;
+  Summary sum;
+
+  GST_OBJECT_LOCK (self);
+  summary_location = g_strdup (self->summary_location);
+  print = self->print_summary;
+  post = self->post_messages;
+  to_stdout = self->location == NULL;
+  GST_OBJECT_UNLOCK (self);
+
+  summarise (self, &sum);
+  json = summary_json (self, &sum);
+
+  if (summary_location) {
+    GError *err = NULL;
+
+    /* Temporary file and rename: a reader never sees half a summary. */
+    if (!g_file_set_contents_full (summary_location, json, -1,
+            G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
+            0666, &err)) {
+      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
+          ("Could not write the summary to \"%s\".", summary_location),
+          ("%s", err->message));
+      g_error_free (err);
+    }
+  }
+  /* Keep stdout pure JSON Lines when the results go there. */
+  if (print)
+    print_summary (self, &sum, to_stdout ? stderr : stdout);
+  if (post)
+    gst_element_post_message (GST_ELEMENT (self),
+        summary_message (self, &sum));
+
+  g_free (json);
+  g_free (summary_location);
+}
+
+static gboolean
+gst_cxr_meta_sink_event (GstBaseSink * sink, GstEvent * event)
+{
+  if (GST_EVENT_TYPE (event) == GST_EVENT_EOS)
+    finish (GST_CXR_META_SINK (sink));
+
+  return GST_BASE_SINK_CLASS (parent_class)->event (sink, event);
+}
+
+/* ---- state ---- */
+
+static void
+clear_stats (GstCxrMetaSink * self)
+{
+  guint i;
+
+  for (i = 0; i < self->n_classes; i++)
+    g_clear_pointer (&self->classes[i], g_free);
+  self->n_classes = 0;
+  self->labelled = self->unclassified = self->stale = self->unmatched = 0;
+  cxr_confusion_init (&self->confusion, 0);
+  g_clear_pointer (&self->scores, g_array_unref);
+  g_clear_pointer (&self->positive, g_array_unref);
+}
+
+static gboolean
+gst_cxr_meta_sink_start (GstBaseSink * sink)
+{
+  GstCxrMetaSink *self = GST_CXR_META_SINK (sink);
+  gchar *location;
+
+  GST_OBJECT_LOCK (self);
+  self->count = 0;
+  location = g_strdup (self->location);
+  GST_OBJECT_UNLOCK (self);
+
+  if (location == NULL) {
+    self->out = stdout;
+    self->out_name = g_strdup ("stdout");
+  } else {
+    self->out = fopen (location, "w");
+    if (self->out == NULL) {
+      int err = errno;
+
+      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
+          ("Could not open \"%s\" for writing.", location),
+          ("%s", g_strerror (err)));
+      g_free (location);
+      return FALSE;
+    }
+    self->out_name = g_strdup_printf ("\"%s\"", location);
+    g_free (location);
+  }
+
+  clear_stats (self);
+  self->scores = g_array_new (FALSE, FALSE, sizeof (gfloat));
+  self->positive = g_array_new (FALSE, FALSE, sizeof (guint8));
+  return TRUE;
+}
+
+static gboolean
+gst_cxr_meta_sink_stop (GstBaseSink * sink)
+{
+  GstCxrMetaSink *self = GST_CXR_META_SINK (sink);
+
+  if (self->out && self->out != stdout)
+    fclose (self->out);
+  self->out = NULL;
+  g_clear_pointer (&self->out_name, g_free);
+  clear_stats (self);
+  return TRUE;
+}

@@ -1,0 +1,846 @@
+/* test_metasink.c — cxrmetasink: JSON Lines per frame, the summary at EOS
+ * (file and element message), with figures worked by hand.
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <gst/check/gstcheck.h>
+#include <gst/check/gstharness.h>
+#include <gst/cxr/cxrmeta.h>
+#include <json-glib/json-glib.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <math.h>
+#include <string.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "gstcxrelements.h"
+
+#define EPS 1e-9
+
+static const gchar *binary[] = { "NORMAL", "PNEUMONIA" };
+
+/* A frame as cxrdatasetsrc ! cxrclassify would make it.  p is the
+ * PNEUMONIA probability; the prediction is p >= threshold.  truth NULL and
+ * truth_index -1: no label meta.  classified FALSE: no result meta. */
+typedef struct
+{
+  GstClockTime pts;
+  const gchar *file;
+  const gchar *truth;
+  gint truth_index;
+  gfloat p;
+  gboolean classified;
+  gboolean stale;
+} Frame;
+
+static GstBuffer *
+make_buffer (const Frame * f)
+{
+  GstBuffer *buf = gst_buffer_new_allocate (NULL, 16, NULL);
+
+  GST_BUFFER_PTS (buf) = f->pts;
+  if (f->classified) {
+    gfloat probs[2] = { 1.0f - f->p, f->p };
+    const gfloat threshold = 0.5f;
+
+    gst_buffer_add_cxr_classification_meta (buf, 2, binary, probs,
+        f->p >= threshold, threshold, "3f2a9c1e", 1000,
+        f->stale ? GST_CXR_CLASSIFICATION_FLAG_STALE :
+        GST_CXR_CLASSIFICATION_FLAG_NONE);
+  }
+  if (f->truth || f->truth_index >= 0 || f->file)
+    gst_buffer_add_cxr_label_meta (buf, f->truth_index, f->truth, f->file);
+  return buf;
+}
+
+/* A harness around a cxrmetasink with these properties; bus may be NULL. */
+static GstHarness *
+start_sink (const gchar * location, const gchar * summary, GstBus * bus)
+{
+  GstElement *sink = gst_element_factory_make ("cxrmetasink", NULL);
+  GstHarness *h;
+
+  fail_unless (sink != NULL);
+  g_object_set (sink, "location", location, "summary-location", summary,
+      "print-summary", FALSE, NULL);
+  if (bus)
+    gst_element_set_bus (sink, bus);
+  h = gst_harness_new_with_element (sink, "sink", NULL);
+  gst_object_unref (sink);
+  gst_harness_set_src_caps_str (h, "application/x-cxr-test");
+  return h;
+}
+
+static void
+push_frames (GstHarness * h, const Frame * frames, guint n)
+{
+  guint i;
+
+  for (i = 0; i < n; i++)
+    fail_unless_equals_int (gst_harness_push (h, make_buffer (&frames[i])),
+        GST_FLOW_OK);
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+}
+
+/* Every line of the file parsed; one JsonNode per line. */
+static GPtrArray *
+read_lines (const gchar * path)
+{
+  GPtrArray *nodes = g_ptr_array_new_with_free_func (
+      (GDestroyNotify) json_node_unref);
+  gchar *text = NULL, **lines;
+  guint i;
+
+  fail_unless (g_file_get_contents (path, &text, NULL, NULL));
+  fail_unless (g_str_has_suffix (text, "\n"));
+  lines = g_strsplit (text, "\n", -1);
+  for (i = 0; lines[i] && lines[i][0]; i++) {
+    JsonParser *parser = json_parser_new ();
+    GError *err = NULL;
+
+    fail_unless (json_parser_load_from_data (parser, lines[i], -1, &err),
+        "line %u: %s", i, err ? err->message : "");
+    g_ptr_array_add (nodes, json_node_ref (json_parser_get_root (parser)));
+    g_object_unref (parser);
+  }
+  fail_unless (lines[i] && lines[i + 1] == NULL);       /* no blank lines */
+  g_strfreev (lines);
+  g_free (text);
+  return nodes;
+}
+
+static JsonObject *
+line (GPtrArray * nodes, guint i)
+{
+  return json_node_get_object (g_ptr_array_index (nodes, i));
+}
+
+static JsonNode *
+read_json (const gchar * path)
+{
+  JsonParser *parser = json_parser_new ();
+  JsonNode *root;
+
+  fail_unless (json_parser_load_from_file (parser, path, NULL));
+  root = json_node_ref (json_parser_get_root (parser));
+  g_object_unref (parser);
+  return root;
+}
+
+static gboolean
+is_null (JsonObject * o, const gchar * key)
+{
+  fail_unless (json_object_has_member (o, key), "no key %s", key);
+  return JSON_NODE_HOLDS_NULL (json_object_get_member (o, key));
+}
+
+static gint64
+arr_int (JsonArray * a, guint i)
+{
+  return json_array_get_int_element (a, i);
+}
+
+/* A fresh folder per test, removed with everything in it. */
+static gchar *
+make_dir (void)
+{
+  gchar *dir = g_dir_make_tmp ("metasink-XXXXXX", NULL);
+
+  fail_unless (dir != NULL);
+  return dir;
+}
+
+static void
+remove_dir (gchar * dir)
+{
+  GDir *d = g_dir_open (dir, 0, NULL);
+  const gchar *name;
+
+  while ((name = g_dir_read_name (d))) {
+    gchar *p = g_build_filename (dir, name, NULL);
+
+    g_unlink (p);
+    g_free (p);
+  }
+  g_dir_close (d);
+  g_rmdir (dir);
+  g_free (dir);
+}
+
+/* ---- per-frame lines ---- */
+
+GST_START_TEST (test_lines)
+{
+  const Frame frames[] = {
+    {0, "person1_virus_6.jpeg", "PNEUMONIA", 1, 0.97f, TRUE, FALSE},
+    /* only the index: named from the classes */
+    {40 * GST_MSECOND, "IM-0001.jpeg", NULL, 0, 0.03f, TRUE, FALSE},
+    /* no pts, no label meta at all */
+    {GST_CLOCK_TIME_NONE, NULL, NULL, -1, 0.25f, TRUE, FALSE},
+  };
+  static const gchar *keys[] = { "file", "frame", "pts", "classes",
+    "probabilities", "label", "threshold", "stale", "truth", "model"
+  };
+  gchar *dir = make_dir ();
+  gchar *path = g_build_filename (dir, "out.jsonl", NULL);
+  GstHarness *h = start_sink (path, NULL, NULL);
+  GPtrArray *nodes;
+  JsonObject *o;
+  JsonArray *a;
+  guint i, k;
+
+  push_frames (h, frames, G_N_ELEMENTS (frames));
+  gst_harness_teardown (h);
+
+  nodes = read_lines (path);
+  fail_unless_equals_int (nodes->len, 3);
+  for (i = 0; i < nodes->len; i++) {
+    o = line (nodes, i);
+    for (k = 0; k < G_N_ELEMENTS (keys); k++)
+      fail_unless (json_object_has_member (o, keys[k]), "line %u: no %s", i,
+          keys[k]);
+    fail_unless_equals_int (json_object_get_size (o), G_N_ELEMENTS (keys));
+    fail_unless_equals_int (json_object_get_int_member (o, "frame"), i);
+    fail_unless_equals_string (json_object_get_string_member (o, "model"),
+        "3f2a9c1e");
+    fail_if (json_object_get_boolean_member (o, "stale"));
+    fail_unless_equals_float (json_object_get_double_member (o, "threshold"),
+        0.5);
+    a = json_object_get_array_member (o, "classes");
+    fail_unless_equals_int (json_array_get_length (a), 2);
+    fail_unless_equals_string (json_array_get_string_element (a, 0),
+        "NORMAL");
+    fail_unless_equals_string (json_array_get_string_element (a, 1),
+        "PNEUMONIA");
+    a = json_object_get_array_member (o, "probabilities");
+    fail_unless_equals_int (json_array_get_length (a), 2);
+    /* exactly the float that was attached */
+    fail_unless ((gfloat) json_array_get_double_element (a, 1) ==
+        frames[i].p);
+    fail_unless ((gfloat) json_array_get_double_element (a, 0) ==
+        1.0f - frames[i].p);
+  }
+
+  o = line (nodes, 0);
+  fail_unless_equals_string (json_object_get_string_member (o, "file"),
+      "person1_virus_6.jpeg");
+  fail_unless_equals_int (json_object_get_int_member (o, "pts"), 0);
+  fail_unless_equals_string (json_object_get_string_member (o, "label"),
+      "PNEUMONIA");
+  fail_unless_equals_string (json_object_get_string_member (o, "truth"),
+      "PNEUMONIA");
+
+  o = line (nodes, 1);
+  fail_unless_equals_string (json_object_get_string_member (o, "file"),
+      "IM-0001.jpeg");
+  fail_unless_equals_int64 (json_object_get_int_member (o, "pts"),
+      40 * GST_MSECOND);
+  fail_unless_equals_string (json_object_get_string_member (o, "label"),
+      "NORMAL");
+  fail_unless_equals_string (json_object_get_string_member (o, "truth"),
+      "NORMAL");
+
+  o = line (nodes, 2);
+  fail_unless (is_null (o, "file"));
+  fail_unless (is_null (o, "pts"));
+  fail_unless (is_null (o, "truth"));
+  fail_unless_equals_string (json_object_get_string_member (o, "label"),
+      "NORMAL");
+
+  g_ptr_array_unref (nodes);
+  g_free (path);
+  remove_dir (dir);
+}
+
+GST_END_TEST;
+
+/* Probabilities are written in their shortest exact form: 0.97, not
+ * 0.97000002861022949. */
+GST_START_TEST (test_short_numbers)
+{
+  const Frame frames[] = {
+    {0, "a.jpeg", "PNEUMONIA", -1, 0.97f, TRUE, FALSE},
+  };
+  gchar *dir = make_dir ();
+  gchar *path = g_build_filename (dir, "out.jsonl", NULL);
+  GstHarness *h = start_sink (path, NULL, NULL);
+  gchar *text;
+
+  push_frames (h, frames, 1);
+  gst_harness_teardown (h);
+
+  fail_unless (g_file_get_contents (path, &text, NULL, NULL));
+  fail_unless (strstr (text, ", 0.97], \"label\"") != NULL, "%s", text);
+  fail_unless (strstr (text, "\"threshold\": 0.5,") != NULL, "%s", text);
+  g_free (text);
+  g_free (path);
+  remove_dir (dir);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_escapes)
+{
+  /* a quote, a backslash, a newline, a tab, a control character, UTF-8 */
+  const gchar *name = "we\"ird\\name\n\t\x01 ünïcødé 肺炎.jpeg";
+  const Frame frames[] = {
+    {0, name, "PNEU\"MO\\NIA", -1, 0.9f, TRUE, FALSE},
+    {1, "plain.jpeg", NULL, -1, 0.1f, TRUE, FALSE},
+    /* not UTF-8 (a Latin-1 file name): replaced, the line stays JSON */
+    {2, "caf\xe9.jpeg", NULL, -1, 0.1f, TRUE, FALSE},
+  };
+  gchar *dir = make_dir ();
+  gchar *path = g_build_filename (dir, "out.jsonl", NULL);
+  GstHarness *h = start_sink (path, NULL, NULL);
+  GPtrArray *nodes;
+
+  push_frames (h, frames, G_N_ELEMENTS (frames));
+  gst_harness_teardown (h);
+
+  nodes = read_lines (path);
+  fail_unless_equals_int (nodes->len, 3);       /* the newline was escaped */
+  fail_unless_equals_string (json_object_get_string_member (line (nodes, 0),
+          "file"), name);
+  fail_unless_equals_string (json_object_get_string_member (line (nodes, 0),
+          "truth"), "PNEU\"MO\\NIA");
+  fail_unless_equals_string (json_object_get_string_member (line (nodes, 1),
+          "file"), "plain.jpeg");
+  fail_unless_equals_string (json_object_get_string_member (line (nodes, 2),
+          "file"), "caf\xef\xbf\xbd.jpeg");    /* U+FFFD */
+
+  g_ptr_array_unref (nodes);
+  g_free (path);
+  remove_dir (dir);
+}
+
+GST_END_TEST;
+
+/* ---- the summary ---- */
+
+/* Six frames, threshold 0.5, positive = PNEUMONIA:
+ *   truth      p     prediction
+ *   NORMAL     0.10  NORMAL      TN
+ *   NORMAL     0.40  NORMAL      TN
+ *   NORMAL     0.55  PNEUMONIA   FP
+ *   PNEUMONIA  0.55  PNEUMONIA   TP
+ *   PNEUMONIA  0.90  PNEUMONIA   TP
+ *   PNEUMONIA  0.70  PNEUMONIA   TP
+ * confusion [[2, 1], [0, 3]]; accuracy 5/6; precision 3/4; recall 1;
+ * specificity 2/3; F1 = 2 TP / (2 TP + FP + FN) = 6/7.
+ * AUC: of the 9 (positive, negative) pairs, 0.55 beats 0.10 and 0.40 and
+ * ties 0.55 (1/2), 0.90 and 0.70 beat all three: 8.5 / 9 = 17/18. */
+static const Frame six[] = {
+  {0 * GST_SECOND, "n1.jpeg", "NORMAL", 0, 0.10f, TRUE, FALSE},
+  {1 * GST_SECOND, "n2.jpeg", NULL, 0, 0.40f, TRUE, FALSE},
+  {2 * GST_SECOND, "n3.jpeg", "NORMAL", -1, 0.55f, TRUE, FALSE},
+  {3 * GST_SECOND, "p1.jpeg", "PNEUMONIA", 1, 0.55f, TRUE, FALSE},
+  {4 * GST_SECOND, "p2.jpeg", NULL, 1, 0.90f, TRUE, FALSE},
+  {5 * GST_SECOND, "p3.jpeg", "PNEUMONIA", -1, 0.70f, TRUE, FALSE},
+};
+
+static void
+check_confusion (JsonArray * rows, gint64 tn, gint64 fp, gint64 fn,
+    gint64 tp)
+{
+  fail_unless_equals_int (json_array_get_length (rows), 2);
+  fail_unless_equals_int (json_array_get_length (json_array_get_array_element
+          (rows, 0)), 2);
+  fail_unless_equals_int64 (arr_int (json_array_get_array_element (rows, 0),
+          0), tn);
+  fail_unless_equals_int64 (arr_int (json_array_get_array_element (rows, 0),
+          1), fp);
+  fail_unless_equals_int64 (arr_int (json_array_get_array_element (rows, 1),
+          0), fn);
+  fail_unless_equals_int64 (arr_int (json_array_get_array_element (rows, 1),
+          1), tp);
+}
+
+GST_START_TEST (test_summary_file)
+{
+  gchar *dir = make_dir ();
+  gchar *path = g_build_filename (dir, "out.jsonl", NULL);
+  gchar *summary = g_build_filename (dir, "summary.json", NULL);
+  GstHarness *h = start_sink (path, summary, NULL);
+  JsonNode *root;
+  JsonObject *o;
+  JsonArray *classes;
+  GDir *d;
+  const gchar *name;
+  gchar *text;
+  guint files = 0;
+
+  push_frames (h, six, G_N_ELEMENTS (six));
+  /* written at EOS, not at stop */
+  fail_unless (g_file_test (summary, G_FILE_TEST_EXISTS));
+  gst_harness_teardown (h);
+
+  root = read_json (summary);
+  o = json_node_get_object (root);
+  fail_unless_equals_int (json_object_get_int_member (o, "count"), 6);
+  fail_unless_equals_int (json_object_get_int_member (o, "labelled"), 6);
+  fail_unless_equals_int (json_object_get_int_member (o, "evaluated"), 6);
+  fail_unless_equals_int (json_object_get_int_member (o, "unclassified"), 0);
+  fail_unless_equals_int (json_object_get_int_member (o, "stale"), 0);
+  fail_unless_equals_int (json_object_get_int_member (o, "unmatched"), 0);
+  fail_unless_equals_float (json_object_get_double_member (o, "threshold"),
+      0.5);
+  classes = json_object_get_array_member (o, "classes");
+  fail_unless_equals_int (json_array_get_length (classes), 2);
+  fail_unless_equals_string (json_array_get_string_element (classes, 1),
+      "PNEUMONIA");
+  check_confusion (json_object_get_array_member (o, "confusion"), 2, 1, 0, 3);
+  fail_unless (fabs (json_object_get_double_member (o, "accuracy") -
+          5.0 / 6.0) < EPS);
+  fail_unless (fabs (json_object_get_double_member (o, "precision") - 0.75) <
+      EPS);
+  fail_unless (fabs (json_object_get_double_member (o, "recall") - 1.0) <
+      EPS);
+  fail_unless (fabs (json_object_get_double_member (o, "specificity") -
+          2.0 / 3.0) < EPS);
+  fail_unless (fabs (json_object_get_double_member (o, "f1") - 6.0 / 7.0) <
+      EPS);
+  fail_unless (fabs (json_object_get_double_member (o, "auc") - 17.0 / 18.0)
+      < EPS);
+  json_node_unref (root);
+  fail_unless (g_file_get_contents (summary, &text, NULL, NULL));
+  fail_unless (strstr (text, "\"recall\": 1.0,") != NULL, "%s", text);
+  g_free (text);
+
+  /* the temporary file of the atomic write is gone */
+  d = g_dir_open (dir, 0, NULL);
+  while ((name = g_dir_read_name (d)))
+    files++;
+  g_dir_close (d);
+  fail_unless_equals_int (files, 2);
+
+  g_free (summary);
+  g_free (path);
+  remove_dir (dir);
+}
+
+GST_END_TEST;
+
+static gdouble
+get_double (const GstStructure * s, const gchar * field)
+{
+  gdouble v = NAN;
+
+  fail_unless (gst_structure_get_double (s, field, &v), "no %s", field);
+  return v;
+}
+
+static guint64
+get_uint64 (const GstStructure * s, const gchar * field)
+{
+  guint64 v = 0;
+
+  fail_unless (gst_structure_get_uint64 (s, field, &v), "no %s", field);
+  return v;
+}
+
+static guint64
+confusion_cell (const GstStructure * s, guint i, guint j)
+{
+  const GValue *rows = gst_structure_get_value (s, "confusion");
+  const GValue *row;
+
+  fail_unless (rows && GST_VALUE_HOLDS_ARRAY (rows));
+  fail_unless_equals_int (gst_value_array_get_size (rows), 2);
+  row = gst_value_array_get_value (rows, i);
+  fail_unless (GST_VALUE_HOLDS_ARRAY (row));
+  fail_unless_equals_int (gst_value_array_get_size (row), 2);
+  return g_value_get_uint64 (gst_value_array_get_value (row, j));
+}
+
+GST_START_TEST (test_summary_message)
+{
+  gchar *dir = make_dir ();
+  gchar *path = g_build_filename (dir, "out.jsonl", NULL);
+  GstBus *bus = gst_bus_new ();
+  GstHarness *h = start_sink (path, NULL, bus);
+  GstMessage *msg;
+  const GstStructure *s;
+  const GValue *classes;
+
+  push_frames (h, six, G_N_ELEMENTS (six));
+
+  /* the summary comes before EOS */
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT | GST_MESSAGE_EOS);
+  fail_unless (msg != NULL);
+  fail_unless_equals_int (GST_MESSAGE_TYPE (msg), GST_MESSAGE_ELEMENT);
+  s = gst_message_get_structure (msg);
+  fail_unless (gst_structure_has_name (s, "cxrmetasink-summary"));
+  fail_unless_equals_uint64 (get_uint64 (s, "count"), 6);
+  fail_unless_equals_uint64 (get_uint64 (s, "labelled"), 6);
+  fail_unless_equals_uint64 (get_uint64 (s, "evaluated"), 6);
+  fail_unless_equals_uint64 (get_uint64 (s, "unclassified"), 0);
+  fail_unless (fabs (get_double (s, "accuracy") - 5.0 / 6.0) < EPS);
+  fail_unless (fabs (get_double (s, "precision") - 0.75) < EPS);
+  fail_unless (fabs (get_double (s, "recall") - 1.0) < EPS);
+  fail_unless (fabs (get_double (s, "specificity") - 2.0 / 3.0) < EPS);
+  fail_unless (fabs (get_double (s, "f1") - 6.0 / 7.0) < EPS);
+  fail_unless (fabs (get_double (s, "auc") - 17.0 / 18.0) < EPS);
+  fail_unless_equals_uint64 (confusion_cell (s, 0, 0), 2);
+  fail_unless_equals_uint64 (confusion_cell (s, 0, 1), 1);
+  fail_unless_equals_uint64 (confusion_cell (s, 1, 0), 0);
+  fail_unless_equals_uint64 (confusion_cell (s, 1, 1), 3);
+  classes = gst_structure_get_value (s, "classes");
+  fail_unless (classes && GST_VALUE_HOLDS_ARRAY (classes));
+  fail_unless_equals_string (g_value_get_string (gst_value_array_get_value
+          (classes, 0)), "NORMAL");
+  gst_message_unref (msg);
+
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT | GST_MESSAGE_EOS);
+  fail_unless (msg != NULL);
+  fail_unless_equals_int (GST_MESSAGE_TYPE (msg), GST_MESSAGE_EOS);
+  gst_message_unref (msg);
+
+  gst_harness_teardown (h);
+  gst_bus_set_flushing (bus, TRUE);
+  gst_object_unref (bus);
+  g_free (path);
+  remove_dir (dir);
+}
+
+GST_END_TEST;
+
+/* With no labels: results and counts, no metrics. */
+GST_START_TEST (test_unlabelled)
+{
+  const Frame frames[] = {
+    {0, "a.jpeg", NULL, -1, 0.8f, TRUE, FALSE},
+    {1, NULL, NULL, -1, 0.2f, TRUE, FALSE},
+    {2, NULL, NULL, -1, 0.0f, FALSE, FALSE},
+  };
+  static const gchar *metrics[] = { "confusion", "accuracy", "precision",
+    "recall", "specificity", "f1", "auc"
+  };
+  gchar *dir = make_dir ();
+  gchar *path = g_build_filename (dir, "out.jsonl", NULL);
+  gchar *summary = g_build_filename (dir, "summary.json", NULL);
+  GstBus *bus = gst_bus_new ();
+  GstHarness *h = start_sink (path, summary, bus);
+  GstMessage *msg;
+  const GstStructure *s;
+  JsonNode *root;
+  JsonObject *o;
+  GPtrArray *nodes;
+  guint i;
+
+  push_frames (h, frames, G_N_ELEMENTS (frames));
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT);
+  fail_unless (msg != NULL);
+  gst_harness_teardown (h);
+
+  nodes = read_lines (path);
+  fail_unless_equals_int (nodes->len, 3);
+  for (i = 0; i < 3; i++)
+    fail_unless (is_null (line (nodes, i), "truth"));
+  g_ptr_array_unref (nodes);
+
+  root = read_json (summary);
+  o = json_node_get_object (root);
+  fail_unless_equals_int (json_object_get_int_member (o, "count"), 3);
+  fail_unless_equals_int (json_object_get_int_member (o, "labelled"), 0);
+  fail_unless_equals_int (json_object_get_int_member (o, "unclassified"), 1);
+  fail_unless_equals_int (json_object_get_int_member (o, "evaluated"), 0);
+  fail_unless_equals_int (json_array_get_length (json_object_get_array_member
+          (o, "classes")), 2);
+  for (i = 0; i < G_N_ELEMENTS (metrics); i++)
+    fail_unless (is_null (o, metrics[i]), "%s not null", metrics[i]);
+  json_node_unref (root);
+
+  s = gst_message_get_structure (msg);
+  fail_unless_equals_uint64 (get_uint64 (s, "count"), 3);
+  fail_unless_equals_uint64 (get_uint64 (s, "unclassified"), 1);
+  for (i = 0; i < G_N_ELEMENTS (metrics); i++)
+    fail_if (gst_structure_has_field (s, metrics[i]), "%s set", metrics[i]);
+  gst_message_unref (msg);
+
+  gst_bus_set_flushing (bus, TRUE);
+  gst_object_unref (bus);
+  g_free (summary);
+  g_free (path);
+  remove_dir (dir);
+}
+
+GST_END_TEST;
+
+/* A stale result is a copy: written with "stale": true, kept out of the
+ * metrics.  Here the stale frame is wrong; counted, it would add an FN. */
+GST_START_TEST (test_stale)
+{
+  const Frame frames[] = {
+    {0, "n.jpeg", "NORMAL", 0, 0.2f, TRUE, FALSE},
+    {1, "p.jpeg", "PNEUMONIA", 1, 0.8f, TRUE, FALSE},
+    {2, "p2.jpeg", "PNEUMONIA", 1, 0.2f, TRUE, TRUE},
+  };
+  gchar *dir = make_dir ();
+  gchar *path = g_build_filename (dir, "out.jsonl", NULL);
+  gchar *summary = g_build_filename (dir, "summary.json", NULL);
+  GstHarness *h = start_sink (path, summary, NULL);
+  GPtrArray *nodes;
+  JsonNode *root;
+  JsonObject *o;
+
+  push_frames (h, frames, G_N_ELEMENTS (frames));
+  gst_harness_teardown (h);
+
+  nodes = read_lines (path);
+  fail_unless_equals_int (nodes->len, 3);
+  fail_if (json_object_get_boolean_member (line (nodes, 1), "stale"));
+  fail_unless (json_object_get_boolean_member (line (nodes, 2), "stale"));
+  fail_unless_equals_string (json_object_get_string_member (line (nodes, 2),
+          "label"), "NORMAL");
+  g_ptr_array_unref (nodes);
+
+  root = read_json (summary);
+  o = json_node_get_object (root);
+  fail_unless_equals_int (json_object_get_int_member (o, "count"), 3);
+  fail_unless_equals_int (json_object_get_int_member (o, "labelled"), 3);
+  fail_unless_equals_int (json_object_get_int_member (o, "stale"), 1);
+  fail_unless_equals_int (json_object_get_int_member (o, "evaluated"), 2);
+  check_confusion (json_object_get_array_member (o, "confusion"), 1, 0, 0, 1);
+  fail_unless_equals_float (json_object_get_double_member (o, "accuracy"),
+      1.0);
+  fail_unless_equals_float (json_object_get_double_member (o, "auc"), 1.0);
+  json_node_unref (root);
+
+  g_free (summary);
+  g_free (path);
+  remove_dir (dir);
+}
+
+GST_END_TEST;
+
+/* A frame with no classification meta: written, with null results. */
+GST_START_TEST (test_unclassified)
+{
+  const Frame frames[] = {
+    {7, "x.jpeg", "PNEUMONIA", -1, 0.0f, FALSE, FALSE},
+  };
+  static const gchar *nulls[] = { "classes", "probabilities", "label",
+    "threshold", "stale", "model"
+  };
+  gchar *dir = make_dir ();
+  gchar *path = g_build_filename (dir, "out.jsonl", NULL);
+  gchar *summary = g_build_filename (dir, "summary.json", NULL);
+  GstHarness *h = start_sink (path, summary, NULL);
+  GPtrArray *nodes;
+  JsonNode *root;
+  JsonObject *o;
+  guint i;
+
+  push_frames (h, frames, 1);
+  gst_harness_teardown (h);
+
+  nodes = read_lines (path);
+  fail_unless_equals_int (nodes->len, 1);
+  o = line (nodes, 0);
+  for (i = 0; i < G_N_ELEMENTS (nulls); i++)
+    fail_unless (is_null (o, nulls[i]), "%s not null", nulls[i]);
+  fail_unless_equals_string (json_object_get_string_member (o, "file"),
+      "x.jpeg");
+  fail_unless_equals_int (json_object_get_int_member (o, "frame"), 0);
+  fail_unless_equals_int (json_object_get_int_member (o, "pts"), 7);
+  fail_unless_equals_string (json_object_get_string_member (o, "truth"),
+      "PNEUMONIA");
+  g_ptr_array_unref (nodes);
+
+  root = read_json (summary);
+  o = json_node_get_object (root);
+  fail_unless_equals_int (json_object_get_int_member (o, "unclassified"), 1);
+  fail_unless_equals_int (json_object_get_int_member (o, "labelled"), 1);
+  fail_unless_equals_int (json_object_get_int_member (o, "evaluated"), 0);
+  fail_unless (is_null (o, "classes"));
+  fail_unless (is_null (o, "accuracy"));
+  json_node_unref (root);
+
+  g_free (summary);
+  g_free (path);
+  remove_dir (dir);
+}
+
+GST_END_TEST;
+
+/* A truth the model does not know is counted, not evaluated.  The two
+ * evaluated frames are both PNEUMONIA: AUC is undefined (null), the rest
+ * is not. */
+GST_START_TEST (test_unmatched)
+{
+  const Frame frames[] = {
+    {0, "c.jpeg", "COVID-19", -1, 0.9f, TRUE, FALSE},
+    {1, "p.jpeg", "PNEUMONIA", -1, 0.9f, TRUE, FALSE},
+    {2, "q.jpeg", "PNEUMONIA", -1, 0.3f, TRUE, FALSE},
+    {3, "r.jpeg", NULL, 5, 0.3f, TRUE, FALSE},  /* index out of range */
+  };
+  gchar *dir = make_dir ();
+  gchar *path = g_build_filename (dir, "out.jsonl", NULL);
+  gchar *summary = g_build_filename (dir, "summary.json", NULL);
+  GstHarness *h = start_sink (path, summary, NULL);
+  GPtrArray *nodes;
+  JsonNode *root;
+  JsonObject *o;
+
+  push_frames (h, frames, G_N_ELEMENTS (frames));
+  gst_harness_teardown (h);
+
+  nodes = read_lines (path);
+  fail_unless_equals_string (json_object_get_string_member (line (nodes, 0),
+          "truth"), "COVID-19");
+  fail_unless (is_null (line (nodes, 3), "truth"));
+  g_ptr_array_unref (nodes);
+
+  root = read_json (summary);
+  o = json_node_get_object (root);
+  fail_unless_equals_int (json_object_get_int_member (o, "labelled"), 4);
+  fail_unless_equals_int (json_object_get_int_member (o, "unmatched"), 2);
+  fail_unless_equals_int (json_object_get_int_member (o, "evaluated"), 2);
+  check_confusion (json_object_get_array_member (o, "confusion"), 0, 0, 1, 1);
+  fail_unless_equals_float (json_object_get_double_member (o, "accuracy"),
+      0.5);
+  fail_unless_equals_float (json_object_get_double_member (o, "recall"), 0.5);
+  fail_unless (is_null (o, "auc"));
+  json_node_unref (root);
+
+  g_free (summary);
+  g_free (path);
+  remove_dir (dir);
+}
+
+GST_END_TEST;
+
+/* ---- errors, stdout, properties ---- */
+
+GST_START_TEST (test_unwritable_location)
+{
+  GstElement *sink = gst_element_factory_make ("cxrmetasink", NULL);
+  GstBus *bus = gst_bus_new ();
+  GstMessage *msg;
+  GError *err = NULL;
+  gchar *debug = NULL;
+
+  g_object_set (sink, "location", "/nonexistent-cxr-dir/out.jsonl", NULL);
+  gst_element_set_bus (sink, bus);
+  fail_unless_equals_int (gst_element_set_state (sink, GST_STATE_PAUSED),
+      GST_STATE_CHANGE_FAILURE);
+
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL);
+  gst_message_parse_error (msg, &err, &debug);
+  fail_unless (g_error_matches (err, GST_RESOURCE_ERROR,
+          GST_RESOURCE_ERROR_OPEN_WRITE));
+  fail_unless (strstr (err->message, "/nonexistent-cxr-dir/out.jsonl"));
+  fail_unless (strstr (debug, g_strerror (ENOENT)), "%s", debug);
+  g_error_free (err);
+  g_free (debug);
+  gst_message_unref (msg);
+
+  gst_element_set_state (sink, GST_STATE_NULL);
+  gst_bus_set_flushing (bus, TRUE);
+  gst_object_unref (bus);
+  gst_object_unref (sink);
+}
+
+GST_END_TEST;
+
+/* Without location the lines go to stdout, and the readable summary to
+ * stderr, so that stdout stays JSON Lines. */
+GST_START_TEST (test_stdout)
+{
+  gchar *dir = make_dir ();
+  gchar *out_path = g_build_filename (dir, "stdout", NULL);
+  gchar *err_path = g_build_filename (dir, "stderr", NULL);
+  GstElement *sink = gst_element_factory_make ("cxrmetasink", NULL);
+  int saved_out, saved_err, fd_out, fd_err;
+  GstHarness *h;
+  GPtrArray *nodes;
+  gchar *err_text;
+
+  fail_unless (sink != NULL);
+  fflush (stdout);
+  fflush (stderr);
+  saved_out = dup (1);
+  saved_err = dup (2);
+  fd_out = g_open (out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  fd_err = g_open (err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  dup2 (fd_out, 1);
+  dup2 (fd_err, 2);
+
+  h = gst_harness_new_with_element (sink, "sink", NULL);
+  gst_object_unref (sink);
+  gst_harness_set_src_caps_str (h, "application/x-cxr-test");
+  push_frames (h, six, G_N_ELEMENTS (six));
+  gst_harness_teardown (h);
+
+  fflush (stdout);
+  fflush (stderr);
+  dup2 (saved_out, 1);
+  dup2 (saved_err, 2);
+  close (saved_out);
+  close (saved_err);
+  close (fd_out);
+  close (fd_err);
+
+  nodes = read_lines (out_path);        /* fails on any non-JSON line */
+  fail_unless_equals_int (nodes->len, 6);
+  g_ptr_array_unref (nodes);
+  fail_unless (g_file_get_contents (err_path, &err_text, NULL, NULL));
+  fail_unless (strstr (err_text, "accuracy 0.8333") != NULL, "%s", err_text);
+  g_free (err_text);
+
+  g_free (out_path);
+  g_free (err_path);
+  remove_dir (dir);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_count_property)
+{
+  gchar *dir = make_dir ();
+  gchar *path = g_build_filename (dir, "out.jsonl", NULL);
+  GstHarness *h = start_sink (path, NULL, NULL);
+  guint64 count = 99;
+  gboolean sync = TRUE;
+
+  g_object_get (h->element, "count", &count, "sync", &sync, NULL);
+  fail_unless_equals_uint64 (count, 0);
+  fail_if (sync);
+  push_frames (h, six, 4);
+  g_object_get (h->element, "count", &count, NULL);
+  fail_unless_equals_uint64 (count, 4);
+  gst_harness_teardown (h);
+
+  g_free (path);
+  remove_dir (dir);
+}
+
+GST_END_TEST;
+
+static Suite *
+metasink_suite (void)
+{
+  Suite *s = suite_create ("cxrmetasink");
+  TCase *tc = tcase_create ("general");
+
+  GST_ELEMENT_REGISTER (cxrmetasink, NULL);
+
+  suite_add_tcase (s, tc);
+  tcase_add_test (tc, test_lines);
+  tcase_add_test (tc, test_short_numbers);
+  tcase_add_test (tc, test_escapes);
+  tcase_add_test (tc, test_summary_file);
+  tcase_add_test (tc, test_summary_message);
+  tcase_add_test (tc, test_unlabelled);
+  tcase_add_test (tc, test_stale);
+  tcase_add_test (tc, test_unclassified);
+  tcase_add_test (tc, test_unmatched);
+  tcase_add_test (tc, test_unwritable_location);
+  tcase_add_test (tc, test_stdout);
+  tcase_add_test (tc, test_count_property);
+  return s;
+}
+
+GST_CHECK_MAIN (metasink);

@@ -1,0 +1,793 @@
+/* The training loop: patient ids, the patient-wise split, the image cache,
+ * determinism, divergence, callbacks, and learning on real X-rays. */
+#include "error.h"
+#include "model.h"
+#include "preprocess.h"
+#include "trainer.h"
+
+#include <stdio.h>              /* before jpeglib.h, which needs FILE */
+#include <jpeglib.h>
+#include <math.h>
+#include <setjmp.h>
+#include <string.h>
+
+static const char *classes[] = { "NORMAL", "PNEUMONIA", NULL };
+
+/* ------------------------------------------------------------------------ */
+
+static void
+test_patient_id (void)
+{
+  static const struct {
+    const char *file, *patient;
+  } cases[] = {
+    { "IM-0117-0001.jpeg", "IM-0117" },
+    { "IM-0629-0001-0002.jpeg", "IM-0629" },
+    { "NORMAL2-IM-0117-0001.jpeg", "NORMAL2-IM-0117" },
+    { "NORMAL2-IM-0395-0001-0001.jpeg", "NORMAL2-IM-0395" },
+    { "person1_bacteria_1.jpeg", "person1" },
+    { "person1_virus_6.jpeg", "person1" },
+    { "person447_virus_921_1.jpeg", "person447" },
+    { "/data/chest_xray/train/PNEUMONIA/person1000_bacteria_2931.jpeg",
+        "person1000" },
+    { "C:\\xrays\\IM-0001-0001.jpeg", "IM-0001" },
+    { "scan.png", NULL },
+    { "IM-.jpeg", NULL },
+    { "IM-0117.jpeg", NULL },
+    { "person_bacteria_1.jpeg", NULL },
+    { "person12_fungus_3.jpeg", NULL },
+    { "NORMAL2-0117-0001.jpeg", NULL },
+    { "", NULL },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    char *id = cxr_patient_id (cases[i].file);
+    g_assert_cmpstr (id, ==, cases[i].patient);
+    g_free (id);
+  }
+  g_assert_null (cxr_patient_id (NULL));
+}
+
+/* ------------------------------------------------------------------------ */
+
+/* 90 NORMAL patients (half of each naming series, numbers shared between
+ * the series) and 200 PNEUMONIA patients, 1 to 3 images each, plus 10
+ * images with no recognisable patient; tiny images, the split ignores
+ * pixels. reverse: the same images added in the opposite order. */
+static CxrDataset *
+split_dataset (gboolean reverse)
+{
+  CxrDataset *ds = cxr_dataset_new (2);
+  GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
+  GArray *labels = g_array_new (FALSE, FALSE, sizeof (int));
+  float img[4] = { 0.1f, 0.2f, 0.3f, 0.4f };
+
+  for (int p = 0; p < 290; p++) {
+    int images = 1 + (p * 7) % 3, label = p >= 90;
+    for (int k = 0; k < images; k++) {
+      char *name = label ? g_strdup_printf ("person%d_%s_%d.jpeg", p,
+          k % 2 ? "virus" : "bacteria", 100 + k) : p % 2 ?
+          g_strdup_printf ("NORMAL2-IM-%04d-%04d.jpeg", p / 2, k + 1) :
+          g_strdup_printf ("IM-%04d-%04d.jpeg", p / 2, k + 1);
+      g_ptr_array_add (names, name);
+      g_array_append_val (labels, label);
+    }
+  }
+  for (int k = 0; k < 10; k++) {
+    int label = k % 2;
+    g_ptr_array_add (names, g_strdup_printf ("upload%d.png", k));
+    g_array_append_val (labels, label);
+  }
+  for (guint i = 0; i < names->len; i++) {
+    guint j = reverse ? names->len - 1 - i : i;
+    g_assert_true (cxr_dataset_add (ds, img, g_array_index (labels, int, j),
+            g_ptr_array_index (names, j)));
+  }
+  g_ptr_array_unref (names);
+  g_array_unref (labels);
+  return ds;
+}
+
+static GHashTable *
+patients_of (const CxrDataset *ds, const int *idx, int n)
+{
+  GHashTable *set = g_hash_table_new (g_str_hash, g_str_equal);
+  for (int i = 0; i < n; i++)
+    if (ds->patients[idx[i]])
+      g_hash_table_add (set, ds->patients[idx[i]]);
+  return set;
+}
+
+static void
+test_split (void)
+{
+  CxrDataset *ds = split_dataset (FALSE), *rev = split_dataset (TRUE);
+  int *tr, *va, nt, nv, *tr2, *va2, nt2, nv2;
+  int val_counts[2] = { 0 };
+  GHashTable *train_patients, *val_patients, *rev_val;
+  GHashTableIter it;
+  gpointer key;
+
+  cxr_dataset_split (ds, 0.2, 42, &tr, &nt, &va, &nv);
+  g_assert_cmpint (nt + nv, ==, ds->n);
+
+  /* patient-wise: no named patient on both sides; NORMAL2-IM-0001 and
+   * IM-0001 are different patients and may be split apart */
+  train_patients = patients_of (ds, tr, nt);
+  val_patients = patients_of (ds, va, nv);
+  g_hash_table_iter_init (&it, val_patients);
+  while (g_hash_table_iter_next (&it, &key, NULL))
+    g_assert_false (g_hash_table_contains (train_patients, key));
+
+  /* near the fraction in each class: patients have at most 3 images */
+  for (int i = 0; i < nv; i++)
+    val_counts[ds->labels[va[i]]]++;
+  for (int c = 0; c < 2; c++) {
+    double target = 0.2 * ds->counts[c];
+    g_test_message ("class %d: %d of %d images in validation (target %.1f)",
+        c, val_counts[c], ds->counts[c], target);
+    g_assert_cmpfloat (fabs (val_counts[c] - target), <=, 3.0);
+  }
+  /* ascending indices */
+  for (int i = 1; i < nv; i++)
+    g_assert_cmpint (va[i - 1], <, va[i]);
+
+  /* deterministic for a seed, different for another */
+  cxr_dataset_split (ds, 0.2, 42, &tr2, &nt2, &va2, &nv2);
+  g_assert_cmpint (nv2, ==, nv);
+  g_assert_cmpmem (va2, nv * sizeof (int), va, nv * sizeof (int));
+  g_free (tr2);
+  g_free (va2);
+  cxr_dataset_split (ds, 0.2, 43, &tr2, &nt2, &va2, &nv2);
+  g_assert_true (nv2 != nv || memcmp (va2, va, nv * sizeof (int)) != 0);
+  g_free (tr2);
+  g_free (va2);
+
+  /* the same named patients whatever order the images came in */
+  cxr_dataset_split (rev, 0.2, 42, &tr2, &nt2, &va2, &nv2);
+  rev_val = patients_of (rev, va2, nv2);
+  g_assert_cmpuint (g_hash_table_size (rev_val), ==,
+      g_hash_table_size (val_patients));
+  g_hash_table_iter_init (&it, val_patients);
+  while (g_hash_table_iter_next (&it, &key, NULL))
+    g_assert_true (g_hash_table_contains (rev_val, key));
+  g_free (tr2);
+  g_free (va2);
+
+  /* fraction 0: everything trains */
+  cxr_dataset_split (ds, 0.0, 42, &tr2, &nt2, &va2, &nv2);
+  g_assert_cmpint (nt2, ==, ds->n);
+  g_assert_cmpint (nv2, ==, 0);
+  g_free (tr2);
+  g_free (va2);
+
+  g_hash_table_unref (rev_val);
+  g_hash_table_unref (train_patients);
+  g_hash_table_unref (val_patients);
+  g_free (tr);
+  g_free (va);
+  cxr_dataset_free (ds);
+  cxr_dataset_free (rev);
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void
+test_quantisation (void)
+{
+  const int side = 37, px = side * side;
+  CxrDataset *ds = cxr_dataset_new (side);
+  float *img = g_new (float, px), *back = g_new (float, px);
+  CxrRng rng;
+  char *f1, *f2;
+
+  cxr_rng_init (&rng, 7);
+  /* past the first capacity (64) so that growing is exercised */
+  for (int k = 0; k < 150; k++) {
+    for (int i = 0; i < px; i++)
+      img[i] = cxr_rng_uniform (&rng);
+    g_assert_true (cxr_dataset_add (ds, img, k % 3 == 0, NULL));
+  }
+  g_assert_cmpint (ds->n, ==, 150);
+  g_assert_cmpint (ds->counts[1], ==, 50);
+  g_assert_cmpint (ds->counts[0], ==, 100);
+  g_assert_false (cxr_dataset_add (ds, img, CXR_MAX_CLASSES, NULL));
+  g_assert_false (cxr_dataset_add (ds, img, -1, NULL));
+
+  /* replay the stream and compare every image */
+  cxr_rng_init (&rng, 7);
+  for (int k = 0; k < 150; k++) {
+    for (int i = 0; i < px; i++)
+      img[i] = cxr_rng_uniform (&rng);
+    cxr_dataset_get (ds, k, back);
+    for (int i = 0; i < px; i++)
+      g_assert_cmpfloat (fabsf (back[i] - img[i]), <=, 1.0f / 65535);
+    g_assert_cmpint (ds->labels[k], ==, k % 3 == 0);
+  }
+
+  /* out of range and NaN are clamped, exactly */
+  img[0] = -3.0f;
+  img[1] = 7.0f;
+  img[2] = NAN;
+  img[3] = 1.0f;
+  g_assert_true (cxr_dataset_add (ds, img, 0, "IM-0001-0001.jpeg"));
+  cxr_dataset_get (ds, 150, back);
+  g_assert_cmpfloat (back[0], ==, 0.0f);
+  g_assert_cmpfloat (back[1], ==, 1.0f);
+  g_assert_cmpfloat (back[2], ==, 0.0f);
+  g_assert_cmpfloat (back[3], ==, 1.0f);
+  g_assert_cmpstr (ds->patients[150], ==, "IM-0001");
+
+  /* the fingerprint follows pixels and labels */
+  f1 = cxr_dataset_fingerprint (ds);
+  g_assert_cmpuint (strlen (f1), ==, 16);
+  ds->labels[3] ^= 1;
+  f2 = cxr_dataset_fingerprint (ds);
+  g_assert_cmpstr (f1, !=, f2);
+  g_free (f2);
+  ds->labels[3] ^= 1;
+  ds->pixels[1000]++;
+  f2 = cxr_dataset_fingerprint (ds);
+  g_assert_cmpstr (f1, !=, f2);
+  g_free (f1);
+  g_free (f2);
+
+  g_free (img);
+  g_free (back);
+  cxr_dataset_free (ds);
+}
+
+/* ------------------------------------------------------------------------ */
+
+/* n images of 124x124: noise, PNEUMONIA ones with a bright blob to learn;
+ * each its own patient */
+static CxrDataset *
+synthetic_dataset (int n, uint64_t seed)
+{
+  const int side = 124;
+  CxrDataset *ds = cxr_dataset_new (side);
+  float *img = g_new (float, side * side);
+  CxrRng rng;
+
+  cxr_rng_init (&rng, seed);
+  for (int k = 0; k < n; k++) {
+    int label = k % 2;
+    float cx = cxr_rng_range (&rng, 40, 84), cy = cxr_rng_range (&rng, 40, 84);
+    char *name = label ? g_strdup_printf ("person%d_virus_1.jpeg", k) :
+        g_strdup_printf ("IM-%04d-0001.jpeg", k);
+    for (int y = 0; y < side; y++)
+      for (int x = 0; x < side; x++) {
+        float d2 = (x - cx) * (x - cx) + (y - cy) * (y - cy);
+        img[y * side + x] = 0.3f + 0.2f * cxr_rng_uniform (&rng)
+            + (label ? 0.4f * expf (-d2 / 200.0f) : 0.0f);
+      }
+    cxr_dataset_add (ds, img, label, name);
+    g_free (name);
+  }
+  g_free (img);
+  return ds;
+}
+
+static CxrModel *
+default_model (uint64_t seed)
+{
+  GError *error = NULL;
+  CxrModel *m = cxr_model_new (CXR_SPEC_DEFAULT, 1, 124, 124, classes, seed,
+      &error);
+  g_assert_no_error (error);
+  return m;
+}
+
+static void
+short_config (CxrTrainConfig *cfg)
+{
+  cxr_train_config_init (cfg);
+  cfg->epochs = 2;
+  cfg->batch_size = 16;
+  cfg->validation_fraction = 0.25;
+  cfg->precision = CXR_PRECISION_FP32;
+  cfg->seed = 5;
+}
+
+static gboolean
+params_finite (const CxrModel *m)
+{
+  for (size_t i = 0; i < m->spec->n_floats; i++)
+    if (!isfinite (m->params[i]))
+      return FALSE;
+  return TRUE;
+}
+
+static void
+test_determinism (void)
+{
+  CxrDataset *ds = synthetic_dataset (64, 1);
+  CxrModel *a = default_model (3), *b = default_model (3), *c =
+      default_model (3), *start = default_model (3);
+  CxrTrainConfig cfg;
+  GError *error = NULL;
+  size_t bytes = a->spec->n_floats * sizeof (float);
+
+  short_config (&cfg);
+  g_assert_true (cxr_train (a, ds, &cfg, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (cxr_train (b, ds, &cfg, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpmem (a->params, bytes, b->params, bytes);
+  g_assert_cmpstr (a->id, ==, b->id);
+  g_assert_cmpfloat (a->threshold, ==, b->threshold);
+  g_assert_true (params_finite (a));
+  /* it did train, and another seed trains otherwise */
+  g_assert_true (memcmp (a->params, start->params, bytes) != 0);
+  cfg.seed = 6;
+  g_assert_true (cxr_train (c, ds, &cfg, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (memcmp (a->params, c->params, bytes) != 0);
+
+  cxr_model_free (a);
+  cxr_model_free (b);
+  cxr_model_free (c);
+  cxr_model_free (start);
+  cxr_dataset_free (ds);
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void
+test_divergence_learning_rate (void)
+{
+  CxrDataset *ds = synthetic_dataset (64, 1);
+  CxrModel *m = default_model (3), *start = default_model (3);
+  CxrTrainConfig cfg;
+  GError *error = NULL;
+  size_t bytes = m->spec->n_floats * sizeof (float);
+
+  short_config (&cfg);
+  cfg.learning_rate = 1e6f;
+  cfg.schedule = CXR_SCHEDULE_NONE;
+  cfg.epochs = 5;
+  g_assert_false (cxr_train (m, ds, &cfg, NULL, NULL, &error));
+  g_assert_error (error, CXR_ERROR, CXR_ERROR_ENGINE);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "diverged"));
+  g_assert_nonnull (strstr (error->message, "Lower the learning rate"));
+  g_assert_true (params_finite (m));
+  /* diverged before any epoch could do better: the starting weights */
+  if (strstr (error->message, "epoch 1 "))
+    g_assert_cmpmem (m->params, bytes, start->params, bytes);
+  g_error_free (error);
+  cxr_model_free (m);
+  cxr_model_free (start);
+  cxr_dataset_free (ds);
+}
+
+/* poisons one weight at the first step of epoch 2 */
+static gboolean
+inject_nan (const CxrStepReport *r, void *user)
+{
+  CxrModel *m = user;
+  if (r->epoch == 2 && r->step == 1)
+    m->params[0] = NAN;
+  return TRUE;
+}
+
+typedef struct {
+  float *params;
+  size_t bytes;
+  int calls;
+} Checkpoints;
+
+static void
+keep_checkpoint (const CxrModel *best, void *user)
+{
+  Checkpoints *c = user;
+  memcpy (c->params, best->params, c->bytes);
+  c->calls++;
+}
+
+typedef struct {
+  CxrModel *model;
+  Checkpoints ck;
+} InjectState;
+
+static gboolean
+inject_nan_state (const CxrStepReport *r, void *user)
+{
+  return inject_nan (r, ((InjectState *) user)->model);
+}
+
+static void
+keep_checkpoint_state (const CxrModel *best, void *user)
+{
+  keep_checkpoint (best, &((InjectState *) user)->ck);
+}
+
+static void
+test_divergence_nan (void)
+{
+  CxrDataset *ds = synthetic_dataset (64, 1);
+  CxrModel *m = default_model (3);
+  CxrTrainConfig cfg;
+  CxrTrainCallbacks cb = { .on_step = inject_nan_state,
+    .on_checkpoint = keep_checkpoint_state, .step_interval = 1
+  };
+  InjectState st = { m, { NULL, m->spec->n_floats * sizeof (float), 0 } };
+  GError *error = NULL;
+
+  st.ck.params = g_malloc (st.ck.bytes);
+  short_config (&cfg);
+  cfg.epochs = 3;
+  g_assert_false (cxr_train (m, ds, &cfg, &cb, &st, &error));
+  g_assert_error (error, CXR_ERROR, CXR_ERROR_ENGINE);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "diverged at epoch 2 step 2"));
+  /* a ReLU may turn the NaN to 0 before the loss sees it, so the check of
+   * the weights may be what notices */
+  g_assert_true (strstr (error->message, "loss is NaN")
+      || strstr (error->message, "weight is not finite"));
+  /* back to the best model, the one epoch 1 checkpointed */
+  g_assert_true (params_finite (m));
+  g_assert_cmpint (st.ck.calls, ==, 1);
+  g_assert_cmpmem (m->params, st.ck.bytes, st.ck.params, st.ck.bytes);
+  g_assert_cmpstr (g_hash_table_lookup (m->provenance, "best_epoch"), ==,
+      "1");
+  g_error_free (error);
+  g_free (st.ck.params);
+  cxr_model_free (m);
+  cxr_dataset_free (ds);
+}
+
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+  int steps, epochs, checkpoints, stop_at_step;
+  double last_elapsed;
+  int best_epochs;
+  char best_id[9];
+  float best_threshold;
+} Progress;
+
+static gboolean
+check_step (const CxrStepReport *r, void *user)
+{
+  Progress *p = user;
+  p->steps++;
+  g_assert_cmpint (r->epoch, >=, 1);
+  g_assert_cmpint (r->epoch, <=, r->epochs);
+  g_assert_cmpint (r->step, >=, 1);
+  g_assert_cmpint (r->step, <=, r->steps_per_epoch);
+  g_assert_true (isfinite (r->loss) && r->loss > 0.0);
+  g_assert_cmpfloat (r->accuracy, >=, 0.0);
+  g_assert_cmpfloat (r->accuracy, <=, 1.0);
+  g_assert_cmpfloat (r->images_per_second, >, 0.0);
+  g_assert_cmpfloat (r->eta_seconds, >=, 0.0);
+  g_assert_cmpfloat (r->learning_rate, >, 0.0f);
+  g_assert_cmpfloat (r->learning_rate, <=, 1e-3f);
+  return p->stop_at_step == 0 || p->steps < p->stop_at_step;
+}
+
+static gboolean
+check_epoch (const CxrEpochReport *r, void *user)
+{
+  Progress *p = user;
+  p->epochs++;
+  g_assert_cmpint (r->epoch, ==, p->epochs);
+  g_assert_true (isfinite (r->train_loss) && r->train_loss > 0.0);
+  g_assert_cmpint (r->n_val, >, 0);
+  g_assert_true (isfinite (r->val_loss) && r->val_loss > 0.0);
+  g_assert_cmpfloat (r->val_accuracy, >=, 0.0);
+  g_assert_cmpfloat (r->val_accuracy, <=, 1.0);
+  g_assert_cmpfloat (r->val_auc, >=, 0.0);
+  g_assert_cmpfloat (r->val_auc, <=, 1.0);
+  g_assert_cmpfloat (r->threshold, >=, 0.0f);
+  g_assert_cmpfloat (r->threshold, <=, 1.0f);
+  g_assert_cmpfloat (r->elapsed_seconds, >=, p->last_elapsed);
+  if (r->epoch == 1)
+    g_assert_true (r->is_best);
+  if (r->is_best) {
+    p->best_epochs = r->epoch;
+    p->best_threshold = r->threshold;
+  }
+  p->last_elapsed = r->elapsed_seconds;
+  g_test_message ("epoch %d: loss %.4f acc %.3f | val loss %.4f acc %.3f "
+      "AUC %.3f threshold %.3f%s", r->epoch, r->train_loss,
+      r->train_accuracy, r->val_loss, r->val_accuracy, r->val_auc,
+      r->threshold, r->is_best ? " best" : "");
+  return TRUE;
+}
+
+static void
+check_checkpoint (const CxrModel *best, void *user)
+{
+  Progress *p = user;
+  p->checkpoints++;
+  g_assert_cmpint (p->checkpoints, ==, p->epochs);
+  g_assert_cmpfloat (best->threshold, ==, p->best_threshold);
+  g_assert_nonnull (g_hash_table_lookup (best->provenance,
+          "data_fingerprint"));
+  memcpy (p->best_id, best->id, sizeof p->best_id);
+}
+
+static void
+test_callbacks (void)
+{
+  static const char *keys[] = { "epochs_run", "best_epoch", "seed",
+    "train_images", "val_images", "val_auc", "val_accuracy",
+    "val_sensitivity", "val_specificity", "threshold_method",
+    "learning_rate", "batch_size", "augment", "class_weighting",
+    "precision", "train_seconds", "software", "data_fingerprint", NULL
+  };
+  CxrDataset *ds = synthetic_dataset (64, 2);
+  CxrModel *m = default_model (4), *start = default_model (4);
+  CxrTrainConfig cfg;
+  CxrTrainCallbacks cb = { check_step, check_epoch, check_checkpoint, 1 };
+  Progress p = { 0 };
+  GError *error = NULL;
+  size_t bytes = m->spec->n_floats * sizeof (float);
+  char *fp;
+
+  short_config (&cfg);
+  cfg.epochs = 3;
+  g_assert_true (cxr_train (m, ds, &cfg, &cb, &p, &error));
+  g_assert_no_error (error);
+  /* 48 training images in batches of 16: 3 steps an epoch */
+  g_assert_cmpint (p.steps, ==, 9);
+  g_assert_cmpint (p.epochs, ==, 3);
+  g_assert_cmpint (p.checkpoints, ==, 3);
+  /* the model ends as the best checkpoint */
+  g_assert_cmpstr (m->id, ==, p.best_id);
+  g_assert_cmpfloat (m->threshold, ==, p.best_threshold);
+  for (int i = 0; keys[i]; i++)
+    if (!g_hash_table_lookup (m->provenance, keys[i]))
+      g_error ("provenance key %s is missing", keys[i]);
+  g_assert_cmpstr (g_hash_table_lookup (m->provenance, "epochs_run"), ==, "3");
+  g_assert_cmpstr (g_hash_table_lookup (m->provenance, "train_images"), ==,
+      "48");
+  g_assert_cmpstr (g_hash_table_lookup (m->provenance, "val_images"), ==,
+      "16");
+  g_assert_cmpstr (g_hash_table_lookup (m->provenance, "software"), ==,
+      "gst-cxr 0.1.0");
+  g_assert_cmpstr (g_hash_table_lookup (m->provenance, "precision"), ==,
+      "fp32");
+  fp = cxr_dataset_fingerprint (ds);
+  g_assert_cmpstr (g_hash_table_lookup (m->provenance, "data_fingerprint"),
+      ==, fp);
+  g_free (fp);
+
+  /* stopping from on_step: before any epoch ends, so the model keeps the
+   * weights it came with, and that is not an error */
+  cxr_model_free (m);
+  m = default_model (4);
+  memset (&p, 0, sizeof p);
+  p.stop_at_step = 2;
+  g_assert_true (cxr_train (m, ds, &cfg, &cb, &p, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (p.steps, ==, 2);
+  g_assert_cmpint (p.epochs, ==, 0);
+  g_assert_cmpint (p.checkpoints, ==, 0);
+  g_assert_cmpmem (m->params, bytes, start->params, bytes);
+  g_assert_cmpstr (g_hash_table_lookup (m->provenance, "epochs_run"), ==, "0");
+
+  cxr_model_free (m);
+  cxr_model_free (start);
+  cxr_dataset_free (ds);
+}
+
+/* without validation the last weights and threshold 0.5 */
+static void
+test_no_validation (void)
+{
+  CxrDataset *ds = synthetic_dataset (32, 3);
+  CxrModel *m = default_model (5);
+  CxrTrainConfig cfg;
+  GError *error = NULL;
+
+  short_config (&cfg);
+  cfg.validation_fraction = 0.0;
+  m->threshold = 0.3f;
+  g_assert_true (cxr_train (m, ds, &cfg, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpfloat (m->threshold, ==, 0.5f);
+  g_assert_cmpstr (g_hash_table_lookup (m->provenance, "val_images"), ==, "0");
+  g_assert_null (g_hash_table_lookup (m->provenance, "val_auc"));
+  g_assert_true (params_finite (m));
+
+  /* a dataset at the wrong size is refused */
+  cxr_dataset_free (ds);
+  ds = cxr_dataset_new (64);
+  g_assert_false (cxr_train (m, ds, &cfg, NULL, NULL, &error));
+  g_assert_error (error, CXR_ERROR, CXR_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  cxr_model_free (m);
+  cxr_dataset_free (ds);
+}
+
+/* ------------------------------------------------------------------------ */
+
+/* a JPEG file as 8-bit grey; NULL on any error */
+typedef struct {
+  struct jpeg_error_mgr mgr;
+  jmp_buf jump;
+} JpegError;
+
+static void
+jpeg_fail (j_common_ptr cinfo)
+{
+  longjmp (((JpegError *) cinfo->err)->jump, 1);
+}
+
+static guint8 *
+decode_gray (const char *path, int *width, int *height)
+{
+  struct jpeg_decompress_struct cinfo;
+  JpegError err;
+  guint8 *volatile pixels = NULL;
+  FILE *f = fopen (path, "rb");
+
+  if (!f)
+    return NULL;
+  cinfo.err = jpeg_std_error (&err.mgr);
+  err.mgr.error_exit = jpeg_fail;
+  if (setjmp (err.jump)) {
+    jpeg_destroy_decompress (&cinfo);
+    fclose (f);
+    g_free (pixels);
+    return NULL;
+  }
+  jpeg_create_decompress (&cinfo);
+  jpeg_stdio_src (&cinfo, f);
+  jpeg_read_header (&cinfo, TRUE);
+  cinfo.out_color_space = JCS_GRAYSCALE;
+  jpeg_start_decompress (&cinfo);
+  *width = cinfo.output_width;
+  *height = cinfo.output_height;
+  pixels = g_malloc ((size_t) *width * *height);
+  while (cinfo.output_scanline < cinfo.output_height) {
+    JSAMPROW row = pixels + (size_t) cinfo.output_scanline * *width;
+    jpeg_read_scanlines (&cinfo, &row, 1);
+  }
+  jpeg_finish_decompress (&cinfo);
+  jpeg_destroy_decompress (&cinfo);
+  fclose (f);
+  return pixels;
+}
+
+static const char *
+data_dir (void)
+{
+  const char *d = g_getenv ("CXR_DATA_DIR");
+  return d ? d : "../shared/data";
+}
+
+static gint
+compare_names (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+/* n files spread evenly over the sorted folder, added as class label */
+static int
+add_folder (CxrDataset *ds, const char *folder, int label, int n)
+{
+  GDir *dir = g_dir_open (folder, 0, NULL);
+  GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
+  float *img = g_new (float, ds->side * ds->side);
+  const char *name;
+  int added = 0;
+
+  if (!dir)
+    return 0;
+  while ((name = g_dir_read_name (dir)))
+    if (g_str_has_suffix (name, ".jpeg"))
+      g_ptr_array_add (names, g_strdup (name));
+  g_dir_close (dir);
+  g_ptr_array_sort (names, compare_names);
+
+  for (int k = 0; k < n && names->len > 0; k++) {
+    const char *file = g_ptr_array_index (names,
+        (guint) ((guint64) k * names->len / n));
+    char *path = g_build_filename (folder, file, NULL);
+    int w, h;
+    guint8 *gray = decode_gray (path, &w, &h);
+    GError *error = NULL;
+
+    g_assert_nonnull (gray);
+    g_assert_true (cxr_preprocess (gray, w, h, w, CXR_PIXEL_GRAY8, NULL,
+            ds->side, ds->side, img, &error));
+    g_assert_no_error (error);
+    g_assert_true (cxr_dataset_add (ds, img, label, file));
+    added++;
+    g_free (gray);
+    g_free (path);
+  }
+  g_ptr_array_unref (names);
+  g_free (img);
+  return added;
+}
+
+static gboolean
+print_epoch (const CxrEpochReport *r, void *user)
+{
+  (void) user;
+  g_test_message ("epoch %2d  loss %.4f acc %.3f | val loss %.4f acc@0.5 "
+      "%.3f AUC %.4f threshold %.3f%s  %.1f s", r->epoch, r->train_loss,
+      r->train_accuracy, r->val_loss, r->val_accuracy, r->val_auc,
+      r->threshold, r->is_best ? " *" : "", r->elapsed_seconds);
+  return TRUE;
+}
+
+static void
+test_real_data (void)
+{
+  char *train = g_build_filename (data_dir (), "chest_xray", "train", NULL);
+  char *normal = g_build_filename (train, "NORMAL", NULL);
+  char *pneumonia = g_build_filename (train, "PNEUMONIA", NULL);
+  CxrDataset *ds;
+  CxrModel *m;
+  CxrTrainConfig cfg;
+  CxrTrainCallbacks cb = { .on_epoch = print_epoch };
+  GError *error = NULL;
+  GTimer *timer;
+  double auc;
+
+  if (!g_file_test (normal, G_FILE_TEST_IS_DIR)
+      || !g_file_test (pneumonia, G_FILE_TEST_IS_DIR)) {
+    g_test_skip ("no chest X-rays: set CXR_DATA_DIR");
+    goto done;
+  }
+  timer = g_timer_new ();
+  ds = cxr_dataset_new (124);
+  g_assert_cmpint (add_folder (ds, normal, 0, 150), ==, 150);
+  g_assert_cmpint (add_folder (ds, pneumonia, 1, 150), ==, 150);
+  g_test_message ("decoded and cached %d images in %.2f s", ds->n,
+      g_timer_elapsed (timer, NULL));
+
+  m = default_model (1);
+  cxr_train_config_init (&cfg);
+  cfg.epochs = 20;
+  cfg.validation_fraction = 0.2;
+  cfg.patience = 0;
+  cfg.seed = 1;
+  g_timer_start (timer);
+  g_assert_true (cxr_train (m, ds, &cfg, &cb, NULL, &error));
+  g_assert_no_error (error);
+  auc = g_ascii_strtod (g_hash_table_lookup (m->provenance, "val_auc"), NULL);
+  g_test_message ("%s training on %s images, %s validation: best epoch %s, "
+      "val AUC %.4f, accuracy %s at threshold %.3f, sensitivity %s, "
+      "specificity %s, %.1f s",
+      (char *) g_hash_table_lookup (m->provenance, "precision"),
+      (char *) g_hash_table_lookup (m->provenance, "train_images"),
+      (char *) g_hash_table_lookup (m->provenance, "val_images"),
+      (char *) g_hash_table_lookup (m->provenance, "best_epoch"), auc,
+      (char *) g_hash_table_lookup (m->provenance, "val_accuracy"),
+      m->threshold,
+      (char *) g_hash_table_lookup (m->provenance, "val_sensitivity"),
+      (char *) g_hash_table_lookup (m->provenance, "val_specificity"),
+      g_timer_elapsed (timer, NULL));
+  g_assert_cmpfloat (auc, >, 0.8);
+
+  g_timer_destroy (timer);
+  cxr_model_free (m);
+  cxr_dataset_free (ds);
+done:
+  g_free (train);
+  g_free (normal);
+  g_free (pneumonia);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/trainer/patient-id", test_patient_id);
+  g_test_add_func ("/trainer/split", test_split);
+  g_test_add_func ("/trainer/quantisation", test_quantisation);
+  g_test_add_func ("/trainer/determinism", test_determinism);
+  g_test_add_func ("/trainer/divergence-learning-rate",
+      test_divergence_learning_rate);
+  g_test_add_func ("/trainer/divergence-nan", test_divergence_nan);
+  g_test_add_func ("/trainer/callbacks", test_callbacks);
+  g_test_add_func ("/trainer/no-validation", test_no_validation);
+  g_test_add_func ("/trainer/real-data", test_real_data);
+  return g_test_run ();
+}
