@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "gstcxrelements.h"
 
 #define EPS 1e-9
 
@@ -824,8 +823,6 @@ metasink_suite (void)
 {
   Suite *s = suite_create ("cxrmetasink");
   TCase *tc = tcase_create ("general");
-
-  GST_ELEMENT_REGISTER (cxrmetasink, NULL);
 
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_lines);

@@ -1,0 +1,1075 @@
+/* cxrdatasetsrc — a chest X-ray data set as a stream of labelled frames.
+ * The behaviour, and the choices behind it, are documented below. */
+
+/**
+ * SECTION:element-cxrdatasetsrc
+ * @title: cxrdatasetsrc
+ *
+ * Walks a chest X-ray data set and pushes every JPEG or PNG image in it as
+ * one raw video frame carrying a #GstCxrLabelMeta (ground-truth class and
+ * the file's path).
+ *
+ * `location` is one of three layouts, told apart when the element starts:
+ *
+ * - a file ending in `.csv`: a manifest, one `path,label` line per image.
+ *   Relative paths are relative to the manifest's folder; a `path,label`
+ *   header line (and a UTF-8 byte order mark) is optional; an empty label
+ *   (or no comma at all) means unlabelled; empty lines are ignored. A line
+ *   with more than one comma or without a path is an error (no quoting, so
+ *   paths may not contain commas).
+ *   Images come in manifest order.
+ * - a folder with subfolders that hold images ("ImageFolder"): each
+ *   top-level subfolder is a class, named after the folder. With
+ *   `recursive` (the default) images in nested folders under a class folder
+ *   belong to that class; without it only images directly inside the class
+ *   folder count, and a subfolder whose images are all nested deeper is not
+ *   a class. Images lying directly in `location` next to class folders are
+ *   ignored (logged at WARNING level), as torchvision's ImageFolder does.
+ * - any other folder: a flat, unlabelled set of the images directly in it
+ *   (by the rule above none of its subfolders hold images).
+ *
+ * Image files are recognised by extension (.jpg, .jpeg, .png, any case);
+ * names starting with '.' are ignored, files and folders alike. Folders are
+ * listed in byte order, so runs are reproducible whatever the locale.
+ *
+ * Class order: `classes` when set, otherwise the sorted class folder names
+ * (or sorted distinct labels of a manifest). With `classes` set, a class
+ * folder or manifest label not in the list is an error at start, listing
+ * what was found; a listed class with no images is fine (a small split may
+ * lack one). A flat folder is unlabelled whatever `classes` says.
+ *
+ * Order: folders give files sorted by path (byte order), manifests keep
+ * their order; `shuffle` replaces either by a permutation that depends only
+ * on `seed` and the file list (SplitMix64 + Fisher-Yates, so the same seed
+ * gives the same order on every machine and GLib version).
+ *
+ * Output: video/x-raw GRAY8 for grey JPEGs and 8-bit (or gray+alpha) PNGs,
+ * GRAY16_LE for 16-bit grey PNGs, RGB for colour and palette images (alpha
+ * dropped); width and height of the decoded image, framerate 0/1,
+ * pixel-aspect-ratio 1/1. New caps are set before any buffer whose size or
+ * format differs from the previous one. Buffer n (counting only pushed
+ * frames) has PTS n seconds, duration 1 second and offset n: a data set has
+ * no time, but sinks that sync or mux want monotonic timestamps. A sink
+ * with sync=true therefore shows one image per second; use sync=false to
+ * run at decoding speed.
+ *
+ * `target-size` > 0 makes JPEGs decode at the smallest DCT scale (n/8) whose
+ * output is still at least target-size on both sides: several times faster
+ * for large X-rays. Nothing is resized beyond that; cxrclassify does the
+ * exact resize. PNGs always decode at full size.
+ *
+ * A file that cannot be read or decoded is skipped: the element posts a
+ * "cxrdatasetsrc-skipped" element message (fields: file, the full path, and
+ * reason), a GST_ELEMENT_WARNING, and counts it in `n-skipped`. With
+ * `skip-corrupt` false it is a fatal error instead. A missing or unset
+ * location, a folder without images, or a bad manifest line is an error
+ * from start. EOS follows the last file; `num-buffers` works as for any
+ * #GstBaseSrc.
+ *
+ * ## Example launch lines
+ * |[
+ * gst-launch-1.0 -m cxrdatasetsrc location=chest_xray/val target-size=124 ! \
+ *     fakesink sync=false
+ * gst-launch-1.0 cxrdatasetsrc location=val.csv classes=NORMAL,PNEUMONIA ! \
+ *     cxrclassify ! cxrmetasink
+ * ]|
+ */
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstcxrdatasetsrc.h"
+
+#include <string.h>
+
+#include "gstcxrelements.h"
+#include "imagedecode.h"
+#include "gst/cxr/cxrmeta.h"
+
+GST_DEBUG_CATEGORY_STATIC (gst_cxr_dataset_src_debug);
+#define GST_CAT_DEFAULT gst_cxr_dataset_src_debug
+
+/* A symlink loop would otherwise recurse forever. */
+#define MAX_FOLDER_DEPTH 32
+
+enum
+{
+  PROP_0,
+  PROP_LOCATION,
+  PROP_CLASSES,
+  PROP_RECURSIVE,
+  PROP_SHUFFLE,
+  PROP_SEED,
+  PROP_TARGET_SIZE,
+  PROP_SKIP_CORRUPT,
+  PROP_N_FILES,
+  PROP_N_SKIPPED,
+};
+
+#define DEFAULT_RECURSIVE TRUE
+#define DEFAULT_SHUFFLE FALSE
+#define DEFAULT_SEED 0
+#define DEFAULT_TARGET_SIZE 0
+#define DEFAULT_SKIP_CORRUPT TRUE
+
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC,
+    GST_PAD_ALWAYS,
+    GST_STATIC_CAPS ("video/x-raw, "
+        "format = (string) { GRAY8, GRAY16_LE, RGB }, "
+        "width = (int) [ 1, 65536 ], height = (int) [ 1, 65536 ], "
+        "framerate = (fraction) 0/1, pixel-aspect-ratio = (fraction) 1/1"));
+
+/* One image of the data set. */
+typedef struct
+{
+  gchar *path;                  /* what is opened */
+  gchar *source;                /* what is reported: relative to location */
+  gint class_index;             /* -1: unlabelled */
+  gchar *label;                 /* manifest label, until classes are known */
+} CxrDatasetFile;
+
+static CxrDatasetFile *
+dataset_file_new (gchar * path, gchar * source)
+{
+  CxrDatasetFile *file = g_new0 (CxrDatasetFile, 1);
+
+  file->path = path;
+  file->source = source;
+  file->class_index = -1;
+  return file;
+}
+
+static void
+dataset_file_free (gpointer data)
+{
+  CxrDatasetFile *file = data;
+
+  g_free (file->path);
+  g_free (file->source);
+  g_free (file->label);
+  g_free (file);
+}
+
+#define gst_cxr_dataset_src_parent_class parent_class
+G_DEFINE_TYPE (GstCxrDatasetSrc, gst_cxr_dataset_src, GST_TYPE_PUSH_SRC);
+GST_ELEMENT_REGISTER_DEFINE (cxrdatasetsrc, "cxrdatasetsrc", GST_RANK_NONE,
+    GST_TYPE_CXR_DATASET_SRC);
+
+static void gst_cxr_dataset_src_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec);
+static void gst_cxr_dataset_src_get_property (GObject * object, guint prop_id,
+    GValue * value, GParamSpec * pspec);
+static void gst_cxr_dataset_src_finalize (GObject * object);
+static gboolean gst_cxr_dataset_src_start (GstBaseSrc * bsrc);
+static gboolean gst_cxr_dataset_src_stop (GstBaseSrc * bsrc);
+static gboolean gst_cxr_dataset_src_negotiate (GstBaseSrc * bsrc);
+static gboolean gst_cxr_dataset_src_is_seekable (GstBaseSrc * bsrc);
+static GstFlowReturn gst_cxr_dataset_src_create (GstPushSrc * psrc,
+    GstBuffer ** buf);
+
+static void
+gst_cxr_dataset_src_class_init (GstCxrDatasetSrcClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseSrcClass *basesrc_class = GST_BASE_SRC_CLASS (klass);
+  GstPushSrcClass *pushsrc_class = GST_PUSH_SRC_CLASS (klass);
+
+  GST_DEBUG_CATEGORY_INIT (gst_cxr_dataset_src_debug, "cxrdatasetsrc", 0,
+      "chest X-ray data set source");
+
+  gobject_class->set_property = gst_cxr_dataset_src_set_property;
+  gobject_class->get_property = gst_cxr_dataset_src_get_property;
+  gobject_class->finalize = gst_cxr_dataset_src_finalize;
+
+  /**
+   * GstCxrDatasetSrc:location:
+   *
+   * The data set: a folder (class subfolders, or flat and unlabelled) or a
+   * .csv manifest of `path,label` lines. Read when the element starts.
+   */
+  g_object_class_install_property (gobject_class, PROP_LOCATION,
+      g_param_spec_string ("location", "Location",
+          "Folder of images (one subfolder per class, or a flat unlabelled "
+          "folder) or a .csv manifest of 'path,label' lines (paths relative "
+          "to the manifest's folder, optional 'path,label' header, empty "
+          "label = unlabelled)", NULL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * GstCxrDatasetSrc:classes:
+   *
+   * Comma-separated class names; position = class index. A class folder or
+   * manifest label not in the list is an error at start.
+   */
+  g_object_class_install_property (gobject_class, PROP_CLASSES,
+      g_param_spec_string ("classes", "Classes",
+          "Comma-separated class names giving the class order (e.g. "
+          "'NORMAL,PNEUMONIA'); unset: sorted class folder names or manifest "
+          "labels. A class folder or label not listed is an error", NULL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * GstCxrDatasetSrc:recursive:
+   *
+   * Whether images in folders nested inside a class folder belong to that
+   * class. A flat folder is never searched below its top level.
+   */
+  g_object_class_install_property (gobject_class, PROP_RECURSIVE,
+      g_param_spec_boolean ("recursive", "Recursive",
+          "Count images in folders nested inside a class folder as that "
+          "class (a flat folder's own subfolders never hold images, else "
+          "they would be classes)", DEFAULT_RECURSIVE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * GstCxrDatasetSrc:shuffle:
+   *
+   * Push the files in a seeded random order instead of sorted (folders) or
+   * manifest order.
+   */
+  g_object_class_install_property (gobject_class, PROP_SHUFFLE,
+      g_param_spec_boolean ("shuffle", "Shuffle",
+          "Push files in a random order fixed by 'seed' (otherwise folders "
+          "give path order, manifests their own order)", DEFAULT_SHUFFLE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * GstCxrDatasetSrc:seed:
+   *
+   * Seed of the shuffle; the same seed and files give the same order
+   * everywhere.
+   */
+  g_object_class_install_property (gobject_class, PROP_SEED,
+      g_param_spec_uint64 ("seed", "Seed",
+          "Seed of the shuffle: the same seed and file list always give the "
+          "same order", 0, G_MAXUINT64, DEFAULT_SEED,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * GstCxrDatasetSrc:target-size:
+   *
+   * When > 0, JPEGs decode at the smallest DCT scale (1/8 .. 8/8) that
+   * keeps both sides >= target-size. No further resizing happens.
+   */
+  g_object_class_install_property (gobject_class, PROP_TARGET_SIZE,
+      g_param_spec_int ("target-size", "Target size",
+          "0: decode at full size. > 0: decode JPEGs at the smallest DCT "
+          "scale (n/8) keeping both sides >= this many pixels (much faster; "
+          "not resized further, PNGs stay full size)", 0, G_MAXINT,
+          DEFAULT_TARGET_SIZE, G_PARAM_READWRITE | GST_PARAM_MUTABLE_PLAYING |
+          G_PARAM_STATIC_STRINGS));
+
+  /**
+   * GstCxrDatasetSrc:skip-corrupt:
+   *
+   * Whether an unreadable or corrupt file is skipped (warning, element
+   * message "cxrdatasetsrc-skipped", counted in n-skipped) or is a fatal
+   * error.
+   */
+  g_object_class_install_property (gobject_class, PROP_SKIP_CORRUPT,
+      g_param_spec_boolean ("skip-corrupt", "Skip corrupt",
+          "Skip an unreadable or corrupt file with a warning and a "
+          "'cxrdatasetsrc-skipped' element message (fields: file, reason); "
+          "false: stop with an error", DEFAULT_SKIP_CORRUPT,
+          G_PARAM_READWRITE | GST_PARAM_MUTABLE_PLAYING |
+          G_PARAM_STATIC_STRINGS));
+
+  /**
+   * GstCxrDatasetSrc:n-files:
+   *
+   * Images found at start (before any is skipped).
+   */
+  g_object_class_install_property (gobject_class, PROP_N_FILES,
+      g_param_spec_uint ("n-files", "Number of files",
+          "Images found in the data set when the element started", 0,
+          G_MAXUINT, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * GstCxrDatasetSrc:n-skipped:
+   *
+   * Files skipped so far because they could not be read or decoded.
+   */
+  g_object_class_install_property (gobject_class, PROP_N_SKIPPED,
+      g_param_spec_uint ("n-skipped", "Number skipped",
+          "Files skipped so far as unreadable or corrupt (kept after the "
+          "element stops, reset when it starts)", 0, G_MAXUINT, 0,
+          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_element_class_set_static_metadata (element_class,
+      "Chest X-ray data set source", "Source/Video",
+      "Reads a folder of JPEG/PNG images (one subfolder per class, or flat) "
+      "or a CSV manifest, decodes each image to raw video and attaches its "
+      "ground-truth label and file name as GstCxrLabelMeta",
+      "gst-cxr authors");
+
+  basesrc_class->start = GST_DEBUG_FUNCPTR (gst_cxr_dataset_src_start);
+  basesrc_class->stop = GST_DEBUG_FUNCPTR (gst_cxr_dataset_src_stop);
+  basesrc_class->negotiate = GST_DEBUG_FUNCPTR (gst_cxr_dataset_src_negotiate);
+  basesrc_class->is_seekable =
+      GST_DEBUG_FUNCPTR (gst_cxr_dataset_src_is_seekable);
+  pushsrc_class->create = GST_DEBUG_FUNCPTR (gst_cxr_dataset_src_create);
+}
+
+static void
+gst_cxr_dataset_src_init (GstCxrDatasetSrc * self)
+{
+  self->recursive = DEFAULT_RECURSIVE;
+  self->shuffle = DEFAULT_SHUFFLE;
+  self->seed = DEFAULT_SEED;
+  self->target_size = DEFAULT_TARGET_SIZE;
+  self->skip_corrupt = DEFAULT_SKIP_CORRUPT;
+  gst_video_info_init (&self->info);
+  /* buffers are stamped n seconds, so segments are in time */
+  gst_base_src_set_format (GST_BASE_SRC (self), GST_FORMAT_TIME);
+}
+
+static void
+gst_cxr_dataset_src_finalize (GObject * object)
+{
+  GstCxrDatasetSrc *self = GST_CXR_DATASET_SRC (object);
+
+  g_free (self->location);
+  g_free (self->classes);
+  g_clear_pointer (&self->files, g_ptr_array_unref);
+  g_clear_pointer (&self->class_names, g_ptr_array_unref);
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+static void
+gst_cxr_dataset_src_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec)
+{
+  GstCxrDatasetSrc *self = GST_CXR_DATASET_SRC (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_LOCATION:
+      g_free (self->location);
+      self->location = g_value_dup_string (value);
+      break;
+    case PROP_CLASSES:
+      g_free (self->classes);
+      self->classes = g_value_dup_string (value);
+      break;
+    case PROP_RECURSIVE:
+      self->recursive = g_value_get_boolean (value);
+      break;
+    case PROP_SHUFFLE:
+      self->shuffle = g_value_get_boolean (value);
+      break;
+    case PROP_SEED:
+      self->seed = g_value_get_uint64 (value);
+      break;
+    case PROP_TARGET_SIZE:
+      self->target_size = g_value_get_int (value);
+      break;
+    case PROP_SKIP_CORRUPT:
+      self->skip_corrupt = g_value_get_boolean (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_cxr_dataset_src_get_property (GObject * object, guint prop_id,
+    GValue * value, GParamSpec * pspec)
+{
+  GstCxrDatasetSrc *self = GST_CXR_DATASET_SRC (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_LOCATION:
+      g_value_set_string (value, self->location);
+      break;
+    case PROP_CLASSES:
+      g_value_set_string (value, self->classes);
+      break;
+    case PROP_RECURSIVE:
+      g_value_set_boolean (value, self->recursive);
+      break;
+    case PROP_SHUFFLE:
+      g_value_set_boolean (value, self->shuffle);
+      break;
+    case PROP_SEED:
+      g_value_set_uint64 (value, self->seed);
+      break;
+    case PROP_TARGET_SIZE:
+      g_value_set_int (value, self->target_size);
+      break;
+    case PROP_SKIP_CORRUPT:
+      g_value_set_boolean (value, self->skip_corrupt);
+      break;
+    case PROP_N_FILES:
+      g_value_set_uint (value, self->n_files);
+      break;
+    case PROP_N_SKIPPED:
+      g_value_set_uint (value, self->n_skipped);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+/* ---- building the file list ---- */
+
+static gboolean
+is_image_name (const gchar * name)
+{
+  const gchar *dot = strrchr (name, '.');
+
+  return dot && (g_ascii_strcasecmp (dot, ".jpg") == 0
+      || g_ascii_strcasecmp (dot, ".jpeg") == 0
+      || g_ascii_strcasecmp (dot, ".png") == 0);
+}
+
+static gint
+compare_strings (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const gchar * const *) a, *(const gchar * const *) b);
+}
+
+static gint
+compare_sources (gconstpointer a, gconstpointer b)
+{
+  const CxrDatasetFile *fa = *(const CxrDatasetFile * const *) a;
+  const CxrDatasetFile *fb = *(const CxrDatasetFile * const *) b;
+
+  return strcmp (fa->source, fb->source);
+}
+
+/* The visible entries of a folder in byte order: readdir order differs
+ * between file systems, and the output order must not. */
+static GPtrArray *
+list_folder (const gchar * path, GError ** error)
+{
+  GDir *dir = g_dir_open (path, 0, error);
+  GPtrArray *names;
+  const gchar *name;
+
+  if (dir == NULL)
+    return NULL;
+  names = g_ptr_array_new_with_free_func (g_free);
+  while ((name = g_dir_read_name (dir)))
+    if (name[0] != '.')
+      g_ptr_array_add (names, g_strdup (name));
+  g_dir_close (dir);
+  g_ptr_array_sort (names, compare_strings);
+  return names;
+}
+
+/* Adds the images in folder (source names prefix/NAME) to files, going into
+ * subfolders when recursive. A non-folder with an image extension is taken
+ * even if it is a dangling link: it is then reported as unreadable, not
+ * silently missing. */
+static gboolean
+collect_images (GstCxrDatasetSrc * self, const gchar * folder,
+    const gchar * prefix, gboolean recursive, guint depth, GPtrArray * files,
+    GError ** error)
+{
+  GPtrArray *names = list_folder (folder, error);
+  gboolean ok = TRUE;
+
+  if (names == NULL)
+    return FALSE;
+  for (guint i = 0; i < names->len && ok; i++) {
+    const gchar *name = g_ptr_array_index (names, i);
+    gchar *path = g_build_filename (folder, name, NULL);
+    gchar *source = g_build_filename (prefix, name, NULL);
+
+    if (g_file_test (path, G_FILE_TEST_IS_DIR)) {
+      if (recursive && depth < MAX_FOLDER_DEPTH)
+        ok = collect_images (self, path, source, recursive, depth + 1, files,
+            error);
+      else if (recursive)
+        GST_WARNING_OBJECT (self, "not descending into '%s': more than %d "
+            "folders deep (symlink loop?)", path, MAX_FOLDER_DEPTH);
+      g_free (path);
+      g_free (source);
+    } else if (is_image_name (name)) {
+      g_ptr_array_add (files, dataset_file_new (path, source));
+    } else {
+      g_free (path);
+      g_free (source);
+    }
+  }
+  g_ptr_array_unref (names);
+  return ok;
+}
+
+/* "a, b,c" -> [a, b, c]. NULL when unset; FALSE (error posted) when a name
+ * is empty or repeated. */
+static gboolean
+parse_classes (GstCxrDatasetSrc * self, const gchar * classes,
+    GPtrArray ** out)
+{
+  gchar **parts;
+
+  *out = NULL;
+  if (classes == NULL || classes[0] == '\0')
+    return TRUE;
+  parts = g_strsplit (classes, ",", -1);
+  *out = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; parts[i]; i++) {
+    gchar *name = g_strstrip (parts[i]);
+
+    if (name[0] == '\0' || g_ptr_array_find_with_equal_func (*out, name,
+            g_str_equal, NULL)) {
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+          ("Invalid 'classes' property \"%s\": %s.", classes,
+              name[0] ? "a class is listed twice" : "a class name is empty"),
+          (NULL));
+      g_strfreev (parts);
+      g_clear_pointer (out, g_ptr_array_unref);
+      return FALSE;
+    }
+    g_ptr_array_add (*out, g_strdup (name));
+  }
+  g_strfreev (parts);
+  return TRUE;
+}
+
+static gpointer
+copy_string (gconstpointer src, gpointer data)
+{
+  (void) data;
+  return g_strdup (src);
+}
+
+static gint
+class_index_of (GPtrArray * class_names, const gchar * name)
+{
+  guint index;
+
+  if (g_ptr_array_find_with_equal_func (class_names, name, g_str_equal,
+          &index))
+    return index;
+  return -1;
+}
+
+static gchar *
+join_names (GPtrArray * names)
+{
+  GString *s = g_string_new (NULL);
+
+  for (guint i = 0; i < names->len; i++)
+    g_string_append_printf (s, "%s%s", i ? ", " : "",
+        (const gchar *) g_ptr_array_index (names, i));
+  return g_string_free (s, FALSE);
+}
+
+/* ImageFolder or flat folder; see the top of the file. */
+static gboolean
+scan_folder (GstCxrDatasetSrc * self, const gchar * root, GPtrArray * listed,
+    gboolean recursive)
+{
+  GPtrArray *names, *found, *unknown;
+  GPtrArray *top_files = g_ptr_array_new_with_free_func (dataset_file_free);
+  GPtrArray *class_files = g_ptr_array_new_with_free_func (dataset_file_free);
+  GError *err = NULL;
+
+  names = list_folder (root, &err);
+  if (names == NULL)
+    goto read_error;
+
+  /* A top-level subfolder is a class when it holds images. */
+  found = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < names->len; i++) {
+    const gchar *name = g_ptr_array_index (names, i);
+    gchar *path = g_build_filename (root, name, NULL);
+    guint before = class_files->len;
+
+    if (g_file_test (path, G_FILE_TEST_IS_DIR)) {
+      if (!collect_images (self, path, name, recursive, 1, class_files, &err)) {
+        g_free (path);
+        g_ptr_array_unref (found);
+        g_ptr_array_unref (names);
+        goto read_error;
+      }
+      if (class_files->len > before)
+        g_ptr_array_add (found, g_strdup (name));
+      g_free (path);
+    } else if (is_image_name (name)) {
+      g_ptr_array_add (top_files, dataset_file_new (path, g_strdup (name)));
+    } else {
+      g_free (path);
+    }
+  }
+  g_ptr_array_unref (names);
+
+  if (found->len == 0) {
+    GST_INFO_OBJECT (self, "'%s' is a flat folder: %u unlabelled images",
+        root, top_files->len);
+    g_ptr_array_extend_and_steal (self->files, top_files);
+    g_ptr_array_unref (class_files);
+    g_ptr_array_unref (found);
+    return TRUE;
+  }
+
+  if (top_files->len > 0)
+    GST_WARNING_OBJECT (self, "ignoring %u images directly in '%s': with "
+        "class subfolders, only images inside them count", top_files->len,
+        root);
+  g_ptr_array_unref (top_files);
+
+  if (listed) {
+    unknown = g_ptr_array_new ();
+    for (guint i = 0; i < found->len; i++)
+      if (class_index_of (listed, g_ptr_array_index (found, i)) < 0)
+        g_ptr_array_add (unknown, g_ptr_array_index (found, i));
+    if (unknown->len > 0) {
+      gchar *u = join_names (unknown), *f = join_names (found);
+
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+          ("Class folders in '%s' not listed in the 'classes' property: %s. "
+              "Classes found: %s.", root, u, f), (NULL));
+      g_free (u);
+      g_free (f);
+      g_ptr_array_unref (unknown);
+      g_ptr_array_unref (found);
+      g_ptr_array_unref (class_files);
+      return FALSE;
+    }
+    g_ptr_array_unref (unknown);
+    g_ptr_array_extend (self->class_names, listed, copy_string, NULL);
+  } else {
+    g_ptr_array_extend (self->class_names, found, copy_string, NULL);
+  }
+  g_ptr_array_unref (found);
+
+  /* the class is the first component of the source path */
+  for (guint i = 0; i < class_files->len; i++) {
+    CxrDatasetFile *file = g_ptr_array_index (class_files, i);
+    gchar *class_name = g_strndup (file->source, strcspn (file->source,
+            G_DIR_SEPARATOR_S));
+
+    file->class_index = class_index_of (self->class_names, class_name);
+    g_free (class_name);
+  }
+  g_ptr_array_extend_and_steal (self->files, class_files);
+  return TRUE;
+
+read_error:
+  GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
+      ("Could not read folder '%s': %s", root, err->message), (NULL));
+  g_error_free (err);
+  g_ptr_array_unref (top_files);
+  g_ptr_array_unref (class_files);
+  return FALSE;
+}
+
+/* CSV manifest; see the top of the file. */
+static gboolean
+read_manifest (GstCxrDatasetSrc * self, const gchar * location,
+    GPtrArray * listed)
+{
+  gchar *contents, *dir, **lines;
+  GError *err = NULL;
+  gboolean ok = TRUE, first = TRUE;
+  GPtrArray *labels;
+
+  if (!g_file_get_contents (location, &contents, NULL, &err)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, READ,
+        ("Could not read manifest '%s'.", location), ("%s", err->message));
+    g_error_free (err);
+    return FALSE;
+  }
+  dir = g_path_get_dirname (location);
+  /* spreadsheet exports often start with a UTF-8 byte order mark */
+  lines = g_strsplit (g_str_has_prefix (contents, "\xef\xbb\xbf") ?
+      contents + 3 : contents, "\n", -1);
+  g_free (contents);
+
+  for (guint n = 0; lines[n] && ok; n++) {
+    gchar *line = g_strstrip (lines[n]);       /* also drops a CR */
+    gchar *comma = strchr (line, ',');
+    const gchar *path, *label = "";
+    CxrDatasetFile *file;
+
+    if (line[0] == '\0')
+      continue;
+    if (comma) {
+      *comma = '\0';
+      label = g_strstrip (comma + 1);
+    }
+    path = g_strstrip (line);
+    if (first && g_ascii_strcasecmp (path, "path") == 0
+        && (label[0] == '\0' || g_ascii_strcasecmp (label, "label") == 0)) {
+      first = FALSE;            /* header line */
+      continue;
+    }
+    first = FALSE;
+    if (path[0] == '\0' || strchr (label, ',')) {
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+          ("Line %u of manifest '%s' is not 'path,label'%s.", n + 1, location,
+              path[0] ? " (more than one comma; paths with commas are not "
+              "supported)" : " (no file path)"), (NULL));
+      ok = FALSE;
+      break;
+    }
+    file = dataset_file_new (g_path_is_absolute (path) ? g_strdup (path) :
+        g_build_filename (dir, path, NULL), g_strdup (path));
+    if (label[0] != '\0')
+      file->label = g_strdup (label);
+    g_ptr_array_add (self->files, file);
+
+    if (listed && file->label && class_index_of (listed, file->label) < 0) {
+      gchar *l = join_names (listed);
+
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+          ("Line %u of manifest '%s': label '%s' is not one of the classes "
+              "given in the 'classes' property (%s).", n + 1, location,
+              file->label, l), (NULL));
+      g_free (l);
+      ok = FALSE;
+    }
+  }
+  g_strfreev (lines);
+  g_free (dir);
+  if (!ok)
+    return FALSE;
+
+  /* class order: as listed, or the sorted distinct labels */
+  if (listed) {
+    g_ptr_array_extend (self->class_names, listed, copy_string, NULL);
+  } else {
+    labels = g_ptr_array_new ();
+    for (guint i = 0; i < self->files->len; i++) {
+      CxrDatasetFile *file = g_ptr_array_index (self->files, i);
+
+      if (file->label && class_index_of (labels, file->label) < 0)
+        g_ptr_array_add (labels, file->label);
+    }
+    g_ptr_array_sort (labels, compare_strings);
+    g_ptr_array_extend (self->class_names, labels, copy_string, NULL);
+    g_ptr_array_unref (labels);
+  }
+  for (guint i = 0; i < self->files->len; i++) {
+    CxrDatasetFile *file = g_ptr_array_index (self->files, i);
+
+    if (file->label)
+      file->class_index = class_index_of (self->class_names, file->label);
+  }
+  return TRUE;
+}
+
+/* SplitMix64: tiny, and unlike GRand its sequence for a 64-bit seed is
+ * fixed here, not by the GLib version. */
+static guint64
+splitmix64 (guint64 * state)
+{
+  guint64 z = (*state += G_GUINT64_CONSTANT (0x9e3779b97f4a7c15));
+
+  z = (z ^ (z >> 30)) * G_GUINT64_CONSTANT (0xbf58476d1ce4e5b9);
+  z = (z ^ (z >> 27)) * G_GUINT64_CONSTANT (0x94d049bb133111eb);
+  return z ^ (z >> 31);
+}
+
+static void
+shuffle_files (GPtrArray * files, guint64 seed)
+{
+  guint64 state = seed;
+
+  /* Fisher-Yates; the modulo bias is below 2^-32 for any real data set */
+  for (guint i = files->len; i > 1; i--) {
+    guint j = splitmix64 (&state) % i;
+    gpointer tmp = files->pdata[i - 1];
+
+    files->pdata[i - 1] = files->pdata[j];
+    files->pdata[j] = tmp;
+  }
+}
+
+static void
+clear_state (GstCxrDatasetSrc * self)
+{
+  g_clear_pointer (&self->files, g_ptr_array_unref);
+  g_clear_pointer (&self->class_names, g_ptr_array_unref);
+  self->next = 0;
+  self->n_frames = 0;
+  gst_video_info_init (&self->info);
+}
+
+static gboolean
+gst_cxr_dataset_src_start (GstBaseSrc * bsrc)
+{
+  GstCxrDatasetSrc *self = GST_CXR_DATASET_SRC (bsrc);
+  gchar *location, *classes;
+  gboolean recursive, shuffle, ok;
+  guint64 seed;
+  GPtrArray *listed;
+
+  GST_OBJECT_LOCK (self);
+  location = g_strdup (self->location);
+  classes = g_strdup (self->classes);
+  recursive = self->recursive;
+  shuffle = self->shuffle;
+  seed = self->seed;
+  self->n_files = 0;
+  self->n_skipped = 0;
+  GST_OBJECT_UNLOCK (self);
+
+  clear_state (self);
+  self->files = g_ptr_array_new_with_free_func (dataset_file_free);
+  self->class_names = g_ptr_array_new_with_free_func (g_free);
+
+  if (location == NULL || location[0] == '\0') {
+    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
+        ("No location set: give cxrdatasetsrc a folder of images or a .csv "
+            "manifest."), (NULL));
+    ok = FALSE;
+  } else if (!g_file_test (location, G_FILE_TEST_EXISTS)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
+        ("Data set location '%s' does not exist.", location), (NULL));
+    ok = FALSE;
+  } else if (!parse_classes (self, classes, &listed)) {
+    ok = FALSE;
+  } else {
+    if (g_file_test (location, G_FILE_TEST_IS_DIR)) {
+      ok = scan_folder (self, location, listed, recursive);
+      if (ok && self->files->len == 0) {
+        GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
+            ("No JPEG or PNG images in folder '%s'.", location),
+            ("looked for .jpg, .jpeg and .png files%s", recursive ?
+                ", also in nested folders of class folders" : ""));
+        ok = FALSE;
+      }
+      /* folders give path order whatever the listing gave */
+      if (ok)
+        g_ptr_array_sort (self->files, compare_sources);
+    } else if (strlen (location) > 4 && g_ascii_strcasecmp (location
+            + strlen (location) - 4, ".csv") == 0) {
+      ok = read_manifest (self, location, listed);
+      if (ok && self->files->len == 0) {
+        GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
+            ("Manifest '%s' lists no images.", location), (NULL));
+        ok = FALSE;
+      }
+    } else {
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+          ("'%s' is neither a folder nor a .csv manifest.", location), (NULL));
+      ok = FALSE;
+    }
+    if (listed)
+      g_ptr_array_unref (listed);
+  }
+
+  if (ok) {
+    gchar *names = join_names (self->class_names);
+
+    if (shuffle)
+      shuffle_files (self->files, seed);
+    GST_INFO_OBJECT (self, "%u images in '%s', classes [%s], %s",
+        self->files->len, location, names,
+        shuffle ? "shuffled" : "in order");
+    g_free (names);
+    GST_OBJECT_LOCK (self);
+    self->n_files = self->files->len;
+    GST_OBJECT_UNLOCK (self);
+  } else {
+    clear_state (self);
+  }
+  g_free (location);
+  g_free (classes);
+  return ok;
+}
+
+static gboolean
+gst_cxr_dataset_src_stop (GstBaseSrc * bsrc)
+{
+  clear_state (GST_CXR_DATASET_SRC (bsrc));
+  return TRUE;
+}
+
+/* Caps depend on each decoded file, so create () sets them, before the
+ * first buffer and whenever they change. Nothing to fixate up front. */
+static gboolean
+gst_cxr_dataset_src_negotiate (GstBaseSrc * bsrc)
+{
+  (void) bsrc;
+  return TRUE;
+}
+
+static gboolean
+gst_cxr_dataset_src_is_seekable (GstBaseSrc * bsrc)
+{
+  (void) bsrc;
+  return FALSE;
+}
+
+/* Returns TRUE when the file was skipped, FALSE when it is fatal (error
+ * posted). */
+static gboolean
+handle_bad_file (GstCxrDatasetSrc * self, const CxrDatasetFile * file,
+    const GError * err)
+{
+  gboolean unreadable = err->domain == G_FILE_ERROR;
+  gboolean skip;
+
+  GST_OBJECT_LOCK (self);
+  skip = self->skip_corrupt;
+  if (skip)
+    self->n_skipped++;
+  GST_OBJECT_UNLOCK (self);
+
+  if (!skip) {
+    if (unreadable)
+      GST_ELEMENT_ERROR (self, RESOURCE, READ,
+          ("Could not read image file '%s': %s", file->path, err->message),
+          ("skip-corrupt=false; set it to true to skip such files"));
+    else
+      GST_ELEMENT_ERROR (self, STREAM, DECODE,
+          ("Could not decode image file '%s': %s", file->path, err->message),
+          ("skip-corrupt=false; set it to true to skip such files"));
+    return FALSE;
+  }
+
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_element (GST_OBJECT (self),
+          gst_structure_new ("cxrdatasetsrc-skipped",
+              "file", G_TYPE_STRING, file->path,
+              "reason", G_TYPE_STRING, err->message, NULL)));
+  if (unreadable)
+    GST_ELEMENT_WARNING (self, RESOURCE, READ,
+        ("Skipped unreadable image file '%s': %s", file->path, err->message),
+        (NULL));
+  else
+    GST_ELEMENT_WARNING (self, STREAM, DECODE,
+        ("Skipped corrupt image file '%s': %s", file->path, err->message),
+        (NULL));
+  return TRUE;
+}
+
+static GstVideoFormat
+video_format (CxrImageFormat format)
+{
+  switch (format) {
+    case CXR_IMAGE_FORMAT_GRAY8:
+      return GST_VIDEO_FORMAT_GRAY8;
+    case CXR_IMAGE_FORMAT_GRAY16_LE:
+      return GST_VIDEO_FORMAT_GRAY16_LE;
+    case CXR_IMAGE_FORMAT_RGB:
+      return GST_VIDEO_FORMAT_RGB;
+  }
+  return GST_VIDEO_FORMAT_UNKNOWN;
+}
+
+/* The decoder pads rows exactly as GstVideoInfo does, so the pixels are
+ * handed over without a copy; the row-by-row copy is a safety net should
+ * the two ever disagree. Takes image->data. */
+static GstBuffer *
+image_to_buffer (CxrImage * image, const GstVideoInfo * info)
+{
+  GstBuffer *buf;
+  GstMapInfo map;
+  gsize row = (gsize) image->width * cxr_image_format_bpp (image->format);
+  gsize stride = GST_VIDEO_INFO_PLANE_STRIDE (info, 0);
+
+  if (stride == image->stride && GST_VIDEO_INFO_SIZE (info) <= image->size) {
+    buf = gst_buffer_new_wrapped_full (0, image->data, image->size, 0,
+        GST_VIDEO_INFO_SIZE (info), image->data, g_free);
+    image->data = NULL;
+    return buf;
+  }
+
+  buf = gst_buffer_new_allocate (NULL, GST_VIDEO_INFO_SIZE (info), NULL);
+  gst_buffer_map (buf, &map, GST_MAP_WRITE);
+  memset (map.data, 0, map.size);
+  for (guint y = 0; y < image->height; y++)
+    memcpy (map.data + GST_VIDEO_INFO_PLANE_OFFSET (info, 0) + y * stride,
+        image->data + y * image->stride, row);
+  gst_buffer_unmap (buf, &map);
+  cxr_image_clear (image);
+  return buf;
+}
+
+static GstFlowReturn
+push_image (GstCxrDatasetSrc * self, const CxrDatasetFile * file,
+    CxrImage * image, GstBuffer ** outbuf)
+{
+  GstVideoInfo info;
+  GstBuffer *buf;
+
+  gst_video_info_init (&info);
+  if (!gst_video_info_set_format (&info, video_format (image->format),
+          image->width, image->height)) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+        ("Image file '%s' (%ux%u) cannot be described as raw video.",
+            file->path, image->width, image->height), (NULL));
+    cxr_image_clear (image);
+    return GST_FLOW_ERROR;
+  }
+  /* set_format leaves framerate 0/1 and pixel-aspect-ratio 1/1 */
+
+  if (!gst_video_info_is_equal (&info, &self->info)) {
+    GstCaps *caps = gst_video_info_to_caps (&info);
+    gboolean ok = gst_base_src_set_caps (GST_BASE_SRC (self), caps);
+
+    GST_DEBUG_OBJECT (self, "caps for '%s': %" GST_PTR_FORMAT, file->source,
+        caps);
+    gst_caps_unref (caps);
+    if (!ok) {
+      GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
+          ("Downstream does not accept %s %ux%u video (from '%s').",
+              gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&info)),
+              image->width, image->height, file->path),
+          ("add videoconvert ! videoscale after cxrdatasetsrc"));
+      cxr_image_clear (image);
+      return GST_FLOW_NOT_NEGOTIATED;
+    }
+    self->info = info;
+  }
+
+  buf = image_to_buffer (image, &info);
+  GST_BUFFER_PTS (buf) = self->n_frames * GST_SECOND;
+  GST_BUFFER_DTS (buf) = GST_CLOCK_TIME_NONE;
+  GST_BUFFER_DURATION (buf) = GST_SECOND;
+  GST_BUFFER_OFFSET (buf) = self->n_frames;
+  GST_BUFFER_OFFSET_END (buf) = self->n_frames + 1;
+  gst_buffer_add_cxr_label_meta (buf, file->class_index,
+      file->class_index >= 0 ?
+      g_ptr_array_index (self->class_names, file->class_index) : NULL,
+      file->source);
+  self->n_frames++;
+  *outbuf = buf;
+  return GST_FLOW_OK;
+}
+
+static GstFlowReturn
+gst_cxr_dataset_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
+{
+  GstCxrDatasetSrc *self = GST_CXR_DATASET_SRC (psrc);
+
+  while (self->next < self->files->len) {
+    const CxrDatasetFile *file = g_ptr_array_index (self->files, self->next);
+    CxrImage image;
+    GError *err = NULL;
+    guint target_size;
+
+    self->next++;
+    GST_OBJECT_LOCK (self);
+    target_size = self->target_size;
+    GST_OBJECT_UNLOCK (self);
+
+    if (cxr_image_decode_file (file->path, target_size, &image, &err))
+      return push_image (self, file, &image, outbuf);
+
+    GST_DEBUG_OBJECT (self, "'%s': %s", file->path, err->message);
+    if (!handle_bad_file (self, file, err)) {
+      g_error_free (err);
+      return GST_FLOW_ERROR;
+    }
+    g_error_free (err);
+  }
+
+  GST_DEBUG_OBJECT (self, "all %u files done", self->files->len);
+  return GST_FLOW_EOS;
+}
