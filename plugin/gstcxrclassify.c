@@ -18,6 +18,8 @@
  * When the model file is replaced while playing (e.g. by cxrtrain writing a
  * checkpoint), the new weights are loaded in the background and swapped in
  * between two frames, and a "model-updated" element message is posted. */
+/* st_mtim: nanosecond modification times */
+#define _POSIX_C_SOURCE 200809L
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -177,7 +179,8 @@ static gboolean
 same_file_version (const GStatBuf * a, const GStatBuf * b)
 {
   return a->st_ino == b->st_ino && a->st_size == b->st_size
-      && a->st_mtime == b->st_mtime;
+      && a->st_mtim.tv_sec == b->st_mtim.tv_sec
+      && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
 }
 
 /* ---- background reload ---- */

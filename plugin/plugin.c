@@ -9,6 +9,7 @@ plugin_init (GstPlugin * plugin)
   ok |= GST_ELEMENT_REGISTER (cxrclassify, plugin);
   ok |= GST_ELEMENT_REGISTER (cxrdatasetsrc, plugin);
   ok |= GST_ELEMENT_REGISTER (cxrmetasink, plugin);
+  ok |= GST_ELEMENT_REGISTER (cxrtrain, plugin);
   return ok;
 }
 

@@ -1,0 +1,80 @@
+"""End to end: a folder of full-resolution JPEGs to JSON results, gst-cxr
+against a Python script doing the same job the usual way (PIL decode and
+resize, PyTorch forward on the same architecture and weights), measured
+side by side in one run.
+
+    e2e_vs_python.py BUILD_DIR MODEL FOLDER [THREADS]
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+from PIL import Image
+
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(here, ".."))
+import safetensors_np  # noqa: E402
+import torch_model  # noqa: E402
+
+build, model_path, folder = sys.argv[1:4]
+threads = int(sys.argv[4]) if len(sys.argv) > 4 else 2
+files = sorted(os.path.join(d, f) for d, _, fs in os.walk(folder) for f in fs
+               if f.lower().endswith((".jpeg", ".jpg", ".png")))
+
+
+def python_job(out_path):
+    """What a Python user would write."""
+    torch.set_num_threads(threads)
+    tensors, meta = safetensors_np.load(model_path)
+    layers = torch_model.parse(meta["layers"])
+    params = {k: torch.tensor(v) for k, v in tensors.items()}
+    mean, std = map(float, meta["normalization"].split())
+    threshold = float(meta["threshold"])
+    classes = meta["classes"].split(",")
+    with open(out_path, "w") as out, torch.no_grad():
+        for i, path in enumerate(files):
+            img = Image.open(path).convert("L").resize((124, 124), Image.BOX)
+            x = (np.asarray(img, np.float32) / 255 - mean) / std
+            z = torch_model.forward(layers, params, torch.from_numpy(x)[None, None], False)
+            p = torch.sigmoid(z)[0, 0].item()
+            out.write(json.dumps({"file": os.path.relpath(path, folder), "frame": i,
+                                  "probabilities": [1 - p, p],
+                                  "label": classes[int(p >= threshold)]}) + "\n")
+
+
+def ours(out_path):
+    env = dict(os.environ, GST_PLUGIN_PATH=os.path.join(build, "plugin"),
+               OMP_NUM_THREADS=str(threads))
+    subprocess.run([os.path.join(build, "pipelines", "cxr-run"), "classify", folder,
+                    "--model", model_path, "--output", out_path], env=env,
+                   check=True, stderr=subprocess.DEVNULL)
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    timings = {}
+    for name, job in (("gst-cxr", ours), ("python", python_job)):
+        out = os.path.join(tmp, name + ".jsonl")
+        start = time.perf_counter()
+        job(out)
+        timings[name] = time.perf_counter() - start
+        with open(out) as f:
+            n = sum(1 for _ in f)
+        assert n == len(files), (name, n, len(files))
+    with open(os.path.join(tmp, "gst-cxr.jsonl")) as f:
+        a = {r["file"]: r["probabilities"][1] for r in map(json.loads, f)}
+    with open(os.path.join(tmp, "python.jsonl")) as f:
+        b = {r["file"]: r["probabilities"][1] for r in map(json.loads, f)}
+    diff = max(abs(a[k] - b[k]) for k in a)
+
+n = len(files)
+print(f"{n} images from {folder}, {threads} threads, whole job including start-up")
+for name, t in timings.items():
+    print(f"  {name:8} {t:7.2f} s  {n / t:7.1f} images/s")
+print(f"  ratio    {timings['python'] / timings['gst-cxr']:.1f}x")
+print(f"  largest difference in P(PNEUMONIA) between the two: {diff:.4f} "
+      f"(bf16 vs fp32, and resampling details)")

@@ -1,0 +1,128 @@
+"""Whole pipelines on small subsets of the real data, as a user runs them.
+
+    test_pipelines.py SOURCE_DIR BUILD_DIR DATA_DIR
+
+Uses the shipped model (models/default.safetensors), the cxr-run front-end,
+gst-launch-1.0 and the recipes in pipelines/. Skips (exit 77) without data.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+source, build, data = sys.argv[1:4]
+train = os.path.join(data, "chest_xray", "train")
+fullres = os.path.join(data, "chest_xray_fullres_sample")
+if not os.path.isdir(train) or not os.path.isdir(fullres):
+    print("SKIP: no data in", data)
+    sys.exit(77)
+
+env = dict(os.environ, GST_PLUGIN_PATH=os.path.join(build, "plugin"))
+cxr_run = os.path.join(build, "pipelines", "cxr-run")
+failures = []
+
+
+def check(what, ok, detail=""):
+    print(("ok   " if ok else "FAIL ") + what + (f" ({detail})" if detail else ""))
+    if not ok:
+        failures.append(what)
+
+
+def run(cmd, **kw):
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, **kw)
+    if done.returncode != 0:
+        print(" ".join(cmd), "failed:\n", done.stdout[-2000:], done.stderr[-2000:])
+    return done
+
+
+def lines(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def subset(folder, dest, per_class, classes=("NORMAL", "PNEUMONIA")):
+    for c in classes:
+        os.makedirs(os.path.join(dest, c))
+        names = sorted(os.listdir(os.path.join(folder, c)))
+        step = max(1, len(names) // per_class)
+        for name in names[::step][:per_class]:
+            os.symlink(os.path.join(folder, c, name), os.path.join(dest, c, name))
+
+
+KEYS = {"file", "frame", "pts", "classes", "probabilities", "label",
+        "threshold", "stale", "truth", "model"}
+
+with tempfile.TemporaryDirectory() as tmp:
+    # 1. evaluate a labelled folder with the front-end
+    folder = os.path.join(tmp, "labelled")
+    subset(train, folder, 15)
+    out, summary = os.path.join(tmp, "eval.jsonl"), os.path.join(tmp, "sum.json")
+    done = run([cxr_run, "evaluate", folder, "--output", out, "--summary", summary])
+    check("cxr-run evaluate exits 0", done.returncode == 0)
+    if done.returncode == 0:
+        results = lines(out)
+        check("one JSON line per image", len(results) == 30, f"{len(results)} lines")
+        check("each line has the contract's keys",
+              all(KEYS <= set(r) for r in results))
+        check("truth comes from the folder",
+              all(r["truth"] == r["file"].split("/")[0] for r in results))
+        check("frames numbered 0..n-1",
+              [r["frame"] for r in results] == list(range(len(results))))
+        with open(summary) as f:
+            s = json.load(f)
+        check("summary counts every image", s["count"] == 30
+              and sum(map(sum, s["confusion"])) == 30, str(s.get("confusion")))
+        # training images and the shipped model: a sanity check of the whole
+        # chain (decode, resize, normalise, network, threshold), not a score
+        check("shipped model is right on most training images",
+              s["accuracy"] >= 0.8 and s["auc"] >= 0.9,
+              f"accuracy {s['accuracy']:.3f}, AUC {s['auc']:.3f}")
+
+    # 2. classify an unlabelled flat folder of full-resolution images
+    flat = os.path.join(tmp, "flat")
+    os.makedirs(flat)
+    for name in sorted(os.listdir(os.path.join(fullres, "PNEUMONIA")))[:5]:
+        os.symlink(os.path.join(fullres, "PNEUMONIA", name), os.path.join(flat, name))
+    out = os.path.join(tmp, "flat.jsonl")
+    done = run([cxr_run, "classify", flat, "--output", out])
+    check("cxr-run classify exits 0", done.returncode == 0)
+    if done.returncode == 0:
+        results = lines(out)
+        check("flat folder: 5 results without truth",
+              len(results) == 5 and all(r["truth"] is None for r in results))
+
+    # 3. a gst-launch-1.0 recipe over a CSV manifest
+    manifest = os.path.join(tmp, "list.csv")
+    with open(manifest, "w") as f:
+        f.write("path,label\n")
+        for c in ("NORMAL", "PNEUMONIA"):
+            for name in sorted(os.listdir(os.path.join(folder, c)))[:3]:
+                f.write(f"{os.path.join(folder, c, name)},{c}\n")
+    out = os.path.join(tmp, "csv.jsonl")
+    done = run(["gst-launch-1.0", "-q", "cxrdatasetsrc", f"location={manifest}",
+                "target-size=124", "!", "cxrclassify", "!", "cxrmetasink",
+                f"location={out}", "print-summary=false"])
+    check("gst-launch over a CSV manifest", done.returncode == 0
+          and len(lines(out)) == 6)
+
+    # 4. the simulated live capture: 30 fps, classified every 10th frame,
+    # every frame reaches the sink
+    done = run(["bash", os.path.join(source, "pipelines", "live-capture.sh"), "", "2"],
+               timeout=60)
+    check("live capture recipe exits 0", done.returncode == 0)
+    if done.returncode == 0:
+        results = [json.loads(x) for x in done.stdout.splitlines() if x.startswith("{")]
+        fresh = [r for r in results if not r["stale"]]
+        check("live: all 60 frames reach the sink", len(results) == 60,
+              f"{len(results)} frames")
+        check("live: results keep updating (every 10th frame fresh)",
+              len(fresh) >= 5, f"{len(fresh)} fresh")
+        check("live: frames in between carry the last result, stale",
+              all(r["label"] is not None for r in results))
+
+if failures:
+    print(f"{len(failures)} failed: " + "; ".join(failures))
+    sys.exit(1)
+print("all pipeline checks passed")

@@ -1,0 +1,1136 @@
+/* cxrtrain in pipelines: labels from metas and from the label property,
+ * skipped frames, settings errors, messages and figures, resuming, a kill
+ * during checkpoints, divergence, interruption, online mode, hand-off to a
+ * playing cxrclassify, and learning on real chest X-rays.
+ *
+ * Frames come from appsrc with label metas made here; the real-data test
+ * decodes the JPEGs itself (CXR_DATA_DIR, default ../shared/data) so it does
+ * not depend on cxrdatasetsrc. */
+#include <gst/check/gstcheck.h>
+#include <gst/app/gstappsrc.h>
+#include <gst/app/gstappsink.h>
+#include <gst/video/video.h>
+#include <glib/gstdio.h>
+
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>              /* before jpeglib.h, which needs FILE */
+#include <jpeglib.h>
+#include <setjmp.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "gst/cxr/cxrmeta.h"
+#include "model.h"
+
+/* a small network, so that most tests train in well under a second */
+#define TINY "conv:8,s2,same,bn relu maxpool:2 conv:16,same,bn relu " \
+  "maxpool:2 gap dense:1 sigmoid"
+#define SIDE 64
+#define CAPS "video/x-raw,format=GRAY8,width=64,height=64,framerate=0/1"
+
+static const char *classes[] = { "NORMAL", "PNEUMONIA", NULL };
+static gchar *tmp_dir;
+
+static void
+setup (void)
+{
+  tmp_dir = g_dir_make_tmp ("cxrtrain-XXXXXX", NULL);
+  fail_unless (tmp_dir != NULL);
+}
+
+static void
+teardown (void)
+{
+  GDir *dir = g_dir_open (tmp_dir, 0, NULL);
+  const gchar *name;
+
+  while (dir && (name = g_dir_read_name (dir))) {
+    gchar *path = g_build_filename (tmp_dir, name, NULL);
+    g_remove (path);
+    g_free (path);
+  }
+  if (dir)
+    g_dir_close (dir);
+  g_rmdir (tmp_dir);
+  g_free (tmp_dir);
+}
+
+static gchar *
+tmp_path (const gchar * name)
+{
+  return g_build_filename (tmp_dir, name, NULL);
+}
+
+/* ---- frames ---- */
+
+/* A noisy SIDE x SIDE grey frame; class 1 has a bright blob near the centre,
+ * class 0 does not: easy to learn, not trivial to the first pixel. */
+static GstBuffer *
+frame (int cls, int k)
+{
+  GstBuffer *buf = gst_buffer_new_allocate (NULL, SIDE * SIDE, NULL);
+  GRand *rand = g_rand_new_with_seed (k * 2 + cls);
+  int cx = SIDE / 2 + g_rand_int_range (rand, -8, 9);
+  int cy = SIDE / 2 + g_rand_int_range (rand, -8, 9);
+  GstMapInfo map;
+
+  g_assert (gst_buffer_map (buf, &map, GST_MAP_WRITE));
+  for (int y = 0; y < SIDE; y++)
+    for (int x = 0; x < SIDE; x++) {
+      int v = 40 + x / 2 + g_rand_int_range (rand, 0, 40);
+      int dx = x - cx, dy = y - cy;
+      if (cls == 1 && dx * dx + dy * dy < 12 * 12)
+        v += 110;
+      map.data[y * SIDE + x] = (guint8) MIN (v, 255);
+    }
+  gst_buffer_unmap (buf, &map);
+  g_rand_free (rand);
+  return buf;
+}
+
+/* a patient-style file name, so that validation is split by patient */
+static gchar *
+file_name (int cls, int k)
+{
+  return cls ? g_strdup_printf ("person%d_virus_1.jpeg", k) :
+      g_strdup_printf ("IM-%04d-0001.jpeg", k);
+}
+
+/* frame k of class cls with a label meta naming it */
+static GstBuffer *
+labelled (int cls, int k)
+{
+  GstBuffer *buf = frame (cls, k);
+  gchar *name = file_name (cls, k);
+
+  gst_buffer_add_cxr_label_meta (buf, -1, classes[cls], name);
+  g_free (name);
+  return buf;
+}
+
+static void
+push (GstElement * appsrc, GstBuffer * buf)
+{
+  fail_unless_equals_int (gst_app_src_push_buffer (GST_APP_SRC (appsrc), buf),
+      GST_FLOW_OK);
+}
+
+/* n frames of each class, alternating */
+static void
+push_labelled (GstElement * appsrc, int n)
+{
+  for (int k = 0; k < n; k++) {
+    push (appsrc, labelled (0, k));
+    push (appsrc, labelled (1, k));
+  }
+}
+
+/* ---- running a pipeline ---- */
+
+typedef struct {
+  GstElement *pipeline;
+  GstElement *src, *train;
+  GPtrArray *messages;          /* GstStructure *: cxrtrain's element messages */
+  GPtrArray *warnings;          /* gchar * */
+  gchar *error;                 /* the first error's text, or NULL */
+  gchar *error_debug;
+  gboolean eos;
+} Run;
+
+/* "appsrc caps=<caps> ! cxrtrain <props>" */
+static Run *
+run_new_with_caps (const gchar * caps, const gchar * props)
+{
+  Run *r = g_new0 (Run, 1);
+  gchar *launch = g_strdup_printf ("appsrc name=src caps=\"%s\" format=time "
+      "! cxrtrain name=train %s", caps, props);
+  GError *error = NULL;
+
+  r->pipeline = gst_parse_launch (launch, &error);
+  fail_unless (r->pipeline != NULL, "%s: %s", launch,
+      error ? error->message : "");
+  r->src = gst_bin_get_by_name (GST_BIN (r->pipeline), "src");
+  r->train = gst_bin_get_by_name (GST_BIN (r->pipeline), "train");
+  r->messages = g_ptr_array_new_with_free_func (
+      (GDestroyNotify) gst_structure_free);
+  r->warnings = g_ptr_array_new_with_free_func (g_free);
+  g_free (launch);
+  return r;
+}
+
+static Run *
+run_new (const gchar * props)
+{
+  return run_new_with_caps (CAPS, props);
+}
+
+static gboolean
+run_play (Run * r)
+{
+  return gst_element_set_state (r->pipeline, GST_STATE_PLAYING)
+      != GST_STATE_CHANGE_FAILURE;
+}
+
+/* One bus message; FALSE once the run is over (EOS or error) or on
+ * timeout. */
+static gboolean
+run_handle (Run * r, GstClockTime timeout)
+{
+  GstMessage *msg = gst_bus_timed_pop_filtered (GST_ELEMENT_BUS (r->pipeline),
+      timeout, GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_WARNING |
+      GST_MESSAGE_ELEMENT);
+  GError *error = NULL;
+  gchar *debug = NULL;
+  gboolean more = TRUE;
+
+  if (!msg)
+    return FALSE;
+  switch (GST_MESSAGE_TYPE (msg)) {
+    case GST_MESSAGE_EOS:
+      r->eos = TRUE;
+      more = FALSE;
+      break;
+    case GST_MESSAGE_ERROR:
+      gst_message_parse_error (msg, &error, &debug);
+      if (!r->error) {
+        r->error = g_strdup (error->message);
+        r->error_debug = g_strdup (debug);
+      }
+      more = FALSE;
+      break;
+    case GST_MESSAGE_WARNING:
+      gst_message_parse_warning (msg, &error, &debug);
+      g_ptr_array_add (r->warnings, g_strdup (error->message));
+      break;
+    case GST_MESSAGE_ELEMENT:
+      if (GST_MESSAGE_SRC (msg) == GST_OBJECT (r->train))
+        g_ptr_array_add (r->messages,
+            gst_structure_copy (gst_message_get_structure (msg)));
+      break;
+    default:
+      break;
+  }
+  g_clear_error (&error);
+  g_free (debug);
+  gst_message_unref (msg);
+  return more;
+}
+
+/* EOS into the source, then messages until the end (at most 60 s) */
+static void
+run_finish (Run * r)
+{
+  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+
+  gst_app_src_end_of_stream (GST_APP_SRC (r->src));
+  while (g_get_monotonic_time () < deadline && run_handle (r, GST_SECOND));
+  fail_unless (r->eos || r->error, "the run did not end within 60 s");
+}
+
+static void
+run_free (Run * r)
+{
+  gst_element_set_state (r->pipeline, GST_STATE_NULL);
+  gst_object_unref (r->src);
+  gst_object_unref (r->train);
+  gst_object_unref (r->pipeline);
+  g_ptr_array_unref (r->messages);
+  g_ptr_array_unref (r->warnings);
+  g_free (r->error);
+  g_free (r->error_debug);
+  g_free (r);
+}
+
+static guint
+count_messages (Run * r, const gchar * name)
+{
+  guint n = 0;
+  for (guint i = 0; i < r->messages->len; i++)
+    n += gst_structure_has_name (g_ptr_array_index (r->messages, i), name);
+  return n;
+}
+
+/* the nth (from 0) message of that name, or NULL */
+static const GstStructure *
+nth_message (Run * r, const gchar * name, guint nth)
+{
+  for (guint i = 0; i < r->messages->len; i++) {
+    const GstStructure *s = g_ptr_array_index (r->messages, i);
+    if (gst_structure_has_name (s, name) && nth-- == 0)
+      return s;
+  }
+  return NULL;
+}
+
+static gdouble
+get_double (const GstStructure * s, const gchar * field)
+{
+  gdouble v = NAN;
+  fail_unless (gst_structure_get_double (s, field, &v), "%s has no %s",
+      gst_structure_get_name (s), field);
+  return v;
+}
+
+static gint
+get_int (const GstStructure * s, const gchar * field)
+{
+  gint v = -1;
+  fail_unless (gst_structure_get_int (s, field, &v), "%s has no %s",
+      gst_structure_get_name (s), field);
+  return v;
+}
+
+static gboolean
+has_warning (Run * r, const gchar * text)
+{
+  for (guint i = 0; i < r->warnings->len; i++)
+    if (strstr (g_ptr_array_index (r->warnings, i), text))
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+params_finite (const CxrModel * m)
+{
+  for (size_t i = 0; i < m->spec->n_floats; i++)
+    if (!isfinite (m->params[i]))
+      return FALSE;
+  return TRUE;
+}
+
+static CxrModel *
+load (const gchar * path)
+{
+  GError *error = NULL;
+  CxrModel *m = cxr_model_load (path, &error);
+  fail_unless (m != NULL, "%s", error ? error->message : "");
+  return m;
+}
+
+static const gchar *
+provenance (const CxrModel * m, const gchar * key)
+{
+  return g_hash_table_lookup (m->provenance, key);
+}
+
+/* ---- tests ---- */
+
+GST_START_TEST (test_messages_and_figures)
+{
+  gchar *out = tmp_path ("out.safetensors");
+  gchar *props = g_strdup_printf ("output=\"%s\" architecture=\"%s\" "
+      "epochs=3 batch-size=8 learning-rate=0.01 validation-fraction=0.25 progress-interval=1 "
+      "patience=0 seed=3", out, TINY);
+  Run *r = run_new (props);
+  const GstStructure *s;
+  CxrModel *m;
+  gdouble auc;
+  guint64 cached, skipped, step;
+  gint epoch;
+
+  fail_unless (run_play (r));
+  push_labelled (r->src, 20);
+  run_finish (r);
+  fail_unless (r->error == NULL, "%s", r->error);
+  fail_unless (r->eos);
+
+  /* one epoch message and one checkpoint per epoch, progress each step */
+  fail_unless_equals_int (count_messages (r, "cxrtrain-epoch"), 3);
+  fail_unless_equals_int (count_messages (r, "cxrtrain-checkpoint"), 3);
+  fail_unless_equals_int (count_messages (r, "cxrtrain-done"), 1);
+  fail_unless (count_messages (r, "cxrtrain-progress") >= 3);
+  s = nth_message (r, "cxrtrain-progress", 0);
+  fail_unless_equals_int (get_int (s, "epoch"), 1);
+  fail_unless_equals_int (get_int (s, "epochs"), 3);
+  fail_unless_equals_int (get_int (s, "step"), 1);
+  fail_unless (get_int (s, "steps-per-epoch") >= 3);
+  fail_unless (isfinite (get_double (s, "loss")));
+  fail_unless (get_double (s, "accuracy") >= 0);
+  fail_unless (get_double (s, "images-per-second") > 0);
+  fail_unless (get_double (s, "eta-seconds") >= 0);
+  s = nth_message (r, "cxrtrain-epoch", 2);
+  fail_unless_equals_int (get_int (s, "epoch"), 3);
+  auc = get_double (s, "val-auc");
+  fail_unless (auc >= 0 && auc <= 1);
+  fail_unless (isfinite (get_double (s, "val-loss")));
+  fail_unless (isfinite (get_double (s, "threshold")));
+  fail_unless (gst_structure_has_field (s, "best"));
+  s = nth_message (r, "cxrtrain-checkpoint", 0);
+  fail_unless_equals_string (gst_structure_get_string (s, "location"), out);
+  fail_unless_equals_int (get_int (s, "epoch"), 1);
+
+  /* the final model is on disk, with a threshold and its provenance */
+  s = nth_message (r, "cxrtrain-done", 0);
+  m = load (out);
+  fail_unless_equals_string (gst_structure_get_string (s, "model-id"), m->id);
+  fail_unless_equals_string (m->classes[1], "PNEUMONIA");
+  fail_unless_equals_string (m->spec->text, TINY);
+  fail_unless_equals_string (provenance (m, "epochs_run"), "3");
+  fail_unless_equals_string (provenance (m, "val_images"), "10");
+  fail_unless (m->threshold > 0 && m->threshold < 1);
+  fail_unless (get_int (s, "best-epoch") >= 1);
+  fail_unless (fabs (get_double (s, "val-auc")
+          - g_ascii_strtod (provenance (m, "val_auc"), NULL)) < 1e-5);
+  /* an easy task: the blob is found */
+  fail_unless (get_double (s, "val-auc") > 0.9, "val AUC %f",
+      get_double (s, "val-auc"));
+  cxr_model_free (m);
+
+  /* the readable figures */
+  g_object_get (r->train, "frames-cached", &cached, "frames-skipped",
+      &skipped, "epoch", &epoch, "step", &step, "val-auc", &auc, NULL);
+  fail_unless_equals_uint64 (cached, 40);
+  fail_unless_equals_uint64 (skipped, 0);
+  fail_unless_equals_int (epoch, 3);
+  fail_unless_equals_uint64 (step, 3 * 3);      /* 30 training / 8 */
+  fail_unless (auc >= 0 && auc <= 1);
+
+  run_free (r);
+  g_free (props);
+  g_free (out);
+}
+
+GST_END_TEST;
+
+/* Frames of one stream labelled by the property, frames with a class index
+ * only, frames with a class name: all are taken, with the right classes. */
+GST_START_TEST (test_label_property)
+{
+  gchar *out = tmp_path ("out.safetensors");
+  gchar *props = g_strdup_printf ("output=\"%s\" architecture=\"%s\" "
+      "epochs=3 batch-size=8 learning-rate=0.01 validation-fraction=0.25 label=PNEUMONIA "
+      "patience=0", out, TINY);
+  Run *r = run_new (props);
+  guint64 cached, skipped;
+  const GstStructure *s;
+
+  fail_unless (run_play (r));
+  for (int k = 0; k < 20; k++) {
+    GstBuffer *normal = frame (0, k), *pneumonia = frame (1, k);
+    gchar *n0 = file_name (0, k);
+    /* NORMAL by index (no name) or by name; PNEUMONIA by the property */
+    gst_buffer_add_cxr_label_meta (normal, k % 2 ? 0 : -1,
+        k % 2 ? NULL : "NORMAL", n0);
+    push (r->src, normal);
+    push (r->src, pneumonia);
+    g_free (n0);
+  }
+  run_finish (r);
+  fail_unless (r->error == NULL, "%s", r->error);
+  g_object_get (r->train, "frames-cached", &cached, "frames-skipped",
+      &skipped, NULL);
+  fail_unless_equals_uint64 (cached, 40);
+  fail_unless_equals_uint64 (skipped, 0);
+  fail_unless_equals_int (r->warnings->len, 0);
+  /* had the labels been wrong (all one class), there would be no AUC, and
+   * swapped classes would score far below chance */
+  s = nth_message (r, "cxrtrain-done", 0);
+  fail_unless (s != NULL);
+  fail_unless (get_double (s, "val-auc") > 0.9, "val AUC %f",
+      get_double (s, "val-auc"));
+  run_free (r);
+  g_free (props);
+  g_free (out);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_skipped_frames)
+{
+  gchar *out = tmp_path ("out.safetensors");
+  gchar *props = g_strdup_printf ("output=\"%s\" architecture=\"%s\" "
+      "epochs=1 batch-size=8", out, TINY);
+  Run *r = run_new (props);
+  guint64 cached, skipped;
+
+  fail_unless (run_play (r));
+  push_labelled (r->src, 10);
+  for (int k = 0; k < 3; k++)
+    push (r->src, frame (0, 100 + k));  /* no label at all */
+  for (int k = 0; k < 2; k++) {
+    GstBuffer *buf = frame (1, 200 + k);
+    gst_buffer_add_cxr_label_meta (buf, -1, "COVID", "scan.png");
+    push (r->src, buf);
+  }
+  {
+    /* an index out of range is no label either */
+    GstBuffer *buf = frame (1, 300);
+    gst_buffer_add_cxr_label_meta (buf, 7, NULL, NULL);
+    push (r->src, buf);
+  }
+  run_finish (r);
+  fail_unless (r->error == NULL, "%s", r->error);
+  g_object_get (r->train, "frames-cached", &cached, "frames-skipped",
+      &skipped, NULL);
+  fail_unless_equals_uint64 (cached, 20);
+  fail_unless_equals_uint64 (skipped, 6);
+  /* one warning per kind, not per frame */
+  fail_unless_equals_int (r->warnings->len, 2);
+  fail_unless (has_warning (r, "without a label"));
+  fail_unless (has_warning (r, "'COVID'"));
+  fail_unless_equals_int (count_messages (r, "cxrtrain-done"), 1);
+  run_free (r);
+  g_free (props);
+  g_free (out);
+}
+
+GST_END_TEST;
+
+/* errors a user can act on, at start and at EOS */
+GST_START_TEST (test_settings_errors)
+{
+  gchar *out = tmp_path ("out.safetensors");
+  gchar *bad = tmp_path ("bad.safetensors");
+  gchar *props;
+  Run *r;
+
+  /* no output */
+  r = run_new ("");
+  fail_if (run_play (r));
+  run_handle (r, GST_SECOND);
+  fail_unless (r->error && strstr (r->error, "Set output="), "%s", r->error);
+  run_free (r);
+
+  /* a starting model that is not one: the error names the file */
+  fail_unless (g_file_set_contents (bad, "not a model", -1, NULL));
+  props = g_strdup_printf ("output=\"%s\" model=\"%s\"", out, bad);
+  r = run_new (props);
+  fail_if (run_play (r));
+  run_handle (r, GST_SECOND);
+  fail_unless (r->error && strstr (r->error, bad), "%s", r->error);
+  run_free (r);
+  g_free (props);
+
+  /* a label that is not a class */
+  props = g_strdup_printf ("output=\"%s\" label=COVID", out);
+  r = run_new (props);
+  fail_if (run_play (r));
+  run_handle (r, GST_SECOND);
+  fail_unless (r->error && strstr (r->error, "COVID"), "%s", r->error);
+  run_free (r);
+  g_free (props);
+
+  /* a bad architecture */
+  props = g_strdup_printf ("output=\"%s\" architecture=\"conv:8 wobble\"", out);
+  r = run_new (props);
+  fail_if (run_play (r));
+  run_handle (r, GST_SECOND);
+  fail_unless (r->error && strstr (r->error, "architecture"), "%s", r->error);
+  run_free (r);
+  g_free (props);
+
+  /* nothing labelled: an error at EOS, not an EOS, and no file */
+  props = g_strdup_printf ("output=\"%s\" architecture=\"%s\"", out, TINY);
+  r = run_new (props);
+  fail_unless (run_play (r));
+  push (r->src, frame (0, 1));
+  run_finish (r);
+  fail_unless (r->error && strstr (r->error, "No labelled frames"), "%s",
+      r->error);
+  fail_if (r->eos);
+  fail_if (g_file_test (out, G_FILE_TEST_EXISTS));
+  run_free (r);
+  g_free (props);
+
+  g_free (bad);
+  g_free (out);
+}
+
+GST_END_TEST;
+
+static gdouble
+first_val_loss (const gchar * props)
+{
+  Run *r = run_new (props);
+  gdouble loss;
+
+  fail_unless (run_play (r));
+  push_labelled (r->src, 20);
+  run_finish (r);
+  fail_unless (r->error == NULL, "%s", r->error);
+  loss = get_double (nth_message (r, "cxrtrain-epoch", 0), "val-loss");
+  run_free (r);
+  return loss;
+}
+
+/* A second run with model= starts where the first ended. */
+GST_START_TEST (test_resume)
+{
+  gchar *a = tmp_path ("a.safetensors"), *b = tmp_path ("b.safetensors");
+  gchar *c = tmp_path ("c.safetensors");
+  gchar *first = g_strdup_printf ("output=\"%s\" architecture=\"%s\" "
+      "epochs=30 batch-size=8 learning-rate=0.01 validation-fraction=0.25 patience=0 seed=5", a,
+      TINY);
+  gchar *fresh = g_strdup_printf ("output=\"%s\" architecture=\"%s\" "
+      "epochs=1 batch-size=8 learning-rate=0.01 validation-fraction=0.25 seed=5", c, TINY);
+  gchar *again = g_strdup_printf ("output=\"%s\" model=\"%s\" "
+      "epochs=1 batch-size=8 learning-rate=0.01 validation-fraction=0.25 seed=5", b, a);
+  gdouble loss_fresh, loss_resumed;
+  CxrModel *ma, *mb;
+
+  first_val_loss (first);
+  loss_fresh = first_val_loss (fresh);
+  loss_resumed = first_val_loss (again);
+  GST_INFO ("first epoch's validation loss: fresh %.4f, resumed %.4f",
+      loss_fresh, loss_resumed);
+  fail_unless (loss_resumed < 0.5 * loss_fresh, "resumed %f, fresh %f",
+      loss_resumed, loss_fresh);
+
+  /* the provenance chains the models; architecture and classes carry on */
+  ma = load (a);
+  mb = load (b);
+  fail_unless_equals_string (provenance (mb, "parent_model"), ma->id);
+  fail_unless_equals_string (mb->spec->text, ma->spec->text);
+  fail_unless_equals_string (provenance (mb, "epochs_run"), "1");
+  cxr_model_free (ma);
+  cxr_model_free (mb);
+  g_free (first);
+  g_free (fresh);
+  g_free (again);
+  g_free (a);
+  g_free (b);
+  g_free (c);
+}
+
+GST_END_TEST;
+
+/* learning-rate 1e6: an error saying so, and a usable model at output */
+GST_START_TEST (test_divergence)
+{
+  gchar *out = tmp_path ("out.safetensors");
+  gchar *props = g_strdup_printf ("output=\"%s\" architecture=\"%s\" "
+      "epochs=5 batch-size=8 learning-rate=1e6 schedule=constant", out, TINY);
+  Run *r = run_new (props);
+  CxrModel *m;
+
+  fail_unless (run_play (r));
+  push_labelled (r->src, 20);
+  run_finish (r);
+  fail_unless (r->error != NULL);
+  fail_unless (strstr (r->error, "diverged") != NULL, "%s", r->error);
+  fail_unless (strstr (r->error, "learning-rate") != NULL, "%s", r->error);
+  fail_if (r->eos);
+  fail_unless_equals_int (count_messages (r, "cxrtrain-done"), 0);
+  m = load (out);
+  fail_unless (params_finite (m));
+  cxr_model_free (m);
+  run_free (r);
+  g_free (props);
+
+  /* online, likewise: the stream stops with the error */
+  g_remove (out);
+  props = g_strdup_printf ("output=\"%s\" architecture=\"%s\" online=true "
+      "batch-size=8 learning-rate=1e6", out, TINY);
+  r = run_new (props);
+  fail_unless (run_play (r));
+  for (int k = 0; k < 100 && !r->error; k++) {
+    GstBuffer *buf = labelled (k % 2, k);
+    gst_app_src_push_buffer (GST_APP_SRC (r->src), buf);
+    while (run_handle (r, 0));
+  }
+  run_finish (r);
+  fail_unless (r->error && strstr (r->error, "diverged"), "%s", r->error);
+  m = load (out);
+  fail_unless (params_finite (m));
+  cxr_model_free (m);
+  run_free (r);
+  g_free (props);
+  g_free (out);
+}
+
+GST_END_TEST;
+
+/* Going to NULL, or pausing, while training stops it within a step or so;
+ * the last checkpoint stays. */
+static void
+interrupt_with (GstState state)
+{
+  gchar *out = tmp_path ("out.safetensors");
+  gchar *props = g_strdup_printf ("output=\"%s\" architecture=\"%s\" "
+      "epochs=100000 batch-size=8 patience=0", out, TINY);
+  Run *r = run_new (props);
+  gint64 start;
+  CxrModel *m;
+
+  fail_unless (run_play (r));
+  push_labelled (r->src, 20);
+  gst_app_src_end_of_stream (GST_APP_SRC (r->src));
+  while (count_messages (r, "cxrtrain-checkpoint") == 0)
+    fail_unless (run_handle (r, 20 * GST_SECOND), "no checkpoint within 20 s");
+  start = g_get_monotonic_time ();
+  fail_if (gst_element_set_state (r->pipeline, state)
+      == GST_STATE_CHANGE_FAILURE);
+  fail_unless (g_get_monotonic_time () - start < 5 * G_USEC_PER_SEC,
+      "stopping took %.1f s", (g_get_monotonic_time () - start) / 1e6);
+  if (state == GST_STATE_PAUSED) {
+    /* it says so, and goes no further */
+    guint epochs;
+    while (run_handle (r, 0));
+    fail_unless (has_warning (r, "Training stopped"));
+    epochs = count_messages (r, "cxrtrain-epoch");
+    g_usleep (200 * 1000);
+    while (run_handle (r, 0));
+    fail_unless_equals_int (count_messages (r, "cxrtrain-epoch"), epochs);
+  }
+  fail_unless (gst_element_set_state (r->pipeline, GST_STATE_NULL)
+      == GST_STATE_CHANGE_SUCCESS);
+  fail_if (r->eos);
+  fail_unless_equals_int (count_messages (r, "cxrtrain-done"), 0);
+  m = load (out);
+  cxr_model_free (m);
+  run_free (r);
+  g_free (props);
+  g_free (out);
+}
+
+GST_START_TEST (test_interrupt)
+{
+  interrupt_with (GST_STATE_NULL);
+  interrupt_with (GST_STATE_PAUSED);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_online)
+{
+  gchar *out = tmp_path ("out.safetensors");
+  gchar *props = g_strdup_printf ("output=\"%s\" architecture=\"%s\" "
+      "online=true batch-size=8 replay-size=32 checkpoint-interval=2 "
+      "progress-interval=1 seed=4", out, TINY);
+  Run *r = run_new (props);
+  CxrModel *m, *start;
+  const GstStructure *s;
+  guint64 step;
+
+  fail_unless (run_play (r));
+  push_labelled (r->src, 20);   /* 40 frames: 5 steps */
+  run_finish (r);
+  fail_unless (r->error == NULL, "%s", r->error);
+  fail_unless_equals_int (count_messages (r, "cxrtrain-progress"), 5);
+  /* steps 2 and 4, and the rest at EOS */
+  fail_unless_equals_int (count_messages (r, "cxrtrain-checkpoint"), 3);
+  fail_unless_equals_int (count_messages (r, "cxrtrain-epoch"), 0);
+  s = nth_message (r, "cxrtrain-progress", 4);
+  fail_unless_equals_int (get_int (s, "step"), 5);
+  fail_unless (isfinite (get_double (s, "loss")));
+  g_object_get (r->train, "step", &step, NULL);
+  fail_unless_equals_uint64 (step, 5);
+
+  m = load (out);
+  fail_unless_equals_string (provenance (m, "training"), "online");
+  fail_unless_equals_string (provenance (m, "online_steps"), "5");
+  fail_unless_equals_string (gst_structure_get_string (nth_message (r,
+              "cxrtrain-done", 0), "model-id"), m->id);
+  /* the weights moved from where they started */
+  start = cxr_model_new (TINY, 1, 124, 124, classes, 4, NULL);
+  fail_unless (start != NULL);
+  fail_unless (strcmp (start->id, m->id) != 0);
+  cxr_model_free (start);
+  cxr_model_free (m);
+  run_free (r);
+  g_free (props);
+  g_free (out);
+}
+
+GST_END_TEST;
+
+/* A cxrclassify playing with model=OUT takes up what cxrtrain writes to
+ * OUT, and says so. */
+GST_START_TEST (test_hand_off)
+{
+  gchar *out = tmp_path ("live.safetensors");
+  gchar *launch = g_strdup_printf ("appsrc name=csrc caps=\"%s\" format=time "
+      "! cxrclassify name=classify model=\"%s\" ! appsink name=sink "
+      "sync=false", CAPS, out);
+  gchar *props = g_strdup_printf ("output=\"%s\" architecture=\"%s\" "
+      "epochs=3 batch-size=8 patience=0", out, TINY);
+  CxrModel *initial = cxr_model_new (TINY, 1, 124, 124, classes, 77, NULL);
+  GstElement *classifier, *csrc, *sink;
+  const gchar *final_id;
+  gboolean updated = FALSE, now_final = FALSE;
+  Run *r;
+
+  fail_unless (initial != NULL);
+  fail_unless (cxr_model_save (initial, out, NULL));
+  classifier = gst_parse_launch (launch, NULL);
+  fail_unless (classifier != NULL);
+  csrc = gst_bin_get_by_name (GST_BIN (classifier), "csrc");
+  sink = gst_bin_get_by_name (GST_BIN (classifier), "sink");
+  fail_unless (gst_element_set_state (classifier, GST_STATE_PLAYING)
+      != GST_STATE_CHANGE_FAILURE);
+
+  /* the classifier runs the initial model */
+  for (int k = 0; k < 2; k++) {
+    GstSample *sample;
+    GstCxrClassificationMeta *meta;
+    push (csrc, frame (1, k));
+    sample = gst_app_sink_pull_sample (GST_APP_SINK (sink));
+    meta = gst_buffer_get_cxr_classification_meta (
+        gst_sample_get_buffer (sample));
+    fail_unless (meta != NULL);
+    fail_unless_equals_string (meta->model_id, initial->id);
+    gst_sample_unref (sample);
+  }
+
+  /* train, checkpointing into the classifier's model file */
+  r = run_new (props);
+  fail_unless (run_play (r));
+  push_labelled (r->src, 20);
+  run_finish (r);
+  fail_unless (r->error == NULL, "%s", r->error);
+  final_id = gst_structure_get_string (nth_message (r, "cxrtrain-done", 0),
+      "model-id");
+  fail_unless (strcmp (final_id, initial->id) != 0);
+
+  /* frames keep coming; within a few seconds they carry the new model */
+  for (int k = 0; k < 100 && !now_final; k++) {
+    GstSample *sample;
+    GstCxrClassificationMeta *meta;
+    GstMessage *msg;
+
+    g_usleep (100 * 1000);
+    push (csrc, frame (1, k));
+    sample = gst_app_sink_pull_sample (GST_APP_SINK (sink));
+    meta = gst_buffer_get_cxr_classification_meta (
+        gst_sample_get_buffer (sample));
+    fail_unless (meta != NULL);
+    now_final = strcmp (meta->model_id, final_id) == 0;
+    gst_sample_unref (sample);
+    while ((msg = gst_bus_pop_filtered (GST_ELEMENT_BUS (classifier),
+                GST_MESSAGE_ELEMENT))) {
+      const GstStructure *s = gst_message_get_structure (msg);
+      if (gst_structure_has_name (s, "model-updated"))
+        updated = TRUE;
+      gst_message_unref (msg);
+    }
+  }
+  fail_unless (updated, "no model-updated message");
+  fail_unless (now_final, "the classifier never used the trained model");
+
+  run_free (r);
+  gst_element_set_state (classifier, GST_STATE_NULL);
+  gst_object_unref (csrc);
+  gst_object_unref (sink);
+  gst_object_unref (classifier);
+  cxr_model_free (initial);
+  g_free (props);
+  g_free (launch);
+  g_free (out);
+}
+
+GST_END_TEST;
+
+/* ---- a kill at any instant leaves a loadable model ---- */
+
+/* The child: trains for ever on tiny epochs, checkpointing after each one,
+ * until it is killed. */
+static int
+train_child (const gchar * out)
+{
+  /* no check assertions here: this is not a test case */
+  gchar *launch = g_strdup_printf ("appsrc name=src caps=\"%s\" format=time "
+      "! cxrtrain output=\"%s\" architecture=\"%s\" epochs=1000000 "
+      "batch-size=8 patience=0 progress-interval=1000000", CAPS, out, TINY);
+  GstElement *pipeline = gst_parse_launch (launch, NULL);
+  GstElement *src;
+  GstMessage *msg;
+
+  g_assert (pipeline != NULL);
+  src = gst_bin_get_by_name (GST_BIN (pipeline), "src");
+  g_assert (gst_element_set_state (pipeline, GST_STATE_PLAYING)
+      != GST_STATE_CHANGE_FAILURE);
+  for (int k = 0; k < 8; k++)
+    for (int c = 0; c < 2; c++) {
+      GstBuffer *buf = frame (c, k);
+      gchar *name = file_name (c, k);
+      gst_buffer_add_cxr_label_meta (buf, -1, classes[c], name);
+      gst_app_src_push_buffer (GST_APP_SRC (src), buf);
+      g_free (name);
+    }
+  gst_app_src_end_of_stream (GST_APP_SRC (src));
+  /* until killed; an error ends it early, and the parent notices */
+  msg = gst_bus_timed_pop_filtered (GST_ELEMENT_BUS (pipeline),
+      GST_CLOCK_TIME_NONE, GST_MESSAGE_ERROR | GST_MESSAGE_EOS);
+  g_printerr ("training child: unexpected %s\n",
+      GST_MESSAGE_TYPE_NAME (msg));
+  return 1;
+}
+
+static gboolean
+file_version (const gchar * path, GStatBuf * st)
+{
+  return g_stat (path, st) == 0;
+}
+
+GST_START_TEST (test_kill_during_checkpoint)
+{
+  gchar *out = tmp_path ("killed.safetensors");
+  GRand *rand = g_rand_new_with_seed (42);
+  GHashTable *ids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      NULL);
+  int mid_write = 0;
+
+  for (int round = 0; round < 10; round++) {
+    gchar *argv[] = { (gchar *) "/proc/self/exe", (gchar *) "--train-child",
+      out, NULL
+    };
+    GStatBuf before, now;
+    gboolean had = file_version (out, &before);
+    GError *error = NULL;
+    GPid pid;
+    int status;
+    gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+    GDir *dir;
+    const gchar *name;
+    CxrModel *m;
+
+    fail_unless (g_spawn_async (NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
+            NULL, NULL, &pid, &error), "%s", error ? error->message : "");
+    /* wait for its first checkpoint, then kill it at a random moment among
+     * the next ones */
+    while (!(file_version (out, &now) && (!had || now.st_ino != before.st_ino
+                || now.st_mtime != before.st_mtime)))
+      fail_unless (g_get_monotonic_time () < deadline,
+          "no checkpoint within 20 s");
+    g_usleep (g_rand_int_range (rand, 0, 150000));
+    kill (pid, SIGKILL);
+    fail_unless (waitpid (pid, &status, 0) == pid);
+    fail_unless (WIFSIGNALED (status));
+    g_spawn_close_pid (pid);
+
+    m = load (out);
+    fail_unless (params_finite (m));
+    g_hash_table_add (ids, g_strdup (m->id));
+    cxr_model_free (m);
+
+    /* a temporary file left behind means the kill came mid-write */
+    dir = g_dir_open (tmp_dir, 0, NULL);
+    while ((name = g_dir_read_name (dir)))
+      if (strstr (name, ".tmp-")) {
+        gchar *path = tmp_path (name);
+        mid_write++;
+        g_remove (path);
+        g_free (path);
+      }
+    g_dir_close (dir);
+  }
+  GST_INFO ("10 kills, %d mid-write, %u different models left",
+      mid_write, g_hash_table_size (ids));
+  g_print ("kill test: 10 kills, %d during a write, %u different models\n",
+      mid_write, g_hash_table_size (ids));
+  /* the kills did land among checkpoints of different weights */
+  fail_unless (g_hash_table_size (ids) > 1);
+  g_hash_table_unref (ids);
+  g_rand_free (rand);
+  g_free (out);
+}
+
+GST_END_TEST;
+
+/* ---- real chest X-rays ---- */
+
+typedef struct {
+  struct jpeg_error_mgr mgr;
+  jmp_buf jump;
+} JpegError;
+
+static void
+jpeg_fail (j_common_ptr cinfo)
+{
+  longjmp (((JpegError *) cinfo->err)->jump, 1);
+}
+
+/* a JPEG file as an 8-bit grey buffer; NULL on any error */
+static GstBuffer *
+decode_gray (const char *path, int *width, int *height)
+{
+  struct jpeg_decompress_struct cinfo;
+  JpegError err;
+  GstBuffer *volatile buf = NULL;
+  GstMapInfo map;
+  FILE *f = fopen (path, "rb");
+
+  if (!f)
+    return NULL;
+  cinfo.err = jpeg_std_error (&err.mgr);
+  err.mgr.error_exit = jpeg_fail;
+  if (setjmp (err.jump)) {
+    jpeg_destroy_decompress (&cinfo);
+    fclose (f);
+    return NULL;
+  }
+  jpeg_create_decompress (&cinfo);
+  jpeg_stdio_src (&cinfo, f);
+  jpeg_read_header (&cinfo, TRUE);
+  cinfo.out_color_space = JCS_GRAYSCALE;
+  jpeg_start_decompress (&cinfo);
+  *width = cinfo.output_width;
+  *height = cinfo.output_height;
+  /* GRAY8 rows are padded to 4 bytes in GStreamer */
+  {
+    int stride = GST_ROUND_UP_4 (*width);
+    buf = gst_buffer_new_allocate (NULL, (gsize) stride * *height, NULL);
+    gst_buffer_map (buf, &map, GST_MAP_WRITE);
+    while (cinfo.output_scanline < cinfo.output_height) {
+      JSAMPROW row = map.data + (size_t) cinfo.output_scanline * stride;
+      jpeg_read_scanlines (&cinfo, &row, 1);
+    }
+    gst_buffer_unmap (buf, &map);
+  }
+  jpeg_finish_decompress (&cinfo);
+  jpeg_destroy_decompress (&cinfo);
+  fclose (f);
+  return buf;
+}
+
+static const gchar *
+data_dir (void)
+{
+  const gchar *d = g_getenv ("CXR_DATA_DIR");
+  return d ? d : "../shared/data";
+}
+
+static gint
+compare_names (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+/* the sorted .jpeg names of a folder */
+static GPtrArray *
+list_folder (const gchar * folder)
+{
+  GDir *dir = g_dir_open (folder, 0, NULL);
+  GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
+  const gchar *name;
+
+  while (dir && (name = g_dir_read_name (dir)))
+    if (g_str_has_suffix (name, ".jpeg"))
+      g_ptr_array_add (names, g_strdup (name));
+  if (dir)
+    g_dir_close (dir);
+  g_ptr_array_sort (names, compare_names);
+  return names;
+}
+
+GST_START_TEST (test_real_data)
+{
+  gchar *out = tmp_path ("real.safetensors");
+  gchar *folders[2];
+  GPtrArray *names[2];
+  const int per_class = 150;
+  /* the data set's train images are all 224x224 */
+  const int width = 224, height = 224;
+  GPtrArray *frames = g_ptr_array_new_with_free_func (
+      (GDestroyNotify) gst_buffer_unref);
+  Run *r = NULL;
+  const GstStructure *done;
+  gchar *caps;
+  int w, h;
+  gdouble auc, ips;
+  CxrModel *m;
+  gchar *props;
+
+  for (int c = 0; c < 2; c++) {
+    folders[c] = g_build_filename (data_dir (), "chest_xray", "train",
+        classes[c], NULL);
+    names[c] = list_folder (folders[c]);
+  }
+  if (names[0]->len == 0 || names[1]->len == 0) {
+    g_print ("real-data test skipped: no chest X-rays under %s (set "
+        "CXR_DATA_DIR)\n", data_dir ());
+    goto done;
+  }
+
+  /* decoded first, so that the pipeline's caps are the images' size */
+  for (int k = 0; k < per_class; k++)
+    for (int c = 0; c < 2; c++) {
+      /* spread over the sorted folder, as many patients as possible */
+      const gchar *name = g_ptr_array_index (names[c],
+          (guint) ((guint64) k * names[c]->len / per_class));
+      gchar *path = g_build_filename (folders[c], name, NULL);
+      GstBuffer *buf = decode_gray (path, &w, &h);
+
+      fail_unless (buf != NULL, "cannot decode %s", path);
+      fail_unless (w == width && h == height, "%s is %dx%d, not %dx%d", path,
+          w, h, width, height);
+      gst_buffer_add_cxr_label_meta (buf, -1, classes[c], name);
+      g_ptr_array_add (frames, buf);
+      g_free (path);
+    }
+  caps = g_strdup_printf ("video/x-raw,format=GRAY8,width=%d,height=%d,"
+      "framerate=0/1", width, height);
+  props = g_strdup_printf ("output=\"%s\" epochs=5 validation-fraction=0.2 "
+      "seed=1 patience=0 progress-interval=100", out);
+  r = run_new_with_caps (caps, props);
+  g_free (props);
+  g_free (caps);
+  fail_unless (run_play (r));
+  for (guint i = 0; i < frames->len; i++)
+    push (r->src, gst_buffer_ref (g_ptr_array_index (frames, i)));
+  run_finish (r);
+  fail_unless (r->error == NULL, "%s", r->error);
+
+  done = nth_message (r, "cxrtrain-done", 0);
+  auc = get_double (done, "val-auc");
+  g_object_get (r->train, "images-per-second", &ips, NULL);
+  m = load (out);
+  g_print ("real data: %d images, %s for validation, %s, best epoch %d of 5, "
+      "val AUC %.4f, threshold %.3f, %.1f images/s, %.1f s of training\n",
+      2 * per_class, provenance (m, "val_images"), provenance (m,
+          "precision"), get_int (done, "best-epoch"), auc, m->threshold, ips,
+      get_double (done, "seconds"));
+  fail_unless (auc > 0.8, "validation AUC %f", auc);
+  fail_unless_equals_string (provenance (m, "train_images"), "240");
+  cxr_model_free (m);
+
+done:
+  if (r)
+    run_free (r);
+  g_ptr_array_unref (frames);
+  for (int c = 0; c < 2; c++) {
+    g_free (folders[c]);
+    g_ptr_array_unref (names[c]);
+  }
+  g_free (out);
+}
+
+GST_END_TEST;
+
+static Suite *
+cxrtrain_suite (void)
+{
+  Suite *s = suite_create ("cxrtrain");
+  TCase *tc = tcase_create ("general");
+
+  tcase_add_checked_fixture (tc, setup, teardown);
+  tcase_set_timeout (tc, 120);
+  suite_add_tcase (s, tc);
+  tcase_add_test (tc, test_messages_and_figures);
+  tcase_add_test (tc, test_label_property);
+  tcase_add_test (tc, test_skipped_frames);
+  tcase_add_test (tc, test_settings_errors);
+  tcase_add_test (tc, test_resume);
+  tcase_add_test (tc, test_divergence);
+  tcase_add_test (tc, test_interrupt);
+  tcase_add_test (tc, test_online);
+  tcase_add_test (tc, test_hand_off);
+  tcase_add_test (tc, test_kill_during_checkpoint);
+  tcase_add_test (tc, test_real_data);
+  return s;
+}
+
+int
+main (int argc, char **argv)
+{
+  Suite *s;
+
+  if (argc == 3 && strcmp (argv[1], "--train-child") == 0) {
+    gst_init (NULL, NULL);
+    return train_child (argv[2]);
+  }
+  gst_check_init (&argc, &argv);
+  s = cxrtrain_suite ();
+  return gst_check_run_suite (s, "cxrtrain", __FILE__);
+}
