@@ -458,15 +458,16 @@ validate (const CxrModel *model, const float *params, const CxrDataset *ds,
   return TRUE;
 }
 
-/* better by AUC, ties (or no AUC, when validation lacks a class) by loss */
+/* better by validation loss: it rewards calibrated probabilities as well
+ * as ranking, while AUC saturates near 1 and moves between epochs by less
+ * than one image's worth, which made the pick (and the threshold chosen
+ * with it) a coin toss; ties by AUC */
 static gboolean
 is_better (const Validation *v, const Validation *best)
 {
-  if (!isnan (v->auc) && !isnan (best->auc) && v->auc != best->auc)
-    return v->auc > best->auc;
-  if (isnan (v->auc) != isnan (best->auc))
-    return !isnan (v->auc);
-  return v->loss < best->loss;
+  if (v->loss != best->loss)
+    return v->loss < best->loss;
+  return !isnan (v->auc) && (isnan (best->auc) || v->auc > best->auc);
 }
 
 static gboolean

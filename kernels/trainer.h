@@ -140,8 +140,8 @@ typedef struct {
 /* Trains model->params in place, from their current values (to resume, pass
  * a loaded model), on ds with cfg (NULL: defaults); cb may be NULL.
  *
- * At the end the model holds the best epoch's weights (by validation AUC,
- * ties by validation loss), the threshold chosen on validation for them
+ * At the end the model holds the best epoch's weights (by validation loss,
+ * ties by validation AUC), the threshold chosen on validation for them
  * (0.5 without validation), an updated id and provenance keys: epochs_run,
  * best_epoch, seed, train_images, val_images, val_auc, val_accuracy,
  * val_sensitivity, val_specificity, threshold_method, learning_rate,

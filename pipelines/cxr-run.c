@@ -3,6 +3,7 @@
  *   cxr-run classify FOLDER [--model FILE] [--output FILE.jsonl]
  *   cxr-run evaluate FOLDER [--model FILE] [--output FILE.jsonl]
  *                           [--summary FILE.json]
+ *   cxr-run train FOLDER --output MODEL [--model START] [cxrtrain props]
  *
  * classify: every image in FOLDER (class subfolders, a CSV manifest, or a
  * flat folder) through cxrclassify; one JSON line per image goes to --output
@@ -11,10 +12,18 @@
  * written to --summary.
  *
  * The pipeline is the one a gst-launch-1.0 user would write:
- *   cxrdatasetsrc location=FOLDER target-size=124 ! cxrclassify model=FILE
+ *   cxrdatasetsrc location=FOLDER target-size=124 ! queue
+ *     ! cxrclassify model=FILE
  *     ! cxrmetasink location=FILE.jsonl summary-location=FILE.json
  * On a terminal a progress line shows done/total, images per second and
- * the time left. */
+ * the time left.
+ *
+ * train: every labelled image in FOLDER into cxrtrain, which caches them,
+ * trains (epochs, validation, checkpoints) and writes MODEL:
+ *   cxrdatasetsrc location=FOLDER target-size=124 ! cxrtrain output=MODEL
+ * Further arguments NAME=VALUE set cxrtrain properties (epochs=20 seed=3).
+ * The progress line follows the caching, then each epoch; every epoch's
+ * validation figures are printed as they come. */
 #include <gst/gst.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,6 +35,8 @@ typedef struct {
   gint64 started;
   gboolean failed;
   gboolean tty;
+  gboolean training;            /* sink is cxrtrain */
+  gboolean caching_done;        /* training: the first progress arrived */
 } Job;
 
 static void
@@ -38,6 +49,27 @@ format_duration (double seconds, char *out, size_t size)
     g_snprintf (out, size, "%d:%02d", s / 60, s % 60);
 }
 
+static void
+print_bar (Job * job, const char *what, guint64 done, guint64 total,
+    double rate, const char *unit, double eta_seconds, const char *extra)
+{
+  char eta[32] = "?", bar[31];
+  int filled = total ? (int) (30 * MIN (done, total) / total) : 0;
+
+  if (eta_seconds >= 0)
+    format_duration (eta_seconds, eta, sizeof eta);
+  memset (bar, '#', filled);
+  memset (bar + filled, '.', 30 - filled);
+  bar[30] = '\0';
+  fprintf (stderr, "%s%s[%s] %" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT
+      "  %.1f %s  ETA %s%s   ", job->tty ? "\r" : "", what, bar, done, total,
+      rate, unit, eta, extra);
+  if (!job->tty)
+    fputc ('\n', stderr);
+  fflush (stderr);
+}
+
+/* folder jobs: results written against images found */
 static gboolean
 show_progress (gpointer data)
 {
@@ -46,24 +78,54 @@ show_progress (gpointer data)
   guint total = 0;
   double elapsed = (g_get_monotonic_time () - job->started) / 1e6;
   double rate;
-  char eta[32] = "?", bar[31];
-  int filled;
 
-  g_object_get (job->sink, "count", &done, NULL);
+  if (job->training && job->caching_done)
+    return G_SOURCE_CONTINUE;   /* cxrtrain-progress messages take over */
+  g_object_get (job->sink, job->training ? "frames-cached" : "count", &done,
+      NULL);
   g_object_get (job->source, "n-files", &total, NULL);
   rate = elapsed > 0 ? done / elapsed : 0;
-  if (rate > 0 && total >= done)
-    format_duration ((total - done) / rate, eta, sizeof eta);
-  filled = total ? (int) (30 * done / total) : 0;
-  memset (bar, '#', filled);
-  memset (bar + filled, '.', 30 - filled);
-  bar[30] = '\0';
-  fprintf (stderr, "%s[%s] %" G_GUINT64_FORMAT "/%u  %.1f images/s  ETA %s   ",
-      job->tty ? "\r" : "", bar, done, total, rate, eta);
-  if (!job->tty)
-    fputc ('\n', stderr);
-  fflush (stderr);
+  print_bar (job, job->training ? "reading " : "", done, total, rate,
+      "images/s", rate > 0 && total >= done ? (total - done) / rate : -1, "");
   return G_SOURCE_CONTINUE;
+}
+
+static void
+show_training (Job * job, const GstStructure * s)
+{
+  gint epoch = 0, epochs = 0, step = 0, steps = 0;
+  double loss = 0, acc = 0, rate = 0, eta = -1;
+  char what[32], extra[64];
+
+  if (!job->caching_done) {
+    show_progress (job);
+    fputc ('\n', stderr);
+    job->caching_done = TRUE;
+  }
+  gst_structure_get (s, "epoch", G_TYPE_INT, &epoch, "epochs", G_TYPE_INT,
+      &epochs, "step", G_TYPE_INT, &step, "steps-per-epoch", G_TYPE_INT,
+      &steps, "loss", G_TYPE_DOUBLE, &loss, "accuracy", G_TYPE_DOUBLE, &acc,
+      "images-per-second", G_TYPE_DOUBLE, &rate, "eta-seconds", G_TYPE_DOUBLE,
+      &eta, NULL);
+  g_snprintf (what, sizeof what, "epoch %d/%d ", epoch, epochs);
+  g_snprintf (extra, sizeof extra, "  loss %.4f  acc %.3f", loss, acc);
+  print_bar (job, what, (guint64) step, (guint64) steps, rate, "images/s", eta, extra);
+}
+
+static void
+show_epoch (Job * job, const GstStructure * s)
+{
+  gint epoch = 0;
+  double val_loss = 0, val_acc = 0, val_auc = 0, threshold = 0;
+  gboolean best = FALSE;
+
+  gst_structure_get (s, "epoch", G_TYPE_INT, &epoch, "val-loss",
+      G_TYPE_DOUBLE, &val_loss, "val-accuracy", G_TYPE_DOUBLE, &val_acc,
+      "val-auc", G_TYPE_DOUBLE, &val_auc, "threshold", G_TYPE_DOUBLE,
+      &threshold, "best", G_TYPE_BOOLEAN, &best, NULL);
+  fprintf (stderr, "%sepoch %d: validation loss %.4f, accuracy %.4f, AUC "
+      "%.4f, threshold %.3f%s\n", job->tty ? "\n" : "", epoch, val_loss,
+      val_acc, val_auc, threshold, best ? "  (best so far)" : "");
 }
 
 static gboolean
@@ -91,8 +153,17 @@ on_message (GstBus * bus, GstMessage * msg, gpointer data)
           error->message);
       g_clear_error (&error);
       break;
+    case GST_MESSAGE_ELEMENT:{
+      const GstStructure *s = gst_message_get_structure (msg);
+      if (gst_structure_has_name (s, "cxrtrain-progress"))
+        show_training (job, s);
+      else if (gst_structure_has_name (s, "cxrtrain-epoch"))
+        show_epoch (job, s);
+      break;
+    }
     case GST_MESSAGE_EOS:
-      show_progress (job);
+      if (!job->training)
+        show_progress (job);
       fputc ('\n', stderr);
       g_main_loop_quit (job->loop);
       break;
@@ -106,7 +177,9 @@ static int
 usage (void)
 {
   fprintf (stderr, "usage: cxr-run classify|evaluate FOLDER [--model FILE] "
-      "[--output FILE.jsonl] [--summary FILE.json]\n");
+      "[--output FILE.jsonl] [--summary FILE.json]\n"
+      "       cxr-run train FOLDER --output MODEL [--model START] "
+      "[PROPERTY=VALUE ...]\n");
   return 2;
 }
 
@@ -115,6 +188,7 @@ main (int argc, char **argv)
 {
   const char *command, *folder, *model = NULL, *output = "results.jsonl";
   const char *summary = NULL;
+  GPtrArray *settings = g_ptr_array_new ();
   GError *error = NULL;
   gchar *launch;
   Job job = { 0 };
@@ -125,8 +199,12 @@ main (int argc, char **argv)
     return usage ();
   command = argv[1];
   folder = argv[2];
-  if (strcmp (command, "classify") != 0 && strcmp (command, "evaluate") != 0)
+  if (strcmp (command, "classify") != 0 && strcmp (command, "evaluate") != 0
+      && strcmp (command, "train") != 0)
     return usage ();
+  job.training = strcmp (command, "train") == 0;
+  if (job.training)
+    output = NULL;
   for (int i = 3; i < argc; i++) {
     if (i + 1 < argc && strcmp (argv[i], "--model") == 0)
       model = argv[++i];
@@ -134,14 +212,25 @@ main (int argc, char **argv)
       output = argv[++i];
     else if (i + 1 < argc && strcmp (argv[i], "--summary") == 0)
       summary = argv[++i];
+    else if (job.training && strchr (argv[i], '=') && argv[i][0] != '-')
+      g_ptr_array_add (settings, argv[i]);
     else
       return usage ();
+  }
+  if (job.training && !output) {
+    fprintf (stderr, "cxr-run: train needs --output MODEL\n");
+    return 2;
   }
   if (!summary && strcmp (command, "evaluate") == 0)
     summary = "summary.json";
 
-  launch = g_strdup_printf ("cxrdatasetsrc name=source target-size=124 ! "
-      "cxrclassify name=classify ! cxrmetasink name=sink");
+  if (job.training)
+    launch = g_strdup ("cxrdatasetsrc name=source target-size=124 ! "
+        "cxrtrain name=sink");
+  else
+    /* the queue lets decoding and the network run on separate cores */
+    launch = g_strdup ("cxrdatasetsrc name=source target-size=124 ! queue ! "
+        "cxrclassify name=classify ! cxrmetasink name=sink");
   job.pipeline = gst_parse_launch (launch, &error);
   g_free (launch);
   if (!job.pipeline) {
@@ -152,10 +241,21 @@ main (int argc, char **argv)
   job.source = gst_bin_get_by_name (GST_BIN (job.pipeline), "source");
   job.sink = gst_bin_get_by_name (GST_BIN (job.pipeline), "sink");
   g_object_set (job.source, "location", folder, NULL);
-  g_object_set (job.sink, "location", output, NULL);
+  if (job.training) {
+    g_object_set (job.sink, "output", output, NULL);
+    if (model)
+      g_object_set (job.sink, "model", model, NULL);
+    for (guint i = 0; i < settings->len; i++) {
+      gchar **kv = g_strsplit (settings->pdata[i], "=", 2);
+      gst_util_set_object_arg (G_OBJECT (job.sink), kv[0], kv[1]);
+      g_strfreev (kv);
+    }
+  } else {
+    g_object_set (job.sink, "location", output, NULL);
+  }
   if (summary)
     g_object_set (job.sink, "summary-location", summary, NULL);
-  if (model) {
+  if (model && !job.training) {
     GstElement *classify = gst_bin_get_by_name (GST_BIN (job.pipeline),
         "classify");
     g_object_set (classify, "model", model, NULL);
@@ -175,9 +275,12 @@ main (int argc, char **argv)
   g_main_loop_run (job.loop);
 
   gst_element_set_state (job.pipeline, GST_STATE_NULL);
-  if (!job.failed)
+  if (!job.failed && job.training)
+    fprintf (stderr, "cxr-run: model written to %s\n", output);
+  else if (!job.failed)
     fprintf (stderr, "cxr-run: results in %s%s%s\n", output,
         summary ? ", summary in " : "", summary ? summary : "");
+  g_ptr_array_free (settings, TRUE);
   gst_bus_remove_watch (bus);
   gst_object_unref (bus);
   gst_object_unref (job.source);

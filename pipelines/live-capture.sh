@@ -8,8 +8,10 @@
 #   bash pipelines/live-capture.sh [IMAGE.jpeg] [SECONDS]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-image="${1:-$(ls "$here"/../../shared/data/chest_xray_fullres_sample/PNEUMONIA/*.jpeg | head -n 1)}"
+samples=("$here"/../../shared/data/chest_xray_fullres_sample/PNEUMONIA/*.jpeg)
+image="${1:-${samples[0]}}"
 seconds="${2:-5}"
+bash "$here/setup.sh" >&2
 export GST_PLUGIN_PATH="$here/../build/plugin${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
 exec gst-launch-1.0 -q \
   filesrc location="$image" ! jpegdec ! videoconvert ! video/x-raw,format=GRAY8 \

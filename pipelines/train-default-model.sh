@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Trains the shipped default model, models/default.safetensors, from the
+# official train split alone, with this project's own pipeline:
+#   cxrdatasetsrc location=TRAIN target-size=124 ! cxrtrain output=MODEL seed=1
+# (the default architecture and cxrtrain's default settings). About a few
+# minutes on a 2-core machine.
+#
+#   bash pipelines/train-default-model.sh [TRAIN_FOLDER] [OUTPUT]
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+bash "$here/setup.sh" >&2
+train="${1:-$here/../../shared/data/chest_xray/train}"
+output="${2:-$here/../models/default.safetensors}"
+export GST_PLUGIN_PATH="$here/../build/plugin${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
+exec "$here/../build/pipelines/cxr-run" train "$train" --output "$output" seed=1
