@@ -25,6 +25,7 @@
 #endif
 
 #include "gstcxrelements.h"
+#include "gstcxrframe.h"
 #include "gst/cxr/cxrmeta.h"
 #include "model.h"
 #include "net.h"
@@ -42,8 +43,6 @@ GST_DEBUG_CATEGORY_STATIC (cxr_classify_debug);
 #define GST_TYPE_CXR_CLASSIFY (gst_cxr_classify_get_type ())
 G_DECLARE_FINAL_TYPE (GstCxrClassify, gst_cxr_classify, GST, CXR_CLASSIFY,
     GstVideoFilter);
-
-#define GST_TYPE_CXR_PRECISION (gst_cxr_precision_get_type ())
 
 /* how often the model file is looked at for a replacement */
 #define MODEL_CHECK_INTERVAL (500 * G_TIME_SPAN_MILLISECOND)
@@ -99,33 +98,12 @@ enum {
   PROP_IMPLEMENTATION,
 };
 
-#define FORMATS "{ GRAY8, GRAY16_LE, RGB, BGR, RGBx, BGRx, RGBA, BGRA, I420, NV12 }"
-
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_PAD_SINK, GST_PAD_ALWAYS,
-    GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (FORMATS)));
+    GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (GST_CXR_VIDEO_FORMATS)));
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC, GST_PAD_ALWAYS,
-    GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (FORMATS)));
-
-static GType
-gst_cxr_precision_get_type (void)
-{
-  static GType type;
-  static const GEnumValue values[] = {
-    {CXR_PRECISION_AUTO, "bf16 where the CPU computes it natively, else fp32",
-        "auto"},
-    {CXR_PRECISION_FP32, "32-bit floating point", "fp32"},
-    {CXR_PRECISION_BF16, "bfloat16 (AMX or avx512_bf16; emulated, slowly, "
-          "elsewhere)", "bf16"},
-    {0, NULL, NULL}
-  };
-  if (g_once_init_enter (&type)) {
-    GType t = g_enum_register_static ("GstCxrPrecision", values);
-    g_once_init_leave (&type, t);
-  }
-  return type;
-}
+    GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (GST_CXR_VIDEO_FORMATS)));
 
 /* The model used when the model property is not set: the installed one, or
  * the source tree's when running from a build directory. */
@@ -358,37 +336,6 @@ is_late (GstCxrClassify * self, GstBuffer * buf)
       && running < earliest;
 }
 
-static gboolean
-pixel_format_of (GstVideoFormat format, CxrPixelFormat * out)
-{
-  switch (format) {
-    case GST_VIDEO_FORMAT_GRAY8:
-    case GST_VIDEO_FORMAT_I420:
-    case GST_VIDEO_FORMAT_NV12:
-      *out = CXR_PIXEL_GRAY8;   /* the luma plane */
-      return TRUE;
-    case GST_VIDEO_FORMAT_GRAY16_LE:
-      *out = CXR_PIXEL_GRAY16_LE;
-      return TRUE;
-    case GST_VIDEO_FORMAT_RGB:
-      *out = CXR_PIXEL_RGB;
-      return TRUE;
-    case GST_VIDEO_FORMAT_BGR:
-      *out = CXR_PIXEL_BGR;
-      return TRUE;
-    case GST_VIDEO_FORMAT_RGBx:
-    case GST_VIDEO_FORMAT_RGBA:
-      *out = CXR_PIXEL_RGBX;
-      return TRUE;
-    case GST_VIDEO_FORMAT_BGRx:
-    case GST_VIDEO_FORMAT_BGRA:
-      *out = CXR_PIXEL_BGRX;
-      return TRUE;
-    default:
-      return FALSE;
-  }
-}
-
 /* Run the network on one frame and attach the result. */
 static gboolean
 classify (GstCxrClassify * self, GstBuffer * buf, GstVideoInfo * info)
@@ -396,26 +343,13 @@ classify (GstCxrClassify * self, GstBuffer * buf, GstVideoInfo * info)
   Engine *e = self->engine;
   const CxrNetSpec *spec = e->model->spec;
   GError *error = NULL;
-  GstVideoFrame frame;
-  CxrPixelFormat format;
   float logits[GST_CXR_MAX_CLASSES], probs[GST_CXR_MAX_CLASSES];
   gfloat threshold;
   guint predicted = 0;
   gint64 start = g_get_monotonic_time ();
-  gboolean ok;
 
-  if (!pixel_format_of (GST_VIDEO_INFO_FORMAT (info), &format)
-      || !gst_video_frame_map (&frame, info, buf, GST_MAP_READ)) {
-    GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Cannot read this video frame."),
-        (NULL));
-    return FALSE;
-  }
-  ok = cxr_preprocess (GST_VIDEO_FRAME_PLANE_DATA (&frame, 0),
-      GST_VIDEO_FRAME_WIDTH (&frame), GST_VIDEO_FRAME_HEIGHT (&frame),
-      GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0), format, &e->model->norm,
-      spec->in_w, spec->in_h, e->input, &error);
-  gst_video_frame_unmap (&frame);
-  if (!ok) {
+  if (!gst_cxr_frame_to_input (buf, info, &e->model->norm, spec->in_w,
+          spec->in_h, e->input, &error)) {
     GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("%s", error->message), (NULL));
     g_error_free (error);
     return FALSE;

@@ -67,6 +67,7 @@
 
 #include "gstcxrtrain.h"
 #include "gstcxrelements.h"
+#include "gstcxrframe.h"
 #include "gst/cxr/cxrmeta.h"
 #include "error.h"
 #include "model.h"
@@ -88,7 +89,6 @@
 GST_DEBUG_CATEGORY_STATIC (cxr_train_debug);
 #define GST_CAT_DEFAULT cxr_train_debug
 
-#define GST_TYPE_CXR_TRAIN_PRECISION (gst_cxr_train_precision_get_type ())
 #define GST_TYPE_CXR_CLASS_WEIGHTING (gst_cxr_class_weighting_get_type ())
 #define GST_TYPE_CXR_SCHEDULE (gst_cxr_schedule_get_type ())
 
@@ -141,7 +141,6 @@ struct _GstCxrTrain {
   Online *live;                 /* online mode */
   float *frame01;               /* in_h x in_w: the frame, in [0, 1] */
   GstVideoInfo info;
-  CxrPixelFormat pixel_format;
   GHashTable *unknown_names;    /* class names warned about already */
   gboolean warned_unlabelled;
   gboolean checkpointed;        /* this run has put a model at out_path */
@@ -199,32 +198,9 @@ enum {
 #define DEFAULT_PROGRESS_INTERVAL 10
 #define DEFAULT_CHECKPOINT_INTERVAL 50
 
-#define FORMATS "{ GRAY8, GRAY16_LE, RGB, BGR, RGBx, BGRx, RGBA, BGRA, I420, NV12 }"
-
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_PAD_SINK, GST_PAD_ALWAYS,
-    GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (FORMATS)));
-
-/* cxrclassify registers "GstCxrPrecision"; ours has its own name so that
- * either element works without the other */
-static GType
-gst_cxr_train_precision_get_type (void)
-{
-  static GType type;
-  static const GEnumValue values[] = {
-    {CXR_PRECISION_AUTO, "bf16 (mixed) where the CPU computes it natively, "
-          "else fp32", "auto"},
-    {CXR_PRECISION_FP32, "32-bit floating point", "fp32"},
-    {CXR_PRECISION_BF16, "bf16 activations and gradients, fp32 weights "
-          "(emulated, slowly, without AMX or avx512_bf16)", "bf16"},
-    {0, NULL, NULL}
-  };
-  if (g_once_init_enter (&type)) {
-    GType t = g_enum_register_static ("GstCxrTrainPrecision", values);
-    g_once_init_leave (&type, t);
-  }
-  return type;
-}
+    GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (GST_CXR_VIDEO_FORMATS)));
 
 static GType
 gst_cxr_class_weighting_get_type (void)
@@ -258,37 +234,6 @@ gst_cxr_schedule_get_type (void)
     g_once_init_leave (&type, t);
   }
   return type;
-}
-
-static gboolean
-pixel_format_of (GstVideoFormat format, CxrPixelFormat * out)
-{
-  switch (format) {
-    case GST_VIDEO_FORMAT_GRAY8:
-    case GST_VIDEO_FORMAT_I420:
-    case GST_VIDEO_FORMAT_NV12:
-      *out = CXR_PIXEL_GRAY8;   /* the luma plane */
-      return TRUE;
-    case GST_VIDEO_FORMAT_GRAY16_LE:
-      *out = CXR_PIXEL_GRAY16_LE;
-      return TRUE;
-    case GST_VIDEO_FORMAT_RGB:
-      *out = CXR_PIXEL_RGB;
-      return TRUE;
-    case GST_VIDEO_FORMAT_BGR:
-      *out = CXR_PIXEL_BGR;
-      return TRUE;
-    case GST_VIDEO_FORMAT_RGBx:
-    case GST_VIDEO_FORMAT_RGBA:
-      *out = CXR_PIXEL_RGBX;
-      return TRUE;
-    case GST_VIDEO_FORMAT_BGRx:
-    case GST_VIDEO_FORMAT_BGRA:
-      *out = CXR_PIXEL_BGRX;
-      return TRUE;
-    default:
-      return FALSE;
-  }
 }
 
 static void
@@ -1029,8 +974,7 @@ gst_cxr_train_set_caps (GstBaseSink * sink, GstCaps * caps)
   GstCxrTrain *self = GST_CXR_TRAIN (sink);
   GstVideoInfo info;
 
-  if (!gst_video_info_from_caps (&info, caps)
-      || !pixel_format_of (GST_VIDEO_INFO_FORMAT (&info), &self->pixel_format))
+  if (!gst_video_info_from_caps (&info, caps))
     return FALSE;
   self->info = info;
   return TRUE;
@@ -1095,27 +1039,16 @@ gst_cxr_train_render (GstBaseSink * sink, GstBuffer * buf)
   /* the cache holds [0, 1]; the model's normalisation comes at each step */
   const CxrNormalization unit = { 0.0f, 1.0f };
   const gchar *source;
-  GstVideoFrame frame;
   GError *error = NULL;
   gint label;
-  gboolean ok;
 
   if (self->failed)
     return GST_FLOW_ERROR;
   label = label_of (self, buf, &source);
   if (label < 0)
     return GST_FLOW_OK;
-  if (!gst_video_frame_map (&frame, &self->info, buf, GST_MAP_READ)) {
-    GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Cannot read this video frame."),
-        (NULL));
-    return GST_FLOW_ERROR;
-  }
-  ok = cxr_preprocess (GST_VIDEO_FRAME_PLANE_DATA (&frame, 0),
-      GST_VIDEO_FRAME_WIDTH (&frame), GST_VIDEO_FRAME_HEIGHT (&frame),
-      GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0), self->pixel_format, &unit,
-      spec->in_w, spec->in_h, self->frame01, &error);
-  gst_video_frame_unmap (&frame);
-  if (!ok) {
+  if (!gst_cxr_frame_to_input (buf, &self->info, &unit, spec->in_w,
+          spec->in_h, self->frame01, &error)) {
     GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("%s", error->message), (NULL));
     g_error_free (error);
     return GST_FLOW_ERROR;
@@ -1466,7 +1399,7 @@ gst_cxr_train_class_init (GstCxrTrainClass * klass)
   g_object_class_install_property (gobject_class, PROP_PRECISION,
       g_param_spec_enum ("precision", "Precision",
           "Arithmetic of training (validation always runs in fp32)",
-          GST_TYPE_CXR_TRAIN_PRECISION, d.precision, rw_ready));
+          GST_TYPE_CXR_PRECISION, d.precision, rw_ready));
   g_object_class_install_property (gobject_class, PROP_THREADS,
       g_param_spec_int ("threads", "Threads",
           "CPU threads for training; 0: all cores (or OMP_NUM_THREADS)", 0,
@@ -1538,7 +1471,7 @@ gst_cxr_train_class_init (GstCxrTrainClass * klass)
   sink_class->event = GST_DEBUG_FUNCPTR (gst_cxr_train_event);
   sink_class->render = GST_DEBUG_FUNCPTR (gst_cxr_train_render);
 
-  gst_type_mark_as_plugin_api (GST_TYPE_CXR_TRAIN_PRECISION, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_CXR_PRECISION, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_CXR_CLASS_WEIGHTING, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_CXR_SCHEDULE, 0);
   GST_DEBUG_CATEGORY_INIT (cxr_train_debug, "cxrtrain", 0,
