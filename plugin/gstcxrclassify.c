@@ -228,8 +228,12 @@ maybe_swap_model (GstCxrClassify * self)
   }
   if (fresh) {
     gchar *old_id = g_strdup (self->engine->model->id);
-    engine_free (self->engine);
+    Engine *old = self->engine;
+    /* under the object lock: get_property reads the engine's id */
+    GST_OBJECT_LOCK (self);
     self->engine = fresh;
+    GST_OBJECT_UNLOCK (self);
+    engine_free (old);
     gst_buffer_replace (&self->last_result, NULL);
     GST_INFO_OBJECT (self, "model replaced: %s -> %s", old_id,
         fresh->model->id);
@@ -260,11 +264,17 @@ gst_cxr_classify_start (GstBaseTransform * trans)
 {
   GstCxrClassify *self = GST_CXR_CLASSIFY (trans);
   GError *error = NULL;
-  const gchar *path = self->model_path ? self->model_path :
-      default_model_path ();
+  gchar *path;
+  CxrPrecision precision;
+  Engine *e;
 
-  self->engine = engine_load (path, self->precision, &error);
-  if (!self->engine) {
+  GST_OBJECT_LOCK (self);
+  path = g_strdup (self->model_path ? self->model_path : default_model_path ());
+  precision = self->precision;
+  GST_OBJECT_UNLOCK (self);
+
+  e = engine_load (path, precision, &error);
+  if (!e) {
     if (error->domain == G_FILE_ERROR)
       GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
           ("Model file '%s' not found. Set the 'model' property to a "
@@ -273,12 +283,16 @@ gst_cxr_classify_start (GstBaseTransform * trans)
       GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
           ("Cannot use model '%s': %s", path, error->message), (NULL));
     g_error_free (error);
+    g_free (path);
     return FALSE;
   }
-  GST_INFO_OBJECT (self, "model %s (%s), %s via %s", path,
-      self->engine->model->id,
-      cxr_precision_name (cxr_net_precision (self->engine->net)),
-      cxr_net_implementation (self->engine->net));
+  GST_INFO_OBJECT (self, "model %s (%s), %s via %s", path, e->model->id,
+      cxr_precision_name (cxr_net_precision (e->net)),
+      cxr_net_implementation (e->net));
+  g_free (path);
+  GST_OBJECT_LOCK (self);
+  self->engine = e;
+  GST_OBJECT_UNLOCK (self);
   self->frame = 0;
   self->earliest_time = GST_CLOCK_TIME_NONE;
   self->next_model_check = g_get_monotonic_time () + MODEL_CHECK_INTERVAL;
@@ -289,10 +303,14 @@ static gboolean
 gst_cxr_classify_stop (GstBaseTransform * trans)
 {
   GstCxrClassify *self = GST_CXR_CLASSIFY (trans);
+  Engine *old;
 
   join_loader (self);
-  engine_free (self->engine);
+  GST_OBJECT_LOCK (self);
+  old = self->engine;
   self->engine = NULL;
+  GST_OBJECT_UNLOCK (self);
+  engine_free (old);
   gst_buffer_replace (&self->last_result, NULL);
   return TRUE;
 }
