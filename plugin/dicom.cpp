@@ -1,0 +1,433 @@
+/* DICOM decoding with DCMTK (C++17) behind the plain C interface of
+ * dicom.h. See dicom.h for what is done to the pixels.
+ *
+ * Privacy: only the attributes named in this file are ever read from the
+ * data set; patient-identifying ones are never touched, and DCMTK's logger
+ * is set to FATAL so that its warnings (which can quote element values)
+ * never reach stderr. Error texts carry attribute names, transfer syntax
+ * UIDs and DCMTK condition texts only. */
+#include "dicom.h"
+
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dctk.h>
+#include <dcmtk/dcmdata/dcistrmb.h>
+#include <dcmtk/dcmdata/dcrledrg.h>
+#include <dcmtk/dcmjpeg/djdecode.h>
+#include <dcmtk/dcmjpls/djdecode.h>
+#include <dcmtk/dcmimgle/dcmimage.h>
+#include <dcmtk/dcmimage/diregist.h>    /* colour images (RGB, YBR, ...) */
+#include <dcmtk/oflog/oflog.h>
+
+#include <cstring>
+#include <string>
+
+struct _CxrDicom
+{
+  DcmFileFormat *file;
+  DicomImage *image;
+  guint width, height, n_frames, bits, data_bits;
+  guint64 frame_duration;
+  gdouble par;
+  gboolean invert;              /* MONOCHROME1: inverted here, exactly */
+  gchar *photometric, *transfer_syntax;
+  gchar *modality, *view_position, *body_part, *sop_uid, *study_uid;
+};
+
+extern "C" GQuark
+cxr_dicom_error_quark (void)
+{
+  return g_quark_from_static_string ("cxr-dicom-error-quark");
+}
+
+extern "C" void
+cxr_dicom_init (void)
+{
+  static gsize once = 0;
+
+  if (g_once_init_enter (&once)) {
+    /* DCMTK's warnings may quote element values: keep them all quiet */
+    OFLog::configure (OFLogger::FATAL_LOG_LEVEL);
+    DJDecoderRegistration::registerCodecs ();
+    DJLSDecoderRegistration::registerCodecs ();
+    DcmRLEDecoderRegistration::registerCodecs ();
+    g_once_init_leave (&once, 1);
+  }
+}
+
+/* a non-empty string attribute of the data set, or NULL */
+static gchar *
+get_string (DcmItem * ds, const DcmTagKey & key)
+{
+  OFString v;
+
+  if (ds->findAndGetOFString (key, v).good () && !v.empty ())
+    return g_strdup (v.c_str ());
+  return NULL;
+}
+
+static guint64
+find_frame_duration (DcmItem * ds)
+{
+  Float64 ms = 0;
+  Sint32 rate = 0;
+
+  if (ds->findAndGetFloat64 (DCM_FrameTime, ms).good () && ms > 0)
+    return (guint64) (ms * 1e6 + 0.5);
+
+  DcmElement *el = NULL;
+  if (ds->findAndGetElement (DCM_FrameTimeVector, el).good () && el) {
+    gdouble sum = 0;
+    guint n = 0;
+    for (unsigned long i = 0; i < el->getVM (); i++) {
+      Float64 v = 0;
+      if (el->getFloat64 (v, i).good () && v > 0) {
+        sum += v;
+        n++;
+      }
+    }
+    if (n > 0)
+      return (guint64) (sum / n * 1e6 + 0.5);
+  }
+  if (ds->findAndGetSint32 (DCM_CineRate, rate).good () && rate > 0)
+    return (guint64) (1e9 / rate + 0.5);
+  if (ds->findAndGetSint32 (DCM_RecommendedDisplayFrameRate, rate).good ()
+      && rate > 0)
+    return (guint64) (1e9 / rate + 0.5);
+  return 0;
+}
+
+static gdouble
+find_pixel_aspect_ratio (DcmItem * ds)
+{
+  const DcmTagKey keys[] = { DCM_PixelSpacing, DCM_ImagerPixelSpacing };
+  for (const DcmTagKey & key : keys) {
+    /* value 1: row spacing (vertical), value 2: column spacing (horizontal) */
+    Float64 row = 0, col = 0;
+    if (ds->findAndGetFloat64 (key, row, 0).good ()
+        && ds->findAndGetFloat64 (key, col, 1).good () && row > 0 && col > 0)
+      return col / row;
+  }
+  /* (0028,0034): vertical \ horizontal */
+  Sint32 v = 0, h = 0;
+  if (ds->findAndGetSint32 (DCM_PixelAspectRatio, v, 0).good ()
+      && ds->findAndGetSint32 (DCM_PixelAspectRatio, h, 1).good ()
+      && v > 0 && h > 0)
+    return (gdouble) h / v;
+  return 1.0;
+}
+
+extern "C" void
+cxr_dicom_free (CxrDicom * d)
+{
+  if (d == NULL)
+    return;
+  delete d->image;              /* before the data set it points into */
+  delete d->file;
+  g_free (d->photometric);
+  g_free (d->transfer_syntax);
+  g_free (d->modality);
+  g_free (d->view_position);
+  g_free (d->body_part);
+  g_free (d->sop_uid);
+  g_free (d->study_uid);
+  g_free (d);
+}
+
+static CxrDicom *
+fail (CxrDicom * d, GError ** error, CxrDicomErrorCode code,
+    const std::string & msg)
+{
+  g_set_error_literal (error, CXR_DICOM_ERROR, code, msg.c_str ());
+  cxr_dicom_free (d);
+  return NULL;
+}
+
+extern "C" CxrDicom *
+cxr_dicom_open_memory (const guint8 * data, gsize size,
+    const CxrDicomOptions * opts, GError ** error)
+{
+  CxrDicomOptions defaults = { 0, 0 };
+
+  cxr_dicom_init ();
+  if (opts == NULL)
+    opts = &defaults;
+  if (opts->bits != 0 && opts->bits != 8 && opts->bits != 16) {
+    g_set_error (error, CXR_DICOM_ERROR, CXR_DICOM_ERROR_ARGUMENT,
+        "output depth must be 0, 8 or 16, not %u", opts->bits);
+    return NULL;
+  }
+
+  gboolean has_magic = size >= 132 && memcmp (data + 128, "DICM", 4) == 0;
+  CxrDicom *d = g_new0 (CxrDicom, 1);
+  d->file = new DcmFileFormat ();
+  d->par = 1.0;
+
+  /* parse straight from memory */
+  OFCondition cond;
+  {
+    DcmInputBufferStream in;
+    in.setBuffer (data, (offile_off_t) size);
+    in.setEos ();
+    d->file->transferInit ();
+    cond = d->file->read (in, EXS_Unknown, EGL_noChange, DCM_MaxReadLength);
+    d->file->transferEnd ();
+  }
+  DcmDataset *ds = d->file->getDataset ();
+
+  if (cond.bad ()) {
+    if (!has_magic)
+      return fail (d, error, CXR_DICOM_ERROR_NOT_DICOM,
+          "not a DICOM file (no \"DICM\" at byte 128, and it does not parse "
+          "as a bare DICOM data set)");
+    /* DCMTK reports a short file as an invalid stream (or as needing
+     * more data): with the magic present, that is what it almost always is */
+    if (cond == EC_StreamNotifyClient || cond == EC_InvalidStream
+        || cond == EC_PrematureSequDelimitationItem)
+      return fail (d, error, CXR_DICOM_ERROR_TRUNCATED,
+          std::string ("truncated (or corrupt) DICOM file: the data ends "
+              "before its last element does (") + cond.text () + ")");
+    return fail (d, error, CXR_DICOM_ERROR_DECODE,
+        std::string ("cannot parse the DICOM file: ") + cond.text ());
+  }
+  if (!has_magic && !ds->tagExists (DCM_SOPClassUID)
+      && !ds->tagExists (DCM_PixelData))
+    return fail (d, error, CXR_DICOM_ERROR_NOT_DICOM,
+        "not a DICOM file (no \"DICM\" at byte 128, and no SOP Class UID or "
+        "Pixel Data)");
+
+  /* DCMTK stops quietly at the end of a short element: compare what the
+   * pixel data says with what it holds */
+  E_TransferSyntax xfer = ds->getOriginalXfer ();
+  DcmXfer xf (xfer);
+  d->transfer_syntax = g_strdup (xf.getXferID ());
+
+  DcmElement *pixel = NULL;
+  if (ds->findAndGetElement (DCM_PixelData, pixel).bad () || pixel == NULL)
+    return fail (d, error, CXR_DICOM_ERROR_NO_PIXEL_DATA,
+        "the DICOM file holds no image: it has no Pixel Data (7FE0,0010) "
+        "(e.g. a structured report or presentation state)");
+
+  d->photometric = get_string (ds, DCM_PhotometricInterpretation);
+  d->modality = get_string (ds, DCM_Modality);
+  d->view_position = get_string (ds, DCM_ViewPosition);
+  d->body_part = get_string (ds, DCM_BodyPartExamined);
+  d->sop_uid = get_string (ds, DCM_SOPInstanceUID);
+  d->study_uid = get_string (ds, DCM_StudyInstanceUID);
+  d->frame_duration = find_frame_duration (ds);
+  d->par = find_pixel_aspect_ratio (ds);
+
+  /* decompress up front, for a clear error when a syntax is unsupported */
+  if (xf.isEncapsulated ()) {
+    cond = ds->chooseRepresentation (EXS_LittleEndianExplicit, NULL);
+    if (cond.bad () || !ds->canWriteXfer (EXS_LittleEndianExplicit))
+      return fail (d, error, CXR_DICOM_ERROR_UNSUPPORTED,
+          std::string ("cannot decompress DICOM transfer syntax ")
+          + xf.getXferName () + " (" + xf.getXferID () + "): "
+          + (cond.bad () ? cond.text () : "no decoder"));
+    xfer = EXS_LittleEndianExplicit;
+  } else {
+    /* uncompressed: the value must be as long as the image needs */
+    Uint16 rows = 0, cols = 0, alloc = 0, spp = 1;
+    Sint32 frames = 1;
+    ds->findAndGetUint16 (DCM_Rows, rows);
+    ds->findAndGetUint16 (DCM_Columns, cols);
+    ds->findAndGetUint16 (DCM_BitsAllocated, alloc);
+    ds->findAndGetUint16 (DCM_SamplesPerPixel, spp);
+    if (ds->findAndGetSint32 (DCM_NumberOfFrames, frames).bad () || frames < 1)
+      frames = 1;
+    guint64 need = (guint64) rows * cols * spp * frames * alloc / 8;
+    if (pixel->getLength () < need || pixel->getLength () == 0)
+      return fail (d, error, CXR_DICOM_ERROR_TRUNCATED,
+          "truncated DICOM file: Pixel Data holds "
+          + std::to_string (pixel->getLength ()) + " bytes, the image needs "
+          + std::to_string (need));
+  }
+
+  /* DCMTK's own MONOCHROME1 inversion is off by one for half the values
+   * (it maps 255 to 1): decode as MONOCHROME2 and invert the output here */
+  if (d->photometric && strcmp (d->photometric, "MONOCHROME1") == 0) {
+    ds->putAndInsertString (DCM_PhotometricInterpretation, "MONOCHROME2");
+    d->invert = TRUE;
+  }
+
+  d->image = new DicomImage (d->file, xfer, 0UL, 0UL, 0UL);
+  EI_Status st = d->image->getStatus ();
+  if (st != EIS_Normal) {
+    std::string why = DicomImage::getString (st);
+    return fail (d, error, st == EIS_NotSupportedValue ?
+        CXR_DICOM_ERROR_UNSUPPORTED : CXR_DICOM_ERROR_DECODE,
+        "cannot decode the DICOM image (photometric "
+        + std::string (d->photometric ? d->photometric : "unknown") + "): "
+        + why);
+  }
+
+  if (!d->image->isMonochrome ()) {
+    DicomImage *mono = d->image->createMonochromeImage ();
+    if (mono == NULL || mono->getStatus () != EIS_Normal) {
+      delete mono;
+      return fail (d, error, CXR_DICOM_ERROR_UNSUPPORTED,
+          "cannot convert photometric "
+          + std::string (d->photometric ? d->photometric : "unknown")
+          + " to grey");
+    }
+    delete d->image;
+    d->image = mono;
+  }
+
+  if (opts->window == -1) {
+    d->image->setMinMaxWindow (0);
+  } else if (opts->window >= 0
+      && (unsigned long) opts->window < d->image->getWindowCount ()) {
+    d->image->setWindow ((unsigned long) opts->window);
+  } else if (opts->window < -1) {
+    return fail (d, error, CXR_DICOM_ERROR_ARGUMENT,
+        "window must be -1 (full range) or a window index >= 0");
+  }
+  /* else: no such window in the file, pass through unwindowed */
+
+  d->width = d->image->getWidth ();
+  d->height = d->image->getHeight ();
+  d->n_frames = d->image->getFrameCount ();
+  d->data_bits = d->image->getDepth ();
+  d->bits = opts->bits ? opts->bits : (d->data_bits > 8 ? 16 : 8);
+  if (d->width == 0 || d->height == 0 || d->n_frames == 0)
+    return fail (d, error, CXR_DICOM_ERROR_DECODE,
+        "the DICOM image has no pixels (zero rows, columns or frames)");
+  return d;
+}
+
+extern "C" guint
+cxr_dicom_get_width (const CxrDicom * d)
+{
+  return d->width;
+}
+
+extern "C" guint
+cxr_dicom_get_height (const CxrDicom * d)
+{
+  return d->height;
+}
+
+extern "C" guint
+cxr_dicom_get_n_frames (const CxrDicom * d)
+{
+  return d->n_frames;
+}
+
+extern "C" guint
+cxr_dicom_get_bits (const CxrDicom * d)
+{
+  return d->bits;
+}
+
+extern "C" guint
+cxr_dicom_get_data_bits (const CxrDicom * d)
+{
+  return d->data_bits;
+}
+
+extern "C" guint64
+cxr_dicom_get_frame_duration (const CxrDicom * d)
+{
+  return d->frame_duration;
+}
+
+extern "C" gdouble
+cxr_dicom_get_pixel_aspect_ratio (const CxrDicom * d)
+{
+  return d->par;
+}
+
+extern "C" const gchar *
+cxr_dicom_get_photometric (const CxrDicom * d)
+{
+  return d->photometric;
+}
+
+extern "C" const gchar *
+cxr_dicom_get_transfer_syntax (const CxrDicom * d)
+{
+  return d->transfer_syntax;
+}
+
+extern "C" const gchar *
+cxr_dicom_get_modality (const CxrDicom * d)
+{
+  return d->modality;
+}
+
+extern "C" const gchar *
+cxr_dicom_get_view_position (const CxrDicom * d)
+{
+  return d->view_position;
+}
+
+extern "C" const gchar *
+cxr_dicom_get_body_part (const CxrDicom * d)
+{
+  return d->body_part;
+}
+
+extern "C" const gchar *
+cxr_dicom_get_sop_instance_uid (const CxrDicom * d)
+{
+  return d->sop_uid;
+}
+
+extern "C" const gchar *
+cxr_dicom_get_study_instance_uid (const CxrDicom * d)
+{
+  return d->study_uid;
+}
+
+extern "C" gboolean
+cxr_dicom_get_frame (CxrDicom * d, guint index, guint8 * out, gsize stride,
+    guint bits, GError ** error)
+{
+  if (bits == 0)
+    bits = d->bits;
+  if (bits != 8 && bits != 16) {
+    g_set_error (error, CXR_DICOM_ERROR, CXR_DICOM_ERROR_ARGUMENT,
+        "output depth must be 8 or 16, not %u", bits);
+    return FALSE;
+  }
+  if (index >= d->n_frames) {
+    g_set_error (error, CXR_DICOM_ERROR, CXR_DICOM_ERROR_ARGUMENT,
+        "frame %u asked for, the image has %u", index, d->n_frames);
+    return FALSE;
+  }
+  gsize row_bytes = (gsize) d->width * (bits / 8);
+  if (stride < row_bytes) {
+    g_set_error (error, CXR_DICOM_ERROR, CXR_DICOM_ERROR_ARGUMENT,
+        "stride %" G_GSIZE_FORMAT " is less than a row (%" G_GSIZE_FORMAT
+        " bytes)", stride, row_bytes);
+    return FALSE;
+  }
+
+  const void *src = d->image->getOutputData ((int) bits, index, 0);
+  if (src == NULL) {
+    g_set_error (error, CXR_DICOM_ERROR, CXR_DICOM_ERROR_DECODE,
+        "cannot render frame %u of the DICOM image: %s", index,
+        DicomImage::getString (d->image->getStatus ()));
+    return FALSE;
+  }
+
+  for (guint y = 0; y < d->height; y++) {
+    guint8 *dst = out + (gsize) y * stride;
+    if (bits == 8) {
+      const guint8 *s = (const guint8 *) src + (gsize) y * row_bytes;
+      if (d->invert)
+        for (guint x = 0; x < d->width; x++)
+          dst[x] = 255 - s[x];
+      else
+        memcpy (dst, s, row_bytes);
+    } else {
+      const guint16 *s = (const guint16 *) src + (gsize) y * d->width;
+      for (guint x = 0; x < d->width; x++) {
+        guint16 v = GUINT16_TO_LE (d->invert ? 65535 - s[x] : s[x]);
+        memcpy (dst + 2 * x, &v, 2);
+      }
+    }
+  }
+  return TRUE;
+}

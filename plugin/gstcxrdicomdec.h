@@ -1,0 +1,19 @@
+/* cxrdicomdec: DICOM (application/dicom) -> raw grey video, and the
+ * application/dicom typefinder. */
+#pragma once
+
+#include <gst/gst.h>
+
+G_BEGIN_DECLS
+
+#define GST_TYPE_CXR_DICOM_DEC (gst_cxr_dicom_dec_get_type ())
+G_DECLARE_FINAL_TYPE (GstCxrDicomDec, gst_cxr_dicom_dec, GST, CXR_DICOM_DEC,
+    GstElement)
+
+GST_ELEMENT_REGISTER_DECLARE (cxrdicomdec);
+
+/* Registers the "application/dicom" typefinder ("DICM" at byte 128,
+ * extension dcm) with `plugin` (NULL: a static one, for tests). */
+gboolean gst_cxr_dicom_typefind_register (GstPlugin * plugin);
+
+G_END_DECLS

@@ -1,0 +1,862 @@
+/* Element tests for cxrdicomdec and the application/dicom typefinder.
+ *
+ * Fixtures are made once, in a temporary folder, with DCMTK's own tools
+ * (Debian package dcmtk): img2dcm wraps a chest X-ray JPEG from the data set
+ * (CXR_DATA_DIR, default ../shared/data; tests that need it print SKIP and
+ * pass when it is absent) as JPEG baseline; dcmdjpeg, dcmcrle, dcmcjpls and
+ * dcmcjpeg +e1 turn it into uncompressed, RLE, JPEG-LS lossless and JPEG
+ * lossless; dcmodify makes a MONOCHROME1 copy and a copy carrying a patient
+ * name and id; dump2dcm builds small synthetic files (16-bit, multi-frame,
+ * a structured report without pixels) from text dumps and raw pixel files,
+ * so their exact pixels are known.
+ *
+ * The reference pixels of the JPEG-derived files are the raw bytes of the
+ * uncompressed file's Pixel Data (its last width*height bytes), read here
+ * without DCMTK. Pipelines: filesrc ! decodebin ! appsink (typefinder and
+ * rank) and filesrc ! cxrdicomdec ! appsink.
+ *
+ * When the cxr plugin (GST_PLUGIN_PATH) already provides cxrdicomdec and the
+ * typefinder they are used; otherwise the ones linked into this test are
+ * registered statically. */
+#include <gst/check/gstcheck.h>
+#include <gst/app/gstappsink.h>
+#include <gst/video/video.h>
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include "gstcxrdicomdec.h"
+
+/* ---- fixtures ---- */
+
+static gchar *fixture_dir;      /* NULL: not made (yet) */
+static gboolean have_jpeg_fixtures;
+static gboolean have_tools;
+static gboolean fixture_error;    /* a tool failed: tests fail */
+
+/* in make_fixtures, which runs before the tests (outside check) */
+#define FX(cond) G_STMT_START {                                        \
+  if (!(cond)) {                                                       \
+    g_printerr ("fixture: %s failed\n", #cond);                        \
+    fixture_error = TRUE;                                              \
+    return;                                                            \
+  }                                                                    \
+} G_STMT_END
+static guint ref_width, ref_height;
+static guint8 *ref_pixels;      /* ref_width * ref_height, GRAY8 */
+
+static gchar *
+fx (const gchar * name)
+{
+  return g_build_filename (fixture_dir, name, NULL);
+}
+
+/* runs a command line (argv NULL-terminated); TRUE on exit status 0 */
+static gboolean
+run_tool (const gchar * first, ...)
+{
+  GPtrArray *argv = g_ptr_array_new ();
+  va_list ap;
+  const gchar *a;
+  gint status = -1;
+  gchar *err = NULL;
+  GError *error = NULL;
+  gboolean ok;
+
+  va_start (ap, first);
+  for (a = first; a != NULL; a = va_arg (ap, const gchar *))
+    g_ptr_array_add (argv, (gpointer) a);
+  va_end (ap);
+  g_ptr_array_add (argv, NULL);
+  ok = g_spawn_sync (fixture_dir, (gchar **) argv->pdata, NULL,
+      G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
+      &err, &status, &error);
+  if (!ok || !g_spawn_check_wait_status (status, NULL)) {
+    g_printerr ("tool %s failed: %s %s\n", first,
+        error ? error->message : "", err ? err : "");
+    ok = FALSE;
+  }
+  g_clear_error (&error);
+  g_free (err);
+  g_ptr_array_free (argv, TRUE);
+  return ok;
+}
+
+static gboolean
+write_file (const gchar * name, const void *data, gsize size)
+{
+  gchar *path = fx (name);
+  gboolean ok = g_file_set_contents (path, data, size, NULL);
+  g_free (path);
+  return ok;
+}
+
+static gboolean
+copy_file (const gchar * from, const gchar * to)
+{
+  gchar *src = fx (from), *data = NULL;
+  gsize size = 0;
+  gboolean ok = g_file_get_contents (src, &data, &size, NULL)
+      && write_file (to, data, size);
+  g_free (src);
+  g_free (data);
+  return ok;
+}
+
+static const gchar *
+data_dir (void)
+{
+  const gchar *env = g_getenv ("CXR_DATA_DIR");
+  return env && env[0] ? env : "../shared/data";
+}
+
+/* the first NORMAL JPEG of the full-resolution sample, or NULL */
+static gchar *
+find_jpeg (void)
+{
+  gchar *dir = g_build_filename (data_dir (), "chest_xray_fullres_sample",
+      "NORMAL", NULL);
+  GDir *d = g_dir_open (dir, 0, NULL);
+  const gchar *name;
+  gchar *best = NULL;
+
+  while (d && (name = g_dir_read_name (d)) != NULL)
+    if (g_str_has_suffix (name, ".jpeg") && (best == NULL
+            || strcmp (name, best) < 0)) {
+      g_free (best);
+      best = g_strdup (name);
+    }
+  if (d)
+    g_dir_close (d);
+  if (best) {
+    gchar *path = g_build_filename (dir, best, NULL);
+    g_free (best);
+    best = path;
+  }
+  g_free (dir);
+  return best;
+}
+
+/* dump2dcm text for a small synthetic image */
+static gboolean
+make_synthetic (const gchar * name, const gchar * extra, guint bits,
+    guint frames, guint samples, const void *pixels, gsize size)
+{
+  gchar *raw = g_strdup_printf ("%s.raw", name);
+  gchar *txt = g_strdup_printf ("%s.txt", name);
+  gchar *dump = g_strdup_printf (
+      "(0002,0010) UI [1.2.840.10008.1.2.1]\n"
+      "(0008,0016) UI [1.2.840.10008.5.1.4.1.1.7]\n"
+      "(0008,0018) UI [1.2.3.4.5.6.%u.%u]\n"
+      "(0008,0060) CS [DX]\n"
+      "(0018,0015) CS [CHEST]\n"
+      "(0018,5101) CS [PA]\n"
+      "(0020,000d) UI [1.2.3.4.5.7]\n"
+      "(0028,0002) US %u\n"
+      "(0028,0004) CS [%s]\n"
+      "%s"
+      "(0028,0008) IS [%u]\n"
+      "(0028,0010) US 4\n"
+      "(0028,0011) US 5\n"
+      "(0028,0100) US %u\n"
+      "(0028,0101) US %u\n"
+      "(0028,0102) US %u\n"
+      "(0028,0103) US 0\n"
+      "%s"
+      "(7fe0,0010) %s =%s\n", bits, frames, samples,
+      samples == 3 ? "RGB" : "MONOCHROME2",
+      samples == 3 ? "(0028,0006) US 0\n" : "", frames, bits, bits, bits - 1,
+      extra, bits == 16 ? "OW" : "OB", raw);
+  gboolean ok = write_file (raw, pixels, size)
+      && write_file (txt, dump, strlen (dump))
+      && run_tool ("dump2dcm", "-q", txt, name, NULL);
+  g_free (dump);
+  g_free (raw);
+  g_free (txt);
+  return ok;
+}
+
+static void
+make_fixtures (void)
+{
+  gchar *jpeg, *path;
+
+  fixture_dir = g_dir_make_tmp ("test_dicomdec-XXXXXX", NULL);
+  FX (fixture_dir != NULL);
+
+  gchar *tool = g_find_program_in_path ("dump2dcm");
+  have_tools = tool != NULL;
+  g_free (tool);
+  if (!have_tools) {
+    g_print ("SKIP: DCMTK tools (Debian package dcmtk) not installed\n");
+    return;
+  }
+
+  /* synthetic: 16-bit 5x4 with pixel spacing 0.2 (rows) \ 0.1 (columns) */
+  guint16 px16[20];
+  for (guint i = 0; i < 20; i++)
+    px16[i] = GUINT16_TO_LE ((guint16) (i * 3000 + 7));
+  FX (make_synthetic ("s16.dcm", "(0028,0030) DS [0.2\\0.1]\n", 16,
+          1, 1, px16, sizeof px16));
+  /* synthetic: 8-bit, 3 frames of 5x4, 40 ms per frame */
+  guint8 px8[60];
+  for (guint i = 0; i < 60; i++)
+    px8[i] = (guint8) (i * 4);
+  FX (make_synthetic ("multi.dcm", "(0018,1063) DS [40]\n", 8, 3,
+          1, px8, sizeof px8));
+  /* synthetic: 8-bit RGB 5x4, interleaved */
+  guint8 rgb[60];
+  for (guint i = 0; i < 60; i++)
+    rgb[i] = (guint8) ((i * 37) % 256);
+  FX (make_synthetic ("rgb.dcm", "", 8, 1, 3, rgb, sizeof rgb));
+  /* a text structured report: no Pixel Data at all */
+  const gchar *sr =
+      "(0002,0010) UI [1.2.840.10008.1.2.1]\n"
+      "(0008,0016) UI [1.2.840.10008.5.1.4.1.1.88.11]\n"
+      "(0008,0018) UI [1.2.3.4.5.8]\n"
+      "(0008,0060) CS [SR]\n" "(0040,a040) CS [CONTAINER]\n";
+  FX (write_file ("sr.txt", sr, strlen (sr)));
+  FX (run_tool ("dump2dcm", "-q", "sr.txt", "sr.dcm", NULL));
+  /* not DICOM */
+  gchar *junk = g_strnfill (4096, 'x');
+  FX (write_file ("junk.dcm", junk, 4096));
+  g_free (junk);
+
+  jpeg = find_jpeg ();
+  if (jpeg == NULL) {
+    g_print ("SKIP: no JPEG under %s/chest_xray_fullres_sample/NORMAL "
+        "(set CXR_DATA_DIR)\n", data_dir ());
+    return;
+  }
+  FX (run_tool ("img2dcm", "-q", jpeg, "baseline.dcm", NULL));
+  g_free (jpeg);
+  FX (run_tool ("dcmdjpeg", "baseline.dcm", "plain.dcm", NULL));
+  FX (run_tool ("dcmcrle", "plain.dcm", "rle.dcm", NULL));
+  FX (run_tool ("dcmcjpls", "plain.dcm", "jpegls.dcm", NULL));
+  FX (run_tool ("dcmcjpeg", "+e1", "plain.dcm", "lossless.dcm",
+          NULL));
+  FX (copy_file ("plain.dcm", "mono1.dcm"));
+  FX (run_tool ("dcmodify", "-nb", "-i",
+          "(0028,0004)=MONOCHROME1", "mono1.dcm", NULL));
+  FX (copy_file ("plain.dcm", "phi.dcm"));
+  FX (run_tool ("dcmodify", "-nb", "-i", "(0010,0010)=DOE^JANE",
+          "-i", "(0010,0020)=PID98765", "-i", "(0010,0030)=19700101",
+          "-i", "(0008,0050)=ACC55555", "phi.dcm", NULL));
+
+  /* truncated: the first 60% of the file */
+  gchar *data = NULL;
+  gsize size = 0;
+  path = fx ("plain.dcm");
+  FX (g_file_get_contents (path, &data, &size, NULL));
+  g_free (path);
+  FX (write_file ("truncated.dcm", data, size * 6 / 10));
+
+  /* reference: Rows/Columns from the JPEG header via the DICOM file's
+   * last width*height bytes (8-bit, uncompressed, Pixel Data last) */
+  {
+    /* Rows (0028,0010) and Columns (0028,0011), explicit VR little endian */
+    const guint8 rows_tag[] = { 0x28, 0, 0x10, 0, 'U', 'S', 2, 0 };
+    const guint8 cols_tag[] = { 0x28, 0, 0x11, 0, 'U', 'S', 2, 0 };
+    for (gsize i = 0; i + 10 <= size; i++) {
+      if (memcmp (data + i, rows_tag, 8) == 0)
+        ref_height = GST_READ_UINT16_LE (data + i + 8);
+      if (memcmp (data + i, cols_tag, 8) == 0)
+        ref_width = GST_READ_UINT16_LE (data + i + 8);
+      if (ref_width && ref_height)
+        break;
+    }
+  }
+  FX (ref_width > 0 && ref_height > 0);
+  FX (size > (gsize) ref_width * ref_height);
+  ref_pixels = g_memdup2 (data + size - (gsize) ref_width * ref_height,
+      (gsize) ref_width * ref_height);
+  g_free (data);
+  have_jpeg_fixtures = TRUE;
+}
+
+/* ---- running a pipeline ---- */
+
+typedef struct
+{
+  GPtrArray *samples;           /* GstSample */
+  GString *messages;            /* every bus message, as text */
+  GError *error;                /* the first error message, if any */
+  gchar *error_debug;
+  GstTagList *tags;             /* merged tag messages */
+} Result;
+
+static void
+result_clear (Result * r)
+{
+  g_ptr_array_unref (r->samples);
+  g_string_free (r->messages, TRUE);
+  g_clear_error (&r->error);
+  g_free (r->error_debug);
+  if (r->tags)
+    gst_tag_list_unref (r->tags);
+}
+
+static void
+note_message (Result * r, GstMessage * msg)
+{
+  const GstStructure *s = gst_message_get_structure (msg);
+
+  g_string_append_printf (r->messages, "%s ", GST_MESSAGE_TYPE_NAME (msg));
+  if (s) {
+    gchar *t = gst_structure_to_string (s);
+    g_string_append_printf (r->messages, "%s\n", t);
+    g_free (t);
+  }
+  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR && r->error == NULL) {
+    gst_message_parse_error (msg, &r->error, &r->error_debug);
+    g_string_append_printf (r->messages, "error %s %s\n", r->error->message,
+        GST_STR_NULL (r->error_debug));
+  } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_TAG) {
+    GstTagList *tags;
+    gchar *t;
+    gst_message_parse_tag (msg, &tags);
+    t = gst_tag_list_to_string (tags);
+    g_string_append_printf (r->messages, "tags %s\n", t);
+    g_free (t);
+    if (r->tags == NULL)
+      r->tags = tags;
+    else {
+      gst_tag_list_insert (r->tags, tags, GST_TAG_MERGE_APPEND);
+      gst_tag_list_unref (tags);
+    }
+  }
+}
+
+/* "filesrc location=FILE ! MIDDLE ! appsink" until EOS or error */
+static void
+run_pipeline (const gchar * file, const gchar * middle, Result * r)
+{
+  gchar *path = fx (file);
+  gchar *desc = g_strdup_printf ("filesrc location=\"%s\" ! %s ! "
+      "appsink name=sink sync=false", path, middle);
+  GError *err = NULL;
+  GstElement *pipeline = gst_parse_launch (desc, &err);
+  GstElement *sink;
+  GstBus *bus;
+  gint64 deadline = g_get_monotonic_time () + 60 * G_TIME_SPAN_SECOND;
+  gboolean done = FALSE;
+
+  memset (r, 0, sizeof *r);
+  r->samples = g_ptr_array_new_with_free_func ((GDestroyNotify)
+      gst_sample_unref);
+  r->messages = g_string_new (NULL);
+  fail_unless (pipeline != NULL, "%s: %s", desc, err ? err->message : "");
+  g_clear_error (&err);
+  sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
+  bus = gst_element_get_bus (pipeline);
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+
+  while (!done) {
+    GstSample *sample = gst_app_sink_try_pull_sample (GST_APP_SINK (sink),
+        10 * GST_MSECOND);
+    GstMessage *msg;
+
+    if (sample)
+      g_ptr_array_add (r->samples, sample);
+    while ((msg = gst_bus_pop (bus)) != NULL) {
+      note_message (r, msg);
+      if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR
+          || GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS)
+        done = TRUE;
+      gst_message_unref (msg);
+    }
+    if (!sample && gst_app_sink_is_eos (GST_APP_SINK (sink)))
+      done = TRUE;
+    fail_unless (g_get_monotonic_time () < deadline, "timeout: %s", desc);
+  }
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  {
+    GstMessage *msg;
+    while ((msg = gst_bus_pop (bus)) != NULL) {
+      note_message (r, msg);
+      gst_message_unref (msg);
+    }
+  }
+  gst_object_unref (bus);
+  gst_object_unref (sink);
+  gst_object_unref (pipeline);
+  g_free (desc);
+  g_free (path);
+}
+
+static void
+sample_info (GstSample * s, GstVideoInfo * info)
+{
+  fail_unless (gst_video_info_from_caps (info, gst_sample_get_caps (s)));
+}
+
+/* the sample's GRAY8 pixels equal the reference, or (lossy) differ by at
+ * most max_diff with a mean difference below mean_diff */
+static void
+check_gray8_reference (GstSample * s, guint max_diff, gdouble mean_diff)
+{
+  GstVideoInfo info;
+  GstMapInfo map;
+  GstBuffer *buf = gst_sample_get_buffer (s);
+  guint worst = 0;
+  guint64 total = 0;
+
+  sample_info (s, &info);
+  fail_unless_equals_int (GST_VIDEO_INFO_FORMAT (&info),
+      GST_VIDEO_FORMAT_GRAY8);
+  fail_unless_equals_int (GST_VIDEO_INFO_WIDTH (&info), ref_width);
+  fail_unless_equals_int (GST_VIDEO_INFO_HEIGHT (&info), ref_height);
+  fail_unless (gst_buffer_map (buf, &map, GST_MAP_READ));
+  for (guint y = 0; y < ref_height; y++)
+    for (guint x = 0; x < ref_width; x++) {
+      gint a = map.data[y * GST_VIDEO_INFO_PLANE_STRIDE (&info, 0) + x];
+      gint b = ref_pixels[y * ref_width + x];
+      guint d = ABS (a - b);
+      worst = MAX (worst, d);
+      total += d;
+    }
+  gst_buffer_unmap (buf, &map);
+  fail_unless (worst <= max_diff, "max difference %u > %u", worst, max_diff);
+  fail_unless ((gdouble) total / ((gdouble) ref_width * ref_height)
+      <= mean_diff, "mean difference too large");
+}
+
+/* ---- tests ---- */
+
+#define NEED_TOOLS() G_STMT_START {                                      \
+  fail_if (fixture_error, "the fixtures could not be made (see above)"); \
+  if (!have_tools) return;                                               \
+} G_STMT_END
+
+#define NEED_JPEG_FIXTURES() G_STMT_START {                              \
+  NEED_TOOLS ();                                                         \
+  if (!have_jpeg_fixtures) return;                                       \
+} G_STMT_END
+
+static void
+check_lossless (const gchar * file, const gchar * middle)
+{
+  Result r;
+
+  run_pipeline (file, middle, &r);
+  fail_unless (r.error == NULL, "%s: %s", file,
+      r.error ? r.error->message : "");
+  fail_unless_equals_int (r.samples->len, 1);
+  check_gray8_reference (g_ptr_array_index (r.samples, 0), 0, 0.0);
+  result_clear (&r);
+}
+
+GST_START_TEST (test_uncompressed_decodebin)
+{
+  NEED_JPEG_FIXTURES ();
+  check_lossless ("plain.dcm", "decodebin");
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_uncompressed_direct)
+{
+  Result r;
+
+  NEED_JPEG_FIXTURES ();
+  check_lossless ("plain.dcm", "cxrdicomdec");
+  /* caps: single frame, square pixels, GRAY8 for 8-bit data */
+  run_pipeline ("plain.dcm", "cxrdicomdec", &r);
+  GstStructure *st = gst_caps_get_structure (gst_sample_get_caps
+      (g_ptr_array_index (r.samples, 0)), 0);
+  gint n, d;
+  fail_unless (gst_structure_get_fraction (st, "framerate", &n, &d));
+  fail_unless (n == 0 && d == 1);
+  fail_unless (gst_structure_get_fraction (st, "pixel-aspect-ratio", &n, &d));
+  fail_unless (n == 1 && d == 1);
+  fail_unless_equals_uint64 (GST_BUFFER_PTS (gst_sample_get_buffer
+          (g_ptr_array_index (r.samples, 0))), 0);
+  result_clear (&r);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_rle)
+{
+  NEED_JPEG_FIXTURES ();
+  check_lossless ("rle.dcm", "decodebin");
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_jpegls)
+{
+  NEED_JPEG_FIXTURES ();
+  check_lossless ("jpegls.dcm", "decodebin");
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_jpeg_lossless)
+{
+  NEED_JPEG_FIXTURES ();
+  check_lossless ("lossless.dcm", "cxrdicomdec");
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_jpeg_baseline)
+{
+  Result r;
+
+  NEED_JPEG_FIXTURES ();
+  /* plain.dcm was made from it by DCMTK's own decoder: the same pixels */
+  run_pipeline ("baseline.dcm", "decodebin", &r);
+  fail_unless (r.error == NULL, "%s", r.error ? r.error->message : "");
+  fail_unless_equals_int (r.samples->len, 1);
+  check_gray8_reference (g_ptr_array_index (r.samples, 0), 0, 0.0);
+  result_clear (&r);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_monochrome1)
+{
+  Result r;
+  GstVideoInfo info;
+  GstMapInfo map;
+
+  NEED_JPEG_FIXTURES ();
+  run_pipeline ("mono1.dcm", "cxrdicomdec", &r);
+  fail_unless (r.error == NULL, "%s", r.error ? r.error->message : "");
+  fail_unless_equals_int (r.samples->len, 1);
+  GstSample *s = g_ptr_array_index (r.samples, 0);
+  sample_info (s, &info);
+  fail_unless (gst_buffer_map (gst_sample_get_buffer (s), &map,
+          GST_MAP_READ));
+  for (guint y = 0; y < ref_height; y++)
+    for (guint x = 0; x < ref_width; x++)
+      fail_unless_equals_int (map.data[y * info.stride[0] + x],
+          255 - ref_pixels[y * ref_width + x]);
+  gst_buffer_unmap (gst_sample_get_buffer (s), &map);
+  result_clear (&r);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_16bit)
+{
+  Result r;
+  GstVideoInfo info;
+  GstMapInfo map;
+
+  NEED_TOOLS ();
+  run_pipeline ("s16.dcm", "decodebin", &r);
+  fail_unless (r.error == NULL, "%s", r.error ? r.error->message : "");
+  fail_unless_equals_int (r.samples->len, 1);
+  GstSample *s = g_ptr_array_index (r.samples, 0);
+  sample_info (s, &info);
+  fail_unless_equals_int (GST_VIDEO_INFO_FORMAT (&info),
+      GST_VIDEO_FORMAT_GRAY16_LE);
+  fail_unless_equals_int (info.width, 5);
+  fail_unless_equals_int (info.height, 4);
+  /* Pixel Spacing 0.2 (row) \ 0.1 (column): pixels half as wide as tall */
+  fail_unless_equals_int (info.par_n, 1);
+  fail_unless_equals_int (info.par_d, 2);
+  fail_unless (gst_buffer_map (gst_sample_get_buffer (s), &map,
+          GST_MAP_READ));
+  for (guint y = 0; y < 4; y++)
+    for (guint x = 0; x < 5; x++)
+      fail_unless_equals_int (GST_READ_UINT16_LE (map.data +
+              y * info.stride[0] + 2 * x), (y * 5 + x) * 3000 + 7);
+  gst_buffer_unmap (gst_sample_get_buffer (s), &map);
+  fail_unless (r.tags != NULL);
+  gchar *v = NULL;
+  fail_unless (gst_tag_list_get_string (r.tags, "dicom-modality", &v));
+  fail_unless_equals_string (v, "DX");
+  g_free (v);
+  fail_unless (gst_tag_list_get_string (r.tags, "dicom-view-position", &v));
+  fail_unless_equals_string (v, "PA");
+  g_free (v);
+  fail_unless (gst_tag_list_get_string (r.tags, "dicom-body-part", &v));
+  fail_unless_equals_string (v, "CHEST");
+  g_free (v);
+  fail_unless (gst_tag_list_get_string (r.tags, "dicom-study-instance-uid",
+          &v));
+  fail_unless_equals_string (v, "1.2.3.4.5.7");
+  g_free (v);
+  result_clear (&r);
+
+  /* output-depth=8: the top 8 bits, monotonic */
+  run_pipeline ("s16.dcm", "cxrdicomdec output-depth=8", &r);
+  fail_unless (r.error == NULL, "%s", r.error ? r.error->message : "");
+  s = g_ptr_array_index (r.samples, 0);
+  sample_info (s, &info);
+  fail_unless_equals_int (GST_VIDEO_INFO_FORMAT (&info),
+      GST_VIDEO_FORMAT_GRAY8);
+  fail_unless (gst_buffer_map (gst_sample_get_buffer (s), &map,
+          GST_MAP_READ));
+  for (guint y = 0; y < 4; y++)
+    for (guint x = 0; x < 5; x++) {
+      gint want = ((y * 5 + x) * 3000 + 7) >> 8;
+      gint got = map.data[y * info.stride[0] + x];
+      fail_unless (ABS (got - want) <= 1, "%d vs %d", got, want);
+    }
+  gst_buffer_unmap (gst_sample_get_buffer (s), &map);
+  result_clear (&r);
+
+  /* window=-1: full min..max range */
+  run_pipeline ("s16.dcm", "cxrdicomdec window=-1", &r);
+  fail_unless (r.error == NULL, "%s", r.error ? r.error->message : "");
+  s = g_ptr_array_index (r.samples, 0);
+  sample_info (s, &info);
+  fail_unless (gst_buffer_map (gst_sample_get_buffer (s), &map,
+          GST_MAP_READ));
+  fail_unless (GST_READ_UINT16_LE (map.data) < 256);
+  fail_unless (GST_READ_UINT16_LE (map.data + 3 * info.stride[0] + 8) >
+      65535 - 256);
+  gst_buffer_unmap (gst_sample_get_buffer (s), &map);
+  result_clear (&r);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_multiframe)
+{
+  Result r;
+  GstVideoInfo info;
+
+  NEED_TOOLS ();
+  run_pipeline ("multi.dcm", "decodebin", &r);
+  fail_unless (r.error == NULL, "%s", r.error ? r.error->message : "");
+  fail_unless_equals_int (r.samples->len, 3);
+  for (guint i = 0; i < 3; i++) {
+    GstSample *s = g_ptr_array_index (r.samples, i);
+    GstBuffer *b = gst_sample_get_buffer (s);
+    GstMapInfo map;
+
+    sample_info (s, &info);
+    fail_unless_equals_int (info.fps_n, 25);
+    fail_unless_equals_int (info.fps_d, 1);
+    fail_unless_equals_uint64 (GST_BUFFER_PTS (b), i * 40 * GST_MSECOND);
+    fail_unless_equals_uint64 (GST_BUFFER_DURATION (b), 40 * GST_MSECOND);
+    fail_unless (gst_buffer_map (b, &map, GST_MAP_READ));
+    for (guint y = 0; y < 4; y++)
+      for (guint x = 0; x < 5; x++)
+        fail_unless_equals_int (map.data[y * info.stride[0] + x],
+            (i * 20 + y * 5 + x) * 4);
+    gst_buffer_unmap (b, &map);
+  }
+  result_clear (&r);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_rgb)
+{
+  Result r;
+  GstVideoInfo info;
+  GstMapInfo map;
+
+  NEED_TOOLS ();
+  /* converted to grey with BT.601 luma weights */
+  run_pipeline ("rgb.dcm", "decodebin", &r);
+  fail_unless (r.error == NULL, "%s", r.error ? r.error->message : "");
+  fail_unless_equals_int (r.samples->len, 1);
+  GstSample *s = g_ptr_array_index (r.samples, 0);
+  sample_info (s, &info);
+  fail_unless_equals_int (GST_VIDEO_INFO_FORMAT (&info),
+      GST_VIDEO_FORMAT_GRAY8);
+  fail_unless (gst_buffer_map (gst_sample_get_buffer (s), &map,
+          GST_MAP_READ));
+  for (guint i = 0; i < 20; i++) {
+    gdouble R = (i * 3 * 37) % 256, G = ((i * 3 + 1) * 37) % 256,
+        B = ((i * 3 + 2) * 37) % 256;
+    gint want = (gint) (0.299 * R + 0.587 * G + 0.114 * B + 0.5);
+    gint got = map.data[(i / 5) * info.stride[0] + i % 5];
+    fail_unless (ABS (got - want) <= 1, "pixel %u: %d, want %d", i, got,
+        want);
+  }
+  gst_buffer_unmap (gst_sample_get_buffer (s), &map);
+  result_clear (&r);
+}
+
+GST_END_TEST;
+
+static void
+check_error (const gchar * file, const gchar * middle, const gchar * reason)
+{
+  Result r;
+
+  run_pipeline (file, middle, &r);
+  fail_unless (r.error != NULL, "%s: no error", file);
+  fail_unless_equals_int (r.samples->len, 0);
+  fail_unless (strstr (r.error->message, reason) != NULL,
+      "%s: error \"%s\" does not say \"%s\"", file, r.error->message, reason);
+  result_clear (&r);
+}
+
+GST_START_TEST (test_not_dicom)
+{
+  NEED_TOOLS ();
+  check_error ("junk.dcm", "cxrdicomdec", "not a DICOM file");
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_no_pixel_data)
+{
+  NEED_TOOLS ();
+  check_error ("sr.dcm", "cxrdicomdec", "no Pixel Data");
+  check_error ("sr.dcm", "decodebin", "no Pixel Data");
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_truncated)
+{
+  NEED_JPEG_FIXTURES ();
+  check_error ("truncated.dcm", "cxrdicomdec", "truncated");
+}
+
+GST_END_TEST;
+
+/* everything logged while the PHI file is decoded, at LOG level */
+static GString *debug_log;
+static GMutex debug_lock;
+
+static void
+capture_log (GstDebugCategory * category, GstDebugLevel level,
+    const gchar * file, const gchar * function, gint line, GObject * object,
+    GstDebugMessage * message, gpointer user_data)
+{
+  const gchar *text = gst_debug_message_get (message);
+
+  g_mutex_lock (&debug_lock);
+  g_string_append_printf (debug_log, "%s\n", text ? text : "");
+  g_mutex_unlock (&debug_lock);
+}
+
+GST_START_TEST (test_no_phi)
+{
+  static const gchar *phi[] = { "DOE", "JANE", "PID98765", "19700101",
+    "ACC55555"
+  };
+  Result r;
+
+  NEED_JPEG_FIXTURES ();
+  debug_log = g_string_new (NULL);
+  gst_debug_remove_log_function (gst_debug_log_default);
+  gst_debug_add_log_function (capture_log, NULL, NULL);
+  gst_debug_set_active (TRUE);
+  gst_debug_set_default_threshold (GST_LEVEL_LOG);
+
+  run_pipeline ("phi.dcm", "decodebin", &r);
+
+  gst_debug_set_default_threshold (GST_LEVEL_NONE);
+  gst_debug_remove_log_function (capture_log);
+  gst_debug_add_log_function (gst_debug_log_default, NULL, NULL);
+
+  fail_unless (r.error == NULL, "%s", r.error ? r.error->message : "");
+  fail_unless_equals_int (r.samples->len, 1);
+  fail_unless (strstr (debug_log->str, "cxrdicomdec") != NULL,
+      "nothing was logged: the capture does not work");
+  gchar *tags = r.tags ? gst_tag_list_to_string (r.tags) : g_strdup ("");
+  gchar *caps = gst_caps_to_string (gst_sample_get_caps
+      (g_ptr_array_index (r.samples, 0)));
+  for (guint i = 0; i < G_N_ELEMENTS (phi); i++) {
+    fail_unless (strstr (debug_log->str, phi[i]) == NULL,
+        "%s in the debug log", phi[i]);
+    fail_unless (strstr (r.messages->str, phi[i]) == NULL,
+        "%s in a bus message", phi[i]);
+    fail_unless (strstr (tags, phi[i]) == NULL, "%s in the tags", phi[i]);
+    fail_unless (strstr (caps, phi[i]) == NULL, "%s in the caps", phi[i]);
+  }
+  g_free (tags);
+  g_free (caps);
+  g_string_free (debug_log, TRUE);
+  result_clear (&r);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_typefind)
+{
+  GstTypeFindFactory *f = GST_TYPE_FIND_FACTORY (gst_registry_lookup_feature
+      (gst_registry_get (), "application/dicom"));
+
+  fail_unless (f != NULL);
+  fail_unless (gst_plugin_feature_get_rank (GST_PLUGIN_FEATURE (f)) >=
+      GST_RANK_PRIMARY);
+  gst_object_unref (f);
+}
+
+GST_END_TEST;
+
+static void
+register_features (void)
+{
+  GstRegistry *reg = gst_registry_get ();
+  GstPluginFeature *f;
+
+  if ((f = gst_registry_lookup_feature (reg, "cxrdicomdec")) != NULL)
+    gst_object_unref (f);
+  else
+    g_assert_true (GST_ELEMENT_REGISTER (cxrdicomdec, NULL));
+  if ((f = gst_registry_lookup_feature (reg, "application/dicom")) != NULL)
+    gst_object_unref (f);
+  else
+    g_assert_true (gst_cxr_dicom_typefind_register (NULL));
+}
+
+static Suite *
+dicomdec_suite (void)
+{
+  Suite *s = suite_create ("cxrdicomdec");
+  TCase *tc = tcase_create ("general");
+
+  register_features ();
+  suite_add_tcase (s, tc);
+  tcase_set_timeout (tc, 300);
+  tcase_add_test (tc, test_typefind);
+  tcase_add_test (tc, test_uncompressed_decodebin);
+  tcase_add_test (tc, test_uncompressed_direct);
+  tcase_add_test (tc, test_rle);
+  tcase_add_test (tc, test_jpegls);
+  tcase_add_test (tc, test_jpeg_lossless);
+  tcase_add_test (tc, test_jpeg_baseline);
+  tcase_add_test (tc, test_monochrome1);
+  tcase_add_test (tc, test_16bit);
+  tcase_add_test (tc, test_multiframe);
+  tcase_add_test (tc, test_rgb);
+  tcase_add_test (tc, test_not_dicom);
+  tcase_add_test (tc, test_no_pixel_data);
+  tcase_add_test (tc, test_truncated);
+  tcase_add_test (tc, test_no_phi);
+  return s;
+}
+
+static void
+remove_fixtures (void)
+{
+  if (fixture_dir) {
+    GDir *d = g_dir_open (fixture_dir, 0, NULL);
+    const gchar *name;
+    while (d && (name = g_dir_read_name (d)) != NULL) {
+      gchar *p = fx (name);
+      g_unlink (p);
+      g_free (p);
+    }
+    if (d)
+      g_dir_close (d);
+    g_rmdir (fixture_dir);
+  }
+}
+
+int
+main (int argc, char **argv)
+{
+  Suite *s;
+  int failed;
+
+  gst_check_init (&argc, &argv);
+  make_fixtures ();             /* once, before check forks the tests */
+  s = dicomdec_suite ();
+  failed = gst_check_run_suite (s, "cxrdicomdec", __FILE__);
+  remove_fixtures ();
+  return failed;
+}
