@@ -6,12 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
-  gcc meson ninja-build pkg-config
+  gcc g++ meson ninja-build pkg-config
   libglib2.0-dev libjson-glib-dev
   libdnnl-dev
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   libjpeg62-turbo-dev libpng-dev
+  libdcmtk-dev dcmtk
   python3-torch python3-numpy python3-pil
 )
 

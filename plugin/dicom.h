@@ -24,8 +24,8 @@ typedef struct _CxrDicom CxrDicom;
 typedef struct
 {
   /* VOI window: N >= 0 uses the Nth Window Center/Width pair of the file
-   * (when the file has fewer windows, and N == 0, values pass through
-   * unwindowed, i.e. the modality values scaled to the output depth);
+   * (when the file has no Nth window, values pass through unwindowed,
+   * i.e. the modality values' possible range scaled to the output depth);
    * -1 stretches the full min..max range of the frame to the output range. */
   gint window;
   /* output bits per sample: 0 = automatic (16 when the data has more than

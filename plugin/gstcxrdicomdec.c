@@ -87,6 +87,8 @@ dicom_type_find (GstTypeFind * tf, gpointer user_data)
 {
   const guint8 *magic = gst_type_find_peek (tf, 128, 4);
 
+  (void) user_data;
+
   if (magic != NULL && memcmp (magic, "DICM", 4) == 0)
     gst_type_find_suggest (tf, GST_TYPE_FIND_MAXIMUM,
         gst_static_caps_get (&dicom_caps));
@@ -247,6 +249,7 @@ gst_cxr_dicom_dec_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
 {
   GstCxrDicomDec *self = GST_CXR_DICOM_DEC (parent);
 
+  (void) pad;
   gst_adapter_push (self->adapter, buf);
   return GST_FLOW_OK;
 }

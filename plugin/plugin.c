@@ -1,5 +1,6 @@
 /* Plugin "cxr": chest X-ray classification and training for GStreamer. */
 #include "gstcxrelements.h"
+#include "gstcxrdicomdec.h"
 
 static gboolean
 plugin_init (GstPlugin * plugin)
@@ -8,6 +9,8 @@ plugin_init (GstPlugin * plugin)
 
   ok |= GST_ELEMENT_REGISTER (cxrclassify, plugin);
   ok |= GST_ELEMENT_REGISTER (cxrdatasetsrc, plugin);
+  ok |= GST_ELEMENT_REGISTER (cxrdicomdec, plugin);
+  ok |= gst_cxr_dicom_typefind_register (plugin);
   ok |= GST_ELEMENT_REGISTER (cxrmetasink, plugin);
   ok |= GST_ELEMENT_REGISTER (cxrtrain, plugin);
   return ok;
