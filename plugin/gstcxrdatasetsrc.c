@@ -28,7 +28,9 @@
  * - any other folder: a flat, unlabelled set of the images directly in it
  *   (by the rule above none of its subfolders hold images).
  *
- * Image files are recognised by extension (.jpg, .jpeg, .png, any case);
+ * Image files are recognised by extension (.jpg, .jpeg, .png, .dcm, any
+ * case), and files without an extension by the DICOM magic ("DICM" at byte
+ * 128); DICOM files give their first frame (cxrdicomdec handles cine);
  * names starting with '.' are ignored, files and folders alike. Folders are
  * listed in byte order, so runs are reproducible whatever the locale.
  *
@@ -81,6 +83,8 @@
 
 #include "gstcxrdatasetsrc.h"
 
+#include <glib/gstdio.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "gstcxrelements.h"
@@ -421,14 +425,28 @@ gst_cxr_dataset_src_get_property (GObject * object, guint prop_id,
 
 /* ---- building the file list ---- */
 
+/* JPEG, PNG and DICOM by extension; a file without one is looked into,
+ * since DICOM files often have none (the "DICM" magic at byte 128) */
 static gboolean
-is_image_name (const gchar * name)
+is_image_file (const gchar * path, const gchar * name)
 {
   const gchar *dot = strrchr (name, '.');
+  gchar magic[132];
+  gboolean dicom = FALSE;
+  FILE *f;
 
-  return dot && (g_ascii_strcasecmp (dot, ".jpg") == 0
-      || g_ascii_strcasecmp (dot, ".jpeg") == 0
-      || g_ascii_strcasecmp (dot, ".png") == 0);
+  if (dot)
+    return g_ascii_strcasecmp (dot, ".jpg") == 0
+        || g_ascii_strcasecmp (dot, ".jpeg") == 0
+        || g_ascii_strcasecmp (dot, ".png") == 0
+        || g_ascii_strcasecmp (dot, ".dcm") == 0;
+  f = g_fopen (path, "rb");
+  if (f) {
+    dicom = fread (magic, 1, sizeof magic, f) == sizeof magic
+        && memcmp (magic + 128, "DICM", 4) == 0;
+    fclose (f);
+  }
+  return dicom;
 }
 
 static gint
@@ -494,7 +512,7 @@ collect_images (GstCxrDatasetSrc * self, const gchar * folder,
             "folders deep (symlink loop?)", path, MAX_FOLDER_DEPTH);
       g_free (path);
       g_free (source);
-    } else if (is_image_name (name)) {
+    } else if (is_image_file (path, name)) {
       g_ptr_array_add (files, dataset_file_new (path, source));
     } else {
       g_free (path);
@@ -597,7 +615,7 @@ scan_folder (GstCxrDatasetSrc * self, const gchar * root, GPtrArray * listed,
       if (class_files->len > before)
         g_ptr_array_add (found, g_strdup (name));
       g_free (path);
-    } else if (is_image_name (name)) {
+    } else if (is_image_file (path, name)) {
       g_ptr_array_add (top_files, dataset_file_new (path, g_strdup (name)));
     } else {
       g_free (path);
@@ -837,8 +855,8 @@ gst_cxr_dataset_src_start (GstBaseSrc * bsrc)
       ok = scan_folder (self, location, listed, recursive);
       if (ok && self->files->len == 0) {
         GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
-            ("No JPEG or PNG images in folder '%s'.", location),
-            ("looked for .jpg, .jpeg and .png files%s", recursive ?
+            ("No JPEG, PNG or DICOM images in folder '%s'.", location),
+            ("looked for .jpg, .jpeg, .png, .dcm and DICOM files%s", recursive ?
                 ", also in nested folders of class folders" : ""));
         ok = FALSE;
       }

@@ -6,6 +6,7 @@
  * the jump lives behind a pointer (the CxrImage, the decoder structs), never
  * in a local variable changed after setjmp (). */
 #include "imagedecode.h"
+#include "dicom.h"
 
 #include <setjmp.h>
 #include <stdio.h>
@@ -389,13 +390,48 @@ cxr_image_decode (const guint8 * data, gsize size, guint target_size,
   if (size >= sizeof png_signature
       && memcmp (data, png_signature, sizeof png_signature) == 0)
     return cxr_image_decode_png (data, size, image, error);
+  if (size >= 132 && memcmp (data + 128, "DICM", 4) == 0)
+    return cxr_image_decode_dicom (data, size, image, error);
 
   if (size == 0)
     g_set_error (error, CXR_IMAGE_ERROR, CXR_IMAGE_ERROR_UNKNOWN_FORMAT,
         "The file is empty");
   else
     g_set_error (error, CXR_IMAGE_ERROR, CXR_IMAGE_ERROR_UNKNOWN_FORMAT,
-        "Not a JPEG or PNG image (no JPEG or PNG signature at the start)");
+        "Not a JPEG, PNG or DICOM image (no JPEG or PNG signature at the "
+        "start, no DICM at byte 128)");
+  return FALSE;
+}
+
+/* The first frame, through plugin/dicom.h: modality LUT, first VOI window,
+ * MONOCHROME1 inverted; GRAY16_LE for data of more than 8 bits. */
+gboolean
+cxr_image_decode_dicom (const guint8 * data, gsize size, CxrImage * image,
+    GError ** error)
+{
+  CxrDicom *d = cxr_dicom_open_memory (data, size, NULL, error);
+  guint bits;
+
+  memset (image, 0, sizeof *image);
+  if (!d)
+    return FALSE;
+  bits = cxr_dicom_get_bits (d);
+  image->format = bits > 8 ? CXR_IMAGE_FORMAT_GRAY16_LE : CXR_IMAGE_FORMAT_GRAY8;
+  image->width = cxr_dicom_get_width (d);
+  image->height = cxr_dicom_get_height (d);
+  image->stride = ((gsize) image->width * (bits > 8 ? 2 : 1) + 3) & ~(gsize) 3;
+  image->size = image->stride * image->height;
+  image->data = g_try_malloc (image->size);
+  if (!image->data) {
+    g_set_error (error, CXR_IMAGE_ERROR, CXR_IMAGE_ERROR_NO_MEMORY,
+        "No memory for a %ux%u image", image->width, image->height);
+  } else if (cxr_dicom_get_frame (d, 0, image->data, image->stride,
+          bits > 8 ? 16 : 8, error)) {
+    cxr_dicom_free (d);
+    return TRUE;
+  }
+  cxr_dicom_free (d);
+  cxr_image_clear (image);
   return FALSE;
 }
 

@@ -1,5 +1,5 @@
-/* imagedecode — JPEG (libjpeg-turbo) and PNG (libpng) to 8-bit grey,
- * 16-bit grey or RGB, for cxrdatasetsrc.
+/* imagedecode — JPEG (libjpeg-turbo), PNG (libpng) and DICOM (dicom.h) to
+ * 8-bit grey, 16-bit grey or RGB, for cxrdatasetsrc.
  *
  * Corrupt or hostile input never crashes or aborts: every failure comes back
  * as a GError in CXR_IMAGE_ERROR (or G_FILE_ERROR when the file cannot be
@@ -59,6 +59,9 @@ gboolean cxr_image_decode (const guint8 * data, gsize size, guint target_size,
 gboolean cxr_image_decode_jpeg (const guint8 * data, gsize size,
     guint target_size, CxrImage * image, GError ** error);
 gboolean cxr_image_decode_png (const guint8 * data, gsize size,
+    CxrImage * image, GError ** error);
+/* DICOM (told apart by "DICM" at byte 128): the first frame, grey */
+gboolean cxr_image_decode_dicom (const guint8 * data, gsize size,
     CxrImage * image, GError ** error);
 
 /* Reads the whole file and decodes it; a file that cannot be read gives a

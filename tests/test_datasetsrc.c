@@ -714,7 +714,7 @@ GST_START_TEST (test_corrupt_files)
   fail_unless_equals_int (r->samples->len, 3);
   fail_unless_equals_int (r->n_skipped, 1);
   assert_contains (g_ptr_array_index (r->warnings, 0), "b_noise.png");
-  assert_contains (g_ptr_array_index (r->warnings, 0), "Not a JPEG or PNG");
+  assert_contains (g_ptr_array_index (r->warnings, 0), "Not a JPEG, PNG or DICOM");
   run_result_free (r);
 
   r = run_src ("location", dir, "skip-corrupt", FALSE, NULL);
@@ -744,7 +744,7 @@ GST_START_TEST (test_missing_and_empty)
   write_file (dir, "sub/readme.txt", "x", 1);
   write_file (dir, ".hidden.jpeg", "x", 1);
   r = run_src ("location", dir, NULL);
-  assert_contains (r->error, "No JPEG or PNG images in folder");
+  assert_contains (r->error, "No JPEG, PNG or DICOM images in folder");
   assert_contains (r->error, dir);
   run_result_free (r);
 
