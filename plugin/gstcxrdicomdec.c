@@ -34,6 +34,7 @@
 
 #include "gstcxrdicomdec.h"
 #include "dicom.h"
+#include "gst/cxr/cxrmeta.h"
 
 #include <gst/base/gstadapter.h>
 #include <gst/video/video.h>
@@ -234,6 +235,15 @@ decode_and_push (GstCxrDicomDec * self)
     GST_BUFFER_OFFSET (out) = i;
     if (i == 0)
       GST_BUFFER_FLAG_SET (out, GST_BUFFER_FLAG_DISCONT);
+    /* where the frame comes from, for cxrmetasink's "file": the SOP
+     * Instance UID (never anything patient-identifying), and the frame */
+    if (cxr_dicom_get_sop_instance_uid (d)) {
+      gchar *where = n_frames > 1 ?
+          g_strdup_printf ("%s#%u", cxr_dicom_get_sop_instance_uid (d), i) :
+          g_strdup (cxr_dicom_get_sop_instance_uid (d));
+      gst_buffer_add_cxr_label_meta (out, -1, NULL, where);
+      g_free (where);
+    }
     ret = gst_pad_push (self->srcpad, out);
   }
   cxr_dicom_free (d);
