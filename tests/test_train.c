@@ -14,14 +14,13 @@
 
 #include <math.h>
 #include <signal.h>
-#include <stdio.h>              /* before jpeglib.h, which needs FILE */
-#include <jpeglib.h>
-#include <setjmp.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 
 #include "gst/cxr/cxrmeta.h"
 #include "model.h"
+#include "testdata.h"
 
 /* a small network, so that most tests train in well under a second */
 #define TINY "conv:8,s2,same,bn relu maxpool:2 conv:16,same,bn relu " \
@@ -931,67 +930,6 @@ GST_END_TEST;
 
 /* ---- real chest X-rays ---- */
 
-typedef struct {
-  struct jpeg_error_mgr mgr;
-  jmp_buf jump;
-} JpegError;
-
-static void
-jpeg_fail (j_common_ptr cinfo)
-{
-  longjmp (((JpegError *) cinfo->err)->jump, 1);
-}
-
-/* a JPEG file as an 8-bit grey buffer; NULL on any error */
-static GstBuffer *
-decode_gray (const char *path, int *width, int *height)
-{
-  struct jpeg_decompress_struct cinfo;
-  JpegError err;
-  GstBuffer *volatile buf = NULL;
-  GstMapInfo map;
-  FILE *f = fopen (path, "rb");
-
-  if (!f)
-    return NULL;
-  cinfo.err = jpeg_std_error (&err.mgr);
-  err.mgr.error_exit = jpeg_fail;
-  if (setjmp (err.jump)) {
-    jpeg_destroy_decompress (&cinfo);
-    fclose (f);
-    return NULL;
-  }
-  jpeg_create_decompress (&cinfo);
-  jpeg_stdio_src (&cinfo, f);
-  jpeg_read_header (&cinfo, TRUE);
-  cinfo.out_color_space = JCS_GRAYSCALE;
-  jpeg_start_decompress (&cinfo);
-  *width = cinfo.output_width;
-  *height = cinfo.output_height;
-  /* GRAY8 rows are padded to 4 bytes in GStreamer */
-  {
-    int stride = GST_ROUND_UP_4 (*width);
-    buf = gst_buffer_new_allocate (NULL, (gsize) stride * *height, NULL);
-    gst_buffer_map (buf, &map, GST_MAP_WRITE);
-    while (cinfo.output_scanline < cinfo.output_height) {
-      JSAMPROW row = map.data + (size_t) cinfo.output_scanline * stride;
-      jpeg_read_scanlines (&cinfo, &row, 1);
-    }
-    gst_buffer_unmap (buf, &map);
-  }
-  jpeg_finish_decompress (&cinfo);
-  jpeg_destroy_decompress (&cinfo);
-  fclose (f);
-  return buf;
-}
-
-static const gchar *
-data_dir (void)
-{
-  const gchar *d = g_getenv ("CXR_DATA_DIR");
-  return d ? d : "../shared/data";
-}
-
 static gint
 compare_names (gconstpointer a, gconstpointer b)
 {
@@ -1034,13 +972,13 @@ GST_START_TEST (test_real_data)
   gchar *props;
 
   for (int c = 0; c < 2; c++) {
-    folders[c] = g_build_filename (data_dir (), "chest_xray", "train",
+    folders[c] = g_build_filename (test_data_dir (), "chest_xray", "train",
         classes[c], NULL);
     names[c] = list_folder (folders[c]);
   }
   if (names[0]->len == 0 || names[1]->len == 0) {
     g_print ("real-data test skipped: no chest X-rays under %s (set "
-        "CXR_DATA_DIR)\n", data_dir ());
+        "CXR_DATA_DIR)\n", test_data_dir ());
     goto done;
   }
 
@@ -1051,7 +989,10 @@ GST_START_TEST (test_real_data)
       const gchar *name = g_ptr_array_index (names[c],
           (guint) ((guint64) k * names[c]->len / per_class));
       gchar *path = g_build_filename (folders[c], name, NULL);
-      GstBuffer *buf = decode_gray (path, &w, &h);
+      int stride;
+      guint8 *gray = test_jpeg_gray (path, &w, &h, &stride);
+      GstBuffer *buf = gray ? gst_buffer_new_wrapped (gray,
+          (gsize) stride * h) : NULL;
 
       fail_unless (buf != NULL, "cannot decode %s", path);
       fail_unless (w == width && h == height, "%s is %dx%d, not %dx%d", path,

@@ -4,11 +4,9 @@
 #include "model.h"
 #include "preprocess.h"
 #include "trainer.h"
+#include "testdata.h"
 
-#include <stdio.h>              /* before jpeglib.h, which needs FILE */
-#include <jpeglib.h>
 #include <math.h>
-#include <setjmp.h>
 #include <string.h>
 
 static const char *classes[] = { "NORMAL", "PNEUMONIA", NULL };
@@ -604,61 +602,6 @@ test_no_validation (void)
 
 /* ------------------------------------------------------------------------ */
 
-/* a JPEG file as 8-bit grey; NULL on any error */
-typedef struct {
-  struct jpeg_error_mgr mgr;
-  jmp_buf jump;
-} JpegError;
-
-static void
-jpeg_fail (j_common_ptr cinfo)
-{
-  longjmp (((JpegError *) cinfo->err)->jump, 1);
-}
-
-static guint8 *
-decode_gray (const char *path, int *width, int *height)
-{
-  struct jpeg_decompress_struct cinfo;
-  JpegError err;
-  guint8 *volatile pixels = NULL;
-  FILE *f = fopen (path, "rb");
-
-  if (!f)
-    return NULL;
-  cinfo.err = jpeg_std_error (&err.mgr);
-  err.mgr.error_exit = jpeg_fail;
-  if (setjmp (err.jump)) {
-    jpeg_destroy_decompress (&cinfo);
-    fclose (f);
-    g_free (pixels);
-    return NULL;
-  }
-  jpeg_create_decompress (&cinfo);
-  jpeg_stdio_src (&cinfo, f);
-  jpeg_read_header (&cinfo, TRUE);
-  cinfo.out_color_space = JCS_GRAYSCALE;
-  jpeg_start_decompress (&cinfo);
-  *width = cinfo.output_width;
-  *height = cinfo.output_height;
-  pixels = g_malloc ((size_t) *width * *height);
-  while (cinfo.output_scanline < cinfo.output_height) {
-    JSAMPROW row = pixels + (size_t) cinfo.output_scanline * *width;
-    jpeg_read_scanlines (&cinfo, &row, 1);
-  }
-  jpeg_finish_decompress (&cinfo);
-  jpeg_destroy_decompress (&cinfo);
-  fclose (f);
-  return pixels;
-}
-
-static const char *
-data_dir (void)
-{
-  const char *d = g_getenv ("CXR_DATA_DIR");
-  return d ? d : "../shared/data";
-}
-
 static gint
 compare_names (gconstpointer a, gconstpointer b)
 {
@@ -687,12 +630,12 @@ add_folder (CxrDataset *ds, const char *folder, int label, int n)
     const char *file = g_ptr_array_index (names,
         (guint) ((guint64) k * names->len / n));
     char *path = g_build_filename (folder, file, NULL);
-    int w, h;
-    guint8 *gray = decode_gray (path, &w, &h);
+    int w, h, stride;
+    guint8 *gray = test_jpeg_gray (path, &w, &h, &stride);
     GError *error = NULL;
 
     g_assert_nonnull (gray);
-    g_assert_true (cxr_preprocess (gray, w, h, w, CXR_PIXEL_GRAY8, NULL,
+    g_assert_true (cxr_preprocess (gray, w, h, stride, CXR_PIXEL_GRAY8, NULL,
             ds->side, ds->side, img, &error));
     g_assert_no_error (error);
     g_assert_true (cxr_dataset_add (ds, img, label, file));
@@ -719,7 +662,7 @@ print_epoch (const CxrEpochReport *r, void *user)
 static void
 test_real_data (void)
 {
-  char *train = g_build_filename (data_dir (), "chest_xray", "train", NULL);
+  char *train = g_build_filename (test_data_dir (), "chest_xray", "train", NULL);
   char *normal = g_build_filename (train, "NORMAL", NULL);
   char *pneumonia = g_build_filename (train, "PNEUMONIA", NULL);
   CxrDataset *ds;

@@ -1,0 +1,61 @@
+/* testdata.c — decoding the real chest X-rays for tests, with libjpeg. */
+#include "testdata.h"
+
+#include <setjmp.h>
+#include <stdio.h>              /* before jpeglib.h, which needs FILE */
+#include <jpeglib.h>
+
+const char *
+test_data_dir (void)
+{
+  const char *d = g_getenv ("CXR_DATA_DIR");
+  return d ? d : "../shared/data";
+}
+
+typedef struct {
+  struct jpeg_error_mgr mgr;
+  jmp_buf jump;
+} JpegError;
+
+static void
+jpeg_fail (j_common_ptr cinfo)
+{
+  longjmp (((JpegError *) cinfo->err)->jump, 1);
+}
+
+guint8 *
+test_jpeg_gray (const char *path, int *width, int *height, int *stride)
+{
+  struct jpeg_decompress_struct cinfo;
+  JpegError err;
+  guint8 *volatile pixels = NULL;
+  FILE *f = fopen (path, "rb");
+
+  if (!f)
+    return NULL;
+  cinfo.err = jpeg_std_error (&err.mgr);
+  err.mgr.error_exit = jpeg_fail;
+  if (setjmp (err.jump)) {
+    jpeg_destroy_decompress (&cinfo);
+    fclose (f);
+    g_free (pixels);
+    return NULL;
+  }
+  jpeg_create_decompress (&cinfo);
+  jpeg_stdio_src (&cinfo, f);
+  jpeg_read_header (&cinfo, TRUE);
+  cinfo.out_color_space = JCS_GRAYSCALE;
+  jpeg_start_decompress (&cinfo);
+  *width = cinfo.output_width;
+  *height = cinfo.output_height;
+  *stride = (*width + 3) & ~3;
+  pixels = g_malloc ((size_t) *stride * *height);
+  while (cinfo.output_scanline < cinfo.output_height) {
+    JSAMPROW row = pixels + (size_t) cinfo.output_scanline * *stride;
+    jpeg_read_scanlines (&cinfo, &row, 1);
+  }
+  jpeg_finish_decompress (&cinfo);
+  jpeg_destroy_decompress (&cinfo);
+  fclose (f);
+  return pixels;
+}
