@@ -1,13 +1,17 @@
 /* cxrdicomdec: decodes a DICOM file (application/dicom) to raw grey video,
  * one buffer per frame, through the DCMTK wrapper in dicom.h.
  *
- * Base class: a plain GstElement, not the GstVideoDecoder that DESIGN.md
- * names. A DICOM file is not streamable (the whole file is needed before any
- * pixel can be read) and one input (the file) yields N output frames of a
- * multi-frame image, which GstVideoDecoder's one-input-frame/one-output-frame
- * model does not express. So the element gathers every input buffer in a
- * GstAdapter until EOS, then pushes caps, a TIME segment, a tag event and one
- * buffer per frame (PTS = i * frame duration), then EOS.
+ * Base class: GstVideoDecoder, as DESIGN.md says, non-packetized. A DICOM
+ * file is not streamable (the whole file is needed before any pixel can be
+ * read) and one input (the file) yields N output frames of a multi-frame
+ * image. So parse() leaves every input byte in the base class's adapter
+ * until EOS; then it parses the file once (keeping the CxrDicom in the
+ * instance) and hands one codec frame per DICOM frame to handle_frame(),
+ * which decodes frame i into a buffer from
+ * gst_video_decoder_allocate_output_frame() with PTS = i * frame duration.
+ * The upstream application/dicom caps are not given to the base class
+ * (it only takes video caps) and a BYTES segment (filesrc) becomes a TIME
+ * segment starting at 0.
  *
  * Output: GRAY8 or GRAY16_LE after the Modality LUT (rescale slope /
  * intercept), the chosen VOI window and MONOCHROME1 inversion; colour
@@ -36,7 +40,6 @@
 #include "dicom.h"
 #include "gst/cxr/cxrmeta.h"
 
-#include <gst/base/gstadapter.h>
 #include <gst/video/video.h>
 #include <string.h>
 
@@ -55,10 +58,18 @@ enum
 
 struct _GstCxrDicomDec
 {
-  GstElement parent;
+  GstVideoDecoder parent;
 
-  GstPad *sinkpad, *srcpad;
-  GstAdapter *adapter;          /* the file so far */
+  /* streaming state, under the stream lock */
+  gboolean eos;                 /* EOS received: the whole file is in */
+  gboolean opened;              /* open tried (successfully or not) */
+  gboolean failed;              /* an error message has been posted */
+  CxrDicom *dicom;              /* the file, parsed; NULL before/after */
+  guint n_frames;               /* frames of the file */
+  guint n_parsed;               /* codec frames handed to handle_frame */
+  guint n_out;                  /* frames decoded */
+  guint bits;                   /* output depth, 8 or 16 */
+  guint64 duration;             /* ns per frame, 0 when unknown */
 
   /* properties, under the object lock */
   gint window;
@@ -75,7 +86,7 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE ("{ GRAY8, GRAY16_LE }")));
 
 #define gst_cxr_dicom_dec_parent_class parent_class
-G_DEFINE_TYPE (GstCxrDicomDec, gst_cxr_dicom_dec, GST_TYPE_ELEMENT);
+G_DEFINE_TYPE (GstCxrDicomDec, gst_cxr_dicom_dec, GST_TYPE_VIDEO_DECODER);
 GST_ELEMENT_REGISTER_DEFINE (cxrdicomdec, "cxrdicomdec", GST_RANK_PRIMARY,
     GST_TYPE_CXR_DICOM_DEC);
 
@@ -105,36 +116,36 @@ gst_cxr_dicom_typefind_register (GstPlugin * plugin)
 
 /* ---- decoding ---- */
 
-static GstFlowReturn
-decode_and_push (GstCxrDicomDec * self)
+static void
+reset_state (GstCxrDicomDec * self)
 {
-  gsize size = gst_adapter_available (self->adapter);
+  g_clear_pointer (&self->dicom, cxr_dicom_free);
+  self->eos = FALSE;
+  self->opened = FALSE;
+  self->failed = FALSE;
+  self->n_frames = self->n_parsed = self->n_out = 0;
+  self->bits = 8;
+  self->duration = 0;
+}
+
+/* Parses the whole file (size bytes at data), sets the output state and
+ * the tags. FALSE after posting an error message. */
+static gboolean
+open_file (GstCxrDicomDec * self, const guint8 * data, gsize size)
+{
+  GstVideoDecoder *dec = GST_VIDEO_DECODER (self);
   CxrDicomOptions opts;
   GError *err = NULL;
   CxrDicom *d;
-  GstBuffer *file;
-  GstMapInfo map;
-  GstFlowReturn ret = GST_FLOW_OK;
-
-  if (size == 0) {
-    GST_ELEMENT_ERROR (self, STREAM, DECODE, ("No DICOM data: the input was "
-            "empty."), (NULL));
-    return GST_FLOW_ERROR;
-  }
 
   GST_OBJECT_LOCK (self);
   opts.window = self->window;
   opts.bits = self->output_depth;
   GST_OBJECT_UNLOCK (self);
 
-  file = gst_adapter_take_buffer (self->adapter, size);
-  gst_buffer_map (file, &map, GST_MAP_READ);
   GST_DEBUG_OBJECT (self, "decoding a %" G_GSIZE_FORMAT "-byte DICOM file",
       size);
-  d = cxr_dicom_open_memory (map.data, map.size, &opts, &err);
-  gst_buffer_unmap (file, &map);
-  gst_buffer_unref (file);
-
+  d = cxr_dicom_open_memory (data, size, &opts, &err);
   if (d == NULL) {
     switch (err->code) {
       case CXR_DICOM_ERROR_NOT_DICOM:
@@ -155,7 +166,7 @@ decode_and_push (GstCxrDicomDec * self)
         break;
     }
     g_error_free (err);
-    return GST_FLOW_ERROR;
+    return FALSE;
   }
 
   guint width = cxr_dicom_get_width (d);
@@ -164,7 +175,13 @@ decode_and_push (GstCxrDicomDec * self)
   guint bits = cxr_dicom_get_bits (d);
   guint64 duration = cxr_dicom_get_frame_duration (d);
   gint par_n = 1, par_d = 1, fps_n = 0, fps_d = 1;
-  GstVideoInfo info;
+
+  if (width == 0 || height == 0 || n_frames == 0) {
+    GST_ELEMENT_ERROR (self, STREAM, DECODE, ("The DICOM image is empty "
+            "(%ux%u, %u frames).", width, height, n_frames), (NULL));
+    cxr_dicom_free (d);
+    return FALSE;
+  }
 
   gst_util_double_to_fraction (cxr_dicom_get_pixel_aspect_ratio (d),
       &par_n, &par_d);
@@ -178,20 +195,14 @@ decode_and_push (GstCxrDicomDec * self)
       GST_STR_NULL (cxr_dicom_get_transfer_syntax (d)),
       GST_TIME_ARGS (duration), par_n, par_d);
 
-  gst_video_info_set_format (&info, bits == 16 ? GST_VIDEO_FORMAT_GRAY16_LE :
-      GST_VIDEO_FORMAT_GRAY8, width, height);
-  GST_VIDEO_INFO_FPS_N (&info) = fps_n;
-  GST_VIDEO_INFO_FPS_D (&info) = fps_d;
-  GST_VIDEO_INFO_PAR_N (&info) = par_n;
-  GST_VIDEO_INFO_PAR_D (&info) = par_d;
-
-  GstCaps *caps = gst_video_info_to_caps (&info);
-  gst_pad_push_event (self->srcpad, gst_event_new_caps (caps));
-  gst_caps_unref (caps);
-
-  GstSegment segment;
-  gst_segment_init (&segment, GST_FORMAT_TIME);
-  gst_pad_push_event (self->srcpad, gst_event_new_segment (&segment));
+  GstVideoCodecState *state = gst_video_decoder_set_output_state (dec,
+      bits == 16 ? GST_VIDEO_FORMAT_GRAY16_LE : GST_VIDEO_FORMAT_GRAY8,
+      width, height, NULL);
+  GST_VIDEO_INFO_FPS_N (&state->info) = fps_n;
+  GST_VIDEO_INFO_FPS_D (&state->info) = fps_d;
+  GST_VIDEO_INFO_PAR_N (&state->info) = par_n;
+  GST_VIDEO_INFO_PAR_D (&state->info) = par_d;
+  gst_video_codec_state_unref (state);
 
   GstTagList *tags = gst_tag_list_new (GST_TAG_VIDEO_CODEC, "DICOM", NULL);
   const struct
@@ -209,100 +220,238 @@ decode_and_push (GstCxrDicomDec * self)
       gst_tag_list_add (tags, GST_TAG_MERGE_REPLACE, strings[i].tag,
           strings[i].value, NULL);
   gst_tag_list_set_scope (tags, GST_TAG_SCOPE_STREAM);
-  gst_pad_push_event (self->srcpad, gst_event_new_tag (tags));
+  gst_video_decoder_merge_tags (dec, tags, GST_TAG_MERGE_REPLACE);
+  gst_tag_list_unref (tags);
 
-  for (guint i = 0; i < n_frames && ret == GST_FLOW_OK; i++) {
-    GstBuffer *out = gst_buffer_new_allocate (NULL, info.size, NULL);
-    GstMapInfo omap;
+  self->dicom = d;
+  self->n_frames = n_frames;
+  self->bits = bits;
+  self->duration = duration;
+  return TRUE;
+}
 
-    gst_buffer_map (out, &omap, GST_MAP_WRITE);
-    gboolean ok = cxr_dicom_get_frame (d, i, omap.data, info.stride[0], bits,
-        &err);
-    gst_buffer_unmap (out, &omap);
+/* Non-packetized input: the whole file is gathered in the base class's
+ * input adapter until EOS (a DICOM file cannot be decoded in pieces). Then
+ * the file is parsed once, and each call hands one codec frame per DICOM
+ * frame to handle_frame: the first n-1 empty, the last with the file's
+ * bytes (the data stay in the adapter until then, which keeps the base
+ * class calling parse). */
+static GstFlowReturn
+gst_cxr_dicom_dec_parse (GstVideoDecoder * dec, GstVideoCodecFrame * frame,
+    GstAdapter * adapter, gboolean at_eos)
+{
+  GstCxrDicomDec *self = GST_CXR_DICOM_DEC (dec);
+  gsize avail = gst_adapter_available (adapter);
+
+  (void) frame;
+
+  /* the base class also says at_eos when it drains mid-stream: only a real
+   * EOS means the file is complete */
+  if (!at_eos || !self->eos)
+    return GST_VIDEO_DECODER_FLOW_NEED_DATA;
+
+  if (!self->opened) {
+    gboolean ok;
+
+    self->opened = TRUE;
+    ok = open_file (self, gst_adapter_map (adapter, avail), avail);
+    gst_adapter_unmap (adapter);
     if (!ok) {
-      GST_ELEMENT_ERROR (self, STREAM, DECODE, ("%s", err->message), (NULL));
-      g_clear_error (&err);
-      gst_buffer_unref (out);
-      ret = GST_FLOW_ERROR;
-      break;
+      self->failed = TRUE;
+      gst_adapter_flush (adapter, avail);
+      return GST_FLOW_ERROR;
     }
-    if (duration > 0) {
-      GST_BUFFER_PTS (out) = i * duration;
-      GST_BUFFER_DURATION (out) = duration;
-    } else if (i == 0) {
-      GST_BUFFER_PTS (out) = 0;
+    if (!gst_video_decoder_negotiate (dec)) {
+      self->failed = TRUE;
+      g_clear_pointer (&self->dicom, cxr_dicom_free);
+      gst_adapter_flush (adapter, avail);
+      GST_ELEMENT_FLOW_ERROR (self, GST_FLOW_NOT_NEGOTIATED);
+      return GST_FLOW_NOT_NEGOTIATED;
     }
-    GST_BUFFER_OFFSET (out) = i;
-    if (i == 0)
-      GST_BUFFER_FLAG_SET (out, GST_BUFFER_FLAG_DISCONT);
-    /* where the frame comes from, for cxrmetasink's "file": the SOP
-     * Instance UID (never anything patient-identifying), and the frame */
-    if (cxr_dicom_get_sop_instance_uid (d)) {
-      gchar *where = n_frames > 1 ?
-          g_strdup_printf ("%s#%u", cxr_dicom_get_sop_instance_uid (d), i) :
-          g_strdup (cxr_dicom_get_sop_instance_uid (d));
-      gst_buffer_add_cxr_label_meta (out, -1, NULL, where);
-      g_free (where);
-    }
-    ret = gst_pad_push (self->srcpad, out);
   }
-  cxr_dicom_free (d);
 
-  if (ret != GST_FLOW_OK && ret != GST_FLOW_FLUSHING && ret != GST_FLOW_EOS
-      && ret != GST_FLOW_ERROR)
-    GST_ELEMENT_FLOW_ERROR (self, ret);
-  return ret;
+  if (self->dicom == NULL || self->n_parsed >= self->n_frames) {
+    /* decoding failed or stopped: nothing more to give */
+    gst_adapter_flush (adapter, avail);
+    return self->dicom == NULL ? GST_FLOW_ERROR : GST_FLOW_OK;
+  }
+
+  if (self->n_parsed == self->n_frames - 1)
+    gst_video_decoder_add_to_frame (dec, avail);
+  self->n_parsed++;
+  return gst_video_decoder_have_frame (dec);
 }
 
 static GstFlowReturn
-gst_cxr_dicom_dec_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
+gst_cxr_dicom_dec_handle_frame (GstVideoDecoder * dec,
+    GstVideoCodecFrame * frame)
 {
-  GstCxrDicomDec *self = GST_CXR_DICOM_DEC (parent);
+  GstCxrDicomDec *self = GST_CXR_DICOM_DEC (dec);
+  GstVideoCodecState *state;
+  GstVideoFrame vframe;
+  GError *err = NULL;
+  GstFlowReturn ret;
+  guint i = self->n_out;
+  gboolean ok;
 
-  (void) pad;
-  gst_adapter_push (self->adapter, buf);
+  if (self->dicom == NULL || i >= self->n_frames) {
+    GST_WARNING_OBJECT (self, "a frame with no DICOM frame left to decode");
+    gst_video_decoder_release_frame (dec, frame);
+    return GST_FLOW_OK;
+  }
+  self->n_out++;
+
+  ret = gst_video_decoder_allocate_output_frame (dec, frame);
+  if (ret != GST_FLOW_OK) {
+    GST_DEBUG_OBJECT (self, "no output buffer: %s", gst_flow_get_name (ret));
+    gst_video_decoder_release_frame (dec, frame);
+    return ret;
+  }
+
+  state = gst_video_decoder_get_output_state (dec);
+  if (!gst_video_frame_map (&vframe, &state->info, frame->output_buffer,
+          GST_MAP_WRITE)) {
+    gst_video_codec_state_unref (state);
+    gst_video_decoder_release_frame (dec, frame);
+    GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("Could not map the output "
+            "buffer."), (NULL));
+    self->failed = TRUE;
+    g_clear_pointer (&self->dicom, cxr_dicom_free);
+    return GST_FLOW_ERROR;
+  }
+  ok = cxr_dicom_get_frame (self->dicom, i,
+      GST_VIDEO_FRAME_PLANE_DATA (&vframe, 0),
+      GST_VIDEO_FRAME_PLANE_STRIDE (&vframe, 0), self->bits, &err);
+  gst_video_frame_unmap (&vframe);
+  gst_video_codec_state_unref (state);
+  if (!ok) {
+    GST_ELEMENT_ERROR (self, STREAM, DECODE, ("%s", err->message), (NULL));
+    g_clear_error (&err);
+    self->failed = TRUE;
+    gst_video_decoder_release_frame (dec, frame);
+    /* one bad frame and the rest of the file are given up */
+    g_clear_pointer (&self->dicom, cxr_dicom_free);
+    return GST_FLOW_ERROR;
+  }
+
+  if (self->duration > 0) {
+    frame->pts = i * self->duration;
+    frame->duration = self->duration;
+  } else {
+    frame->pts = i == 0 ? 0 : GST_CLOCK_TIME_NONE;
+    frame->duration = GST_CLOCK_TIME_NONE;
+  }
+  frame->dts = GST_CLOCK_TIME_NONE;
+  GST_VIDEO_CODEC_FRAME_SET_SYNC_POINT (frame);
+  GST_BUFFER_OFFSET (frame->output_buffer) = i;
+
+  /* where the frame comes from, for cxrmetasink's "file": the SOP Instance
+   * UID (never anything patient-identifying), and the frame */
+  const gchar *uid = cxr_dicom_get_sop_instance_uid (self->dicom);
+  if (uid) {
+    gchar *where = self->n_frames > 1 ?
+        g_strdup_printf ("%s#%u", uid, i) : g_strdup (uid);
+    gst_buffer_add_cxr_label_meta (frame->output_buffer, -1, NULL, where);
+    g_free (where);
+  }
+
+  if (self->n_out == self->n_frames)
+    g_clear_pointer (&self->dicom, cxr_dicom_free);     /* all done */
+
+  return gst_video_decoder_finish_frame (dec, frame);
+}
+
+static GstFlowReturn
+gst_cxr_dicom_dec_finish (GstVideoDecoder * dec)
+{
+  GstCxrDicomDec *self = GST_CXR_DICOM_DEC (dec);
+
+  if (!self->opened) {
+    self->opened = TRUE;
+    GST_ELEMENT_ERROR (self, STREAM, DECODE, ("No DICOM data: the input was "
+            "empty."), (NULL));
+    return GST_FLOW_ERROR;
+  }
+  /* after an error (already posted) EOS must not look like success, or
+   * the base class would post a second error ("No valid frames") */
+  return self->failed ? GST_FLOW_ERROR : GST_FLOW_OK;
+}
+
+/* a mid-stream drain (not EOS): nothing can be decoded before EOS */
+static GstFlowReturn
+gst_cxr_dicom_dec_drain (GstVideoDecoder * dec)
+{
+  (void) dec;
   return GST_FLOW_OK;
 }
 
 static gboolean
-gst_cxr_dicom_dec_sink_event (GstPad * pad, GstObject * parent,
-    GstEvent * event)
+gst_cxr_dicom_dec_flush (GstVideoDecoder * dec)
 {
-  GstCxrDicomDec *self = GST_CXR_DICOM_DEC (parent);
+  reset_state (GST_CXR_DICOM_DEC (dec));
+  return TRUE;
+}
+
+static gboolean
+gst_cxr_dicom_dec_start (GstVideoDecoder * dec)
+{
+  reset_state (GST_CXR_DICOM_DEC (dec));
+  return TRUE;
+}
+
+static gboolean
+gst_cxr_dicom_dec_stop (GstVideoDecoder * dec)
+{
+  reset_state (GST_CXR_DICOM_DEC (dec));
+  return TRUE;
+}
+
+static gboolean
+gst_cxr_dicom_dec_set_format (GstVideoDecoder * dec,
+    GstVideoCodecState * state)
+{
+  /* application/dicom carries nothing to configure: the file says all */
+  (void) dec, (void) state;
+  return TRUE;
+}
+
+static gboolean
+gst_cxr_dicom_dec_sink_event (GstVideoDecoder * dec, GstEvent * event)
+{
+  GstCxrDicomDec *self = GST_CXR_DICOM_DEC (dec);
 
   switch (GST_EVENT_TYPE (event)) {
     case GST_EVENT_CAPS:
-    case GST_EVENT_SEGMENT:
-      /* our own caps and TIME segment go out once the file is decoded */
+      /* application/dicom says nothing the file does not, and the base
+       * class only takes video caps (gst_video_info_from_caps would refuse
+       * these): kept on the pad, not given to the base class */
       gst_event_unref (event);
       return TRUE;
-    case GST_EVENT_FLUSH_STOP:
-      gst_adapter_clear (self->adapter);
-      break;
-    case GST_EVENT_EOS:
-      if (decode_and_push (self) == GST_FLOW_ERROR) {
-        /* the error message has been posted; no EOS after it */
+    case GST_EVENT_SEGMENT:{
+      const GstSegment *in;
+
+      gst_event_parse_segment (event, &in);
+      if (in->format != GST_FORMAT_TIME) {
+        /* a BYTES segment from filesrc: the frames' times start at 0 */
+        GstSegment segment;
+        guint32 seqnum = gst_event_get_seqnum (event);
+
+        gst_segment_init (&segment, GST_FORMAT_TIME);
         gst_event_unref (event);
-        return FALSE;
+        event = gst_event_new_segment (&segment);
+        gst_event_set_seqnum (event, seqnum);
       }
+      break;
+    }
+    case GST_EVENT_EOS:
+      GST_VIDEO_DECODER_STREAM_LOCK (dec);
+      self->eos = TRUE;
+      GST_VIDEO_DECODER_STREAM_UNLOCK (dec);
       break;
     default:
       break;
   }
-  return gst_pad_event_default (pad, parent, event);
-}
-
-static GstStateChangeReturn
-gst_cxr_dicom_dec_change_state (GstElement * element,
-    GstStateChange transition)
-{
-  GstCxrDicomDec *self = GST_CXR_DICOM_DEC (element);
-  GstStateChangeReturn ret;
-
-  ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
-  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
-    gst_adapter_clear (self->adapter);
-  return ret;
+  return GST_VIDEO_DECODER_CLASS (parent_class)->sink_event (dec, event);
 }
 
 static void
@@ -357,7 +506,7 @@ gst_cxr_dicom_dec_finalize (GObject * object)
 {
   GstCxrDicomDec *self = GST_CXR_DICOM_DEC (object);
 
-  g_object_unref (self->adapter);
+  g_clear_pointer (&self->dicom, cxr_dicom_free);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -385,6 +534,7 @@ gst_cxr_dicom_dec_class_init (GstCxrDicomDecClass * klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstVideoDecoderClass *dec_class = GST_VIDEO_DECODER_CLASS (klass);
 
   GST_DEBUG_CATEGORY_INIT (gst_cxr_dicom_dec_debug, "cxrdicomdec", 0,
       "DICOM decoder");
@@ -430,22 +580,26 @@ gst_cxr_dicom_dec_class_init (GstCxrDicomDecClass * klass)
       "multi-frame) to grey raw video, never exposing patient identity",
       "gst-cxr");
 
-  element_class->change_state = gst_cxr_dicom_dec_change_state;
+  dec_class->start = GST_DEBUG_FUNCPTR (gst_cxr_dicom_dec_start);
+  dec_class->stop = GST_DEBUG_FUNCPTR (gst_cxr_dicom_dec_stop);
+  dec_class->set_format = GST_DEBUG_FUNCPTR (gst_cxr_dicom_dec_set_format);
+  dec_class->parse = GST_DEBUG_FUNCPTR (gst_cxr_dicom_dec_parse);
+  dec_class->handle_frame = GST_DEBUG_FUNCPTR (gst_cxr_dicom_dec_handle_frame);
+  dec_class->finish = GST_DEBUG_FUNCPTR (gst_cxr_dicom_dec_finish);
+  dec_class->drain = GST_DEBUG_FUNCPTR (gst_cxr_dicom_dec_drain);
+  dec_class->flush = GST_DEBUG_FUNCPTR (gst_cxr_dicom_dec_flush);
+  dec_class->sink_event = GST_DEBUG_FUNCPTR (gst_cxr_dicom_dec_sink_event);
 }
 
 static void
 gst_cxr_dicom_dec_init (GstCxrDicomDec * self)
 {
-  self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
-  gst_pad_set_chain_function (self->sinkpad, gst_cxr_dicom_dec_chain);
-  gst_pad_set_event_function (self->sinkpad, gst_cxr_dicom_dec_sink_event);
-  gst_element_add_pad (GST_ELEMENT (self), self->sinkpad);
+  GstVideoDecoder *dec = GST_VIDEO_DECODER (self);
 
-  self->srcpad = gst_pad_new_from_static_template (&src_template, "src");
-  gst_pad_use_fixed_caps (self->srcpad);
-  gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
-
-  self->adapter = gst_adapter_new ();
+  gst_video_decoder_set_packetized (dec, FALSE);
+  gst_video_decoder_set_use_default_pad_acceptcaps (dec, TRUE);
+  GST_PAD_SET_ACCEPT_TEMPLATE (GST_VIDEO_DECODER_SINK_PAD (dec));
   self->window = DEFAULT_WINDOW;
   self->output_depth = DEFAULT_OUTPUT_DEPTH;
+  reset_state (self);
 }

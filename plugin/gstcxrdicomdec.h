@@ -3,12 +3,13 @@
 #pragma once
 
 #include <gst/gst.h>
+#include <gst/video/gstvideodecoder.h>
 
 G_BEGIN_DECLS
 
 #define GST_TYPE_CXR_DICOM_DEC (gst_cxr_dicom_dec_get_type ())
 G_DECLARE_FINAL_TYPE (GstCxrDicomDec, gst_cxr_dicom_dec, GST, CXR_DICOM_DEC,
-    GstElement)
+    GstVideoDecoder)
 
 GST_ELEMENT_REGISTER_DECLARE (cxrdicomdec);
 

@@ -209,6 +209,30 @@ make_fixtures (void)
   for (guint i = 0; i < 60; i++)
     rgb[i] = (guint8) ((i * 37) % 256);
   FX (make_synthetic ("rgb.dcm", "", 8, 1, 3, rgb, sizeof rgb));
+  /* synthetic: 16-bit 5x4 with one VOI window, center 2048, width 1024
+   * (added by dcmodify), values 1000, 1100, ... 2900 */
+  guint16 pxw[20];
+  for (guint i = 0; i < 20; i++)
+    pxw[i] = GUINT16_TO_LE ((guint16) (1000 + i * 100));
+  FX (make_synthetic ("window.dcm", "", 16, 1, 1, pxw, sizeof pxw));
+  FX (run_tool ("dcmodify", "-nb", "-i", "(0028,1050)=2048", "-i",
+          "(0028,1051)=1024", "window.dcm", NULL));
+  /* synthetic: signed 16-bit 5x4 (Pixel Representation 1, by dcmodify)
+   * with Rescale Slope 2 and Intercept -1024; raw values -3000 + i * 450,
+   * so modality values 2 * raw - 1024 from -7024 to 10076 */
+  guint16 pxs[20];
+  for (guint i = 0; i < 20; i++)
+    pxs[i] = GUINT16_TO_LE ((guint16) (gint16) (-3000 + (gint) i * 450));
+  FX (make_synthetic ("signed.dcm", "", 16, 1, 1, pxs, sizeof pxs));
+  FX (run_tool ("dcmodify", "-nb", "-m", "(0028,0103)=1", "-i",
+          "(0028,1053)=2", "-i", "(0028,1052)=-1024", "signed.dcm", NULL));
+  /* synthetic: 8-bit, 3 frames, timing from Frame Time Vector (first
+   * entry 0: the increment before the first frame), no Frame Time */
+  FX (make_synthetic ("ftv.dcm", "(0018,1065) DS [0\\50\\50]\n", 8, 3,
+          1, px8, sizeof px8));
+  /* synthetic: 8-bit, 3 frames, timing from Cine Rate only */
+  FX (make_synthetic ("cine.dcm", "(0018,0040) IS [10]\n", 8, 3, 1, px8,
+          sizeof px8));
   /* a text structured report: no Pixel Data at all */
   const gchar *sr =
       "(0002,0010) UI [1.2.840.10008.1.2.1]\n"
@@ -678,6 +702,186 @@ GST_START_TEST (test_rgb)
 
 GST_END_TEST;
 
+/* the first sample of r as GRAY16_LE, value at pixel i (row-major 5x4) */
+static gint
+gray16_at (GstSample * s, guint i)
+{
+  GstVideoInfo info;
+  GstMapInfo map;
+  gint v;
+
+  sample_info (s, &info);
+  fail_unless_equals_int (GST_VIDEO_INFO_FORMAT (&info),
+      GST_VIDEO_FORMAT_GRAY16_LE);
+  fail_unless (gst_buffer_map (gst_sample_get_buffer (s), &map,
+          GST_MAP_READ));
+  v = GST_READ_UINT16_LE (map.data + (i / 5) * info.stride[0] + 2 * (i % 5));
+  gst_buffer_unmap (gst_sample_get_buffer (s), &map);
+  return v;
+}
+
+/* DICOM PS3.3 C.11.2.1.2.1, LINEAR: value x through window c, w onto
+ * 0..ymax */
+static gdouble
+linear_window (gdouble x, gdouble c, gdouble w, gdouble ymax)
+{
+  if (x <= c - 0.5 - (w - 1) / 2)
+    return 0;
+  if (x > c - 0.5 + (w - 1) / 2)
+    return ymax;
+  return ((x - (c - 0.5)) / (w - 1) + 0.5) * ymax;
+}
+
+GST_START_TEST (test_voi_window)
+{
+  Result r;
+  GstSample *s;
+
+  NEED_TOOLS ();
+  /* default (window=0): the file's window 2048/1024 */
+  run_pipeline ("window.dcm", "cxrdicomdec", &r);
+  fail_unless (r.error == NULL, "%s", r.error ? r.error->message : "");
+  fail_unless_equals_int (r.samples->len, 1);
+  s = g_ptr_array_index (r.samples, 0);
+  for (guint i = 0; i < 20; i++) {
+    gdouble want = linear_window (1000 + i * 100, 2048, 1024, 65535);
+    gint got = gray16_at (s, i);
+    fail_unless (ABS (got - want) <= 1.0, "pixel %u (%u): %d, want %.2f", i,
+        1000 + i * 100, got, want);
+  }
+  /* below and above the window: exactly black and white */
+  fail_unless_equals_int (gray16_at (s, 0), 0);        /* 1000 */
+  fail_unless_equals_int (gray16_at (s, 5), 0);        /* 1500 */
+  fail_unless_equals_int (gray16_at (s, 16), 65535);   /* 2600 */
+  fail_unless_equals_int (gray16_at (s, 19), 65535);   /* 2900 */
+  /* inside: 1600 -> 4099.9, 2000 -> 29724.6, 2100 -> 36130.7 */
+  fail_unless (ABS (gray16_at (s, 6) - 4100) <= 1, "%d",
+      gray16_at (s, 6));
+  fail_unless (ABS (gray16_at (s, 10) - 29725) <= 1, "%d",
+      gray16_at (s, 10));
+  fail_unless (ABS (gray16_at (s, 11) - 36131) <= 1, "%d",
+      gray16_at (s, 11));
+  result_clear (&r);
+
+  /* window=-1: the full min..max range, whatever the file's window */
+  run_pipeline ("window.dcm", "cxrdicomdec window=-1", &r);
+  fail_unless (r.error == NULL, "%s", r.error ? r.error->message : "");
+  s = g_ptr_array_index (r.samples, 0);
+  fail_unless (gray16_at (s, 0) < 256, "min %d", gray16_at (s, 0));
+  fail_unless (gray16_at (s, 19) > 65535 - 256, "max %d",
+      gray16_at (s, 19));
+  for (guint i = 1; i < 20; i++) {
+    gdouble want = (gdouble) i / 19 * 65535;
+    gint got = gray16_at (s, i);
+    fail_unless (gray16_at (s, i - 1) < got, "not increasing at %u", i);
+    fail_unless (ABS (got - want) <= 256, "pixel %u: %d, want ~%.0f", i, got,
+        want);
+  }
+  result_clear (&r);
+
+  /* window=1: the file has one window only: unwindowed, raw values */
+  run_pipeline ("window.dcm", "cxrdicomdec window=1", &r);
+  fail_unless (r.error == NULL, "%s", r.error ? r.error->message : "");
+  s = g_ptr_array_index (r.samples, 0);
+  for (guint i = 0; i < 20; i++)
+    fail_unless_equals_int (gray16_at (s, i), 1000 + i * 100);
+  result_clear (&r);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_signed_rescale)
+{
+  Result r;
+  GstSample *s;
+
+  NEED_TOOLS ();
+  run_pipeline ("signed.dcm", "cxrdicomdec", &r);
+  fail_unless (r.error == NULL, "%s", r.error ? r.error->message : "");
+  fail_unless_equals_int (r.samples->len, 1);
+  s = g_ptr_array_index (r.samples, 0);
+  /* no window in the file: the modality values' possible range
+   * (2 * -32768 - 1024 .. 2 * 32767 - 1024) scaled onto 0..65535, so
+   * rising raw values rise, equal steps stay (nearly) equal, and negative
+   * raw values are darker than positive ones (not wrapped as unsigned) */
+  gdouble lo = 2.0 * -32768 - 1024, hi = 2.0 * 32767 - 1024;
+  for (guint i = 0; i < 20; i++) {
+    gdouble m = 2.0 * (-3000 + (gint) i * 450) - 1024;
+    gdouble want = (m - lo) / (hi - lo) * 65535;
+    gint got = gray16_at (s, i);
+    fail_unless (ABS (got - want) <= 2.0, "pixel %u (modality %.0f): %d, "
+        "want %.1f", i, m, got, want);
+    if (i > 0)
+      fail_unless (gray16_at (s, i - 1) < got, "not increasing at %u", i);
+  }
+  result_clear (&r);
+
+  /* window=-1: min..max of the modality values, -7024 .. 10076 */
+  run_pipeline ("signed.dcm", "cxrdicomdec window=-1", &r);
+  fail_unless (r.error == NULL, "%s", r.error ? r.error->message : "");
+  s = g_ptr_array_index (r.samples, 0);
+  fail_unless (gray16_at (s, 0) < 256, "min %d", gray16_at (s, 0));
+  fail_unless (gray16_at (s, 19) > 65535 - 256, "max %d",
+      gray16_at (s, 19));
+  for (guint i = 1; i < 20; i++) {
+    gdouble want = (gdouble) i / 19 * 65535;
+    gint got = gray16_at (s, i);
+    fail_unless (gray16_at (s, i - 1) < got, "not increasing at %u", i);
+    fail_unless (ABS (got - want) <= 256, "pixel %u: %d, want ~%.0f", i, got,
+        want);
+  }
+  result_clear (&r);
+}
+
+GST_END_TEST;
+
+/* 3 frames: fps fps_n/1, PTS i * ms, the known pixels */
+static void
+check_timing (const gchar * file, gint fps_n, guint64 ms)
+{
+  Result r;
+  GstVideoInfo info;
+
+  run_pipeline (file, "decodebin", &r);
+  fail_unless (r.error == NULL, "%s: %s", file,
+      r.error ? r.error->message : "");
+  fail_unless_equals_int (r.samples->len, 3);
+  for (guint i = 0; i < 3; i++) {
+    GstSample *s = g_ptr_array_index (r.samples, i);
+    GstBuffer *b = gst_sample_get_buffer (s);
+    GstMapInfo map;
+
+    sample_info (s, &info);
+    fail_unless_equals_int (info.fps_n, fps_n);
+    fail_unless_equals_int (info.fps_d, 1);
+    fail_unless_equals_uint64 (GST_BUFFER_PTS (b), i * ms * GST_MSECOND);
+    fail_unless_equals_uint64 (GST_BUFFER_DURATION (b), ms * GST_MSECOND);
+    fail_unless (gst_buffer_map (b, &map, GST_MAP_READ));
+    for (guint y = 0; y < 4; y++)
+      for (guint x = 0; x < 5; x++)
+        fail_unless_equals_int (map.data[y * info.stride[0] + x],
+            (i * 20 + y * 5 + x) * 4);
+    gst_buffer_unmap (b, &map);
+  }
+  result_clear (&r);
+}
+
+GST_START_TEST (test_frame_time_vector)
+{
+  NEED_TOOLS ();
+  check_timing ("ftv.dcm", 20, 50);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_cine_rate)
+{
+  NEED_TOOLS ();
+  check_timing ("cine.dcm", 10, 100);
+}
+
+GST_END_TEST;
+
 static void
 check_error (const gchar * file, const gchar * middle, const gchar * reason)
 {
@@ -865,6 +1069,10 @@ dicomdec_suite (void)
   tcase_add_test (tc, test_16bit);
   tcase_add_test (tc, test_multiframe);
   tcase_add_test (tc, test_rgb);
+  tcase_add_test (tc, test_voi_window);
+  tcase_add_test (tc, test_signed_rescale);
+  tcase_add_test (tc, test_frame_time_vector);
+  tcase_add_test (tc, test_cine_rate);
   tcase_add_test (tc, test_not_dicom);
   tcase_add_test (tc, test_no_pixel_data);
   tcase_add_test (tc, test_truncated);
