@@ -40,21 +40,40 @@ sample (const float *src, int w, int h, float x, float y)
   return top + fy * (bottom - top);
 }
 
+/* gamma, contrast about mid-grey, brightness; nothing when all are neutral */
+static void
+adjust_intensity (float *v, gsize n, float gamma, float contrast,
+    float brightness)
+{
+  if (gamma == 1.0f && contrast == 1.0f && brightness == 0.0f)
+    return;
+  for (gsize i = 0; i < n; i++) {
+    float x = powf (CLAMP (v[i], 0.0f, 1.0f), gamma);
+    v[i] = CLAMP ((x - 0.5f) * contrast + 0.5f + brightness, 0.0f, 1.0f);
+  }
+}
+
 void
 cxr_augment (const float *src, float *dst, int w, int h,
     const CxrAugmentParams * params, CxrRng * rng)
 {
   float angle, shift_x, shift_y, zoom, m00, m01, m10, m11, cx, cy;
+  float log_gamma, gamma, contrast, brightness;
 
   g_return_if_fail (params != NULL && rng != NULL);
 
-  /* always all four draws, in this order, so the stream does not depend on
+  /* always all seven draws, in this order, so the stream does not depend on
    * which augmentations are enabled */
   angle = cxr_rng_range (rng, -params->rotation_deg, params->rotation_deg);
   shift_x = cxr_rng_range (rng, -params->shift_frac, params->shift_frac) * w;
   shift_y = cxr_rng_range (rng, -params->shift_frac, params->shift_frac) * h;
   zoom = cxr_rng_range (rng, 1.0f - params->zoom_frac,
       1.0f + params->zoom_frac);
+  log_gamma = logf (1.0f + params->gamma_frac);
+  gamma = expf (cxr_rng_range (rng, -log_gamma, log_gamma));
+  contrast = cxr_rng_range (rng, 1.0f - params->contrast_frac,
+      1.0f + params->contrast_frac);
+  brightness = cxr_rng_range (rng, -params->brightness, params->brightness);
 
   if (w <= 0 || h <= 0)
     return;
@@ -62,6 +81,7 @@ cxr_augment (const float *src, float *dst, int w, int h,
 
   if (angle == 0.0f && shift_x == 0.0f && shift_y == 0.0f && zoom == 1.0f) {
     memcpy (dst, src, sizeof (float) * w * (gsize) h);
+    adjust_intensity (dst, w * (gsize) h, gamma, contrast, brightness);
     return;
   }
 
@@ -85,4 +105,5 @@ cxr_augment (const float *src, float *dst, int w, int h,
       d[x] = sample (src, w, h, row_x + m00 * dx, row_y + m10 * dx);
     }
   }
+  adjust_intensity (dst, w * (gsize) h, gamma, contrast, brightness);
 }

@@ -10,11 +10,19 @@ typedef struct {
   float rotation_deg;   /* angle drawn uniformly in [-r, r] degrees */
   float shift_frac;     /* shift drawn in [-s, s] of width (x) and height (y) */
   float zoom_frac;      /* scale drawn in [1 - z, 1 + z], the same on both axes */
+  /* intensity, for images in [0, 1] (as the training cache holds them):
+   * v = clamp ((v^g - 0.5) c + 0.5 + b) with gamma g drawn log-uniformly in
+   * [1 / (1 + gamma_frac), 1 + gamma_frac], contrast c in [1 - c, 1 + c]
+   * and brightness b in [-b, b]: films from other machines and settings */
+  float gamma_frac;
+  float contrast_frac;
+  float brightness;
 } CxrAugmentParams;
 
-/* src and dst: w x h floats, row-major, must not overlap. Draws exactly four
- * numbers from rng (angle, shift x, shift y, zoom) whatever the params, so a
- * run's random stream does not depend on which augmentations are enabled.
- * All-zero params copy src to dst. */
+/* src and dst: w x h floats, row-major, must not overlap. Draws exactly
+ * seven numbers from rng (angle, shift x, shift y, zoom, then gamma,
+ * contrast, brightness) whatever the params, so a run's random stream does
+ * not depend on which augmentations are enabled. All-zero params copy src to
+ * dst. */
 void cxr_augment (const float *src, float *dst, int w, int h,
     const CxrAugmentParams *params, CxrRng *rng);

@@ -553,6 +553,12 @@ write_provenance (CxrModel *model, const Run *run)
   set_provenance (model, "augment", "rotation=%s shift=%s zoom=%s",
       number (b1, a->rotation_deg), number (b2, a->shift_frac),
       number (b3, a->zoom_frac));
+  if (a->gamma_frac > 0 || a->contrast_frac > 0 || a->brightness > 0)
+    set_provenance (model, "augment_intensity", "gamma=%s contrast=%s "
+        "brightness=%s", number (b1, a->gamma_frac),
+        number (b2, a->contrast_frac), number (b3, a->brightness));
+  else
+    g_hash_table_remove (model->provenance, "augment_intensity");
   set_provenance (model, "class_weighting", "%s",
       cfg->class_weighting == CXR_CLASS_WEIGHTING_BALANCED ? "balanced" :
       "none");

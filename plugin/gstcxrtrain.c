@@ -115,7 +115,7 @@ struct _GstCxrTrain {
   guint64 seed;
   CxrClassWeighting class_weighting;
   CxrSchedule schedule;
-  gfloat rotation, shift, zoom;
+  gfloat rotation, shift, zoom, gamma, contrast, brightness;
   gint patience;
   CxrPrecision precision;
   gint threads;
@@ -174,6 +174,9 @@ enum {
   PROP_ROTATION,
   PROP_SHIFT,
   PROP_ZOOM,
+  PROP_GAMMA,
+  PROP_CONTRAST,
+  PROP_BRIGHTNESS,
   PROP_PATIENCE,
   PROP_PRECISION,
   PROP_THREADS,
@@ -844,6 +847,9 @@ gst_cxr_train_start (GstBaseSink * sink)
   cfg->augment.rotation_deg = self->rotation;
   cfg->augment.shift_frac = self->shift;
   cfg->augment.zoom_frac = self->zoom;
+  cfg->augment.gamma_frac = self->gamma;
+  cfg->augment.contrast_frac = self->contrast;
+  cfg->augment.brightness = self->brightness;
   cfg->patience = self->patience;
   cfg->precision = self->precision;
   self->n_threads = self->threads;
@@ -1146,6 +1152,15 @@ gst_cxr_train_set_property (GObject * object, guint prop_id,
     case PROP_ZOOM:
       self->zoom = g_value_get_float (value);
       break;
+    case PROP_GAMMA:
+      self->gamma = g_value_get_float (value);
+      break;
+    case PROP_CONTRAST:
+      self->contrast = g_value_get_float (value);
+      break;
+    case PROP_BRIGHTNESS:
+      self->brightness = g_value_get_float (value);
+      break;
     case PROP_PATIENCE:
       self->patience = g_value_get_int (value);
       break;
@@ -1229,6 +1244,15 @@ gst_cxr_train_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_ZOOM:
       g_value_set_float (value, self->zoom);
+      break;
+    case PROP_GAMMA:
+      g_value_set_float (value, self->gamma);
+      break;
+    case PROP_CONTRAST:
+      g_value_set_float (value, self->contrast);
+      break;
+    case PROP_BRIGHTNESS:
+      g_value_set_float (value, self->brightness);
       break;
     case PROP_PATIENCE:
       g_value_set_int (value, self->patience);
@@ -1392,6 +1416,20 @@ gst_cxr_train_class_init (GstCxrTrainClass * klass)
       g_param_spec_float ("zoom", "Zoom",
           "Augmentation: random zoom by up to this fraction", 0.0f, 0.9f,
           d.augment.zoom_frac, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_GAMMA,
+      g_param_spec_float ("gamma", "Gamma",
+          "Augmentation: random gamma between 1 / (1 + g) and 1 + g "
+          "(other exposures and processing)", 0.0f, 4.0f,
+          d.augment.gamma_frac, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_CONTRAST,
+      g_param_spec_float ("contrast", "Contrast",
+          "Augmentation: random contrast about mid-grey by up to this "
+          "fraction", 0.0f, 0.9f, d.augment.contrast_frac, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_BRIGHTNESS,
+      g_param_spec_float ("brightness", "Brightness",
+          "Augmentation: random brightness offset up to this (grey levels "
+          "as a fraction of full scale)", 0.0f, 0.5f, d.augment.brightness,
+          rw_ready));
   g_object_class_install_property (gobject_class, PROP_PATIENCE,
       g_param_spec_int ("patience", "Patience",
           "Stop after this many epochs without a better validation; 0: never",
@@ -1497,6 +1535,9 @@ gst_cxr_train_init (GstCxrTrain * self)
   self->rotation = d.augment.rotation_deg;
   self->shift = d.augment.shift_frac;
   self->zoom = d.augment.zoom_frac;
+  self->gamma = d.augment.gamma_frac;
+  self->contrast = d.augment.contrast_frac;
+  self->brightness = d.augment.brightness;
   self->patience = d.patience;
   self->precision = d.precision;
   self->replay_size = DEFAULT_REPLAY_SIZE;

@@ -5,7 +5,8 @@
 #include <math.h>
 #include <string.h>
 
-/* The four numbers cxr_augment draws, taken from a copy of its rng. */
+/* The first four numbers cxr_augment draws (geometry), taken from a copy of
+ * its rng. */
 typedef struct {
   double angle, shift_x, shift_y, zoom;
 } Drawn;
@@ -37,7 +38,7 @@ random_image (int w, int h, guint32 seed)
 static void
 test_zero_params_copy (void)
 {
-  const CxrAugmentParams zero = { 0, 0, 0 };
+  const CxrAugmentParams zero = { 0, 0, 0, 0, 0, 0 };
   int sizes[][2] = { {1, 1}, {5, 3}, {124, 124} };
 
   for (guint s = 0; s < G_N_ELEMENTS (sizes); s++) {
@@ -54,15 +55,15 @@ test_zero_params_copy (void)
 }
 
 static void
-test_draws_four (void)
+test_draws_seven (void)
 {
-  const CxrAugmentParams zero = { 0, 0, 0 };
-  const CxrAugmentParams some = { 15, 0.1f, 0.2f };
+  const CxrAugmentParams zero = { 0, 0, 0, 0, 0, 0 };
+  const CxrAugmentParams some = { 15, 0.1f, 0.2f, 0.3f, 0.2f, 0.1f };
   float src[12] = { 0 }, dst[12];
   CxrRng rng, expect;
 
   cxr_rng_init (&expect, 9);
-  for (int i = 0; i < 4; i++)
+  for (int i = 0; i < 7; i++)
     cxr_rng_next (&expect);
 
   cxr_rng_init (&rng, 9);
@@ -74,10 +75,43 @@ test_draws_four (void)
   g_assert_cmpuint (rng.state, ==, expect.state);
 }
 
+/* Intensity alone on a known ramp: the formula of augment.h with the drawn
+ * gamma, contrast and brightness, and values stay in [0, 1]. */
+static void
+test_intensity (void)
+{
+  const CxrAugmentParams p = { 0, 0, 0, 0.5f, 0.4f, 0.2f };
+  float src[16], dst[16];
+  CxrRng rng, copy;
+
+  for (int i = 0; i < 16; i++)
+    src[i] = i / 15.0f;
+  cxr_rng_init (&rng, 21);
+  copy = rng;
+  for (int i = 0; i < 4; i++)
+    cxr_rng_next (&copy);       /* geometry draws */
+  float lg = logf (1.5f);
+  float gamma = expf (cxr_rng_range (&copy, -lg, lg));
+  float contrast = cxr_rng_range (&copy, 0.6f, 1.4f);
+  float brightness = cxr_rng_range (&copy, -0.2f, 0.2f);
+  g_assert_cmpfloat (gamma, !=, 1.0f);
+
+  cxr_augment (src, dst, 4, 4, &p, &rng);
+  for (int i = 0; i < 16; i++) {
+    float want = (powf (src[i], gamma) - 0.5f) * contrast + 0.5f + brightness;
+    want = want < 0 ? 0 : want > 1 ? 1 : want;
+    g_assert_cmpfloat_with_epsilon (dst[i], want, 1e-6f);
+    g_assert_true (dst[i] >= 0.0f && dst[i] <= 1.0f);
+  }
+  /* brighter stays brighter: the map is monotonic */
+  for (int i = 1; i < 16; i++)
+    g_assert_cmpfloat (dst[i], >=, dst[i - 1]);
+}
+
 static void
 test_seeds (void)
 {
-  const CxrAugmentParams p = { 20, 0.1f, 0.1f };
+  const CxrAugmentParams p = { 20, 0.1f, 0.1f, 0, 0, 0 };
   const int w = 32, h = 24;
   float *src = random_image (w, h, 5);
   float *a = g_new (float, w * h), *b = g_new (float, w * h);
@@ -105,7 +139,7 @@ test_seeds (void)
 static void
 test_constant_stays_constant (void)
 {
-  const CxrAugmentParams p = { 45, 0.3f, 0.3f };
+  const CxrAugmentParams p = { 45, 0.3f, 0.3f, 0, 0, 0 };
   const int w = 17, h = 11;
   float src[17 * 11], dst[17 * 11];
   CxrRng rng;
@@ -125,7 +159,7 @@ test_constant_stays_constant (void)
 static void
 test_shift_ramp (void)
 {
-  const CxrAugmentParams p = { 0, 0.25f, 0 };
+  const CxrAugmentParams p = { 0, 0.25f, 0, 0, 0, 0 };
   const int w = 32, h = 20;
   float src[32 * 20], dst[32 * 20];
   CxrRng rng;
@@ -158,7 +192,7 @@ test_shift_ramp (void)
 static void
 test_quarter_turn (void)
 {
-  const CxrAugmentParams p = { 180, 0, 0 };
+  const CxrAugmentParams p = { 180, 0, 0, 0, 0, 0 };
   const int n = 7;
   float src[7 * 7], dst[7 * 7];
   guint64 seed;
@@ -204,7 +238,7 @@ ref_sample (const float *src, int w, int h, double x, double y)
 static void
 test_matches_reference (void)
 {
-  const CxrAugmentParams p = { 30, 0.15f, 0.2f };
+  const CxrAugmentParams p = { 30, 0.15f, 0.2f, 0, 0, 0 };
   const int w = 23, h = 16;
   float *src = random_image (w, h, 11), *dst = g_new (float, w * h);
   CxrRng rng;
@@ -235,7 +269,7 @@ test_matches_reference (void)
 static void
 test_zoom_keeps_centre (void)
 {
-  const CxrAugmentParams p = { 0, 0, 0.3f };
+  const CxrAugmentParams p = { 0, 0, 0.3f, 0, 0, 0 };
   const int n = 9;
   float src[9 * 9], ramp[9 * 9], dst[9 * 9];
   CxrRng rng;
@@ -273,7 +307,7 @@ test_zoom_keeps_centre (void)
 static void
 test_one_pixel (void)
 {
-  const CxrAugmentParams p = { 90, 0.5f, 0.5f };
+  const CxrAugmentParams p = { 90, 0.5f, 0.5f, 0, 0, 0 };
   float src = 3.25f, dst = 0;
   CxrRng rng;
 
@@ -288,7 +322,8 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/augment/zero-params-copy", test_zero_params_copy);
-  g_test_add_func ("/augment/draws-four", test_draws_four);
+  g_test_add_func ("/augment/draws-seven", test_draws_seven);
+  g_test_add_func ("/augment/intensity", test_intensity);
   g_test_add_func ("/augment/seeds", test_seeds);
   g_test_add_func ("/augment/constant-stays-constant",
       test_constant_stays_constant);
