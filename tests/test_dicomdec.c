@@ -732,6 +732,22 @@ linear_window (gdouble x, gdouble c, gdouble w, gdouble ymax)
   return ((x - (c - 0.5)) / (w - 1) + 0.5) * ymax;
 }
 
+/* window=-1 on a 20-pixel ramp: stretched over 0..65535, evenly, rising */
+static void
+check_full_range (GstSample * s)
+{
+  fail_unless (gray16_at (s, 0) < 256, "min %d", gray16_at (s, 0));
+  fail_unless (gray16_at (s, 19) > 65535 - 256, "max %d",
+      gray16_at (s, 19));
+  for (guint i = 1; i < 20; i++) {
+    gdouble want = (gdouble) i / 19 * 65535;
+    gint got = gray16_at (s, i);
+    fail_unless (gray16_at (s, i - 1) < got, "not increasing at %u", i);
+    fail_unless (ABS (got - want) <= 256, "pixel %u: %d, want ~%.0f", i, got,
+        want);
+  }
+}
+
 GST_START_TEST (test_voi_window)
 {
   Result r;
@@ -766,17 +782,7 @@ GST_START_TEST (test_voi_window)
   /* window=-1: the full min..max range, whatever the file's window */
   run_pipeline ("window.dcm", "cxrdicomdec window=-1", &r);
   fail_unless (r.error == NULL, "%s", r.error ? r.error->message : "");
-  s = g_ptr_array_index (r.samples, 0);
-  fail_unless (gray16_at (s, 0) < 256, "min %d", gray16_at (s, 0));
-  fail_unless (gray16_at (s, 19) > 65535 - 256, "max %d",
-      gray16_at (s, 19));
-  for (guint i = 1; i < 20; i++) {
-    gdouble want = (gdouble) i / 19 * 65535;
-    gint got = gray16_at (s, i);
-    fail_unless (gray16_at (s, i - 1) < got, "not increasing at %u", i);
-    fail_unless (ABS (got - want) <= 256, "pixel %u: %d, want ~%.0f", i, got,
-        want);
-  }
+  check_full_range (g_ptr_array_index (r.samples, 0));
   result_clear (&r);
 
   /* window=1: the file has one window only: unwindowed, raw values */
@@ -819,17 +825,7 @@ GST_START_TEST (test_signed_rescale)
   /* window=-1: min..max of the modality values, -7024 .. 10076 */
   run_pipeline ("signed.dcm", "cxrdicomdec window=-1", &r);
   fail_unless (r.error == NULL, "%s", r.error ? r.error->message : "");
-  s = g_ptr_array_index (r.samples, 0);
-  fail_unless (gray16_at (s, 0) < 256, "min %d", gray16_at (s, 0));
-  fail_unless (gray16_at (s, 19) > 65535 - 256, "max %d",
-      gray16_at (s, 19));
-  for (guint i = 1; i < 20; i++) {
-    gdouble want = (gdouble) i / 19 * 65535;
-    gint got = gray16_at (s, i);
-    fail_unless (gray16_at (s, i - 1) < got, "not increasing at %u", i);
-    fail_unless (ABS (got - want) <= 256, "pixel %u: %d, want ~%.0f", i, got,
-        want);
-  }
+  check_full_range (g_ptr_array_index (r.samples, 0));
   result_clear (&r);
 }
 
