@@ -1,4 +1,5 @@
-/* augment.c — seeded rotation, shift and zoom of one image channel.
+/* augment.c — seeded rotation, shift and zoom of one image channel, then
+ * sharpness, then intensity.
  *
  * The map goes from each output pixel back to the source, around the
  * centre c = ((w - 1) / 2, (h - 1) / 2), with d = output pixel - c:
@@ -53,16 +54,48 @@ adjust_intensity (float *v, gsize n, float gamma, float contrast,
   }
 }
 
+/* v + s (v - blur v) in place; blur is [1 2 1] / 4 along x, then along y,
+ * with the edge pixel repeated */
+static void
+adjust_sharpness (float *v, int w, int h, float s)
+{
+  float *blur;
+
+  if (s == 0.0f)
+    return;
+  blur = g_new (float, w * (gsize) h);
+  for (int y = 0; y < h; y++) {
+    const float *r = v + (gsize) y * w;
+    float *b = blur + (gsize) y * w;
+
+    for (int x = 0; x < w; x++)
+      b[x] = 0.25f * (r[MAX (x - 1, 0)] + 2.0f * r[x] + r[MIN (x + 1, w - 1)]);
+  }
+  for (int y = 0; y < h; y++) {
+    const float *up = blur + (gsize) MAX (y - 1, 0) * w;
+    const float *mid = blur + (gsize) y * w;
+    const float *down = blur + (gsize) MIN (y + 1, h - 1) * w;
+    float *r = v + (gsize) y * w;
+
+    for (int x = 0; x < w; x++) {
+      float blurred = 0.25f * (up[x] + 2.0f * mid[x] + down[x]);
+
+      r[x] += s * (r[x] - blurred);
+    }
+  }
+  g_free (blur);
+}
+
 void
 cxr_augment (const float *src, float *dst, int w, int h,
     const CxrAugmentParams * params, CxrRng * rng)
 {
   float angle, shift_x, shift_y, zoom, m00, m01, m10, m11, cx, cy;
-  float log_gamma, gamma, contrast, brightness;
+  float log_gamma, gamma, contrast, brightness, sharpness;
 
   g_return_if_fail (params != NULL && rng != NULL);
 
-  /* always all seven draws, in this order, so the stream does not depend on
+  /* always all eight draws, in this order, so the stream does not depend on
    * which augmentations are enabled */
   angle = cxr_rng_range (rng, -params->rotation_deg, params->rotation_deg);
   shift_x = cxr_rng_range (rng, -params->shift_frac, params->shift_frac) * w;
@@ -74,6 +107,8 @@ cxr_augment (const float *src, float *dst, int w, int h,
   contrast = cxr_rng_range (rng, 1.0f - params->contrast_frac,
       1.0f + params->contrast_frac);
   brightness = cxr_rng_range (rng, -params->brightness, params->brightness);
+  sharpness = cxr_rng_range (rng, -params->sharpness, params->sharpness);
+  sharpness = MAX (sharpness, -1.0f);   /* -1 is the blur itself */
 
   if (w <= 0 || h <= 0)
     return;
@@ -81,6 +116,7 @@ cxr_augment (const float *src, float *dst, int w, int h,
 
   if (angle == 0.0f && shift_x == 0.0f && shift_y == 0.0f && zoom == 1.0f) {
     memcpy (dst, src, sizeof (float) * w * (gsize) h);
+    adjust_sharpness (dst, w, h, sharpness);
     adjust_intensity (dst, w * (gsize) h, gamma, contrast, brightness);
     return;
   }
@@ -105,5 +141,6 @@ cxr_augment (const float *src, float *dst, int w, int h,
       d[x] = sample (src, w, h, row_x + m00 * dx, row_y + m10 * dx);
     }
   }
+  adjust_sharpness (dst, w, h, sharpness);
   adjust_intensity (dst, w * (gsize) h, gamma, contrast, brightness);
 }

@@ -17,11 +17,18 @@ typedef struct {
   float gamma_frac;
   float contrast_frac;
   float brightness;
+  /* sharpness: v + s (v - blur v), blur the 3x3 binomial filter [1 2 1]^2/16
+   * (edges repeated), s drawn in [-sharpness, sharpness] and kept >= -1
+   * (s = -1 is the blurred image). Films differ in resolution and in the
+   * scanner's edge enhancement, and in the training data the pneumonia
+   * films are softer than the normal ones: this keeps the network from
+   * reading the class off the sharpness. */
+  float sharpness;
 } CxrAugmentParams;
 
 /* src and dst: w x h floats, row-major, must not overlap. Draws exactly
- * seven numbers from rng (angle, shift x, shift y, zoom, then gamma,
- * contrast, brightness) whatever the params, so a run's random stream does
+ * eight numbers from rng (angle, shift x, shift y, zoom, gamma, contrast,
+ * brightness, sharpness) whatever the params, so a run's random stream does
  * not depend on which augmentations are enabled. All-zero params copy src to
  * dst. */
 void cxr_augment (const float *src, float *dst, int w, int h,

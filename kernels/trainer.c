@@ -559,6 +559,11 @@ write_provenance (CxrModel *model, const Run *run)
         number (b2, a->contrast_frac), number (b3, a->brightness));
   else
     g_hash_table_remove (model->provenance, "augment_intensity");
+  if (a->sharpness > 0)
+    set_provenance (model, "augment_sharpness", "%s",
+        number (b1, a->sharpness));
+  else
+    g_hash_table_remove (model->provenance, "augment_sharpness");
   set_provenance (model, "class_weighting", "%s",
       cfg->class_weighting == CXR_CLASS_WEIGHTING_BALANCED ? "balanced" :
       "none");

@@ -115,7 +115,7 @@ struct _GstCxrTrain {
   guint64 seed;
   CxrClassWeighting class_weighting;
   CxrSchedule schedule;
-  gfloat rotation, shift, zoom, gamma, contrast, brightness;
+  gfloat rotation, shift, zoom, gamma, contrast, brightness, sharpness;
   gint patience;
   CxrPrecision precision;
   gint threads;
@@ -177,6 +177,7 @@ enum {
   PROP_GAMMA,
   PROP_CONTRAST,
   PROP_BRIGHTNESS,
+  PROP_SHARPNESS,
   PROP_PATIENCE,
   PROP_PRECISION,
   PROP_THREADS,
@@ -850,6 +851,7 @@ gst_cxr_train_start (GstBaseSink * sink)
   cfg->augment.gamma_frac = self->gamma;
   cfg->augment.contrast_frac = self->contrast;
   cfg->augment.brightness = self->brightness;
+  cfg->augment.sharpness = self->sharpness;
   cfg->patience = self->patience;
   cfg->precision = self->precision;
   self->n_threads = self->threads;
@@ -1161,6 +1163,9 @@ gst_cxr_train_set_property (GObject * object, guint prop_id,
     case PROP_BRIGHTNESS:
       self->brightness = g_value_get_float (value);
       break;
+    case PROP_SHARPNESS:
+      self->sharpness = g_value_get_float (value);
+      break;
     case PROP_PATIENCE:
       self->patience = g_value_get_int (value);
       break;
@@ -1253,6 +1258,9 @@ gst_cxr_train_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_BRIGHTNESS:
       g_value_set_float (value, self->brightness);
+      break;
+    case PROP_SHARPNESS:
+      g_value_set_float (value, self->sharpness);
       break;
     case PROP_PATIENCE:
       g_value_set_int (value, self->patience);
@@ -1430,6 +1438,12 @@ gst_cxr_train_class_init (GstCxrTrainClass * klass)
           "Augmentation: random brightness offset up to this (grey levels "
           "as a fraction of full scale)", 0.0f, 0.5f, d.augment.brightness,
           rw_ready));
+  g_object_class_install_property (gobject_class, PROP_SHARPNESS,
+      g_param_spec_float ("sharpness", "Sharpness",
+          "Augmentation: random blur (down to a 3x3 binomial blur) or "
+          "unsharp-mask sharpening by up to this amount (films of other "
+          "resolutions and edge enhancement)", 0.0f, 2.0f,
+          d.augment.sharpness, rw_ready));
   g_object_class_install_property (gobject_class, PROP_PATIENCE,
       g_param_spec_int ("patience", "Patience",
           "Stop after this many epochs without a better validation; 0: never",
@@ -1538,6 +1552,7 @@ gst_cxr_train_init (GstCxrTrain * self)
   self->gamma = d.augment.gamma_frac;
   self->contrast = d.augment.contrast_frac;
   self->brightness = d.augment.brightness;
+  self->sharpness = d.augment.sharpness;
   self->patience = d.patience;
   self->precision = d.precision;
   self->replay_size = DEFAULT_REPLAY_SIZE;

@@ -38,7 +38,7 @@ random_image (int w, int h, guint32 seed)
 static void
 test_zero_params_copy (void)
 {
-  const CxrAugmentParams zero = { 0, 0, 0, 0, 0, 0 };
+  const CxrAugmentParams zero = { 0, 0, 0, 0, 0, 0, 0 };
   int sizes[][2] = { {1, 1}, {5, 3}, {124, 124} };
 
   for (guint s = 0; s < G_N_ELEMENTS (sizes); s++) {
@@ -55,15 +55,15 @@ test_zero_params_copy (void)
 }
 
 static void
-test_draws_seven (void)
+test_draws_eight (void)
 {
-  const CxrAugmentParams zero = { 0, 0, 0, 0, 0, 0 };
-  const CxrAugmentParams some = { 15, 0.1f, 0.2f, 0.3f, 0.2f, 0.1f };
+  const CxrAugmentParams zero = { 0, 0, 0, 0, 0, 0, 0 };
+  const CxrAugmentParams some = { 15, 0.1f, 0.2f, 0.3f, 0.2f, 0.1f, 0.5f };
   float src[12] = { 0 }, dst[12];
   CxrRng rng, expect;
 
   cxr_rng_init (&expect, 9);
-  for (int i = 0; i < 7; i++)
+  for (int i = 0; i < 8; i++)
     cxr_rng_next (&expect);
 
   cxr_rng_init (&rng, 9);
@@ -80,7 +80,7 @@ test_draws_seven (void)
 static void
 test_intensity (void)
 {
-  const CxrAugmentParams p = { 0, 0, 0, 0.5f, 0.4f, 0.2f };
+  const CxrAugmentParams p = { 0, 0, 0, 0.5f, 0.4f, 0.2f, 0 };
   float src[16], dst[16];
   CxrRng rng, copy;
 
@@ -108,10 +108,59 @@ test_intensity (void)
     g_assert_cmpfloat (dst[i], >=, dst[i - 1]);
 }
 
+/* Sharpness alone: v + s (v - blur v) with the drawn s (at least -1) and
+ * the binomial blur recomputed in double with edges repeated; a constant
+ * image stays constant. */
+static void
+test_sharpness (void)
+{
+  const CxrAugmentParams p = { 0, 0, 0, 0, 0, 0, 2.0f };
+  const int w = 9, h = 6;
+  float *src = random_image (w, h, 8), dst[9 * 6], flat[9 * 6];
+  gboolean seen_clamped = FALSE, seen_sharpened = FALSE;
+  CxrRng rng;
+
+  cxr_rng_init (&rng, 13);
+  for (int iter = 0; iter < 20; iter++) {
+    CxrRng copy = rng;
+    double s;
+
+    for (int i = 0; i < 7; i++)
+      cxr_rng_next (&copy);
+    s = cxr_rng_range (&copy, -2.0f, 2.0f);
+    s = MAX (s, -1.0);
+    seen_clamped |= s == -1.0;
+    seen_sharpened |= s > 0.1;
+
+    cxr_augment (src, dst, w, h, &p, &rng);
+    for (int y = 0; y < h; y++)
+      for (int x = 0; x < w; x++) {
+        double blur = 0;
+
+        for (int j = -1; j <= 1; j++)
+          for (int i = -1; i <= 1; i++)
+            blur += (2 - ABS (i)) * (2 - ABS (j)) / 16.0
+                * src[CLAMP (y + j, 0, h - 1) * w + CLAMP (x + i, 0, w - 1)];
+        g_assert_cmpfloat_with_epsilon (dst[y * w + x],
+            src[y * w + x] + s * (src[y * w + x] - blur), 1e-5);
+      }
+  }
+  g_assert_true (seen_clamped && seen_sharpened);
+
+  for (int i = 0; i < w * h; i++)
+    flat[i] = 0.375f;
+  for (int iter = 0; iter < 10; iter++) {
+    cxr_augment (flat, dst, w, h, &p, &rng);
+    for (int i = 0; i < w * h; i++)
+      g_assert_cmpfloat_with_epsilon (dst[i], 0.375f, 1e-6f);
+  }
+  g_free (src);
+}
+
 static void
 test_seeds (void)
 {
-  const CxrAugmentParams p = { 20, 0.1f, 0.1f, 0, 0, 0 };
+  const CxrAugmentParams p = { 20, 0.1f, 0.1f, 0, 0, 0, 0 };
   const int w = 32, h = 24;
   float *src = random_image (w, h, 5);
   float *a = g_new (float, w * h), *b = g_new (float, w * h);
@@ -139,7 +188,7 @@ test_seeds (void)
 static void
 test_constant_stays_constant (void)
 {
-  const CxrAugmentParams p = { 45, 0.3f, 0.3f, 0, 0, 0 };
+  const CxrAugmentParams p = { 45, 0.3f, 0.3f, 0, 0, 0, 0 };
   const int w = 17, h = 11;
   float src[17 * 11], dst[17 * 11];
   CxrRng rng;
@@ -159,7 +208,7 @@ test_constant_stays_constant (void)
 static void
 test_shift_ramp (void)
 {
-  const CxrAugmentParams p = { 0, 0.25f, 0, 0, 0, 0 };
+  const CxrAugmentParams p = { 0, 0.25f, 0, 0, 0, 0, 0 };
   const int w = 32, h = 20;
   float src[32 * 20], dst[32 * 20];
   CxrRng rng;
@@ -192,7 +241,7 @@ test_shift_ramp (void)
 static void
 test_quarter_turn (void)
 {
-  const CxrAugmentParams p = { 180, 0, 0, 0, 0, 0 };
+  const CxrAugmentParams p = { 180, 0, 0, 0, 0, 0, 0 };
   const int n = 7;
   float src[7 * 7], dst[7 * 7];
   guint64 seed;
@@ -238,7 +287,7 @@ ref_sample (const float *src, int w, int h, double x, double y)
 static void
 test_matches_reference (void)
 {
-  const CxrAugmentParams p = { 30, 0.15f, 0.2f, 0, 0, 0 };
+  const CxrAugmentParams p = { 30, 0.15f, 0.2f, 0, 0, 0, 0 };
   const int w = 23, h = 16;
   float *src = random_image (w, h, 11), *dst = g_new (float, w * h);
   CxrRng rng;
@@ -269,7 +318,7 @@ test_matches_reference (void)
 static void
 test_zoom_keeps_centre (void)
 {
-  const CxrAugmentParams p = { 0, 0, 0.3f, 0, 0, 0 };
+  const CxrAugmentParams p = { 0, 0, 0.3f, 0, 0, 0, 0 };
   const int n = 9;
   float src[9 * 9], ramp[9 * 9], dst[9 * 9];
   CxrRng rng;
@@ -307,7 +356,7 @@ test_zoom_keeps_centre (void)
 static void
 test_one_pixel (void)
 {
-  const CxrAugmentParams p = { 90, 0.5f, 0.5f, 0, 0, 0 };
+  const CxrAugmentParams p = { 90, 0.5f, 0.5f, 0, 0, 0, 0 };
   float src = 3.25f, dst = 0;
   CxrRng rng;
 
@@ -322,7 +371,8 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/augment/zero-params-copy", test_zero_params_copy);
-  g_test_add_func ("/augment/draws-seven", test_draws_seven);
+  g_test_add_func ("/augment/draws-eight", test_draws_eight);
+  g_test_add_func ("/augment/sharpness", test_sharpness);
   g_test_add_func ("/augment/intensity", test_intensity);
   g_test_add_func ("/augment/seeds", test_seeds);
   g_test_add_func ("/augment/constant-stays-constant",
