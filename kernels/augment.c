@@ -4,8 +4,8 @@
  * The map goes from each output pixel back to the source, around the
  * centre c = ((w - 1) / 2, (h - 1) / 2), with d = output pixel - c:
  *
- *   src_x = c_x + zoom * ( cos a * d_x + sin a * d_y) - shift_x
- *   src_y = c_y + zoom * (-sin a * d_x + cos a * d_y) - shift_y
+ *   src_x = c_x + zoom * aspect * ( cos a * d_x + sin a * d_y) - shift_x
+ *   src_y = c_y + zoom / aspect * (-sin a * d_x + cos a * d_y) - shift_y
  *
  * so the picture moves by (+shift_x, +shift_y) pixels, turns clockwise on
  * screen for a positive angle, and looks smaller for zoom > 1 (as in Keras).
@@ -91,11 +91,11 @@ cxr_augment (const float *src, float *dst, int w, int h,
     const CxrAugmentParams * params, CxrRng * rng)
 {
   float angle, shift_x, shift_y, zoom, m00, m01, m10, m11, cx, cy;
-  float log_gamma, gamma, contrast, brightness, sharpness;
+  float log_gamma, gamma, contrast, brightness, sharpness, log_aspect, aspect;
 
   g_return_if_fail (params != NULL && rng != NULL);
 
-  /* always all eight draws, in this order, so the stream does not depend on
+  /* always all nine draws, in this order, so the stream does not depend on
    * which augmentations are enabled */
   angle = cxr_rng_range (rng, -params->rotation_deg, params->rotation_deg);
   shift_x = cxr_rng_range (rng, -params->shift_frac, params->shift_frac) * w;
@@ -109,12 +109,15 @@ cxr_augment (const float *src, float *dst, int w, int h,
   brightness = cxr_rng_range (rng, -params->brightness, params->brightness);
   sharpness = cxr_rng_range (rng, -params->sharpness, params->sharpness);
   sharpness = MAX (sharpness, -1.0f);   /* -1 is the blur itself */
+  log_aspect = logf (1.0f + params->aspect);
+  aspect = expf (cxr_rng_range (rng, -log_aspect, log_aspect));
 
   if (w <= 0 || h <= 0)
     return;
   g_return_if_fail (src != NULL && dst != NULL);
 
-  if (angle == 0.0f && shift_x == 0.0f && shift_y == 0.0f && zoom == 1.0f) {
+  if (angle == 0.0f && shift_x == 0.0f && shift_y == 0.0f && zoom == 1.0f
+      && aspect == 1.0f) {
     memcpy (dst, src, sizeof (float) * w * (gsize) h);
     adjust_sharpness (dst, w, h, sharpness);
     adjust_intensity (dst, w * (gsize) h, gamma, contrast, brightness);
@@ -122,10 +125,10 @@ cxr_augment (const float *src, float *dst, int w, int h,
   }
 
   angle *= (float) (G_PI / 180.0);
-  m00 = zoom * cosf (angle);
-  m01 = zoom * sinf (angle);
-  m10 = -m01;
-  m11 = m00;
+  m00 = zoom * aspect * cosf (angle);
+  m01 = zoom * aspect * sinf (angle);
+  m10 = -zoom / aspect * sinf (angle);
+  m11 = zoom / aspect * cosf (angle);
   cx = (w - 1) * 0.5f;
   cy = (h - 1) * 0.5f;
 

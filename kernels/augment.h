@@ -10,6 +10,13 @@ typedef struct {
   float rotation_deg;   /* angle drawn uniformly in [-r, r] degrees */
   float shift_frac;     /* shift drawn in [-s, s] of width (x) and height (y) */
   float zoom_frac;      /* scale drawn in [1 - z, 1 + z], the same on both axes */
+  /* aspect: x scaled by a and y by 1 / a on top of the zoom, a drawn
+   * log-uniformly in [1 / (1 + aspect), 1 + aspect]. Films are squashed to
+   * a square whatever their shape, so a film's width-to-height ratio shows
+   * as wider or narrower anatomy; in the training data that ratio differs
+   * by class (originals: NORMAL about 1.2, PNEUMONIA about 1.5), and this
+   * keeps the network from reading the class off it. */
+  float aspect;
   /* intensity, for images in [0, 1] (as the training cache holds them):
    * v = clamp ((v^g - 0.5) c + 0.5 + b) with gamma g drawn log-uniformly in
    * [1 / (1 + gamma_frac), 1 + gamma_frac], contrast c in [1 - c, 1 + c]
@@ -27,8 +34,8 @@ typedef struct {
 } CxrAugmentParams;
 
 /* src and dst: w x h floats, row-major, must not overlap. Draws exactly
- * eight numbers from rng (angle, shift x, shift y, zoom, gamma, contrast,
- * brightness, sharpness) whatever the params, so a run's random stream does
+ * nine numbers from rng (angle, shift x, shift y, zoom, gamma, contrast,
+ * brightness, sharpness, aspect) whatever the params, so a run's random stream does
  * not depend on which augmentations are enabled. All-zero params copy src to
  * dst. */
 void cxr_augment (const float *src, float *dst, int w, int h,

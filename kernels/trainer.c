@@ -521,7 +521,7 @@ write_provenance (CxrModel *model, const Run *run)
   const CxrTrainConfig *cfg = run->cfg;
   const CxrAugmentParams *a = &cfg->augment;
   char b1[G_ASCII_DTOSTR_BUF_SIZE], b2[G_ASCII_DTOSTR_BUF_SIZE],
-      b3[G_ASCII_DTOSTR_BUF_SIZE];
+      b3[G_ASCII_DTOSTR_BUF_SIZE], b4[G_ASCII_DTOSTR_BUF_SIZE];
 
   set_provenance (model, "epochs_run", "%d", run->epochs_run);
   set_provenance (model, "best_epoch", "%d", run->best_epoch);
@@ -550,9 +550,9 @@ write_provenance (CxrModel *model, const Run *run)
   set_provenance (model, "learning_rate", "%s",
       number (b1, cfg->learning_rate));
   set_provenance (model, "batch_size", "%d", run->batch);
-  set_provenance (model, "augment", "rotation=%s shift=%s zoom=%s",
+  set_provenance (model, "augment", "rotation=%s shift=%s zoom=%s aspect=%s",
       number (b1, a->rotation_deg), number (b2, a->shift_frac),
-      number (b3, a->zoom_frac));
+      number (b3, a->zoom_frac), number (b4, a->aspect));
   if (a->gamma_frac > 0 || a->contrast_frac > 0 || a->brightness > 0)
     set_provenance (model, "augment_intensity", "gamma=%s contrast=%s "
         "brightness=%s", number (b1, a->gamma_frac),

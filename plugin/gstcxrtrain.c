@@ -115,7 +115,7 @@ struct _GstCxrTrain {
   guint64 seed;
   CxrClassWeighting class_weighting;
   CxrSchedule schedule;
-  gfloat rotation, shift, zoom, gamma, contrast, brightness, sharpness;
+  gfloat rotation, shift, zoom, aspect, gamma, contrast, brightness, sharpness;
   gint patience;
   CxrPrecision precision;
   gint threads;
@@ -174,6 +174,7 @@ enum {
   PROP_ROTATION,
   PROP_SHIFT,
   PROP_ZOOM,
+  PROP_ASPECT,
   PROP_GAMMA,
   PROP_CONTRAST,
   PROP_BRIGHTNESS,
@@ -848,6 +849,7 @@ gst_cxr_train_start (GstBaseSink * sink)
   cfg->augment.rotation_deg = self->rotation;
   cfg->augment.shift_frac = self->shift;
   cfg->augment.zoom_frac = self->zoom;
+  cfg->augment.aspect = self->aspect;
   cfg->augment.gamma_frac = self->gamma;
   cfg->augment.contrast_frac = self->contrast;
   cfg->augment.brightness = self->brightness;
@@ -1154,6 +1156,9 @@ gst_cxr_train_set_property (GObject * object, guint prop_id,
     case PROP_ZOOM:
       self->zoom = g_value_get_float (value);
       break;
+    case PROP_ASPECT:
+      self->aspect = g_value_get_float (value);
+      break;
     case PROP_GAMMA:
       self->gamma = g_value_get_float (value);
       break;
@@ -1249,6 +1254,9 @@ gst_cxr_train_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_ZOOM:
       g_value_set_float (value, self->zoom);
+      break;
+    case PROP_ASPECT:
+      g_value_set_float (value, self->aspect);
       break;
     case PROP_GAMMA:
       g_value_set_float (value, self->gamma);
@@ -1424,6 +1432,11 @@ gst_cxr_train_class_init (GstCxrTrainClass * klass)
       g_param_spec_float ("zoom", "Zoom",
           "Augmentation: random zoom by up to this fraction", 0.0f, 0.9f,
           d.augment.zoom_frac, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_ASPECT,
+      g_param_spec_float ("aspect", "Aspect",
+          "Augmentation: random stretch of width against height, by a "
+          "factor between 1 / (1 + a) and 1 + a (films of other shapes, "
+          "squashed to a square)", 0.0f, 2.0f, d.augment.aspect, rw_ready));
   g_object_class_install_property (gobject_class, PROP_GAMMA,
       g_param_spec_float ("gamma", "Gamma",
           "Augmentation: random gamma between 1 / (1 + g) and 1 + g "
@@ -1549,6 +1562,7 @@ gst_cxr_train_init (GstCxrTrain * self)
   self->rotation = d.augment.rotation_deg;
   self->shift = d.augment.shift_frac;
   self->zoom = d.augment.zoom_frac;
+  self->aspect = d.augment.aspect;
   self->gamma = d.augment.gamma_frac;
   self->contrast = d.augment.contrast_frac;
   self->brightness = d.augment.brightness;

@@ -5,10 +5,10 @@
 #include <math.h>
 #include <string.h>
 
-/* The first four numbers cxr_augment draws (geometry), taken from a copy of
- * its rng. */
+/* The geometry cxr_augment draws (the first four numbers and the ninth),
+ * taken from a copy of its rng. */
 typedef struct {
-  double angle, shift_x, shift_y, zoom;
+  double angle, shift_x, shift_y, zoom, aspect;
 } Drawn;
 
 static Drawn
@@ -20,6 +20,10 @@ draw_copy (CxrRng rng, const CxrAugmentParams * p, int w, int h)
   d.shift_x = cxr_rng_range (&rng, -p->shift_frac, p->shift_frac) * w;
   d.shift_y = cxr_rng_range (&rng, -p->shift_frac, p->shift_frac) * h;
   d.zoom = cxr_rng_range (&rng, 1.0f - p->zoom_frac, 1.0f + p->zoom_frac);
+  for (int i = 0; i < 4; i++)
+    cxr_rng_next (&rng);        /* gamma, contrast, brightness, sharpness */
+  d.aspect = expf (cxr_rng_range (&rng, -logf (1.0f + p->aspect),
+          logf (1.0f + p->aspect)));
   return d;
 }
 
@@ -38,7 +42,7 @@ random_image (int w, int h, guint32 seed)
 static void
 test_zero_params_copy (void)
 {
-  const CxrAugmentParams zero = { 0, 0, 0, 0, 0, 0, 0 };
+  const CxrAugmentParams zero = { 0 };
   int sizes[][2] = { {1, 1}, {5, 3}, {124, 124} };
 
   for (guint s = 0; s < G_N_ELEMENTS (sizes); s++) {
@@ -55,15 +59,18 @@ test_zero_params_copy (void)
 }
 
 static void
-test_draws_eight (void)
+test_draws_nine (void)
 {
-  const CxrAugmentParams zero = { 0, 0, 0, 0, 0, 0, 0 };
-  const CxrAugmentParams some = { 15, 0.1f, 0.2f, 0.3f, 0.2f, 0.1f, 0.5f };
+  const CxrAugmentParams zero = { 0 };
+  const CxrAugmentParams some = { .rotation_deg = 15, .shift_frac = 0.1f,
+    .zoom_frac = 0.2f, .aspect = 0.2f, .gamma_frac = 0.3f,
+    .contrast_frac = 0.2f, .brightness = 0.1f, .sharpness = 0.5f
+  };
   float src[12] = { 0 }, dst[12];
   CxrRng rng, expect;
 
   cxr_rng_init (&expect, 9);
-  for (int i = 0; i < 8; i++)
+  for (int i = 0; i < 9; i++)
     cxr_rng_next (&expect);
 
   cxr_rng_init (&rng, 9);
@@ -80,7 +87,9 @@ test_draws_eight (void)
 static void
 test_intensity (void)
 {
-  const CxrAugmentParams p = { 0, 0, 0, 0.5f, 0.4f, 0.2f, 0 };
+  const CxrAugmentParams p = { .gamma_frac = 0.5f, .contrast_frac = 0.4f,
+    .brightness = 0.2f
+  };
   float src[16], dst[16];
   CxrRng rng, copy;
 
@@ -114,7 +123,7 @@ test_intensity (void)
 static void
 test_sharpness (void)
 {
-  const CxrAugmentParams p = { 0, 0, 0, 0, 0, 0, 2.0f };
+  const CxrAugmentParams p = { .sharpness = 2.0f };
   const int w = 9, h = 6;
   float *src = random_image (w, h, 8), dst[9 * 6], flat[9 * 6];
   gboolean seen_clamped = FALSE, seen_sharpened = FALSE;
@@ -160,7 +169,9 @@ test_sharpness (void)
 static void
 test_seeds (void)
 {
-  const CxrAugmentParams p = { 20, 0.1f, 0.1f, 0, 0, 0, 0 };
+  const CxrAugmentParams p = { .rotation_deg = 20, .shift_frac = 0.1f,
+    .zoom_frac = 0.1f
+  };
   const int w = 32, h = 24;
   float *src = random_image (w, h, 5);
   float *a = g_new (float, w * h), *b = g_new (float, w * h);
@@ -188,7 +199,9 @@ test_seeds (void)
 static void
 test_constant_stays_constant (void)
 {
-  const CxrAugmentParams p = { 45, 0.3f, 0.3f, 0, 0, 0, 0 };
+  const CxrAugmentParams p = { .rotation_deg = 45, .shift_frac = 0.3f,
+    .zoom_frac = 0.3f
+  };
   const int w = 17, h = 11;
   float src[17 * 11], dst[17 * 11];
   CxrRng rng;
@@ -208,7 +221,7 @@ test_constant_stays_constant (void)
 static void
 test_shift_ramp (void)
 {
-  const CxrAugmentParams p = { 0, 0.25f, 0, 0, 0, 0, 0 };
+  const CxrAugmentParams p = { .shift_frac = 0.25f };
   const int w = 32, h = 20;
   float src[32 * 20], dst[32 * 20];
   CxrRng rng;
@@ -241,7 +254,7 @@ test_shift_ramp (void)
 static void
 test_quarter_turn (void)
 {
-  const CxrAugmentParams p = { 180, 0, 0, 0, 0, 0, 0 };
+  const CxrAugmentParams p = { .rotation_deg = 180 };
   const int n = 7;
   float src[7 * 7], dst[7 * 7];
   guint64 seed;
@@ -287,7 +300,9 @@ ref_sample (const float *src, int w, int h, double x, double y)
 static void
 test_matches_reference (void)
 {
-  const CxrAugmentParams p = { 30, 0.15f, 0.2f, 0, 0, 0, 0 };
+  const CxrAugmentParams p = { .rotation_deg = 30, .shift_frac = 0.15f,
+    .zoom_frac = 0.2f, .aspect = 0.3f
+  };
   const int w = 23, h = 16;
   float *src = random_image (w, h, 11), *dst = g_new (float, w * h);
   CxrRng rng;
@@ -301,8 +316,10 @@ test_matches_reference (void)
     for (int y = 0; y < h; y++)
       for (int x = 0; x < w; x++) {
         double dx = x - cx, dy = y - cy;
-        double sx = cx + d.zoom * (cos (a) * dx + sin (a) * dy) - d.shift_x;
-        double sy = cy + d.zoom * (-sin (a) * dx + cos (a) * dy) - d.shift_y;
+        double sx = cx + d.zoom * d.aspect * (cos (a) * dx + sin (a) * dy)
+            - d.shift_x;
+        double sy = cy + d.zoom / d.aspect * (-sin (a) * dx + cos (a) * dy)
+            - d.shift_y;
 
         g_assert_cmpfloat_with_epsilon (dst[y * w + x],
             ref_sample (src, w, h, sx, sy), 1e-4);
@@ -318,7 +335,7 @@ test_matches_reference (void)
 static void
 test_zoom_keeps_centre (void)
 {
-  const CxrAugmentParams p = { 0, 0, 0.3f, 0, 0, 0, 0 };
+  const CxrAugmentParams p = { .zoom_frac = 0.3f };
   const int n = 9;
   float src[9 * 9], ramp[9 * 9], dst[9 * 9];
   CxrRng rng;
@@ -353,10 +370,50 @@ test_zoom_keeps_centre (void)
   }
 }
 
+/* Aspect alone stretches x against y about the centre: a ramp in x becomes
+ * clamp(c + a (x - c)) and a ramp in y clamp(c + (y - c) / a). */
+static void
+test_aspect (void)
+{
+  const CxrAugmentParams p = { .aspect = 0.4f };
+  const int n = 11;
+  float ramp_x[11 * 11], ramp_y[11 * 11], dst[11 * 11];
+  gboolean seen_wide = FALSE, seen_narrow = FALSE;
+  CxrRng rng;
+
+  for (int y = 0; y < n; y++)
+    for (int x = 0; x < n; x++) {
+      ramp_x[y * n + x] = x;
+      ramp_y[y * n + x] = y;
+    }
+  cxr_rng_init (&rng, 57);
+  for (int iter = 0; iter < 10; iter++) {
+    Drawn d = draw_copy (rng, &p, n, n);
+
+    g_assert_cmpfloat (d.aspect, >=, 1 / 1.4 - 1e-6);
+    g_assert_cmpfloat (d.aspect, <=, 1.4 + 1e-6);
+    seen_wide |= d.aspect < 0.9;
+    seen_narrow |= d.aspect > 1.1;
+    cxr_augment (ramp_x, dst, n, n, &p, &rng);
+    for (int i = 0; i < n * n; i++)
+      g_assert_cmpfloat_with_epsilon (dst[i],
+          CLAMP (5 + d.aspect * (i % n - 5), 0, n - 1), 1e-4);
+
+    d = draw_copy (rng, &p, n, n);
+    cxr_augment (ramp_y, dst, n, n, &p, &rng);
+    for (int i = 0; i < n * n; i++)
+      g_assert_cmpfloat_with_epsilon (dst[i],
+          CLAMP (5 + (i / n - 5) / d.aspect, 0, n - 1), 1e-4);
+  }
+  g_assert_true (seen_wide && seen_narrow);
+}
+
 static void
 test_one_pixel (void)
 {
-  const CxrAugmentParams p = { 90, 0.5f, 0.5f, 0, 0, 0, 0 };
+  const CxrAugmentParams p = { .rotation_deg = 90, .shift_frac = 0.5f,
+    .zoom_frac = 0.5f
+  };
   float src = 3.25f, dst = 0;
   CxrRng rng;
 
@@ -371,7 +428,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/augment/zero-params-copy", test_zero_params_copy);
-  g_test_add_func ("/augment/draws-eight", test_draws_eight);
+  g_test_add_func ("/augment/draws-nine", test_draws_nine);
   g_test_add_func ("/augment/sharpness", test_sharpness);
   g_test_add_func ("/augment/intensity", test_intensity);
   g_test_add_func ("/augment/seeds", test_seeds);
@@ -381,6 +438,7 @@ main (int argc, char **argv)
   g_test_add_func ("/augment/quarter-turn", test_quarter_turn);
   g_test_add_func ("/augment/matches-reference", test_matches_reference);
   g_test_add_func ("/augment/zoom-keeps-centre", test_zoom_keeps_centre);
+  g_test_add_func ("/augment/aspect", test_aspect);
   g_test_add_func ("/augment/one-pixel", test_one_pixel);
 
   return g_test_run ();
