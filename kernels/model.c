@@ -12,6 +12,7 @@ model_alloc (CxrNetSpec *spec)
 {
   CxrModel *m = g_new0 (CxrModel, 1);
   m->spec = spec;
+  m->n_members = 1;
   m->params = g_new0 (float, spec->n_floats);
   m->threshold = 0.5f;
   m->norm.mean = 0.0f;
@@ -69,9 +70,31 @@ cxr_model_update_id (CxrModel *m)
   /* FNV-1a over the weights: the same weights always show the same id */
   guint64 h = 0xcbf29ce484222325ull;
   const guint8 *b = (const guint8 *) m->params;
-  for (size_t i = 0; i < m->spec->n_floats * sizeof (float); i++)
+  size_t n = m->n_members * m->spec->n_floats * sizeof (float);
+  for (size_t i = 0; i < n; i++)
     h = (h ^ b[i]) * 0x100000001b3ull;
   g_snprintf (m->id, sizeof m->id, "%08x", (guint32) (h ^ (h >> 32)));
+}
+
+void
+cxr_model_set_members (CxrModel *m, int n)
+{
+  size_t floats = m->spec->n_floats;
+
+  g_return_if_fail (n >= 1 && n <= CXR_MAX_MEMBERS);
+  m->params = g_renew (float, m->params, n * floats);
+  for (int k = m->n_members; k < n; k++)
+    memcpy (cxr_model_member (m, k), m->params, floats * sizeof (float));
+  m->n_members = n;
+  cxr_model_update_id (m);
+}
+
+/* a member's tensor name: plain for a single network */
+static char *
+member_tensor_name (const CxrModel *m, int k, const char *name)
+{
+  return m->n_members == 1 ? g_strdup (name) :
+      g_strdup_printf ("member%d.%s", k, name);
 }
 
 CxrModel *
@@ -117,13 +140,61 @@ static const char *required[] = { "format", "layers", "input", "normalization",
   "classes", "threshold", NULL
 };
 
+/* the tensors of every member, each with the exact shape the spec gives */
+static gboolean
+read_members (CxrModel *m, const CxrModelFile *f, const char *name,
+    GError **error)
+{
+  const CxrNetSpec *spec = m->spec;
+  guint used = 0;
+
+  for (int k = 0; k < m->n_members; k++)
+    for (int i = 0; i < spec->n_params; i++) {
+      const CxrParamInfo *p = &spec->params[i];
+      char *tname = member_tensor_name (m, k, p->name);
+      CxrTensor *t = cxr_model_file_find (f, tname);
+      gboolean same = t && t->ndim == p->ndim;
+      float *dst = cxr_model_member (m, k) + p->offset;
+
+      for (int d = 0; same && d < p->ndim; d++)
+        same = t->shape[d] == p->shape[d];
+      if (!t || !same) {
+        g_set_error (error, CXR_ERROR, CXR_ERROR_CORRUPT, !t ?
+            "%s: tensor '%s' that the layer spec needs is missing" :
+            "%s: tensor '%s' does not have the shape the layer spec gives it",
+            name, tname);
+        g_free (tname);
+        return FALSE;
+      }
+      memcpy (dst, t->data, p->numel * sizeof (float));
+      if (p->kind == CXR_PARAM_BN_VAR)
+        for (int64_t j = 0; j < p->numel; j++)
+          if (t->data[j] < 0.0f) {
+            g_set_error (error, CXR_ERROR, CXR_ERROR_CORRUPT,
+                "%s: tensor '%s' holds a negative variance", name, tname);
+            g_free (tname);
+            return FALSE;
+          }
+      g_free (tname);
+      used++;
+    }
+  if (used != f->tensors->len) {
+    g_set_error (error, CXR_ERROR, CXR_ERROR_CORRUPT,
+        "%s: %u tensors in the file, but the layer spec uses %u", name,
+        f->tensors->len, used);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 CxrModel *
 cxr_model_from_file (const CxrModelFile *f, const char *name, GError **error)
 {
   const char *format = cxr_model_file_get_meta (f, "format");
   const char *input = cxr_model_file_get_meta (f, "input");
   const char *norm = cxr_model_file_get_meta (f, "normalization");
-  int in_c, in_h, in_w, used = 0;
+  const char *members = cxr_model_file_get_meta (f, "members");
+  int in_c, in_h, in_w, n_members = 1;
   char extra;
   float mean, std, threshold;
   char **parts;
@@ -162,6 +233,13 @@ cxr_model_from_file (const CxrModelFile *f, const char *name, GError **error)
         "%s: threshold is not a number between 0 and 1", name);
     return NULL;
   }
+  if (members && (sscanf (members, "%d%c", &n_members, &extra) != 1
+          || n_members < 2 || n_members > CXR_MAX_MEMBERS)) {
+    g_set_error (error, CXR_ERROR, CXR_ERROR_CORRUPT,
+        "%s: members '%s' is not a number from 2 to %d", name, members,
+        CXR_MAX_MEMBERS);
+    return NULL;
+  }
   spec = cxr_net_spec_parse (cxr_model_file_get_meta (f, "layers"), in_c, in_h,
       in_w, error);
   if (!spec) {
@@ -176,47 +254,15 @@ cxr_model_from_file (const CxrModelFile *f, const char *name, GError **error)
   if (!check_classes (m->classes, spec, name, error))
     goto fail;
 
-  /* every tensor the spec needs, with its exact shape, and nothing else */
-  for (int i = 0; i < spec->n_params; i++) {
-    const CxrParamInfo *p = &spec->params[i];
-    CxrTensor *t = cxr_model_file_find (f, p->name);
-    gboolean same = t && t->ndim == p->ndim;
-    for (int d = 0; same && d < p->ndim; d++)
-      same = t->shape[d] == p->shape[d];
-    if (!t) {
-      g_set_error (error, CXR_ERROR, CXR_ERROR_CORRUPT,
-          "%s: tensor '%s' that the layer spec needs is missing", name,
-          p->name);
-      goto fail;
-    }
-    if (!same) {
-      g_set_error (error, CXR_ERROR, CXR_ERROR_CORRUPT,
-          "%s: tensor '%s' does not have the shape the layer spec gives it",
-          name, p->name);
-      goto fail;
-    }
-    memcpy (m->params + p->offset, t->data, p->numel * sizeof (float));
-    if (p->kind == CXR_PARAM_BN_VAR)
-      for (int64_t j = 0; j < p->numel; j++)
-        if (t->data[j] < 0.0f) {
-          g_set_error (error, CXR_ERROR, CXR_ERROR_CORRUPT,
-              "%s: tensor '%s' holds a negative variance", name, p->name);
-          goto fail;
-        }
-    used++;
-  }
-  if ((guint) used != f->tensors->len) {
-    g_set_error (error, CXR_ERROR, CXR_ERROR_CORRUPT,
-        "%s: %u tensors in the file, but the layer spec uses %d", name,
-        f->tensors->len, used);
+  cxr_model_set_members (m, n_members);
+  if (!read_members (m, f, name, error))
     goto fail;
-  }
 
   GHashTableIter it;
   gpointer key, value;
   g_hash_table_iter_init (&it, f->metadata);
   while (g_hash_table_iter_next (&it, &key, &value))
-    if (!g_strv_contains (required, key))
+    if (!g_strv_contains (required, key) && strcmp (key, "members") != 0)
       g_hash_table_insert (m->provenance, g_strdup (key), g_strdup (value));
   cxr_model_update_id (m);
   return m;
@@ -268,10 +314,20 @@ cxr_model_save (CxrModel *m, const char *path, GError **error)
   g_free (s);
   g_ascii_formatd (buf, G_ASCII_DTOSTR_BUF_SIZE, "%.9g", m->threshold);
   cxr_model_file_set_meta (f, "threshold", buf);
-  for (int i = 0; i < spec->n_params; i++) {
-    const CxrParamInfo *p = &spec->params[i];
-    cxr_model_file_add (f, p->name, p->ndim, p->shape, m->params + p->offset);
+  g_hash_table_remove (f->metadata, "members");
+  if (m->n_members > 1) {
+    s = g_strdup_printf ("%d", m->n_members);
+    cxr_model_file_set_meta (f, "members", s);
+    g_free (s);
   }
+  for (int k = 0; k < m->n_members; k++)
+    for (int i = 0; i < spec->n_params; i++) {
+      const CxrParamInfo *p = &spec->params[i];
+      char *tname = member_tensor_name (m, k, p->name);
+      cxr_model_file_add (f, tname, p->ndim, p->shape,
+          cxr_model_member (m, k) + p->offset);
+      g_free (tname);
+    }
   ok = cxr_model_file_write (f, path, error);
   cxr_model_file_free (f);
   return ok;

@@ -5,7 +5,12 @@
  *
  * Metadata keys written and required: format, layers, input ("CxHxW"),
  * normalization ("MEAN STD"), classes ("A,B"), threshold. Any other key is
- * provenance and is kept as it is. */
+ * provenance and is kept as it is.
+ *
+ * An ensemble is several networks of the same spec whose logits are
+ * averaged: "members" ("K", written when K > 1) says how many, and member
+ * k's tensors are named "member<k>.<name>" (a single network's are plain
+ * "<name>"). */
 #pragma once
 #include "layerspec.h"
 #include "modelfile.h"
@@ -13,9 +18,13 @@
 
 #define CXR_MODEL_FORMAT "gst-cxr-model 1"
 
+#define CXR_MAX_MEMBERS 16
+
 typedef struct {
   CxrNetSpec *spec;
-  float *params;                /* spec->n_floats, in the spec's layout */
+  int n_members;                /* networks averaged, 1 to CXR_MAX_MEMBERS */
+  float *params;                /* n_members x spec->n_floats, member after
+                                 * member, each in the spec's layout */
   char **classes;               /* spec->n_classes names, NULL-terminated */
   float threshold;              /* probability of the last class from which
                                  * it is predicted (two classes) */
@@ -36,6 +45,17 @@ CxrModel *cxr_model_from_file (const CxrModelFile *file, const char *name,
     GError **error);
 /* Atomic: the destination is the old file or the whole new one. */
 gboolean cxr_model_save (CxrModel *model, const char *path, GError **error);
+
+/* member k's weights */
+static inline float *
+cxr_model_member (const CxrModel *model, int k)
+{
+  return model->params + (size_t) k * model->spec->n_floats;
+}
+
+/* Makes the model n members (1 to CXR_MAX_MEMBERS); members kept keep
+ * their weights, new ones start as copies of member 0. Updates the id. */
+void cxr_model_set_members (CxrModel *model, int n);
 
 /* Recompute model->id after the weights changed. */
 void cxr_model_update_id (CxrModel *model);

@@ -153,6 +153,7 @@ enum {
   STREAM_SHUFFLE,
   STREAM_AUGMENT,
   STREAM_DROPOUT,
+  STREAM_MEMBER,
 };
 
 static uint64_t
@@ -317,6 +318,7 @@ cxr_train_config_init (CxrTrainConfig *cfg)
   cfg->precision = CXR_PRECISION_AUTO;
   cfg->threshold_method = CXR_THRESHOLD_YOUDEN;
   cfg->target_sensitivity = 0.95;
+  cfg->members = 1;
 }
 
 /* ----------------------------------------------------------------------------
@@ -387,13 +389,15 @@ typedef struct {
   float threshold;
 } Validation;
 
-/* Scores the validation images with params, in fp32, no augmentation. The
- * threshold is chosen on these same images, so the figures at the threshold
- * are a little optimistic; AUC does not depend on it. */
+/* Scores the validation images with n_members networks (params: one after
+ * the other; their logits averaged, as cxrclassify does), in fp32, no
+ * augmentation. The threshold is chosen on these same images, so the
+ * figures at the threshold are a little optimistic; AUC does not depend on
+ * it. */
 static gboolean
-validate (const CxrModel *model, const float *params, const CxrDataset *ds,
-    const int *idx, int n, const CxrTrainConfig *cfg, float *input,
-    float *logits, float *scores, guint8 *truth, Validation *v,
+validate (const CxrModel *model, const float *params, int n_members,
+    const CxrDataset *ds, const int *idx, int n, const CxrTrainConfig *cfg,
+    float *input, float *logits, float *scores, guint8 *truth, Validation *v,
     GError **error)
 {
   const CxrNetSpec *spec = model->spec;
@@ -404,13 +408,18 @@ validate (const CxrModel *model, const float *params, const CxrDataset *ds,
   float probabilities[CXR_MAX_CLASSES];
   double loss = 0.0;
   int vb = MIN (VAL_BATCH, n);
-  CxrNet *net;
+  CxrNet *nets[CXR_MAX_MEMBERS] = { NULL };
+  float *member_logits = g_new (float, vb * n_out);
+  gboolean ok = FALSE;
 
   /* input: vb x 1 x side x side; logits: vb x n_out; scores, truth: n
    * (probability of the last class; is it the last class) */
-  net = cxr_net_new_inference (spec, params, vb, CXR_PRECISION_FP32, error);
-  if (!net)
-    return FALSE;
+  for (int k = 0; k < n_members; k++) {
+    nets[k] = cxr_net_new_inference (spec, params + k * spec->n_floats, vb,
+        CXR_PRECISION_FP32, error);
+    if (!nets[k])
+      goto out;
+  }
 
   cxr_confusion_init (&at_half, spec->n_classes);
   for (int b = 0; b < n; b += vb) {
@@ -422,7 +431,14 @@ validate (const CxrModel *model, const float *params, const CxrDataset *ds,
     }
     /* the last batch is padded with zeros; their logits are ignored */
     memset (input + count * px, 0, (vb - count) * px * sizeof (float));
-    cxr_net_forward (net, input, logits, 0);
+    cxr_net_forward (nets[0], input, logits, 0);
+    for (int k = 1; k < n_members; k++) {
+      cxr_net_forward (nets[k], input, member_logits, 0);
+      for (int i = 0; i < vb * n_out; i++)
+        logits[i] += member_logits[i];
+    }
+    for (int i = 0; n_members > 1 && i < vb * n_out; i++)
+      logits[i] /= n_members;
 
     for (int j = 0; j < count; j++) {
       const float *z = logits + j * n_out;
@@ -435,7 +451,6 @@ validate (const CxrModel *model, const float *params, const CxrDataset *ds,
       cxr_confusion_add (&at_half, label, argmax_class (spec, z));
     }
   }
-  cxr_net_free (net);
 
   cxr_confusion_metrics (&at_half, &m);
   v->loss = loss / n;
@@ -455,7 +470,13 @@ validate (const CxrModel *model, const float *params, const CxrDataset *ds,
   v->accuracy_at_threshold = spec->n_classes == 2 ? m.accuracy : v->accuracy;
   v->sensitivity = m.recall;
   v->specificity = m.specificity;
-  return TRUE;
+  ok = TRUE;
+out:
+  for (int k = 0; k < n_members; k++)
+    if (nets[k])
+      cxr_net_free (nets[k]);
+  g_free (member_logits);
+  return ok;
 }
 
 /* better by validation loss: it rewards calibrated probabilities as well
@@ -504,7 +525,11 @@ number (char *buf, double x)
 /* what a run knows about itself, for the model's provenance */
 typedef struct {
   const CxrTrainConfig *cfg;
-  int epochs_run, best_epoch;
+  int epochs_run, best_epoch;   /* of the member in training */
+  int members, member;          /* in the ensemble; the one in training */
+  int valid_members;            /* leading members with usable weights */
+  gboolean ensemble_validated;
+  int member_epochs_run[CXR_MAX_MEMBERS], member_best_epoch[CXR_MAX_MEMBERS];
   int n_train, n_val, batch;
   Validation best;
   CxrPrecision precision;
@@ -523,12 +548,28 @@ write_provenance (CxrModel *model, const Run *run)
   char b1[G_ASCII_DTOSTR_BUF_SIZE], b2[G_ASCII_DTOSTR_BUF_SIZE],
       b3[G_ASCII_DTOSTR_BUF_SIZE], b4[G_ASCII_DTOSTR_BUF_SIZE];
 
-  set_provenance (model, "epochs_run", "%d", run->epochs_run);
-  set_provenance (model, "best_epoch", "%d", run->best_epoch);
+  if (run->members > 1) {
+    /* one figure per member, in member order */
+    GString *epochs = g_string_new (NULL), *bests = g_string_new (NULL);
+
+    for (int k = 0; k < model->n_members; k++) {
+      g_string_append_printf (epochs, "%s%d", k ? "," : "",
+          run->member_epochs_run[k]);
+      g_string_append_printf (bests, "%s%d", k ? "," : "",
+          run->member_best_epoch[k]);
+    }
+    set_provenance (model, "epochs_run", "%s", epochs->str);
+    set_provenance (model, "best_epoch", "%s", bests->str);
+    g_string_free (epochs, TRUE);
+    g_string_free (bests, TRUE);
+  } else {
+    set_provenance (model, "epochs_run", "%d", run->epochs_run);
+    set_provenance (model, "best_epoch", "%d", run->best_epoch);
+  }
   set_provenance (model, "seed", "%" G_GUINT64_FORMAT, cfg->seed);
   set_provenance (model, "train_images", "%d", run->n_train);
   set_provenance (model, "val_images", "%d", run->n_val);
-  if (run->n_val > 0 && run->best_epoch > 0) {
+  if (run->n_val > 0 && (run->best_epoch > 0 || run->ensemble_validated)) {
     set_provenance (model, "val_auc", "%s", number (b1, run->best.auc));
     /* at the model's threshold, which is how it will be used */
     set_provenance (model, "val_accuracy", "%s",
@@ -579,13 +620,47 @@ write_provenance (CxrModel *model, const Run *run)
  * the loop */
 
 /* after divergence or a failure: the best weights so far (or those the
- * model came with), so that the model is still usable */
+ * member came with), so that the model is still usable */
 static void
 restore_best (CxrModel *model, const float *best, const Run *run)
 {
-  memcpy (model->params, best, model->spec->n_floats * sizeof (float));
+  memcpy (cxr_model_member (model, run->member), best,
+      model->spec->n_floats * sizeof (float));
   if (run->best_epoch > 0)
     model->threshold = run->best.threshold;
+}
+
+/* The ensemble as it stands once training ends or stops: the leading
+ * members that hold trained (or resumed) weights, validated together for
+ * the threshold and the figures. */
+static void
+finish_ensemble (CxrModel *model, Run *run, const CxrDataset *ds,
+    const int *val_idx, float *input, float *logits, float *scores,
+    guint8 *truth)
+{
+  GError *error = NULL;
+  Validation v;
+
+  cxr_model_set_members (model, MAX (run->valid_members, 1));
+  if (run->n_val == 0) {
+    model->threshold = 0.5f;
+    return;
+  }
+  if (validate (model, model->params, model->n_members, ds, val_idx,
+          run->n_val, run->cfg, input, logits, scores, truth, &v, &error)) {
+    run->best = v;
+    run->ensemble_validated = TRUE;
+    model->threshold = v.threshold;
+  } else
+    g_clear_error (&error);     /* the members' own figures stand */
+}
+
+/* member k's streams; member 0's are the seed's own, so that a single
+ * network trains exactly as it always has */
+static uint64_t
+member_seed (uint64_t seed, int k)
+{
+  return k == 0 ? seed : stream_seed (seed, STREAM_MEMBER, k);
 }
 
 gboolean
@@ -598,16 +673,17 @@ cxr_train (CxrModel *model, const CxrDataset *ds, const CxrTrainConfig *cfg,
   Run run = { 0 };
   int *train_idx = NULL, *val_idx = NULL;
   int batch, steps_per_epoch, n_out, step_interval, since_best = 0;
-  int64_t total_steps, warmup, global_step = 0;
+  int members = 1;
+  int64_t total_steps, warmup, global_step = 0, done_steps = 0;
   size_t px, n_params;
   float class_weight[CXR_MAX_CLASSES];
   float *block = NULL, *input, *scratch, *weights, *logits, *grads, *best;
-  float *val_input, *val_logits, *scores;
+  float *val_input, *val_logits, *scores, *ckpt = NULL;
   int *order = NULL, *labels = NULL;
   guint8 *truth = NULL;
   CxrNet *net = NULL;
   CxrOptimizer *opt = NULL;
-  gboolean ok = FALSE, stop = FALSE;
+  gboolean ok = FALSE, stop = FALSE, stop_member = FALSE;
 
   g_return_val_if_fail (model != NULL && ds != NULL, FALSE);
   if (!cfg) {
@@ -630,12 +706,14 @@ cxr_train (CxrModel *model, const CxrDataset *ds, const CxrTrainConfig *cfg,
     return FALSE;
   }
   if (cfg->epochs < 1 || cfg->batch_size < 1 || !(cfg->learning_rate > 0.0f)
+      || cfg->members < 1 || cfg->members > CXR_MAX_MEMBERS
       || !(cfg->validation_fraction >= 0.0 && cfg->validation_fraction < 1.0)
       || !isfinite (model->norm.mean) || !isfinite (model->norm.std)
       || model->norm.std == 0.0f) {
     g_set_error (error, CXR_ERROR, CXR_ERROR_INVALID_ARGUMENT,
         "training needs epochs >= 1, batch size >= 1, a learning rate > 0, "
-        "a validation fraction in [0, 1) and a usable normalisation");
+        "a validation fraction in [0, 1), 1 to %d members and a usable "
+        "normalisation", CXR_MAX_MEMBERS);
     return FALSE;
   }
   for (int i = 0; i < ds->n; i++)
@@ -701,159 +779,210 @@ cxr_train (CxrModel *model, const CxrDataset *ds, const CxrTrainConfig *cfg,
   labels = g_new (int, batch);  /* batch: class index */
   truth = g_new (guint8, MAX (run.n_val, 1));   /* n_val: is the last class */
 
-  net = cxr_net_new_training (spec, model->params, grads, batch,
-      cfg->precision, error);
-  if (!net)
-    goto out;
-  opt = cxr_optimizer_new (spec, cfg->optimizer, cfg->learning_rate,
-      cfg->weight_decay);
-  /* what a diverged run falls back to until an epoch has done better */
-  memcpy (best, model->params, n_params * sizeof (float));
+  /* an ensemble trains its members one after the other, each as a single
+   * network with its own streams, on the same split */
+  members = MAX (cfg->members, model->n_members);
+  run.valid_members = model->n_members;
+  if (model->n_members < members) {
+    int had = model->n_members;
+
+    /* new members start afresh, each from its own seed */
+    cxr_model_set_members (model, members);
+    for (int k = had; k < members; k++)
+      cxr_net_spec_init_params (spec, cxr_model_member (model, k),
+          member_seed (cfg->seed, k));
+  }
+  if (members > 1)
+    ckpt = g_new (float, members * n_params);
   run.cfg = cfg;
-  run.precision = cxr_net_precision (net);
-  run.best.threshold = 0.5f;
+  run.members = members;
   run.fingerprint = cxr_dataset_fingerprint (ds);
   run.timer = g_timer_new ();
 
-  for (int epoch = 1; epoch <= cfg->epochs && !stop; epoch++) {
-    double loss_sum = 0.0;
-    int64_t correct = 0, seen = 0;
-    CxrEpochReport er = { 0 };
-    Validation v = { .loss = NAN, .accuracy = NAN,
-      .accuracy_at_threshold = NAN, .auc = NAN, .sensitivity = NAN,
-      .specificity = NAN, .threshold = 0.5f
-    };
-    CxrRng rng;
+  for (run.member = 0; run.member < members && !stop; run.member++) {
+    float *params = cxr_model_member (model, run.member);
+    uint64_t seed = member_seed (cfg->seed, run.member);
 
-    /* this epoch's order depends on the seed and the epoch alone */
-    memcpy (order, train_idx, run.n_train * sizeof (int));
-    cxr_rng_init (&rng, stream_seed (cfg->seed, STREAM_SHUFFLE, epoch));
-    shuffle (order, run.n_train, &rng);
+    net = cxr_net_new_training (spec, params, grads, batch, cfg->precision,
+        error);
+    if (!net)
+      goto out;
+    opt = cxr_optimizer_new (spec, cfg->optimizer, cfg->learning_rate,
+        cfg->weight_decay);
+    /* what a diverged run falls back to until an epoch has done better */
+    memcpy (best, params, n_params * sizeof (float));
+    run.precision = cxr_net_precision (net);
+    run.best.threshold = 0.5f;
+    run.best_epoch = run.epochs_run = 0;
+    since_best = 0;
+    global_step = 0;
+    stop_member = FALSE;
 
-    for (int step = 0; step < steps_per_epoch && !stop; step++) {
-      const int *chosen = order + step * batch;
-      float loss;
+    for (int epoch = 1; epoch <= cfg->epochs && !stop && !stop_member;
+        epoch++) {
+      double loss_sum = 0.0;
+      int64_t correct = 0, seen = 0;
+      CxrEpochReport er = { 0 };
+      Validation v = { .loss = NAN, .accuracy = NAN,
+        .accuracy_at_threshold = NAN, .auc = NAN, .sensitivity = NAN,
+        .specificity = NAN, .threshold = 0.5f
+      };
+      CxrRng rng;
 
-      /* each image's augmentation draws from its own stream (epoch, image),
-       * so threads can share the batch and still agree with one thread */
+      /* this epoch's order depends on the seed and the epoch alone */
+      memcpy (order, train_idx, run.n_train * sizeof (int));
+      cxr_rng_init (&rng, stream_seed (seed, STREAM_SHUFFLE, epoch));
+      shuffle (order, run.n_train, &rng);
+
+      for (int step = 0; step < steps_per_epoch && !stop; step++) {
+        const int *chosen = order + step * batch;
+        float loss;
+
+        /* each image's augmentation draws from its own stream (epoch,
+         * image), so threads can share the batch and still agree with one
+         * thread */
 #pragma omp parallel for schedule(static)
-      for (int j = 0; j < batch; j++) {
-        CxrRng arng;
-        cxr_rng_init (&arng, stream_seed (cfg->seed, STREAM_AUGMENT,
-                ((uint64_t) epoch << 32) | (uint32_t) chosen[j]));
-        cxr_dataset_get (ds, chosen[j], scratch + j * px);
-        cxr_augment (scratch + j * px, input + j * px, ds->side, ds->side,
-            &cfg->augment, &arng);
-        normalise (input + j * px, px, &model->norm);
+        for (int j = 0; j < batch; j++) {
+          CxrRng arng;
+          cxr_rng_init (&arng, stream_seed (seed, STREAM_AUGMENT,
+                  ((uint64_t) epoch << 32) | (uint32_t) chosen[j]));
+          cxr_dataset_get (ds, chosen[j], scratch + j * px);
+          cxr_augment (scratch + j * px, input + j * px, ds->side, ds->side,
+              &cfg->augment, &arng);
+          normalise (input + j * px, px, &model->norm);
+        }
+        for (int j = 0; j < batch; j++) {
+          labels[j] = ds->labels[chosen[j]];
+          weights[j] = class_weight[labels[j]];
+        }
+
+        opt->learning_rate = learning_rate_at (cfg, global_step, total_steps,
+            warmup);
+        loss = cxr_net_forward_backward (net, input, labels, weights,
+            stream_seed (seed, STREAM_DROPOUT, global_step), logits);
+        if (isfinite (loss))
+          cxr_optimizer_step (opt, params, grads);
+        /* the weights are checked too: a finite loss can come with an
+         * infinite gradient, and a NaN weight can hide behind a ReLU, which
+         * turns NaN into 0; a pass over the weights costs nothing next to a
+         * step */
+        if (!isfinite (loss) || !all_finite (params, n_params)) {
+          restore_best (model, best, &run);
+          g_set_error (error, CXR_ERROR, CXR_ERROR_ENGINE,
+              "training diverged at epoch %d step %d%s (%s); the last good "
+              "model is kept. Lower the learning rate", epoch, step + 1,
+              members > 1 ? " of an ensemble member" : "",
+              isnan (loss) ? "loss is NaN" : isinf (loss) ? "loss is infinite"
+              : "a weight is not finite");
+          goto out;
+        }
+        global_step++;
+        done_steps++;
+
+        loss_sum += loss;
+        for (int j = 0; j < batch; j++)
+          correct += argmax_class (spec, logits + j * n_out) == labels[j];
+        seen += batch;
+
+        if (cb->on_step && ((step + 1) % step_interval == 0
+                || step + 1 == steps_per_epoch)) {
+          double elapsed = g_timer_elapsed (run.timer, NULL);
+          CxrStepReport sr = {
+            .epoch = epoch,.epochs = cfg->epochs,
+            .step = step + 1,.steps_per_epoch = steps_per_epoch,
+            .loss = loss_sum / (step + 1),
+            .accuracy = (double) correct / seen,
+            .learning_rate = opt->learning_rate,
+            .member = run.member + 1,.members = members,
+            .images_per_second = done_steps * batch / MAX (elapsed, 1e-9),
+            .eta_seconds = elapsed / done_steps
+                * (members * total_steps - done_steps),
+          };
+          stop = !cb->on_step (&sr, user);
+        }
       }
-      for (int j = 0; j < batch; j++) {
-        labels[j] = ds->labels[chosen[j]];
-        weights[j] = class_weight[labels[j]];
+      if (seen < (int64_t) steps_per_epoch * batch)
+        break;                  /* stopped mid-epoch: nothing to validate */
+      run.epochs_run = run.member_epochs_run[run.member] = epoch;
+
+      if (run.n_val > 0) {
+        if (!validate (model, params, 1, ds, val_idx, run.n_val, cfg,
+                val_input, val_logits, scores, truth, &v, error)) {
+          restore_best (model, best, &run);
+          goto out;
+        }
+        er.is_best = run.best_epoch == 0 || is_better (&v, &run.best);
+      } else
+        er.is_best = TRUE;      /* without validation, the last is the best */
+
+      if (er.is_best) {
+        memcpy (best, params, n_params * sizeof (float));
+        run.best = v;
+        run.best_epoch = run.member_best_epoch[run.member] = epoch;
+        run.valid_members = MAX (run.valid_members, run.member + 1);
+        since_best = 0;
+      } else
+        since_best++;
+
+      er.epoch = epoch;
+      er.epochs = cfg->epochs;
+      er.member = run.member + 1;
+      er.members = members;
+      er.train_loss = loss_sum / steps_per_epoch;
+      er.train_accuracy = (double) correct / seen;
+      er.n_val = run.n_val;
+      er.val_loss = v.loss;
+      er.val_accuracy = v.accuracy;
+      er.val_accuracy_at_threshold = v.accuracy_at_threshold;
+      er.val_auc = v.auc;
+      er.val_sensitivity = v.sensitivity;
+      er.val_specificity = v.specificity;
+      er.threshold = v.threshold;
+      er.elapsed_seconds = g_timer_elapsed (run.timer, NULL);
+      if (cb->on_epoch && !cb->on_epoch (&er, user))
+        stop = TRUE;
+
+      if (cb->on_checkpoint) {
+        /* a view of the model with the best weights; it shares the spec,
+         * classes and provenance table, brought up to date first. In an
+         * ensemble: the members done and this one's best so far, with this
+         * one's threshold */
+        CxrModel view = *model;
+        write_provenance (model, &run);
+        view.params = best;
+        if (members > 1) {
+          memcpy (ckpt, model->params, run.member * n_params * sizeof (float));
+          memcpy (ckpt + run.member * n_params, best,
+              n_params * sizeof (float));
+          view.params = ckpt;
+          view.n_members = run.member + 1;
+        }
+        view.threshold = run.best.threshold;
+        cxr_model_update_id (&view);
+        cb->on_checkpoint (&view, user);
       }
 
-      opt->learning_rate = learning_rate_at (cfg, global_step, total_steps,
-          warmup);
-      loss = cxr_net_forward_backward (net, input, labels, weights,
-          stream_seed (cfg->seed, STREAM_DROPOUT, global_step), logits);
-      if (isfinite (loss))
-        cxr_optimizer_step (opt, model->params, grads);
-      /* the weights are checked too: a finite loss can come with an
-       * infinite gradient, and a NaN weight can hide behind a ReLU, which
-       * turns NaN into 0; a pass over the weights costs nothing next to a
-       * step */
-      if (!isfinite (loss) || !all_finite (model->params, n_params)) {
-        restore_best (model, best, &run);
-        g_set_error (error, CXR_ERROR, CXR_ERROR_ENGINE,
-            "training diverged at epoch %d step %d (%s); the last good "
-            "model is kept. Lower the learning rate", epoch, step + 1,
-            isnan (loss) ? "loss is NaN" : isinf (loss) ? "loss is infinite"
-            : "a weight is not finite");
-        goto out;
-      }
-      global_step++;
-
-      loss_sum += loss;
-      for (int j = 0; j < batch; j++)
-        correct += argmax_class (spec, logits + j * n_out) == labels[j];
-      seen += batch;
-
-      if (cb->on_step && ((step + 1) % step_interval == 0
-              || step + 1 == steps_per_epoch)) {
-        double elapsed = g_timer_elapsed (run.timer, NULL);
-        CxrStepReport sr = {
-          .epoch = epoch,.epochs = cfg->epochs,
-          .step = step + 1,.steps_per_epoch = steps_per_epoch,
-          .loss = loss_sum / (step + 1),
-          .accuracy = (double) correct / seen,
-          .learning_rate = opt->learning_rate,
-          .images_per_second = global_step * batch / MAX (elapsed, 1e-9),
-          .eta_seconds = elapsed / global_step * (total_steps - global_step),
-        };
-        stop = !cb->on_step (&sr, user);
-      }
+      if (cfg->patience > 0 && run.n_val > 0 && since_best >= cfg->patience)
+        stop_member = TRUE;     /* early stopping; the next member starts */
     }
-    if (seen < (int64_t) steps_per_epoch * batch)
-      break;                    /* stopped mid-epoch: nothing to validate */
-    run.epochs_run = epoch;
 
-    if (run.n_val > 0) {
-      if (!validate (model, model->params, ds, val_idx, run.n_val, cfg,
-              val_input, val_logits, scores, truth, &v, error)) {
-        restore_best (model, best, &run);
-        goto out;
-      }
-      er.is_best = run.best_epoch == 0 || is_better (&v, &run.best);
-    } else
-      er.is_best = TRUE;        /* without validation, the last is the best */
-
-    if (er.is_best) {
-      memcpy (best, model->params, n_params * sizeof (float));
-      run.best = v;
-      run.best_epoch = epoch;
-      since_best = 0;
-    } else
-      since_best++;
-
-    er.epoch = epoch;
-    er.epochs = cfg->epochs;
-    er.train_loss = loss_sum / steps_per_epoch;
-    er.train_accuracy = (double) correct / seen;
-    er.n_val = run.n_val;
-    er.val_loss = v.loss;
-    er.val_accuracy = v.accuracy;
-    er.val_accuracy_at_threshold = v.accuracy_at_threshold;
-    er.val_auc = v.auc;
-    er.val_sensitivity = v.sensitivity;
-    er.val_specificity = v.specificity;
-    er.threshold = v.threshold;
-    er.elapsed_seconds = g_timer_elapsed (run.timer, NULL);
-    if (cb->on_epoch && !cb->on_epoch (&er, user))
-      stop = TRUE;
-
-    if (cb->on_checkpoint) {
-      /* a view of the model with the best weights; it shares the spec,
-       * classes and provenance table, brought up to date first */
-      CxrModel view = *model;
-      write_provenance (model, &run);
-      view.params = best;
-      view.threshold = run.best.threshold;
-      cxr_model_update_id (&view);
-      cb->on_checkpoint (&view, user);
-    }
-
-    if (cfg->patience > 0 && run.n_val > 0 && since_best >= cfg->patience)
-      stop = TRUE;
+    /* with validation the best epoch's weights (those the member came with
+     * if no epoch finished); without, the last ones, even from mid-epoch */
+    if (run.n_val > 0)
+      restore_best (model, best, &run);
+    else
+      model->threshold = 0.5f;
+    cxr_net_free (net);
+    net = NULL;
+    cxr_optimizer_free (opt);
+    opt = NULL;
   }
-
-  /* with validation the best epoch's weights (those the model came with if
-   * no epoch finished); without, the last ones, even from mid-epoch */
-  if (run.n_val > 0)
-    restore_best (model, best, &run);
-  else
-    model->threshold = 0.5f;
   ok = TRUE;
 
 out:
+  if (members > 1 && run.timer)
+    finish_ensemble (model, &run, ds, val_idx, val_input, val_logits, scores,
+        truth);
   if (run.timer) {
     cxr_model_update_id (model);
     write_provenance (model, &run);
@@ -866,6 +995,7 @@ out:
   g_free (truth);
   g_free (labels);
   g_free (order);
+  g_free (ckpt);
   g_free (block);
   g_free (train_idx);
   g_free (val_idx);

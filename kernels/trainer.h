@@ -95,6 +95,12 @@ typedef struct {
   CxrPrecision precision;       /* auto; validation always runs in fp32 */
   CxrThresholdMethod threshold_method;  /* Youden */
   double target_sensitivity;    /* 0.95, for CXR_THRESHOLD_SENSITIVITY */
+  /* 1: one network. K: an ensemble of K networks whose logits are averaged,
+   * trained one after the other, each as a single network would be but
+   * from its own seed streams, on the same split; the threshold and the
+   * validation figures are the ensemble's. A model with more members
+   * trains them all. */
+  int members;
 } CxrTrainConfig;
 
 void cxr_train_config_init (CxrTrainConfig *cfg);
@@ -103,6 +109,7 @@ void cxr_train_config_init (CxrTrainConfig *cfg);
 
 typedef struct {
   int epoch, epochs;            /* epoch counts from 1 */
+  int member, members;          /* ensemble member in training, from 1 */
   int step, steps_per_epoch;    /* step within the epoch, from 1 */
   double loss;                  /* running mean over the epoch (weighted) */
   double accuracy;              /* running, at 0.5, augmented, dropout on */
@@ -113,6 +120,7 @@ typedef struct {
 
 typedef struct {
   int epoch, epochs;
+  int member, members;          /* ensemble member in training, from 1 */
   double train_loss, train_accuracy;
   int n_val;                    /* 0: no validation; the val_ fields are NAN */
   double val_loss;              /* unweighted mean cross-entropy */

@@ -25,6 +25,7 @@
  * The progress line follows the caching, then each epoch; every epoch's
  * validation figures are printed as they come. */
 #include <gst/gst.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -93,9 +94,9 @@ show_progress (gpointer data)
 static void
 show_training (Job * job, const GstStructure * s)
 {
-  gint epoch = 0, epochs = 0, step = 0, steps = 0;
+  gint epoch = 0, epochs = 0, step = 0, steps = 0, member = 1, members = 1;
   double loss = 0, acc = 0, rate = 0, eta = -1;
-  char what[32], extra[64];
+  char what[48], extra[64];
 
   if (!job->caching_done) {
     show_progress (job);
@@ -106,8 +107,13 @@ show_training (Job * job, const GstStructure * s)
       &epochs, "step", G_TYPE_INT, &step, "steps-per-epoch", G_TYPE_INT,
       &steps, "loss", G_TYPE_DOUBLE, &loss, "accuracy", G_TYPE_DOUBLE, &acc,
       "images-per-second", G_TYPE_DOUBLE, &rate, "eta-seconds", G_TYPE_DOUBLE,
-      &eta, NULL);
-  g_snprintf (what, sizeof what, "epoch %d/%d ", epoch, epochs);
+      &eta, "member", G_TYPE_INT, &member, "members", G_TYPE_INT, &members,
+      NULL);
+  if (members > 1)
+    g_snprintf (what, sizeof what, "member %d/%d epoch %d/%d ", member,
+        members, epoch, epochs);
+  else
+    g_snprintf (what, sizeof what, "epoch %d/%d ", epoch, epochs);
   g_snprintf (extra, sizeof extra, "  loss %.4f  acc %.3f", loss, acc);
   print_bar (job, what, (guint64) step, (guint64) steps, rate, "images/s", eta, extra);
 }
@@ -115,17 +121,35 @@ show_training (Job * job, const GstStructure * s)
 static void
 show_epoch (Job * job, const GstStructure * s)
 {
-  gint epoch = 0;
+  gint epoch = 0, member = 1, members = 1;
   double val_loss = 0, val_acc = 0, val_auc = 0, threshold = 0;
   gboolean best = FALSE;
+  char who[32] = "";
 
   gst_structure_get (s, "epoch", G_TYPE_INT, &epoch, "val-loss",
       G_TYPE_DOUBLE, &val_loss, "val-accuracy", G_TYPE_DOUBLE, &val_acc,
       "val-auc", G_TYPE_DOUBLE, &val_auc, "threshold", G_TYPE_DOUBLE,
-      &threshold, "best", G_TYPE_BOOLEAN, &best, NULL);
-  fprintf (stderr, "%sepoch %d: validation loss %.4f, accuracy %.4f, AUC "
-      "%.4f, threshold %.3f%s\n", job->tty ? "\n" : "", epoch, val_loss,
-      val_acc, val_auc, threshold, best ? "  (best so far)" : "");
+      &threshold, "best", G_TYPE_BOOLEAN, &best, "member", G_TYPE_INT,
+      &member, "members", G_TYPE_INT, &members, NULL);
+  if (members > 1)
+    g_snprintf (who, sizeof who, "member %d/%d ", member, members);
+  fprintf (stderr, "%s%sepoch %d: validation loss %.4f, accuracy %.4f, AUC "
+      "%.4f, threshold %.3f%s\n", job->tty ? "\n" : "", who, epoch,
+      val_loss, val_acc, val_auc, threshold, best ? "  (best so far)" : "");
+}
+
+/* an ensemble's own figures come only at the end */
+static void
+show_done (const GstStructure * s)
+{
+  gint members = 1;
+  double val_auc = NAN;
+
+  gst_structure_get (s, "members", G_TYPE_INT, &members, "val-auc",
+      G_TYPE_DOUBLE, &val_auc, NULL);
+  if (members > 1)
+    fprintf (stderr, "ensemble of %d networks: validation AUC %.4f\n",
+        members, val_auc);
 }
 
 static gboolean
@@ -159,6 +183,8 @@ on_message (GstBus * bus, GstMessage * msg, gpointer data)
         show_training (job, s);
       else if (gst_structure_has_name (s, "cxrtrain-epoch"))
         show_epoch (job, s);
+      else if (gst_structure_has_name (s, "cxrtrain-done"))
+        show_done (s);
       break;
     }
     case GST_MESSAGE_EOS:

@@ -8,7 +8,8 @@
  *
  * Each frame (any size; grey, colour, or the luma plane of I420/NV12) is
  * shrunk to the network's input by area averaging and run through the CNN
- * on oneDNN. Every result is attached, whatever its score.
+ * on oneDNN; a model holding an ensemble runs every member and averages
+ * their logits. Every result is attached, whatever its score.
  *
  * interval=N classifies every Nth frame; the frames between carry a copy of
  * the last result flagged stale. On a live stream, a frame that QoS says is
@@ -47,10 +48,11 @@ G_DECLARE_FINAL_TYPE (GstCxrClassify, gst_cxr_classify, GST, CXR_CLASSIFY,
 /* how often the model file is looked at for a replacement */
 #define MODEL_CHECK_INTERVAL (500 * G_TIME_SPAN_MILLISECOND)
 
-/* A model with the net built for it: swapped in and out as one. */
+/* A model with a net built for each of its members: swapped in and out as
+ * one. */
 typedef struct {
   CxrModel *model;
-  CxrNet *net;
+  CxrNet *nets[CXR_MAX_MEMBERS];        /* model->n_members of them */
   float *input;                 /* in_c x in_h x in_w */
   GStatBuf stat;                /* of the file it came from */
 } Engine;
@@ -120,7 +122,8 @@ engine_free (Engine * e)
 {
   if (!e)
     return;
-  cxr_net_free (e->net);
+  for (int k = 0; k < CXR_MAX_MEMBERS; k++)
+    cxr_net_free (e->nets[k]);
   cxr_model_free (e->model);
   g_free (e->input);
   g_free (e);
@@ -144,10 +147,13 @@ engine_load (const gchar * path, CxrPrecision precision, GError ** error)
     return NULL;
   }
   spec = e->model->spec;
-  e->net = cxr_net_new_inference (spec, e->model->params, 1, precision, error);
-  if (!e->net) {
-    engine_free (e);
-    return NULL;
+  for (int k = 0; k < e->model->n_members; k++) {
+    e->nets[k] = cxr_net_new_inference (spec, cxr_model_member (e->model, k),
+        1, precision, error);
+    if (!e->nets[k]) {
+      engine_free (e);
+      return NULL;
+    }
   }
   e->input = g_new (float, spec->in_c * spec->in_h * spec->in_w);
   return e;
@@ -286,9 +292,10 @@ gst_cxr_classify_start (GstBaseTransform * trans)
     g_free (path);
     return FALSE;
   }
-  GST_INFO_OBJECT (self, "model %s (%s), %s via %s", path, e->model->id,
-      cxr_precision_name (cxr_net_precision (e->net)),
-      cxr_net_implementation (e->net));
+  GST_INFO_OBJECT (self, "model %s (%s, %d member(s)), %s via %s", path,
+      e->model->id, e->model->n_members,
+      cxr_precision_name (cxr_net_precision (e->nets[0])),
+      cxr_net_implementation (e->nets[0]));
   g_free (path);
   GST_OBJECT_LOCK (self);
   self->engine = e;
@@ -374,7 +381,18 @@ classify (GstCxrClassify * self, GstBuffer * buf, GstVideoInfo * info)
   }
   if (self->threads > 0)
     omp_set_num_threads (self->threads);
-  cxr_net_forward (e->net, e->input, logits, 0);
+  /* An ensemble gives one decision from several independently trained
+   * networks. Their logits are averaged, not their probabilities, so the
+   * sigmoid sees a single network's scale and keeps its calibration. */
+  cxr_net_forward (e->nets[0], e->input, logits, 0);
+  for (int k = 1; k < e->model->n_members; k++) {
+    float more[GST_CXR_MAX_CLASSES];
+    cxr_net_forward (e->nets[k], e->input, more, 0);
+    for (int j = 0; j < spec->n_outputs; j++)
+      logits[j] += more[j];
+  }
+  for (int j = 0; j < spec->n_outputs; j++)
+    logits[j] /= e->model->n_members;
   cxr_logits_to_probabilities (spec, logits, probs);
 
   GST_OBJECT_LOCK (self);
@@ -542,7 +560,7 @@ gst_cxr_classify_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_IMPLEMENTATION:
       g_value_set_string (value, self->engine ?
-          cxr_net_implementation (self->engine->net) : NULL);
+          cxr_net_implementation (self->engine->nets[0]) : NULL);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);

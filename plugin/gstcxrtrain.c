@@ -52,14 +52,17 @@
  *
  * Element messages:
  *   cxrtrain-progress   every progress-interval steps and at the end of
- *                       each epoch: epoch, epochs, step, steps-per-epoch,
- *                       loss, accuracy, images-per-second, eta-seconds
- *                       (online: epoch 0, step counts all steps, eta -1)
- *   cxrtrain-epoch      after each epoch's validation: epoch, epochs,
- *                       train-loss, train-accuracy, val-loss, val-accuracy,
- *                       val-auc, threshold, best
+ *                       each epoch: member, members, epoch, epochs, step,
+ *                       steps-per-epoch, loss, accuracy, images-per-second,
+ *                       eta-seconds (online: epoch 0, step counts all steps,
+ *                       eta -1)
+ *   cxrtrain-epoch      after each epoch's validation: member, members,
+ *                       epoch, epochs, train-loss, train-accuracy, val-loss,
+ *                       val-accuracy, val-auc, threshold, best (the member's
+ *                       own figures)
  *   cxrtrain-checkpoint location, epoch, step, model-id
- *   cxrtrain-done       location, model-id, best-epoch, val-auc, seconds
+ *   cxrtrain-done       location, model-id, members, best-epoch (the first
+ *                       member's), val-auc (the whole model's), seconds
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -117,6 +120,7 @@ struct _GstCxrTrain {
   CxrSchedule schedule;
   gfloat rotation, shift, zoom, aspect, gamma, contrast, brightness, sharpness;
   gint patience;
+  gint members;
   CxrPrecision precision;
   gint threads;
   gboolean online;
@@ -180,6 +184,7 @@ enum {
   PROP_BRIGHTNESS,
   PROP_SHARPNESS,
   PROP_PATIENCE,
+  PROP_MEMBERS,
   PROP_PRECISION,
   PROP_THREADS,
   PROP_ONLINE,
@@ -289,6 +294,7 @@ post_done (GstCxrTrain * self)
   post (self, gst_structure_new ("cxrtrain-done",
           "location", G_TYPE_STRING, self->out_path,
           "model-id", G_TYPE_STRING, self->model->id,
+          "members", G_TYPE_INT, self->model->n_members,
           "best-epoch", G_TYPE_INT, best ? atoi (best) : 0,
           "val-auc", G_TYPE_DOUBLE, auc ? g_ascii_strtod (auc, NULL) : NAN,
           "seconds", G_TYPE_DOUBLE, g_timer_elapsed (self->timer, NULL),
@@ -297,9 +303,9 @@ post_done (GstCxrTrain * self)
 
 /* the figures a step brings, for the readable properties and the message */
 static void
-report_step (GstCxrTrain * self, gint epoch, gint epochs, gint step,
-    gint steps_per_epoch, gdouble loss, gdouble accuracy, gdouble ips,
-    gdouble eta, gboolean message)
+report_step (GstCxrTrain * self, gint member, gint members, gint epoch,
+    gint epochs, gint step, gint steps_per_epoch, gdouble loss,
+    gdouble accuracy, gdouble ips, gdouble eta, gboolean message)
 {
   GST_OBJECT_LOCK (self);
   self->epoch = epoch;
@@ -310,6 +316,8 @@ report_step (GstCxrTrain * self, gint epoch, gint epochs, gint step,
   GST_OBJECT_UNLOCK (self);
   if (message)
     post (self, gst_structure_new ("cxrtrain-progress",
+            "member", G_TYPE_INT, member,
+            "members", G_TYPE_INT, members,
             "epoch", G_TYPE_INT, epoch,
             "epochs", G_TYPE_INT, epochs,
             "step", G_TYPE_INT, step,
@@ -341,7 +349,8 @@ on_step (const CxrStepReport * r, void *user)
   GstCxrTrain *self = user;
   guint interval = progress_interval (self);
 
-  report_step (self, r->epoch, r->epochs, r->step, r->steps_per_epoch,
+  report_step (self, r->member, r->members, r->epoch, r->epochs, r->step,
+      r->steps_per_epoch,
       r->loss, r->accuracy, r->images_per_second, r->eta_seconds,
       r->step % interval == 0 || r->step == r->steps_per_epoch);
   if (g_atomic_int_get (&self->flushing)) {
@@ -357,14 +366,16 @@ on_epoch (const CxrEpochReport * r, void *user)
 {
   GstCxrTrain *self = user;
 
-  GST_INFO_OBJECT (self, "epoch %d/%d: loss %.4f, val loss %.4f, val AUC "
-      "%.4f%s", r->epoch, r->epochs, r->train_loss, r->val_loss, r->val_auc,
-      r->is_best ? " (best)" : "");
+  GST_INFO_OBJECT (self, "member %d/%d epoch %d/%d: loss %.4f, val loss "
+      "%.4f, val AUC %.4f%s", r->member, r->members, r->epoch, r->epochs,
+      r->train_loss, r->val_loss, r->val_auc, r->is_best ? " (best)" : "");
   GST_OBJECT_LOCK (self);
   self->val_auc = r->val_auc;
   self->val_accuracy = r->val_accuracy;
   GST_OBJECT_UNLOCK (self);
   post (self, gst_structure_new ("cxrtrain-epoch",
+          "member", G_TYPE_INT, r->member,
+          "members", G_TYPE_INT, r->members,
           "epoch", G_TYPE_INT, r->epoch,
           "epochs", G_TYPE_INT, r->epochs,
           "train-loss", G_TYPE_DOUBLE, r->train_loss,
@@ -712,7 +723,7 @@ online_step (GstCxrTrain * self)
 
   interval = progress_interval (self);
   elapsed = g_timer_elapsed (self->timer, NULL);
-  report_step (self, 0, 0, (gint) o->steps, 0,
+  report_step (self, 1, 1, 0, 0, (gint) o->steps, 0,
       o->loss_sum * o->batch / o->seen, (double) o->correct / o->seen,
       o->steps * o->batch / MAX (elapsed, 1e-9), -1.0,
       o->steps % interval == 0);
@@ -855,6 +866,7 @@ gst_cxr_train_start (GstBaseSink * sink)
   cfg->augment.brightness = self->brightness;
   cfg->augment.sharpness = self->sharpness;
   cfg->patience = self->patience;
+  cfg->members = self->members;
   cfg->precision = self->precision;
   self->n_threads = self->threads;
   online = self->online;
@@ -894,6 +906,13 @@ gst_cxr_train_start (GstBaseSink * sink)
   }
 
   if (online) {
+    if (cfg->members > 1 || self->model->n_members > 1) {
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+          ("Online training updates a single network; it cannot train an "
+              "ensemble (members=%d, the model has %d).", cfg->members,
+              self->model->n_members), (NULL));
+      goto fail;
+    }
     /* batch-norm needs two samples to have a variance */
     if (cfg->batch_size < 2) {
       GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
@@ -1174,6 +1193,9 @@ gst_cxr_train_set_property (GObject * object, guint prop_id,
     case PROP_PATIENCE:
       self->patience = g_value_get_int (value);
       break;
+    case PROP_MEMBERS:
+      self->members = g_value_get_int (value);
+      break;
     case PROP_PRECISION:
       self->precision = g_value_get_enum (value);
       break;
@@ -1272,6 +1294,9 @@ gst_cxr_train_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_PATIENCE:
       g_value_set_int (value, self->patience);
+      break;
+    case PROP_MEMBERS:
+      g_value_set_int (value, self->members);
       break;
     case PROP_PRECISION:
       g_value_set_enum (value, self->precision);
@@ -1459,8 +1484,16 @@ gst_cxr_train_class_init (GstCxrTrainClass * klass)
           d.augment.sharpness, rw_ready));
   g_object_class_install_property (gobject_class, PROP_PATIENCE,
       g_param_spec_int ("patience", "Patience",
-          "Stop after this many epochs without a better validation; 0: never",
-          0, G_MAXINT, d.patience, rw_ready));
+          "Stop after this many epochs without a better validation (each "
+          "ensemble member on its own); 0: never", 0, G_MAXINT, d.patience,
+          rw_ready));
+  g_object_class_install_property (gobject_class, PROP_MEMBERS,
+      g_param_spec_int ("members", "Members",
+          "Train an ensemble of this many networks, one after the other, "
+          "each from its own seed on the same split; cxrclassify averages "
+          "their logits. The run takes this many times as long. A model= "
+          "with more members trains them all", 1, CXR_MAX_MEMBERS,
+          d.members, rw_ready));
   g_object_class_install_property (gobject_class, PROP_PRECISION,
       g_param_spec_enum ("precision", "Precision",
           "Arithmetic of training (validation always runs in fp32)",
@@ -1568,6 +1601,7 @@ gst_cxr_train_init (GstCxrTrain * self)
   self->brightness = d.augment.brightness;
   self->sharpness = d.augment.sharpness;
   self->patience = d.patience;
+  self->members = d.members;
   self->precision = d.precision;
   self->replay_size = DEFAULT_REPLAY_SIZE;
   self->progress_interval = DEFAULT_PROGRESS_INTERVAL;

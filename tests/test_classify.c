@@ -380,6 +380,96 @@ GST_START_TEST (test_model_swap_under_load)
 
 GST_END_TEST;
 
+/* P(PNEUMONIA) and the model id in fp32 for one picture */
+static gfloat
+classify_fp32 (const gchar * model, GstBuffer * pic, gchar ** id)
+{
+  gchar *caps = caps_for ("GRAY8", 256, 256);
+  GstHarness *h = classifier_with (model, caps, "precision=fp32");
+  GstBuffer *out = push_pull (h, gst_buffer_ref (pic));
+  GstCxrClassificationMeta *m = gst_buffer_get_cxr_classification_meta (out);
+  gfloat p;
+
+  fail_unless (m != NULL);
+  p = m->probabilities[1];
+  *id = g_strdup (m->model_id);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+  g_free (caps);
+  return p;
+}
+
+static gdouble
+logit (gdouble p)
+{
+  return log (p / (1.0 - p));
+}
+
+/* An ensemble file's probability is the sigmoid of the mean of its
+ * members' logits, each member giving what it gives alone. */
+GST_START_TEST (test_ensemble_mean_logit)
+{
+  enum { N = 3 };
+  GError *error = NULL;
+  CxrModel *m = cxr_model_new (CXR_SPEC_DEFAULT, 1, 124, 124, classes, 20,
+      &error);
+  GstBuffer *pic = picture ("GRAY8", 256, 256);
+  gchar *path = g_build_filename (tmp_dir, "ensemble.safetensors", NULL);
+  const CxrParamInfo *out_bias;
+  gchar *single[N], *ids[N], *id;
+  gdouble z[N], mean = 0, mean_p = 0;
+  gfloat p;
+
+  fail_unless (m != NULL);
+  out_bias = &m->spec->params[m->spec->n_params - 1];
+  fail_unless (out_bias->kind == CXR_PARAM_BIAS && out_bias->numel == 1);
+  cxr_model_set_members (m, N);
+  for (int k = 0; k < N; k++) {
+    cxr_net_spec_init_params (m->spec, cxr_model_member (m, k), 20 + k);
+    /* spread the members' answers, so that averaging anything else, or
+     * using one member, gives another answer */
+    cxr_model_member (m, k)[out_bias->offset] = 1.5f * k - 1.5f;
+  }
+  cxr_model_update_id (m);
+  m->threshold = 0.4f;
+  fail_unless (cxr_model_save (m, path, &error));
+  for (int k = 0; k < N; k++) {
+    CxrModel *one = cxr_model_new (CXR_SPEC_DEFAULT, 1, 124, 124, classes, 0,
+        &error);
+    gdouble p_k;
+    fail_unless (one != NULL);
+    memcpy (one->params, cxr_model_member (m, k),
+        m->spec->n_floats * sizeof (float));
+    cxr_model_update_id (one);
+    one->threshold = m->threshold;
+    single[k] = g_strdup_printf ("%s/member%d.safetensors", tmp_dir, k);
+    fail_unless (cxr_model_save (one, single[k], &error));
+    cxr_model_free (one);
+    p_k = classify_fp32 (single[k], pic, &ids[k]);
+    z[k] = logit (p_k);
+    mean += z[k] / N;
+    mean_p += p_k / N;
+  }
+  fail_unless (fabs (z[0] - mean) > 0.1 && fabs (logit (mean_p) - mean) > 1e-3,
+      "the members agree too well to tell the mean logit apart");
+  p = classify_fp32 (path, pic, &id);
+  fail_unless (fabs (logit (p) - mean) < 1e-4, "ensemble logit %f, members' "
+      "mean %f", logit (p), mean);
+  for (int k = 0; k < N; k++) {
+    fail_if (strcmp (id, ids[k]) == 0, "ensemble has member %d's id", k);
+    g_remove (single[k]);
+    g_free (single[k]);
+    g_free (ids[k]);
+  }
+  g_remove (path);
+  g_free (path);
+  g_free (id);
+  gst_buffer_unref (pic);
+  cxr_model_free (m);
+}
+
+GST_END_TEST;
+
 static void
 expect_start_error (const gchar * model, const gchar * phrase)
 {
@@ -477,6 +567,7 @@ cxrclassify_suite (void)
   tcase_add_test (tc, test_messages);
   tcase_add_test (tc, test_qos_late_frame);
   tcase_add_test (tc, test_model_swap_under_load);
+  tcase_add_test (tc, test_ensemble_mean_logit);
   tcase_add_test (tc, test_bad_models);
   tcase_add_test (tc, test_bad_properties);
   return s;

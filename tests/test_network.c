@@ -197,23 +197,29 @@ static void negative_variance (CxrModelFile *f)
   cxr_model_file_find (f, "layer0.bn_var")->data[3] = -1.0f;
 }
 
-static void
-check_refused (Corrupt corrupt, const char *phrase)
+/* m as saved, read back as a plain file to be corrupted */
+static CxrModelFile *
+saved_file (CxrModel *m)
 {
   GError *error = NULL;
-  CxrModel *m = cxr_model_new (CXR_SPEC_SEED, 1, 124, 124, classes, 1, &error);
-  char *good = temp_path ("good.safetensors"), *bad = temp_path ("bad.safetensors");
+  char *good = temp_path ("good.safetensors");
   CxrModelFile *f;
-  CxrModel *loaded;
 
-  if (corrupt == negative_variance) {
-    cxr_model_free (m);
-    m = cxr_model_new (CXR_SPEC_DEFAULT, 1, 124, 124, classes, 1, &error);
-  }
   g_assert_true (cxr_model_save (m, good, &error));
   f = cxr_model_file_read (good, &error);
   g_assert_no_error (error);
-  corrupt (f);
+  g_free (good);
+  return f;
+}
+
+/* f, written out, is refused with a message naming the file and phrase */
+static void
+expect_refused (const CxrModelFile *f, const char *phrase)
+{
+  GError *error = NULL;
+  char *bad = temp_path ("bad.safetensors");
+  CxrModel *loaded;
+
   cxr_model_file_write (f, bad, &error);
   g_assert_no_error (error);
   loaded = cxr_model_load (bad, &error);
@@ -223,10 +229,23 @@ check_refused (Corrupt corrupt, const char *phrase)
   if (!strstr (error->message, phrase) || !strstr (error->message, bad))
     g_error ("message '%s' lacks '%s' or the file name", error->message, phrase);
   g_error_free (error);
+  g_free (bad);
+}
+
+static void
+check_refused (Corrupt corrupt, const char *phrase)
+{
+  GError *error = NULL;
+  CxrModel *m = cxr_model_new (corrupt == negative_variance ?
+      CXR_SPEC_DEFAULT : CXR_SPEC_SEED, 1, 124, 124, classes, 1, &error);
+  CxrModelFile *f;
+
+  g_assert_no_error (error);
+  f = saved_file (m);
+  corrupt (f);
+  expect_refused (f, phrase);
   cxr_model_file_free (f);
   cxr_model_free (m);
-  g_free (good);
-  g_free (bad);
 }
 
 static void
@@ -255,6 +274,178 @@ test_model_not_a_file (void)
   g_assert_null (cxr_model_load (path, &error));
   g_assert_error (error, CXR_ERROR, CXR_ERROR_IO);
   g_error_free (error);
+  g_free (path);
+}
+
+/* ---- ensembles ---- */
+
+/* small, with batch-norm statistics among its tensors */
+#define TINY "conv:4,s2,same,bn relu maxpool:2 gap dense:1 sigmoid"
+
+/* a TINY model of n members, each with its own weights */
+static CxrModel *
+ensemble (int n, uint64_t seed)
+{
+  GError *error = NULL;
+  CxrModel *m = cxr_model_new (TINY, 1, 32, 32, classes, seed, &error);
+
+  g_assert_no_error (error);
+  cxr_model_set_members (m, n);
+  g_assert_cmpint (m->n_members, ==, n);
+  for (int k = 1; k < n; k++)
+    cxr_net_spec_init_params (m->spec, cxr_model_member (m, k), seed + k);
+  cxr_model_update_id (m);
+  return m;
+}
+
+static void
+test_ensemble_round_trip (void)
+{
+  GError *error = NULL;
+  CxrModel *m = ensemble (3, 40), *back;
+  const CxrNetSpec *spec = m->spec;
+  size_t member_bytes = spec->n_floats * sizeof (float);
+  char *path = temp_path ("ensemble.safetensors");
+  CxrModelFile *f;
+
+  /* the members really differ, or the checks below prove little */
+  g_assert_true (memcmp (cxr_model_member (m, 1), cxr_model_member (m, 2),
+          member_bytes) != 0);
+  g_hash_table_insert (m->provenance, g_strdup ("epochs"), g_strdup ("7"));
+  g_assert_true (cxr_model_save (m, path, &error));
+  back = cxr_model_load (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (back->n_members, ==, 3);
+  g_assert_cmpmem (back->params, 3 * member_bytes, m->params,
+      3 * member_bytes);
+  g_assert_cmpstr (back->id, ==, m->id);
+  g_assert_cmpstr (g_hash_table_lookup (back->provenance, "epochs"), ==, "7");
+  /* "members" describes the file, it is not provenance */
+  g_assert_false (g_hash_table_contains (back->provenance, "members"));
+
+  /* on disk: the count, and each member's tensors under its own prefix */
+  f = cxr_model_file_read (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (cxr_model_file_get_meta (f, "members"), ==, "3");
+  g_assert_cmpuint (f->tensors->len, ==, 3 * spec->n_params);
+  for (int i = 0; i < spec->n_params; i++) {
+    const CxrParamInfo *p = &spec->params[i];
+    g_assert_null (cxr_model_file_find (f, p->name));
+    for (int k = 0; k < 3; k++) {
+      char *name = g_strdup_printf ("member%d.%s", k, p->name);
+      CxrTensor *t = cxr_model_file_find (f, name);
+      if (!t)
+        g_error ("tensor '%s' is not in the file", name);
+      g_assert_cmpmem (t->data, t->numel * sizeof (float),
+          cxr_model_member (m, k) + p->offset, p->numel * sizeof (float));
+      g_free (name);
+    }
+  }
+  cxr_model_file_free (f);
+  cxr_model_free (back);
+  cxr_model_free (m);
+  g_free (path);
+}
+
+static void
+test_ensemble_id (void)
+{
+  CxrModel *m = ensemble (3, 50);
+  char before[sizeof m->id];
+
+  g_strlcpy (before, m->id, sizeof before);
+  cxr_model_member (m, 2)[m->spec->n_floats - 1] += 0.5f;
+  cxr_model_update_id (m);
+  g_assert_cmpstr (m->id, !=, before);
+  cxr_model_member (m, 2)[m->spec->n_floats - 1] -= 0.5f;
+  cxr_model_update_id (m);
+  g_assert_cmpstr (m->id, ==, before);
+  cxr_model_free (m);
+}
+
+static void
+test_ensemble_refused (void)
+{
+  static const char *bad_counts[] = { "1", "0", "17", "2x", "abc", NULL };
+  CxrModel *two = ensemble (2, 60), *one = ensemble (1, 60);
+  const char *first = two->spec->params[0].name;
+  CxrModelFile *f;
+  char *name, *phrase;
+  int64_t shape[1] = { 4 };
+
+  for (int i = 0; bad_counts[i]; i++) {
+    f = saved_file (two);
+    cxr_model_file_set_meta (f, "members", bad_counts[i]);
+    phrase = g_strdup_printf ("members '%s' is not a number from 2 to 16",
+        bad_counts[i]);
+    expect_refused (f, phrase);
+    g_free (phrase);
+    cxr_model_file_free (f);
+  }
+
+  /* one tensor of member 1 gone */
+  f = saved_file (two);
+  name = g_strdup_printf ("member1.%s", two->spec->params[1].name);
+  g_assert_true (g_ptr_array_remove (f->tensors, cxr_model_file_find (f,
+              name)));
+  phrase = g_strdup_printf ("'%s' that the layer spec needs is missing", name);
+  expect_refused (f, phrase);
+  g_free (phrase);
+  g_free (name);
+  cxr_model_file_free (f);
+
+  /* said to be two members, but holds one network's plain names */
+  f = saved_file (one);
+  cxr_model_file_set_meta (f, "members", "2");
+  phrase = g_strdup_printf ("'member0.%s' that the layer spec needs is "
+      "missing", first);
+  expect_refused (f, phrase);
+  g_free (phrase);
+  cxr_model_file_free (f);
+
+  /* members' tensors without the count: read as one network */
+  f = saved_file (two);
+  cxr_model_file_set_meta (f, "members", NULL);
+  phrase = g_strdup_printf ("'%s' that the layer spec needs is missing",
+      first);
+  expect_refused (f, phrase);
+  g_free (phrase);
+  cxr_model_file_free (f);
+
+  /* a tensor no member uses */
+  f = saved_file (two);
+  g_assert_nonnull (cxr_model_file_add (f, "member2.extra", 1, shape, NULL));
+  expect_refused (f, "tensors in the file, but the layer spec uses");
+  cxr_model_file_free (f);
+
+  cxr_model_free (two);
+  cxr_model_free (one);
+}
+
+static void
+test_single_member_file (void)
+{
+  GError *error = NULL;
+  CxrModel *m = ensemble (1, 70), *back;
+  char *path = temp_path ("single.safetensors");
+  CxrModelFile *f;
+
+  /* a stale count among the provenance must not make it an ensemble */
+  g_hash_table_insert (m->provenance, g_strdup ("members"), g_strdup ("4"));
+  g_assert_true (cxr_model_save (m, path, &error));
+  f = cxr_model_file_read (path, &error);
+  g_assert_no_error (error);
+  g_assert_null (cxr_model_file_get_meta (f, "members"));
+  g_assert_cmpuint (f->tensors->len, ==, m->spec->n_params);
+  for (int i = 0; i < m->spec->n_params; i++)
+    g_assert_nonnull (cxr_model_file_find (f, m->spec->params[i].name));
+  back = cxr_model_load (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (back->n_members, ==, 1);
+  g_assert_cmpstr (back->id, ==, m->id);
+  cxr_model_file_free (f);
+  cxr_model_free (back);
+  cxr_model_free (m);
   g_free (path);
 }
 
@@ -373,6 +564,10 @@ main (int argc, char **argv)
   g_test_add_func ("/model/round-trip", test_model_round_trip);
   g_test_add_func ("/model/refused", test_model_refused);
   g_test_add_func ("/model/missing-file", test_model_not_a_file);
+  g_test_add_func ("/model/ensemble-round-trip", test_ensemble_round_trip);
+  g_test_add_func ("/model/ensemble-id", test_ensemble_id);
+  g_test_add_func ("/model/ensemble-refused", test_ensemble_refused);
+  g_test_add_func ("/model/single-member-file", test_single_member_file);
   g_test_add_func ("/net/batch-invariance", test_batch_invariance);
   g_test_add_func ("/net/deterministic-training", test_deterministic_training);
   g_test_add_func ("/net/precision", test_bf16_or_fp32);

@@ -741,6 +741,58 @@ GST_START_TEST (test_online)
 
 GST_END_TEST;
 
+/* members=2 trains an ensemble of two, one after the other, and the
+ * messages say which member they are about; online training refuses it. */
+GST_START_TEST (test_ensemble)
+{
+  gchar *out = tmp_path ("out.safetensors");
+  gchar *props = g_strdup_printf ("output=\"%s\" architecture=\"%s\" "
+      "epochs=2 batch-size=8 validation-fraction=0.25 patience=0 seed=3 "
+      "members=2", out, TINY);
+  Run *r = run_new (props);
+  const GstStructure *s;
+  CxrModel *m;
+
+  fail_unless (run_play (r));
+  push_labelled (r->src, 20);
+  run_finish (r);
+  fail_unless (r->error == NULL, "%s", r->error);
+  fail_unless_equals_int (count_messages (r, "cxrtrain-epoch"), 4);
+  for (guint i = 0; i < 4; i++) {
+    s = nth_message (r, "cxrtrain-epoch", i);
+    fail_unless_equals_int (get_int (s, "member"), 1 + i / 2);
+    fail_unless_equals_int (get_int (s, "members"), 2);
+    fail_unless_equals_int (get_int (s, "epoch"), 1 + i % 2);
+  }
+  s = nth_message (r, "cxrtrain-progress", count_messages (r,
+          "cxrtrain-progress") - 1);
+  fail_unless_equals_int (get_int (s, "member"), 2);
+  /* each member's epochs are checkpointed */
+  fail_unless_equals_int (count_messages (r, "cxrtrain-checkpoint"), 4);
+  s = nth_message (r, "cxrtrain-done", 0);
+  fail_unless_equals_int (get_int (s, "members"), 2);
+  m = load (out);
+  fail_unless_equals_int (m->n_members, 2);
+  fail_unless_equals_string (gst_structure_get_string (s, "model-id"), m->id);
+  fail_unless_equals_string (provenance (m, "epochs_run"), "2,2");
+  cxr_model_free (m);
+  run_free (r);
+  g_free (props);
+
+  props = g_strdup_printf ("output=\"%s\" architecture=\"%s\" online=true "
+      "members=2", out, TINY);
+  r = run_new (props);
+  run_play (r);
+  push_labelled (r->src, 2);
+  run_finish (r);
+  fail_unless (r->error && strstr (r->error, "ensemble"), "%s", r->error);
+  run_free (r);
+  g_free (props);
+  g_free (out);
+}
+
+GST_END_TEST;
+
 /* A cxrclassify playing with model=OUT takes up what cxrtrain writes to
  * OUT, and says so. */
 GST_START_TEST (test_hand_off)
@@ -1063,6 +1115,7 @@ cxrtrain_suite (void)
   tcase_add_test (tc, test_divergence);
   tcase_add_test (tc, test_interrupt);
   tcase_add_test (tc, test_online);
+  tcase_add_test (tc, test_ensemble);
   tcase_add_test (tc, test_hand_off);
   tcase_add_test (tc, test_kill_during_checkpoint);
   tcase_add_test (tc, test_real_data);

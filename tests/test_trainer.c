@@ -1,7 +1,9 @@
 /* The training loop: patient ids, the patient-wise split, the image cache,
  * determinism, divergence, callbacks, and learning on real X-rays. */
 #include "error.h"
+#include "metrics.h"
 #include "model.h"
+#include "net.h"
 #include "preprocess.h"
 #include "trainer.h"
 #include "testdata.h"
@@ -602,6 +604,145 @@ test_no_validation (void)
 
 /* ------------------------------------------------------------------------ */
 
+typedef struct {
+  int checkpoints;
+  int with_members[4];          /* checkpoints holding 1, 2, 3 members */
+} EnsembleProgress;
+
+static void
+count_members (const CxrModel *best, void *user)
+{
+  EnsembleProgress *p = user;
+
+  g_assert_cmpint (best->n_members, >=, 1);
+  g_assert_cmpint (best->n_members, <=, 3);
+  p->with_members[best->n_members]++;
+  p->checkpoints++;
+}
+
+static gboolean
+stop_in_third_member (const CxrStepReport *r, void *user)
+{
+  (void) user;
+  g_assert_cmpint (r->members, ==, 3);
+  return r->member < 3;
+}
+
+/* The members' logits averaged over the validation split, as probabilities
+ * of PNEUMONIA, recomputed here one image at a time. */
+static float *
+ensemble_scores (const CxrModel *m, const CxrDataset *ds, const int *idx,
+    int n, guint8 *truth)
+{
+  const CxrNetSpec *spec = m->spec;
+  float *input = g_new (float, ds->side * ds->side);
+  float *scores = g_new (float, n);
+  GError *error = NULL;
+
+  /* the trainer normalises with the model's normalisation: here none */
+  g_assert_cmpfloat (m->norm.mean, ==, 0.0f);
+  g_assert_cmpfloat (m->norm.std, ==, 1.0f);
+  for (int i = 0; i < n; i++) {
+    float sum = 0.0f, logit, probs[2];
+
+    cxr_dataset_get (ds, idx[i], input);
+    for (int k = 0; k < m->n_members; k++) {
+      CxrNet *net = cxr_net_new_inference (spec, cxr_model_member (m, k), 1,
+          CXR_PRECISION_FP32, &error);
+
+      g_assert_no_error (error);
+      cxr_net_forward (net, input, &logit, 0);
+      sum += logit;
+      cxr_net_free (net);
+    }
+    logit = sum / m->n_members;
+    cxr_logits_to_probabilities (spec, &logit, probs);
+    scores[i] = probs[1];
+    truth[i] = ds->labels[idx[i]] == 1;
+  }
+  g_free (input);
+  return scores;
+}
+
+/* An ensemble: member 0 trains exactly as a single network would and the
+ * others otherwise; the threshold and AUC are those of the averaged logits;
+ * checkpoints hold the members so far; a member stopped before its first
+ * epoch is left out. */
+static void
+test_ensemble (void)
+{
+  CxrDataset *ds = synthetic_dataset (64, 4);
+  CxrModel *single = default_model (6), *m = default_model (6);
+  CxrTrainConfig cfg;
+  CxrTrainCallbacks cb = { NULL, NULL, count_members, 1 };
+  CxrTrainCallbacks stopper = { stop_in_third_member, NULL, NULL, 1 };
+  EnsembleProgress p = { 0 };
+  GError *error = NULL;
+  size_t bytes = single->spec->n_floats * sizeof (float);
+  int *train_idx, *val_idx, n_train, n_val;
+  guint8 *truth;
+  float *scores;
+
+  short_config (&cfg);
+  g_assert_true (cxr_train (single, ds, &cfg, NULL, NULL, &error));
+  g_assert_no_error (error);
+  cfg.members = 3;
+  g_assert_true (cxr_train (m, ds, &cfg, &cb, &p, &error));
+  g_assert_no_error (error);
+
+  g_assert_cmpint (m->n_members, ==, 3);
+  g_assert_cmpmem (cxr_model_member (m, 0), bytes, single->params, bytes);
+  g_assert_true (memcmp (cxr_model_member (m, 1), single->params, bytes));
+  g_assert_true (memcmp (cxr_model_member (m, 2), cxr_model_member (m, 1),
+          bytes));
+  /* two epochs a member, each checkpointed */
+  g_assert_cmpint (p.checkpoints, ==, 6);
+  for (int k = 1; k <= 3; k++)
+    g_assert_cmpint (p.with_members[k], ==, 2);
+  g_assert_cmpstr (g_hash_table_lookup (m->provenance, "epochs_run"), ==,
+      "2,2,2");
+
+  cxr_dataset_split (ds, cfg.validation_fraction, cfg.seed, &train_idx,
+      &n_train, &val_idx, &n_val);
+  truth = g_new (guint8, n_val);
+  scores = ensemble_scores (m, ds, val_idx, n_val, truth);
+  g_assert_cmpfloat_with_epsilon (m->threshold,
+      cxr_threshold_youden (scores, truth, n_val, NULL), 1e-5);
+  g_assert_cmpfloat_with_epsilon (g_ascii_strtod (g_hash_table_lookup
+          (m->provenance, "val_auc"), NULL),
+      cxr_roc_auc (scores, truth, n_val), 1e-5);
+  g_free (scores);
+  g_free (truth);
+  g_free (train_idx);
+  g_free (val_idx);
+
+  /* stopped as the third member starts: two members, both whole */
+  cxr_model_free (m);
+  m = default_model (6);
+  g_assert_true (cxr_train (m, ds, &cfg, &stopper, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (m->n_members, ==, 2);
+  g_assert_cmpmem (cxr_model_member (m, 0), bytes, single->params, bytes);
+  g_assert_cmpstr (g_hash_table_lookup (m->provenance, "epochs_run"), ==,
+      "2,2");
+
+  /* members out of range are refused */
+  cfg.members = 0;
+  g_assert_false (cxr_train (m, ds, &cfg, NULL, NULL, &error));
+  g_assert_error (error, CXR_ERROR, CXR_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  cfg.members = CXR_MAX_MEMBERS + 1;
+  g_assert_false (cxr_train (m, ds, &cfg, NULL, NULL, &error));
+  g_assert_error (error, CXR_ERROR, CXR_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+
+  cxr_model_free (m);
+  cxr_model_free (single);
+  cxr_dataset_free (ds);
+}
+
+/* ------------------------------------------------------------------------ */
+
 static gint
 compare_names (gconstpointer a, gconstpointer b)
 {
@@ -731,6 +872,7 @@ main (int argc, char **argv)
   g_test_add_func ("/trainer/divergence-nan", test_divergence_nan);
   g_test_add_func ("/trainer/callbacks", test_callbacks);
   g_test_add_func ("/trainer/no-validation", test_no_validation);
+  g_test_add_func ("/trainer/ensemble", test_ensemble);
   g_test_add_func ("/trainer/real-data", test_real_data);
   return g_test_run ();
 }
