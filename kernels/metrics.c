@@ -167,10 +167,16 @@ float
 cxr_threshold_youden (const float *scores, const uint8_t * truth, int64_t n,
     double *j_out)
 {
-  int64_t n_pos, n_neg, i, j, k, tp = 0, fp = 0;
-  int64_t best_tp = 0, best_fp = 0;
-  float best = 0.5f;
-  gboolean found = FALSE;
+  return cxr_threshold_youden_within (scores, truth, n, 0.0, j_out);
+}
+
+float
+cxr_threshold_youden_within (const float *scores, const uint8_t * truth,
+    int64_t n, double tolerance, double *j_out)
+{
+  int64_t n_pos, n_neg, i, j, k, tp, fp, best_j = 0;
+  int64_t chosen_tp = 0, chosen_fp = 0;
+  float chosen = 0.5f;
   Sample *s;
 
   if (j_out)
@@ -184,29 +190,43 @@ cxr_threshold_youden (const float *scores, const uint8_t * truth, int64_t n,
   }
 
   /* Going down from the highest score, threshold t = s[i].score calls
-   * positive everything up to the end of its group.  J n_pos n_neg =
-   * tp n_neg - fp n_pos compares exactly; only a strictly better J moves
-   * the choice, so ties keep the higher threshold. */
-  for (i = 0; i < n && !isnan (s[i].score); i = j) {
-    j = group_end (s, n, i);
-    for (k = i; k < j; k++) {
-      if (s[k].positive)
-        tp++;
-      else
-        fp++;
-    }
-    if (!found || tp * n_neg - fp * n_pos > best_tp * n_neg - best_fp * n_pos) {
-      found = TRUE;
-      best = s[i].score;
-      best_tp = tp;
-      best_fp = fp;
+   * positive everything up to the end of its group, and
+   * J n_pos n_neg = tp n_neg - fp n_pos compares exactly. The first pass
+   * finds the best J; the second, from the top, stops at the first (the
+   * highest) threshold within the tolerance of it, so with tolerance 0
+   * ties keep the higher threshold. */
+  for (int pass = 0; pass < 2; pass++) {
+    gboolean found = FALSE;
+
+    tp = fp = 0;
+    for (i = 0; i < n && !isnan (s[i].score) && !(pass && found); i = j) {
+      int64_t jn;
+
+      j = group_end (s, n, i);
+      for (k = i; k < j; k++) {
+        if (s[k].positive)
+          tp++;
+        else
+          fp++;
+      }
+      jn = tp * n_neg - fp * n_pos;
+      if (pass == 0 && (!found || jn > best_j)) {
+        best_j = jn;
+        found = TRUE;
+      } else if (pass == 1
+          && (double) jn >= best_j - tolerance * n_pos * n_neg) {
+        chosen = s[i].score;
+        chosen_tp = tp;
+        chosen_fp = fp;
+        found = TRUE;
+      }
     }
   }
   g_free (s);
 
-  if (found && j_out)
-    *j_out = (double) best_tp / n_pos - (double) best_fp / n_neg;
-  return best;
+  if (j_out)
+    *j_out = (double) chosen_tp / n_pos - (double) chosen_fp / n_neg;
+  return chosen;
 }
 
 float

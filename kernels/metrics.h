@@ -38,6 +38,14 @@ double cxr_roc_auc (const float *scores, const uint8_t *truth, int64_t n);
 float cxr_threshold_youden (const float *scores, const uint8_t *truth, int64_t n,
     double *j_out);
 
+/* The highest threshold whose J is within tolerance (in J, 0 to 1) of the
+ * best: it gives up at most that much of validation J to call the positive
+ * class only on stronger evidence, a margin against data where the negative
+ * class scores higher than in validation. Tolerance 0 is
+ * cxr_threshold_youden. */
+float cxr_threshold_youden_within (const float *scores, const uint8_t *truth,
+    int64_t n, double tolerance, double *j_out);
+
 /* The highest threshold whose sensitivity is still >= target_sensitivity,
  * i.e. the most specific one that reaches the target. 0.5 when there are no
  * positives. */

@@ -458,7 +458,8 @@ validate (const CxrModel *model, const float *params, int n_members,
   v->auc = cxr_roc_auc (scores, truth, n);
   v->threshold = cfg->threshold_method == CXR_THRESHOLD_SENSITIVITY ?
       cxr_threshold_for_sensitivity (scores, truth, n, cfg->target_sensitivity)
-      : cxr_threshold_youden (scores, truth, n, NULL);
+      : cxr_threshold_youden_within (scores, truth, n,
+      cfg->threshold_tolerance, NULL);
 
   /* last class against the rest at the chosen threshold */
   cxr_confusion_init (&at_threshold, 2);
@@ -586,6 +587,9 @@ write_provenance (CxrModel *model, const Run *run)
   if (cfg->threshold_method == CXR_THRESHOLD_SENSITIVITY)
     set_provenance (model, "threshold_method", "sensitivity:%s",
         number (b1, cfg->target_sensitivity));
+  else if (cfg->threshold_tolerance > 0)
+    set_provenance (model, "threshold_method", "youden-within:%s",
+        number (b1, cfg->threshold_tolerance));
   else
     set_provenance (model, "threshold_method", "youden");
   set_provenance (model, "learning_rate", "%s",
@@ -707,13 +711,14 @@ cxr_train (CxrModel *model, const CxrDataset *ds, const CxrTrainConfig *cfg,
   }
   if (cfg->epochs < 1 || cfg->batch_size < 1 || !(cfg->learning_rate > 0.0f)
       || cfg->members < 1 || cfg->members > CXR_MAX_MEMBERS
+      || !(cfg->threshold_tolerance >= 0.0 && cfg->threshold_tolerance < 1.0)
       || !(cfg->validation_fraction >= 0.0 && cfg->validation_fraction < 1.0)
       || !isfinite (model->norm.mean) || !isfinite (model->norm.std)
       || model->norm.std == 0.0f) {
     g_set_error (error, CXR_ERROR, CXR_ERROR_INVALID_ARGUMENT,
         "training needs epochs >= 1, batch size >= 1, a learning rate > 0, "
-        "a validation fraction in [0, 1), 1 to %d members and a usable "
-        "normalisation", CXR_MAX_MEMBERS);
+        "a validation fraction in [0, 1), 1 to %d members, a threshold "
+        "tolerance in [0, 1) and a usable normalisation", CXR_MAX_MEMBERS);
     return FALSE;
   }
   for (int i = 0; i < ds->n; i++)

@@ -94,6 +94,9 @@ typedef struct {
   int patience;                 /* 8 epochs without a better validation; 0: off */
   CxrPrecision precision;       /* auto; validation always runs in fp32 */
   CxrThresholdMethod threshold_method;  /* Youden */
+  /* Youden: take the highest threshold whose validation J is within this
+   * of the best (0: the best J itself); see cxr_threshold_youden_within */
+  double threshold_tolerance;
   double target_sensitivity;    /* 0.95, for CXR_THRESHOLD_SENSITIVITY */
   /* 1: one network. K: an ensemble of K networks whose logits are averaged,
    * trained one after the other, each as a single network would be but

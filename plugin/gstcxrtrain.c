@@ -121,6 +121,7 @@ struct _GstCxrTrain {
   gfloat rotation, shift, zoom, aspect, gamma, contrast, brightness, sharpness;
   gint patience;
   gint members;
+  gdouble threshold_tolerance;
   CxrPrecision precision;
   gint threads;
   gboolean online;
@@ -185,6 +186,7 @@ enum {
   PROP_SHARPNESS,
   PROP_PATIENCE,
   PROP_MEMBERS,
+  PROP_THRESHOLD_TOLERANCE,
   PROP_PRECISION,
   PROP_THREADS,
   PROP_ONLINE,
@@ -867,6 +869,7 @@ gst_cxr_train_start (GstBaseSink * sink)
   cfg->augment.sharpness = self->sharpness;
   cfg->patience = self->patience;
   cfg->members = self->members;
+  cfg->threshold_tolerance = self->threshold_tolerance;
   cfg->precision = self->precision;
   self->n_threads = self->threads;
   online = self->online;
@@ -1196,6 +1199,9 @@ gst_cxr_train_set_property (GObject * object, guint prop_id,
     case PROP_MEMBERS:
       self->members = g_value_get_int (value);
       break;
+    case PROP_THRESHOLD_TOLERANCE:
+      self->threshold_tolerance = g_value_get_double (value);
+      break;
     case PROP_PRECISION:
       self->precision = g_value_get_enum (value);
       break;
@@ -1297,6 +1303,9 @@ gst_cxr_train_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_MEMBERS:
       g_value_set_int (value, self->members);
+      break;
+    case PROP_THRESHOLD_TOLERANCE:
+      g_value_set_double (value, self->threshold_tolerance);
       break;
     case PROP_PRECISION:
       g_value_set_enum (value, self->precision);
@@ -1494,6 +1503,13 @@ gst_cxr_train_class_init (GstCxrTrainClass * klass)
           "their logits. The run takes this many times as long. A model= "
           "with more members trains them all", 1, CXR_MAX_MEMBERS,
           d.members, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_THRESHOLD_TOLERANCE,
+      g_param_spec_double ("threshold-tolerance", "Threshold tolerance",
+          "The decision threshold is the highest one whose validation "
+          "Youden's J (sensitivity + specificity - 1) is within this of the "
+          "best; 0: the best J. A margin for data on which the first class "
+          "scores higher than in validation", 0.0, 0.5,
+          d.threshold_tolerance, rw_ready));
   g_object_class_install_property (gobject_class, PROP_PRECISION,
       g_param_spec_enum ("precision", "Precision",
           "Arithmetic of training (validation always runs in fp32)",
@@ -1602,6 +1618,7 @@ gst_cxr_train_init (GstCxrTrain * self)
   self->sharpness = d.augment.sharpness;
   self->patience = d.patience;
   self->members = d.members;
+  self->threshold_tolerance = d.threshold_tolerance;
   self->precision = d.precision;
   self->replay_size = DEFAULT_REPLAY_SIZE;
   self->progress_interval = DEFAULT_PROGRESS_INTERVAL;

@@ -304,6 +304,74 @@ test_youden_brute_force (void)
   g_free (t);
 }
 
+/* Youden within a tolerance: the highest threshold whose J is at most
+ * that far below the best. */
+static void
+test_youden_within_known (void)
+{
+  /* positives 0.9 0.8 0.6 0.35, negatives 0.7 0.3 0.2 0.1; J going down:
+   * 0.9: .25, 0.8: .5, 0.7: .25, 0.6: .5, 0.35: .75 (best), 0.3: .5 */
+  const float s[] = { 0.9f, 0.8f, 0.6f, 0.35f, 0.7f, 0.3f, 0.2f, 0.1f };
+  const uint8_t t[] = { 1, 1, 1, 1, 0, 0, 0, 0 };
+  double j;
+
+  g_assert_cmpfloat (cxr_threshold_youden_within (s, t, 8, 0.0, &j), ==,
+      0.35f);
+  g_assert_cmpfloat_with_epsilon (j, 0.75, EPS);
+  g_assert_cmpfloat (cxr_threshold_youden_within (s, t, 8, 0.1, &j), ==,
+      0.35f);
+  g_assert_cmpfloat (cxr_threshold_youden_within (s, t, 8, 0.25, &j), ==,
+      0.8f);
+  g_assert_cmpfloat_with_epsilon (j, 0.5, EPS);
+  g_assert_cmpfloat (cxr_threshold_youden_within (s, t, 8, 0.5, &j), ==,
+      0.9f);
+  g_assert_cmpfloat_with_epsilon (j, 0.25, EPS);
+}
+
+/* against every score tried as a threshold, for several tolerances */
+static void
+test_youden_within_brute_force (void)
+{
+  const int n = 300;
+  const double tolerances[] = { 0.0, 0.02, 0.1, 0.3 };
+  float *s = g_new (float, n);
+  uint8_t *t = g_new (uint8_t, n);
+  int64_t *num = g_new (int64_t, n);
+  GRand *rand = g_rand_new_with_seed (99);
+  int64_t n_pos = 0, n_neg, best_num = G_MININT64;
+
+  for (int i = 0; i < n; i++) {
+    t[i] = g_rand_boolean (rand);
+    s[i] = g_rand_int_range (rand, 0, 20 + 8 * t[i]) / 32.0f;
+    n_pos += t[i];
+  }
+  n_neg = n - n_pos;
+  for (int i = 0; i < n; i++) {
+    int64_t tp = 0, fp = 0;
+
+    for (int k = 0; k < n; k++)
+      if (s[k] >= s[i]) {
+        tp += t[k];
+        fp += !t[k];
+      }
+    num[i] = tp * n_neg - fp * n_pos;
+    best_num = MAX (best_num, num[i]);
+  }
+  for (guint c = 0; c < G_N_ELEMENTS (tolerances); c++) {
+    float want = -1.0f;
+
+    for (int i = 0; i < n; i++)
+      if (num[i] >= best_num - tolerances[c] * n_pos * n_neg && s[i] > want)
+        want = s[i];
+    g_assert_cmpfloat (cxr_threshold_youden_within (s, t, n, tolerances[c],
+            NULL), ==, want);
+  }
+  g_rand_free (rand);
+  g_free (num);
+  g_free (s);
+  g_free (t);
+}
+
 static void
 test_sensitivity_known (void)
 {
@@ -365,6 +433,9 @@ main (int argc, char **argv)
   g_test_add_func ("/metrics/youden/known", test_youden_known);
   g_test_add_func ("/metrics/youden/tied-scores", test_youden_tied_scores);
   g_test_add_func ("/metrics/youden/brute-force", test_youden_brute_force);
+  g_test_add_func ("/metrics/youden-within/known", test_youden_within_known);
+  g_test_add_func ("/metrics/youden-within/brute-force",
+      test_youden_within_brute_force);
   g_test_add_func ("/metrics/sensitivity/known", test_sensitivity_known);
   g_test_add_func ("/metrics/thresholds/degenerate",
       test_thresholds_degenerate);

@@ -321,7 +321,8 @@ GST_START_TEST (test_messages_and_figures)
   gchar *out = tmp_path ("out.safetensors");
   gchar *props = g_strdup_printf ("output=\"%s\" architecture=\"%s\" "
       "epochs=3 batch-size=8 learning-rate=0.01 validation-fraction=0.25 progress-interval=1 "
-      "patience=0 seed=3 aspect=0.25 sharpness=0.5 gamma=0.2", out, TINY);
+      "patience=0 seed=3 aspect=0.25 sharpness=0.5 gamma=0.2 "
+      "threshold-tolerance=0.05", out, TINY);
   Run *r = run_new (props);
   const GstStructure *s;
   CxrModel *m;
@@ -372,6 +373,8 @@ GST_START_TEST (test_messages_and_figures)
   fail_unless_equals_string (provenance (m, "augment"),
       "rotation=10 shift=0.1 zoom=0.1 aspect=0.25");
   fail_unless_equals_string (provenance (m, "augment_sharpness"), "0.5");
+  fail_unless_equals_string (provenance (m, "threshold_method"),
+      "youden-within:0.05");
   fail_unless_equals_string (provenance (m, "augment_intensity"),
       "gamma=0.2 contrast=0 brightness=0");
   fail_unless (m->threshold > 0 && m->threshold < 1);

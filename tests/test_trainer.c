@@ -665,7 +665,8 @@ ensemble_scores (const CxrModel *m, const CxrDataset *ds, const int *idx,
 }
 
 /* An ensemble: member 0 trains exactly as a single network would and the
- * others otherwise; the threshold and AUC are those of the averaged logits;
+ * others otherwise; the threshold (here Youden within 0.2) and AUC are
+ * those of the averaged logits;
  * checkpoints hold the members so far; a member stopped before its first
  * epoch is left out. */
 static void
@@ -687,6 +688,7 @@ test_ensemble (void)
   g_assert_true (cxr_train (single, ds, &cfg, NULL, NULL, &error));
   g_assert_no_error (error);
   cfg.members = 3;
+  cfg.threshold_tolerance = 0.2;
   g_assert_true (cxr_train (m, ds, &cfg, &cb, &p, &error));
   g_assert_no_error (error);
 
@@ -707,7 +709,9 @@ test_ensemble (void)
   truth = g_new (guint8, n_val);
   scores = ensemble_scores (m, ds, val_idx, n_val, truth);
   g_assert_cmpfloat_with_epsilon (m->threshold,
-      cxr_threshold_youden (scores, truth, n_val, NULL), 1e-5);
+      cxr_threshold_youden_within (scores, truth, n_val, 0.2, NULL), 1e-5);
+  g_assert_cmpstr (g_hash_table_lookup (m->provenance, "threshold_method"),
+      ==, "youden-within:0.2");
   g_assert_cmpfloat_with_epsilon (g_ascii_strtod (g_hash_table_lookup
           (m->provenance, "val_auc"), NULL),
       cxr_roc_auc (scores, truth, n_val), 1e-5);

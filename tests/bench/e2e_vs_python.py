@@ -32,7 +32,11 @@ def python_job(out_path):
     torch.set_num_threads(threads)
     tensors, meta = safetensors_np.load(model_path)
     layers = torch_model.parse(meta["layers"])
-    params = {k: torch.tensor(v) for k, v in tensors.items()}
+    # an ensemble's members are averaged in logits, as cxrclassify does
+    members = int(meta.get("members", "1"))
+    prefixes = [f"member{k}." for k in range(members)] if members > 1 else [""]
+    params = [{k[len(p):]: torch.tensor(v) for k, v in tensors.items() if k.startswith(p)}
+              for p in prefixes]
     mean, std = map(float, meta["normalization"].split())
     threshold = float(meta["threshold"])
     classes = meta["classes"].split(",")
@@ -40,7 +44,8 @@ def python_job(out_path):
         for i, path in enumerate(files):
             img = Image.open(path).convert("L").resize((124, 124), Image.BOX)
             x = (np.asarray(img, np.float32) / 255 - mean) / std
-            z = torch_model.forward(layers, params, torch.from_numpy(x)[None, None], False)
+            x = torch.from_numpy(x)[None, None]
+            z = sum(torch_model.forward(layers, p, x, False) for p in params) / len(params)
             p = torch.sigmoid(z)[0, 0].item()
             out.write(json.dumps({"file": os.path.relpath(path, folder), "frame": i,
                                   "probabilities": [1 - p, p],
