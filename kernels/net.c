@@ -1285,6 +1285,27 @@ cxr_net_forward (CxrNet *net, const float *input, float *logits,
         sizeof (float) * net->batch * net->spec->n_outputs);
 }
 
+void
+cxr_net_forward_mean (CxrNet *const *nets, int n_nets, const float *input,
+    float *logits)
+{
+  size_t n = (size_t) nets[0]->batch * nets[0]->spec->n_outputs;
+
+  cxr_net_forward (nets[0], input, logits, 0);
+  if (n_nets == 1)
+    return;
+  for (int k = 1; k < n_nets; k++) {
+    const float *z;
+
+    cxr_net_forward (nets[k], input, NULL, 0);
+    z = data_of (nets[k]->act[nets[k]->spec->n_layers - 1]);
+    for (size_t i = 0; i < n; i++)
+      logits[i] += z[i];
+  }
+  for (size_t i = 0; i < n; i++)
+    logits[i] /= n_nets;
+}
+
 float
 cxr_net_forward_backward (CxrNet *net, const float *input, const int *labels,
     const float *sample_weights, uint64_t dropout_seed, float *logits)

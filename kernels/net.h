@@ -53,6 +53,13 @@ const char *cxr_net_implementation (const CxrNet *net);
 void cxr_net_forward (CxrNet *net, const float *input, float *logits,
     uint64_t dropout_seed);
 
+/* An ensemble's forward pass: the mean of n_nets inference nets' logits
+ * (nets of one spec and batch) for the same input. Logits, not
+ * probabilities, are averaged, so the sigmoid sees a single network's scale
+ * and keeps its calibration. One net gives exactly cxr_net_forward's. */
+void cxr_net_forward_mean (CxrNet *const *nets, int n_nets,
+    const float *input, float *logits);
+
 /* Training step without the update: forward in training mode, the loss, and
  * backward into the bound gradient block. labels: class index per sample;
  * sample_weights: weight of each sample's loss (NULL: all 1). The loss is the

@@ -409,7 +409,6 @@ validate (const CxrModel *model, const float *params, int n_members,
   double loss = 0.0;
   int vb = MIN (VAL_BATCH, n);
   CxrNet *nets[CXR_MAX_MEMBERS] = { NULL };
-  float *member_logits = g_new (float, vb * n_out);
   gboolean ok = FALSE;
 
   /* input: vb x 1 x side x side; logits: vb x n_out; scores, truth: n
@@ -431,14 +430,7 @@ validate (const CxrModel *model, const float *params, int n_members,
     }
     /* the last batch is padded with zeros; their logits are ignored */
     memset (input + count * px, 0, (vb - count) * px * sizeof (float));
-    cxr_net_forward (nets[0], input, logits, 0);
-    for (int k = 1; k < n_members; k++) {
-      cxr_net_forward (nets[k], input, member_logits, 0);
-      for (int i = 0; i < vb * n_out; i++)
-        logits[i] += member_logits[i];
-    }
-    for (int i = 0; n_members > 1 && i < vb * n_out; i++)
-      logits[i] /= n_members;
+    cxr_net_forward_mean (nets, n_members, input, logits);
 
     for (int j = 0; j < count; j++) {
       const float *z = logits + j * n_out;
@@ -474,9 +466,7 @@ validate (const CxrModel *model, const float *params, int n_members,
   ok = TRUE;
 out:
   for (int k = 0; k < n_members; k++)
-    if (nets[k])
-      cxr_net_free (nets[k]);
-  g_free (member_logits);
+    cxr_net_free (nets[k]);
   return ok;
 }
 
@@ -526,11 +516,10 @@ number (char *buf, double x)
 /* what a run knows about itself, for the model's provenance */
 typedef struct {
   const CxrTrainConfig *cfg;
-  int epochs_run, best_epoch;   /* of the member in training */
-  int members, member;          /* in the ensemble; the one in training */
+  int members, member;          /* in the ensemble; the last one started */
+  int epochs_run[CXR_MAX_MEMBERS], best_epoch[CXR_MAX_MEMBERS];  /* each */
   int valid_members;            /* leading members with usable weights */
   gboolean ensemble_validated;
-  int member_epochs_run[CXR_MAX_MEMBERS], member_best_epoch[CXR_MAX_MEMBERS];
   int n_train, n_val, batch;
   Validation best;
   CxrPrecision precision;
@@ -548,29 +537,22 @@ write_provenance (CxrModel *model, const Run *run)
   const CxrAugmentParams *a = &cfg->augment;
   char b1[G_ASCII_DTOSTR_BUF_SIZE], b2[G_ASCII_DTOSTR_BUF_SIZE],
       b3[G_ASCII_DTOSTR_BUF_SIZE], b4[G_ASCII_DTOSTR_BUF_SIZE];
+  GString *epochs = g_string_new (NULL), *bests = g_string_new (NULL);
 
-  if (run->members > 1) {
-    /* one figure per member, in member order */
-    GString *epochs = g_string_new (NULL), *bests = g_string_new (NULL);
-
-    for (int k = 0; k < model->n_members; k++) {
-      g_string_append_printf (epochs, "%s%d", k ? "," : "",
-          run->member_epochs_run[k]);
-      g_string_append_printf (bests, "%s%d", k ? "," : "",
-          run->member_best_epoch[k]);
-    }
-    set_provenance (model, "epochs_run", "%s", epochs->str);
-    set_provenance (model, "best_epoch", "%s", bests->str);
-    g_string_free (epochs, TRUE);
-    g_string_free (bests, TRUE);
-  } else {
-    set_provenance (model, "epochs_run", "%d", run->epochs_run);
-    set_provenance (model, "best_epoch", "%d", run->best_epoch);
+  /* one figure per member, in member order: a plain number for one */
+  for (int k = 0; k < model->n_members; k++) {
+    g_string_append_printf (epochs, "%s%d", k ? "," : "", run->epochs_run[k]);
+    g_string_append_printf (bests, "%s%d", k ? "," : "", run->best_epoch[k]);
   }
+  set_provenance (model, "epochs_run", "%s", epochs->str);
+  set_provenance (model, "best_epoch", "%s", bests->str);
+  g_string_free (epochs, TRUE);
+  g_string_free (bests, TRUE);
   set_provenance (model, "seed", "%" G_GUINT64_FORMAT, cfg->seed);
   set_provenance (model, "train_images", "%d", run->n_train);
   set_provenance (model, "val_images", "%d", run->n_val);
-  if (run->n_val > 0 && (run->best_epoch > 0 || run->ensemble_validated)) {
+  if (run->n_val > 0 && (run->best_epoch[run->member] > 0
+          || run->ensemble_validated)) {
     set_provenance (model, "val_auc", "%s", number (b1, run->best.auc));
     /* at the model's threshold, which is how it will be used */
     set_provenance (model, "val_accuracy", "%s",
@@ -630,7 +612,7 @@ restore_best (CxrModel *model, const float *best, const Run *run)
 {
   memcpy (cxr_model_member (model, run->member), best,
       model->spec->n_floats * sizeof (float));
-  if (run->best_epoch > 0)
+  if (run->best_epoch[run->member] > 0)
     model->threshold = run->best.threshold;
 }
 
@@ -804,10 +786,11 @@ cxr_train (CxrModel *model, const CxrDataset *ds, const CxrTrainConfig *cfg,
   run.fingerprint = cxr_dataset_fingerprint (ds);
   run.timer = g_timer_new ();
 
-  for (run.member = 0; run.member < members && !stop; run.member++) {
-    float *params = cxr_model_member (model, run.member);
-    uint64_t seed = member_seed (cfg->seed, run.member);
+  for (int k = 0; k < members && !stop; k++) {
+    float *params = cxr_model_member (model, k);
+    uint64_t seed = member_seed (cfg->seed, k);
 
+    run.member = k;
     net = cxr_net_new_training (spec, params, grads, batch, cfg->precision,
         error);
     if (!net)
@@ -818,7 +801,6 @@ cxr_train (CxrModel *model, const CxrDataset *ds, const CxrTrainConfig *cfg,
     memcpy (best, params, n_params * sizeof (float));
     run.precision = cxr_net_precision (net);
     run.best.threshold = 0.5f;
-    run.best_epoch = run.epochs_run = 0;
     since_best = 0;
     global_step = 0;
     stop_member = FALSE;
@@ -908,7 +890,7 @@ cxr_train (CxrModel *model, const CxrDataset *ds, const CxrTrainConfig *cfg,
       }
       if (seen < (int64_t) steps_per_epoch * batch)
         break;                  /* stopped mid-epoch: nothing to validate */
-      run.epochs_run = run.member_epochs_run[run.member] = epoch;
+      run.epochs_run[run.member] = epoch;
 
       if (run.n_val > 0) {
         if (!validate (model, params, 1, ds, val_idx, run.n_val, cfg,
@@ -916,14 +898,15 @@ cxr_train (CxrModel *model, const CxrDataset *ds, const CxrTrainConfig *cfg,
           restore_best (model, best, &run);
           goto out;
         }
-        er.is_best = run.best_epoch == 0 || is_better (&v, &run.best);
+        er.is_best = run.best_epoch[run.member] == 0
+            || is_better (&v, &run.best);
       } else
         er.is_best = TRUE;      /* without validation, the last is the best */
 
       if (er.is_best) {
         memcpy (best, params, n_params * sizeof (float));
         run.best = v;
-        run.best_epoch = run.member_best_epoch[run.member] = epoch;
+        run.best_epoch[run.member] = epoch;
         run.valid_members = MAX (run.valid_members, run.member + 1);
         since_best = 0;
       } else

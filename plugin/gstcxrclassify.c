@@ -381,18 +381,8 @@ classify (GstCxrClassify * self, GstBuffer * buf, GstVideoInfo * info)
   }
   if (self->threads > 0)
     omp_set_num_threads (self->threads);
-  /* An ensemble gives one decision from several independently trained
-   * networks. Their logits are averaged, not their probabilities, so the
-   * sigmoid sees a single network's scale and keeps its calibration. */
-  cxr_net_forward (e->nets[0], e->input, logits, 0);
-  for (int k = 1; k < e->model->n_members; k++) {
-    float more[GST_CXR_MAX_CLASSES];
-    cxr_net_forward (e->nets[k], e->input, more, 0);
-    for (int j = 0; j < spec->n_outputs; j++)
-      logits[j] += more[j];
-  }
-  for (int j = 0; j < spec->n_outputs; j++)
-    logits[j] /= e->model->n_members;
+  /* an ensemble gives one decision from all its networks */
+  cxr_net_forward_mean (e->nets, e->model->n_members, e->input, logits);
   cxr_logits_to_probabilities (spec, logits, probs);
 
   GST_OBJECT_LOCK (self);
