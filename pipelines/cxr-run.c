@@ -91,12 +91,26 @@ show_progress (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+/* "member k/K " for a member of an ensemble, "" otherwise */
+static void
+member_label (const GstStructure * s, char *buf, gsize size)
+{
+  gint member = 1, members = 1;
+
+  gst_structure_get (s, "member", G_TYPE_INT, &member, "members", G_TYPE_INT,
+      &members, NULL);
+  if (members > 1)
+    g_snprintf (buf, size, "member %d/%d ", member, members);
+  else
+    buf[0] = '\0';
+}
+
 static void
 show_training (Job * job, const GstStructure * s)
 {
-  gint epoch = 0, epochs = 0, step = 0, steps = 0, member = 1, members = 1;
+  gint epoch = 0, epochs = 0, step = 0, steps = 0;
   double loss = 0, acc = 0, rate = 0, eta = -1;
-  char what[48], extra[64];
+  char who[32], what[48], extra[64];
 
   if (!job->caching_done) {
     show_progress (job);
@@ -107,13 +121,9 @@ show_training (Job * job, const GstStructure * s)
       &epochs, "step", G_TYPE_INT, &step, "steps-per-epoch", G_TYPE_INT,
       &steps, "loss", G_TYPE_DOUBLE, &loss, "accuracy", G_TYPE_DOUBLE, &acc,
       "images-per-second", G_TYPE_DOUBLE, &rate, "eta-seconds", G_TYPE_DOUBLE,
-      &eta, "member", G_TYPE_INT, &member, "members", G_TYPE_INT, &members,
-      NULL);
-  if (members > 1)
-    g_snprintf (what, sizeof what, "member %d/%d epoch %d/%d ", member,
-        members, epoch, epochs);
-  else
-    g_snprintf (what, sizeof what, "epoch %d/%d ", epoch, epochs);
+      &eta, NULL);
+  member_label (s, who, sizeof who);
+  g_snprintf (what, sizeof what, "%sepoch %d/%d ", who, epoch, epochs);
   g_snprintf (extra, sizeof extra, "  loss %.4f  acc %.3f", loss, acc);
   print_bar (job, what, (guint64) step, (guint64) steps, rate, "images/s", eta, extra);
 }
@@ -121,18 +131,16 @@ show_training (Job * job, const GstStructure * s)
 static void
 show_epoch (Job * job, const GstStructure * s)
 {
-  gint epoch = 0, member = 1, members = 1;
+  gint epoch = 0;
   double val_loss = 0, val_acc = 0, val_auc = 0, threshold = 0;
   gboolean best = FALSE;
-  char who[32] = "";
+  char who[32];
 
   gst_structure_get (s, "epoch", G_TYPE_INT, &epoch, "val-loss",
       G_TYPE_DOUBLE, &val_loss, "val-accuracy", G_TYPE_DOUBLE, &val_acc,
       "val-auc", G_TYPE_DOUBLE, &val_auc, "threshold", G_TYPE_DOUBLE,
-      &threshold, "best", G_TYPE_BOOLEAN, &best, "member", G_TYPE_INT,
-      &member, "members", G_TYPE_INT, &members, NULL);
-  if (members > 1)
-    g_snprintf (who, sizeof who, "member %d/%d ", member, members);
+      &threshold, "best", G_TYPE_BOOLEAN, &best, NULL);
+  member_label (s, who, sizeof who);
   fprintf (stderr, "%s%sepoch %d: validation loss %.4f, accuracy %.4f, AUC "
       "%.4f, threshold %.3f%s\n", job->tty ? "\n" : "", who, epoch,
       val_loss, val_acc, val_auc, threshold, best ? "  (best so far)" : "");
