@@ -35,8 +35,8 @@ typedef struct {
 
 /* src and dst: w x h floats, row-major, must not overlap. Draws exactly
  * nine numbers from rng (angle, shift x, shift y, zoom, gamma, contrast,
- * brightness, sharpness, aspect) whatever the params, so a run's random stream does
- * not depend on which augmentations are enabled. All-zero params copy src to
- * dst. */
+ * brightness, sharpness, aspect) whatever the params, so a run's random
+ * stream does not depend on which augmentations are enabled. All-zero
+ * params copy src to dst. */
 void cxr_augment (const float *src, float *dst, int w, int h,
     const CxrAugmentParams *params, CxrRng *rng);
