@@ -194,6 +194,8 @@ cxr_model_from_file (const CxrModelFile *f, const char *name, GError **error)
   const char *input = cxr_model_file_get_meta (f, "input");
   const char *norm = cxr_model_file_get_meta (f, "normalization");
   const char *members = cxr_model_file_get_meta (f, "members");
+  const char *film = cxr_model_file_get_meta (f, "film_normalization");
+  int film_kind = CXR_FILM_NONE;
   int in_c, in_h, in_w, n_members = 1;
   char extra;
   float mean, std, threshold;
@@ -227,6 +229,13 @@ cxr_model_from_file (const CxrModelFile *f, const char *name, GError **error)
         "%s: normalization '%s' is not 'MEAN STD' with STD > 0", name, norm);
     return NULL;
   }
+  /* absent in files written before it existed: no film step */
+  if (film && (film_kind = cxr_film_normalization_from_name (film)) < 0) {
+    g_set_error (error, CXR_ERROR, CXR_ERROR_UNSUPPORTED,
+        "%s: film_normalization '%s' is not none, equalize or percentile",
+        name, film);
+    return NULL;
+  }
   if (!parse_float (cxr_model_file_get_meta (f, "threshold"), &threshold)
       || threshold < 0.0f || threshold > 1.0f) {
     g_set_error (error, CXR_ERROR, CXR_ERROR_CORRUPT,
@@ -249,6 +258,7 @@ cxr_model_from_file (const CxrModelFile *f, const char *name, GError **error)
   m = model_alloc (spec);
   m->norm.mean = mean;
   m->norm.std = std;
+  m->norm.film = film_kind;
   m->threshold = threshold;
   m->classes = g_strsplit (cxr_model_file_get_meta (f, "classes"), ",", -1);
   if (!check_classes (m->classes, spec, name, error))
@@ -262,7 +272,8 @@ cxr_model_from_file (const CxrModelFile *f, const char *name, GError **error)
   gpointer key, value;
   g_hash_table_iter_init (&it, f->metadata);
   while (g_hash_table_iter_next (&it, &key, &value))
-    if (!g_strv_contains (required, key) && strcmp (key, "members") != 0)
+    if (!g_strv_contains (required, key) && strcmp (key, "members") != 0
+        && strcmp (key, "film_normalization") != 0)
       g_hash_table_insert (m->provenance, g_strdup (key), g_strdup (value));
   cxr_model_update_id (m);
   return m;
@@ -314,6 +325,10 @@ cxr_model_save (CxrModel *m, const char *path, GError **error)
   g_free (s);
   g_ascii_formatd (buf, G_ASCII_DTOSTR_BUF_SIZE, "%.9g", m->threshold);
   cxr_model_file_set_meta (f, "threshold", buf);
+  g_hash_table_remove (f->metadata, "film_normalization");
+  if (m->norm.film != CXR_FILM_NONE)
+    cxr_model_file_set_meta (f, "film_normalization",
+        cxr_film_normalization_name (m->norm.film));
   g_hash_table_remove (f->metadata, "members");
   if (m->n_members > 1) {
     s = g_strdup_printf ("%d", m->n_members);

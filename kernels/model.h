@@ -4,8 +4,10 @@
  * (modelfile.h) whose "__metadata__" carries the text fields.
  *
  * Metadata keys written and required: format, layers, input ("CxHxW"),
- * normalization ("MEAN STD"), classes ("A,B"), threshold. Any other key is
- * provenance and is kept as it is.
+ * normalization ("MEAN STD"), classes ("A,B"), threshold. Written when not
+ * "none": film_normalization ("equalize", "percentile"; preprocess.h), the
+ * per-film step before MEAN and STD; a file without it has none. Any other
+ * key is provenance and is kept as it is.
  *
  * An ensemble is several networks of the same spec whose logits are
  * averaged: "members" ("K", written when K > 1) says how many, and member

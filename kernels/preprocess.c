@@ -5,7 +5,8 @@
  * horizontal pass turns each source row into grey floats and resamples it
  * into a temp buffer of out_w x src_h floats; the vertical pass then mixes
  * rows of that buffer.  Since the weights of every output sample sum to 1,
- * normalisation is linear and is applied once, on the output. */
+ * mean and std normalisation is linear and is applied once, on the output;
+ * a film normalisation needs the whole resampled film and comes after. */
 #include "preprocess.h"
 #include "error.h"
 
@@ -150,6 +151,97 @@ vertical_pass (const float *tmp, int out_w, const CxrAxis * ay,
       for (int x = 0; x < out_w; x++)
         d[x] = d[x] * scale + offset;
   }
+}
+
+#define FILM_BINS 1024
+
+const char *
+cxr_film_normalization_name (CxrFilmNormalization film)
+{
+  switch (film) {
+    case CXR_FILM_NONE:
+      return "none";
+    case CXR_FILM_EQUALIZE:
+      return "equalize";
+    case CXR_FILM_PERCENTILE:
+      return "percentile";
+  }
+  return NULL;
+}
+
+int
+cxr_film_normalization_from_name (const char *name)
+{
+  for (int f = CXR_FILM_NONE; f <= CXR_FILM_PERCENTILE; f++)
+    if (name && strcmp (name, cxr_film_normalization_name (f)) == 0)
+      return f;
+  return -1;
+}
+
+static int
+film_bin (float v)
+{
+  /* NaN and values outside [0, 1] go to the end bins */
+  if (!(v > 0.0f))
+    return 0;
+  return MIN ((int) (v * FILM_BINS), FILM_BINS - 1);
+}
+
+/* below[b]: values in bins under b; count[b]: values in bin b */
+static void
+film_histogram (const float *x, size_t n, uint32_t *below, uint32_t *count)
+{
+  uint32_t sum = 0;
+
+  memset (count, 0, FILM_BINS * sizeof *count);
+  for (size_t i = 0; i < n; i++)
+    count[film_bin (x[i])]++;
+  for (int b = 0; b < FILM_BINS; b++) {
+    below[b] = sum;
+    sum += count[b];
+  }
+}
+
+/* the value under which a fraction q of the film lies, linear within a bin */
+static float
+film_quantile (const uint32_t *below, const uint32_t *count, size_t n,
+    double q)
+{
+  double rank = q * n;
+
+  for (int b = 0; b < FILM_BINS; b++)
+    if (count[b] > 0 && below[b] + count[b] >= rank)
+      return (float) ((b + CLAMP ((rank - below[b]) / count[b], 0.0, 1.0))
+          / FILM_BINS);
+  return 1.0f;
+}
+
+void
+cxr_normalize (float *x, size_t n, const CxrNormalization * norm)
+{
+  uint32_t below[FILM_BINS], count[FILM_BINS];
+  float scale = 1.0f / norm->std, offset = -norm->mean / norm->std;
+
+  if (n > 0 && norm->film == CXR_FILM_EQUALIZE) {
+    film_histogram (x, n, below, count);
+    for (size_t i = 0; i < n; i++) {
+      int b = film_bin (x[i]);
+      float within = CLAMP (x[i] * FILM_BINS - b, 0.0f, 1.0f);
+      x[i] = (below[b] + within * count[b]) / (float) n;
+    }
+  } else if (n > 0 && norm->film == CXR_FILM_PERCENTILE) {
+    float lo, hi;
+
+    film_histogram (x, n, below, count);
+    lo = film_quantile (below, count, n, 0.01);
+    hi = film_quantile (below, count, n, 0.99);
+    /* a flat film has no range to stretch: it is only shifted */
+    float s = hi - lo > 1.0f / 255.0f ? 1.0f / (hi - lo) : 1.0f;
+    for (size_t i = 0; i < n; i++)
+      x[i] = (x[i] - lo) * s;
+  }
+  for (size_t i = 0; i < n; i++)
+    x[i] = x[i] * scale + offset;
 }
 
 static int
@@ -325,8 +417,12 @@ cxr_preprocess (const uint8_t * data, int width, int height, int stride,
 
   /* (v / full_scale - mean) / std folded into v * scale + offset */
   full_scale = format == CXR_PIXEL_GRAY16_LE ? 65535.0f : 255.0f;
-  vertical_pass (tmp, out_w, &ay, 1.0f / (full_scale * std), -mean / std,
-      out);
+  if (norm && norm->film != CXR_FILM_NONE) {
+    vertical_pass (tmp, out_w, &ay, 1.0f / full_scale, 0.0f, out);
+    cxr_normalize (out, (size_t) out_w * out_h, norm);
+  } else
+    vertical_pass (tmp, out_w, &ay, 1.0f / (full_scale * std), -mean / std,
+        out);
 
   g_free (row);
   g_free (tmp);

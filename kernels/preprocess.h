@@ -27,11 +27,37 @@ typedef enum {
 #define CXR_MAX_FRAME_SIDE 65536
 #define CXR_MAX_FRAME_PIXELS (1 << 28)
 
-/* value = (pixel / full_scale - mean) / std, full_scale 255 or 65535 */
+/* A per-film intensity normalisation, applied to the image at the
+ * network's size with values in [0, 1] (pixel / full_scale), before mean and
+ * std. Films from other machines and sites differ in exposure, contrast and
+ * processing curve; these take most of that out of what the network sees. */
+typedef enum {
+  CXR_FILM_NONE,        /* the values as they are */
+  CXR_FILM_EQUALIZE,    /* histogram equalisation: each value becomes the
+                         * fraction of the film darker than it (the film's
+                         * own CDF, 1024 bins, linear within a bin), so any
+                         * increasing change of the grey curve gives the
+                         * same input */
+  CXR_FILM_PERCENTILE,  /* the film's 1st and 99th percentiles to 0 and 1,
+                         * linearly, not clamped */
+} CxrFilmNormalization;
+
+/* value = (film (pixel / full_scale) - mean) / std, full_scale 255 or 65535 */
 typedef struct {
   float mean;
   float std;
+  CxrFilmNormalization film;
 } CxrNormalization;
+
+/* The names used in model files and properties: "none", "equalize",
+ * "percentile". NULL / -1 for what is not one of them. */
+const char *cxr_film_normalization_name (CxrFilmNormalization film);
+int cxr_film_normalization_from_name (const char *name);
+
+/* In place, on n values of one film in [0, 1]: the film step, then mean and
+ * std; what cxr_preprocess does after resampling, for images that are
+ * already at the network's size (the training cache). */
+void cxr_normalize (float *x, size_t n, const CxrNormalization *norm);
 
 /* data: first byte of the top row; stride: bytes from one row to the next
  * (>= width * bytes per pixel). out: out_w * out_h floats, row-major.

@@ -324,17 +324,6 @@ cxr_train_config_init (CxrTrainConfig *cfg)
 /* ----------------------------------------------------------------------------
  * pieces of a step */
 
-/* normalised as cxr_preprocess does it, v * (1 / std) - mean / std, so that
- * training sees the values inference will see */
-static void
-normalise (float *x, size_t n, const CxrNormalization *norm)
-{
-  float scale = 1.0f / norm->std, offset = -norm->mean / norm->std;
-
-  for (size_t i = 0; i < n; i++)
-    x[i] = x[i] * scale + offset;
-}
-
 /* learning rate of a step (from 0): linear warm-up to the peak, then half a
  * cosine down to 0 at the last step */
 static float
@@ -387,6 +376,7 @@ typedef struct {
   double loss, accuracy, accuracy_at_threshold, auc;
   double sensitivity, specificity;
   float threshold;
+  float threshold_best_j;       /* Youden's best, whatever the rule */
 } Validation;
 
 /* Scores the validation images with n_members networks (params: one after
@@ -426,7 +416,7 @@ validate (const CxrModel *model, const float *params, int n_members,
 
     for (int j = 0; j < count; j++) {
       cxr_dataset_get (ds, idx[b + j], input + j * px);
-      normalise (input + j * px, px, &model->norm);
+      cxr_normalize (input + j * px, px, &model->norm);
     }
     /* the last batch is padded with zeros; their logits are ignored */
     memset (input + count * px, 0, (vb - count) * px * sizeof (float));
@@ -452,6 +442,8 @@ validate (const CxrModel *model, const float *params, int n_members,
       cxr_threshold_for_sensitivity (scores, truth, n, cfg->target_sensitivity)
       : cxr_threshold_youden_within (scores, truth, n,
       cfg->threshold_tolerance, NULL);
+  v->threshold_best_j = cxr_threshold_youden_within (scores, truth, n, 0.0,
+      NULL);
 
   /* last class against the rest at the chosen threshold */
   cxr_confusion_init (&at_threshold, 2);
@@ -531,7 +523,7 @@ static void
 write_provenance (CxrModel *model, const Run *run)
 {
   static const char *val_keys[] = { "val_auc", "val_accuracy",
-    "val_sensitivity", "val_specificity", NULL
+    "val_sensitivity", "val_specificity", "val_threshold_best_j", NULL
   };
   const CxrTrainConfig *cfg = run->cfg;
   const CxrAugmentParams *a = &cfg->augment;
@@ -561,6 +553,9 @@ write_provenance (CxrModel *model, const Run *run)
         number (b1, run->best.sensitivity));
     set_provenance (model, "val_specificity", "%s",
         number (b1, run->best.specificity));
+    /* for comparing threshold rules without training again */
+    set_provenance (model, "val_threshold_best_j", "%s",
+        number (b1, run->best.threshold_best_j));
   } else {
     /* a resumed model's old figures would describe other weights */
     for (int i = 0; val_keys[i]; i++)
@@ -836,7 +831,7 @@ cxr_train (CxrModel *model, const CxrDataset *ds, const CxrTrainConfig *cfg,
           cxr_dataset_get (ds, chosen[j], scratch + j * px);
           cxr_augment (scratch + j * px, input + j * px, ds->side, ds->side,
               &cfg->augment, &arng);
-          normalise (input + j * px, px, &model->norm);
+          cxr_normalize (input + j * px, px, &model->norm);
         }
         for (int j = 0; j < batch; j++) {
           labels[j] = ds->labels[chosen[j]];

@@ -94,6 +94,7 @@ GST_DEBUG_CATEGORY_STATIC (cxr_train_debug);
 
 #define GST_TYPE_CXR_CLASS_WEIGHTING (gst_cxr_class_weighting_get_type ())
 #define GST_TYPE_CXR_SCHEDULE (gst_cxr_schedule_get_type ())
+#define GST_TYPE_CXR_FILM_NORMALIZATION (gst_cxr_film_normalization_get_type ())
 
 /* new models take the 124x124 input the project's architectures are made
  * for */
@@ -110,6 +111,7 @@ struct _GstCxrTrain {
   gchar *label;
   gchar *classes;
   gchar *architecture;
+  CxrFilmNormalization film_normalization;
   gint epochs;
   gint batch_size;
   gfloat learning_rate;
@@ -168,6 +170,7 @@ enum {
   PROP_LABEL,
   PROP_CLASSES,
   PROP_ARCHITECTURE,
+  PROP_FILM_NORMALIZATION,
   PROP_EPOCHS,
   PROP_BATCH_SIZE,
   PROP_LEARNING_RATE,
@@ -243,6 +246,24 @@ gst_cxr_schedule_get_type (void)
   };
   if (g_once_init_enter (&type)) {
     GType t = g_enum_register_static ("GstCxrTrainSchedule", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+static GType
+gst_cxr_film_normalization_get_type (void)
+{
+  static GType type;
+  static const GEnumValue values[] = {
+    {CXR_FILM_NONE, "The film's grey values as they are", "none"},
+    {CXR_FILM_EQUALIZE, "Histogram equalisation of each film", "equalize"},
+    {CXR_FILM_PERCENTILE, "Each film's 1st to 99th percentile stretched "
+          "to 0..1", "percentile"},
+    {0, NULL, NULL}
+  };
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstCxrTrainFilmNormalization", values);
     g_once_init_leave (&type, t);
   }
   return type;
@@ -647,8 +668,6 @@ online_step (GstCxrTrain * self)
   CxrModel *model = self->model;
   const CxrNetSpec *spec = model->spec;
   int counts[CXR_MAX_CLASSES] = { 0 };
-  float scale = 1.0f / model->norm.std, offset = -model->norm.mean /
-      model->norm.std;
   guint interval;
   float loss;
   double elapsed;
@@ -676,8 +695,7 @@ online_step (GstCxrTrain * self)
     cxr_augment (o->scratch + j * o->px, x, spec->in_w, spec->in_h,
         &self->cfg.augment, &o->rng);
     /* the model's normalisation, as cxr_preprocess applies it */
-    for (size_t i = 0; i < o->px; i++)
-      x[i] = x[i] * scale + offset;
+    cxr_normalize (x, o->px, &model->norm);
     o->labels[j] = o->ring_labels[slot];
     o->weights[j] =
         self->cfg.class_weighting == CXR_CLASS_WEIGHTING_BALANCED ?
@@ -785,7 +803,8 @@ online_finish (GstCxrTrain * self)
 /* the model training starts from: the model file, or a new one */
 static CxrModel *
 starting_model (GstCxrTrain * self, const gchar * model_path,
-    const gchar * classes, const gchar * architecture)
+    const gchar * classes, const gchar * architecture,
+    CxrFilmNormalization film)
 {
   GError *error = NULL;
   CxrModel *model;
@@ -822,7 +841,8 @@ starting_model (GstCxrTrain * self, const gchar * model_path,
             "classes= to as many names as it has outputs.", architecture,
             classes, error->message), (NULL));
     g_error_free (error);
-  }
+  } else
+    model->norm.film = film;
   g_strfreev (names);
   return model;
 }
@@ -833,6 +853,7 @@ gst_cxr_train_start (GstBaseSink * sink)
   GstCxrTrain *self = GST_CXR_TRAIN (sink);
   gchar *model_path, *classes, *architecture, *label;
   CxrTrainConfig *cfg = &self->cfg;
+  CxrFilmNormalization film;
   gboolean online;
   guint replay_size, checkpoint_interval;
   GError *error = NULL;
@@ -849,6 +870,7 @@ gst_cxr_train_start (GstBaseSink * sink)
   model_path = g_strdup (self->model_path);
   classes = g_strdup (self->classes);
   architecture = g_strdup (self->architecture);
+  film = self->film_normalization;
   label = g_strdup (self->label);
   cxr_train_config_init (cfg);
   cfg->epochs = self->epochs;
@@ -884,7 +906,8 @@ gst_cxr_train_start (GstBaseSink * sink)
   self->frames_cached = self->frames_skipped = 0;
   GST_OBJECT_UNLOCK (self);
 
-  self->model = starting_model (self, model_path, classes, architecture);
+  self->model = starting_model (self, model_path, classes, architecture,
+      film);
   if (!self->model)
     goto fail;
   if (self->model->spec->in_c != 1
@@ -1069,7 +1092,7 @@ gst_cxr_train_render (GstBaseSink * sink, GstBuffer * buf)
   GstCxrTrain *self = GST_CXR_TRAIN (sink);
   const CxrNetSpec *spec = self->model->spec;
   /* the cache holds [0, 1]; the model's normalisation comes at each step */
-  const CxrNormalization unit = { 0.0f, 1.0f };
+  const CxrNormalization unit = { 0.0f, 1.0f, CXR_FILM_NONE };
   const gchar *source;
   GError *error = NULL;
   gint label;
@@ -1144,6 +1167,9 @@ gst_cxr_train_set_property (GObject * object, guint prop_id,
     case PROP_ARCHITECTURE:
       g_free (self->architecture);
       self->architecture = g_value_dup_string (value);
+      break;
+    case PROP_FILM_NORMALIZATION:
+      self->film_normalization = g_value_get_enum (value);
       break;
     case PROP_EPOCHS:
       self->epochs = g_value_get_int (value);
@@ -1249,6 +1275,9 @@ gst_cxr_train_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_ARCHITECTURE:
       g_value_set_string (value, self->architecture);
+      break;
+    case PROP_FILM_NORMALIZATION:
+      g_value_set_enum (value, self->film_normalization);
       break;
     case PROP_EPOCHS:
       g_value_set_int (value, self->epochs);
@@ -1422,6 +1451,12 @@ gst_cxr_train_class_init (GstCxrTrainClass * klass)
           "notebook's) or a layer spec such as \"conv:16,same,bn relu "
           "maxpool:2 gap dense:1 sigmoid\"; ignored with model=",
           DEFAULT_ARCHITECTURE, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_FILM_NORMALIZATION,
+      g_param_spec_enum ("film-normalization", "Film normalization",
+          "Per-film intensity normalisation of a new model, before its mean "
+          "and std; kept in the model file, so cxrclassify applies it too. "
+          "Ignored with model=", GST_TYPE_CXR_FILM_NORMALIZATION,
+          CXR_FILM_NONE, rw_ready));
   g_object_class_install_property (gobject_class, PROP_EPOCHS,
       g_param_spec_int ("epochs", "Epochs",
           "Passes over the cached frames", 1, G_MAXINT, d.epochs, rw_ready));
@@ -1588,6 +1623,7 @@ gst_cxr_train_class_init (GstCxrTrainClass * klass)
   gst_type_mark_as_plugin_api (GST_TYPE_CXR_PRECISION, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_CXR_CLASS_WEIGHTING, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_CXR_SCHEDULE, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_CXR_FILM_NORMALIZATION, 0);
   GST_DEBUG_CATEGORY_INIT (cxr_train_debug, "cxrtrain", 0,
       "chest X-ray CNN trainer");
 }

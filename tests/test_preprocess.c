@@ -5,7 +5,7 @@
 #include <math.h>
 #include <string.h>
 
-static const CxrNormalization identity = { 0.0f, 1.0f };
+static const CxrNormalization identity = { 0.0f, 1.0f, CXR_FILM_NONE };
 
 static void
 assert_floats (const float *got, const float *want, int n, float tol)
@@ -295,7 +295,7 @@ test_normalisation (void)
 {
   /* ImageNet-style grey: (pixel / 255 - 0.485) / 0.229 */
   const uint8_t data[] = { 0, 51, 255 };
-  const CxrNormalization norm = { 0.485f, 0.229f };
+  const CxrNormalization norm = { 0.485f, 0.229f, CXR_FILM_NONE };
   float out[3];
 
   g_assert_true (cxr_preprocess (data, 3, 1, 3, CXR_PIXEL_GRAY8, &norm,
@@ -327,7 +327,7 @@ test_rejects_bad_sizes (void)
 {
   /* far smaller than any of the sizes claimed below: nothing may read it */
   const uint8_t tiny[16] = { 0 };
-  const CxrNormalization zero_std = { 0.5f, 0.0f };
+  const CxrNormalization zero_std = { 0.5f, 0.0f, CXR_FILM_NONE };
   GError *error = NULL;
   float out[4];
 
