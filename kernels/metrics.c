@@ -1,4 +1,5 @@
-/* metrics.c — confusion matrices, ROC AUC and threshold choice.
+/* metrics.c — confusion matrices, ROC AUC, threshold choice and
+ * calibration (Brier score, reliability bins, ECE).
  *
  * The score-based figures sort the samples once (O(n log n)) and sweep the
  * tie groups.  A NaN score sorts below every other score and is never called
@@ -258,4 +259,65 @@ cxr_threshold_for_sensitivity (const float *scores, const uint8_t * truth,
   }
   g_free (s);
   return best;
+}
+
+double
+cxr_brier_score (const float *scores, const uint8_t * truth, int64_t n)
+{
+  double sum = 0.0;
+  int64_t i;
+
+  if (n <= 0)
+    return NAN;
+  for (i = 0; i < n; i++) {
+    double d = (double) scores[i] - (truth[i] != 0);
+
+    sum += d * d;
+  }
+  return sum / (double) n;
+}
+
+/* The bin of p: the last i whose lower edge, as a float, p reaches. */
+static int
+reliability_bin (float p)
+{
+  int i = 0;
+
+  while (i + 1 < CXR_RELIABILITY_BINS
+      && p >= (float) (i + 1) / (float) CXR_RELIABILITY_BINS)
+    i++;
+  return i;
+}
+
+void
+cxr_reliability (const float *scores, const uint8_t * truth, int64_t n,
+    CxrReliability * r)
+{
+  double sum_p[CXR_RELIABILITY_BINS] = { 0 };
+  int64_t pos[CXR_RELIABILITY_BINS] = { 0 };
+  int64_t i;
+  int b;
+
+  memset (r, 0, sizeof (*r));
+  for (i = 0; i < n; i++) {
+    b = reliability_bin (scores[i]);
+    r->bins[b].count++;
+    sum_p[b] += scores[i];
+    pos[b] += truth[i] != 0;
+  }
+  r->count = MAX (n, 0);
+  r->ece = r->count > 0 ? 0.0 : NAN;
+  for (b = 0; b < CXR_RELIABILITY_BINS; b++) {
+    CxrReliabilityBin *bin = &r->bins[b];
+
+    bin->lower = (double) b / CXR_RELIABILITY_BINS;
+    bin->upper = (double) (b + 1) / CXR_RELIABILITY_BINS;
+    bin->mean_probability = bin->fraction_positive = NAN;
+    if (bin->count == 0)
+      continue;
+    bin->mean_probability = sum_p[b] / (double) bin->count;
+    bin->fraction_positive = (double) pos[b] / (double) bin->count;
+    r->ece += (double) bin->count / (double) r->count *
+        fabs (bin->mean_probability - bin->fraction_positive);
+  }
 }

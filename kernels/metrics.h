@@ -21,6 +21,23 @@ typedef struct {
   double f1;
 } CxrBinaryMetrics;
 
+/* Reliability diagram of a positive-class probability: 10 equal-width bins
+ * over [0, 1]. */
+#define CXR_RELIABILITY_BINS 10
+
+typedef struct {
+  double lower, upper;          /* i / 10 and (i + 1) / 10 */
+  int64_t count;
+  double mean_probability;      /* NAN when the bin is empty */
+  double fraction_positive;     /* NAN when the bin is empty */
+} CxrReliabilityBin;
+
+typedef struct {
+  int64_t count;                /* samples in all bins */
+  CxrReliabilityBin bins[CXR_RELIABILITY_BINS];
+  double ece;                   /* expected calibration error; NAN if count 0 */
+} CxrReliability;
+
 void cxr_confusion_init (CxrConfusion *c, int n_classes);
 void cxr_confusion_add (CxrConfusion *c, int truth, int prediction);
 
@@ -51,3 +68,18 @@ float cxr_threshold_youden_within (const float *scores, const uint8_t *truth,
  * positives. */
 float cxr_threshold_for_sensitivity (const float *scores, const uint8_t *truth,
     int64_t n, double target_sensitivity);
+
+/* Brier score of scores (probabilities of the positive class) against binary
+ * truth (nonzero = positive): the mean of (p - y)^2, 0 for perfect, 0.25 for
+ * a constant 0.5. NAN when n is 0 or a score is NaN. */
+double cxr_brier_score (const float *scores, const uint8_t *truth, int64_t n);
+
+/* Fills r with the reliability bins of scores against binary truth and the
+ * expected calibration error, sum over bins of count / n * |mean p -
+ * fraction positive|. Bin i holds lower <= p < upper, p = 1 the last bin;
+ * the edges are compared as floats (the float nearest i / 10), so a score
+ * written as 0.7 lands in [0.7, 0.8). Scores below 0 go to the first bin,
+ * above 1 to the last; a NaN score (in the first bin) makes that bin's mean
+ * and the ECE NaN. With n = 0 every bin is empty and the ECE NAN. */
+void cxr_reliability (const float *scores, const uint8_t *truth, int64_t n,
+    CxrReliability *r);

@@ -31,22 +31,30 @@
  * classified frame), `labelled` (frames with a label meta), `unclassified`,
  * `stale`, `unmatched`, `evaluated`, `confusion` (rows = truth, columns =
  * prediction, in `classes` order), `accuracy`, `precision`, `recall`,
- * `specificity`, `f1` (the last class is the positive one) and `auc` (ROC
- * AUC of the last class's probability, ties counting one half).
+ * `specificity`, `f1` (the last class is the positive one), `auc` (ROC
+ * AUC of the last class's probability, ties counting one half), and the
+ * calibration of that probability p: `brier` (mean of (p - y)^2, y = 1 for
+ * the last class), `ece` (expected calibration error over 10 equal-width
+ * bins of p) and `reliability`, the 10 bins as objects `lower`, `upper`,
+ * `count`, `mean_probability` and `fraction_positive` (both null for an
+ * empty bin).  Bin i holds i/10 <= p < (i+1)/10, p = 1 the last bin; the
+ * edges are the floats nearest i/10, so a p written as 0.7 is in [0.7, 0.8).
  *
  * The metrics cover the *evaluated* frames: labelled, classified, not stale
  * (a stale result is a copy of an earlier frame's, so counting it again
  * would weigh that frame twice), classified with the same classes as the
  * first classified frame, and with a truth among those classes.  Labelled,
  * classified, fresh frames that fail the last two tests are counted as
- * `unmatched`.  With no evaluated frame the metrics and `confusion` are null;
- * `auc` is also null when the evaluated frames hold only one class.
+ * `unmatched`.  With no evaluated frame the metrics, `confusion` and
+ * `reliability` are null; `auc` is also null when the evaluated frames hold
+ * only one class.
  *
  * The message carries the counts as #guint64 (`count`, `labelled`,
  * `unclassified`, `stale`, `unmatched`, `evaluated`), `classes` as a
  * #GstValueArray of strings, `confusion` as a #GstValueArray of rows, each a
- * #GstValueArray of #guint64, and the metrics as #gdouble; fields whose JSON
- * value would be null are left out.
+ * #GstValueArray of #guint64, and the metrics (`brier` and `ece` among
+ * them) as #gdouble; fields whose JSON value would be null are left out.
+ * The reliability bins are in the JSON and the printed summary only.
  *
  * ## Example launch line
  * |[
@@ -559,6 +567,8 @@ typedef struct
   guint64 count, evaluated;
   CxrBinaryMetrics m;           /* valid when evaluated > 0 */
   gdouble auc;                  /* NAN when one class is missing */
+  gdouble brier;                /* NAN when evaluated = 0 */
+  CxrReliability rel;           /* the bins and the ECE, of P(last) */
 } Summary;
 
 static void
@@ -571,10 +581,16 @@ summarise (GstCxrMetaSink * self, Summary * sum)
   sum->evaluated = self->scores->len;
   memset (&sum->m, 0, sizeof sum->m);
   sum->auc = NAN;
+  sum->brier = NAN;
+  cxr_reliability (NULL, NULL, 0, &sum->rel);
   if (sum->evaluated > 0) {
+    const gfloat *scores = (const gfloat *) self->scores->data;
+    const guint8 *positive = (const guint8 *) self->positive->data;
+
     cxr_confusion_metrics (&self->confusion, &sum->m);
-    sum->auc = cxr_roc_auc ((const gfloat *) self->scores->data,
-        (const guint8 *) self->positive->data, self->scores->len);
+    sum->auc = cxr_roc_auc (scores, positive, sum->evaluated);
+    sum->brier = cxr_brier_score (scores, positive, sum->evaluated);
+    cxr_reliability (scores, positive, sum->evaluated, &sum->rel);
   }
 }
 
@@ -638,6 +654,34 @@ summary_json (GstCxrMetaSink * self, const Summary * sum)
   json_number (s, have ? sum->m.f1 : NAN, FALSE);
   json_key (s, "auc");
   json_number (s, sum->auc, FALSE);
+  json_key (s, "brier");
+  json_number (s, sum->brier, FALSE);
+  json_key (s, "ece");
+  json_number (s, sum->rel.ece, FALSE);
+  json_key (s, "reliability");
+  if (have) {
+    g_string_append_c (s, '[');
+    for (i = 0; i < CXR_RELIABILITY_BINS; i++) {
+      const CxrReliabilityBin *bin = &sum->rel.bins[i];
+
+      json_separate (s);
+      g_string_append_c (s, '{');
+      json_key (s, "lower");
+      json_number (s, bin->lower, FALSE);
+      json_key (s, "upper");
+      json_number (s, bin->upper, FALSE);
+      json_key (s, "count");
+      json_uint (s, bin->count);
+      json_key (s, "mean_probability");
+      json_number (s, bin->mean_probability, FALSE);    /* NAN: null */
+      json_key (s, "fraction_positive");
+      json_number (s, bin->fraction_positive, FALSE);
+      g_string_append_c (s, '}');
+    }
+    g_string_append_c (s, ']');
+  } else {
+    json_null (s);
+  }
   g_string_append (s, "}\n");
 
   return g_string_free (s, FALSE);
@@ -678,6 +722,19 @@ print_summary (GstCxrMetaSink * self, const Summary * sum, FILE * f)
       "recall %.4f  specificity %.4f  F1 %.4f  AUC %.4f\n",
       self->classes[self->n_classes - 1], sum->m.accuracy, sum->m.precision,
       sum->m.recall, sum->m.specificity, sum->m.f1, sum->auc);
+  fprintf (f, "  Brier %.4f  ECE %.4f (%d bins)\n", sum->brier, sum->rel.ece,
+      CXR_RELIABILITY_BINS);
+  fprintf (f, "  reliability (bin: count, mean p, fraction positive; "
+      "empty bins left out):\n");
+  for (i = 0; i < CXR_RELIABILITY_BINS; i++) {
+    const CxrReliabilityBin *bin = &sum->rel.bins[i];
+
+    if (bin->count == 0)
+      continue;
+    fprintf (f, "    %.1f-%.1f %6" G_GINT64_FORMAT "  %.3f  %.3f\n",
+        bin->lower, bin->upper, (gint64) bin->count, bin->mean_probability,
+        bin->fraction_positive);
+  }
   fflush (f);
 }
 
@@ -737,6 +794,10 @@ summary_message (GstCxrMetaSink * self, const Summary * sum)
         "f1", G_TYPE_DOUBLE, sum->m.f1, NULL);
     if (!isnan (sum->auc))
       gst_structure_set (st, "auc", G_TYPE_DOUBLE, sum->auc, NULL);
+    if (!isnan (sum->brier))
+      gst_structure_set (st, "brier", G_TYPE_DOUBLE, sum->brier, NULL);
+    if (!isnan (sum->rel.ece))
+      gst_structure_set (st, "ece", G_TYPE_DOUBLE, sum->rel.ece, NULL);
   }
 
   return gst_message_new_element (GST_OBJECT (self), st);

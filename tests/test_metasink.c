@@ -328,7 +328,16 @@ GST_END_TEST;
  * confusion [[2, 1], [0, 3]]; accuracy 5/6; precision 3/4; recall 1;
  * specificity 2/3; F1 = 2 TP / (2 TP + FP + FN) = 6/7.
  * AUC: of the 9 (positive, negative) pairs, 0.55 beats 0.10 and 0.40 and
- * ties 0.55 (1/2), 0.90 and 0.70 beat all three: 8.5 / 9 = 17/18. */
+ * ties 0.55 (1/2), 0.90 and 0.70 beat all three: 8.5 / 9 = 17/18.
+ * Brier: (0.01 + 0.16 + 0.3025 + 0.2025 + 0.01 + 0.09) / 6 = 0.775 / 6.
+ * Reliability (the edges are the floats nearest i/10, so 0.70f and 0.90f
+ * open their bins although as doubles they are just below 0.7 and 0.9):
+ *   bin 1 [0.1, 0.2): 0.10 (N)         mean 0.10, positive 0   -> 0.10
+ *   bin 4 [0.4, 0.5): 0.40 (N)         mean 0.40, positive 0   -> 0.40
+ *   bin 5 [0.5, 0.6): 0.55 (N, P)      mean 0.55, positive 1/2 -> 0.05
+ *   bin 7 [0.7, 0.8): 0.70 (P)         mean 0.70, positive 1   -> 0.30
+ *   bin 9 [0.9, 1.0]: 0.90 (P)         mean 0.90, positive 1   -> 0.10
+ * ECE = (0.10 + 0.40 + 2 * 0.05 + 0.30 + 0.10) / 6 = 1/6. */
 static const Frame six[] = {
   {0 * GST_SECOND, "n1.jpeg", "NORMAL", 0, 0.10f, TRUE, FALSE},
   {1 * GST_SECOND, "n2.jpeg", NULL, 0, 0.40f, TRUE, FALSE},
@@ -353,6 +362,55 @@ check_confusion (JsonArray * rows, gint64 tn, gint64 fp, gint64 fn,
           0), fn);
   fail_unless_equals_int64 (arr_int (json_array_get_array_element (rows, 1),
           1), tp);
+}
+
+/* The six frames' figures are floats: 0.1f is 0.1 to 1.5e-9. */
+#define EPS_FLOAT 1e-6
+
+static gboolean
+near_or_null (JsonObject * o, const gchar * key, gdouble want)
+{
+  if (isnan (want))
+    return is_null (o, key);
+  return !is_null (o, key) &&
+      fabs (json_object_get_double_member (o, key) - want) < EPS_FLOAT;
+}
+
+/* brier, ece and the 10 reliability bins of the six frames */
+static void
+check_calibration (JsonObject * o)
+{
+  const gint64 counts[] = { 0, 1, 0, 0, 1, 2, 0, 1, 0, 1 };
+  const gdouble means[] = { NAN, 0.1, NAN, NAN, 0.4, 0.55, NAN, 0.7, NAN,
+    0.9
+  };
+  const gdouble fractions[] = { NAN, 0.0, NAN, NAN, 0.0, 0.5, NAN, 1.0, NAN,
+    1.0
+  };
+  JsonArray *bins;
+  guint i;
+
+  fail_unless (fabs (json_object_get_double_member (o, "brier") -
+          0.775 / 6.0) < EPS_FLOAT);
+  fail_unless (fabs (json_object_get_double_member (o, "ece") - 1.0 / 6.0) <
+      EPS_FLOAT);
+  bins = json_object_get_array_member (o, "reliability");
+  fail_unless (bins != NULL);
+  fail_unless_equals_int (json_array_get_length (bins), 10);
+  for (i = 0; i < 10; i++) {
+    JsonObject *b = json_array_get_object_element (bins, i);
+
+    fail_unless_equals_int (json_object_get_size (b), 5);
+    fail_unless (fabs (json_object_get_double_member (b, "lower") -
+            i / 10.0) < EPS);
+    fail_unless (fabs (json_object_get_double_member (b, "upper") -
+            (i + 1) / 10.0) < EPS);
+    fail_unless_equals_int64 (json_object_get_int_member (b, "count"),
+        counts[i]);
+    fail_unless (near_or_null (b, "mean_probability", means[i]), "bin %u", i);
+    fail_unless (near_or_null (b, "fraction_positive", fractions[i]),
+        "bin %u", i);
+  }
 }
 
 GST_START_TEST (test_summary_file)
@@ -401,9 +459,13 @@ GST_START_TEST (test_summary_file)
       EPS);
   fail_unless (fabs (json_object_get_double_member (o, "auc") - 17.0 / 18.0)
       < EPS);
+  check_calibration (o);
   json_node_unref (root);
   fail_unless (g_file_get_contents (summary, &text, NULL, NULL));
   fail_unless (strstr (text, "\"recall\": 1.0,") != NULL, "%s", text);
+  fail_unless (strstr (text, "{\"lower\": 0.0, \"upper\": 0.1, \"count\": 0, "
+          "\"mean_probability\": null, \"fraction_positive\": null}") != NULL,
+      "%s", text);
   g_free (text);
 
   /* the temporary file of the atomic write is gone */
@@ -480,6 +542,8 @@ GST_START_TEST (test_summary_message)
   fail_unless (fabs (get_double (s, "specificity") - 2.0 / 3.0) < EPS);
   fail_unless (fabs (get_double (s, "f1") - 6.0 / 7.0) < EPS);
   fail_unless (fabs (get_double (s, "auc") - 17.0 / 18.0) < EPS);
+  fail_unless (fabs (get_double (s, "brier") - 0.775 / 6.0) < EPS_FLOAT);
+  fail_unless (fabs (get_double (s, "ece") - 1.0 / 6.0) < EPS_FLOAT);
   fail_unless_equals_uint64 (confusion_cell (s, 0, 0), 2);
   fail_unless_equals_uint64 (confusion_cell (s, 0, 1), 1);
   fail_unless_equals_uint64 (confusion_cell (s, 1, 0), 0);
@@ -513,7 +577,7 @@ GST_START_TEST (test_unlabelled)
     {2, NULL, NULL, -1, 0.0f, FALSE, FALSE},
   };
   static const gchar *metrics[] = { "confusion", "accuracy", "precision",
-    "recall", "specificity", "f1", "auc"
+    "recall", "specificity", "f1", "auc", "brier", "ece", "reliability"
   };
   gchar *dir = make_dir ();
   gchar *path = g_build_filename (dir, "out.jsonl", NULL);
@@ -567,7 +631,9 @@ GST_START_TEST (test_unlabelled)
 GST_END_TEST;
 
 /* A stale result is a copy: written with "stale": true, kept out of the
- * metrics.  Here the stale frame is wrong; counted, it would add an FN. */
+ * metrics.  Here the stale frame is wrong; counted, it would add an FN and
+ * make Brier (0.04 + 0.04 + 0.64) / 3 = 0.24 instead of 0.04.  ECE: 0.2 in
+ * bin 2 (0.2, NORMAL) and bin 8 (0.8, PNEUMONIA), so 0.2. */
 GST_START_TEST (test_stale)
 {
   const Frame frames[] = {
@@ -604,6 +670,10 @@ GST_START_TEST (test_stale)
   fail_unless_equals_float (json_object_get_double_member (o, "accuracy"),
       1.0);
   fail_unless_equals_float (json_object_get_double_member (o, "auc"), 1.0);
+  fail_unless (fabs (json_object_get_double_member (o, "brier") - 0.04) <
+      EPS_FLOAT);
+  fail_unless (fabs (json_object_get_double_member (o, "ece") - 0.2) <
+      EPS_FLOAT);
   json_node_unref (root);
 
   g_free (summary);
@@ -787,6 +857,11 @@ GST_START_TEST (test_stdout)
   g_ptr_array_unref (nodes);
   fail_unless (g_file_get_contents (err_path, &err_text, NULL, NULL));
   fail_unless (strstr (err_text, "accuracy 0.8333") != NULL, "%s", err_text);
+  fail_unless (strstr (err_text, "  Brier 0.1292  ECE 0.1667 (10 bins)\n")
+      != NULL, "%s", err_text);
+  fail_unless (strstr (err_text, "    0.5-0.6      2  0.550  0.500\n") != NULL,
+      "%s", err_text);
+  fail_unless (strstr (err_text, "0.0-0.1") == NULL, "%s", err_text);
   g_free (err_text);
 
   g_free (out_path);

@@ -415,6 +415,143 @@ test_thresholds_degenerate (void)
       0.6f);
 }
 
+/* Six samples on binary fractions, so every sum is exact:
+ *   p      y   (p - y)^2   bin
+ *   0.0    0   0           0  [0.0, 0.1)
+ *   0.125  0   0.015625    1  [0.1, 0.2)
+ *   0.125  1   0.765625    1
+ *   0.75   1   0.0625      7  [0.7, 0.8)
+ *   0.75   0   0.5625      7
+ *   1.0    1   0           9  [0.9, 1.0]  (p = 1 in the last bin)
+ * Brier = 1.40625 / 6 = 0.234375.
+ * bin 0: 1 sample, mean 0, fraction 0     -> |0 - 0|       = 0
+ * bin 1: 2, mean 0.125, fraction 0.5      -> |0.125 - 0.5| = 0.375
+ * bin 7: 2, mean 0.75, fraction 0.5       -> 0.25
+ * bin 9: 1, mean 1, fraction 1            -> 0
+ * bins 2-6 and 8 empty.
+ * ECE = (1 * 0 + 2 * 0.375 + 2 * 0.25 + 1 * 0) / 6 = 1.25 / 6 = 5/24. */
+static void
+test_calibration_known (void)
+{
+  const float s[] = { 0.75f, 0.125f, 1.0f, 0.0f, 0.75f, 0.125f };
+  const uint8_t t[] = { 1, 0, 1, 0, 0, 1 };
+  const int64_t counts[] = { 1, 2, 0, 0, 0, 0, 0, 2, 0, 1 };
+  const double means[] = { 0.0, 0.125, NAN, NAN, NAN, NAN, NAN, 0.75, NAN,
+    1.0
+  };
+  const double fractions[] = { 0.0, 0.5, NAN, NAN, NAN, NAN, NAN, 0.5, NAN,
+    1.0
+  };
+  CxrReliability r;
+  int b;
+
+  g_assert_cmpfloat_with_epsilon (cxr_brier_score (s, t, 6), 0.234375, EPS);
+
+  cxr_reliability (s, t, 6, &r);
+  g_assert_cmpint (r.count, ==, 6);
+  g_assert_cmpfloat_with_epsilon (r.ece, 5.0 / 24.0, EPS);
+  for (b = 0; b < CXR_RELIABILITY_BINS; b++) {
+    const CxrReliabilityBin *bin = &r.bins[b];
+
+    g_assert_cmpfloat_with_epsilon (bin->lower, b / 10.0, EPS);
+    g_assert_cmpfloat_with_epsilon (bin->upper, (b + 1) / 10.0, EPS);
+    g_assert_cmpint (bin->count, ==, counts[b]);
+    if (counts[b] == 0) {
+      g_assert_true (isnan (bin->mean_probability));
+      g_assert_true (isnan (bin->fraction_positive));
+    } else {
+      g_assert_cmpfloat_with_epsilon (bin->mean_probability, means[b], EPS);
+      g_assert_cmpfloat_with_epsilon (bin->fraction_positive, fractions[b],
+          EPS);
+    }
+  }
+}
+
+/* Perfect and worst: Brier 0 and 1, ECE 0 and 1. A constant 0.5 against
+ * half positives is calibrated (ECE 0) but uninformative (Brier 0.25). */
+static void
+test_calibration_extremes (void)
+{
+  const float s[] = { 0.0f, 1.0f, 0.0f, 1.0f };
+  const uint8_t right[] = { 0, 1, 0, 1 };
+  const uint8_t wrong[] = { 1, 0, 1, 0 };
+  const float half[] = { 0.5f, 0.5f, 0.5f, 0.5f };
+  CxrReliability r;
+
+  g_assert_cmpfloat (cxr_brier_score (s, right, 4), ==, 0.0);
+  cxr_reliability (s, right, 4, &r);
+  g_assert_cmpfloat (r.ece, ==, 0.0);
+  g_assert_cmpint (r.bins[0].count, ==, 2);
+  g_assert_cmpint (r.bins[9].count, ==, 2);
+
+  g_assert_cmpfloat (cxr_brier_score (s, wrong, 4), ==, 1.0);
+  cxr_reliability (s, wrong, 4, &r);
+  g_assert_cmpfloat (r.ece, ==, 1.0);
+
+  g_assert_cmpfloat (cxr_brier_score (half, right, 4), ==, 0.25);
+  cxr_reliability (half, right, 4, &r);
+  g_assert_cmpfloat (r.ece, ==, 0.0);
+  g_assert_cmpint (r.bins[5].count, ==, 4);
+  g_assert_cmpfloat (r.bins[5].fraction_positive, ==, 0.5);
+}
+
+/* The edges are the floats nearest i / 10: 0.1f ... 0.9f each open their
+ * own bin (as doubles 0.7f and 0.9f are just below 0.7 and 0.9), the float
+ * just below an edge stays under it, and out-of-range scores are clamped to
+ * the end bins. */
+static void
+test_calibration_edges (void)
+{
+  float s[CXR_RELIABILITY_BINS + 4];
+  uint8_t t[CXR_RELIABILITY_BINS + 4] = { 0 };
+  CxrReliability r;
+  int b;
+
+  for (b = 0; b < CXR_RELIABILITY_BINS; b++)
+    s[b] = b / 10.0f;           /* 0.0f, 0.1f, ..., 0.9f */
+  s[10] = nextafterf (0.7f, 0.0f);      /* bin 6 */
+  s[11] = nextafterf (1.0f, 0.0f);      /* bin 9 */
+  s[12] = -0.5f;                /* bin 0 */
+  s[13] = 1.5f;                 /* bin 9 */
+  cxr_reliability (s, t, G_N_ELEMENTS (s), &r);
+  g_assert_cmpint (r.count, ==, 14);
+  for (b = 0; b < CXR_RELIABILITY_BINS; b++) {
+    int64_t want = b == 0 || b == 6 ? 2 : b == 9 ? 3 : 1;
+
+    g_assert_cmpint (r.bins[b].count, ==, want);
+  }
+  g_assert_cmpfloat (r.bins[7].mean_probability, ==, 0.7f);
+  g_assert_cmpfloat (r.bins[9].mean_probability, ==,
+      ((double) 0.9f + nextafterf (1.0f, 0.0f) + 1.5) / 3.0);
+}
+
+static void
+test_calibration_degenerate (void)
+{
+  const float with_nan[] = { 0.2f, NAN, 0.8f };
+  const uint8_t t[] = { 0, 1, 1 };
+  CxrReliability r;
+  int b;
+
+  /* no samples: Brier and ECE undefined, every bin empty */
+  g_assert_true (isnan (cxr_brier_score (NULL, NULL, 0)));
+  cxr_reliability (NULL, NULL, 0, &r);
+  g_assert_cmpint (r.count, ==, 0);
+  g_assert_true (isnan (r.ece));
+  for (b = 0; b < CXR_RELIABILITY_BINS; b++) {
+    g_assert_cmpint (r.bins[b].count, ==, 0);
+    g_assert_true (isnan (r.bins[b].mean_probability));
+  }
+
+  /* a NaN score is not hidden: NaN Brier, NaN ECE, NaN in bin 0 */
+  g_assert_true (isnan (cxr_brier_score (with_nan, t, 3)));
+  cxr_reliability (with_nan, t, 3, &r);
+  g_assert_true (isnan (r.ece));
+  g_assert_cmpint (r.bins[0].count, ==, 1);
+  g_assert_true (isnan (r.bins[0].mean_probability));
+  g_assert_cmpfloat (r.bins[8].mean_probability, ==, 0.8f);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -439,6 +576,12 @@ main (int argc, char **argv)
   g_test_add_func ("/metrics/sensitivity/known", test_sensitivity_known);
   g_test_add_func ("/metrics/thresholds/degenerate",
       test_thresholds_degenerate);
+  g_test_add_func ("/metrics/calibration/known", test_calibration_known);
+  g_test_add_func ("/metrics/calibration/extremes",
+      test_calibration_extremes);
+  g_test_add_func ("/metrics/calibration/edges", test_calibration_edges);
+  g_test_add_func ("/metrics/calibration/degenerate",
+      test_calibration_degenerate);
 
   return g_test_run ();
 }
