@@ -1,6 +1,7 @@
 /* model.c — CxrModel to and from safetensors, with every check. */
 #include "model.h"
 #include "error.h"
+#include "net.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@ model_alloc (CxrNetSpec *spec)
   m->threshold = 0.5f;
   m->norm.mean = 0.0f;
   m->norm.std = 1.0f;
+  m->logit_scale = 1.0f;
   m->provenance = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
       g_free);
   return m;
@@ -195,6 +197,8 @@ cxr_model_from_file (const CxrModelFile *f, const char *name, GError **error)
   const char *norm = cxr_model_file_get_meta (f, "normalization");
   const char *members = cxr_model_file_get_meta (f, "members");
   const char *film = cxr_model_file_get_meta (f, "film_normalization");
+  const char *calibration = cxr_model_file_get_meta (f, "logit_calibration");
+  float logit_scale = 1.0f, logit_offset = 0.0f;
   int film_kind = CXR_FILM_NONE;
   int in_c, in_h, in_w, n_members = 1;
   char extra;
@@ -236,6 +240,19 @@ cxr_model_from_file (const CxrModelFile *f, const char *name, GError **error)
         name, film);
     return NULL;
   }
+  if (calibration) {
+    parts = g_strsplit (calibration, " ", -1);
+    gboolean calibration_ok = g_strv_length (parts) == 2
+        && parse_float (parts[0], &logit_scale)
+        && parse_float (parts[1], &logit_offset) && logit_scale > 0.0f;
+    g_strfreev (parts);
+    if (!calibration_ok) {
+      g_set_error (error, CXR_ERROR, CXR_ERROR_CORRUPT,
+          "%s: logit_calibration '%s' is not 'SCALE OFFSET' with SCALE > 0",
+          name, calibration);
+      return NULL;
+    }
+  }
   if (!parse_float (cxr_model_file_get_meta (f, "threshold"), &threshold)
       || threshold < 0.0f || threshold > 1.0f) {
     g_set_error (error, CXR_ERROR, CXR_ERROR_CORRUPT,
@@ -259,6 +276,8 @@ cxr_model_from_file (const CxrModelFile *f, const char *name, GError **error)
   m->norm.mean = mean;
   m->norm.std = std;
   m->norm.film = film_kind;
+  m->logit_scale = logit_scale;
+  m->logit_offset = logit_offset;
   m->threshold = threshold;
   m->classes = g_strsplit (cxr_model_file_get_meta (f, "classes"), ",", -1);
   if (!check_classes (m->classes, spec, name, error))
@@ -273,7 +292,8 @@ cxr_model_from_file (const CxrModelFile *f, const char *name, GError **error)
   g_hash_table_iter_init (&it, f->metadata);
   while (g_hash_table_iter_next (&it, &key, &value))
     if (!g_strv_contains (required, key) && strcmp (key, "members") != 0
-        && strcmp (key, "film_normalization") != 0)
+        && strcmp (key, "film_normalization") != 0
+        && strcmp (key, "logit_calibration") != 0)
       g_hash_table_insert (m->provenance, g_strdup (key), g_strdup (value));
   cxr_model_update_id (m);
   return m;
@@ -281,6 +301,61 @@ cxr_model_from_file (const CxrModelFile *f, const char *name, GError **error)
 fail:
   cxr_model_free (m);
   return NULL;
+}
+
+CxrModel *
+cxr_model_copy (const CxrModel *model)
+{
+  const CxrNetSpec *spec = model->spec;
+  CxrNetSpec *copy_spec = cxr_net_spec_parse (spec->text, spec->in_c,
+      spec->in_h, spec->in_w, NULL);
+  CxrModel *m;
+  GHashTableIter it;
+  gpointer key, value;
+
+  g_return_val_if_fail (copy_spec != NULL, NULL);
+  m = model_alloc (copy_spec);
+  cxr_model_set_members (m, model->n_members);
+  memcpy (m->params, model->params,
+      (size_t) model->n_members * spec->n_floats * sizeof (float));
+  m->classes = g_strdupv (model->classes);
+  m->threshold = model->threshold;
+  m->norm = model->norm;
+  m->logit_scale = model->logit_scale;
+  m->logit_offset = model->logit_offset;
+  g_hash_table_iter_init (&it, model->provenance);
+  while (g_hash_table_iter_next (&it, &key, &value))
+    g_hash_table_insert (m->provenance, g_strdup (key), g_strdup (value));
+  memcpy (m->id, model->id, sizeof m->id);
+  return m;
+}
+
+void
+cxr_model_clear_calibration (CxrModel *model)
+{
+  GHashTableIter it;
+  gpointer key;
+
+  model->logit_scale = 1.0f;
+  model->logit_offset = 0.0f;
+  g_hash_table_iter_init (&it, model->provenance);
+  while (g_hash_table_iter_next (&it, &key, NULL))
+    if (g_str_has_prefix (key, "calibration_"))
+      g_hash_table_iter_remove (&it);
+}
+
+void
+cxr_model_probabilities (const CxrModel *m, const float *logits,
+    float *probabilities)
+{
+  int n = m->spec->n_outputs;
+  float *z = g_newa (float, n);
+
+  for (int j = 0; j < n; j++)
+    z[j] = m->logit_scale * logits[j];
+  if (m->spec->output == CXR_OUTPUT_SIGMOID)
+    z[0] += m->logit_offset;
+  cxr_logits_to_probabilities (m->spec, z, probabilities);
 }
 
 CxrModel *
@@ -329,6 +404,14 @@ cxr_model_save (CxrModel *m, const char *path, GError **error)
   if (m->norm.film != CXR_FILM_NONE)
     cxr_model_file_set_meta (f, "film_normalization",
         cxr_film_normalization_name (m->norm.film));
+  g_hash_table_remove (f->metadata, "logit_calibration");
+  if (m->logit_scale != 1.0f || m->logit_offset != 0.0f) {
+    g_ascii_formatd (buf, G_ASCII_DTOSTR_BUF_SIZE, "%.9g", m->logit_scale);
+    strcat (buf, " ");
+    g_ascii_formatd (buf + strlen (buf), G_ASCII_DTOSTR_BUF_SIZE, "%.9g",
+        m->logit_offset);
+    cxr_model_file_set_meta (f, "logit_calibration", buf);
+  }
   g_hash_table_remove (f->metadata, "members");
   if (m->n_members > 1) {
     s = g_strdup_printf ("%d", m->n_members);

@@ -6,7 +6,9 @@
  * Metadata keys written and required: format, layers, input ("CxHxW"),
  * normalization ("MEAN STD"), classes ("A,B"), threshold. Written when not
  * "none": film_normalization ("equalize", "percentile"; preprocess.h), the
- * per-film step before MEAN and STD; a file without it has none. Any other
+ * per-film step before MEAN and STD; a file without it has none; and
+ * logit_calibration ("SCALE OFFSET"), a site calibration of the averaged
+ * logit (cxrtrain mode=calibrate); a file without it has 1 0. Any other
  * key is provenance and is kept as it is.
  *
  * An ensemble is several networks of the same spec whose logits are
@@ -31,6 +33,10 @@ typedef struct {
   float threshold;              /* probability of the last class from which
                                  * it is predicted (two classes) */
   CxrNormalization norm;
+  /* the averaged logit z becomes scale z + offset before the sigmoid (a
+   * softmax's logits are multiplied by scale): 1 and 0 but for a model
+   * calibrated to a site */
+  float logit_scale, logit_offset;
   GHashTable *provenance;       /* char* -> char*, other metadata */
   char id[9];                   /* hex of a hash of the weights */
 } CxrModel;
@@ -58,6 +64,18 @@ cxr_model_member (const CxrModel *model, int k)
 /* Makes the model n members (1 to CXR_MAX_MEMBERS); members kept keep
  * their weights, new ones start as copies of member 0. Updates the id. */
 void cxr_model_set_members (CxrModel *model, int n);
+
+/* One sample's class probabilities from its averaged logits, with the
+ * model's logit calibration: what cxrclassify reports. */
+void cxr_model_probabilities (const CxrModel *model, const float *logits,
+    float *probabilities);
+
+/* A deep copy. */
+CxrModel *cxr_model_copy (const CxrModel *model);
+
+/* Back to no logit calibration (1 and 0), with every "calibration_"
+ * provenance key removed. */
+void cxr_model_clear_calibration (CxrModel *model);
 
 /* Recompute model->id after the weights changed. */
 void cxr_model_update_id (CxrModel *model);

@@ -154,6 +154,7 @@ enum {
   STREAM_AUGMENT,
   STREAM_DROPOUT,
   STREAM_MEMBER,
+  STREAM_FOLDS,
 };
 
 static uint64_t
@@ -202,20 +203,16 @@ group_order (const void *a, const void *b)
   return (x->first > y->first) - (x->first < y->first);
 }
 
-void
-cxr_dataset_split (const CxrDataset *ds, double validation_fraction,
-    uint64_t seed, int **train_idx, int *n_train, int **val_idx, int *n_val)
+/* Images into patients: fills groups (at least ds->n of them) in
+ * group_order and group_of (ds->n: each image's patient); returns how many
+ * patients there are. */
+static int
+group_patients (const CxrDataset *ds, Group *groups, int *group_of)
 {
   GHashTable *by_name = g_hash_table_new (g_str_hash, g_str_equal);
-  int n = MAX (ds->n, 1), n_groups = 0;
-  Group *groups = g_new0 (Group, n);    /* n_groups (<= n) patients */
-  int *work = g_new0 (int, 4 * n);
-  int *group_of = work;         /* n: each image's patient */
-  int *remap = work + n;        /* n_groups: old patient number -> sorted */
-  int *pick = work + 2 * n;     /* n_groups: one class's patients, shuffled */
-  int *in_val = work + 3 * n;   /* n_groups: 1 if in validation */
+  int n_groups = 0;
+  int *remap = g_new0 (int, MAX (ds->n, 1));    /* old number -> sorted */
 
-  /* images into patients */
   for (int i = 0; i < ds->n; i++) {
     const char *name = ds->patients[i];
     gpointer found;
@@ -248,6 +245,22 @@ cxr_dataset_split (const CxrDataset *ds, double validation_fraction,
     remap[group_of[groups[g].first]] = g;
   for (int i = 0; i < ds->n; i++)
     group_of[i] = remap[group_of[i]];
+  g_hash_table_unref (by_name);
+  g_free (remap);
+  return n_groups;
+}
+
+void
+cxr_dataset_split (const CxrDataset *ds, double validation_fraction,
+    uint64_t seed, int **train_idx, int *n_train, int **val_idx, int *n_val)
+{
+  int n = MAX (ds->n, 1);
+  Group *groups = g_new0 (Group, n);    /* n_groups (<= n) patients */
+  int *work = g_new0 (int, 3 * n);
+  int *group_of = work;         /* n: each image's patient */
+  int *pick = work + n;         /* n_groups: one class's patients, shuffled */
+  int *in_val = work + 2 * n;   /* n_groups: 1 if in validation */
+  int n_groups = group_patients (ds, groups, group_of);
 
   /* per class, whole patients in a seeded order, each taken when it brings
    * the class's validation count closer to its target */
@@ -288,9 +301,75 @@ cxr_dataset_split (const CxrDataset *ds, double validation_fraction,
       (*train_idx)[(*n_train)++] = i;
   }
 
-  g_hash_table_unref (by_name);
   g_free (groups);
   g_free (work);
+}
+
+int
+cxr_dataset_folds (const CxrDataset *ds, int k, uint64_t seed, int *fold)
+{
+  int n = MAX (ds->n, 1), fewest = G_MAXINT;
+  Group *groups = g_new0 (Group, n);
+  int *group_of = g_new0 (int, n);
+  int *pick = g_new0 (int, n);
+  int *group_fold = g_new0 (int, n);
+  int n_groups = group_patients (ds, groups, group_of);
+
+  /* per class, whole patients in a seeded order, each to the fold that has
+   * the fewest images of that class so far */
+  for (int c = 0; c < CXR_MAX_CLASSES; c++) {
+    int n_pick = 0, images[CXR_MAX_FOLDS] = { 0 }, patients[CXR_MAX_FOLDS] =
+        { 0 };
+    CxrRng rng;
+
+    for (int g = 0; g < n_groups; g++)
+      if (groups[g].label == c)
+        pick[n_pick++] = g;
+    if (!n_pick)
+      continue;
+    cxr_rng_init (&rng, stream_seed (seed, STREAM_FOLDS, c));
+    shuffle (pick, n_pick, &rng);
+    for (int j = 0; j < n_pick; j++) {
+      int f = 0;
+      for (int i = 1; i < k; i++)
+        if (images[i] < images[f])
+          f = i;
+      group_fold[pick[j]] = f;
+      images[f] += groups[pick[j]].size;
+      patients[f]++;
+    }
+    for (int i = 0; i < k; i++)
+      fewest = MIN (fewest, patients[i]);
+  }
+  for (int i = 0; i < ds->n; i++)
+    fold[i] = group_fold[group_of[i]];
+
+  g_free (groups);
+  g_free (group_of);
+  g_free (pick);
+  g_free (group_fold);
+  return fewest == G_MAXINT ? 0 : fewest;
+}
+
+CxrDataset *
+cxr_dataset_subset (const CxrDataset *ds, const int *idx, int n)
+{
+  CxrDataset *sub = cxr_dataset_new (ds->side);
+  size_t px = (size_t) ds->side * ds->side;
+
+  sub->capacity = MAX (n, 1);
+  sub->pixels = g_new (guint16, sub->capacity * px);
+  sub->labels = g_new (int, sub->capacity);
+  sub->patients = g_new (char *, sub->capacity);
+  for (int j = 0; j < n; j++) {
+    memcpy (sub->pixels + j * px, ds->pixels + idx[j] * px,
+        px * sizeof (guint16));
+    sub->labels[j] = ds->labels[idx[j]];
+    sub->patients[j] = g_strdup (ds->patients[idx[j]]);
+    sub->counts[sub->labels[j]]++;
+  }
+  sub->n = n;
+  return sub;
 }
 
 /* ----------------------------------------------------------------------------
@@ -323,6 +402,20 @@ cxr_train_config_init (CxrTrainConfig *cfg)
 
 /* ----------------------------------------------------------------------------
  * pieces of a step */
+
+/* L2-SP: grads += strength (w - anchor) on the trainable tensors */
+static void
+pull_to_anchor (const CxrNetSpec *spec, const float *params,
+    const float *anchor, float strength, float *grads)
+{
+  for (int i = 0; i < spec->n_params; i++) {
+    const CxrParamInfo *p = &spec->params[i];
+    if (p->trainable)
+      for (int64_t j = 0; j < p->numel; j++)
+        grads[p->offset + j] += strength * (params[p->offset + j]
+            - anchor[p->offset + j]);
+  }
+}
 
 /* learning rate of a step (from 0): linear warm-up to the peak, then half a
  * cosine down to 0 at the last step */
@@ -379,6 +472,62 @@ typedef struct {
   float threshold_best_j;       /* Youden's best, whatever the rule */
 } Validation;
 
+/* The averaged logits (n x n_outputs) of images idx[0 .. n) (all when idx
+ * is NULL) under n_members networks (params: one after the other), in
+ * fp32, normalised as the model says, no augmentation. */
+static gboolean
+forward_images (const CxrModel *model, const float *params, int n_members,
+    const CxrDataset *ds, const int *idx, int n, float *out, GError **error)
+{
+  const CxrNetSpec *spec = model->spec;
+  size_t px = (size_t) ds->side * ds->side;
+  int vb = MAX (MIN (VAL_BATCH, n), 1);
+  float *input = g_try_new (float, vb * px);    /* vb x 1 x side x side */
+  float *logits = g_new (float, vb * spec->n_outputs);  /* vb x n_out */
+  CxrNet *nets[CXR_MAX_MEMBERS] = { NULL };
+  gboolean ok = FALSE;
+
+  if (!input) {
+    g_set_error (error, CXR_ERROR, CXR_ERROR_TOO_LARGE,
+        "cannot allocate a batch of %d images", vb);
+    goto out;
+  }
+  for (int k = 0; k < n_members; k++) {
+    nets[k] = cxr_net_new_inference (spec, params + k * spec->n_floats, vb,
+        CXR_PRECISION_FP32, error);
+    if (!nets[k])
+      goto out;
+  }
+  for (int b = 0; b < n; b += vb) {
+    int count = MIN (vb, n - b);
+
+    for (int j = 0; j < count; j++) {
+      cxr_dataset_get (ds, idx ? idx[b + j] : b + j, input + j * px);
+      cxr_normalize (input + j * px, px, &model->norm);
+    }
+    /* the last batch is padded with zeros; their logits are ignored */
+    memset (input + count * px, 0, (vb - count) * px * sizeof (float));
+    cxr_net_forward_mean (nets, n_members, input, logits);
+    memcpy (out + (size_t) b * spec->n_outputs, logits,
+        (size_t) count * spec->n_outputs * sizeof (float));
+  }
+  ok = TRUE;
+out:
+  for (int k = 0; k < n_members; k++)
+    cxr_net_free (nets[k]);
+  g_free (input);
+  g_free (logits);
+  return ok;
+}
+
+gboolean
+cxr_dataset_logits (const CxrModel *model, const CxrDataset *ds,
+    const int *idx, int n, float *logits, GError **error)
+{
+  return forward_images (model, model->params, model->n_members, ds, idx, n,
+      logits, error);
+}
+
 /* Scores the validation images with n_members networks (params: one after
  * the other; their logits averaged, as cxrclassify does), in fp32, no
  * augmentation. The threshold is chosen on these same images, so the
@@ -387,52 +536,34 @@ typedef struct {
 static gboolean
 validate (const CxrModel *model, const float *params, int n_members,
     const CxrDataset *ds, const int *idx, int n, const CxrTrainConfig *cfg,
-    float *input, float *logits, float *scores, guint8 *truth, Validation *v,
-    GError **error)
+    float *scores, guint8 *truth, Validation *v, GError **error)
 {
   const CxrNetSpec *spec = model->spec;
-  size_t px = (size_t) ds->side * ds->side;
   int n_out = spec->n_outputs, last = spec->n_classes - 1;
   CxrConfusion at_half, at_threshold;
   CxrBinaryMetrics m;
   float probabilities[CXR_MAX_CLASSES];
   double loss = 0.0;
-  int vb = MIN (VAL_BATCH, n);
-  CxrNet *nets[CXR_MAX_MEMBERS] = { NULL };
-  gboolean ok = FALSE;
+  /* n x n_out; scores, truth: n (probability of the last class; is it the
+   * last class) */
+  float *logits = g_new (float, (size_t) n * n_out);
 
-  /* input: vb x 1 x side x side; logits: vb x n_out; scores, truth: n
-   * (probability of the last class; is it the last class) */
-  for (int k = 0; k < n_members; k++) {
-    nets[k] = cxr_net_new_inference (spec, params + k * spec->n_floats, vb,
-        CXR_PRECISION_FP32, error);
-    if (!nets[k])
-      goto out;
+  if (!forward_images (model, params, n_members, ds, idx, n, logits, error)) {
+    g_free (logits);
+    return FALSE;
   }
-
   cxr_confusion_init (&at_half, spec->n_classes);
-  for (int b = 0; b < n; b += vb) {
-    int count = MIN (vb, n - b);
+  for (int i = 0; i < n; i++) {
+    const float *z = logits + (size_t) i * n_out;
+    int label = ds->labels[idx[i]];
 
-    for (int j = 0; j < count; j++) {
-      cxr_dataset_get (ds, idx[b + j], input + j * px);
-      cxr_normalize (input + j * px, px, &model->norm);
-    }
-    /* the last batch is padded with zeros; their logits are ignored */
-    memset (input + count * px, 0, (vb - count) * px * sizeof (float));
-    cxr_net_forward_mean (nets, n_members, input, logits);
-
-    for (int j = 0; j < count; j++) {
-      const float *z = logits + j * n_out;
-      int label = ds->labels[idx[b + j]];
-
-      cxr_logits_to_probabilities (spec, z, probabilities);
-      scores[b + j] = probabilities[last];
-      truth[b + j] = label == last;
-      loss += cross_entropy (spec, z, label);
-      cxr_confusion_add (&at_half, label, argmax_class (spec, z));
-    }
+    cxr_model_probabilities (model, z, probabilities);
+    scores[i] = probabilities[last];
+    truth[i] = label == last;
+    loss += cross_entropy (spec, z, label);
+    cxr_confusion_add (&at_half, label, argmax_class (spec, z));
   }
+  g_free (logits);
 
   cxr_confusion_metrics (&at_half, &m);
   v->loss = loss / n;
@@ -455,11 +586,7 @@ validate (const CxrModel *model, const float *params, int n_members,
   v->accuracy_at_threshold = spec->n_classes == 2 ? m.accuracy : v->accuracy;
   v->sensitivity = m.recall;
   v->specificity = m.specificity;
-  ok = TRUE;
-out:
-  for (int k = 0; k < n_members; k++)
-    cxr_net_free (nets[k]);
-  return ok;
+  return TRUE;
 }
 
 /* better by validation loss: it rewards calibrated probabilities as well
@@ -616,8 +743,7 @@ restore_best (CxrModel *model, const float *best, const Run *run)
  * the threshold and the figures. */
 static void
 finish_ensemble (CxrModel *model, Run *run, const CxrDataset *ds,
-    const int *val_idx, float *input, float *logits, float *scores,
-    guint8 *truth)
+    const int *val_idx, float *scores, guint8 *truth)
 {
   GError *error = NULL;
   Validation v;
@@ -628,7 +754,7 @@ finish_ensemble (CxrModel *model, Run *run, const CxrDataset *ds,
     return;
   }
   if (validate (model, model->params, model->n_members, ds, val_idx,
-          run->n_val, run->cfg, input, logits, scores, truth, &v, &error)) {
+          run->n_val, run->cfg, scores, truth, &v, &error)) {
     run->best = v;
     run->ensemble_validated = TRUE;
     model->threshold = v.threshold;
@@ -659,7 +785,7 @@ cxr_train (CxrModel *model, const CxrDataset *ds, const CxrTrainConfig *cfg,
   size_t px, n_params;
   float class_weight[CXR_MAX_CLASSES];
   float *block = NULL, *input, *scratch, *weights, *logits, *grads, *best;
-  float *val_input, *val_logits, *scores, *ckpt = NULL;
+  float *scores, *ckpt = NULL;
   int *order = NULL, *labels = NULL;
   guint8 *truth = NULL;
   CxrNet *net = NULL;
@@ -706,6 +832,8 @@ cxr_train (CxrModel *model, const CxrDataset *ds, const CxrTrainConfig *cfg,
       return FALSE;
     }
 
+  /* a site's logit calibration fitted the old weights; training moves them */
+  cxr_model_clear_calibration (model);
   cxr_dataset_split (ds, cfg->validation_fraction, cfg->seed, &train_idx,
       &run.n_train, &val_idx, &run.n_val);
   /* batch-norm needs two images in a batch to have a variance */
@@ -740,7 +868,7 @@ cxr_train (CxrModel *model, const CxrDataset *ds, const CxrTrainConfig *cfg,
   /* one allocation carved into every float buffer of the run */
   {
     size_t n_floats = 2 * batch * px + batch + batch * n_out + 2 * n_params
-        + VAL_BATCH * px + VAL_BATCH * n_out + MAX (run.n_val, 1);
+        + MAX (run.n_val, 1);
     block = g_try_new (float, n_floats);
     if (!block) {
       g_set_error (error, CXR_ERROR, CXR_ERROR_TOO_LARGE,
@@ -753,9 +881,7 @@ cxr_train (CxrModel *model, const CxrDataset *ds, const CxrTrainConfig *cfg,
     logits = weights + batch;   /* batch x n_out */
     grads = logits + batch * n_out;     /* n_params, bound to the net */
     best = grads + n_params;    /* n_params: the best (or start) weights */
-    val_input = best + n_params;        /* VAL_BATCH x 1 x side x side */
-    val_logits = val_input + VAL_BATCH * px;    /* VAL_BATCH x n_out */
-    scores = val_logits + VAL_BATCH * n_out;    /* n_val: p(last class) */
+    scores = best + n_params;   /* n_val: p(last class) */
   }
   order = g_new (int, run.n_train);     /* n_train: this epoch's order */
   labels = g_new (int, batch);  /* batch: class index */
@@ -842,6 +968,9 @@ cxr_train (CxrModel *model, const CxrDataset *ds, const CxrTrainConfig *cfg,
             warmup);
         loss = cxr_net_forward_backward (net, input, labels, weights,
             stream_seed (seed, STREAM_DROPOUT, global_step), logits);
+        if (cfg->anchor)
+          pull_to_anchor (spec, params, cfg->anchor + k * n_params,
+              cfg->anchor_strength, grads);
         if (isfinite (loss))
           cxr_optimizer_step (opt, params, grads);
         /* the weights are checked too: a finite loss can come with an
@@ -889,7 +1018,7 @@ cxr_train (CxrModel *model, const CxrDataset *ds, const CxrTrainConfig *cfg,
 
       if (run.n_val > 0) {
         if (!validate (model, params, 1, ds, val_idx, run.n_val, cfg,
-                val_input, val_logits, scores, truth, &v, error)) {
+                scores, truth, &v, error)) {
           restore_best (model, best, &run);
           goto out;
         }
@@ -964,7 +1093,7 @@ cxr_train (CxrModel *model, const CxrDataset *ds, const CxrTrainConfig *cfg,
 
 out:
   if (members > 1 && run.timer)
-    finish_ensemble (model, &run, ds, val_idx, val_input, val_logits, scores,
+    finish_ensemble (model, &run, ds, val_idx, scores,
         truth);
   if (run.timer) {
     cxr_model_update_id (model);

@@ -59,6 +59,26 @@ char *cxr_patient_id (const char *file_name);
 void cxr_dataset_split (const CxrDataset *ds, double validation_fraction,
     uint64_t seed, int **train_idx, int *n_train, int **val_idx, int *n_val);
 
+#define CXR_MAX_FOLDS 16
+
+/* A seeded patient-wise k-fold assignment (2 <= k <= CXR_MAX_FOLDS): fold[i]
+ * in [0, k) for each image, every image of a patient in one fold; per
+ * class, whole patients go to the fold with the fewest images of that class
+ * so far, so each fold keeps the class balance. Returns the fewest patients
+ * any fold has of any class present (0 if a fold lacks one). */
+int cxr_dataset_folds (const CxrDataset *ds, int k, uint64_t seed, int *fold);
+
+/* A new dataset holding images idx[0 .. n) of ds, with their labels and
+ * patients. */
+CxrDataset *cxr_dataset_subset (const CxrDataset *ds, const int *idx, int n);
+
+/* The averaged logits (n x the spec's outputs) of images idx[0 .. n) of ds
+ * (all of them when idx is NULL) under the model's members, in fp32, with
+ * the model's normalisation and no augmentation: what cxrclassify computes
+ * before the logit calibration. */
+gboolean cxr_dataset_logits (const CxrModel *model, const CxrDataset *ds,
+    const int *idx, int n, float *logits, GError **error);
+
 /* FNV-1a over the side, the pixels and the labels, as 16 hex digits. */
 char *cxr_dataset_fingerprint (const CxrDataset *ds);
 
@@ -104,6 +124,11 @@ typedef struct {
    * validation figures are the ensemble's. A model with more members
    * trains them all. */
   int members;
+  /* fine-tuning: when set, every step also pulls the trainable weights
+   * toward these (the model's layout, all members), adding
+   * anchor_strength (w - anchor) to their gradient (L2-SP) */
+  const float *anchor;
+  float anchor_strength;
 } CxrTrainConfig;
 
 void cxr_train_config_init (CxrTrainConfig *cfg);
@@ -150,6 +175,9 @@ typedef struct {
 
 /* Trains model->params in place, from their current values (to resume, pass
  * a loaded model), on ds with cfg (NULL: defaults); cb may be NULL.
+ *
+ * A logit calibration the model came with is dropped (set to 1 and 0, its
+ * calibration_ provenance removed): it fitted the old weights.
  *
  * At the end the model holds the best epoch's weights (by validation loss,
  * ties by validation AUC), the threshold chosen on validation for them

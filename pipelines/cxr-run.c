@@ -4,6 +4,8 @@
  *   cxr-run evaluate FOLDER [--model FILE] [--output FILE.jsonl]
  *                           [--summary FILE.json]
  *   cxr-run train FOLDER --output MODEL [--model START] [cxrtrain props]
+ *   cxr-run calibrate FOLDER --model BASE --output MODEL [mode=fine-tune]
+ *                            [cxrtrain props]
  *
  * classify: every image in FOLDER (class subfolders, a CSV manifest, or a
  * flat folder) through cxrclassify; one JSON line per image goes to --output
@@ -23,7 +25,12 @@
  *   cxrdatasetsrc location=FOLDER target-size=124 ! cxrtrain output=MODEL
  * Further arguments NAME=VALUE set cxrtrain properties (epochs=20 seed=3).
  * The progress line follows the caching, then each epoch; every epoch's
- * validation figures are printed as they come. */
+ * validation figures are printed as they come.
+ *
+ * calibrate: a site's labelled films into cxrtrain mode=calibrate
+ * model=BASE, which fits BASE's decision to them (mode=fine-tune: its
+ * weights too) and writes MODEL; the cross-validated figures before and
+ * after are printed. */
 #include <gst/gst.h>
 #include <math.h>
 #include <stdio.h>
@@ -37,6 +44,7 @@ typedef struct {
   gboolean failed;
   gboolean tty;
   gboolean training;            /* sink is cxrtrain */
+  gboolean calibrating;         /* cxrtrain fits a base model to a site */
   gboolean caching_done;        /* training: the first progress arrived */
 } Job;
 
@@ -160,6 +168,42 @@ show_done (const GstStructure * s)
         members, val_auc);
 }
 
+static void
+show_calibrate_progress (Job * job, const GstStructure * s)
+{
+  gint done = 0, total = 0;
+  double elapsed = (g_get_monotonic_time () - job->started) / 1e6;
+
+  if (!job->caching_done) {
+    show_progress (job);
+    fputc ('\n', stderr);
+    job->caching_done = TRUE;
+  }
+  gst_structure_get (s, "done", G_TYPE_INT, &done, "total", G_TYPE_INT,
+      &total, NULL);
+  print_bar (job, "fine-tuning ", (guint64) done, (guint64) total,
+      done / MAX (elapsed, 1e-9), "fits/s", -1, "");
+}
+
+static void
+show_calibrated (Job * job, const GstStructure * s)
+{
+  const gchar *method = gst_structure_get_string (s, "method");
+  const gchar *before = gst_structure_get_string (s, "cv-before");
+  const gchar *after = gst_structure_get_string (s, "cv-after");
+  gint images = 0;
+
+  if (!job->caching_done) {
+    show_progress (job);
+    job->caching_done = TRUE;
+  }
+  gst_structure_get (s, "images", G_TYPE_INT, &images, NULL);
+  fprintf (stderr, "\ncalibrated on %d films: %s\n"
+      "  cross-validated, before: %s\n"
+      "  cross-validated, after:  %s\n", images, method ? method : "?",
+      before ? before : "?", after ? after : "?");
+}
+
 static gboolean
 on_message (GstBus * bus, GstMessage * msg, gpointer data)
 {
@@ -191,8 +235,12 @@ on_message (GstBus * bus, GstMessage * msg, gpointer data)
         show_training (job, s);
       else if (gst_structure_has_name (s, "cxrtrain-epoch"))
         show_epoch (job, s);
-      else if (gst_structure_has_name (s, "cxrtrain-done"))
+      else if (gst_structure_has_name (s, "cxrtrain-done") && !job->calibrating)
         show_done (s);
+      else if (gst_structure_has_name (s, "cxrtrain-calibrate-progress"))
+        show_calibrate_progress (job, s);
+      else if (gst_structure_has_name (s, "cxrtrain-calibrated"))
+        show_calibrated (job, s);
       break;
     }
     case GST_MESSAGE_EOS:
@@ -213,7 +261,9 @@ usage (void)
   fprintf (stderr, "usage: cxr-run classify|evaluate FOLDER [--model FILE] "
       "[--output FILE.jsonl] [--summary FILE.json]\n"
       "       cxr-run train FOLDER --output MODEL [--model START] "
-      "[PROPERTY=VALUE ...]\n");
+      "[PROPERTY=VALUE ...]\n"
+      "       cxr-run calibrate FOLDER --model BASE --output MODEL "
+      "[mode=fine-tune] [PROPERTY=VALUE ...]\n");
   return 2;
 }
 
@@ -234,9 +284,10 @@ main (int argc, char **argv)
   command = argv[1];
   folder = argv[2];
   if (strcmp (command, "classify") != 0 && strcmp (command, "evaluate") != 0
-      && strcmp (command, "train") != 0)
+      && strcmp (command, "train") != 0 && strcmp (command, "calibrate") != 0)
     return usage ();
-  job.training = strcmp (command, "train") == 0;
+  job.calibrating = strcmp (command, "calibrate") == 0;
+  job.training = strcmp (command, "train") == 0 || job.calibrating;
   if (job.training)
     output = NULL;
   for (int i = 3; i < argc; i++) {
@@ -252,7 +303,12 @@ main (int argc, char **argv)
       return usage ();
   }
   if (job.training && !output) {
-    fprintf (stderr, "cxr-run: train needs --output MODEL\n");
+    fprintf (stderr, "cxr-run: %s needs --output MODEL\n", command);
+    return 2;
+  }
+  if (job.calibrating && !model) {
+    fprintf (stderr, "cxr-run: calibrate needs --model BASE, the model to "
+        "fit to the site's films\n");
     return 2;
   }
   if (!summary && strcmp (command, "evaluate") == 0)
@@ -279,6 +335,8 @@ main (int argc, char **argv)
     g_object_set (job.sink, "output", output, NULL);
     if (model)
       g_object_set (job.sink, "model", model, NULL);
+    if (job.calibrating)
+      gst_util_set_object_arg (G_OBJECT (job.sink), "mode", "calibrate");
     for (guint i = 0; i < settings->len; i++) {
       gchar **kv = g_strsplit (settings->pdata[i], "=", 2);
       gst_util_set_object_arg (G_OBJECT (job.sink), kv[0], kv[1]);

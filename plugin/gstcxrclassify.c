@@ -383,7 +383,7 @@ classify (GstCxrClassify * self, GstBuffer * buf, GstVideoInfo * info)
     omp_set_num_threads (self->threads);
   /* an ensemble gives one decision from all its networks */
   cxr_net_forward_mean (e->nets, e->model->n_members, e->input, logits);
-  cxr_logits_to_probabilities (spec, logits, probs);
+  cxr_model_probabilities (e->model, logits, probs);
 
   GST_OBJECT_LOCK (self);
   threshold = self->threshold >= 0 ? self->threshold : e->model->threshold;

@@ -29,6 +29,16 @@
  * written every checkpoint-interval steps and at EOS. The step runs in the
  * streaming thread, so upstream waits for it.
  *
+ * Site calibration (mode=calibrate or mode=fine-tune, with model=). The
+ * frames, a labelled sample of a site's own films, are cached as in epoch
+ * mode; at EOS the base model's decision rule is fitted to them by
+ * patient-wise cross-validation (kernels/calibrate.h): calibrate keeps the
+ * weights and fits a logit scale and offset and the threshold; fine-tune
+ * also moves the weights a little, toward the base, and falls back to
+ * calibrate when cross-validation finds it no better. A sample with fewer
+ * than 20 films of a class is refused and nothing is written. The result is
+ * written once, at the end.
+ *
  * Checkpoints. After every epoch the best model so far (weights, threshold
  * and provenance) is written to `output`, and at the end the final model;
  * every write goes to a temporary file that is synced and renamed over
@@ -63,6 +73,10 @@
  *   cxrtrain-checkpoint location, epoch, step, model-id
  *   cxrtrain-done       location, model-id, members, best-epoch (the first
  *                       member's), val-auc (the whole model's), seconds
+ *   cxrtrain-calibrate-progress  done, total (cross-validation fits)
+ *   cxrtrain-calibrated method, base-model, images, cv-before, cv-after
+ *                       (cross-validated figures, "auc=.. accuracy=.. ..."),
+ *                       fine-tune-kept
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -72,6 +86,7 @@
 #include "gstcxrelements.h"
 #include "gstcxrframe.h"
 #include "gst/cxr/cxrmeta.h"
+#include "calibrate.h"
 #include "error.h"
 #include "model.h"
 #include "net.h"
@@ -95,6 +110,13 @@ GST_DEBUG_CATEGORY_STATIC (cxr_train_debug);
 #define GST_TYPE_CXR_CLASS_WEIGHTING (gst_cxr_class_weighting_get_type ())
 #define GST_TYPE_CXR_SCHEDULE (gst_cxr_schedule_get_type ())
 #define GST_TYPE_CXR_FILM_NORMALIZATION (gst_cxr_film_normalization_get_type ())
+#define GST_TYPE_CXR_TRAIN_MODE (gst_cxr_train_mode_get_type ())
+
+typedef enum {
+  MODE_TRAIN,
+  MODE_CALIBRATE,
+  MODE_FINE_TUNE,
+} TrainMode;
 
 /* new models take the 124x124 input the project's architectures are made
  * for */
@@ -112,6 +134,8 @@ struct _GstCxrTrain {
   gchar *classes;
   gchar *architecture;
   CxrFilmNormalization film_normalization;
+  TrainMode mode;
+  gint folds;
   gint epochs;
   gint batch_size;
   gfloat learning_rate;
@@ -140,6 +164,8 @@ struct _GstCxrTrain {
 
   /* set up in start (), then the streaming thread's */
   gchar *out_path;
+  TrainMode run_mode;
+  gint run_folds;
   CxrTrainConfig cfg;
   gint n_threads;
   CxrModel *model;
@@ -171,6 +197,8 @@ enum {
   PROP_CLASSES,
   PROP_ARCHITECTURE,
   PROP_FILM_NORMALIZATION,
+  PROP_MODE,
+  PROP_FOLDS,
   PROP_EPOCHS,
   PROP_BATCH_SIZE,
   PROP_LEARNING_RATE,
@@ -264,6 +292,27 @@ gst_cxr_film_normalization_get_type (void)
   };
   if (g_once_init_enter (&type)) {
     GType t = g_enum_register_static ("GstCxrTrainFilmNormalization", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+static GType
+gst_cxr_train_mode_get_type (void)
+{
+  static GType type;
+  static const GEnumValue values[] = {
+    {MODE_TRAIN, "Train the network (from model=, or a new one)", "train"},
+    {MODE_CALIBRATE, "Keep model='s weights; fit its logit scale and offset "
+          "and its threshold to the frames (a site's labelled films)",
+        "calibrate"},
+    {MODE_FINE_TUNE, "Also move model='s weights a little toward the "
+          "frames; calibrate instead when cross-validation finds that no "
+          "better", "fine-tune"},
+    {0, NULL, NULL}
+  };
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstCxrTrainMode", values);
     g_once_init_leave (&type, t);
   }
   return type;
@@ -525,6 +574,70 @@ train_epochs (GstCxrTrain * self)
   /* the best epoch's weights with the provenance of the whole run */
   if (!save_model (self, self->model))
     return FALSE;
+  post_done (self);
+  return TRUE;
+}
+
+/* ---- site calibration ---- */
+
+static void
+on_calibrate_progress (int done, int total, void *user)
+{
+  GstCxrTrain *self = user;
+
+  post (self, gst_structure_new ("cxrtrain-calibrate-progress",
+          "done", G_TYPE_INT, done, "total", G_TYPE_INT, total, NULL));
+}
+
+/* At EOS in mode calibrate or fine-tune: the fit, then the model, once */
+static gboolean
+calibrate_site (GstCxrTrain * self)
+{
+  CxrCalibrateConfig cc;
+  CxrCalibrateReport report;
+  GError *error = NULL;
+  const gchar *cv_before, *cv_after;
+
+  cxr_calibrate_config_init (&cc);
+  cc.method = self->run_mode == MODE_FINE_TUNE ? CXR_CALIBRATE_FINE_TUNE :
+      CXR_CALIBRATE_PLATT;
+  cc.folds = self->run_folds;
+  /* fine-tuning keeps calibrate's few gentle epochs; the rest as set */
+  cc.train.seed = self->cfg.seed;
+  cc.train.batch_size = self->cfg.batch_size;
+  cc.train.augment = self->cfg.augment;
+  cc.train.class_weighting = self->cfg.class_weighting;
+  cc.train.precision = self->cfg.precision;
+  cc.on_progress = on_calibrate_progress;
+  cc.user = self;
+  if (self->n_threads > 0)
+    omp_set_num_threads (self->n_threads);
+  g_timer_start (self->timer);
+  GST_INFO_OBJECT (self, "calibrating %s on %d frames", self->model->id,
+      self->cache->n);
+  if (!cxr_calibrate (self->model, self->cache, &cc, &report, &error)) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Cannot calibrate: %s. "
+            "Nothing was written to '%s'.", error->message, self->out_path),
+        (NULL));
+    g_error_free (error);
+    return FALSE;
+  }
+  if (!save_model (self, self->model))
+    return FALSE;
+  cv_before = g_hash_table_lookup (self->model->provenance,
+      "calibration_cv_before");
+  cv_after = g_hash_table_lookup (self->model->provenance,
+      "calibration_cv_after");
+  post (self, gst_structure_new ("cxrtrain-calibrated",
+          "method", G_TYPE_STRING, g_hash_table_lookup (self->model->provenance,
+              "calibration_method"),
+          "base-model", G_TYPE_STRING, g_hash_table_lookup
+          (self->model->provenance, "calibration_base_model"),
+          "images", G_TYPE_INT, report.n,
+          "cv-before", G_TYPE_STRING, cv_before,
+          "cv-after", G_TYPE_STRING, cv_after,
+          "fine-tune-kept", G_TYPE_BOOLEAN,
+          report.used == CXR_CALIBRATE_FINE_TUNE, NULL));
   post_done (self);
   return TRUE;
 }
@@ -871,6 +984,8 @@ gst_cxr_train_start (GstBaseSink * sink)
   classes = g_strdup (self->classes);
   architecture = g_strdup (self->architecture);
   film = self->film_normalization;
+  self->run_mode = self->mode;
+  self->run_folds = self->folds;
   label = g_strdup (self->label);
   cxr_train_config_init (cfg);
   cfg->epochs = self->epochs;
@@ -906,6 +1021,14 @@ gst_cxr_train_start (GstBaseSink * sink)
   self->frames_cached = self->frames_skipped = 0;
   GST_OBJECT_UNLOCK (self);
 
+  if (self->run_mode != MODE_TRAIN && (!model_path || online)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("mode=%s fits an existing model to a site's films: set model= to "
+            "the base model%s.", self->run_mode == MODE_CALIBRATE ?
+            "calibrate" : "fine-tune", online ? " and leave online= false" :
+            ""), (NULL));
+    goto fail;
+  }
   self->model = starting_model (self, model_path, classes, architecture,
       film);
   if (!self->model)
@@ -1131,7 +1254,8 @@ gst_cxr_train_event (GstBaseSink * sink, GstEvent * event)
    * not an EOS */
   if (GST_EVENT_TYPE (event) == GST_EVENT_EOS) {
     gboolean ok = !self->failed
-        && (self->live ? online_finish (self) : train_epochs (self));
+        && (self->live ? online_finish (self) : self->run_mode != MODE_TRAIN ?
+        calibrate_site (self) : train_epochs (self));
     if (!ok) {
       gst_event_unref (event);
       return FALSE;
@@ -1170,6 +1294,12 @@ gst_cxr_train_set_property (GObject * object, guint prop_id,
       break;
     case PROP_FILM_NORMALIZATION:
       self->film_normalization = g_value_get_enum (value);
+      break;
+    case PROP_MODE:
+      self->mode = g_value_get_enum (value);
+      break;
+    case PROP_FOLDS:
+      self->folds = g_value_get_int (value);
       break;
     case PROP_EPOCHS:
       self->epochs = g_value_get_int (value);
@@ -1278,6 +1408,12 @@ gst_cxr_train_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_FILM_NORMALIZATION:
       g_value_set_enum (value, self->film_normalization);
+      break;
+    case PROP_MODE:
+      g_value_set_enum (value, self->mode);
+      break;
+    case PROP_FOLDS:
+      g_value_set_int (value, self->folds);
       break;
     case PROP_EPOCHS:
       g_value_set_int (value, self->epochs);
@@ -1457,6 +1593,16 @@ gst_cxr_train_class_init (GstCxrTrainClass * klass)
           "and std; kept in the model file, so cxrclassify applies it too. "
           "Ignored with model=", GST_TYPE_CXR_FILM_NORMALIZATION,
           CXR_FILM_NONE, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_MODE,
+      g_param_spec_enum ("mode", "Mode",
+          "train: train the network. calibrate, fine-tune: fit model= to a "
+          "site's labelled films (at least 20 of each class), judged by "
+          "patient-wise cross-validation; written once, at the end",
+          GST_TYPE_CXR_TRAIN_MODE, MODE_TRAIN, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_FOLDS,
+      g_param_spec_int ("folds", "Folds",
+          "calibrate, fine-tune: patient-wise cross-validation folds", 2,
+          CXR_MAX_FOLDS, 5, rw_ready));
   g_object_class_install_property (gobject_class, PROP_EPOCHS,
       g_param_spec_int ("epochs", "Epochs",
           "Passes over the cached frames", 1, G_MAXINT, d.epochs, rw_ready));
@@ -1624,6 +1770,7 @@ gst_cxr_train_class_init (GstCxrTrainClass * klass)
   gst_type_mark_as_plugin_api (GST_TYPE_CXR_CLASS_WEIGHTING, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_CXR_SCHEDULE, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_CXR_FILM_NORMALIZATION, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_CXR_TRAIN_MODE, 0);
   GST_DEBUG_CATEGORY_INIT (cxr_train_debug, "cxrtrain", 0,
       "chest X-ray CNN trainer");
 }
@@ -1636,6 +1783,8 @@ gst_cxr_train_init (GstCxrTrain * self)
   cxr_train_config_init (&d);
   self->classes = g_strdup (DEFAULT_CLASSES);
   self->architecture = g_strdup (DEFAULT_ARCHITECTURE);
+  self->mode = MODE_TRAIN;
+  self->folds = 5;
   self->epochs = d.epochs;
   self->batch_size = d.batch_size;
   self->learning_rate = d.learning_rate;

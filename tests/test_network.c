@@ -117,6 +117,11 @@ test_model_round_trip (void)
   g_assert_cmpstr (back->classes[1], ==, "PNEUMONIA");
   g_assert_cmpstr (g_hash_table_lookup (back->provenance, "epochs"), ==, "12");
   g_assert_cmpint (cxr_model_class_index (back, "NORMAL"), ==, 0);
+  /* written before film normalisation and site calibration existed: none */
+  g_assert_cmpint (back->norm.film, ==, CXR_FILM_NONE);
+  g_assert_cmpfloat (back->logit_scale, ==, 1.0f);
+  g_assert_cmpfloat (back->logit_offset, ==, 0.0f);
+  g_assert_null (g_hash_table_lookup (back->provenance, "film_normalization"));
   /* the id follows the weights */
   back->params[0] += 1.0f;
   cxr_model_update_id (back);
@@ -192,6 +197,16 @@ static void bad_normalization (CxrModelFile *f)
   cxr_model_file_set_meta (f, "normalization", "0.5 0");
 }
 
+static void bad_film_normalization (CxrModelFile *f)
+{
+  cxr_model_file_set_meta (f, "film_normalization", "clahe");
+}
+
+static void bad_logit_calibration (CxrModelFile *f)
+{
+  cxr_model_file_set_meta (f, "logit_calibration", "-1 0.5");
+}
+
 static void negative_variance (CxrModelFile *f)
 {
   cxr_model_file_find (f, "layer0.bn_var")->data[3] = -1.0f;
@@ -263,7 +278,53 @@ test_model_refused (void)
   check_refused (same_classes, "appears twice");
   check_refused (bad_threshold, "threshold");
   check_refused (bad_normalization, "STD > 0");
+  check_refused (bad_film_normalization, "'clahe' is not none");
+  check_refused (bad_logit_calibration, "SCALE > 0");
   check_refused (negative_variance, "negative variance");
+}
+
+/* the film normalisation and the logit calibration travel in the file,
+ * and neither ends up among the provenance keys */
+static void
+test_model_film_and_calibration (void)
+{
+  GError *error = NULL;
+  CxrModel *m = cxr_model_new (CXR_SPEC_DEFAULT, 1, 124, 124, classes, 5,
+      &error), *back;
+  char *path = temp_path ("film.safetensors");
+  CxrModelFile *f;
+
+  g_assert_no_error (error);
+  m->norm.film = CXR_FILM_EQUALIZE;
+  m->logit_scale = 0.75f;
+  m->logit_offset = -1.25f;
+  g_assert_true (cxr_model_save (m, path, &error));
+  f = cxr_model_file_read (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (cxr_model_file_get_meta (f, "film_normalization"), ==,
+      "equalize");
+  g_assert_cmpstr (cxr_model_file_get_meta (f, "logit_calibration"), ==,
+      "0.75 -1.25");
+  cxr_model_file_free (f);
+  back = cxr_model_load (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (back->norm.film, ==, CXR_FILM_EQUALIZE);
+  g_assert_cmpfloat (back->logit_scale, ==, 0.75f);
+  g_assert_cmpfloat (back->logit_offset, ==, -1.25f);
+  g_assert_null (g_hash_table_lookup (back->provenance, "film_normalization"));
+  g_assert_null (g_hash_table_lookup (back->provenance, "logit_calibration"));
+  /* none again: the keys go */
+  back->norm.film = CXR_FILM_NONE;
+  back->logit_scale = 1.0f;
+  back->logit_offset = 0.0f;
+  g_assert_true (cxr_model_save (back, path, &error));
+  f = cxr_model_file_read (path, &error);
+  g_assert_null (cxr_model_file_get_meta (f, "film_normalization"));
+  g_assert_null (cxr_model_file_get_meta (f, "logit_calibration"));
+  cxr_model_file_free (f);
+  cxr_model_free (m);
+  cxr_model_free (back);
+  g_free (path);
 }
 
 static void
@@ -563,6 +624,8 @@ main (int argc, char **argv)
   g_test_add_func ("/spec/refused", test_bad_specs);
   g_test_add_func ("/model/round-trip", test_model_round_trip);
   g_test_add_func ("/model/refused", test_model_refused);
+  g_test_add_func ("/model/film-and-calibration",
+      test_model_film_and_calibration);
   g_test_add_func ("/model/missing-file", test_model_not_a_file);
   g_test_add_func ("/model/ensemble-round-trip", test_ensemble_round_trip);
   g_test_add_func ("/model/ensemble-id", test_ensemble_id);

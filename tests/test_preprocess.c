@@ -305,6 +305,106 @@ test_normalisation (void)
   g_assert_cmpfloat_with_epsilon (out[2], (1.0f - 0.485f) / 0.229f, 1e-5f);
 }
 
+/* Histogram equalisation by hand: 0.1 lies 0.4 into its bin of 1/1024,
+ * which holds two of the four values: (0 + 0.4 x 2) / 4; 0.5 starts its
+ * bin, above two values; 0.9 lies 0.6 into its bin, above three. Then mean
+ * and std as usual. */
+static void
+test_film_equalize (void)
+{
+  float x[] = { 0.1f, 0.1f, 0.5f, 0.9f };
+  const CxrNormalization eq = { 0.5f, 0.25f, CXR_FILM_EQUALIZE };
+
+  cxr_normalize (x, 4, &eq);
+  g_assert_cmpfloat_with_epsilon (x[0], (0.2f - 0.5f) / 0.25f, 1e-4f);
+  g_assert_cmpfloat_with_epsilon (x[1], (0.2f - 0.5f) / 0.25f, 1e-4f);
+  g_assert_cmpfloat_with_epsilon (x[2], (0.5f - 0.5f) / 0.25f, 1e-4f);
+  g_assert_cmpfloat_with_epsilon (x[3], (0.9f - 0.5f) / 0.25f, 1e-4f);
+}
+
+/* Equalised, a film and the same film through another grey curve (gamma
+ * 2.2, and a contrast change) are the same input, to within the bins */
+static void
+test_film_equalize_invariance (void)
+{
+  const int n = 124 * 124;
+  const CxrNormalization eq = { 0.0f, 1.0f, CXR_FILM_EQUALIZE };
+  float *a = g_new (float, n), *b = g_new (float, n), *c = g_new (float, n);
+  GRand *rand = g_rand_new_with_seed (7);
+  double worst = 0.0;
+
+  for (int i = 0; i < n; i++) {
+    /* a smooth film: a ramp with noise */
+    float v = CLAMP (0.2f + 0.6f * (i % 124) / 123.0f
+        + 0.05f * (float) g_rand_double_range (rand, -1, 1), 0.0f, 1.0f);
+    a[i] = v;
+    b[i] = powf (v, 2.2f);
+    c[i] = 0.1f + 0.5f * v;
+  }
+  cxr_normalize (a, n, &eq);
+  cxr_normalize (b, n, &eq);
+  cxr_normalize (c, n, &eq);
+  for (int i = 0; i < n; i++) {
+    worst = fmax (worst, fabs (a[i] - b[i]));
+    worst = fmax (worst, fabs (a[i] - c[i]));
+    g_assert_true (a[i] >= 0.0f && a[i] <= 1.0f);
+  }
+  g_assert_cmpfloat (worst, <, 0.01);
+  g_rand_free (rand);
+  g_free (a);
+  g_free (b);
+  g_free (c);
+}
+
+/* Percentiles: values 0.005, 0.015, ... 0.995 (one per hundredth) have
+ * their 1st percentile near 0.01 and their 99th near 0.99, which become 0
+ * and 1; a flat film is only shifted, to about 0, never divided by 0 */
+static void
+test_film_percentile (void)
+{
+  float x[100], flat[16];
+  const CxrNormalization pc = { 0.0f, 1.0f, CXR_FILM_PERCENTILE };
+
+  for (int i = 0; i < 100; i++)
+    x[i] = (i + 0.5f) / 100.0f;
+  cxr_normalize (x, 100, &pc);
+  g_assert_cmpfloat_with_epsilon (x[0], -0.005f / 0.98f, 0.01f);
+  g_assert_cmpfloat_with_epsilon (x[99], 1.0f + 0.005f / 0.98f, 0.01f);
+  g_assert_cmpfloat_with_epsilon (x[50], 0.5f + 0.005f / 0.98f, 0.01f);
+  for (int i = 1; i < 100; i++)
+    g_assert_cmpfloat (x[i], >, x[i - 1]);
+  for (int i = 0; i < 16; i++)
+    flat[i] = 0.3f;
+  cxr_normalize (flat, 16, &pc);
+  for (int i = 0; i < 16; i++)
+    g_assert_cmpfloat_with_epsilon (flat[i], 0.0f, 0.01f);
+}
+
+/* cxr_preprocess with a film step is the resize, then cxr_normalize: the
+ * same numbers the trainer computes from its cache */
+static void
+test_film_in_preprocess (void)
+{
+  uint8_t data[8 * 8];
+  float direct[16], twostep[16];
+  const CxrNormalization eq = { 0.25f, 0.5f, CXR_FILM_EQUALIZE };
+
+  for (int i = 0; i < 64; i++)
+    data[i] = (uint8_t) ((i * 37) % 251);
+  g_assert_true (cxr_preprocess (data, 8, 8, 8, CXR_PIXEL_GRAY8, &eq, 4, 4,
+          direct, NULL));
+  g_assert_true (cxr_preprocess (data, 8, 8, 8, CXR_PIXEL_GRAY8, &identity,
+          4, 4, twostep, NULL));
+  cxr_normalize (twostep, 16, &eq);
+  for (int i = 0; i < 16; i++)
+    g_assert_cmpfloat_with_epsilon (direct[i], twostep[i], 1e-6f);
+  g_assert_cmpstr (cxr_film_normalization_name (CXR_FILM_PERCENTILE), ==,
+      "percentile");
+  g_assert_cmpint (cxr_film_normalization_from_name ("equalize"), ==,
+      CXR_FILM_EQUALIZE);
+  g_assert_cmpint (cxr_film_normalization_from_name ("EQUALIZE"), ==, -1);
+}
+
 /* Calls that must fail cleanly with the given code and touch nothing. */
 static void
 expect_error (const uint8_t * data, int w, int h, int stride,
@@ -416,6 +516,11 @@ main (int argc, char **argv)
   g_test_add_func ("/preprocess/stride-padding-ignored",
       test_stride_padding_ignored);
   g_test_add_func ("/preprocess/normalisation", test_normalisation);
+  g_test_add_func ("/preprocess/film/equalize", test_film_equalize);
+  g_test_add_func ("/preprocess/film/equalize-invariance",
+      test_film_equalize_invariance);
+  g_test_add_func ("/preprocess/film/percentile", test_film_percentile);
+  g_test_add_func ("/preprocess/film/in-preprocess", test_film_in_preprocess);
   g_test_add_func ("/preprocess/rejects/bad-sizes", test_rejects_bad_sizes);
   g_test_add_func ("/preprocess/rejects/resize-float",
       test_resize_float_rejects);
