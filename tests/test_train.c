@@ -604,6 +604,93 @@ GST_START_TEST (test_resume)
 
 GST_END_TEST;
 
+/* mode=calibrate: a base trained on the blob frames, then fitted to a
+ * "site" of 25 + 25 other frames: the weights stay, the file says what was
+ * done; too small a sample, or no model=, is refused and nothing is
+ * written */
+GST_START_TEST (test_calibrate)
+{
+  gchar *base = tmp_path ("base.safetensors");
+  gchar *out = tmp_path ("calibrated.safetensors");
+  gchar *train = g_strdup_printf ("output=\"%s\" architecture=\"%s\" "
+      "epochs=3 batch-size=8 learning-rate=0.01 seed=3", base, TINY);
+  gchar *calibrate = g_strdup_printf ("mode=calibrate model=\"%s\" "
+      "output=\"%s\"", base, out);
+  gchar *no_model = g_strdup_printf ("mode=calibrate output=\"%s\"", out);
+  const GstStructure *s;
+  CxrModel *mb, *mc;
+  Run *r;
+
+  r = run_new (train);
+  fail_unless (run_play (r));
+  push_labelled (r->src, 20);
+  run_finish (r);
+  fail_unless (r->eos, "%s", r->error ? r->error : "");
+  run_free (r);
+
+  /* 19 of each class: refused, nothing written */
+  r = run_new (calibrate);
+  fail_unless (run_play (r));
+  for (int k = 0; k < 19; k++) {
+    push (r->src, labelled (0, 1000 + k));
+    push (r->src, labelled (1, 1000 + k));
+  }
+  run_finish (r);
+  fail_unless (r->error != NULL);
+  fail_unless (strstr (r->error, "at least 20") != NULL, "%s", r->error);
+  fail_unless (strstr (r->error, "Nothing was written") != NULL, "%s",
+      r->error);
+  fail_if (g_file_test (out, G_FILE_TEST_EXISTS));
+  run_free (r);
+
+  /* without model= */
+  r = run_new (no_model);
+  fail_if (run_play (r) && (run_finish (r), r->error == NULL));
+  run_free (r);
+
+  r = run_new (calibrate);
+  fail_unless (run_play (r));
+  for (int k = 0; k < 25; k++) {
+    push (r->src, labelled (0, 1000 + k));
+    push (r->src, labelled (1, 1000 + k));
+  }
+  run_finish (r);
+  fail_unless (r->eos, "%s", r->error ? r->error : "");
+  s = nth_message (r, "cxrtrain-calibrated", 0);
+  fail_unless (s != NULL);
+  fail_unless_equals_int (get_int (s, "images"), 50);
+  fail_unless (strstr (gst_structure_get_string (s, "cv-after"), "auc=")
+      != NULL);
+  mb = load (base);
+  mc = load (out);
+  /* the same weights, a new rule */
+  fail_unless_equals_int (memcmp (mb->params, mc->params,
+          mb->spec->n_floats * sizeof (float)), 0);
+  fail_unless (mc->logit_scale > 0.0f);
+  fail_unless (mc->logit_scale != 1.0f || mc->logit_offset != 0.0f);
+  fail_unless_equals_string (provenance (mc, "calibration_base_model"),
+      mb->id);
+  fail_unless_equals_string (provenance (mc, "calibration_method"), "platt");
+  fail_unless_equals_string (provenance (mc, "calibration_images"),
+      "50 (25 NORMAL, 25 PNEUMONIA)");
+  fail_unless (provenance (mc, "calibration_fingerprint") != NULL);
+  fail_unless (provenance (mc, "calibration_cv_before") != NULL);
+  fail_unless (provenance (mc, "calibration_cv_after") != NULL);
+  /* the training provenance is the base's */
+  fail_unless_equals_string (provenance (mc, "data_fingerprint"),
+      provenance (mb, "data_fingerprint"));
+  cxr_model_free (mb);
+  cxr_model_free (mc);
+  run_free (r);
+  g_free (train);
+  g_free (calibrate);
+  g_free (no_model);
+  g_free (base);
+  g_free (out);
+}
+
+GST_END_TEST;
+
 /* learning-rate 1e6: an error saying so, and a usable model at output */
 GST_START_TEST (test_divergence)
 {
@@ -1115,6 +1202,7 @@ cxrtrain_suite (void)
   tcase_add_test (tc, test_skipped_frames);
   tcase_add_test (tc, test_settings_errors);
   tcase_add_test (tc, test_resume);
+  tcase_add_test (tc, test_calibrate);
   tcase_add_test (tc, test_divergence);
   tcase_add_test (tc, test_interrupt);
   tcase_add_test (tc, test_online);
