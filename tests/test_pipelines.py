@@ -124,6 +124,33 @@ with tempfile.TemporaryDirectory() as tmp:
               f"{meta.get('train_images')} training, {meta.get('train_seconds')} s")
         check("training: epoch lines shown", "epoch 4:" in done.stderr)
 
+    # 6. site calibration with the recipe: a sample of 25 + 25 films fitted
+    # with the shipped model; a sample of 10 + 10 is refused, nothing written
+    site = os.path.join(tmp, "site")
+    subset(train, site, 25)
+    calibrated = os.path.join(tmp, "site.safetensors")
+    recipe = os.path.join(source, "pipelines", "calibrate-site.sh")
+    done = run(["bash", recipe, site, calibrated], timeout=240)
+    check("calibrate-site.sh exits 0", done.returncode == 0)
+    if done.returncode == 0:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import safetensors_np
+        _, meta = safetensors_np.load(calibrated)
+        check("calibration: method and sample in the provenance",
+              meta.get("calibration_method") == "platt"
+              and meta.get("calibration_images") == "50 (25 NORMAL, 25 PNEUMONIA)",
+              f"{meta.get('calibration_method')}, {meta.get('calibration_images')}")
+        check("calibration: the figures before and after are shown",
+              "cross-validated, before:" in done.stderr
+              and "cross-validated, after:" in done.stderr)
+    tiny = os.path.join(tmp, "tiny-site")
+    subset(train, tiny, 10)
+    refused = os.path.join(tmp, "refused.safetensors")
+    done = run(["bash", recipe, tiny, refused], timeout=120)
+    check("calibration: a 10 + 10 sample is refused, nothing written",
+          done.returncode != 0 and "at least 20" in done.stderr
+          and not os.path.exists(refused), done.stderr[-200:])
+
     # 5. the simulated live capture: 30 fps, classified every 10th frame,
     # every frame reaches the sink
     done = run(["bash", os.path.join(source, "pipelines", "live-capture.sh"), "", "2"],
