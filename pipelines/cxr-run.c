@@ -181,8 +181,10 @@ show_calibrate_progress (Job * job, const GstStructure * s)
   }
   gst_structure_get (s, "done", G_TYPE_INT, &done, "total", G_TYPE_INT,
       &total, NULL);
+  /* a fit takes tens of seconds: per minute, and the time left */
   print_bar (job, "fine-tuning ", (guint64) done, (guint64) total,
-      done / MAX (elapsed, 1e-9), "fits/s", -1, "");
+      60.0 * done / MAX (elapsed, 1e-9), "fits/min",
+      done > 0 ? elapsed / done * (total - done) : -1, "");
 }
 
 static void

@@ -224,8 +224,24 @@ cxr_image_decode_jpeg (const guint8 * data, gsize size, guint target_size,
   if (!alloc_image (image, image->format, cinfo.output_width,
           cinfo.output_height, error))
     goto fail;
+  /* At n/8 an image whose side is not a multiple of 8 / n ends in a
+   * partial block: libjpeg rounds the output up, and the last row and
+   * column stand for a sliver of real pixels (and the encoder's padding)
+   * as if for a whole scaled pixel, which stretches the film and
+   * over-weights its edge. Keep the rows and columns the image really
+   * covers, to the nearest (never fewer than 1); full-size decodes are
+   * exact already. */
+  if (cinfo.scale_num < cinfo.scale_denom) {
+    image->width = MAX (1, (cinfo.image_width * cinfo.scale_num
+            + cinfo.scale_denom / 2) / cinfo.scale_denom);
+    image->height = MAX (1, (cinfo.image_height * cinfo.scale_num
+            + cinfo.scale_denom / 2) / cinfo.scale_denom);
+    image->width = MIN (image->width, cinfo.output_width);
+    image->height = MIN (image->height, cinfo.output_height);
+    image->size = image->stride * image->height;
+  }
 
-  while (cinfo.output_scanline < cinfo.output_height) {
+  while (cinfo.output_scanline < image->height) {
     JSAMPROW row = image->data + (gsize) cinfo.output_scanline * image->stride;
 
     jpeg_read_scanlines (&cinfo, &row, 1);

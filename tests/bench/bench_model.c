@@ -1,0 +1,127 @@
+/* bench_model — milliseconds a frame of a model file's forward pass at
+ * batch 1, as cxrclassify runs it: the 124x124 input normalised as the
+ * model says (its film normalisation included), every member's forward
+ * pass and the average of their logits. Also the whole per-frame work from
+ * a 224x224 grey frame (resize + the above). Prints one JSON object.
+ *
+ *   bench_model MODEL THREADS SECONDS
+ */
+#include "metrics.h"
+#include "model.h"
+#include "net.h"
+#include "preprocess.h"
+
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+typedef struct {
+  const CxrModel *model;
+  CxrNet *nets[CXR_MAX_MEMBERS];
+  const uint8_t *frame;         /* 224 x 224 grey */
+  const float *image01;         /* in_h x in_w, in [0, 1] */
+  float *input;                 /* in_h x in_w, normalised */
+  float logits[CXR_MAX_CLASSES];
+} Job;
+
+/* the network's part: normalisation, members, average */
+static void
+forward (Job *j)
+{
+  const CxrNetSpec *spec = j->model->spec;
+  size_t px = (size_t) spec->in_h * spec->in_w;
+
+  for (size_t i = 0; i < px; i++)
+    j->input[i] = j->image01[i];
+  cxr_normalize (j->input, px, &j->model->norm);
+  cxr_net_forward_mean (j->nets, j->model->n_members, j->input, j->logits);
+}
+
+/* the whole frame: resize and normalise in one call, then the members */
+static void
+frame (Job *j)
+{
+  const CxrNetSpec *spec = j->model->spec;
+
+  cxr_preprocess (j->frame, 224, 224, 224, CXR_PIXEL_GRAY8, &j->model->norm,
+      spec->in_w, spec->in_h, j->input, NULL);
+  cxr_net_forward_mean (j->nets, j->model->n_members, j->input, j->logits);
+}
+
+/* milliseconds a call, over seconds after one warm-up call */
+static double
+ms_per_call (void (*f) (Job *), Job *j, double seconds)
+{
+  int n = 0;
+  double start, now;
+
+  f (j);
+  start = omp_get_wtime ();
+  do {
+    f (j);
+    n++;
+    now = omp_get_wtime ();
+  } while (now - start < seconds);
+  return 1000.0 * (now - start) / n;
+}
+
+int
+main (int argc, char **argv)
+{
+  GError *error = NULL;
+  CxrModel *model;
+  Job j = { 0 };
+  uint8_t *frame_data;
+  float *image01;
+  double seconds;
+  int threads;
+
+  if (argc != 4) {
+    fprintf (stderr, "usage: bench_model MODEL THREADS SECONDS\n");
+    return 2;
+  }
+  threads = atoi (argv[2]);
+  seconds = atof (argv[3]);
+  omp_set_num_threads (threads);
+  model = cxr_model_load (argv[1], &error);
+  if (!model) {
+    fprintf (stderr, "bench_model: %s\n", error->message);
+    return 1;
+  }
+  for (int k = 0; k < model->n_members; k++) {
+    j.nets[k] = cxr_net_new_inference (model->spec, cxr_model_member (model,
+            k), 1, CXR_PRECISION_AUTO, &error);
+    if (!j.nets[k]) {
+      fprintf (stderr, "bench_model: %s\n", error->message);
+      return 1;
+    }
+  }
+  /* a smooth grey film-like frame: a ramp with structure */
+  frame_data = g_new (uint8_t, 224 * 224);
+  for (int i = 0; i < 224 * 224; i++)
+    frame_data[i] = (uint8_t) ((i % 224) / 2 + ((i / 224) * 7) % 64);
+  image01 = g_new (float, model->spec->in_h * model->spec->in_w);
+  cxr_preprocess (frame_data, 224, 224, 224, CXR_PIXEL_GRAY8, NULL,
+      model->spec->in_w, model->spec->in_h, image01, NULL);
+  j.model = model;
+  j.frame = frame_data;
+  j.image01 = image01;
+  j.input = g_new (float, model->spec->in_h * model->spec->in_w);
+
+  printf ("{\"model\": \"%s\", \"members\": %d, \"film_normalization\": "
+      "\"%s\", \"threads\": %d, \"precision\": \"%s\", "
+      "\"implementation\": \"%s\", \"forward_ms\": %.3f, "
+      "\"frame_224_ms\": %.3f}\n", model->id, model->n_members,
+      cxr_film_normalization_name (model->norm.film), threads,
+      cxr_precision_name (cxr_net_precision (j.nets[0])),
+      cxr_net_implementation (j.nets[0]), ms_per_call (forward, &j, seconds),
+      ms_per_call (frame, &j, seconds));
+
+  for (int k = 0; k < model->n_members; k++)
+    cxr_net_free (j.nets[k]);
+  g_free (frame_data);
+  g_free (image01);
+  g_free (j.input);
+  cxr_model_free (model);
+  return 0;
+}
