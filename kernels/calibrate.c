@@ -379,6 +379,9 @@ cxr_calibrate (CxrModel *model, const CxrDataset *ds,
     const CxrCalibrateConfig *cfg, CxrCalibrateReport *report,
     GError **error)
 {
+  static const char *base_figures[] = { "val_auc", "val_accuracy",
+    "val_sensitivity", "val_specificity", "val_threshold_best_j", NULL
+  };
   CxrCalibrateConfig defaults;
   CxrCalibrateReport r = { 0 };
   Cv cv = { 0 };
@@ -448,18 +451,26 @@ cxr_calibrate (CxrModel *model, const CxrDataset *ds,
     cv.total = cfg->n_strengths * cfg->folds + 1;
     for (int s = 0; s < cfg->n_strengths; s++) {
       CxrSiteFigures f;
-      if (!cv_fine_tune (&cv, cfg->strengths[s], &f, error))
-        goto out;
+      GError *failed = NULL;
+
+      /* a strength that fails (diverges, or leaves scores that do not
+       * separate) is out of the running; Platt still stands */
+      if (!cv_fine_tune (&cv, cfg->strengths[s], &f, &failed)) {
+        g_clear_error (&failed);
+        continue;
+      }
       /* by held-out log loss: it judges the probabilities and the ranking
        * on every film, where accuracy moves by whole films */
-      if (isnan (best_strength) || f.log_loss < r.fine_tune.log_loss) {
+      if (isfinite (f.log_loss) && (isnan (best_strength)
+              || f.log_loss < r.fine_tune.log_loss)) {
         r.fine_tune = f;
         best_strength = cfg->strengths[s];
       }
     }
     r.strength = best_strength;
     /* a tie is "no better": the weights stay */
-    if (r.fine_tune.log_loss < r.platt.log_loss - FINE_TUNE_MARGIN)
+    if (!isnan (best_strength)
+        && r.fine_tune.log_loss < r.platt.log_loss - FINE_TUNE_MARGIN)
       r.used = CXR_CALIBRATE_FINE_TUNE;
   }
 
@@ -475,6 +486,9 @@ cxr_calibrate (CxrModel *model, const CxrDataset *ds,
     memcpy (model->params, tuned->params,
         (size_t) model->n_members * model->spec->n_floats * sizeof (float));
     cxr_model_update_id (model);
+    /* the base's validation figures described other weights */
+    for (int i = 0; base_figures[i]; i++)
+      g_hash_table_remove (model->provenance, base_figures[i]);
   } else if (!fit_rule (cv.z, cv.y, n, &rule)) {
     g_set_error (error, CXR_ERROR, CXR_ERROR_INVALID_ARGUMENT,
         "the model's scores do not tell the site's classes apart");

@@ -13,12 +13,14 @@
  *   fine-tune  also moves the weights: a few epochs at a low learning rate,
  *              every step pulled toward the base weights (L2-SP), the pull's
  *              strength chosen by cross-validation; then Platt as above.
- *              When cross-validation finds it no better than platt, the
- *              platt model is what comes out.
+ *              When cross-validation finds it no better than platt (or
+ *              every strength fails), the platt model is what comes out,
+ *              and a fine-tuned model loses the base's val_ figures.
  *
- * Every figure is cross-validated patient-wise over k folds: each fold is
- * scored by a rule (and, for fine-tune, weights) fitted on the other folds
- * alone, and the figures pool the folds' films. The model finally written
+ * Every fitted figure is cross-validated patient-wise over k folds: each
+ * fold is scored by a rule (and, for fine-tune, weights) fitted on the
+ * other folds alone, and the figures pool the folds' films. The "before"
+ * figures are the model as it came, which fits nothing. The model finally written
  * is fitted on the whole sample. Two-class (sigmoid) models only. */
 #pragma once
 #include "trainer.h"

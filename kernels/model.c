@@ -345,6 +345,21 @@ cxr_model_clear_calibration (CxrModel *model)
 }
 
 void
+cxr_model_copy_calibration (CxrModel *dst, const CxrModel *src)
+{
+  GHashTableIter it;
+  gpointer key, value;
+
+  cxr_model_clear_calibration (dst);
+  dst->logit_scale = src->logit_scale;
+  dst->logit_offset = src->logit_offset;
+  g_hash_table_iter_init (&it, src->provenance);
+  while (g_hash_table_iter_next (&it, &key, &value))
+    if (g_str_has_prefix (key, "calibration_"))
+      g_hash_table_replace (dst->provenance, g_strdup (key), g_strdup (value));
+}
+
+void
 cxr_model_probabilities (const CxrModel *m, const float *logits,
     float *probabilities)
 {

@@ -77,6 +77,9 @@ CxrModel *cxr_model_copy (const CxrModel *model);
  * provenance key removed. */
 void cxr_model_clear_calibration (CxrModel *model);
 
+/* dst takes src's logit calibration and "calibration_" provenance. */
+void cxr_model_copy_calibration (CxrModel *dst, const CxrModel *src);
+
 /* Recompute model->id after the weights changed. */
 void cxr_model_update_id (CxrModel *model);
 /* index of a class name, -1 if absent */

@@ -313,7 +313,10 @@ cxr_dataset_folds (const CxrDataset *ds, int k, uint64_t seed, int *fold)
   int *group_of = g_new0 (int, n);
   int *pick = g_new0 (int, n);
   int *group_fold = g_new0 (int, n);
-  int n_groups = group_patients (ds, groups, group_of);
+  int n_groups;
+
+  g_return_val_if_fail (k >= 2 && k <= CXR_MAX_FOLDS, 0);
+  n_groups = group_patients (ds, groups, group_of);
 
   /* per class, whole patients in a seeded order, each to the fold that has
    * the fewest images of that class so far */
@@ -790,6 +793,7 @@ cxr_train (CxrModel *model, const CxrDataset *ds, const CxrTrainConfig *cfg,
   guint8 *truth = NULL;
   CxrNet *net = NULL;
   CxrOptimizer *opt = NULL;
+  CxrModel *calibrated = NULL;  /* the model as it came, if calibrated */
   gboolean ok = FALSE, stop = FALSE, stop_member = FALSE;
 
   g_return_val_if_fail (model != NULL && ds != NULL, FALSE);
@@ -816,12 +820,14 @@ cxr_train (CxrModel *model, const CxrDataset *ds, const CxrTrainConfig *cfg,
       || cfg->members < 1 || cfg->members > CXR_MAX_MEMBERS
       || !(cfg->threshold_tolerance >= 0.0 && cfg->threshold_tolerance < 1.0)
       || !(cfg->validation_fraction >= 0.0 && cfg->validation_fraction < 1.0)
+      || (cfg->anchor && cfg->members > model->n_members)
       || !isfinite (model->norm.mean) || !isfinite (model->norm.std)
       || model->norm.std == 0.0f) {
     g_set_error (error, CXR_ERROR, CXR_ERROR_INVALID_ARGUMENT,
         "training needs epochs >= 1, batch size >= 1, a learning rate > 0, "
-        "a validation fraction in [0, 1), 1 to %d members, a threshold "
-        "tolerance in [0, 1) and a usable normalisation", CXR_MAX_MEMBERS);
+        "a validation fraction in [0, 1), 1 to %d members (with anchor "
+        "weights, no more than the model has), a threshold tolerance in "
+        "[0, 1) and a usable normalisation", CXR_MAX_MEMBERS);
     return FALSE;
   }
   for (int i = 0; i < ds->n; i++)
@@ -832,7 +838,10 @@ cxr_train (CxrModel *model, const CxrDataset *ds, const CxrTrainConfig *cfg,
       return FALSE;
     }
 
-  /* a site's logit calibration fitted the old weights; training moves them */
+  /* a site's logit calibration fitted the old weights; training moves
+   * them. Kept aside, for a run that fails before any epoch is done */
+  if (model->logit_scale != 1.0f || model->logit_offset != 0.0f)
+    calibrated = cxr_model_copy (model);
   cxr_model_clear_calibration (model);
   cxr_dataset_split (ds, cfg->validation_fraction, cfg->seed, &train_idx,
       &run.n_train, &val_idx, &run.n_val);
@@ -1092,6 +1101,14 @@ cxr_train (CxrModel *model, const CxrDataset *ds, const CxrTrainConfig *cfg,
   ok = TRUE;
 
 out:
+  if (calibrated && !ok) {
+    gboolean any_epoch = FALSE;
+    for (int k = 0; k < CXR_MAX_MEMBERS; k++)
+      any_epoch |= run.best_epoch[k] > 0;
+    if (!any_epoch)
+      cxr_model_copy_calibration (model, calibrated);
+  }
+  cxr_model_free (calibrated);
   if (members > 1 && run.timer)
     finish_ensemble (model, &run, ds, val_idx, scores,
         truth);

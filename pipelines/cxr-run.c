@@ -201,8 +201,8 @@ show_calibrated (Job * job, const GstStructure * s)
   }
   gst_structure_get (s, "images", G_TYPE_INT, &images, NULL);
   fprintf (stderr, "\ncalibrated on %d films: %s\n"
-      "  cross-validated, before: %s\n"
-      "  cross-validated, after:  %s\n", images, method ? method : "?",
+      "  before (the model as it came): %s\n"
+      "  after (cross-validated):       %s\n", images, method ? method : "?",
       before ? before : "?", after ? after : "?");
 }
 

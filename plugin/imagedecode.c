@@ -140,6 +140,17 @@ jpeg_on_output (j_common_ptr cinfo)
  * decoding at the smallest n/8 that still covers target is several times
  * faster than a full decode followed by a downscale. Images already smaller
  * than target stay at 8/8: never upscale. */
+/* The pixels an image really covers at n/8, to the nearest (at least 1):
+ * libjpeg rounds its output up, and at a partial last block the last row
+ * and column stand for a sliver of real pixels (and the encoder's padding)
+ * as if for a whole scaled pixel, which stretches the film and over-weights
+ * its edge. */
+static guint
+covered (guint side, guint num)
+{
+  return MAX (1, (side * num + 4) / 8);
+}
+
 static void
 jpeg_choose_scale (j_decompress_ptr cinfo, guint target)
 {
@@ -147,7 +158,8 @@ jpeg_choose_scale (j_decompress_ptr cinfo, guint target)
     cinfo->scale_num = num;
     cinfo->scale_denom = 8;
     jpeg_calc_output_dimensions (cinfo);
-    if (cinfo->output_width >= target && cinfo->output_height >= target)
+    if (covered (cinfo->image_width, num) >= target
+        && covered (cinfo->image_height, num) >= target)
       return;
   }
 }
@@ -224,18 +236,11 @@ cxr_image_decode_jpeg (const guint8 * data, gsize size, guint target_size,
   if (!alloc_image (image, image->format, cinfo.output_width,
           cinfo.output_height, error))
     goto fail;
-  /* At n/8 an image whose side is not a multiple of 8 / n ends in a
-   * partial block: libjpeg rounds the output up, and the last row and
-   * column stand for a sliver of real pixels (and the encoder's padding)
-   * as if for a whole scaled pixel, which stretches the film and
-   * over-weights its edge. Keep the rows and columns the image really
-   * covers, to the nearest (never fewer than 1); full-size decodes are
-   * exact already. */
+  /* scaled: only the rows and columns the image covers (full-size decodes
+   * are exact already) */
   if (cinfo.scale_num < cinfo.scale_denom) {
-    image->width = MAX (1, (cinfo.image_width * cinfo.scale_num
-            + cinfo.scale_denom / 2) / cinfo.scale_denom);
-    image->height = MAX (1, (cinfo.image_height * cinfo.scale_num
-            + cinfo.scale_denom / 2) / cinfo.scale_denom);
+    image->width = covered (cinfo.image_width, cinfo.scale_num);
+    image->height = covered (cinfo.image_height, cinfo.scale_num);
     image->width = MIN (image->width, cinfo.output_width);
     image->height = MIN (image->height, cinfo.output_height);
     image->size = image->stride * image->height;

@@ -29,7 +29,9 @@ typedef struct {
   CxrImageFormat format;
   guint width;
   guint height;
-  gsize stride;                 /* bytes per row: width * bpp, rounded up to 4 */
+  gsize stride;                 /* bytes per row, a multiple of 4, at least
+                                 * width * bpp (a scaled JPEG keeps
+                                 * libjpeg's wider rows) */
   gsize size;                   /* stride * height */
   guint8 *data;                 /* owned, g_free () */
 } CxrImage;

@@ -962,12 +962,14 @@ GST_START_TEST (test_target_size)
   static const struct
   {
     gint target;
-    gint width, height;         /* ceil (2064 * n / 8), ceil (1951 * n / 8) */
+    gint width, height;         /* round (2064 * n / 8), round (1951 * n / 8) */
   } cases[] = {
     {0, 2064, 1951},
     {224, 258, 244},            /* 1/8 */
     {245, 516, 488},            /* 1/8 is 244 high: 2/8 */
     {600, 774, 732},            /* 3/8 */
+    {1219, 1290, 1219},         /* 5/8: 1219.4 rows, the partial one dropped */
+    {1220, 1548, 1463},         /* 5/8 covers only 1219: 6/8 */
     {1951, 2064, 1951},         /* 8/8 */
     {5000, 2064, 1951},         /* never upscaled */
   };

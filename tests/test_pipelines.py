@@ -141,8 +141,8 @@ with tempfile.TemporaryDirectory() as tmp:
               and meta.get("calibration_images") == "50 (25 NORMAL, 25 PNEUMONIA)",
               f"{meta.get('calibration_method')}, {meta.get('calibration_images')}")
         check("calibration: the figures before and after are shown",
-              "cross-validated, before:" in done.stderr
-              and "cross-validated, after:" in done.stderr)
+              "before (the model as it came):" in done.stderr
+              and "after (cross-validated):" in done.stderr)
     tiny = os.path.join(tmp, "tiny-site")
     subset(train, tiny, 10)
     refused = os.path.join(tmp, "refused.safetensors")

@@ -602,6 +602,50 @@ test_no_validation (void)
   cxr_dataset_free (ds);
 }
 
+/* A site calibration fitted the old weights: training that moves them
+ * drops it; training that fails before any epoch keeps it, with the
+ * weights it belongs to. */
+static void
+test_calibration_dropped (void)
+{
+  CxrDataset *ds = synthetic_dataset (64, 1);
+  CxrModel *m = default_model (3);
+  CxrTrainConfig cfg;
+  GError *error = NULL;
+
+  m->logit_scale = 2.0f;
+  m->logit_offset = -0.5f;
+  g_hash_table_insert (m->provenance, g_strdup ("calibration_method"),
+      g_strdup ("platt"));
+  short_config (&cfg);
+  cfg.learning_rate = 1e30f;
+  cfg.schedule = CXR_SCHEDULE_NONE;
+  g_assert_false (cxr_train (m, ds, &cfg, NULL, NULL, &error));
+  /* it diverges in its first epoch, before any weights were kept */
+  g_assert_nonnull (strstr (error->message, "epoch 1 "));
+  g_clear_error (&error);
+  g_assert_cmpfloat (m->logit_scale, ==, 2.0f);
+  g_assert_cmpfloat (m->logit_offset, ==, -0.5f);
+  g_assert_cmpstr (g_hash_table_lookup (m->provenance, "calibration_method"),
+      ==, "platt");
+
+  /* (a fresh model: weights kept from an epoch at that learning rate are
+   * finite but no start for another run) */
+  cxr_model_free (m);
+  m = default_model (3);
+  m->logit_scale = 2.0f;
+  g_hash_table_insert (m->provenance, g_strdup ("calibration_method"),
+      g_strdup ("platt"));
+  short_config (&cfg);
+  g_assert_true (cxr_train (m, ds, &cfg, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpfloat (m->logit_scale, ==, 1.0f);
+  g_assert_cmpfloat (m->logit_offset, ==, 0.0f);
+  g_assert_null (g_hash_table_lookup (m->provenance, "calibration_method"));
+  cxr_model_free (m);
+  cxr_dataset_free (ds);
+}
+
 /* ------------------------------------------------------------------------ */
 
 typedef struct {
@@ -876,6 +920,7 @@ main (int argc, char **argv)
   g_test_add_func ("/trainer/divergence-nan", test_divergence_nan);
   g_test_add_func ("/trainer/callbacks", test_callbacks);
   g_test_add_func ("/trainer/no-validation", test_no_validation);
+  g_test_add_func ("/trainer/calibration-dropped", test_calibration_dropped);
   g_test_add_func ("/trainer/ensemble", test_ensemble);
   g_test_add_func ("/trainer/real-data", test_real_data);
   return g_test_run ();
