@@ -238,6 +238,25 @@ cv_platt (Cv *cv, CxrSiteFigures *out, GError **error)
   return TRUE;
 }
 
+static gboolean
+keep_going (const CxrStepReport *report, void *user)
+{
+  const CxrCalibrateConfig *cfg = user;
+
+  (void) report;
+  return !cfg->should_stop (cfg->user);
+}
+
+static gboolean
+stopped (const CxrCalibrateConfig *cfg, GError **error)
+{
+  if (!cfg->should_stop || !cfg->should_stop (cfg->user))
+    return FALSE;
+  g_set_error (error, CXR_ERROR, CXR_ERROR_CANCELLED,
+      "calibration was stopped");
+  return TRUE;
+}
+
 /* A copy of model fine-tuned on films idx[0 .. m) of ds with strength,
  * and its rule fitted on those films; NULL on failure. */
 static CxrModel *
@@ -252,13 +271,24 @@ fine_tuned (const CxrModel *model, const CxrDataset *ds, const int *idx,
   uint8_t *y = g_new (uint8_t, MAX (m, 1));
   gboolean ok;
 
+  if (stopped (cfg, error)) {
+    cxr_model_free (tuned);
+    cxr_dataset_free (sub);
+    g_free (z);
+    g_free (y);
+    return NULL;
+  }
   /* the folds are the validation; decay pulls toward the base, not 0 */
   tc.validation_fraction = 0.0;
   tc.weight_decay = 0.0f;
   tc.members = model->n_members;
   tc.anchor = model->params;
   tc.anchor_strength = (float) strength;
-  ok = cxr_train (tuned, sub, &tc, NULL, NULL, error)
+  CxrTrainCallbacks cb = { .on_step = cfg->should_stop ? keep_going : NULL,
+    .step_interval = 1
+  };
+  ok = cxr_train (tuned, sub, &tc, &cb, (void *) cfg, error)
+      && !stopped (cfg, error)
       && cxr_dataset_logits (tuned, sub, NULL, m, z, error);
   if (ok) {
     for (int j = 0; j < m; j++)
@@ -456,6 +486,10 @@ cxr_calibrate (CxrModel *model, const CxrDataset *ds,
       /* a strength that fails (diverges, or leaves scores that do not
        * separate) is out of the running; Platt still stands */
       if (!cv_fine_tune (&cv, cfg->strengths[s], &f, &failed)) {
+        if (g_error_matches (failed, CXR_ERROR, CXR_ERROR_CANCELLED)) {
+          g_propagate_error (error, failed);
+          goto out;
+        }
         g_clear_error (&failed);
         continue;
       }

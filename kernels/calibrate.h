@@ -50,6 +50,9 @@ typedef struct {
   double strengths[4];          /* L2-SP strengths tried: 1, 0.1, 0.01 */
   /* after each fit of the cross-validation (may be NULL) */
   void (*on_progress) (int done, int total, void *user);
+  /* asked between fine-tuning steps (may be NULL): TRUE stops the whole
+   * calibration, which then fails with CXR_ERROR_CANCELLED */
+  gboolean (*should_stop) (void *user);
   void *user;
 } CxrCalibrateConfig;
 

@@ -12,4 +12,5 @@ typedef enum {
   CXR_ERROR_CORRUPT,            /* a file is not what it claims to be */
   CXR_ERROR_UNSUPPORTED,        /* valid, but something we do not handle */
   CXR_ERROR_ENGINE,             /* oneDNN refused or failed */
+  CXR_ERROR_CANCELLED,          /* the caller asked for a stop */
 } CxrErrorCode;

@@ -589,6 +589,17 @@ on_calibrate_progress (int done, int total, void *user)
           "done", G_TYPE_INT, done, "total", G_TYPE_INT, total, NULL));
 }
 
+/* a flush or a state change stops fine-tuning as it stops training */
+static gboolean
+calibrate_should_stop (void *user)
+{
+  GstCxrTrain *self = user;
+
+  if (g_atomic_int_get (&self->flushing))
+    self->interrupted = TRUE;
+  return self->interrupted;
+}
+
 /* At EOS in mode calibrate or fine-tune: the fit, then the model, once */
 static gboolean
 calibrate_site (GstCxrTrain * self)
@@ -609,6 +620,7 @@ calibrate_site (GstCxrTrain * self)
   cc.train.class_weighting = self->cfg.class_weighting;
   cc.train.precision = self->cfg.precision;
   cc.on_progress = on_calibrate_progress;
+  cc.should_stop = calibrate_should_stop;
   cc.user = self;
   if (self->n_threads > 0)
     omp_set_num_threads (self->n_threads);
@@ -616,7 +628,12 @@ calibrate_site (GstCxrTrain * self)
   GST_INFO_OBJECT (self, "calibrating %s on %d frames", self->model->id,
       self->cache->n);
   if (!cxr_calibrate (self->model, self->cache, &cc, &report, &error)) {
-    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Cannot calibrate: %s. "
+    if (g_error_matches (error, CXR_ERROR, CXR_ERROR_CANCELLED))
+      GST_ELEMENT_WARNING (self, STREAM, FAILED, ("Calibration stopped "
+              "because the pipeline was paused, stopped or flushed; nothing "
+              "was written to '%s'.", self->out_path), (NULL));
+    else
+      GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Cannot calibrate: %s. "
             "Nothing was written to '%s'.", error->message, self->out_path),
         (NULL));
     g_error_free (error);

@@ -301,6 +301,43 @@ test_fine_tune (void)
   cxr_dataset_free (ds);
 }
 
+static gboolean
+stop_after_ten (void *user)
+{
+  int *calls = user;
+  return ++*calls > 10;
+}
+
+/* a stop asked for during fine-tuning ends the calibration, the model
+ * untouched */
+static void
+test_fine_tune_stopped (void)
+{
+  CxrDataset *ds = grey_dataset (30, 30, 8.0, 7);
+  CxrModel *m = grey_model ();
+  CxrCalibrateConfig cfg;
+  GError *error = NULL;
+  int calls = 0;
+  char base_id[9];
+
+  memcpy (base_id, m->id, sizeof base_id);
+  cxr_calibrate_config_init (&cfg);
+  cfg.method = CXR_CALIBRATE_FINE_TUNE;
+  cfg.train.batch_size = 8;
+  cfg.should_stop = stop_after_ten;
+  cfg.user = &calls;
+  g_assert_false (cxr_calibrate (m, ds, &cfg, NULL, &error));
+  g_assert_error (error, CXR_ERROR, CXR_ERROR_CANCELLED);
+  g_clear_error (&error);
+  /* stopped early: far fewer questions than the steps of every fit */
+  g_assert_cmpint (calls, <=, 12);
+  g_assert_cmpstr (m->id, ==, base_id);
+  g_assert_cmpfloat (m->logit_scale, ==, 1.0f);
+  g_assert_null (g_hash_table_lookup (m->provenance, "calibration_method"));
+  cxr_model_free (m);
+  cxr_dataset_free (ds);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -311,5 +348,6 @@ main (int argc, char **argv)
   g_test_add_func ("/calibrate/refusals", test_refusals);
   g_test_add_func ("/calibrate/platt", test_calibrate_platt);
   g_test_add_func ("/calibrate/fine-tune", test_fine_tune);
+  g_test_add_func ("/calibrate/fine-tune-stopped", test_fine_tune_stopped);
   return g_test_run ();
 }
