@@ -116,26 +116,23 @@ void
 cxr_site_figures (const float *scores, const float *thresholds,
     const uint8_t *truth, int n, CxrSiteFigures *out)
 {
-  int64_t tp = 0, fn = 0, tn = 0, fp = 0;
-  double brier = 0.0, log_loss = 0.0;
+  CxrConfusion c;
+  CxrBinaryMetrics m;
+  double log_loss = 0.0;
 
+  cxr_confusion_init (&c, 2);
   for (int i = 0; i < n; i++) {
-    double p = scores[i], y = truth[i] != 0;
-    gboolean positive = scores[i] >= thresholds[i];
+    double p = CLAMP (scores[i], 1e-7, 1.0 - 1e-7);
 
-    tp += truth[i] && positive;
-    fn += truth[i] && !positive;
-    fp += !truth[i] && positive;
-    tn += !truth[i] && !positive;
-    brier += (p - y) * (p - y);
-    p = CLAMP (p, 1e-7, 1.0 - 1e-7);
-    log_loss -= y ? log (p) : log1p (-p);
+    cxr_confusion_add (&c, truth[i] != 0, scores[i] >= thresholds[i]);
+    log_loss -= truth[i] ? log (p) : log1p (-p);
   }
+  cxr_confusion_metrics (&c, &m);
   out->auc = cxr_roc_auc (scores, truth, n);
-  out->accuracy = n ? (double) (tp + tn) / n : NAN;
-  out->sensitivity = tp + fn ? (double) tp / (tp + fn) : NAN;
-  out->specificity = tn + fp ? (double) tn / (tn + fp) : NAN;
-  out->brier = n ? brier / n : NAN;
+  out->accuracy = m.accuracy;
+  out->sensitivity = m.recall;
+  out->specificity = m.specificity;
+  out->brier = cxr_brier_score (scores, truth, n);
   out->log_loss = n ? log_loss / n : NAN;
 }
 
