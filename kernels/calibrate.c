@@ -261,20 +261,19 @@ fine_tuned (const CxrModel *model, const CxrDataset *ds, const int *idx,
     int m, const CxrCalibrateConfig *cfg, double strength, Rule *rule,
     GError **error)
 {
-  CxrModel *tuned = cxr_model_copy (model);
-  CxrDataset *sub = cxr_dataset_subset (ds, idx, m);
+  CxrModel *tuned;
+  CxrDataset *sub;
   CxrTrainConfig tc = cfg->train;
-  float *z = g_new (float, MAX (m, 1));
-  uint8_t *y = g_new (uint8_t, MAX (m, 1));
+  float *z;
+  uint8_t *y;
   gboolean ok;
 
-  if (stopped (cfg, error)) {
-    cxr_model_free (tuned);
-    cxr_dataset_free (sub);
-    g_free (z);
-    g_free (y);
+  if (stopped (cfg, error))
     return NULL;
-  }
+  tuned = cxr_model_copy (model);
+  sub = cxr_dataset_subset (ds, idx, m);
+  z = g_new (float, MAX (m, 1));
+  y = g_new (uint8_t, MAX (m, 1));
   /* the folds are the validation; decay pulls toward the base, not 0 */
   tc.validation_fraction = 0.0;
   tc.weight_decay = 0.0f;

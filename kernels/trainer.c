@@ -308,15 +308,14 @@ cxr_dataset_split (const CxrDataset *ds, double validation_fraction,
 int
 cxr_dataset_folds (const CxrDataset *ds, int k, uint64_t seed, int *fold)
 {
+  g_return_val_if_fail (k >= 2 && k <= CXR_MAX_FOLDS, 0);
+
   int n = MAX (ds->n, 1), fewest = G_MAXINT;
   Group *groups = g_new0 (Group, n);
   int *group_of = g_new0 (int, n);
   int *pick = g_new0 (int, n);
   int *group_fold = g_new0 (int, n);
-  int n_groups;
-
-  g_return_val_if_fail (k >= 2 && k <= CXR_MAX_FOLDS, 0);
-  n_groups = group_patients (ds, groups, group_of);
+  int n_groups = group_patients (ds, groups, group_of);
 
   /* per class, whole patients in a seeded order, each to the fold that has
    * the fewest images of that class so far */

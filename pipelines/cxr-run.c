@@ -113,6 +113,17 @@ member_label (const GstStructure * s, char *buf, gsize size)
     buf[0] = '\0';
 }
 
+/* the first message after caching: the reading bar's last state, once */
+static void
+end_caching (Job * job)
+{
+  if (job->caching_done)
+    return;
+  show_progress (job);
+  fputc ('\n', stderr);
+  job->caching_done = TRUE;
+}
+
 static void
 show_training (Job * job, const GstStructure * s)
 {
@@ -120,11 +131,7 @@ show_training (Job * job, const GstStructure * s)
   double loss = 0, acc = 0, rate = 0, eta = -1;
   char who[32], what[48], extra[64];
 
-  if (!job->caching_done) {
-    show_progress (job);
-    fputc ('\n', stderr);
-    job->caching_done = TRUE;
-  }
+  end_caching (job);
   gst_structure_get (s, "epoch", G_TYPE_INT, &epoch, "epochs", G_TYPE_INT,
       &epochs, "step", G_TYPE_INT, &step, "steps-per-epoch", G_TYPE_INT,
       &steps, "loss", G_TYPE_DOUBLE, &loss, "accuracy", G_TYPE_DOUBLE, &acc,
@@ -174,11 +181,7 @@ show_calibrate_progress (Job * job, const GstStructure * s)
   gint done = 0, total = 0;
   double elapsed = (g_get_monotonic_time () - job->started) / 1e6;
 
-  if (!job->caching_done) {
-    show_progress (job);
-    fputc ('\n', stderr);
-    job->caching_done = TRUE;
-  }
+  end_caching (job);
   gst_structure_get (s, "done", G_TYPE_INT, &done, "total", G_TYPE_INT,
       &total, NULL);
   /* a fit takes tens of seconds: per minute, and the time left */
@@ -195,10 +198,7 @@ show_calibrated (Job * job, const GstStructure * s)
   const gchar *after = gst_structure_get_string (s, "cv-after");
   gint images = 0;
 
-  if (!job->caching_done) {
-    show_progress (job);
-    job->caching_done = TRUE;
-  }
+  end_caching (job);
   gst_structure_get (s, "images", G_TYPE_INT, &images, NULL);
   fprintf (stderr, "\ncalibrated on %d films: %s\n"
       "  before (the model as it came): %s\n"
