@@ -198,7 +198,8 @@ cxr_model_from_file (const CxrModelFile *f, const char *name, GError **error)
   const char *members = cxr_model_file_get_meta (f, "members");
   const char *film = cxr_model_file_get_meta (f, "film_normalization");
   const char *calibration = cxr_model_file_get_meta (f, "logit_calibration");
-  float logit_scale = 1.0f, logit_offset = 0.0f;
+  const char *input_blur = cxr_model_file_get_meta (f, "input_blur");
+  float logit_scale = 1.0f, logit_offset = 0.0f, blur = 0.0f;
   int film_kind = CXR_FILM_NONE;
   int in_c, in_h, in_w, n_members = 1;
   char extra;
@@ -240,6 +241,14 @@ cxr_model_from_file (const CxrModelFile *f, const char *name, GError **error)
         name, film);
     return NULL;
   }
+  /* likewise: no blur */
+  if (input_blur && (!parse_float (input_blur, &blur) || blur < 0.0f
+          || blur > CXR_MAX_INPUT_BLUR)) {
+    g_set_error (error, CXR_ERROR, CXR_ERROR_CORRUPT,
+        "%s: input_blur '%s' is not a sigma from 0 to %g pixels", name,
+        input_blur, CXR_MAX_INPUT_BLUR);
+    return NULL;
+  }
   if (calibration) {
     parts = g_strsplit (calibration, " ", -1);
     gboolean calibration_ok = g_strv_length (parts) == 2
@@ -276,6 +285,7 @@ cxr_model_from_file (const CxrModelFile *f, const char *name, GError **error)
   m->norm.mean = mean;
   m->norm.std = std;
   m->norm.film = film_kind;
+  m->norm.blur = blur;
   m->logit_scale = logit_scale;
   m->logit_offset = logit_offset;
   m->threshold = threshold;
@@ -293,6 +303,7 @@ cxr_model_from_file (const CxrModelFile *f, const char *name, GError **error)
   while (g_hash_table_iter_next (&it, &key, &value))
     if (!g_strv_contains (required, key) && strcmp (key, "members") != 0
         && strcmp (key, "film_normalization") != 0
+        && strcmp (key, "input_blur") != 0
         && strcmp (key, "logit_calibration") != 0)
       g_hash_table_insert (m->provenance, g_strdup (key), g_strdup (value));
   cxr_model_update_id (m);
@@ -419,6 +430,11 @@ cxr_model_save (CxrModel *m, const char *path, GError **error)
   if (m->norm.film != CXR_FILM_NONE)
     cxr_model_file_set_meta (f, "film_normalization",
         cxr_film_normalization_name (m->norm.film));
+  g_hash_table_remove (f->metadata, "input_blur");
+  if (m->norm.blur > 0.0f) {
+    g_ascii_formatd (buf, G_ASCII_DTOSTR_BUF_SIZE, "%.9g", m->norm.blur);
+    cxr_model_file_set_meta (f, "input_blur", buf);
+  }
   g_hash_table_remove (f->metadata, "logit_calibration");
   if (m->logit_scale != 1.0f || m->logit_offset != 0.0f) {
     g_ascii_formatd (buf, G_ASCII_DTOSTR_BUF_SIZE, "%.9g", m->logit_scale);

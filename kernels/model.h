@@ -6,7 +6,9 @@
  * Metadata keys written and required: format, layers, input ("CxHxW"),
  * normalization ("MEAN STD"), classes ("A,B"), threshold. Written when not
  * "none": film_normalization ("equalize", "percentile"; preprocess.h), the
- * per-film step before MEAN and STD; a file without it has none; and
+ * per-film step before MEAN and STD; a file without it has none;
+ * input_blur ("SIGMA", pixels, at most CXR_MAX_INPUT_BLUR), the low-pass
+ * after it (preprocess.h); a file without it has none; and
  * logit_calibration ("SCALE OFFSET"), a site calibration of the averaged
  * logit (cxrtrain mode=calibrate); a file without it has 1 0. Any other
  * key is provenance and is kept as it is.
@@ -23,6 +25,7 @@
 #define CXR_MODEL_FORMAT "gst-cxr-model 1"
 
 #define CXR_MAX_MEMBERS 16
+#define CXR_MAX_INPUT_BLUR 4.0f
 
 typedef struct {
   CxrNetSpec *spec;

@@ -216,11 +216,51 @@ film_quantile (const uint32_t *below, const uint32_t *count, size_t n,
   return 1.0f;
 }
 
+/* One line of n values, stride apart, convolved with the 2 r + 1 taps of
+ * kernel, the end values repeated outwards; line: n scratch floats. */
+static void
+blur_line (float *x, int n, size_t stride, const float *kernel, int r,
+    float *line)
+{
+  for (int i = 0; i < n; i++)
+    line[i] = x[i * stride];
+  for (int i = 0; i < n; i++) {
+    float acc = 0.0f;
+
+    for (int k = -r; k <= r; k++)
+      acc += kernel[k + r] * line[CLAMP (i + k, 0, n - 1)];
+    x[i * stride] = acc;
+  }
+}
+
+#define BLUR_MAX_RADIUS 12
+
+/* Separable Gaussian of sigma, truncated at 3 sigma (at most
+ * BLUR_MAX_RADIUS taps a side), edges repeated. */
+static void
+blur (float *x, int w, int h, float sigma)
+{
+  float kernel[2 * BLUR_MAX_RADIUS + 1], sum = 0.0f;
+  int r = MIN ((int) ceilf (3.0f * sigma), BLUR_MAX_RADIUS);
+  float *line = g_new (float, MAX (w, h));
+
+  for (int k = -r; k <= r; k++)
+    sum += kernel[k + r] = expf (-0.5f * k * k / (sigma * sigma));
+  for (int k = 0; k <= 2 * r; k++)
+    kernel[k] /= sum;
+  for (int y = 0; y < h; y++)
+    blur_line (x + (size_t) y * w, w, 1, kernel, r, line);
+  for (int c = 0; c < w; c++)
+    blur_line (x + c, h, w, kernel, r, line);
+  g_free (line);
+}
+
 void
-cxr_normalize (float *x, size_t n, const CxrNormalization * norm)
+cxr_normalize (float *x, int w, int h, const CxrNormalization * norm)
 {
   uint32_t below[FILM_BINS], count[FILM_BINS];
   float scale = 1.0f / norm->std, offset = -norm->mean / norm->std;
+  size_t n = w > 0 && h > 0 ? (size_t) w * h : 0;
 
   if (n > 0 && norm->film == CXR_FILM_EQUALIZE) {
     film_histogram (x, n, below, count);
@@ -240,6 +280,8 @@ cxr_normalize (float *x, size_t n, const CxrNormalization * norm)
     for (size_t i = 0; i < n; i++)
       x[i] = (x[i] - lo) * s;
   }
+  if (n > 0 && norm->blur > 0.0f)
+    blur (x, w, h, norm->blur);
   for (size_t i = 0; i < n; i++)
     x[i] = x[i] * scale + offset;
 }
@@ -417,9 +459,9 @@ cxr_preprocess (const uint8_t * data, int width, int height, int stride,
 
   /* (v / full_scale - mean) / std folded into v * scale + offset */
   full_scale = format == CXR_PIXEL_GRAY16_LE ? 65535.0f : 255.0f;
-  if (norm && norm->film != CXR_FILM_NONE) {
+  if (norm && (norm->film != CXR_FILM_NONE || norm->blur > 0.0f)) {
     vertical_pass (tmp, out_w, &ay, 1.0f / full_scale, 0.0f, out);
-    cxr_normalize (out, (size_t) out_w * out_h, norm);
+    cxr_normalize (out, out_w, out_h, norm);
   } else
     vertical_pass (tmp, out_w, &ay, 1.0f / (full_scale * std), -mean / std,
         out);

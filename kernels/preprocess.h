@@ -47,6 +47,11 @@ typedef struct {
   float mean;
   float std;
   CxrFilmNormalization film;
+  /* a Gaussian low-pass of this sigma, in pixels at the network's size,
+   * after the film step (0: none). The network then cannot lean on detail
+   * finer than a pixel or two, which is what a different decoder, a
+   * re-encoding or a one-pixel shift changes most. */
+  float blur;
 } CxrNormalization;
 
 /* The names used in model files and properties: "none", "equalize",
@@ -54,10 +59,10 @@ typedef struct {
 const char *cxr_film_normalization_name (CxrFilmNormalization film);
 int cxr_film_normalization_from_name (const char *name);
 
-/* In place, on n values of one film in [0, 1]: the film step, then mean and
- * std; what cxr_preprocess does after resampling, for images that are
- * already at the network's size (the training cache). */
-void cxr_normalize (float *x, size_t n, const CxrNormalization *norm);
+/* In place, on one w x h film with values in [0, 1]: the film step, the
+ * blur, then mean and std; what cxr_preprocess does after resampling, for
+ * images that are already at the network's size (the training cache). */
+void cxr_normalize (float *x, int w, int h, const CxrNormalization *norm);
 
 /* data: first byte of the top row; stride: bytes from one row to the next
  * (>= width * bytes per pixel). out: out_w * out_h floats, row-major.

@@ -505,7 +505,7 @@ forward_images (const CxrModel *model, const float *params, int n_members,
 
     for (int j = 0; j < count; j++) {
       cxr_dataset_get (ds, idx ? idx[b + j] : b + j, input + j * px);
-      cxr_normalize (input + j * px, px, &model->norm);
+      cxr_normalize (input + j * px, ds->side, ds->side, &model->norm);
     }
     /* the last batch is padded with zeros; their logits are ignored */
     memset (input + count * px, 0, (vb - count) * px * sizeof (float));
@@ -965,7 +965,7 @@ cxr_train (CxrModel *model, const CxrDataset *ds, const CxrTrainConfig *cfg,
           cxr_dataset_get (ds, chosen[j], scratch + j * px);
           cxr_augment (scratch + j * px, input + j * px, ds->side, ds->side,
               &cfg->augment, &arng);
-          cxr_normalize (input + j * px, px, &model->norm);
+          cxr_normalize (input + j * px, ds->side, ds->side, &model->norm);
         }
         for (int j = 0; j < batch; j++) {
           labels[j] = ds->labels[chosen[j]];

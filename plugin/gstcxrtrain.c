@@ -134,6 +134,7 @@ struct _GstCxrTrain {
   gchar *classes;
   gchar *architecture;
   CxrFilmNormalization film_normalization;
+  gfloat input_blur;
   TrainMode mode;
   gint folds;
   gint epochs;
@@ -197,6 +198,7 @@ enum {
   PROP_CLASSES,
   PROP_ARCHITECTURE,
   PROP_FILM_NORMALIZATION,
+  PROP_INPUT_BLUR,
   PROP_MODE,
   PROP_FOLDS,
   PROP_EPOCHS,
@@ -825,7 +827,7 @@ online_step (GstCxrTrain * self)
     cxr_augment (o->scratch + j * o->px, x, spec->in_w, spec->in_h,
         &self->cfg.augment, &o->rng);
     /* the model's normalisation, as cxr_preprocess applies it */
-    cxr_normalize (x, o->px, &model->norm);
+    cxr_normalize (x, spec->in_w, spec->in_h, &model->norm);
     o->labels[j] = o->ring_labels[slot];
     o->weights[j] =
         self->cfg.class_weighting == CXR_CLASS_WEIGHTING_BALANCED ?
@@ -934,7 +936,7 @@ online_finish (GstCxrTrain * self)
 static CxrModel *
 starting_model (GstCxrTrain * self, const gchar * model_path,
     const gchar * classes, const gchar * architecture,
-    CxrFilmNormalization film)
+    CxrFilmNormalization film, gfloat blur)
 {
   GError *error = NULL;
   CxrModel *model;
@@ -971,8 +973,10 @@ starting_model (GstCxrTrain * self, const gchar * model_path,
             "classes= to as many names as it has outputs.", architecture,
             classes, error->message), (NULL));
     g_error_free (error);
-  } else
+  } else {
     model->norm.film = film;
+    model->norm.blur = blur;
+  }
   g_strfreev (names);
   return model;
 }
@@ -984,6 +988,7 @@ gst_cxr_train_start (GstBaseSink * sink)
   gchar *model_path, *classes, *architecture, *label;
   CxrTrainConfig *cfg = &self->cfg;
   CxrFilmNormalization film;
+  gfloat blur;
   gboolean online;
   guint replay_size, checkpoint_interval;
   GError *error = NULL;
@@ -1001,6 +1006,7 @@ gst_cxr_train_start (GstBaseSink * sink)
   classes = g_strdup (self->classes);
   architecture = g_strdup (self->architecture);
   film = self->film_normalization;
+  blur = self->input_blur;
   self->run_mode = self->mode;
   self->run_folds = self->folds;
   label = g_strdup (self->label);
@@ -1047,7 +1053,7 @@ gst_cxr_train_start (GstBaseSink * sink)
     goto fail;
   }
   self->model = starting_model (self, model_path, classes, architecture,
-      film);
+      film, blur);
   if (!self->model)
     goto fail;
   if (self->model->spec->in_c != 1
@@ -1232,7 +1238,7 @@ gst_cxr_train_render (GstBaseSink * sink, GstBuffer * buf)
   GstCxrTrain *self = GST_CXR_TRAIN (sink);
   const CxrNetSpec *spec = self->model->spec;
   /* the cache holds [0, 1]; the model's normalisation comes at each step */
-  const CxrNormalization unit = { 0.0f, 1.0f, CXR_FILM_NONE };
+  const CxrNormalization unit = { 0.0f, 1.0f, CXR_FILM_NONE, 0.0f };
   const gchar *source;
   GError *error = NULL;
   gint label;
@@ -1311,6 +1317,9 @@ gst_cxr_train_set_property (GObject * object, guint prop_id,
       break;
     case PROP_FILM_NORMALIZATION:
       self->film_normalization = g_value_get_enum (value);
+      break;
+    case PROP_INPUT_BLUR:
+      self->input_blur = g_value_get_float (value);
       break;
     case PROP_MODE:
       self->mode = g_value_get_enum (value);
@@ -1425,6 +1434,9 @@ gst_cxr_train_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_FILM_NORMALIZATION:
       g_value_set_enum (value, self->film_normalization);
+      break;
+    case PROP_INPUT_BLUR:
+      g_value_set_float (value, self->input_blur);
       break;
     case PROP_MODE:
       g_value_set_enum (value, self->mode);
@@ -1610,6 +1622,12 @@ gst_cxr_train_class_init (GstCxrTrainClass * klass)
           "and std; kept in the model file, so cxrclassify applies it too. "
           "Ignored with model=", GST_TYPE_CXR_FILM_NORMALIZATION,
           CXR_FILM_NONE, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_INPUT_BLUR,
+      g_param_spec_float ("input-blur", "Input blur",
+          "Sigma in pixels of a Gaussian low-pass of a new model's input, "
+          "after the film normalisation (0: none); kept in the model file, "
+          "so cxrclassify applies it too. Ignored with model=", 0.0f,
+          CXR_MAX_INPUT_BLUR, 0.0f, rw_ready));
   g_object_class_install_property (gobject_class, PROP_MODE,
       g_param_spec_enum ("mode", "Mode",
           "train: train the network. calibrate, fine-tune: fit model= to a "

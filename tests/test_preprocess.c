@@ -5,7 +5,7 @@
 #include <math.h>
 #include <string.h>
 
-static const CxrNormalization identity = { 0.0f, 1.0f, CXR_FILM_NONE };
+static const CxrNormalization identity = { 0.0f, 1.0f, CXR_FILM_NONE, 0.0f };
 
 static void
 assert_floats (const float *got, const float *want, int n, float tol)
@@ -295,7 +295,7 @@ test_normalisation (void)
 {
   /* ImageNet-style grey: (pixel / 255 - 0.485) / 0.229 */
   const uint8_t data[] = { 0, 51, 255 };
-  const CxrNormalization norm = { 0.485f, 0.229f, CXR_FILM_NONE };
+  const CxrNormalization norm = { 0.485f, 0.229f, CXR_FILM_NONE, 0.0f };
   float out[3];
 
   g_assert_true (cxr_preprocess (data, 3, 1, 3, CXR_PIXEL_GRAY8, &norm,
@@ -313,9 +313,9 @@ static void
 test_film_equalize (void)
 {
   float x[] = { 0.1f, 0.1f, 0.5f, 0.9f };
-  const CxrNormalization eq = { 0.5f, 0.25f, CXR_FILM_EQUALIZE };
+  const CxrNormalization eq = { 0.5f, 0.25f, CXR_FILM_EQUALIZE, 0.0f };
 
-  cxr_normalize (x, 4, &eq);
+  cxr_normalize (x, 4, 1, &eq);
   g_assert_cmpfloat_with_epsilon (x[0], (0.2f - 0.5f) / 0.25f, 1e-4f);
   g_assert_cmpfloat_with_epsilon (x[1], (0.2f - 0.5f) / 0.25f, 1e-4f);
   g_assert_cmpfloat_with_epsilon (x[2], (0.5f - 0.5f) / 0.25f, 1e-4f);
@@ -328,7 +328,7 @@ static void
 test_film_equalize_invariance (void)
 {
   const int n = 124 * 124;
-  const CxrNormalization eq = { 0.0f, 1.0f, CXR_FILM_EQUALIZE };
+  const CxrNormalization eq = { 0.0f, 1.0f, CXR_FILM_EQUALIZE, 0.0f };
   float *a = g_new (float, n), *b = g_new (float, n), *c = g_new (float, n);
   GRand *rand = g_rand_new_with_seed (7);
   double worst = 0.0;
@@ -341,9 +341,9 @@ test_film_equalize_invariance (void)
     b[i] = powf (v, 2.2f);
     c[i] = 0.1f + 0.5f * v;
   }
-  cxr_normalize (a, n, &eq);
-  cxr_normalize (b, n, &eq);
-  cxr_normalize (c, n, &eq);
+  cxr_normalize (a, 124, 124, &eq);
+  cxr_normalize (b, 124, 124, &eq);
+  cxr_normalize (c, 124, 124, &eq);
   for (int i = 0; i < n; i++) {
     worst = fmax (worst, fabs (a[i] - b[i]));
     worst = fmax (worst, fabs (a[i] - c[i]));
@@ -363,11 +363,11 @@ static void
 test_film_percentile (void)
 {
   float x[100], flat[16];
-  const CxrNormalization pc = { 0.0f, 1.0f, CXR_FILM_PERCENTILE };
+  const CxrNormalization pc = { 0.0f, 1.0f, CXR_FILM_PERCENTILE, 0.0f };
 
   for (int i = 0; i < 100; i++)
     x[i] = (i + 0.5f) / 100.0f;
-  cxr_normalize (x, 100, &pc);
+  cxr_normalize (x, 100, 1, &pc);
   g_assert_cmpfloat_with_epsilon (x[0], -0.005f / 0.98f, 0.01f);
   g_assert_cmpfloat_with_epsilon (x[99], 1.0f + 0.005f / 0.98f, 0.01f);
   g_assert_cmpfloat_with_epsilon (x[50], 0.5f + 0.005f / 0.98f, 0.01f);
@@ -375,7 +375,7 @@ test_film_percentile (void)
     g_assert_cmpfloat (x[i], >, x[i - 1]);
   for (int i = 0; i < 16; i++)
     flat[i] = 0.3f;
-  cxr_normalize (flat, 16, &pc);
+  cxr_normalize (flat, 16, 1, &pc);
   for (int i = 0; i < 16; i++)
     g_assert_cmpfloat_with_epsilon (flat[i], 0.0f, 0.01f);
 }
@@ -387,7 +387,7 @@ test_film_in_preprocess (void)
 {
   uint8_t data[8 * 8];
   float direct[16], twostep[16];
-  const CxrNormalization eq = { 0.25f, 0.5f, CXR_FILM_EQUALIZE };
+  const CxrNormalization eq = { 0.25f, 0.5f, CXR_FILM_EQUALIZE, 0.0f };
 
   for (int i = 0; i < 64; i++)
     data[i] = (uint8_t) ((i * 37) % 251);
@@ -395,7 +395,7 @@ test_film_in_preprocess (void)
           direct, NULL));
   g_assert_true (cxr_preprocess (data, 8, 8, 8, CXR_PIXEL_GRAY8, &identity,
           4, 4, twostep, NULL));
-  cxr_normalize (twostep, 16, &eq);
+  cxr_normalize (twostep, 4, 4, &eq);
   for (int i = 0; i < 16; i++)
     g_assert_cmpfloat_with_epsilon (direct[i], twostep[i], 1e-6f);
   g_assert_cmpstr (cxr_film_normalization_name (CXR_FILM_PERCENTILE), ==,
@@ -427,7 +427,7 @@ test_rejects_bad_sizes (void)
 {
   /* far smaller than any of the sizes claimed below: nothing may read it */
   const uint8_t tiny[16] = { 0 };
-  const CxrNormalization zero_std = { 0.5f, 0.0f, CXR_FILM_NONE };
+  const CxrNormalization zero_std = { 0.5f, 0.0f, CXR_FILM_NONE, 0.0f };
   GError *error = NULL;
   float out[4];
 

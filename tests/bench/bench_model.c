@@ -33,7 +33,7 @@ forward (Job *j)
 
   for (size_t i = 0; i < px; i++)
     j->input[i] = j->image01[i];
-  cxr_normalize (j->input, px, &j->model->norm);
+  cxr_normalize (j->input, spec->in_w, spec->in_h, &j->model->norm);
   cxr_net_forward_mean (j->nets, j->model->n_members, j->input, j->logits);
 }
 
