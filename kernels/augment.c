@@ -87,6 +87,14 @@ adjust_sharpness (float *v, int w, int h, float s)
 }
 
 void
+cxr_shift (const float *src, float *dst, int w, int h, float dx, float dy)
+{
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      dst[(gsize) y * w + x] = sample (src, w, h, x - dx, y - dy);
+}
+
+void
 cxr_augment (const float *src, float *dst, int w, int h,
     const CxrAugmentParams * params, CxrRng * rng)
 {

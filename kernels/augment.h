@@ -33,6 +33,12 @@ typedef struct {
   float sharpness;
 } CxrAugmentParams;
 
+/* dst = src moved by dx columns right and dy rows down, sampled as
+ * cxr_augment samples (bilinear, edges repeated); w x h floats each, not
+ * overlapping. */
+void cxr_shift (const float *src, float *dst, int w, int h, float dx,
+    float dy);
+
 /* src and dst: w x h floats, row-major, must not overlap. Draws exactly
  * nine numbers from rng (angle, shift x, shift y, zoom, gamma, contrast,
  * brightness, sharpness, aspect) whatever the params, so a run's random

@@ -2,6 +2,7 @@
 #include "model.h"
 #include "error.h"
 #include "net.h"
+#include "augment.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -189,6 +190,40 @@ read_members (CxrModel *m, const CxrModelFile *f, const char *name,
   return TRUE;
 }
 
+/* "DX,DY DX,DY ...": one pair for each of m's members, each within a pixel */
+static gboolean
+parse_member_offsets (CxrModel *m, const char *text, const char *name,
+    GError **error)
+{
+  char **pairs = g_strsplit (text, " ", -1);
+  gboolean ok = (int) g_strv_length (pairs) == m->n_members;
+
+  for (int k = 0; ok && k < m->n_members; k++) {
+    char **xy = g_strsplit (pairs[k], ",", -1);
+
+    ok = g_strv_length (xy) == 2;
+    for (int i = 0; ok && i < 2; i++)
+      ok = parse_float (xy[i], &m->member_offset[k][i])
+          && fabsf (m->member_offset[k][i]) <= 1.0f;
+    g_strfreev (xy);
+  }
+  g_strfreev (pairs);
+  if (!ok)
+    g_set_error (error, CXR_ERROR, CXR_ERROR_CORRUPT,
+        "%s: member_offsets '%s' is not %d pairs DX,DY within a pixel", name,
+        text, m->n_members);
+  return ok;
+}
+
+static gboolean
+has_member_offsets (const CxrModel *m)
+{
+  for (int k = 0; k < m->n_members; k++)
+    if (m->member_offset[k][0] != 0.0f || m->member_offset[k][1] != 0.0f)
+      return TRUE;
+  return FALSE;
+}
+
 CxrModel *
 cxr_model_from_file (const CxrModelFile *f, const char *name, GError **error)
 {
@@ -199,6 +234,7 @@ cxr_model_from_file (const CxrModelFile *f, const char *name, GError **error)
   const char *film = cxr_model_file_get_meta (f, "film_normalization");
   const char *calibration = cxr_model_file_get_meta (f, "logit_calibration");
   const char *input_blur = cxr_model_file_get_meta (f, "input_blur");
+  const char *offsets = cxr_model_file_get_meta (f, "member_offsets");
   float logit_scale = 1.0f, logit_offset = 0.0f, blur = 0.0f;
   int film_kind = CXR_FILM_NONE;
   int in_c, in_h, in_w, n_members = 1;
@@ -294,6 +330,8 @@ cxr_model_from_file (const CxrModelFile *f, const char *name, GError **error)
     goto fail;
 
   cxr_model_set_members (m, n_members);
+  if (offsets && !parse_member_offsets (m, offsets, name, error))
+    goto fail;
   if (!read_members (m, f, name, error))
     goto fail;
 
@@ -304,6 +342,7 @@ cxr_model_from_file (const CxrModelFile *f, const char *name, GError **error)
     if (!g_strv_contains (required, key) && strcmp (key, "members") != 0
         && strcmp (key, "film_normalization") != 0
         && strcmp (key, "input_blur") != 0
+        && strcmp (key, "member_offsets") != 0
         && strcmp (key, "logit_calibration") != 0)
       g_hash_table_insert (m->provenance, g_strdup (key), g_strdup (value));
   cxr_model_update_id (m);
@@ -334,6 +373,7 @@ cxr_model_copy (const CxrModel *model)
   m->norm = model->norm;
   m->logit_scale = model->logit_scale;
   m->logit_offset = model->logit_offset;
+  memcpy (m->member_offset, model->member_offset, sizeof m->member_offset);
   g_hash_table_iter_init (&it, model->provenance);
   while (g_hash_table_iter_next (&it, &key, &value))
     g_hash_table_insert (m->provenance, g_strdup (key), g_strdup (value));
@@ -435,6 +475,19 @@ cxr_model_save (CxrModel *m, const char *path, GError **error)
     g_ascii_formatd (buf, G_ASCII_DTOSTR_BUF_SIZE, "%.9g", m->norm.blur);
     cxr_model_file_set_meta (f, "input_blur", buf);
   }
+  g_hash_table_remove (f->metadata, "member_offsets");
+  if (has_member_offsets (m)) {
+    GString *text = g_string_new (NULL);
+
+    for (int k = 0; k < m->n_members; k++)
+      for (int i = 0; i < 2; i++) {
+        g_ascii_formatd (buf, G_ASCII_DTOSTR_BUF_SIZE, "%.9g",
+            m->member_offset[k][i]);
+        g_string_append_printf (text, "%s%s", i ? "," : k ? " " : "", buf);
+      }
+    cxr_model_file_set_meta (f, "member_offsets", text->str);
+    g_string_free (text, TRUE);
+  }
   g_hash_table_remove (f->metadata, "logit_calibration");
   if (m->logit_scale != 1.0f || m->logit_offset != 0.0f) {
     g_ascii_formatd (buf, G_ASCII_DTOSTR_BUF_SIZE, "%.9g", m->logit_scale);
@@ -460,4 +513,45 @@ cxr_model_save (CxrModel *m, const char *path, GError **error)
   ok = cxr_model_file_write (f, path, error);
   cxr_model_file_free (f);
   return ok;
+}
+
+void
+cxr_model_set_member_offsets (CxrModel *m)
+{
+  static const float diagonal[4][2] = {
+    {0.5f, 0.5f}, {-0.5f, -0.5f}, {0.5f, -0.5f}, {-0.5f, 0.5f}
+  };
+
+  for (int k = 0; k < CXR_MAX_MEMBERS; k++) {
+    m->member_offset[k][0] = diagonal[k % 4][0];
+    m->member_offset[k][1] = diagonal[k % 4][1];
+  }
+}
+
+void
+cxr_model_forward (const CxrModel *m, CxrNet *const *nets, int n,
+    const float *input, float *logits)
+{
+  const CxrNetSpec *spec = m->spec;
+  int batch = cxr_net_batch (nets[0]), w = spec->in_w, h = spec->in_h;
+  size_t px = (size_t) spec->in_c * w * h, n_out = spec->n_outputs;
+  float *moved, *z;
+
+  if (!has_member_offsets (m)) {
+    cxr_net_forward_mean (nets, n, input, logits);
+    return;
+  }
+  moved = g_new (float, batch * px);
+  z = g_new (float, batch * n_out);
+  memset (logits, 0, batch * n_out * sizeof (float));
+  for (int k = 0; k < n; k++) {
+    for (size_t i = 0; i < (size_t) batch * spec->in_c; i++)
+      cxr_shift (input + i * w * h, moved + i * w * h, w, h,
+          m->member_offset[k][0], m->member_offset[k][1]);
+    cxr_net_forward_mean (nets + k, 1, moved, z);
+    for (size_t i = 0; i < batch * n_out; i++)
+      logits[i] += z[i] / n;
+  }
+  g_free (moved);
+  g_free (z);
 }

@@ -10,7 +10,10 @@
  * input_blur ("SIGMA", pixels, at most CXR_MAX_INPUT_BLUR), the low-pass
  * after it (preprocess.h); a file without it has none; and
  * logit_calibration ("SCALE OFFSET"), a site calibration of the averaged
- * logit (cxrtrain mode=calibrate); a file without it has 1 0. Any other
+ * logit (cxrtrain mode=calibrate); a file without it has 1 0; and
+ * member_offsets ("DX,DY" per member, space-separated, each within a
+ * pixel), the input shift of each member; a file without it has none. Any
+ * other
  * key is provenance and is kept as it is.
  *
  * An ensemble is several networks of the same spec whose logits are
@@ -19,6 +22,7 @@
  * "<name>"). */
 #pragma once
 #include "layerspec.h"
+#include "net.h"
 #include "modelfile.h"
 #include "preprocess.h"
 
@@ -40,6 +44,10 @@ typedef struct {
    * softmax's logits are multiplied by scale): 1 and 0 but for a model
    * calibrated to a site */
   float logit_scale, logit_offset;
+  /* member k sees the input moved by member_offset[k] = {columns, rows}
+   * (cxr_shift): all 0 but for an ensemble trained with member offsets,
+   * whose members then look at the film at different sampling phases */
+  float member_offset[CXR_MAX_MEMBERS][2];
   GHashTable *provenance;       /* char* -> char*, other metadata */
   char id[9];                   /* hex of a hash of the weights */
 } CxrModel;
@@ -65,13 +73,24 @@ cxr_model_member (const CxrModel *model, int k)
 }
 
 /* Makes the model n members (1 to CXR_MAX_MEMBERS); members kept keep
- * their weights, new ones start as copies of member 0. Updates the id. */
+ * their weights, new ones start as copies of member 0 (with the offsets
+ * member_offset[k] already holds). Updates the id. */
 void cxr_model_set_members (CxrModel *model, int n);
 
 /* One sample's class probabilities from its averaged logits, with the
  * model's logit calibration: what cxrclassify reports. */
 void cxr_model_probabilities (const CxrModel *model, const float *logits,
     float *probabilities);
+
+/* Sets the member offsets of an ensemble trained with them: member k is
+ * moved by half a pixel towards one of the four diagonals, in turn. */
+void cxr_model_set_member_offsets (CxrModel *model);
+
+/* The model's answer for one batch: the mean logits of nets[0 .. n) (its
+ * first n members, as inference nets of one batch size), each fed the input
+ * moved by its member offset. */
+void cxr_model_forward (const CxrModel *model, CxrNet *const *nets, int n,
+    const float *input, float *logits);
 
 /* A deep copy. */
 CxrModel *cxr_model_copy (const CxrModel *model);

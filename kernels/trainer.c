@@ -509,7 +509,12 @@ forward_images (const CxrModel *model, const float *params, int n_members,
     }
     /* the last batch is padded with zeros; their logits are ignored */
     memset (input + count * px, 0, (vb - count) * px * sizeof (float));
-    cxr_net_forward_mean (nets, n_members, input, logits);
+    /* the model's own members take their offsets; others (one network
+     * being trained) see the film as it is */
+    if (params == model->params && n_members == model->n_members)
+      cxr_model_forward (model, nets, n_members, input, logits);
+    else
+      cxr_net_forward_mean (nets, n_members, input, logits);
     memcpy (out + (size_t) b * spec->n_outputs, logits,
         (size_t) count * spec->n_outputs * sizeof (float));
   }

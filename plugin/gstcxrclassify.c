@@ -382,7 +382,8 @@ classify (GstCxrClassify * self, GstBuffer * buf, GstVideoInfo * info)
   if (self->threads > 0)
     omp_set_num_threads (self->threads);
   /* an ensemble gives one decision from all its networks */
-  cxr_net_forward_mean (e->nets, e->model->n_members, e->input, logits);
+  cxr_model_forward (e->model, e->nets, e->model->n_members, e->input,
+      logits);
   cxr_model_probabilities (e->model, logits, probs);
 
   GST_OBJECT_LOCK (self);

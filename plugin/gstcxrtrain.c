@@ -135,6 +135,7 @@ struct _GstCxrTrain {
   gchar *architecture;
   CxrFilmNormalization film_normalization;
   gfloat input_blur;
+  gboolean member_offsets;
   TrainMode mode;
   gint folds;
   gint epochs;
@@ -199,6 +200,7 @@ enum {
   PROP_ARCHITECTURE,
   PROP_FILM_NORMALIZATION,
   PROP_INPUT_BLUR,
+  PROP_MEMBER_OFFSETS,
   PROP_MODE,
   PROP_FOLDS,
   PROP_EPOCHS,
@@ -936,7 +938,7 @@ online_finish (GstCxrTrain * self)
 static CxrModel *
 starting_model (GstCxrTrain * self, const gchar * model_path,
     const gchar * classes, const gchar * architecture,
-    CxrFilmNormalization film, gfloat blur)
+    CxrFilmNormalization film, gfloat blur, gboolean member_offsets)
 {
   GError *error = NULL;
   CxrModel *model;
@@ -976,6 +978,8 @@ starting_model (GstCxrTrain * self, const gchar * model_path,
   } else {
     model->norm.film = film;
     model->norm.blur = blur;
+    if (member_offsets && self->cfg.members > 1)
+      cxr_model_set_member_offsets (model);
   }
   g_strfreev (names);
   return model;
@@ -989,7 +993,7 @@ gst_cxr_train_start (GstBaseSink * sink)
   CxrTrainConfig *cfg = &self->cfg;
   CxrFilmNormalization film;
   gfloat blur;
-  gboolean online;
+  gboolean online, member_offsets;
   guint replay_size, checkpoint_interval;
   GError *error = NULL;
 
@@ -1007,6 +1011,7 @@ gst_cxr_train_start (GstBaseSink * sink)
   architecture = g_strdup (self->architecture);
   film = self->film_normalization;
   blur = self->input_blur;
+  member_offsets = self->member_offsets;
   self->run_mode = self->mode;
   self->run_folds = self->folds;
   label = g_strdup (self->label);
@@ -1053,7 +1058,7 @@ gst_cxr_train_start (GstBaseSink * sink)
     goto fail;
   }
   self->model = starting_model (self, model_path, classes, architecture,
-      film, blur);
+      film, blur, member_offsets);
   if (!self->model)
     goto fail;
   if (self->model->spec->in_c != 1
@@ -1321,6 +1326,9 @@ gst_cxr_train_set_property (GObject * object, guint prop_id,
     case PROP_INPUT_BLUR:
       self->input_blur = g_value_get_float (value);
       break;
+    case PROP_MEMBER_OFFSETS:
+      self->member_offsets = g_value_get_boolean (value);
+      break;
     case PROP_MODE:
       self->mode = g_value_get_enum (value);
       break;
@@ -1437,6 +1445,9 @@ gst_cxr_train_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_INPUT_BLUR:
       g_value_set_float (value, self->input_blur);
+      break;
+    case PROP_MEMBER_OFFSETS:
+      g_value_set_boolean (value, self->member_offsets);
       break;
     case PROP_MODE:
       g_value_set_enum (value, self->mode);
@@ -1628,6 +1639,13 @@ gst_cxr_train_class_init (GstCxrTrainClass * klass)
           "after the film normalisation (0: none); kept in the model file, "
           "so cxrclassify applies it too. Ignored with model=", 0.0f,
           CXR_MAX_INPUT_BLUR, 0.0f, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_MEMBER_OFFSETS,
+      g_param_spec_boolean ("member-offsets", "Member offsets",
+          "An ensemble's members each see the film moved by half a pixel "
+          "towards a different diagonal, so that their average varies less "
+          "with where the film's detail falls on the pixel grid; kept in "
+          "the model file. New models with members > 1; ignored with model=",
+          FALSE, rw_ready));
   g_object_class_install_property (gobject_class, PROP_MODE,
       g_param_spec_enum ("mode", "Mode",
           "train: train the network. calibrate, fine-tune: fit model= to a "

@@ -422,6 +422,27 @@ test_one_pixel (void)
   g_assert_cmpfloat (dst, ==, 3.25f);
 }
 
+/* cxr_shift: one whole pixel right moves every column, the first repeated;
+ * half a pixel down gives the mean of each pixel and the one above */
+static void
+test_shift (void)
+{
+  float src[4 * 3], dst[4 * 3];
+
+  for (int i = 0; i < 12; i++)
+    src[i] = (float) (i * i);
+  cxr_shift (src, dst, 4, 3, 1.0f, 0.0f);
+  for (int y = 0; y < 3; y++)
+    for (int x = 0; x < 4; x++)
+      g_assert_cmpfloat_with_epsilon (dst[y * 4 + x],
+          src[y * 4 + MAX (x - 1, 0)], 1e-5f);
+  cxr_shift (src, dst, 4, 3, 0.0f, 0.5f);
+  for (int y = 0; y < 3; y++)
+    for (int x = 0; x < 4; x++)
+      g_assert_cmpfloat_with_epsilon (dst[y * 4 + x],
+          0.5f * (src[y * 4 + x] + src[MAX (y - 1, 0) * 4 + x]), 1e-4f);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -435,6 +456,7 @@ main (int argc, char **argv)
   g_test_add_func ("/augment/constant-stays-constant",
       test_constant_stays_constant);
   g_test_add_func ("/augment/shift-ramp", test_shift_ramp);
+  g_test_add_func ("/augment/shift", test_shift);
   g_test_add_func ("/augment/quarter-turn", test_quarter_turn);
   g_test_add_func ("/augment/matches-reference", test_matches_reference);
   g_test_add_func ("/augment/zoom-keeps-centre", test_zoom_keeps_centre);

@@ -3,6 +3,7 @@
  * invariance. */
 #include "error.h"
 #include "model.h"
+#include "augment.h"
 #include "net.h"
 #include "optim.h"
 
@@ -207,6 +208,22 @@ static void bad_logit_calibration (CxrModelFile *f)
   cxr_model_file_set_meta (f, "logit_calibration", "-1 0.5");
 }
 
+static void bad_input_blur (CxrModelFile *f)
+{
+  cxr_model_file_set_meta (f, "input_blur", "-0.5");
+}
+
+/* a single network's file with two members' offsets */
+static void too_many_offsets (CxrModelFile *f)
+{
+  cxr_model_file_set_meta (f, "member_offsets", "0.5,0.5 -0.5,-0.5");
+}
+
+static void far_offset (CxrModelFile *f)
+{
+  cxr_model_file_set_meta (f, "member_offsets", "2,0");
+}
+
 static void negative_variance (CxrModelFile *f)
 {
   cxr_model_file_find (f, "layer0.bn_var")->data[3] = -1.0f;
@@ -280,6 +297,9 @@ test_model_refused (void)
   check_refused (bad_normalization, "STD > 0");
   check_refused (bad_film_normalization, "'clahe' is not none");
   check_refused (bad_logit_calibration, "SCALE > 0");
+  check_refused (bad_input_blur, "input_blur '-0.5'");
+  check_refused (too_many_offsets, "is not 1 pairs");
+  check_refused (far_offset, "within a pixel");
   check_refused (negative_variance, "negative variance");
 }
 
@@ -296,6 +316,7 @@ test_model_film_and_calibration (void)
 
   g_assert_no_error (error);
   m->norm.film = CXR_FILM_EQUALIZE;
+  m->norm.blur = 0.8f;
   m->logit_scale = 0.75f;
   m->logit_offset = -1.25f;
   g_assert_true (cxr_model_save (m, path, &error));
@@ -305,22 +326,28 @@ test_model_film_and_calibration (void)
       "equalize");
   g_assert_cmpstr (cxr_model_file_get_meta (f, "logit_calibration"), ==,
       "0.75 -1.25");
+  g_assert_cmpstr (cxr_model_file_get_meta (f, "input_blur"), ==,
+      "0.800000012");
   cxr_model_file_free (f);
   back = cxr_model_load (path, &error);
   g_assert_no_error (error);
   g_assert_cmpint (back->norm.film, ==, CXR_FILM_EQUALIZE);
+  g_assert_cmpfloat (back->norm.blur, ==, 0.8f);
   g_assert_cmpfloat (back->logit_scale, ==, 0.75f);
   g_assert_cmpfloat (back->logit_offset, ==, -1.25f);
   g_assert_null (g_hash_table_lookup (back->provenance, "film_normalization"));
   g_assert_null (g_hash_table_lookup (back->provenance, "logit_calibration"));
+  g_assert_null (g_hash_table_lookup (back->provenance, "input_blur"));
   /* none again: the keys go */
   back->norm.film = CXR_FILM_NONE;
+  back->norm.blur = 0.0f;
   back->logit_scale = 1.0f;
   back->logit_offset = 0.0f;
   g_assert_true (cxr_model_save (back, path, &error));
   f = cxr_model_file_read (path, &error);
   g_assert_null (cxr_model_file_get_meta (f, "film_normalization"));
   g_assert_null (cxr_model_file_get_meta (f, "logit_calibration"));
+  g_assert_null (cxr_model_file_get_meta (f, "input_blur"));
   cxr_model_file_free (f);
   cxr_model_free (m);
   cxr_model_free (back);
@@ -403,6 +430,60 @@ test_ensemble_round_trip (void)
     }
   }
   cxr_model_file_free (f);
+  cxr_model_free (back);
+  cxr_model_free (m);
+  g_free (path);
+}
+
+/* member offsets travel in the file, and each member sees the input moved
+ * by its own: the forward pass is the mean of the members on moved inputs,
+ * which is not the plain mean */
+static void
+test_ensemble_offsets (void)
+{
+  GError *error = NULL;
+  CxrModel *m = ensemble (3, 60), *back;
+  const int px = 32 * 32, batch = 2;
+  char *path = temp_path ("offsets.safetensors");
+  float input[2 * 32 * 32], moved[2 * 32 * 32], z[2], want[2] = { 0 },
+      got[2], plain[2];
+  CxrNet *nets[3];
+  CxrModelFile *f;
+
+  cxr_model_set_member_offsets (m);
+  g_assert_true (cxr_model_save (m, path, &error));
+  f = cxr_model_file_read (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (cxr_model_file_get_meta (f, "member_offsets"), ==,
+      "0.5,0.5 -0.5,-0.5 0.5,-0.5");
+  cxr_model_file_free (f);
+  back = cxr_model_load (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (back->member_offset, 3 * sizeof back->member_offset[0],
+      m->member_offset, 3 * sizeof m->member_offset[0]);
+  g_assert_null (g_hash_table_lookup (back->provenance, "member_offsets"));
+
+  for (int i = 0; i < batch * px; i++)
+    input[i] = (float) ((i * 7919) % 101) / 50.0f - 1.0f;
+  for (int k = 0; k < 3; k++) {
+    nets[k] = cxr_net_new_inference (back->spec, cxr_model_member (back, k),
+        batch, CXR_PRECISION_FP32, &error);
+    g_assert_no_error (error);
+    for (int b = 0; b < batch; b++)
+      cxr_shift (input + b * px, moved + b * px, 32, 32,
+          back->member_offset[k][0], back->member_offset[k][1]);
+    cxr_net_forward (nets[k], moved, z, 0);
+    for (int b = 0; b < batch; b++)
+      want[b] += z[b] / 3.0f;
+  }
+  cxr_model_forward (back, nets, 3, input, got);
+  cxr_net_forward_mean (nets, 3, input, plain);
+  for (int b = 0; b < batch; b++) {
+    g_assert_cmpfloat_with_epsilon (got[b], want[b], 1e-5f);
+    g_assert_cmpfloat (fabsf (got[b] - plain[b]), >, 1e-4f);
+  }
+  for (int k = 0; k < 3; k++)
+    cxr_net_free (nets[k]);
   cxr_model_free (back);
   cxr_model_free (m);
   g_free (path);
@@ -629,6 +710,7 @@ main (int argc, char **argv)
   g_test_add_func ("/model/missing-file", test_model_not_a_file);
   g_test_add_func ("/model/ensemble-round-trip", test_ensemble_round_trip);
   g_test_add_func ("/model/ensemble-id", test_ensemble_id);
+  g_test_add_func ("/model/ensemble-offsets", test_ensemble_offsets);
   g_test_add_func ("/model/ensemble-refused", test_ensemble_refused);
   g_test_add_func ("/model/single-member-file", test_single_member_file);
   g_test_add_func ("/net/batch-invariance", test_batch_invariance);

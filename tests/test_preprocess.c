@@ -380,24 +380,65 @@ test_film_percentile (void)
     g_assert_cmpfloat_with_epsilon (flat[i], 0.0f, 0.01f);
 }
 
-/* cxr_preprocess with a film step is the resize, then cxr_normalize: the
+/* The blur: a lone bright pixel away from the edges spreads into the
+ * separable Gaussian (sum kept, centre the square of the kernel's middle tap,
+ * symmetric); a flat film stays flat, edges included; it comes after the
+ * film step and before mean and std */
+static void
+test_blur (void)
+{
+  const int w = 21, h = 17, n = 21 * 17;
+  const CxrNormalization blur = { 0.0f, 1.0f, CXR_FILM_NONE, 1.0f };
+  const CxrNormalization blur_std = { 0.5f, 0.25f, CXR_FILM_NONE, 1.0f };
+  float x[21 * 17], flat[21 * 17], sum = 0.0f, tap0 = 0.0f;
+
+  for (int k = -3; k <= 3; k++)
+    tap0 += expf (-0.5f * k * k);
+  tap0 = 1.0f / tap0;
+  memset (x, 0, sizeof x);
+  x[8 * w + 10] = 1.0f;
+  cxr_normalize (x, w, h, &blur);
+  for (int i = 0; i < n; i++)
+    sum += x[i];
+  g_assert_cmpfloat_with_epsilon (sum, 1.0f, 1e-5f);
+  g_assert_cmpfloat_with_epsilon (x[8 * w + 10], tap0 * tap0, 1e-5f);
+  g_assert_cmpfloat_with_epsilon (x[8 * w + 11], x[8 * w + 9], 1e-7f);
+  g_assert_cmpfloat_with_epsilon (x[9 * w + 10], x[7 * w + 10], 1e-7f);
+  g_assert_cmpfloat_with_epsilon (x[8 * w + 11], x[9 * w + 10], 1e-7f);
+  g_assert_cmpfloat (x[8 * w + 11], <, x[8 * w + 10]);
+  g_assert_cmpfloat (x[8 * w + 14], ==, 0.0f);  /* beyond 3 sigma */
+  for (int i = 0; i < n; i++)
+    flat[i] = 0.3f;
+  cxr_normalize (flat, w, h, &blur_std);
+  for (int i = 0; i < n; i++)
+    g_assert_cmpfloat_with_epsilon (flat[i], (0.3f - 0.5f) / 0.25f, 1e-5f);
+}
+
+/* cxr_preprocess with a film step or a blur is the resize, then cxr_normalize: the
  * same numbers the trainer computes from its cache */
 static void
 test_film_in_preprocess (void)
 {
   uint8_t data[8 * 8];
   float direct[16], twostep[16];
-  const CxrNormalization eq = { 0.25f, 0.5f, CXR_FILM_EQUALIZE, 0.0f };
+  /* with and without a film step, with and without the blur */
+  const CxrNormalization steps[] = {
+    { 0.25f, 0.5f, CXR_FILM_EQUALIZE, 0.0f },
+    { 0.25f, 0.5f, CXR_FILM_EQUALIZE, 0.7f },
+    { 0.25f, 0.5f, CXR_FILM_NONE, 0.7f },
+  };
 
   for (int i = 0; i < 64; i++)
     data[i] = (uint8_t) ((i * 37) % 251);
-  g_assert_true (cxr_preprocess (data, 8, 8, 8, CXR_PIXEL_GRAY8, &eq, 4, 4,
-          direct, NULL));
-  g_assert_true (cxr_preprocess (data, 8, 8, 8, CXR_PIXEL_GRAY8, &identity,
-          4, 4, twostep, NULL));
-  cxr_normalize (twostep, 4, 4, &eq);
-  for (int i = 0; i < 16; i++)
-    g_assert_cmpfloat_with_epsilon (direct[i], twostep[i], 1e-6f);
+  for (guint s = 0; s < G_N_ELEMENTS (steps); s++) {
+    g_assert_true (cxr_preprocess (data, 8, 8, 8, CXR_PIXEL_GRAY8, &steps[s],
+            4, 4, direct, NULL));
+    g_assert_true (cxr_preprocess (data, 8, 8, 8, CXR_PIXEL_GRAY8,
+            &identity, 4, 4, twostep, NULL));
+    cxr_normalize (twostep, 4, 4, &steps[s]);
+    for (int i = 0; i < 16; i++)
+      g_assert_cmpfloat_with_epsilon (direct[i], twostep[i], 1e-5f);
+  }
   g_assert_cmpstr (cxr_film_normalization_name (CXR_FILM_PERCENTILE), ==,
       "percentile");
   g_assert_cmpint (cxr_film_normalization_from_name ("equalize"), ==,
@@ -521,6 +562,7 @@ main (int argc, char **argv)
       test_film_equalize_invariance);
   g_test_add_func ("/preprocess/film/percentile", test_film_percentile);
   g_test_add_func ("/preprocess/film/in-preprocess", test_film_in_preprocess);
+  g_test_add_func ("/preprocess/blur", test_blur);
   g_test_add_func ("/preprocess/rejects/bad-sizes", test_rejects_bad_sizes);
   g_test_add_func ("/preprocess/rejects/resize-float",
       test_resize_float_rejects);

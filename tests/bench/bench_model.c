@@ -34,7 +34,8 @@ forward (Job *j)
   for (size_t i = 0; i < px; i++)
     j->input[i] = j->image01[i];
   cxr_normalize (j->input, spec->in_w, spec->in_h, &j->model->norm);
-  cxr_net_forward_mean (j->nets, j->model->n_members, j->input, j->logits);
+  cxr_model_forward (j->model, j->nets, j->model->n_members, j->input,
+      j->logits);
 }
 
 /* the whole frame: resize and normalise in one call, then the members */
@@ -45,7 +46,8 @@ frame (Job *j)
 
   cxr_preprocess (j->frame, 224, 224, 224, CXR_PIXEL_GRAY8, &j->model->norm,
       spec->in_w, spec->in_h, j->input, NULL);
-  cxr_net_forward_mean (j->nets, j->model->n_members, j->input, j->logits);
+  cxr_model_forward (j->model, j->nets, j->model->n_members, j->input,
+      j->logits);
 }
 
 /* milliseconds a call, over seconds after one warm-up call */
