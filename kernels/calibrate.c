@@ -20,6 +20,7 @@ cxr_calibrate_config_init (CxrCalibrateConfig *cfg)
 {
   memset (cfg, 0, sizeof *cfg);
   cfg->method = CXR_CALIBRATE_PLATT;
+  cfg->threshold_rule = CXR_SITE_THRESHOLD_FEWEST_ERRORS;
   cfg->folds = 5;
   cfg->min_per_class = 20;
   cxr_train_config_init (&cfg->train);
@@ -141,13 +142,36 @@ cxr_site_figures (const float *scores, const float *thresholds,
 
 typedef struct {
   float a, b;                   /* P = sigmoid (a z + b) */
-  float threshold;              /* on P, by Youden's J on the fitted films */
+  float threshold;              /* on P, by the threshold rule */
 } Rule;
+
+const char *
+cxr_site_threshold_name (CxrSiteThreshold rule)
+{
+  switch (rule) {
+    case CXR_SITE_THRESHOLD_YOUDEN:
+      return "youden";
+    case CXR_SITE_THRESHOLD_FEWEST_ERRORS:
+      return "fewest-errors";
+  }
+  return NULL;
+}
+
+int
+cxr_site_threshold_from_name (const char *name)
+{
+  for (int r = CXR_SITE_THRESHOLD_YOUDEN;
+      r <= CXR_SITE_THRESHOLD_FEWEST_ERRORS; r++)
+    if (name && strcmp (name, cxr_site_threshold_name (r)) == 0)
+      return r;
+  return -1;
+}
 
 /* z, y: the n films the rule is fitted on; FALSE when the fit fails or
  * finds the logit falling with the positive class */
 static gboolean
-fit_rule (const float *z, const uint8_t *y, int n, Rule *rule)
+fit_rule (const float *z, const uint8_t *y, int n, CxrSiteThreshold kind,
+    Rule *rule)
 {
   float *p = g_new (float, MAX (n, 1));
 
@@ -157,7 +181,8 @@ fit_rule (const float *z, const uint8_t *y, int n, Rule *rule)
   }
   for (int i = 0; i < n; i++)
     p[i] = (float) sigmoid (rule->a * z[i] + rule->b);
-  rule->threshold = cxr_threshold_youden_within (p, y, n, 0.0, NULL);
+  rule->threshold = kind == CXR_SITE_THRESHOLD_FEWEST_ERRORS ? 0.5f :
+      cxr_threshold_youden_within (p, y, n, 0.0, NULL);
   g_free (p);
   return TRUE;
 }
@@ -219,7 +244,7 @@ cv_platt (Cv *cv, CxrSiteFigures *out, GError **error)
     int m = fold_members (cv->fold, cv->n, f, FALSE, cv->idx);
 
     gather (cv->z, cv->y, cv->idx, m, cv->zz, cv->yy);
-    if (!fit_rule (cv->zz, cv->yy, m, &rule)) {
+    if (!fit_rule (cv->zz, cv->yy, m, cv->cfg->threshold_rule, &rule)) {
       g_set_error (error, CXR_ERROR, CXR_ERROR_INVALID_ARGUMENT,
           "the model's scores do not tell the site's classes apart well "
           "enough to calibrate on (fold %d of %d)", f + 1, cv->cfg->folds);
@@ -289,7 +314,7 @@ fine_tuned (const CxrModel *model, const CxrDataset *ds, const int *idx,
   if (ok) {
     for (int j = 0; j < m; j++)
       y[j] = sub->labels[j] == 1;
-    ok = fit_rule (z, y, m, rule);
+    ok = fit_rule (z, y, m, cfg->threshold_rule, rule);
     if (!ok)
       g_set_error (error, CXR_ERROR, CXR_ERROR_INVALID_ARGUMENT,
           "the fine-tuned model's scores do not tell the site's classes "
@@ -519,7 +544,7 @@ cxr_calibrate (CxrModel *model, const CxrDataset *ds,
     /* the base's validation figures described other weights */
     for (int i = 0; base_figures[i]; i++)
       g_hash_table_remove (model->provenance, base_figures[i]);
-  } else if (!fit_rule (cv.z, cv.y, n, &rule)) {
+  } else if (!fit_rule (cv.z, cv.y, n, cfg->threshold_rule, &rule)) {
     g_set_error (error, CXR_ERROR, CXR_ERROR_INVALID_ARGUMENT,
         "the model's scores do not tell the site's classes apart");
     goto out;
@@ -539,6 +564,8 @@ cxr_calibrate (CxrModel *model, const CxrDataset *ds,
   set_key (model, "calibration_fingerprint", cxr_dataset_fingerprint (ds));
   set_key (model, "calibration_folds", g_strdup_printf ("%d, patient-wise, "
           "seed %" G_GUINT64_FORMAT, cfg->folds, cfg->train.seed));
+  set_key (model, "calibration_threshold_rule",
+      g_strdup (cxr_site_threshold_name (cfg->threshold_rule)));
   set_figures (model, "calibration_cv_before", &r.base);
   set_figures (model, "calibration_cv_platt", &r.platt);
   if (cfg->method == CXR_CALIBRATE_FINE_TUNE) {

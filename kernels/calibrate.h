@@ -8,8 +8,8 @@
  *   platt      keeps the weights: P = sigmoid (a z + b), a and b fitted to
  *              the sample by maximum likelihood (Platt scaling, with Platt's
  *              smoothed targets so that a separable sample still gives a
- *              finite fit), then the threshold by Youden's J on the
- *              calibrated probabilities;
+ *              finite fit), then the threshold on the calibrated
+ *              probabilities by the threshold rule below;
  *   fine-tune  also moves the weights: a few epochs at a low learning rate,
  *              every step pulled toward the base weights (L2-SP), the pull's
  *              strength chosen by cross-validation; then Platt as above.
@@ -30,6 +30,20 @@ typedef enum {
   CXR_CALIBRATE_FINE_TUNE,
 } CxrCalibrateMethod;
 
+/* How the site's threshold is set on its calibrated probabilities */
+typedef enum {
+  /* the best Youden's J on the sample: sensitivity and specificity
+   * weighed alike, whatever the sample's mix of classes */
+  CXR_SITE_THRESHOLD_YOUDEN,
+  /* 0.5: with probabilities calibrated to the site, the fewest expected
+   * errors at the mix of classes the sample has; nothing more is fitted */
+  CXR_SITE_THRESHOLD_FEWEST_ERRORS,
+} CxrSiteThreshold;
+
+/* "youden", "fewest-errors" (NULL / -1 for anything else) */
+const char *cxr_site_threshold_name (CxrSiteThreshold rule);
+int cxr_site_threshold_from_name (const char *name);
+
 /* figures of probabilities p and decisions over a site's films */
 typedef struct {
   double auc;
@@ -40,6 +54,7 @@ typedef struct {
 
 typedef struct {
   CxrCalibrateMethod method;
+  CxrSiteThreshold threshold_rule;      /* fewest-errors */
   int folds;                    /* 5 */
   int min_per_class;            /* 20: fewer films of a class are refused */
   /* fine-tune: seed, epochs (5), learning rate (1e-4, cosine), batch size,
@@ -83,7 +98,8 @@ void cxr_site_figures (const float *scores, const float *thresholds,
  * may be NULL. On success the model holds the new logit calibration and
  * threshold (and, for fine-tune, weights), and provenance keys
  * calibration_base_model, calibration_method, calibration_images,
- * calibration_fingerprint, calibration_folds, calibration_cv_before and
+ * calibration_fingerprint, calibration_folds, calibration_threshold_rule,
+ * calibration_cv_before and
  * calibration_cv_after ("auc=.. accuracy=.. sensitivity=.. specificity=..
  * brier=.. log_loss=.."), calibration_strength (fine-tune). FALSE with a
  * CXR_ERROR, the model untouched, on a sample too small or one-sided (fewer

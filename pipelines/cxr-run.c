@@ -196,14 +196,18 @@ show_calibrated (Job * job, const GstStructure * s)
   const gchar *method = gst_structure_get_string (s, "method");
   const gchar *before = gst_structure_get_string (s, "cv-before");
   const gchar *after = gst_structure_get_string (s, "cv-after");
+  const gchar *rule = gst_structure_get_string (s, "threshold-rule");
   gint images = 0;
+  gfloat threshold = NAN;
 
   end_caching (job);
-  gst_structure_get (s, "images", G_TYPE_INT, &images, NULL);
-  fprintf (stderr, "\ncalibrated on %d films: %s\n"
+  gst_structure_get (s, "images", G_TYPE_INT, &images, "threshold",
+      G_TYPE_FLOAT, &threshold, NULL);
+  fprintf (stderr, "\ncalibrated on %d films: %s, threshold %.3f (%s)\n"
       "  before (the model as it came): %s\n"
       "  after (cross-validated):       %s\n", images, method ? method : "?",
-      before ? before : "?", after ? after : "?");
+      threshold, rule ? rule : "?", before ? before : "?",
+      after ? after : "?");
 }
 
 static gboolean
@@ -323,7 +327,9 @@ main (int argc, char **argv)
     /* the queue lets decoding and the network run on separate cores */
     launch = g_strdup ("cxrdatasetsrc name=source target-size=124 ! queue ! "
         "cxrclassify name=classify ! cxrmetasink name=sink");
-  job.pipeline = gst_parse_launch (launch, &error);
+  /* without FATAL_ERRORS a missing element still gives a part pipeline */
+  job.pipeline = gst_parse_launch_full (launch, NULL,
+      GST_PARSE_FLAG_FATAL_ERRORS, &error);
   g_free (launch);
   if (!job.pipeline) {
     fprintf (stderr, "cxr-run: %s (is the cxr plugin on GST_PLUGIN_PATH?)\n",

@@ -76,7 +76,7 @@
  *   cxrtrain-calibrate-progress  done, total (cross-validation fits)
  *   cxrtrain-calibrated method, base-model, images, cv-before, cv-after
  *                       (cross-validated figures, "auc=.. accuracy=.. ..."),
- *                       fine-tune-kept
+ *                       threshold, threshold-rule, fine-tune-kept
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -110,6 +110,7 @@ GST_DEBUG_CATEGORY_STATIC (cxr_train_debug);
 #define GST_TYPE_CXR_CLASS_WEIGHTING (gst_cxr_class_weighting_get_type ())
 #define GST_TYPE_CXR_SCHEDULE (gst_cxr_schedule_get_type ())
 #define GST_TYPE_CXR_FILM_NORMALIZATION (gst_cxr_film_normalization_get_type ())
+#define GST_TYPE_CXR_SITE_THRESHOLD (gst_cxr_site_threshold_get_type ())
 #define GST_TYPE_CXR_TRAIN_MODE (gst_cxr_train_mode_get_type ())
 
 typedef enum {
@@ -138,6 +139,7 @@ struct _GstCxrTrain {
   gboolean member_offsets;
   TrainMode mode;
   gint folds;
+  CxrSiteThreshold site_threshold;
   gint epochs;
   gint batch_size;
   gfloat learning_rate;
@@ -168,6 +170,7 @@ struct _GstCxrTrain {
   gchar *out_path;
   TrainMode run_mode;
   gint run_folds;
+  CxrSiteThreshold run_site_threshold;
   CxrTrainConfig cfg;
   gint n_threads;
   CxrModel *model;
@@ -202,6 +205,7 @@ enum {
   PROP_INPUT_BLUR,
   PROP_MEMBER_OFFSETS,
   PROP_MODE,
+  PROP_SITE_THRESHOLD,
   PROP_FOLDS,
   PROP_EPOCHS,
   PROP_BATCH_SIZE,
@@ -278,6 +282,24 @@ gst_cxr_schedule_get_type (void)
   };
   if (g_once_init_enter (&type)) {
     GType t = g_enum_register_static ("GstCxrTrainSchedule", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+static GType
+gst_cxr_site_threshold_get_type (void)
+{
+  static GType type;
+  static const GEnumValue values[] = {
+    {CXR_SITE_THRESHOLD_YOUDEN, "The best Youden's J on the site's films",
+        "youden"},
+    {CXR_SITE_THRESHOLD_FEWEST_ERRORS, "0.5 on the calibrated probability: "
+          "the fewest errors at the site's mix of classes", "fewest-errors"},
+    {0, NULL, NULL}
+  };
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstCxrTrainSiteThreshold", values);
     g_once_init_leave (&type, t);
   }
   return type;
@@ -617,6 +639,7 @@ calibrate_site (GstCxrTrain * self)
   cc.method = self->run_mode == MODE_FINE_TUNE ? CXR_CALIBRATE_FINE_TUNE :
       CXR_CALIBRATE_PLATT;
   cc.folds = self->run_folds;
+  cc.threshold_rule = self->run_site_threshold;
   /* fine-tuning keeps calibrate's few gentle epochs; the rest as set */
   cc.train.seed = self->cfg.seed;
   cc.train.batch_size = self->cfg.batch_size;
@@ -657,6 +680,9 @@ calibrate_site (GstCxrTrain * self)
           "images", G_TYPE_INT, report.n,
           "cv-before", G_TYPE_STRING, cv_before,
           "cv-after", G_TYPE_STRING, cv_after,
+          "threshold", G_TYPE_FLOAT, self->model->threshold,
+          "threshold-rule", G_TYPE_STRING,
+          cxr_site_threshold_name (self->run_site_threshold),
           "fine-tune-kept", G_TYPE_BOOLEAN,
           report.used == CXR_CALIBRATE_FINE_TUNE, NULL));
   post_done (self);
@@ -1014,6 +1040,7 @@ gst_cxr_train_start (GstBaseSink * sink)
   member_offsets = self->member_offsets;
   self->run_mode = self->mode;
   self->run_folds = self->folds;
+  self->run_site_threshold = self->site_threshold;
   label = g_strdup (self->label);
   cxr_train_config_init (cfg);
   cfg->epochs = self->epochs;
@@ -1332,6 +1359,9 @@ gst_cxr_train_set_property (GObject * object, guint prop_id,
     case PROP_MODE:
       self->mode = g_value_get_enum (value);
       break;
+    case PROP_SITE_THRESHOLD:
+      self->site_threshold = g_value_get_enum (value);
+      break;
     case PROP_FOLDS:
       self->folds = g_value_get_int (value);
       break;
@@ -1451,6 +1481,9 @@ gst_cxr_train_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_MODE:
       g_value_set_enum (value, self->mode);
+      break;
+    case PROP_SITE_THRESHOLD:
+      g_value_set_enum (value, self->site_threshold);
       break;
     case PROP_FOLDS:
       g_value_set_int (value, self->folds);
@@ -1652,6 +1685,11 @@ gst_cxr_train_class_init (GstCxrTrainClass * klass)
           "site's labelled films (at least 20 of each class), judged by "
           "patient-wise cross-validation; written once, at the end",
           GST_TYPE_CXR_TRAIN_MODE, MODE_TRAIN, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_SITE_THRESHOLD,
+      g_param_spec_enum ("site-threshold", "Site threshold",
+          "calibrate, fine-tune: how the threshold is set on the site's "
+          "calibrated probabilities", GST_TYPE_CXR_SITE_THRESHOLD,
+          CXR_SITE_THRESHOLD_FEWEST_ERRORS, rw_ready));
   g_object_class_install_property (gobject_class, PROP_FOLDS,
       g_param_spec_int ("folds", "Folds",
           "calibrate, fine-tune: patient-wise cross-validation folds", 2,
@@ -1823,6 +1861,7 @@ gst_cxr_train_class_init (GstCxrTrainClass * klass)
   gst_type_mark_as_plugin_api (GST_TYPE_CXR_CLASS_WEIGHTING, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_CXR_SCHEDULE, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_CXR_FILM_NORMALIZATION, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_CXR_SITE_THRESHOLD, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_CXR_TRAIN_MODE, 0);
   GST_DEBUG_CATEGORY_INIT (cxr_train_debug, "cxrtrain", 0,
       "chest X-ray CNN trainer");
@@ -1838,6 +1877,7 @@ gst_cxr_train_init (GstCxrTrain * self)
   self->architecture = g_strdup (DEFAULT_ARCHITECTURE);
   self->mode = MODE_TRAIN;
   self->folds = 5;
+  self->site_threshold = CXR_SITE_THRESHOLD_FEWEST_ERRORS;
   self->epochs = d.epochs;
   self->batch_size = d.batch_size;
   self->learning_rate = d.learning_rate;

@@ -258,6 +258,40 @@ test_calibrate_platt (void)
   cxr_dataset_free (ds);
 }
 
+/* The threshold rules: Youden's J fits a threshold to the sample, which on
+ * a sample with three times more positives is not 0.5; fewest-errors takes
+ * 0.5 on the calibrated probability, and the file says which rule it was */
+static void
+test_site_threshold_rules (void)
+{
+  CxrDataset *ds = grey_dataset (60, 180, 8.0, 6);
+  CxrModel *youden = grey_model (), *fewest = grey_model ();
+  CxrCalibrateConfig cfg;
+  GError *error = NULL;
+
+  cxr_calibrate_config_init (&cfg);
+  g_assert_cmpint (cfg.threshold_rule, ==, CXR_SITE_THRESHOLD_FEWEST_ERRORS);
+  g_assert_true (cxr_calibrate (fewest, ds, &cfg, NULL, &error));
+  g_assert_no_error (error);
+  cfg.threshold_rule = CXR_SITE_THRESHOLD_YOUDEN;
+  g_assert_true (cxr_calibrate (youden, ds, &cfg, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpfloat (fewest->threshold, ==, 0.5f);
+  g_assert_cmpfloat (fabsf (youden->threshold - 0.5f), >, 1e-3f);
+  /* the same Platt fit under both */
+  g_assert_cmpfloat (fewest->logit_scale, ==, youden->logit_scale);
+  g_assert_cmpstr (g_hash_table_lookup (youden->provenance,
+          "calibration_threshold_rule"), ==, "youden");
+  g_assert_cmpstr (g_hash_table_lookup (fewest->provenance,
+          "calibration_threshold_rule"), ==, "fewest-errors");
+  g_assert_cmpint (cxr_site_threshold_from_name ("fewest-errors"), ==,
+      CXR_SITE_THRESHOLD_FEWEST_ERRORS);
+  g_assert_cmpint (cxr_site_threshold_from_name ("accuracy"), ==, -1);
+  cxr_model_free (youden);
+  cxr_model_free (fewest);
+  cxr_dataset_free (ds);
+}
+
 /* Fine-tuning is kept only when it wins its own cross-validation. On this
  * model it cannot: the network is a linear function of the grey level, so
  * any fine-tuned weights followed by Platt's scale and offset are the same
@@ -347,6 +381,7 @@ main (int argc, char **argv)
   g_test_add_func ("/calibrate/folds", test_folds);
   g_test_add_func ("/calibrate/refusals", test_refusals);
   g_test_add_func ("/calibrate/platt", test_calibrate_platt);
+  g_test_add_func ("/calibrate/threshold-rules", test_site_threshold_rules);
   g_test_add_func ("/calibrate/fine-tune", test_fine_tune);
   g_test_add_func ("/calibrate/fine-tune-stopped", test_fine_tune_stopped);
   return g_test_run ();

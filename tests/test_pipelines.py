@@ -93,6 +93,17 @@ with tempfile.TemporaryDirectory() as tmp:
         check("flat folder: 5 results without truth",
               len(results) == 5 and all(r["truth"] is None for r in results))
 
+    # without the plugin, cxr-run says where to look and stops (it once went
+    # on with half a pipeline and never ended)
+    bare = dict(env, GST_PLUGIN_PATH="", GST_REGISTRY=os.path.join(tmp, "bare.dat"))
+    try:
+        done = subprocess.run([cxr_run, "evaluate", flat, "--output", out], env=bare,
+                              capture_output=True, text=True, timeout=60)
+        check("cxr-run without the plugin fails with advice",
+              done.returncode != 0 and "GST_PLUGIN_PATH" in done.stderr, done.stderr[-300:])
+    except subprocess.TimeoutExpired:
+        check("cxr-run without the plugin fails with advice", False, "it did not stop")
+
     # 3. a gst-launch-1.0 recipe over a CSV manifest
     manifest = os.path.join(tmp, "list.csv")
     with open(manifest, "w") as f:
