@@ -69,6 +69,9 @@ struct CxrNet {
                                  * after the other */
   uint64_t dropout_seed;        /* of the step being run */
   char implementation[128];
+  /* cxr_net_layer_output: per layer, made on first use (owned above) */
+  dnnl_primitive_t out_reorder[CXR_MAX_LAYERS];
+  dnnl_memory_t out_plain[CXR_MAX_LAYERS];
 };
 
 #define TRY(call) G_STMT_START { \
@@ -1283,6 +1286,53 @@ cxr_net_forward (CxrNet *net, const float *input, float *logits,
   if (logits)
     memcpy (logits, data_of (out),
         sizeof (float) * net->batch * net->spec->n_outputs);
+}
+
+/* the reorder of layer k's output into plain f32 over caller storage: NCHW,
+ * or N x C where the layer's output is kept as rows (dense) */
+static gboolean
+make_output_reorder (CxrNet *net, int k, GError **error)
+{
+  const dnnl_memory_desc_t *md = md_of (net->act[k]);
+  dnnl_primitive_desc_t pd;
+  gboolean ok;
+
+  if (!plain_memory (net, md->ndims, md->dims, DNNL_MEMORY_NONE,
+          &net->out_plain[k], error))
+    return FALSE;
+  TRY (dnnl_reorder_primitive_desc_create (&pd, md, net->engine,
+          md_of (net->out_plain[k]), net->engine, NULL));
+  ok = new_primitive (net, pd, &net->out_reorder[k], error);
+  dnnl_primitive_desc_destroy (pd);
+  return ok;
+}
+
+gboolean
+cxr_net_layer_output (CxrNet *net, int layer, float *out, GError **error)
+{
+  dnnl_exec_arg_t args[2];
+  dnnl_status_t status;
+
+  if (layer < 0 || layer >= net->spec->n_layers) {
+    g_set_error (error, CXR_ERROR, CXR_ERROR_INVALID_ARGUMENT,
+        "the network has no layer %d", layer);
+    return FALSE;
+  }
+  if (!net->out_reorder[layer] && !make_output_reorder (net, layer, error))
+    return FALSE;
+  dnnl_memory_set_data_handle (net->out_plain[layer], out);
+  args[0] = (dnnl_exec_arg_t) { DNNL_ARG_FROM, net->act[layer] };
+  args[1] = (dnnl_exec_arg_t) { DNNL_ARG_TO, net->out_plain[layer] };
+  status = dnnl_primitive_execute (net->out_reorder[layer], net->stream, 2,
+      args);
+  dnnl_stream_wait (net->stream);
+  if (status != dnnl_success) {
+    g_set_error (error, CXR_ERROR, CXR_ERROR_ENGINE,
+        "oneDNN could not read layer %d's output (%s)", layer,
+        dnnl_status2str (status));
+    return FALSE;
+  }
+  return TRUE;
 }
 
 void

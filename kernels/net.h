@@ -70,6 +70,15 @@ float cxr_net_forward_backward (CxrNet *net, const float *input,
     const int *labels, const float *sample_weights, uint64_t dropout_seed,
     float *logits);
 
+/* Layer `layer`'s output from the last forward pass, as batch x C x H x W
+ * floats in NCHW order (batch x N for dense layers), whatever layout and
+ * precision the net keeps it in: for example the pooled features a
+ * global-average-pool layer gives (C x 1 x 1 a sample). The conversion is
+ * made on the first call for a layer and kept. FALSE with an error for a layer the spec does not have or an
+ * engine failure. */
+gboolean cxr_net_layer_output (CxrNet *net, int layer, float *out,
+    GError **error);
+
 /* The dropout mask the last training forward used in a dropout layer, as
  * batch x C x H x W floats in NCHW order (0 or 1 / (1 - p)); FALSE if that
  * layer is not a dropout layer. For cross-checks against other engines. */

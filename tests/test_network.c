@@ -627,6 +627,60 @@ test_batch_invariance (void)
   g_free (x);
 }
 
+/* A layer's output read back in NCHW: the default network's pooled
+ * features are the per-channel means of the convolution before them, the
+ * dense layer's output is the logits, and two images give two rows */
+static void
+test_layer_output (void)
+{
+  GError *error = NULL;
+  CxrModel *m = cxr_model_new (CXR_SPEC_DEFAULT, 1, 124, 124, classes, 3,
+      &error);
+  const CxrNetSpec *spec = m->spec;
+  int gap = -1, last = spec->n_layers - 1;
+  float *x = test_images (2), z[2], dense[2];
+  CxrNet *net = cxr_net_new_inference (spec, m->params, 2,
+      CXR_PRECISION_FP32, &error);
+
+  g_assert_no_error (error);
+  for (int k = 0; k < spec->n_layers; k++)
+    if (spec->layers[k].type == CXR_LAYER_GAP)
+      gap = k;
+  g_assert_cmpint (gap, >, 0);
+  const CxrLayer *conv = &spec->layers[gap - 1];
+  int c = conv->out_c, hw = conv->out_h * conv->out_w;
+  float *maps = g_new (float, 2 * c * hw), *pooled = g_new (float, 2 * c);
+
+  cxr_net_forward (net, x, z, 0);
+  g_assert_true (cxr_net_layer_output (net, gap - 1, maps, &error));
+  g_assert_true (cxr_net_layer_output (net, gap, pooled, &error));
+  g_assert_no_error (error);
+  for (int i = 0; i < 2 * c; i++) {
+    double mean = 0.0;
+    for (int j = 0; j < hw; j++)
+      mean += maps[(size_t) i * hw + j];
+    g_assert_cmpfloat_with_epsilon (pooled[i], mean / hw, 1e-4);
+  }
+  {
+    /* the two images' features differ (some channel may be 0 for both) */
+    double diff = 0.0;
+    for (int i = 0; i < c; i++)
+      diff += fabsf (pooled[i] - pooled[c + i]);
+    g_assert_cmpfloat (diff, >, 1e-4);
+  }
+  g_assert_true (cxr_net_layer_output (net, last, dense, &error));
+  g_assert_cmpfloat (dense[0], ==, z[0]);
+  g_assert_cmpfloat (dense[1], ==, z[1]);
+  g_assert_false (cxr_net_layer_output (net, spec->n_layers, dense, &error));
+  g_assert_error (error, CXR_ERROR, CXR_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_free (maps);
+  g_free (pooled);
+  cxr_net_free (net);
+  cxr_model_free (m);
+  g_free (x);
+}
+
 /* Three AdamW steps from one seed: the weights must come out bit for bit the
  * same twice, and differ for another dropout seed. */
 static float *
@@ -714,6 +768,7 @@ main (int argc, char **argv)
   g_test_add_func ("/model/ensemble-refused", test_ensemble_refused);
   g_test_add_func ("/model/single-member-file", test_single_member_file);
   g_test_add_func ("/net/batch-invariance", test_batch_invariance);
+  g_test_add_func ("/net/layer-output", test_layer_output);
   g_test_add_func ("/net/deterministic-training", test_deterministic_training);
   g_test_add_func ("/net/precision", test_bf16_or_fp32);
   return g_test_run ();
