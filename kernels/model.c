@@ -3,6 +3,7 @@
 #include "error.h"
 #include "net.h"
 #include "augment.h"
+#include "ood.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -34,6 +35,7 @@ cxr_model_free (CxrModel *m)
   g_free (m->params);
   g_strfreev (m->classes);
   g_hash_table_unref (m->provenance);
+  cxr_feature_stats_free (m->ood);
   g_free (m);
 }
 
@@ -88,6 +90,11 @@ cxr_model_set_members (CxrModel *m, int n)
   m->params = g_renew (float, m->params, n * floats);
   for (int k = m->n_members; k < n; k++)
     memcpy (cxr_model_member (m, k), m->params, floats * sizeof (float));
+  /* statistics of other members say nothing of these */
+  if (n != m->n_members) {
+    cxr_feature_stats_free (m->ood);
+    m->ood = NULL;
+  }
   m->n_members = n;
   cxr_model_update_id (m);
 }
@@ -144,12 +151,12 @@ static const char *required[] = { "format", "layers", "input", "normalization",
 };
 
 /* the tensors of every member, each with the exact shape the spec gives */
+/* the tensors of every member; *used: how many that is */
 static gboolean
 read_members (CxrModel *m, const CxrModelFile *f, const char *name,
-    GError **error)
+    guint *used, GError **error)
 {
   const CxrNetSpec *spec = m->spec;
-  guint used = 0;
 
   for (int k = 0; k < m->n_members; k++)
     for (int i = 0; i < spec->n_params; i++) {
@@ -179,14 +186,63 @@ read_members (CxrModel *m, const CxrModelFile *f, const char *name,
             return FALSE;
           }
       g_free (tname);
-      used++;
+      (*used)++;
     }
-  if (used != f->tensors->len) {
+  return TRUE;
+}
+
+/* tensor `tname` of the file if it has exactly ndim dims of these sizes */
+static const CxrTensor *
+find_shaped (const CxrModelFile *f, const char *tname, int ndim,
+    const int64_t *shape)
+{
+  const CxrTensor *t = cxr_model_file_find (f, tname);
+
+  if (!t || t->ndim != ndim)
+    return NULL;
+  for (int d = 0; d < ndim; d++)
+    if (t->shape[d] != shape[d])
+      return NULL;
+  return t;
+}
+
+/* The out-of-distribution statistics, when the file has them: tensors
+ * ood.mean [members, dim] and ood.precision [members, dim, dim], dim the
+ * pooled features of the spec, and metadata ood_threshold; *used counts
+ * the tensors. */
+static gboolean
+read_feature_stats (CxrModel *m, const CxrModelFile *f, const char *name,
+    guint *used, GError **error)
+{
+  const char *threshold = cxr_model_file_get_meta (f, "ood_threshold");
+  int layer = cxr_model_feature_layer (m);
+  int64_t dim = layer >= 0 ? m->spec->layers[layer].out_c : 0;
+  int64_t mean_shape[2] = { m->n_members, dim };
+  int64_t precision_shape[3] = { m->n_members, dim, dim };
+  const CxrTensor *mean, *precision;
+  float t;
+
+  if (!threshold && !cxr_model_file_find (f, "ood.mean")
+      && !cxr_model_file_find (f, "ood.precision"))
+    return TRUE;                /* written without them */
+  mean = find_shaped (f, "ood.mean", 2, mean_shape);
+  precision = find_shaped (f, "ood.precision", 3, precision_shape);
+  if (layer < 0 || !mean || !precision || !parse_float (threshold, &t)) {
     g_set_error (error, CXR_ERROR, CXR_ERROR_CORRUPT,
-        "%s: %u tensors in the file, but the layer spec uses %u", name,
-        f->tensors->len, used);
+        "%s: the out-of-distribution statistics are incomplete: they need "
+        "tensors ood.mean [%d, %" G_GINT64_FORMAT "] and ood.precision [%d, %"
+        G_GINT64_FORMAT ", %" G_GINT64_FORMAT "] and a number ood_threshold%s",
+        name, m->n_members, dim, m->n_members, dim, dim,
+        layer < 0 ? ", and a spec with a global-average-pool layer" : "");
     return FALSE;
   }
+  m->ood = cxr_feature_stats_new (m->n_members, (int) dim, mean->data,
+      precision->data, t, error);
+  if (!m->ood) {
+    g_prefix_error (error, "%s: ", name);
+    return FALSE;
+  }
+  *used += 2;
   return TRUE;
 }
 
@@ -332,8 +388,16 @@ cxr_model_from_file (const CxrModelFile *f, const char *name, GError **error)
   cxr_model_set_members (m, n_members);
   if (offsets && !parse_member_offsets (m, offsets, name, error))
     goto fail;
-  if (!read_members (m, f, name, error))
+  guint used = 0;
+  if (!read_members (m, f, name, &used, error)
+      || !read_feature_stats (m, f, name, &used, error))
     goto fail;
+  if (used != f->tensors->len) {
+    g_set_error (error, CXR_ERROR, CXR_ERROR_CORRUPT,
+        "%s: %u tensors in the file, but the model uses %u", name,
+        f->tensors->len, used);
+    goto fail;
+  }
 
   GHashTableIter it;
   gpointer key, value;
@@ -343,6 +407,7 @@ cxr_model_from_file (const CxrModelFile *f, const char *name, GError **error)
         && strcmp (key, "film_normalization") != 0
         && strcmp (key, "input_blur") != 0
         && strcmp (key, "member_offsets") != 0
+        && strcmp (key, "ood_threshold") != 0
         && strcmp (key, "logit_calibration") != 0)
       g_hash_table_insert (m->provenance, g_strdup (key), g_strdup (value));
   cxr_model_update_id (m);
@@ -374,6 +439,7 @@ cxr_model_copy (const CxrModel *model)
   m->logit_scale = model->logit_scale;
   m->logit_offset = model->logit_offset;
   memcpy (m->member_offset, model->member_offset, sizeof m->member_offset);
+  m->ood = cxr_feature_stats_copy (model->ood);
   g_hash_table_iter_init (&it, model->provenance);
   while (g_hash_table_iter_next (&it, &key, &value))
     g_hash_table_insert (m->provenance, g_strdup (key), g_strdup (value));
@@ -510,6 +576,18 @@ cxr_model_save (CxrModel *m, const char *path, GError **error)
           cxr_model_member (m, k) + p->offset);
       g_free (tname);
     }
+  g_hash_table_remove (f->metadata, "ood_threshold");
+  if (m->ood) {
+    int64_t mean_shape[2] = { m->ood->n_members, m->ood->dim };
+    int64_t precision_shape[3] = { m->ood->n_members, m->ood->dim,
+      m->ood->dim
+    };
+    cxr_model_file_add (f, "ood.mean", 2, mean_shape, m->ood->mean);
+    cxr_model_file_add (f, "ood.precision", 3, precision_shape,
+        m->ood->precision);
+    g_ascii_formatd (buf, G_ASCII_DTOSTR_BUF_SIZE, "%.9g", m->ood->threshold);
+    cxr_model_file_set_meta (f, "ood_threshold", buf);
+  }
   ok = cxr_model_file_write (f, path, error);
   cxr_model_file_free (f);
   return ok;
@@ -554,4 +632,41 @@ cxr_model_forward (const CxrModel *m, CxrNet *const *nets, int n,
   }
   g_free (moved);
   g_free (z);
+}
+
+int
+cxr_model_feature_layer (const CxrModel *m)
+{
+  for (int k = m->spec->n_layers - 1; k >= 0; k--)
+    if (m->spec->layers[k].type == CXR_LAYER_GAP)
+      return k;
+  return -1;
+}
+
+gboolean
+cxr_model_features (const CxrModel *m, CxrNet *const *nets, int n,
+    float *features, GError **error)
+{
+  int layer = cxr_model_feature_layer (m), batch = cxr_net_batch (nets[0]);
+  int dim = layer >= 0 ? m->spec->layers[layer].out_c : 0;
+  float *one;
+
+  if (layer < 0) {
+    g_set_error (error, CXR_ERROR, CXR_ERROR_UNSUPPORTED,
+        "the network has no global-average-pool layer, so no pooled "
+        "features");
+    return FALSE;
+  }
+  one = g_new (float, (gsize) batch * dim);
+  for (int k = 0; k < n; k++) {
+    if (!cxr_net_layer_output (nets[k], layer, one, error)) {
+      g_free (one);
+      return FALSE;
+    }
+    for (int i = 0; i < batch; i++)
+      memcpy (features + ((gsize) i * n + k) * dim, one + (gsize) i * dim,
+          sizeof (float) * dim);
+  }
+  g_free (one);
+  return TRUE;
 }

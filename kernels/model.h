@@ -12,8 +12,10 @@
  * logit_calibration ("SCALE OFFSET"), a site calibration of the averaged
  * logit (cxrtrain mode=calibrate); a file without it has 1 0; and
  * member_offsets ("DX,DY" per member, space-separated, each within a
- * pixel), the input shift of each member; a file without it has none. Any
- * other
+ * pixel), the input shift of each member; a file without it has none; and
+ * the out-of-distribution statistics (ood.h): tensors "ood.mean" [members,
+ * dim] and "ood.precision" [members, dim, dim] with metadata ood_threshold,
+ * all three or none; a file without them has none. Any other
  * key is provenance and is kept as it is.
  *
  * An ensemble is several networks of the same spec whose logits are
@@ -23,6 +25,7 @@
 #pragma once
 #include "layerspec.h"
 #include "net.h"
+#include "ood.h"
 #include "modelfile.h"
 #include "preprocess.h"
 
@@ -48,6 +51,9 @@ typedef struct {
    * (cxr_shift): all 0 but for an ensemble trained with member offsets,
    * whose members then look at the film at different sampling phases */
   float member_offset[CXR_MAX_MEMBERS][2];
+  /* the training films' pooled features, for telling frames the model was
+   * not made for; NULL when the file has none (or members were added) */
+  CxrFeatureStats *ood;
   GHashTable *provenance;       /* char* -> char*, other metadata */
   char id[9];                   /* hex of a hash of the weights */
 } CxrModel;
@@ -91,6 +97,16 @@ void cxr_model_set_member_offsets (CxrModel *model);
  * moved by its member offset. */
 void cxr_model_forward (const CxrModel *model, CxrNet *const *nets, int n,
     const float *input, float *logits);
+
+/* The layer whose output is the pooled features: the last global-average-
+ * pool layer; -1 when the spec has none. */
+int cxr_model_feature_layer (const CxrModel *model);
+
+/* After cxr_model_forward on nets[0 .. n): each sample's pooled features,
+ * member after member (batch x n x dim floats). FALSE with an error when
+ * the spec has no pooled features or the engine fails. */
+gboolean cxr_model_features (const CxrModel *model, CxrNet *const *nets,
+    int n, float *features, GError **error);
 
 /* A deep copy. */
 CxrModel *cxr_model_copy (const CxrModel *model);

@@ -123,6 +123,7 @@ test_model_round_trip (void)
   g_assert_cmpfloat (back->logit_scale, ==, 1.0f);
   g_assert_cmpfloat (back->logit_offset, ==, 0.0f);
   g_assert_null (g_hash_table_lookup (back->provenance, "film_normalization"));
+  g_assert_null (back->ood);
   /* the id follows the weights */
   back->params[0] += 1.0f;
   cxr_model_update_id (back);
@@ -489,6 +490,88 @@ test_ensemble_offsets (void)
   g_free (path);
 }
 
+/* an ensemble of 2 with statistics of its pooled features */
+static CxrModel *
+ensemble_with_stats (void)
+{
+  CxrModel *m = ensemble (2, 70);
+  int layer = cxr_model_feature_layer (m), dim;
+  float *f;
+  GError *error = NULL;
+
+  g_assert_cmpint (layer, >=, 0);
+  dim = m->spec->layers[layer].out_c;
+  f = g_new (float, 40 * 2 * dim);
+  for (int i = 0; i < 40 * 2 * dim; i++)
+    f[i] = (float) ((i * 7919) % 97) / 97.0f;
+  m->ood = cxr_feature_stats_fit (f, 40, 2, dim, &error);
+  g_assert_no_error (error);
+  m->ood->threshold = 2.5f;
+  g_free (f);
+  return m;
+}
+
+/* The statistics travel in the file (two tensors and ood_threshold, not
+ * provenance); a file with part of them is refused; adding members drops
+ * them; the model's own pooled features read back member by member */
+static void
+test_feature_stats_file (void)
+{
+  GError *error = NULL;
+  CxrModel *m = ensemble_with_stats (), *back;
+  const CxrFeatureStats *s = m->ood;
+  char *path = temp_path ("ood.safetensors");
+  CxrModelFile *f;
+  CxrNet *nets[2];
+  float input[32 * 32], z, features[2 * 64], one[64];
+  int dim = s->dim, layer = cxr_model_feature_layer (m);
+
+  g_assert_true (cxr_model_save (m, path, &error));
+  back = cxr_model_load (path, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (back->ood);
+  g_assert_cmpint (back->ood->n_members, ==, 2);
+  g_assert_cmpint (back->ood->dim, ==, dim);
+  g_assert_cmpfloat (back->ood->threshold, ==, 2.5f);
+  g_assert_cmpmem (back->ood->precision, 2 * dim * dim * sizeof (float),
+      s->precision, 2 * dim * dim * sizeof (float));
+  g_assert_cmpmem (back->ood->mean, 2 * dim * sizeof (float), s->mean,
+      2 * dim * sizeof (float));
+  g_assert_null (g_hash_table_lookup (back->provenance, "ood_threshold"));
+
+  /* the features, member after member, are each net's pooled output */
+  g_assert_cmpint (dim, <=, 64);
+  for (int i = 0; i < 32 * 32; i++)
+    input[i] = (float) (i % 13) / 6.0f - 1.0f;
+  for (int k = 0; k < 2; k++) {
+    nets[k] = cxr_net_new_inference (back->spec, cxr_model_member (back, k),
+        1, CXR_PRECISION_FP32, &error);
+    g_assert_no_error (error);
+  }
+  cxr_model_forward (back, nets, 2, input, &z);
+  g_assert_true (cxr_model_features (back, nets, 2, features, &error));
+  g_assert_no_error (error);
+  for (int k = 0; k < 2; k++) {
+    g_assert_true (cxr_net_layer_output (nets[k], layer, one, &error));
+    g_assert_cmpmem (features + k * dim, dim * sizeof (float), one,
+        dim * sizeof (float));
+    cxr_net_free (nets[k]);
+  }
+
+  /* part of them: refused, saying what is needed */
+  f = cxr_model_file_read (path, &error);
+  g_assert_no_error (error);
+  g_hash_table_remove (f->metadata, "ood_threshold");
+  expect_refused (f, "out-of-distribution statistics are incomplete");
+  cxr_model_file_free (f);
+
+  cxr_model_set_members (back, 3);
+  g_assert_null (back->ood);
+  cxr_model_free (back);
+  cxr_model_free (m);
+  g_free (path);
+}
+
 static void
 test_ensemble_id (void)
 {
@@ -557,7 +640,7 @@ test_ensemble_refused (void)
   /* a tensor no member uses */
   f = saved_file (two);
   g_assert_nonnull (cxr_model_file_add (f, "member2.extra", 1, shape, NULL));
-  expect_refused (f, "tensors in the file, but the layer spec uses");
+  expect_refused (f, "tensors in the file, but the model uses");
   cxr_model_file_free (f);
 
   cxr_model_free (two);
@@ -765,6 +848,7 @@ main (int argc, char **argv)
   g_test_add_func ("/model/ensemble-round-trip", test_ensemble_round_trip);
   g_test_add_func ("/model/ensemble-id", test_ensemble_id);
   g_test_add_func ("/model/ensemble-offsets", test_ensemble_offsets);
+  g_test_add_func ("/model/feature-stats", test_feature_stats_file);
   g_test_add_func ("/model/ensemble-refused", test_ensemble_refused);
   g_test_add_func ("/model/single-member-file", test_single_member_file);
   g_test_add_func ("/net/batch-invariance", test_batch_invariance);
