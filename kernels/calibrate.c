@@ -305,6 +305,9 @@ fine_tuned (const CxrModel *model, const CxrDataset *ds, const int *idx,
   tc.members = model->n_members;
   tc.anchor = model->params;
   tc.anchor_strength = (float) strength;
+  /* the base's out-of-distribution statistics are kept: the weights move
+   * little, and a site's sample is too small to fit them anew */
+  tc.ood_quantile = 0.0;
   CxrTrainCallbacks cb = { .on_step = cfg->should_stop ? keep_going : NULL,
     .step_interval = 1
   };

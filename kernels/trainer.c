@@ -399,6 +399,7 @@ cxr_train_config_init (CxrTrainConfig *cfg)
   cfg->precision = CXR_PRECISION_AUTO;
   cfg->threshold_method = CXR_THRESHOLD_YOUDEN;
   cfg->target_sensitivity = 0.95;
+  cfg->ood_quantile = 0.995;
   cfg->members = 1;
 }
 
@@ -476,22 +477,33 @@ typedef struct {
 
 /* The averaged logits (n x n_outputs) of images idx[0 .. n) (all when idx
  * is NULL) under n_members networks (params: one after the other), in
- * fp32, normalised as the model says, no augmentation. */
+ * fp32, normalised as the model says, no augmentation. features (may be
+ * NULL): each image's pooled features, n x n_members x dim. */
 static gboolean
 forward_images (const CxrModel *model, const float *params, int n_members,
-    const CxrDataset *ds, const int *idx, int n, float *out, GError **error)
+    const CxrDataset *ds, const int *idx, int n, float *out, float *features,
+    GError **error)
 {
   const CxrNetSpec *spec = model->spec;
   size_t px = (size_t) ds->side * ds->side;
   int vb = MAX (MIN (VAL_BATCH, n), 1);
   float *input = g_try_new (float, vb * px);    /* vb x 1 x side x side */
   float *logits = g_new (float, vb * spec->n_outputs);  /* vb x n_out */
+  int layer = cxr_model_feature_layer (model);
+  size_t per_image = features && layer >= 0 ?
+      (size_t) n_members * spec->layers[layer].out_c : 0;
+  float *batch_features = per_image ? g_new (float, vb * per_image) : NULL;
   CxrNet *nets[CXR_MAX_MEMBERS] = { NULL };
   gboolean ok = FALSE;
 
   if (!input) {
     g_set_error (error, CXR_ERROR, CXR_ERROR_TOO_LARGE,
         "cannot allocate a batch of %d images", vb);
+    goto out;
+  }
+  if (features && !per_image) {
+    g_set_error (error, CXR_ERROR, CXR_ERROR_UNSUPPORTED,
+        "the network has no pooled features");
     goto out;
   }
   for (int k = 0; k < n_members; k++) {
@@ -517,6 +529,12 @@ forward_images (const CxrModel *model, const float *params, int n_members,
       cxr_net_forward_mean (nets, n_members, input, logits);
     memcpy (out + (size_t) b * spec->n_outputs, logits,
         (size_t) count * spec->n_outputs * sizeof (float));
+    if (features) {
+      if (!cxr_model_features (model, nets, n_members, batch_features, error))
+        goto out;
+      memcpy (features + (size_t) b * per_image, batch_features,
+          count * per_image * sizeof (float));
+    }
   }
   ok = TRUE;
 out:
@@ -524,6 +542,7 @@ out:
     cxr_net_free (nets[k]);
   g_free (input);
   g_free (logits);
+  g_free (batch_features);
   return ok;
 }
 
@@ -532,7 +551,60 @@ cxr_dataset_logits (const CxrModel *model, const CxrDataset *ds,
     const int *idx, int n, float *logits, GError **error)
 {
   return forward_images (model, model->params, model->n_members, ds, idx, n,
-      logits, error);
+      logits, NULL, error);
+}
+
+gboolean
+cxr_fit_feature_stats (CxrModel *model, const CxrDataset *ds,
+    const int *fit_idx, int n_fit, const int *threshold_idx, int n_threshold,
+    double quantile, GError **error)
+{
+  int layer = cxr_model_feature_layer (model);
+  int dim = layer >= 0 ? model->spec->layers[layer].out_c : 0;
+  int n_out = model->spec->n_outputs;
+  size_t per_image = (size_t) model->n_members * dim;
+  CxrFeatureStats *stats = NULL;
+  float *features = NULL, *logits = NULL, *scores = NULL;
+  gboolean ok = FALSE;
+  int n_scored = n_threshold > 0 ? n_threshold : n_fit;
+  const int *scored = n_threshold > 0 ? threshold_idx : fit_idx;
+
+  if (layer < 0) {
+    g_set_error (error, CXR_ERROR, CXR_ERROR_UNSUPPORTED,
+        "the network has no global-average-pool layer to take features from");
+    return FALSE;
+  }
+  features = g_try_new (float, (gsize) MAX (n_fit, n_scored) * per_image);
+  logits = g_new (float, (gsize) MAX (n_fit, n_scored) * n_out);
+  if (!features) {
+    g_set_error (error, CXR_ERROR, CXR_ERROR_TOO_LARGE,
+        "cannot hold the features of %d images", MAX (n_fit, n_scored));
+    goto out;
+  }
+  if (!forward_images (model, model->params, model->n_members, ds, fit_idx,
+          n_fit, logits, features, error))
+    goto out;
+  stats = cxr_feature_stats_fit (features, n_fit, model->n_members, dim,
+      error);
+  if (!stats)
+    goto out;
+  if (scored != fit_idx && !forward_images (model, model->params,
+          model->n_members, ds, scored, n_scored, logits, features, error))
+    goto out;
+  scores = g_new (float, n_scored);
+  for (int i = 0; i < n_scored; i++)
+    scores[i] = cxr_feature_score (stats, features + i * per_image);
+  stats->threshold = cxr_score_quantile (scores, n_scored, quantile);
+  cxr_feature_stats_free (model->ood);
+  model->ood = stats;
+  stats = NULL;
+  ok = TRUE;
+out:
+  cxr_feature_stats_free (stats);
+  g_free (features);
+  g_free (logits);
+  g_free (scores);
+  return ok;
 }
 
 /* Scores the validation images with n_members networks (params: one after
@@ -555,7 +627,8 @@ validate (const CxrModel *model, const float *params, int n_members,
    * last class) */
   float *logits = g_new (float, (size_t) n * n_out);
 
-  if (!forward_images (model, params, n_members, ds, idx, n, logits, error)) {
+  if (!forward_images (model, params, n_members, ds, idx, n, logits, NULL,
+          error)) {
     g_free (logits);
     return FALSE;
   }
@@ -769,6 +842,28 @@ finish_ensemble (CxrModel *model, Run *run, const CxrDataset *ds,
     g_clear_error (&error);     /* the members' own figures stand */
 }
 
+/* The out-of-distribution statistics of the trained model, from the
+ * training images, the threshold from the validation images; a network
+ * without pooled features goes without (and says so in its provenance). */
+static void
+fit_ood (CxrModel *model, const Run *run, const CxrDataset *ds,
+    const int *train_idx, const int *val_idx)
+{
+  GError *error = NULL;
+  char b[G_ASCII_DTOSTR_BUF_SIZE];
+
+  if (cxr_fit_feature_stats (model, ds, train_idx, run->n_train, val_idx,
+          run->n_val, run->cfg->ood_quantile, &error))
+    set_provenance (model, "ood_fit", "%d training images, threshold the "
+        "%s quantile of %d %s images' scores", run->n_train,
+        number (b, run->cfg->ood_quantile), run->n_val ? run->n_val :
+        run->n_train, run->n_val ? "validation" : "training");
+  else {
+    set_provenance (model, "ood_fit", "none: %s", error->message);
+    g_clear_error (&error);
+  }
+}
+
 /* member k's streams; member 0's are the seed's own, so that a single
  * network trains exactly as it always has */
 static uint64_t
@@ -824,6 +919,7 @@ cxr_train (CxrModel *model, const CxrDataset *ds, const CxrTrainConfig *cfg,
       || cfg->members < 1 || cfg->members > CXR_MAX_MEMBERS
       || !(cfg->threshold_tolerance >= 0.0 && cfg->threshold_tolerance < 1.0)
       || !(cfg->validation_fraction >= 0.0 && cfg->validation_fraction < 1.0)
+      || !(cfg->ood_quantile >= 0.0 && cfg->ood_quantile <= 1.0)
       || (cfg->anchor && cfg->members > model->n_members)
       || !isfinite (model->norm.mean) || !isfinite (model->norm.std)
       || model->norm.std == 0.0f) {
@@ -831,7 +927,8 @@ cxr_train (CxrModel *model, const CxrDataset *ds, const CxrTrainConfig *cfg,
         "training needs epochs >= 1, batch size >= 1, a learning rate > 0, "
         "a validation fraction in [0, 1), 1 to %d members (with anchor "
         "weights, no more than the model has), a threshold tolerance in "
-        "[0, 1) and a usable normalisation", CXR_MAX_MEMBERS);
+        "[0, 1), an out-of-distribution quantile in [0, 1] and a usable "
+        "normalisation", CXR_MAX_MEMBERS);
     return FALSE;
   }
   for (int i = 0; i < ds->n; i++)
@@ -1116,6 +1213,8 @@ out:
   if (members > 1 && run.timer)
     finish_ensemble (model, &run, ds, val_idx, scores,
         truth);
+  if (ok && cfg->ood_quantile > 0.0)
+    fit_ood (model, &run, ds, train_idx, val_idx);
   if (run.timer) {
     cxr_model_update_id (model);
     write_provenance (model, &run);

@@ -72,6 +72,16 @@ int cxr_dataset_folds (const CxrDataset *ds, int k, uint64_t seed, int *fold);
  * patients. */
 CxrDataset *cxr_dataset_subset (const CxrDataset *ds, const int *idx, int n);
 
+/* Fits model->ood (ood.h) to the pooled features of images fit_idx[0 ..
+ * n_fit) of ds (all when NULL), with the threshold at this quantile of the
+ * scores of images threshold_idx[0 .. n_threshold) (the fitted images
+ * themselves when n_threshold is 0). FALSE with an error, model->ood
+ * untouched, for a network without a global-average-pool layer or an
+ * engine failure. */
+gboolean cxr_fit_feature_stats (CxrModel *model, const CxrDataset *ds,
+    const int *fit_idx, int n_fit, const int *threshold_idx, int n_threshold,
+    double quantile, GError **error);
+
 /* The averaged logits (n x the spec's outputs) of images idx[0 .. n) of ds
  * (all of them when idx is NULL) under the model's members, in fp32, with
  * the model's normalisation and no augmentation: what cxrclassify computes
@@ -129,6 +139,11 @@ typedef struct {
    * anchor_strength (w - anchor) to their gradient (L2-SP) */
   const float *anchor;
   float anchor_strength;
+  /* when training ends, the out-of-distribution statistics (ood.h) are
+   * fitted to the training images' pooled features, the threshold at this
+   * quantile of the validation images' scores (0.995; 0: not fitted, the
+   * model keeps what it had) */
+  double ood_quantile;
 } CxrTrainConfig;
 
 void cxr_train_config_init (CxrTrainConfig *cfg);

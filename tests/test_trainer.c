@@ -713,6 +713,36 @@ ensemble_scores (const CxrModel *m, const CxrDataset *ds, const int *idx,
  * those of the averaged logits;
  * checkpoints hold the members so far; a member stopped before its first
  * epoch is left out. */
+/* The out-of-distribution scores of images idx[0 .. n), recomputed here
+ * one image at a time from each member's own net */
+static float *
+ood_scores (const CxrModel *m, const CxrDataset *ds, const int *idx, int n)
+{
+  float *input = g_new (float, ds->side * ds->side);
+  float *features = g_new (float, m->n_members * m->ood->dim);
+  float *scores = g_new (float, n), logit;
+  CxrNet *nets[CXR_MAX_MEMBERS];
+  GError *error = NULL;
+
+  for (int k = 0; k < m->n_members; k++) {
+    nets[k] = cxr_net_new_inference (m->spec, cxr_model_member (m, k), 1,
+        CXR_PRECISION_FP32, &error);
+    g_assert_no_error (error);
+  }
+  for (int i = 0; i < n; i++) {
+    cxr_dataset_get (ds, idx[i], input);
+    cxr_model_forward (m, nets, m->n_members, input, &logit);
+    g_assert_true (cxr_model_features (m, nets, m->n_members, features,
+            &error));
+    scores[i] = cxr_feature_score (m->ood, features);
+  }
+  for (int k = 0; k < m->n_members; k++)
+    cxr_net_free (nets[k]);
+  g_free (input);
+  g_free (features);
+  return scores;
+}
+
 static void
 test_ensemble (void)
 {
@@ -759,6 +789,33 @@ test_ensemble (void)
   g_assert_cmpfloat_with_epsilon (g_ascii_strtod (g_hash_table_lookup
           (m->provenance, "val_auc"), NULL),
       cxr_roc_auc (scores, truth, n_val), 1e-5);
+  g_free (scores);
+
+  /* the out-of-distribution statistics: all three members', the threshold
+   * at the 99.5th percentile of the validation images' scores, so at most
+   * one of them above it, and the training images mostly below */
+  g_assert_nonnull (m->ood);
+  g_assert_cmpint (m->ood->n_members, ==, 3);
+  g_assert_true (isfinite (m->ood->threshold) && m->ood->threshold > 0.0f);
+  g_assert_nonnull (strstr (g_hash_table_lookup (m->provenance, "ood_fit"),
+          "quantile of"));
+  g_assert_nonnull (strstr (g_hash_table_lookup (m->provenance, "ood_fit"),
+          "validation images"));
+  scores = ood_scores (m, ds, val_idx, n_val);
+  {
+    int above = 0;
+    for (int i = 0; i < n_val; i++)
+      above += scores[i] > m->ood->threshold + 1e-4f;
+    g_assert_cmpint (above, <=, 1);
+  }
+  g_free (scores);
+  scores = ood_scores (m, ds, train_idx, n_train);
+  {
+    int above = 0;
+    for (int i = 0; i < n_train; i++)
+      above += scores[i] > m->ood->threshold;
+    g_assert_cmpint (above, <, n_train / 4);
+  }
   g_free (scores);
   g_free (truth);
   g_free (train_idx);
