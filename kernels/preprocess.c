@@ -286,6 +286,24 @@ cxr_normalize (float *x, int w, int h, const CxrNormalization * norm)
     x[i] = x[i] * scale + offset;
 }
 
+CxrFilmCheck
+cxr_film_check (const float *x, size_t n)
+{
+  uint32_t below[FILM_BINS], count[FILM_BINS];
+  size_t ends = 0;
+
+  if (n == 0)
+    return CXR_FILM_BLANK;
+  film_histogram (x, n, below, count);
+  if (film_quantile (below, count, n, 0.99) - film_quantile (below, count, n,
+          0.01) < CXR_BLANK_SPREAD)
+    return CXR_FILM_BLANK;
+  for (size_t i = 0; i < n; i++)
+    ends += x[i] <= 1.0f / 255.0f || x[i] >= 254.0f / 255.0f;
+  return ends > CXR_SATURATED_SHARE * n ? CXR_FILM_SATURATED :
+      CXR_FILM_LOOKS_OK;
+}
+
 static int
 bytes_per_pixel (CxrPixelFormat format)
 {

@@ -64,6 +64,21 @@ int cxr_film_normalization_from_name (const char *name);
  * images that are already at the network's size (the training cache). */
 void cxr_normalize (float *x, int w, int h, const CxrNormalization *norm);
 
+/* What a film at the network's size, values in [0, 1] before any
+ * normalisation, cannot be. Chest films spread over most of the grey scale
+ * (on the training films the 1st to 99th percentile spans at least 0.33)
+ * and have at most about a quarter of their pixels at its very ends. */
+typedef enum {
+  CXR_FILM_LOOKS_OK,
+  CXR_FILM_BLANK,       /* 1st to 99th percentile within CXR_BLANK_SPREAD */
+  CXR_FILM_SATURATED,   /* more than CXR_SATURATED_SHARE of the pixels at or
+                         * below 1/255 or at or above 254/255 */
+} CxrFilmCheck;
+#define CXR_BLANK_SPREAD 0.05f
+#define CXR_SATURATED_SHARE 0.6f
+
+CxrFilmCheck cxr_film_check (const float *x, size_t n);
+
 /* data: first byte of the top row; stride: bytes from one row to the next
  * (>= width * bytes per pixel). out: out_w * out_h floats, row-major.
  * Colour is turned to grey with BT.601 luma weights (0.299, 0.587, 0.114).

@@ -18,7 +18,14 @@
  *
  * When the model file is replaced while playing (e.g. by cxrtrain writing a
  * checkpoint), the new weights are loaded in the background and swapped in
- * between two frames, and a "model-updated" element message is posted. */
+ * between two frames, and a "model-updated" element message is posted.
+ *
+ * Frames the model is not for get no diagnosis (the meta says why, and
+ * carries no label): a DICOM stream whose modality or body part, from the
+ * dicom-modality and dicom-body-part tags of cxrdicomdec, is not among
+ * those accepted; a near-constant or mostly saturated frame; and, with a
+ * model that holds the statistics of its training films' features, a frame
+ * whose features are farther from them than the model's threshold. */
 /* st_mtim: nanosecond modification times */
 #define _POSIX_C_SOURCE 200809L
 #ifdef HAVE_CONFIG_H
@@ -30,12 +37,14 @@
 #include "gst/cxr/cxrmeta.h"
 #include "model.h"
 #include "net.h"
+#include "ood.h"
 #include "preprocess.h"
 
 #include <gst/video/video.h>
 #include <gst/video/gstvideofilter.h>
 #include <glib/gstdio.h>
 #include <errno.h>
+#include <math.h>
 #include <omp.h>
 
 GST_DEBUG_CATEGORY_STATIC (cxr_classify_debug);
@@ -44,6 +53,10 @@ GST_DEBUG_CATEGORY_STATIC (cxr_classify_debug);
 #define GST_TYPE_CXR_CLASSIFY (gst_cxr_classify_get_type ())
 G_DECLARE_FINAL_TYPE (GstCxrClassify, gst_cxr_classify, GST, CXR_CLASSIFY,
     GstVideoFilter);
+
+/* chest radiographs: computed and digital radiography */
+#define DEFAULT_MODALITIES "CR,DX"
+#define DEFAULT_BODY_PARTS "CHEST"
 
 /* how often the model file is looked at for a replacement */
 #define MODEL_CHECK_INTERVAL (500 * G_TIME_SPAN_MILLISECOND)
@@ -54,6 +67,7 @@ typedef struct {
   CxrModel *model;
   CxrNet *nets[CXR_MAX_MEMBERS];        /* model->n_members of them */
   float *input;                 /* in_c x in_h x in_w */
+  float *features;              /* n_members x pooled features, or NULL */
   GStatBuf stat;                /* of the file it came from */
 } Engine;
 
@@ -67,8 +81,11 @@ struct _GstCxrClassify {
   gint threads;
   guint interval;
   gboolean post_messages;
+  gchar *modalities, *body_parts;       /* comma-separated, upper case */
+  gfloat ood_threshold;         /* < 0: the model's own */
 
   /* streaming state */
+  gchar *modality, *body_part;  /* of the stream, from its tags; NULL */
   Engine *engine;
   guint64 frame;                /* frames seen since start */
   GstBuffer *last_result;       /* holds the last computed meta */
@@ -96,6 +113,9 @@ enum {
   PROP_THREADS,
   PROP_INTERVAL,
   PROP_POST_MESSAGES,
+  PROP_MODALITIES,
+  PROP_BODY_PARTS,
+  PROP_OOD_THRESHOLD,
   PROP_MODEL_ID,
   PROP_IMPLEMENTATION,
 };
@@ -126,6 +146,7 @@ engine_free (Engine * e)
     cxr_net_free (e->nets[k]);
   cxr_model_free (e->model);
   g_free (e->input);
+  g_free (e->features);
   g_free (e);
 }
 
@@ -156,6 +177,8 @@ engine_load (const gchar * path, CxrPrecision precision, GError ** error)
     }
   }
   e->input = g_new (float, spec->in_c * spec->in_h * spec->in_w);
+  if (e->model->ood)
+    e->features = g_new (float, e->model->ood->n_members * e->model->ood->dim);
   return e;
 }
 
@@ -296,6 +319,12 @@ gst_cxr_classify_start (GstBaseTransform * trans)
       e->model->id, e->model->n_members,
       cxr_precision_name (cxr_net_precision (e->nets[0])),
       cxr_net_implementation (e->nets[0]));
+  if (!e->model->ood)
+    GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS,
+        ("Model '%s' has no statistics of its training films' features: "
+            "frames that are not chest X-rays are told only by their DICOM "
+            "tags and by being blank or saturated. Train it again with this "
+            "version of cxrtrain to have them.", path), (NULL));
   g_free (path);
   GST_OBJECT_LOCK (self);
   self->engine = e;
@@ -361,34 +390,135 @@ is_late (GstCxrClassify * self, GstBuffer * buf)
       && running < earliest;
 }
 
-/* Run the network on one frame and attach the result. */
+/* Is value (a DICOM code string) in the comma-separated list? An empty list
+ * accepts anything; so does an absent value, for body parts: the tag is
+ * often left out of chest films. */
 static gboolean
-classify (GstCxrClassify * self, GstBuffer * buf, GstVideoInfo * info)
+accepted (const gchar * list, const gchar * value)
+{
+  gchar **items;
+  gboolean found = FALSE;
+
+  if (!list || !*list || !value)
+    return TRUE;
+  items = g_strsplit (list, ",", -1);
+  for (int i = 0; items[i] && !found; i++)
+    found = g_ascii_strcasecmp (g_strstrip (items[i]), value) == 0;
+  g_strfreev (items);
+  return found;
+}
+
+/* What the stream's DICOM tags say against the accepted lists */
+static GstCxrAbstainReason
+check_tags (GstCxrClassify * self)
+{
+  GstCxrAbstainReason reason = GST_CXR_ABSTAIN_NONE;
+
+  GST_OBJECT_LOCK (self);
+  /* a DICOM stream always says its modality; an absent one is not DICOM */
+  if (self->modality && !accepted (self->modalities, self->modality))
+    reason = GST_CXR_ABSTAIN_MODALITY;
+  else if (!accepted (self->body_parts, self->body_part))
+    reason = GST_CXR_ABSTAIN_BODY_PART;
+  GST_OBJECT_UNLOCK (self);
+  return reason;
+}
+
+static void
+attach_abstained (GstCxrClassify * self, GstBuffer * buf,
+    GstCxrAbstainReason reason, gfloat score, gfloat ood_threshold,
+    const float *probs, gfloat threshold, gint64 start)
 {
   Engine *e = self->engine;
   const CxrNetSpec *spec = e->model->spec;
+  float none[GST_CXR_MAX_CLASSES];
+  GstCxrClassificationMeta *m;
+
+  for (int i = 0; i < spec->n_classes; i++)
+    none[i] = NAN;
+  m = gst_buffer_add_cxr_classification_meta (buf, spec->n_classes,
+      (const gchar * const *) e->model->classes, probs ? probs : none, 0,
+      threshold, e->model->id, (g_get_monotonic_time () - start) *
+      GST_USECOND, GST_CXR_CLASSIFICATION_FLAG_NONE);
+  gst_cxr_classification_meta_set_abstained (m, reason, score, ood_threshold);
+  GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT " not classified: %s",
+      self->frame, gst_cxr_abstain_reason_name (reason));
+}
+
+/* Run the network on one frame and attach the result: a diagnosis, or the
+ * reason for none. */
+static gboolean
+classify (GstCxrClassify * self, GstBuffer * buf, GstVideoInfo * info)
+{
+  static const CxrNormalization unit = { 0.0f, 1.0f, CXR_FILM_NONE, 0.0f };
+  Engine *e = self->engine;
+  const CxrModel *model = e->model;
+  const CxrNetSpec *spec = model->spec;
   GError *error = NULL;
   float logits[GST_CXR_MAX_CLASSES], probs[GST_CXR_MAX_CLASSES];
-  gfloat threshold;
+  gfloat threshold, ood_threshold, score = NAN;
   guint predicted = 0;
   gint64 start = g_get_monotonic_time ();
+  GstCxrAbstainReason reason;
+  GstCxrClassificationMeta *m;
 
-  if (!gst_cxr_frame_to_input (buf, info, &e->model->norm, spec->in_w,
-          spec->in_h, e->input, &error)) {
+  GST_OBJECT_LOCK (self);
+  threshold = self->threshold >= 0 ? self->threshold : model->threshold;
+  ood_threshold = self->ood_threshold >= 0 ? self->ood_threshold :
+      model->ood ? model->ood->threshold : NAN;
+  GST_OBJECT_UNLOCK (self);
+
+  reason = check_tags (self);
+  if (reason != GST_CXR_ABSTAIN_NONE) {
+    attach_abstained (self, buf, reason, NAN, ood_threshold, NULL, threshold,
+        start);
+    return TRUE;
+  }
+  /* the film as it is first, for the checks; then the model's steps */
+  if (!gst_cxr_frame_to_input (buf, info, &unit, spec->in_w, spec->in_h,
+          e->input, &error)) {
     GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("%s", error->message), (NULL));
     g_error_free (error);
     return FALSE;
   }
+  switch (cxr_film_check (e->input, (size_t) spec->in_w * spec->in_h)) {
+    case CXR_FILM_BLANK:
+      reason = GST_CXR_ABSTAIN_BLANK;
+      break;
+    case CXR_FILM_SATURATED:
+      reason = GST_CXR_ABSTAIN_SATURATED;
+      break;
+    case CXR_FILM_LOOKS_OK:
+      break;
+  }
+  if (reason != GST_CXR_ABSTAIN_NONE) {
+    attach_abstained (self, buf, reason, NAN, ood_threshold, NULL, threshold,
+        start);
+    return TRUE;
+  }
+  cxr_normalize (e->input, spec->in_w, spec->in_h, &model->norm);
+
   if (self->threads > 0)
     omp_set_num_threads (self->threads);
   /* an ensemble gives one decision from all its networks */
-  cxr_model_forward (e->model, e->nets, e->model->n_members, e->input,
-      logits);
-  cxr_model_probabilities (e->model, logits, probs);
+  cxr_model_forward (model, e->nets, model->n_members, e->input, logits);
+  cxr_model_probabilities (model, logits, probs);
+  if (model->ood) {
+    if (!cxr_model_features (model, e->nets, model->n_members, e->features,
+            &error)) {
+      GST_ELEMENT_ERROR (self, STREAM, FAILED, ("%s", error->message),
+          (NULL));
+      g_error_free (error);
+      return FALSE;
+    }
+    score = cxr_feature_score (model->ood, e->features);
+    if (score > ood_threshold) {
+      attach_abstained (self, buf, GST_CXR_ABSTAIN_OUT_OF_DISTRIBUTION, score,
+          ood_threshold, probs, threshold, start);
+      return TRUE;
+    }
+  }
 
-  GST_OBJECT_LOCK (self);
-  threshold = self->threshold >= 0 ? self->threshold : e->model->threshold;
-  GST_OBJECT_UNLOCK (self);
   if (spec->n_classes == 2) {
     predicted = probs[1] >= threshold ? 1 : 0;
   } else {
@@ -396,11 +526,43 @@ classify (GstCxrClassify * self, GstBuffer * buf, GstVideoInfo * info)
       if (probs[i] > probs[predicted])
         predicted = i;
   }
-  gst_buffer_add_cxr_classification_meta (buf, spec->n_classes,
-      (const gchar * const *) e->model->classes, probs, predicted, threshold,
-      e->model->id, (g_get_monotonic_time () - start) * GST_USECOND,
+  m = gst_buffer_add_cxr_classification_meta (buf, spec->n_classes,
+      (const gchar * const *) model->classes, probs, predicted, threshold,
+      model->id, (g_get_monotonic_time () - start) * GST_USECOND,
       GST_CXR_CLASSIFICATION_FLAG_NONE);
+  gst_cxr_classification_meta_set_abstained (m, GST_CXR_ABSTAIN_NONE, score,
+      ood_threshold);
   return TRUE;
+}
+
+/* The stream's DICOM tags, for the modality and body-part gate */
+static gboolean
+gst_cxr_classify_sink_event (GstBaseTransform * trans, GstEvent * event)
+{
+  GstCxrClassify *self = GST_CXR_CLASSIFY (trans);
+
+  if (GST_EVENT_TYPE (event) == GST_EVENT_STREAM_START) {
+    GST_OBJECT_LOCK (self);
+    g_clear_pointer (&self->modality, g_free);
+    g_clear_pointer (&self->body_part, g_free);
+    GST_OBJECT_UNLOCK (self);
+  } else if (GST_EVENT_TYPE (event) == GST_EVENT_TAG) {
+    GstTagList *tags;
+    gchar *modality = NULL, *body_part = NULL;
+
+    gst_event_parse_tag (event, &tags);
+    if (gst_tag_list_get_string (tags, "dicom-modality", &modality)) {
+      gst_tag_list_get_string (tags, "dicom-body-part", &body_part);
+      GST_OBJECT_LOCK (self);
+      g_free (self->modality);
+      g_free (self->body_part);
+      self->modality = modality;
+      self->body_part = body_part;
+      GST_OBJECT_UNLOCK (self);
+    }
+  }
+  return GST_BASE_TRANSFORM_CLASS (gst_cxr_classify_parent_class)->sink_event
+      (trans, event);
 }
 
 /* Frames not classified themselves carry the last result, marked stale. */
@@ -410,11 +572,15 @@ attach_stale (GstCxrClassify * self, GstBuffer * buf)
   GstCxrClassificationMeta *m = self->last_result ?
       gst_buffer_get_cxr_classification_meta (self->last_result) : NULL;
 
-  if (m)
-    gst_buffer_add_cxr_classification_meta (buf, m->n_classes,
+  if (m) {
+    GstCxrClassificationMeta *copy =
+        gst_buffer_add_cxr_classification_meta (buf, m->n_classes,
         (const gchar * const *) m->class_names, m->probabilities,
         m->predicted, m->threshold, m->model_id, 0,
         m->flags | GST_CXR_CLASSIFICATION_FLAG_STALE);
+    gst_cxr_classification_meta_set_abstained (copy, m->abstain_reason,
+        m->ood_score, m->ood_threshold);
+  }
 }
 
 static void
@@ -442,7 +608,10 @@ post_result (GstCxrClassify * self, GstBuffer * buf)
       "threshold", G_TYPE_DOUBLE, (gdouble) m->threshold,
       "stale", G_TYPE_BOOLEAN, gst_cxr_classification_meta_is_stale (m),
       "model-id", G_TYPE_STRING, m->model_id,
-      "inference-time", G_TYPE_UINT64, m->inference_time, NULL);
+      "inference-time", G_TYPE_UINT64, m->inference_time,
+      "abstained", G_TYPE_BOOLEAN, gst_cxr_classification_meta_is_abstained (m),
+      "reason", G_TYPE_STRING, gst_cxr_abstain_reason_name (m->abstain_reason),
+      "ood-score", G_TYPE_DOUBLE, (gdouble) m->ood_score, NULL);
   gst_structure_take_value (s, "probabilities", &array);
   g_value_unset (&v);
   gst_element_post_message (GST_ELEMENT (self),
@@ -513,6 +682,17 @@ gst_cxr_classify_set_property (GObject * object, guint prop_id,
     case PROP_POST_MESSAGES:
       self->post_messages = g_value_get_boolean (value);
       break;
+    case PROP_MODALITIES:
+      g_free (self->modalities);
+      self->modalities = g_value_dup_string (value);
+      break;
+    case PROP_BODY_PARTS:
+      g_free (self->body_parts);
+      self->body_parts = g_value_dup_string (value);
+      break;
+    case PROP_OOD_THRESHOLD:
+      self->ood_threshold = g_value_get_float (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -546,6 +726,15 @@ gst_cxr_classify_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_POST_MESSAGES:
       g_value_set_boolean (value, self->post_messages);
       break;
+    case PROP_MODALITIES:
+      g_value_set_string (value, self->modalities);
+      break;
+    case PROP_BODY_PARTS:
+      g_value_set_string (value, self->body_parts);
+      break;
+    case PROP_OOD_THRESHOLD:
+      g_value_set_float (value, self->ood_threshold);
+      break;
     case PROP_MODEL_ID:
       g_value_set_string (value, self->engine ? self->engine->model->id : NULL);
       break;
@@ -566,6 +755,10 @@ gst_cxr_classify_finalize (GObject * object)
   GstCxrClassify *self = GST_CXR_CLASSIFY (object);
 
   g_free (self->model_path);
+  g_free (self->modalities);
+  g_free (self->body_parts);
+  g_free (self->modality);
+  g_free (self->body_part);
   g_mutex_clear (&self->lock);
   G_OBJECT_CLASS (gst_cxr_classify_parent_class)->finalize (object);
 }
@@ -618,6 +811,28 @@ gst_cxr_classify_class_init (GstCxrClassifyClass * klass)
           "probabilities, threshold, stale, model-id, timestamps)", FALSE,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_MODALITIES,
+      g_param_spec_string ("modalities", "Modalities",
+          "DICOM modalities classified, comma-separated; a DICOM stream of "
+          "any other (from its dicom-modality tag) gets no diagnosis. "
+          "Empty: any", DEFAULT_MODALITIES,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_BODY_PARTS,
+      g_param_spec_string ("body-parts", "Body parts",
+          "DICOM body parts classified, comma-separated; a stream whose "
+          "dicom-body-part tag names another gets no diagnosis (one without "
+          "the tag is classified). Empty: any", DEFAULT_BODY_PARTS,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_OOD_THRESHOLD,
+      g_param_spec_float ("ood-threshold", "Out-of-distribution threshold",
+          "Frames whose out-of-distribution score (the distance of the "
+          "network's features to its training films') is above this get no "
+          "diagnosis; -1: the model's own (a high percentile of its "
+          "validation films)", -1.0f, G_MAXFLOAT, -1.0f,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_MODEL_ID,
       g_param_spec_string ("model-id", "Model id",
           "Hash of the weights in use (as in each result)", NULL,
@@ -639,6 +854,7 @@ gst_cxr_classify_class_init (GstCxrClassifyClass * klass)
   trans_class->start = GST_DEBUG_FUNCPTR (gst_cxr_classify_start);
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_cxr_classify_stop);
   trans_class->src_event = GST_DEBUG_FUNCPTR (gst_cxr_classify_src_event);
+  trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_cxr_classify_sink_event);
   /* our own transform_ip, not GstVideoFilter's: it would map the frame for
    * writing, which copies shared memory; we only read it */
   trans_class->transform_ip = GST_DEBUG_FUNCPTR (gst_cxr_classify_transform_ip);
@@ -653,6 +869,9 @@ static void
 gst_cxr_classify_init (GstCxrClassify * self)
 {
   self->threshold = -1.0f;
+  self->ood_threshold = -1.0f;
+  self->modalities = g_strdup (DEFAULT_MODALITIES);
+  self->body_parts = g_strdup (DEFAULT_BODY_PARTS);
   self->precision = CXR_PRECISION_AUTO;
   self->interval = 1;
   g_mutex_init (&self->lock);

@@ -23,13 +23,19 @@
  * without a classification meta is still written, with `classes`,
  * `probabilities`, `label`, `threshold`, `stale` and `model` null, and is
  * counted as unclassified.  Each line is flushed, so `tail -f` follows.
+ * Then `abstained` (true for a frame the model was not for: it carries no
+ * label), `reason` (`modality`, `body-part`, `blank`, `saturated` or
+ * `out-of-distribution`; null when answered) and `ood_score` (the frame's
+ * out-of-distribution score, null when not computed).
  *
  * At EOS the summary is printed (#GstCxrMetaSink:print-summary), written as
  * JSON (#GstCxrMetaSink:summary-location) and posted as an element message
  * named `cxrmetasink-summary` (#GstCxrMetaSink:post-messages).  Its JSON
  * keys: `count` (frames), `classes` and `threshold` (from the first
  * classified frame), `labelled` (frames with a label meta), `unclassified`,
- * `stale`, `unmatched`, `evaluated`, `confusion` (rows = truth, columns =
+ * `stale`, `unmatched`, `abstained` (fresh frames that got no diagnosis)
+ * and `abstained_by_reason` (an object: reason to count), `evaluated`,
+ * `confusion` (rows = truth, columns =
  * prediction, in `classes` order), `accuracy`, `precision`, `recall`,
  * `specificity`, `f1` (the last class is the positive one), `auc` (ROC
  * AUC of the last class's probability, ties counting one half), and the
@@ -40,7 +46,8 @@
  * empty bin).  Bin i holds i/10 <= p < (i+1)/10, p = 1 the last bin; the
  * edges are the floats nearest i/10, so a p written as 0.7 is in [0.7, 0.8).
  *
- * The metrics cover the *evaluated* frames: labelled, classified, not stale
+ * The metrics cover the *evaluated* frames: labelled, classified, answered
+ * (not abstained: those are counted apart, and left out), not stale
  * (a stale result is a copy of an earlier frame's, so counting it again
  * would weigh that frame twice), classified with the same classes as the
  * first classified frame, and with a truth among those classes.  Labelled,
@@ -50,7 +57,8 @@
  * only one class.
  *
  * The message carries the counts as #guint64 (`count`, `labelled`,
- * `unclassified`, `stale`, `unmatched`, `evaluated`), `classes` as a
+ * `unclassified`, `stale`, `unmatched`, `abstained`, `evaluated`),
+ * `classes` as a
  * #GstValueArray of strings, `confusion` as a #GstValueArray of rows, each a
  * #GstValueArray of #guint64, and the metrics (`brier` and `ece` among
  * them) as #gdouble; fields whose JSON value would be null are left out.
@@ -115,6 +123,8 @@ struct _GstCxrMetaSink
   FILE *out;                    /* JSON Lines: stdout or the file we opened */
   gchar *out_name;              /* for error messages */
   guint64 labelled, unclassified, stale, unmatched;
+  /* fresh frames with no diagnosis, by GstCxrAbstainReason */
+  guint64 abstained[GST_CXR_ABSTAIN_OUT_OF_DISTRIBUTION + 1];
   guint n_classes;              /* 0 until the first classified frame */
   gchar *classes[GST_CXR_MAX_CLASSES];
   gfloat threshold;
@@ -452,6 +462,10 @@ count_frame (GstCxrMetaSink * self, const GstCxrLabelMeta * lm,
     self->stale++;
     return;
   }
+  if (gst_cxr_classification_meta_is_abstained (cm)) {
+    self->abstained[cm->abstain_reason]++;
+    return;
+  }
   if (!labelled)
     return;
 
@@ -521,6 +535,16 @@ frame_json (GstBuffer * buffer, guint64 frame,
   json_string (s, truth);
   json_key (s, "model");
   json_string (s, cm && cm->model_id[0] ? cm->model_id : NULL);
+  json_key (s, "abstained");
+  if (cm)
+    json_bool (s, gst_cxr_classification_meta_is_abstained (cm));
+  else
+    json_null (s);
+  json_key (s, "reason");
+  json_string (s, cm ? gst_cxr_abstain_reason_name (cm->abstain_reason) :
+      NULL);
+  json_key (s, "ood_score");
+  json_number (s, cm ? cm->ood_score : NAN, TRUE);
   g_string_append_c (s, '}');
 
   return g_string_free (s, FALSE);
@@ -564,7 +588,7 @@ gst_cxr_meta_sink_render (GstBaseSink * sink, GstBuffer * buffer)
 
 typedef struct
 {
-  guint64 count, evaluated;
+  guint64 count, evaluated, abstained;
   CxrBinaryMetrics m;           /* valid when evaluated > 0 */
   gdouble auc;                  /* NAN when one class is missing */
   gdouble brier;                /* NAN when evaluated = 0 */
@@ -579,6 +603,9 @@ summarise (GstCxrMetaSink * self, Summary * sum)
   GST_OBJECT_UNLOCK (self);
 
   sum->evaluated = self->scores->len;
+  sum->abstained = 0;
+  for (guint r = 0; r < G_N_ELEMENTS (self->abstained); r++)
+    sum->abstained += self->abstained[r];
   memset (&sum->m, 0, sizeof sum->m);
   sum->auc = NAN;
   sum->brier = NAN;
@@ -625,6 +652,15 @@ summary_json (GstCxrMetaSink * self, const Summary * sum)
   json_uint (s, self->stale);
   json_key (s, "unmatched");
   json_uint (s, self->unmatched);
+  json_key (s, "abstained");
+  json_uint (s, sum->abstained);
+  json_key (s, "abstained_by_reason");
+  g_string_append_c (s, '{');
+  for (i = GST_CXR_ABSTAIN_NONE + 1; i < G_N_ELEMENTS (self->abstained); i++) {
+    json_key (s, gst_cxr_abstain_reason_name (i));
+    json_uint (s, self->abstained[i]);
+  }
+  g_string_append_c (s, '}');
   json_key (s, "evaluated");
   json_uint (s, sum->evaluated);
 
@@ -698,6 +734,16 @@ print_summary (GstCxrMetaSink * self, const Summary * sum, FILE * f)
       " stale, %" G_GUINT64_FORMAT " unmatched, %" G_GUINT64_FORMAT
       " evaluated\n", sum->count, self->labelled, self->unclassified,
       self->stale, self->unmatched, sum->evaluated);
+  if (sum->abstained > 0) {
+    fprintf (f, "not classified (not for this model): %" G_GUINT64_FORMAT,
+        sum->abstained);
+    for (i = GST_CXR_ABSTAIN_NONE + 1; i < G_N_ELEMENTS (self->abstained);
+        i++)
+      if (self->abstained[i])
+        fprintf (f, ", %s %" G_GUINT64_FORMAT,
+            gst_cxr_abstain_reason_name (i), self->abstained[i]);
+    fprintf (f, "; the metrics cover the frames answered\n");
+  }
   if (sum->evaluated == 0) {
     fprintf (f, "cxrmetasink: no labelled results, no metrics\n");
     fflush (f);
@@ -750,6 +796,7 @@ summary_message (GstCxrMetaSink * self, const Summary * sum)
       "unclassified", G_TYPE_UINT64, self->unclassified,
       "stale", G_TYPE_UINT64, self->stale,
       "unmatched", G_TYPE_UINT64, self->unmatched,
+      "abstained", G_TYPE_UINT64, sum->abstained,
       "evaluated", G_TYPE_UINT64, sum->evaluated, NULL);
 
   if (self->n_classes) {
@@ -866,6 +913,7 @@ clear_stats (GstCxrMetaSink * self)
     g_clear_pointer (&self->classes[i], g_free);
   self->n_classes = 0;
   self->labelled = self->unclassified = self->stale = self->unmatched = 0;
+  memset (self->abstained, 0, sizeof self->abstained);
   cxr_confusion_init (&self->confusion, 0);
   g_clear_pointer (&self->scores, g_array_unref);
   g_clear_pointer (&self->positive, g_array_unref);

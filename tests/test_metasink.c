@@ -179,7 +179,8 @@ GST_START_TEST (test_lines)
     {GST_CLOCK_TIME_NONE, NULL, NULL, -1, 0.25f, TRUE, FALSE},
   };
   static const gchar *keys[] = { "file", "frame", "pts", "classes",
-    "probabilities", "label", "threshold", "stale", "truth", "model"
+    "probabilities", "label", "threshold", "stale", "truth", "model",
+    "abstained", "reason", "ood_score"
   };
   gchar *dir = make_dir ();
   gchar *path = g_build_filename (dir, "out.jsonl", NULL);
@@ -204,6 +205,9 @@ GST_START_TEST (test_lines)
     fail_unless_equals_string (json_object_get_string_member (o, "model"),
         "3f2a9c1e");
     fail_if (json_object_get_boolean_member (o, "stale"));
+    fail_if (json_object_get_boolean_member (o, "abstained"));
+    fail_unless (is_null (o, "reason"));
+    fail_unless (is_null (o, "ood_score"));
     fail_unless_equals_float (json_object_get_double_member (o, "threshold"),
         0.5);
     a = json_object_get_array_member (o, "classes");
@@ -690,7 +694,7 @@ GST_START_TEST (test_unclassified)
     {7, "x.jpeg", "PNEUMONIA", -1, 0.0f, FALSE, FALSE},
   };
   static const gchar *nulls[] = { "classes", "probabilities", "label",
-    "threshold", "stale", "model"
+    "threshold", "stale", "model", "abstained", "reason", "ood_score"
   };
   gchar *dir = make_dir ();
   gchar *path = g_build_filename (dir, "out.jsonl", NULL);
@@ -724,6 +728,84 @@ GST_START_TEST (test_unclassified)
   fail_unless_equals_int (json_object_get_int_member (o, "evaluated"), 0);
   fail_unless (is_null (o, "classes"));
   fail_unless (is_null (o, "accuracy"));
+  json_node_unref (root);
+
+  g_free (summary);
+  g_free (path);
+  remove_dir (dir);
+}
+
+GST_END_TEST;
+
+/* Frames the model was not for: their lines say so and why, with no label
+ * and the score when there is one; the summary counts them by reason and
+ * leaves them out of the metrics (here the one answered frame is right) */
+GST_START_TEST (test_abstained)
+{
+  const Frame frames[] = {
+    {0, "ct.dcm", "NORMAL", -1, 0.9f, TRUE, FALSE},
+    {1, "black.png", "NORMAL", -1, 0.9f, TRUE, FALSE},
+    {2, "photo.jpeg", "NORMAL", -1, 0.9f, TRUE, FALSE},
+    {3, "film.jpeg", "PNEUMONIA", -1, 0.8f, TRUE, FALSE},
+  };
+  const GstCxrAbstainReason reasons[] = { GST_CXR_ABSTAIN_MODALITY,
+    GST_CXR_ABSTAIN_BLANK, GST_CXR_ABSTAIN_OUT_OF_DISTRIBUTION,
+    GST_CXR_ABSTAIN_NONE
+  };
+  const gfloat scores[] = { NAN, NAN, 42.5f, 7.25f };
+  gchar *dir = make_dir ();
+  gchar *path = g_build_filename (dir, "out.jsonl", NULL);
+  gchar *summary = g_build_filename (dir, "summary.json", NULL);
+  GstHarness *h = start_sink (path, summary, NULL);
+  GPtrArray *nodes;
+  JsonNode *root;
+  JsonObject *o, *by;
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (frames); i++) {
+    GstBuffer *buf = make_buffer (&frames[i]);
+    gst_cxr_classification_meta_set_abstained
+        (gst_buffer_get_cxr_classification_meta (buf), reasons[i], scores[i],
+        10.0f);
+    fail_unless_equals_int (gst_harness_push (h, buf), GST_FLOW_OK);
+  }
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  gst_harness_teardown (h);
+
+  nodes = read_lines (path);
+  fail_unless_equals_int (nodes->len, 4);
+  for (i = 0; i < 3; i++) {
+    o = line (nodes, i);
+    fail_unless (json_object_get_boolean_member (o, "abstained"));
+    fail_unless (is_null (o, "label"));
+    fail_unless_equals_string (json_object_get_string_member (o, "reason"),
+        gst_cxr_abstain_reason_name (reasons[i]));
+  }
+  fail_unless (is_null (line (nodes, 0), "ood_score"));
+  fail_unless_equals_float (json_object_get_double_member (line (nodes, 2),
+          "ood_score"), 42.5);
+  o = line (nodes, 3);
+  fail_if (json_object_get_boolean_member (o, "abstained"));
+  fail_unless (is_null (o, "reason"));
+  fail_unless_equals_string (json_object_get_string_member (o, "label"),
+      "PNEUMONIA");
+  fail_unless_equals_float (json_object_get_double_member (o, "ood_score"),
+      7.25);
+  g_ptr_array_unref (nodes);
+
+  root = read_json (summary);
+  o = json_node_get_object (root);
+  fail_unless_equals_int (json_object_get_int_member (o, "abstained"), 3);
+  by = json_object_get_object_member (o, "abstained_by_reason");
+  fail_unless_equals_int (json_object_get_int_member (by, "modality"), 1);
+  fail_unless_equals_int (json_object_get_int_member (by, "blank"), 1);
+  fail_unless_equals_int (json_object_get_int_member (by,
+          "out-of-distribution"), 1);
+  fail_unless_equals_int (json_object_get_int_member (by, "body-part"), 0);
+  fail_unless_equals_int (json_object_get_int_member (o, "labelled"), 4);
+  fail_unless_equals_int (json_object_get_int_member (o, "evaluated"), 1);
+  fail_unless_equals_float (json_object_get_double_member (o, "accuracy"),
+      1.0);
   json_node_unref (root);
 
   g_free (summary);
@@ -908,6 +990,7 @@ metasink_suite (void)
   tcase_add_test (tc, test_unlabelled);
   tcase_add_test (tc, test_stale);
   tcase_add_test (tc, test_unclassified);
+  tcase_add_test (tc, test_abstained);
   tcase_add_test (tc, test_unmatched);
   tcase_add_test (tc, test_unwritable_location);
   tcase_add_test (tc, test_stdout);

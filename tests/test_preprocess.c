@@ -414,6 +414,33 @@ test_blur (void)
     g_assert_cmpfloat_with_epsilon (flat[i], (0.3f - 0.5f) / 0.25f, 1e-5f);
 }
 
+/* The film check: a flat frame and one with only a flicker of noise are
+ * blank; a frame mostly black and white is saturated; a ramp with a black
+ * border (a quarter of the pixels) looks like a film */
+static void
+test_film_check (void)
+{
+  enum { N = 100 * 100 };
+  float *x = g_new (float, N);
+  GRand *rand = g_rand_new_with_seed (3);
+
+  for (int i = 0; i < N; i++)
+    x[i] = 0.3f;
+  g_assert_cmpint (cxr_film_check (x, N), ==, CXR_FILM_BLANK);
+  for (int i = 0; i < N; i++)
+    x[i] = 0.3f + 0.01f * (float) g_rand_double (rand);
+  g_assert_cmpint (cxr_film_check (x, N), ==, CXR_FILM_BLANK);
+  for (int i = 0; i < N; i++)
+    x[i] = i % 10 < 4 ? 0.0f : i % 10 < 7 ? 1.0f : (i % 100) / 100.0f;
+  g_assert_cmpint (cxr_film_check (x, N), ==, CXR_FILM_SATURATED);
+  for (int i = 0; i < N; i++)
+    x[i] = i % 100 < 25 ? 0.0f : (i % 100) / 100.0f;
+  g_assert_cmpint (cxr_film_check (x, N), ==, CXR_FILM_LOOKS_OK);
+  g_assert_cmpint (cxr_film_check (x, 0), ==, CXR_FILM_BLANK);
+  g_rand_free (rand);
+  g_free (x);
+}
+
 /* cxr_preprocess with a film step or a blur is the resize, then cxr_normalize: the
  * same numbers the trainer computes from its cache */
 static void
@@ -563,6 +590,7 @@ main (int argc, char **argv)
   g_test_add_func ("/preprocess/film/percentile", test_film_percentile);
   g_test_add_func ("/preprocess/film/in-preprocess", test_film_in_preprocess);
   g_test_add_func ("/preprocess/blur", test_blur);
+  g_test_add_func ("/preprocess/film-check", test_film_check);
   g_test_add_func ("/preprocess/rejects/bad-sizes", test_rejects_bad_sizes);
   g_test_add_func ("/preprocess/rejects/resize-float",
       test_resize_float_rejects);

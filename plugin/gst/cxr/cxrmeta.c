@@ -2,6 +2,7 @@
  * transform (copy, convert, scale) copies them unchanged. */
 #include "cxrmeta.h"
 
+#include <math.h>
 #include <string.h>
 
 /* ---- classification ---- */
@@ -29,6 +30,8 @@ classification_init (GstMeta * meta, gpointer params, GstBuffer * buffer)
   memset (m->class_names, 0, sizeof m->class_names);
   m->model_id[0] = '\0';
   m->flags = GST_CXR_CLASSIFICATION_FLAG_NONE;
+  m->abstain_reason = GST_CXR_ABSTAIN_NONE;
+  m->ood_score = m->ood_threshold = NAN;
   return TRUE;
 }
 
@@ -46,12 +49,17 @@ classification_transform (GstBuffer * dest, GstMeta * meta, GstBuffer * src,
     GQuark type, gpointer data)
 {
   GstCxrClassificationMeta *m = (GstCxrClassificationMeta *) meta;
+  GstCxrClassificationMeta *copy;
   (void) src;
   (void) type;
   (void) data;
-  return gst_buffer_add_cxr_classification_meta (dest, m->n_classes,
+  copy = gst_buffer_add_cxr_classification_meta (dest, m->n_classes,
       (const gchar * const *) m->class_names, m->probabilities, m->predicted,
-      m->threshold, m->model_id, m->inference_time, m->flags) != NULL;
+      m->threshold, m->model_id, m->inference_time, m->flags);
+  if (copy)
+    gst_cxr_classification_meta_set_abstained (copy, m->abstain_reason,
+        m->ood_score, m->ood_threshold);
+  return copy != NULL;
 }
 
 const GstMetaInfo *
@@ -127,7 +135,56 @@ gst_cxr_classification_meta_get_class_name (const GstCxrClassificationMeta *
 const gchar *
 gst_cxr_classification_meta_get_label (const GstCxrClassificationMeta * m)
 {
-  return m->class_names[m->predicted];
+  return m->abstain_reason != GST_CXR_ABSTAIN_NONE ? NULL :
+      m->class_names[m->predicted];
+}
+
+void
+gst_cxr_classification_meta_set_abstained (GstCxrClassificationMeta * m,
+    GstCxrAbstainReason reason, gfloat ood_score, gfloat ood_threshold)
+{
+  m->abstain_reason = reason;
+  m->ood_score = ood_score;
+  m->ood_threshold = ood_threshold;
+}
+
+gboolean
+gst_cxr_classification_meta_is_abstained (const GstCxrClassificationMeta * m)
+{
+  return m->abstain_reason != GST_CXR_ABSTAIN_NONE;
+}
+
+GstCxrAbstainReason
+gst_cxr_classification_meta_get_abstain_reason (const GstCxrClassificationMeta
+    * m)
+{
+  return m->abstain_reason;
+}
+
+gfloat
+gst_cxr_classification_meta_get_ood_score (const GstCxrClassificationMeta * m)
+{
+  return m->ood_score;
+}
+
+const gchar *
+gst_cxr_abstain_reason_name (GstCxrAbstainReason reason)
+{
+  switch (reason) {
+    case GST_CXR_ABSTAIN_NONE:
+      return NULL;
+    case GST_CXR_ABSTAIN_MODALITY:
+      return "modality";
+    case GST_CXR_ABSTAIN_BODY_PART:
+      return "body-part";
+    case GST_CXR_ABSTAIN_BLANK:
+      return "blank";
+    case GST_CXR_ABSTAIN_SATURATED:
+      return "saturated";
+    case GST_CXR_ABSTAIN_OUT_OF_DISTRIBUTION:
+      return "out-of-distribution";
+  }
+  return NULL;
 }
 
 gboolean

@@ -5,9 +5,12 @@
  * results off each buffer:
  *
  *   GstCxrClassificationMeta *m = gst_buffer_get_cxr_classification_meta (buf);
- *   if (m)
+ *   if (m && !gst_cxr_classification_meta_is_abstained (m))
  *     g_print ("%s %.3f\n", gst_cxr_classification_meta_get_label (m),
  *         gst_cxr_classification_meta_get_probability (m, m->predicted));
+ *   else if (m)
+ *     g_print ("not classified: %s\n", gst_cxr_abstain_reason_name (
+ *         gst_cxr_classification_meta_get_abstain_reason (m)));
  *
  * Both metas carry no tags, so transforms that copy untagged metas
  * (videoconvert, videoscale, buffer copies) keep them. */
@@ -25,6 +28,17 @@ typedef enum {
   GST_CXR_CLASSIFICATION_FLAG_STALE = 1 << 0,
 } GstCxrClassificationFlags;
 
+/* Why a frame got no diagnosis: it is not what the model is for. */
+typedef enum {
+  GST_CXR_ABSTAIN_NONE = 0,     /* answered */
+  GST_CXR_ABSTAIN_MODALITY,     /* DICOM modality not among those accepted */
+  GST_CXR_ABSTAIN_BODY_PART,    /* DICOM body part not among those accepted */
+  GST_CXR_ABSTAIN_BLANK,        /* a near-constant frame */
+  GST_CXR_ABSTAIN_SATURATED,    /* mostly at the ends of the grey scale */
+  /* the network's features are far from its training films' */
+  GST_CXR_ABSTAIN_OUT_OF_DISTRIBUTION,
+} GstCxrAbstainReason;
+
 typedef struct {
   GstMeta meta;
   guint n_classes;
@@ -35,6 +49,13 @@ typedef struct {
   gchar model_id[16];           /* hash of the weights, hex */
   GstClockTime inference_time;  /* wall time of the forward pass */
   GstCxrClassificationFlags flags;
+  /* not NONE: no diagnosis (no label; probabilities NAN where the network
+   * did not run) */
+  GstCxrAbstainReason abstain_reason;
+  /* out-of-distribution score and the threshold it was held to; NAN when
+   * not computed (a model without feature statistics, or a frame refused
+   * before the network ran) */
+  gfloat ood_score, ood_threshold;
 } GstCxrClassificationMeta;
 
 typedef struct {
@@ -78,6 +99,22 @@ const gchar *gst_cxr_classification_meta_get_label (
     const GstCxrClassificationMeta * meta);
 gboolean gst_cxr_classification_meta_is_stale (
     const GstCxrClassificationMeta * meta);
+
+/* Marks the result as no diagnosis, for reason, with the OOD score and
+ * threshold (NAN when not computed); reason NONE with scores records an
+ * answered frame's score. */
+void gst_cxr_classification_meta_set_abstained (
+    GstCxrClassificationMeta * meta, GstCxrAbstainReason reason,
+    gfloat ood_score, gfloat ood_threshold);
+gboolean gst_cxr_classification_meta_is_abstained (
+    const GstCxrClassificationMeta * meta);
+GstCxrAbstainReason gst_cxr_classification_meta_get_abstain_reason (
+    const GstCxrClassificationMeta * meta);
+gfloat gst_cxr_classification_meta_get_ood_score (
+    const GstCxrClassificationMeta * meta);
+/* "modality", "body-part", "blank", "saturated", "out-of-distribution";
+ * NULL for NONE */
+const gchar *gst_cxr_abstain_reason_name (GstCxrAbstainReason reason);
 
 GstCxrLabelMeta *gst_buffer_add_cxr_label_meta (GstBuffer * buffer,
     gint class_index, const gchar * class_name, const gchar * source);
