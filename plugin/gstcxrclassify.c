@@ -33,6 +33,7 @@
 #endif
 
 #include "gstcxrelements.h"
+#include "gstcxrdicomdec.h"
 #include "gstcxrframe.h"
 #include "gst/cxr/cxrmeta.h"
 #include "model.h"
@@ -551,8 +552,9 @@ gst_cxr_classify_sink_event (GstBaseTransform * trans, GstEvent * event)
     gchar *modality = NULL, *body_part = NULL;
 
     gst_event_parse_tag (event, &tags);
-    if (gst_tag_list_get_string (tags, "dicom-modality", &modality)) {
-      gst_tag_list_get_string (tags, "dicom-body-part", &body_part);
+    if (gst_tag_list_get_string (tags, GST_CXR_TAG_DICOM_MODALITY,
+            &modality)) {
+      gst_tag_list_get_string (tags, GST_CXR_TAG_DICOM_BODY_PART, &body_part);
       GST_OBJECT_LOCK (self);
       g_free (self->modality);
       g_free (self->body_part);

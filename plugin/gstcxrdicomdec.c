@@ -209,9 +209,9 @@ open_file (GstCxrDicomDec * self, const guint8 * data, gsize size)
   {
     const gchar *tag, *value;
   } strings[] = {
-    {"dicom-modality", cxr_dicom_get_modality (d)},
+    {GST_CXR_TAG_DICOM_MODALITY, cxr_dicom_get_modality (d)},
     {"dicom-view-position", cxr_dicom_get_view_position (d)},
-    {"dicom-body-part", cxr_dicom_get_body_part (d)},
+    {GST_CXR_TAG_DICOM_BODY_PART, cxr_dicom_get_body_part (d)},
     {"dicom-sop-instance-uid", cxr_dicom_get_sop_instance_uid (d)},
     {"dicom-study-instance-uid", cxr_dicom_get_study_instance_uid (d)},
   };
@@ -510,15 +510,16 @@ gst_cxr_dicom_dec_finalize (GObject * object)
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
-static void
-register_tags (void)
+void
+gst_cxr_dicom_register_tags (void)
 {
-  gst_tag_register_static ("dicom-modality", GST_TAG_FLAG_META, G_TYPE_STRING,
+  gst_tag_register_static (GST_CXR_TAG_DICOM_MODALITY, GST_TAG_FLAG_META,
+      G_TYPE_STRING,
       "DICOM modality", "Modality (0008,0060), e.g. CR, DX", NULL);
   gst_tag_register_static ("dicom-view-position", GST_TAG_FLAG_META,
       G_TYPE_STRING, "DICOM view position",
       "View Position (0018,5101), e.g. PA, AP, LL", NULL);
-  gst_tag_register_static ("dicom-body-part", GST_TAG_FLAG_META,
+  gst_tag_register_static (GST_CXR_TAG_DICOM_BODY_PART, GST_TAG_FLAG_META,
       G_TYPE_STRING, "DICOM body part", "Body Part Examined (0018,0015)",
       NULL);
   gst_tag_register_static ("dicom-sop-instance-uid", GST_TAG_FLAG_META,
@@ -538,7 +539,6 @@ gst_cxr_dicom_dec_class_init (GstCxrDicomDecClass * klass)
 
   GST_DEBUG_CATEGORY_INIT (gst_cxr_dicom_dec_debug, "cxrdicomdec", 0,
       "DICOM decoder");
-  register_tags ();
   cxr_dicom_init ();
 
   gobject_class->set_property = gst_cxr_dicom_dec_set_property;

@@ -7,6 +7,8 @@ plugin_init (GstPlugin * plugin)
 {
   gboolean ok = FALSE;
 
+  /* before the elements: cxrdicomdec sends them, cxrclassify reads them */
+  gst_cxr_dicom_register_tags ();
   ok |= GST_ELEMENT_REGISTER (cxrclassify, plugin);
   ok |= GST_ELEMENT_REGISTER (cxrdatasetsrc, plugin);
   ok |= GST_ELEMENT_REGISTER (cxrdicomdec, plugin);

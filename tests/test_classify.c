@@ -4,6 +4,7 @@
 #include <gst/check/gstharness.h>
 #include <gst/video/video.h>
 #include <glib/gstdio.h>
+#include <math.h>
 #include <string.h>
 
 #include "gst/cxr/cxrmeta.h"
@@ -496,6 +497,134 @@ expect_start_error (const gchar * model, const gchar * phrase)
   gst_object_unref (pipeline);
 }
 
+/* a DEFAULT model whose feature statistics say every frame is far (its
+ * threshold 0), unless the property raises it */
+static gchar *
+write_model_with_stats (void)
+{
+  GError *error = NULL;
+  CxrModel *m = cxr_model_load (model_a, &error);
+  int dim = m->spec->layers[cxr_model_feature_layer (m)].out_c;
+  float *f = g_new (float, 8 * dim);
+  gchar *path = g_build_filename (tmp_dir, "stats.safetensors", NULL);
+
+  fail_unless (m != NULL);
+  for (int i = 0; i < 8 * dim; i++)
+    f[i] = (float) ((i * 31) % 17) / 17.0f;
+  m->ood = cxr_feature_stats_fit (f, 8, 1, dim, &error);
+  fail_unless (m->ood != NULL);
+  m->ood->threshold = 0.0f;
+  fail_unless (cxr_model_save (m, path, &error));
+  cxr_model_free (m);
+  g_free (f);
+  return path;
+}
+
+static GstCxrClassificationMeta *
+result_of (GstBuffer * out)
+{
+  GstCxrClassificationMeta *m = gst_buffer_get_cxr_classification_meta (out);
+  fail_unless (m != NULL);
+  return m;
+}
+
+static void
+push_tags (GstHarness * h, const gchar * modality, const gchar * body_part)
+{
+  GstTagList *tags = gst_tag_list_new ("dicom-modality", modality, NULL);
+  if (body_part)
+    gst_tag_list_add (tags, GST_TAG_MERGE_REPLACE, "dicom-body-part",
+        body_part, NULL);
+  fail_unless (gst_harness_push_event (h, gst_event_new_tag (tags)));
+}
+
+/* Each reason on its own: a blank frame and a saturated one; a DICOM
+ * stream of another modality or body part (and the lists that accept
+ * them); a model whose features call everything far. A frame not
+ * classified has no label and NAN probabilities where the network did not
+ * run. */
+GST_START_TEST (test_abstain)
+{
+  gchar *caps = caps_for ("GRAY8", 200, 200);
+  gchar *stats = write_model_with_stats ();
+  GstHarness *h = classifier (model_a, caps);
+  GstBuffer *in, *out;
+  GstCxrClassificationMeta *m;
+
+  in = picture ("GRAY8", 200, 200);
+  gst_buffer_memset (in, 0, 0, 200 * 200);
+  out = push_pull (h, in);
+  m = result_of (out);
+  fail_unless_equals_int (m->abstain_reason, GST_CXR_ABSTAIN_BLANK);
+  fail_unless (gst_cxr_classification_meta_get_label (m) == NULL);
+  fail_unless (isnan (m->probabilities[1]));
+  gst_buffer_unref (out);
+
+  in = picture ("GRAY8", 200, 200);
+  gst_buffer_memset (in, 0, 0, 200 * 100);
+  gst_buffer_memset (in, 200 * 100, 255, 200 * 100);
+  out = push_pull (h, in);
+  fail_unless_equals_int (result_of (out)->abstain_reason,
+      GST_CXR_ABSTAIN_SATURATED);
+  gst_buffer_unref (out);
+
+  /* an old model without statistics answers a picture, with no score */
+  out = push_pull (h, picture ("GRAY8", 200, 200));
+  m = result_of (out);
+  fail_if (gst_cxr_classification_meta_is_abstained (m));
+  fail_unless (gst_cxr_classification_meta_get_label (m) != NULL);
+  fail_unless (isnan (m->ood_score));
+  gst_buffer_unref (out);
+
+  push_tags (h, "CT", NULL);
+  out = push_pull (h, picture ("GRAY8", 200, 200));
+  fail_unless_equals_int (result_of (out)->abstain_reason,
+      GST_CXR_ABSTAIN_MODALITY);
+  gst_buffer_unref (out);
+  push_tags (h, "CR", "ABDOMEN");
+  out = push_pull (h, picture ("GRAY8", 200, 200));
+  fail_unless_equals_int (result_of (out)->abstain_reason,
+      GST_CXR_ABSTAIN_BODY_PART);
+  gst_buffer_unref (out);
+  push_tags (h, "DX", "CHEST");
+  out = push_pull (h, picture ("GRAY8", 200, 200));
+  fail_if (gst_cxr_classification_meta_is_abstained (result_of (out)));
+  gst_buffer_unref (out);
+  g_object_set (element_of (h), "modalities", "", "body-parts", "", NULL);
+  push_tags (h, "CT", "HEAD");
+  out = push_pull (h, picture ("GRAY8", 200, 200));
+  fail_if (gst_cxr_classification_meta_is_abstained (result_of (out)));
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+
+  /* the feature statistics: everything is far at threshold 0 ... */
+  h = classifier (stats, caps);
+  out = push_pull (h, picture ("GRAY8", 200, 200));
+  m = result_of (out);
+  fail_unless_equals_int (m->abstain_reason,
+      GST_CXR_ABSTAIN_OUT_OF_DISTRIBUTION);
+  fail_unless (m->ood_score > 0.0f);
+  fail_unless_equals_float (m->ood_threshold, 0.0f);
+  /* the network ran: its probabilities are kept, without a label */
+  fail_unless (m->probabilities[1] >= 0.0f && m->probabilities[1] <= 1.0f);
+  fail_unless (gst_cxr_classification_meta_get_label (m) == NULL);
+  gst_buffer_unref (out);
+  /* ... and nothing is with the threshold raised */
+  g_object_set (element_of (h), "ood-threshold", 1e30f, NULL);
+  out = push_pull (h, picture ("GRAY8", 200, 200));
+  m = result_of (out);
+  fail_if (gst_cxr_classification_meta_is_abstained (m));
+  fail_unless (m->ood_score > 0.0f && isfinite (m->ood_score));
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+
+  g_remove (stats);
+  g_free (stats);
+  g_free (caps);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_bad_models)
 {
   gchar *garbage = g_build_filename (tmp_dir, "garbage.safetensors", NULL);
@@ -568,6 +697,7 @@ cxrclassify_suite (void)
   tcase_add_test (tc, test_qos_late_frame);
   tcase_add_test (tc, test_model_swap_under_load);
   tcase_add_test (tc, test_ensemble_mean_logit);
+  tcase_add_test (tc, test_abstain);
   tcase_add_test (tc, test_bad_models);
   tcase_add_test (tc, test_bad_properties);
   return s;
