@@ -152,6 +152,7 @@ struct _GstCxrTrain {
   gint patience;
   gint members;
   gdouble threshold_tolerance;
+  gdouble ood_quantile;
   CxrPrecision precision;
   gint threads;
   gboolean online;
@@ -226,6 +227,7 @@ enum {
   PROP_PATIENCE,
   PROP_MEMBERS,
   PROP_THRESHOLD_TOLERANCE,
+  PROP_OOD_QUANTILE,
   PROP_PRECISION,
   PROP_THREADS,
   PROP_ONLINE,
@@ -1062,6 +1064,7 @@ gst_cxr_train_start (GstBaseSink * sink)
   cfg->patience = self->patience;
   cfg->members = self->members;
   cfg->threshold_tolerance = self->threshold_tolerance;
+  cfg->ood_quantile = self->ood_quantile;
   cfg->precision = self->precision;
   self->n_threads = self->threads;
   online = self->online;
@@ -1422,6 +1425,9 @@ gst_cxr_train_set_property (GObject * object, guint prop_id,
     case PROP_THRESHOLD_TOLERANCE:
       self->threshold_tolerance = g_value_get_double (value);
       break;
+    case PROP_OOD_QUANTILE:
+      self->ood_quantile = g_value_get_double (value);
+      break;
     case PROP_PRECISION:
       self->precision = g_value_get_enum (value);
       break;
@@ -1544,6 +1550,9 @@ gst_cxr_train_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_THRESHOLD_TOLERANCE:
       g_value_set_double (value, self->threshold_tolerance);
+      break;
+    case PROP_OOD_QUANTILE:
+      g_value_set_double (value, self->ood_quantile);
       break;
     case PROP_PRECISION:
       g_value_set_enum (value, self->precision);
@@ -1775,6 +1784,13 @@ gst_cxr_train_class_init (GstCxrTrainClass * klass)
           "their logits. The run takes this many times as long. A model= "
           "with more members trains them all", 1, CXR_MAX_MEMBERS,
           d.members, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_OOD_QUANTILE,
+      g_param_spec_double ("ood-quantile", "Out-of-distribution quantile",
+          "When training ends, the statistics of the training films' "
+          "features are kept in the model, and cxrclassify refuses frames "
+          "scoring above this quantile of the validation films' scores "
+          "(0: no statistics are fitted)", 0.0, 1.0, d.ood_quantile,
+          rw_ready));
   g_object_class_install_property (gobject_class, PROP_THRESHOLD_TOLERANCE,
       g_param_spec_double ("threshold-tolerance", "Threshold tolerance",
           "The decision threshold is the highest one whose validation "
@@ -1897,6 +1913,7 @@ gst_cxr_train_init (GstCxrTrain * self)
   self->patience = d.patience;
   self->members = d.members;
   self->threshold_tolerance = d.threshold_tolerance;
+  self->ood_quantile = d.ood_quantile;
   self->precision = d.precision;
   self->replay_size = DEFAULT_REPLAY_SIZE;
   self->progress_interval = DEFAULT_PROGRESS_INTERVAL;
