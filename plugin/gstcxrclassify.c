@@ -409,17 +409,23 @@ accepted (const gchar * list, const gchar * value)
   return found;
 }
 
-/* What the stream's DICOM tags say against the accepted lists */
+/* What the frame's DICOM source says against the accepted lists: the
+ * label meta's modality and body part (cxrdatasetsrc, cxrdicomdec), else
+ * the stream's tags */
 static GstCxrAbstainReason
-check_tags (GstCxrClassify * self)
+check_dicom (GstCxrClassify * self, GstBuffer * buf)
 {
+  GstCxrLabelMeta *label = gst_buffer_get_cxr_label_meta (buf);
   GstCxrAbstainReason reason = GST_CXR_ABSTAIN_NONE;
+  gboolean from_label = label && label->modality;
 
   GST_OBJECT_LOCK (self);
-  /* a DICOM stream always says its modality; an absent one is not DICOM */
-  if (self->modality && !accepted (self->modalities, self->modality))
+  const gchar *modality = from_label ? label->modality : self->modality;
+  const gchar *body_part = from_label ? label->body_part : self->body_part;
+  /* a DICOM source always says its modality; without one it is not DICOM */
+  if (modality && !accepted (self->modalities, modality))
     reason = GST_CXR_ABSTAIN_MODALITY;
-  else if (!accepted (self->body_parts, self->body_part))
+  else if (modality && !accepted (self->body_parts, body_part))
     reason = GST_CXR_ABSTAIN_BODY_PART;
   GST_OBJECT_UNLOCK (self);
   return reason;
@@ -469,7 +475,7 @@ classify (GstCxrClassify * self, GstBuffer * buf, GstVideoInfo * info)
       model->ood ? model->ood->threshold : NAN;
   GST_OBJECT_UNLOCK (self);
 
-  reason = check_tags (self);
+  reason = check_dicom (self, buf);
   if (reason != GST_CXR_ABSTAIN_NONE) {
     attach_abstained (self, buf, reason, NAN, ood_threshold, NULL, threshold,
         start);

@@ -1015,6 +1015,8 @@ push_image (GstCxrDatasetSrc * self, const CxrDatasetFile * file,
 {
   GstVideoInfo info;
   GstBuffer *buf;
+  GstCxrLabelMeta *label;
+  gchar *modality, *body_part;
 
   gst_video_info_init (&info);
   if (!gst_video_info_set_format (&info, video_format (image->format),
@@ -1046,16 +1048,22 @@ push_image (GstCxrDatasetSrc * self, const CxrDatasetFile * file,
     self->info = info;
   }
 
+  modality = g_steal_pointer (&image->modality);
+  body_part = g_steal_pointer (&image->body_part);
   buf = image_to_buffer (image, &info);
   GST_BUFFER_PTS (buf) = self->n_frames * GST_SECOND;
   GST_BUFFER_DTS (buf) = GST_CLOCK_TIME_NONE;
   GST_BUFFER_DURATION (buf) = GST_SECOND;
   GST_BUFFER_OFFSET (buf) = self->n_frames;
   GST_BUFFER_OFFSET_END (buf) = self->n_frames + 1;
-  gst_buffer_add_cxr_label_meta (buf, file->class_index,
+  label = gst_buffer_add_cxr_label_meta (buf, file->class_index,
       file->class_index >= 0 ?
       g_ptr_array_index (self->class_names, file->class_index) : NULL,
       file->source);
+  /* a DICOM file says what it is: cxrclassify's modality gate reads it */
+  gst_cxr_label_meta_set_dicom (label, modality, body_part);
+  g_free (modality);
+  g_free (body_part);
   self->n_frames++;
   *outbuf = buf;
   return GST_FLOW_OK;

@@ -351,7 +351,10 @@ gst_cxr_dicom_dec_handle_frame (GstVideoDecoder * dec,
   if (uid) {
     gchar *where = self->n_frames > 1 ?
         g_strdup_printf ("%s#%u", uid, i) : g_strdup (uid);
-    gst_buffer_add_cxr_label_meta (frame->output_buffer, -1, NULL, where);
+    GstCxrLabelMeta *label = gst_buffer_add_cxr_label_meta
+        (frame->output_buffer, -1, NULL, where);
+    gst_cxr_label_meta_set_dicom (label, cxr_dicom_get_modality (self->dicom),
+        cxr_dicom_get_body_part (self->dicom));
     g_free (where);
   }
 

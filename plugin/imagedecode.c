@@ -36,6 +36,8 @@ void
 cxr_image_clear (CxrImage * image)
 {
   g_free (image->data);
+  g_free (image->modality);
+  g_free (image->body_part);
   memset (image, 0, sizeof *image);
 }
 
@@ -448,6 +450,8 @@ cxr_image_decode_dicom (const guint8 * data, gsize size, CxrImage * image,
         "No memory for a %ux%u image", image->width, image->height);
   } else if (cxr_dicom_get_frame (d, 0, image->data, image->stride,
           bits > 8 ? 16 : 8, error)) {
+    image->modality = g_strdup (cxr_dicom_get_modality (d));
+    image->body_part = g_strdup (cxr_dicom_get_body_part (d));
     cxr_dicom_free (d);
     return TRUE;
   }

@@ -34,6 +34,8 @@ typedef struct {
                                  * libjpeg's wider rows) */
   gsize size;                   /* stride * height */
   guint8 *data;                 /* owned, g_free () */
+  /* a DICOM file's Modality and Body Part Examined, owned; else NULL */
+  gchar *modality, *body_part;
 } CxrImage;
 
 #define CXR_IMAGE_ERROR (cxr_image_error_quark ())

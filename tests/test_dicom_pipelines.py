@@ -60,16 +60,16 @@ def uid(s):
     return b + (b"\0" if len(b) % 2 else b"")
 
 
-def write_cine(path, frames, frame_time_ms):
+def write_cine(path, frames, frame_time_ms, modality="OT", sop="1.2.3.4.5.6.7.8.9"):
     """A multi-frame 8-bit MONOCHROME2 secondary-capture object."""
     n, rows, cols = frames.shape
     ts = "1.2.840.10008.1.2.1"
-    sop_class, sop = "1.2.840.10008.5.1.4.1.1.7", "1.2.3.4.5.6.7.8.9"
+    sop_class = "1.2.840.10008.5.1.4.1.1.7"
     meta = (element((2, 1), "OB", b"\0\1") + element((2, 2), "UI", uid(sop_class))
             + element((2, 3), "UI", uid(sop)) + element((2, 0x10), "UI", uid(ts)))
     body = b"".join([
         element((8, 0x16), "UI", uid(sop_class)), element((8, 0x18), "UI", uid(sop)),
-        element((8, 0x60), "CS", text("OT")),
+        element((8, 0x60), "CS", text(modality)),
         element((0x18, 0x1063), "DS", text(f"{frame_time_ms:.4f}")),
         element((0x28, 2), "US", struct.pack("<H", 1)),
         element((0x28, 4), "CS", text("MONOCHROME2")),
@@ -126,6 +126,22 @@ with tempfile.TemporaryDirectory() as tmp:
               len(p) == 3 and len(labels) == 1 and max(p) - min(p) < 0.01,
               f"P(PNEUMONIA) {', '.join(f'{v:.4f}' for v in p)}")
 
+    # a CT object of the same pixels beside them gets no diagnosis: the
+    # label meta carries its modality to cxrclassify's gate
+    pixels = np.asarray(Image.open(jpeg).convert("L").resize((256, 256), Image.BOX))
+    write_cine(os.path.join(folder, "d-ct.dcm"), pixels[None], 0, modality="CT",
+               sop="1.2.3.4.5.6.7.8.10")
+    done = run(["gst-launch-1.0", "-q", "cxrdatasetsrc", f"location={folder}",
+                "!", "cxrclassify", "!", "cxrmetasink", f"location={out}",
+                "print-summary=false"])
+    results = jsonl(out) if done.returncode == 0 else []
+    check("a CT object in the folder is not classified (modality), the rest are",
+          [(r["file"], r["abstained"], r["reason"]) for r in results][-1]
+          == ("d-ct.dcm", True, "modality")
+          and not any(r["abstained"] for r in results[:-1]),
+          str([(r["file"], r["reason"]) for r in results]))
+    os.remove(os.path.join(folder, "d-ct.dcm"))
+
     # 2. decodebin finds the decoder by itself (typefinder)
     out = os.path.join(tmp, "decodebin.jsonl")
     done = run(["gst-launch-1.0", "-q", "filesrc",
@@ -166,6 +182,10 @@ with tempfile.TemporaryDirectory() as tmp:
               str([r["file"] for r in results[:2]]))
         check("cine: the clock-synchronised display dropped no frame as late",
               not qos, f"{len(qos)} QoS messages")
+        # a secondary capture (modality OT) is not a chest radiograph
+        check("cine: no frame of an OT object is diagnosed",
+              all(r["abstained"] and r["reason"] == "modality" and r["label"] is None
+                  for r in results), str({r["reason"] for r in results}))
 
 if failures:
     print(f"{len(failures)} failed: " + "; ".join(failures))

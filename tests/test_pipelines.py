@@ -52,7 +52,7 @@ def subset(folder, dest, per_class, classes=("NORMAL", "PNEUMONIA")):
 
 
 KEYS = {"file", "frame", "pts", "classes", "probabilities", "label",
-        "threshold", "stale", "truth", "model"}
+        "threshold", "stale", "truth", "model", "abstained", "reason", "ood_score"}
 
 with tempfile.TemporaryDirectory() as tmp:
     # 1. evaluate a labelled folder with the front-end
@@ -73,12 +73,29 @@ with tempfile.TemporaryDirectory() as tmp:
         with open(summary) as f:
             s = json.load(f)
         check("summary counts every image", s["count"] == 30
-              and sum(map(sum, s["confusion"])) == 30, str(s.get("confusion")))
+              and sum(map(sum, s["confusion"])) + s["abstained"] == 30,
+              f"{s.get('confusion')}, {s.get('abstained')} abstained")
+        check("the shipped model answers training films", s["abstained"] <= 1,
+              f"{s['abstained_by_reason']}")
         # training images and the shipped model: a sanity check of the whole
         # chain (decode, resize, normalise, network, threshold), not a score
         check("shipped model is right on most training images",
               s["accuracy"] >= 0.8 and s["auc"] >= 0.9,
               f"accuracy {s['accuracy']:.3f}, AUC {s['auc']:.3f}")
+
+    # frames that are not chest X-rays get no diagnosis: a black frame by the
+    # film check, snow (noise) by the shipped model's feature statistics
+    for pattern, reasons in (("black", {"blank"}), ("snow", {"out-of-distribution"})):
+        out = os.path.join(tmp, f"{pattern}.jsonl")
+        done = run(["gst-launch-1.0", "-q", "videotestsrc", f"pattern={pattern}",
+                    "num-buffers=2", "!", "video/x-raw,width=320,height=240", "!",
+                    "videoconvert", "!", "cxrclassify", "!", "cxrmetasink",
+                    f"location={out}", "print-summary=false"])
+        got = lines(out) if done.returncode == 0 else []
+        check(f"videotestsrc {pattern}: not classified ({'/'.join(reasons)})",
+              len(got) == 2 and all(r["abstained"] and r["label"] is None
+                                    and r["reason"] in reasons for r in got),
+              str([(r["reason"], r["ood_score"]) for r in got]))
 
     # 2. classify an unlabelled flat folder of full-resolution images
     flat = os.path.join(tmp, "flat")

@@ -217,6 +217,7 @@ label_init (GstMeta * meta, gpointer params, GstBuffer * buffer)
   m->class_index = -1;
   m->class_name = NULL;
   m->source = NULL;
+  m->modality = m->body_part = NULL;
   return TRUE;
 }
 
@@ -227,18 +228,33 @@ label_free (GstMeta * meta, GstBuffer * buffer)
   (void) buffer;
   g_free (m->class_name);
   g_free (m->source);
+  g_free (m->modality);
+  g_free (m->body_part);
 }
 
 static gboolean
 label_transform (GstBuffer * dest, GstMeta * meta, GstBuffer * src,
     GQuark type, gpointer data)
 {
-  GstCxrLabelMeta *m = (GstCxrLabelMeta *) meta;
+  GstCxrLabelMeta *m = (GstCxrLabelMeta *) meta, *copy;
   (void) src;
   (void) type;
   (void) data;
-  return gst_buffer_add_cxr_label_meta (dest, m->class_index, m->class_name,
-      m->source) != NULL;
+  copy = gst_buffer_add_cxr_label_meta (dest, m->class_index, m->class_name,
+      m->source);
+  if (copy)
+    gst_cxr_label_meta_set_dicom (copy, m->modality, m->body_part);
+  return copy != NULL;
+}
+
+void
+gst_cxr_label_meta_set_dicom (GstCxrLabelMeta * m, const gchar * modality,
+    const gchar * body_part)
+{
+  g_free (m->modality);
+  g_free (m->body_part);
+  m->modality = g_strdup (modality);
+  m->body_part = g_strdup (body_part);
 }
 
 const GstMetaInfo *

@@ -63,6 +63,9 @@ typedef struct {
   gint class_index;             /* -1 when only the name is known */
   gchar *class_name;            /* owned, may be NULL */
   gchar *source;                /* owned: file name or other origin, may be NULL */
+  /* owned, NULL but for a DICOM source: Modality (0008,0060) and Body
+   * Part Examined (0018,0015), for cxrclassify's gate */
+  gchar *modality, *body_part;
 } GstCxrLabelMeta;
 
 GType gst_cxr_classification_meta_api_get_type (void);
@@ -119,5 +122,8 @@ const gchar *gst_cxr_abstain_reason_name (GstCxrAbstainReason reason);
 GstCxrLabelMeta *gst_buffer_add_cxr_label_meta (GstBuffer * buffer,
     gint class_index, const gchar * class_name, const gchar * source);
 GstCxrLabelMeta *gst_buffer_get_cxr_label_meta (GstBuffer * buffer);
+/* the DICOM source's modality and body part (copied; either may be NULL) */
+void gst_cxr_label_meta_set_dicom (GstCxrLabelMeta * meta,
+    const gchar * modality, const gchar * body_part);
 
 G_END_DECLS
