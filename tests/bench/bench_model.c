@@ -1,8 +1,11 @@
 /* bench_model — milliseconds a frame of a model file's forward pass at
- * batch 1, as cxrclassify runs it: the 124x124 input normalised as the
- * model says (its film normalisation included), every member's forward
- * pass and the average of their logits. Also the whole per-frame work from
- * a 224x224 grey frame (resize + the above). Prints one JSON object.
+ * batch 1, as cxrclassify runs it: the film check, the 124x124 input
+ * normalised as the model says (film normalisation and blur included),
+ * every member's forward pass (with its offset) and the average of their
+ * logits, and, for a model with feature statistics, the out-of-distribution
+ * score. Also the network alone (normalisation and members, no check, no
+ * score), and the whole per-frame work from a 224x224 grey frame (resize +
+ * all of the first). Prints one JSON object.
  *
  *   bench_model MODEL THREADS SECONDS
  */
@@ -19,14 +22,16 @@ typedef struct {
   const CxrModel *model;
   CxrNet *nets[CXR_MAX_MEMBERS];
   const uint8_t *frame;         /* 224 x 224 grey */
-  const float *image01;         /* in_h x in_w, in [0, 1] */
+  float *image01;               /* in_h x in_w, in [0, 1] */
   float *input;                 /* in_h x in_w, normalised */
   float logits[CXR_MAX_CLASSES];
+  float *features;              /* members x pooled features, or NULL */
+  float score;
 } Job;
 
-/* the network's part: normalisation, members, average */
+/* the network alone: normalisation, members, average */
 static void
-forward (Job *j)
+network (Job *j)
 {
   const CxrNetSpec *spec = j->model->spec;
   size_t px = (size_t) spec->in_h * spec->in_w;
@@ -38,16 +43,37 @@ forward (Job *j)
       j->logits);
 }
 
-/* the whole frame: resize and normalise in one call, then the members */
+/* what cxrclassify does with the film at the network's size */
+static void
+forward (Job *j)
+{
+  const CxrNetSpec *spec = j->model->spec;
+  size_t px = (size_t) spec->in_h * spec->in_w;
+
+  for (size_t i = 0; i < px; i++)
+    j->input[i] = j->image01[i];
+  if (cxr_film_check (j->input, px) != CXR_FILM_LOOKS_OK)
+    g_error ("the benchmark frame does not pass the film check");
+  cxr_normalize (j->input, spec->in_w, spec->in_h, &j->model->norm);
+  cxr_model_forward (j->model, j->nets, j->model->n_members, j->input,
+      j->logits);
+  if (j->features) {
+    cxr_model_features (j->model, j->nets, j->model->n_members, j->features,
+        NULL);
+    j->score = cxr_feature_score (j->model->ood, j->features);
+  }
+}
+
+/* the whole frame: resized to [0, 1], then as above */
 static void
 frame (Job *j)
 {
   const CxrNetSpec *spec = j->model->spec;
+  static const CxrNormalization unit = { 0.0f, 1.0f, CXR_FILM_NONE, 0.0f };
 
-  cxr_preprocess (j->frame, 224, 224, 224, CXR_PIXEL_GRAY8, &j->model->norm,
-      spec->in_w, spec->in_h, j->input, NULL);
-  cxr_model_forward (j->model, j->nets, j->model->n_members, j->input,
-      j->logits);
+  cxr_preprocess (j->frame, 224, 224, 224, CXR_PIXEL_GRAY8, &unit,
+      spec->in_w, spec->in_h, j->image01, NULL);
+  forward (j);
 }
 
 /* milliseconds a call, over seconds after one warm-up call */
@@ -109,21 +135,27 @@ main (int argc, char **argv)
   j.frame = frame_data;
   j.image01 = image01;
   j.input = g_new (float, model->spec->in_h * model->spec->in_w);
+  if (model->ood)
+    j.features = g_new (float, model->ood->n_members * model->ood->dim);
 
   printf ("{\"model\": \"%s\", \"members\": %d, \"film_normalization\": "
-      "\"%s\", \"threads\": %d, \"precision\": \"%s\", "
-      "\"implementation\": \"%s\", \"forward_ms\": %.3f, "
-      "\"frame_224_ms\": %.3f}\n", model->id, model->n_members,
-      cxr_film_normalization_name (model->norm.film), threads,
+      "\"%s\", \"input_blur\": %g, \"member_offsets\": %s, "
+      "\"ood_statistics\": %s, \"threads\": %d, \"precision\": \"%s\", "
+      "\"implementation\": \"%s\", \"network_ms\": %.3f, "
+      "\"forward_ms\": %.3f, \"frame_224_ms\": %.3f}\n", model->id,
+      model->n_members, cxr_film_normalization_name (model->norm.film),
+      model->norm.blur, model->member_offset[0][0] != 0.0f ? "true" : "false",
+      model->ood ? "true" : "false", threads,
       cxr_precision_name (cxr_net_precision (j.nets[0])),
-      cxr_net_implementation (j.nets[0]), ms_per_call (forward, &j, seconds),
-      ms_per_call (frame, &j, seconds));
+      cxr_net_implementation (j.nets[0]), ms_per_call (network, &j, seconds),
+      ms_per_call (forward, &j, seconds), ms_per_call (frame, &j, seconds));
 
   for (int k = 0; k < model->n_members; k++)
     cxr_net_free (j.nets[k]);
   g_free (frame_data);
   g_free (image01);
   g_free (j.input);
+  g_free (j.features);
   cxr_model_free (model);
   return 0;
 }
