@@ -271,10 +271,11 @@ parse_member_offsets (CxrModel *m, const char *text, const char *name,
   return ok;
 }
 
+/* a single network is never moved: the offsets are an ensemble's */
 static gboolean
 has_member_offsets (const CxrModel *m)
 {
-  for (int k = 0; k < m->n_members; k++)
+  for (int k = 0; m->n_members > 1 && k < m->n_members; k++)
     if (m->member_offset[k][0] != 0.0f || m->member_offset[k][1] != 0.0f)
       return TRUE;
   return FALSE;

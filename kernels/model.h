@@ -48,8 +48,10 @@ typedef struct {
    * calibrated to a site */
   float logit_scale, logit_offset;
   /* member k sees the input moved by member_offset[k] = {columns, rows}
-   * (cxr_shift): all 0 but for an ensemble trained with member offsets,
-   * whose members then look at the film at different sampling phases */
+   * (cxr_shift) wherever the ensemble is used (its validation figures and
+   * threshold, cxrclassify): all 0 but for an ensemble made with member
+   * offsets, whose members then look at the film at different sampling
+   * phases. Training itself moves each film at random, as always. */
   float member_offset[CXR_MAX_MEMBERS][2];
   /* the training films' pooled features, for telling frames the model was
    * not made for; NULL when the file has none (or members were added) */

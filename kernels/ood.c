@@ -142,8 +142,14 @@ cxr_feature_stats_fit (const float *features, int n, int n_members, int dim,
     }
     for (int a = 0; a < dim; a++)
       s->mean[k * dim + a] = (float) mean[a];
-    for (size_t i = 0; i < (size_t) dim * dim; i++)
-      s->precision[(size_t) k * dim * dim + i] = (float) cov[i];
+    /* the inverse is symmetric only to round-off: made exactly so, as
+     * cxr_feature_stats_new requires of what it reads back */
+    for (int a = 0; a < dim; a++)
+      for (int b = 0; b <= a; b++) {
+        float v = (float) (0.5 * (cov[a * dim + b] + cov[b * dim + a]));
+        s->precision[(size_t) k * dim * dim + a * dim + b] = v;
+        s->precision[(size_t) k * dim * dim + b * dim + a] = v;
+      }
   }
   g_free (mean);
   g_free (cov);

@@ -594,10 +594,14 @@ cxr_fit_feature_stats (CxrModel *model, const CxrDataset *ds,
   scores = g_new (float, n_scored);
   for (int i = 0; i < n_scored; i++)
     scores[i] = cxr_feature_score (stats, features + i * per_image);
-  stats->threshold = cxr_score_quantile (scores, n_scored, quantile);
+  /* through the checks a file's statistics get, so what is saved loads */
+  CxrFeatureStats *checked = cxr_feature_stats_new (stats->n_members, dim,
+      stats->mean, stats->precision,
+      cxr_score_quantile (scores, n_scored, quantile), error);
+  if (!checked)
+    goto out;
   cxr_feature_stats_free (model->ood);
-  model->ood = stats;
-  stats = NULL;
+  model->ood = checked;
   ok = TRUE;
 out:
   cxr_feature_stats_free (stats);
@@ -859,6 +863,9 @@ fit_ood (CxrModel *model, const Run *run, const CxrDataset *ds,
         number (b, run->cfg->ood_quantile), run->n_val ? run->n_val :
         run->n_train, run->n_val ? "validation" : "training");
   else {
+    /* statistics the model came with describe other weights */
+    cxr_feature_stats_free (model->ood);
+    model->ood = NULL;
     set_provenance (model, "ood_fit", "none: %s", error->message);
     g_clear_error (&error);
   }

@@ -141,8 +141,9 @@ typedef struct {
   float anchor_strength;
   /* when training ends, the out-of-distribution statistics (ood.h) are
    * fitted to the training images' pooled features, the threshold at this
-   * quantile of the validation images' scores (0.995; 0: not fitted, the
-   * model keeps what it had) */
+   * quantile of the validation images' scores (0.995). A fit that fails
+   * leaves the model without statistics. 0: not fitted, the model keeps
+   * what it had (for fine-tuning, whose weights move little) */
   double ood_quantile;
 } CxrTrainConfig;
 

@@ -417,7 +417,7 @@ check_dicom (GstCxrClassify * self, GstBuffer * buf)
 {
   GstCxrLabelMeta *label = gst_buffer_get_cxr_label_meta (buf);
   GstCxrAbstainReason reason = GST_CXR_ABSTAIN_NONE;
-  gboolean from_label = label && label->modality;
+  gboolean from_label = label && (label->modality || label->body_part);
 
   GST_OBJECT_LOCK (self);
   const gchar *modality = from_label ? label->modality : self->modality;
@@ -425,7 +425,7 @@ check_dicom (GstCxrClassify * self, GstBuffer * buf)
   /* a DICOM source always says its modality; without one it is not DICOM */
   if (modality && !accepted (self->modalities, modality))
     reason = GST_CXR_ABSTAIN_MODALITY;
-  else if (modality && !accepted (self->body_parts, body_part))
+  else if (!accepted (self->body_parts, body_part))
     reason = GST_CXR_ABSTAIN_BODY_PART;
   GST_OBJECT_UNLOCK (self);
   return reason;

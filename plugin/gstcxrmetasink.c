@@ -463,7 +463,9 @@ count_frame (GstCxrMetaSink * self, const GstCxrLabelMeta * lm,
     return;
   }
   if (gst_cxr_classification_meta_is_abstained (cm)) {
-    self->abstained[cm->abstain_reason]++;
+    /* a reason this version does not know counts as out of distribution */
+    self->abstained[MIN (cm->abstain_reason,
+            GST_CXR_ABSTAIN_OUT_OF_DISTRIBUTION)]++;
     return;
   }
   if (!labelled)

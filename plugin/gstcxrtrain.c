@@ -89,6 +89,7 @@
 #include "calibrate.h"
 #include "error.h"
 #include "model.h"
+#include "ood.h"
 #include "net.h"
 #include "optim.h"
 #include "preprocess.h"
@@ -745,6 +746,10 @@ online_new (CxrModel * model, const CxrTrainConfig * cfg, guint replay_size,
   Online *o = g_new0 (Online, 1);
   size_t n = spec->n_floats;
 
+  /* the weights will move from what the statistics of a resumed model's
+   * features describe; online training fits none */
+  cxr_feature_stats_free (model->ood);
+  model->ood = NULL;
   o->batch = cfg->batch_size;
   o->capacity = MAX ((int) replay_size, o->batch);
   o->px = (size_t) spec->in_h * spec->in_w;
@@ -1683,7 +1688,8 @@ gst_cxr_train_class_init (GstCxrTrainClass * klass)
           CXR_MAX_INPUT_BLUR, 0.0f, rw_ready));
   g_object_class_install_property (gobject_class, PROP_MEMBER_OFFSETS,
       g_param_spec_boolean ("member-offsets", "Member offsets",
-          "An ensemble's members each see the film moved by half a pixel "
+          "Where the ensemble is used (its validation figures and threshold, "
+          "cxrclassify), each member sees the film moved by half a pixel "
           "towards a different diagonal, so that their average varies less "
           "with where the film's detail falls on the pixel grid; kept in "
           "the model file. New models with members > 1; ignored with model=",

@@ -128,6 +128,31 @@ test_degenerate (void)
   g_clear_error (&error);
 }
 
+/* What a fit gives passes the checks a file's statistics get, at the size
+ * of real pooled features (where round-off could make the inverse not
+ * exactly symmetric) */
+static void
+test_fit_loads_back (void)
+{
+  const int n = 300, dim = 128;
+  float *f = g_new (float, n * dim);
+  GRand *rand = g_rand_new_with_seed (9);
+  GError *error = NULL;
+  CxrFeatureStats *s, *back;
+
+  for (int i = 0; i < n * dim; i++)
+    f[i] = (float) g_rand_double (rand) * (1 + i % 5);
+  s = cxr_feature_stats_fit (f, n, 1, dim, &error);
+  g_assert_no_error (error);
+  back = cxr_feature_stats_new (1, dim, s->mean, s->precision, 1.0f, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (back);
+  cxr_feature_stats_free (back);
+  cxr_feature_stats_free (s);
+  g_rand_free (rand);
+  g_free (f);
+}
+
 /* Statistics read from a file are checked before they are trusted */
 static void
 test_new_refuses (void)
@@ -173,6 +198,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ood/fit", test_fit);
   g_test_add_func ("/ood/members", test_members);
   g_test_add_func ("/ood/degenerate", test_degenerate);
+  g_test_add_func ("/ood/fit-loads-back", test_fit_loads_back);
   g_test_add_func ("/ood/new-refuses", test_new_refuses);
   g_test_add_func ("/ood/quantile", test_quantile);
   return g_test_run ();

@@ -251,10 +251,13 @@ void
 gst_cxr_label_meta_set_dicom (GstCxrLabelMeta * m, const gchar * modality,
     const gchar * body_part)
 {
+  gchar *new_modality = g_strdup (modality), *new_body_part =
+      g_strdup (body_part);
+
   g_free (m->modality);
   g_free (m->body_part);
-  m->modality = g_strdup (modality);
-  m->body_part = g_strdup (body_part);
+  m->modality = new_modality;
+  m->body_part = new_body_part;
 }
 
 const GstMetaInfo *
