@@ -86,12 +86,44 @@ adjust_sharpness (float *v, int w, int h, float s)
   g_free (blur);
 }
 
+/* sample's taps along one axis for coordinate v: the clamped position's
+ * two neighbours and the weight of the second */
+static void
+taps (float v, int n, int *i0, int *i1, float *f)
+{
+  v = CLAMP (v, 0.0f, (float) (n - 1));
+  *i0 = (int) v;
+  *f = v - *i0;
+  *i1 = *i0 < n - 1 ? *i0 + 1 : *i0;
+}
+
+/* The same numbers as sample () at every pixel, with each column's and
+ * row's taps worked out once: a shift moves every pixel alike. */
 void
 cxr_shift (const float *src, float *dst, int w, int h, float dx, float dy)
 {
-  for (int y = 0; y < h; y++)
-    for (int x = 0; x < w; x++)
-      dst[(gsize) y * w + x] = sample (src, w, h, x - dx, y - dy);
+  int *c0 = g_new (int, 2 * w), *c1 = c0 + w;
+  float *fx = g_new (float, w);
+
+  for (int x = 0; x < w; x++)
+    taps (x - dx, w, &c0[x], &c1[x], &fx[x]);
+  for (int y = 0; y < h; y++) {
+    int y0, y1;
+    float fy;
+    const float *r0, *r1;
+    float *d = dst + (gsize) y * w;
+
+    taps (y - dy, h, &y0, &y1, &fy);
+    r0 = src + (gsize) y0 * w;
+    r1 = src + (gsize) y1 * w;
+    for (int x = 0; x < w; x++) {
+      float top = r0[c0[x]] + fx[x] * (r0[c1[x]] - r0[c0[x]]);
+      float bottom = r1[c0[x]] + fx[x] * (r1[c1[x]] - r1[c0[x]]);
+      d[x] = top + fy * (bottom - top);
+    }
+  }
+  g_free (c0);
+  g_free (fx);
 }
 
 void

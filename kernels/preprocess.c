@@ -216,43 +216,50 @@ film_quantile (const uint32_t *below, const uint32_t *count, size_t n,
   return 1.0f;
 }
 
-/* One line of n values, stride apart, convolved with the 2 r + 1 taps of
- * kernel, the end values repeated outwards; line: n scratch floats. */
-static void
-blur_line (float *x, int n, size_t stride, const float *kernel, int r,
-    float *line)
-{
-  for (int i = 0; i < n; i++)
-    line[i] = x[i * stride];
-  for (int i = 0; i < n; i++) {
-    float acc = 0.0f;
-
-    for (int k = -r; k <= r; k++)
-      acc += kernel[k + r] * line[CLAMP (i + k, 0, n - 1)];
-    x[i * stride] = acc;
-  }
-}
-
 #define BLUR_MAX_RADIUS 12
 
 /* Separable Gaussian of sigma, truncated at 3 sigma (at most
- * BLUR_MAX_RADIUS taps a side), edges repeated. */
+ * BLUR_MAX_RADIUS taps a side), edges repeated. Rows through a padded
+ * copy, then columns as weighted sums of whole rows, so that neither inner
+ * loop tests for an edge. */
 static void
 blur (float *x, int w, int h, float sigma)
 {
   float kernel[2 * BLUR_MAX_RADIUS + 1], sum = 0.0f;
   int r = MIN ((int) ceilf (3.0f * sigma), BLUR_MAX_RADIUS);
-  float *line = g_new (float, MAX (w, h));
+  float *line = g_new (float, w + 2 * r);
+  float *rows = g_new (float, (gsize) w * h);
 
   for (int k = -r; k <= r; k++)
     sum += kernel[k + r] = expf (-0.5f * k * k / (sigma * sigma));
   for (int k = 0; k <= 2 * r; k++)
     kernel[k] /= sum;
-  for (int y = 0; y < h; y++)
-    blur_line (x + (size_t) y * w, w, 1, kernel, r, line);
-  for (int c = 0; c < w; c++)
-    blur_line (x + c, h, w, kernel, r, line);
+
+  for (int y = 0; y < h; y++) {
+    float *row = x + (gsize) y * w, *out = rows + (gsize) y * w;
+
+    for (int i = 0; i < w + 2 * r; i++)
+      line[i] = row[CLAMP (i - r, 0, w - 1)];
+    for (int i = 0; i < w; i++) {
+      float acc = 0.0f;
+      for (int k = 0; k <= 2 * r; k++)
+        acc += kernel[k] * line[i + k];
+      out[i] = acc;
+    }
+  }
+  for (int y = 0; y < h; y++) {
+    float *out = x + (gsize) y * w;
+
+    memset (out, 0, sizeof (float) * w);
+    for (int k = 0; k <= 2 * r; k++) {
+      const float *in = rows + (gsize) CLAMP (y + k - r, 0, h - 1) * w;
+      float wk = kernel[k];
+      for (int i = 0; i < w; i++)
+        out[i] += wk * in[i];
+    }
+  }
   g_free (line);
+  g_free (rows);
 }
 
 void
