@@ -2,8 +2,9 @@
 # Trains the shipped default model, models/default.safetensors, from the
 # official train split alone, with this project's own pipeline:
 #   cxrdatasetsrc location=TRAIN target-size=124 ! \
-#     cxrtrain output=MODEL seed=1 patience=0 members=4 threshold-tolerance=0.02 \
-#       film-normalization=equalize rotation=15 shift=0.15 zoom=0.25 aspect=0.25 \
+#     cxrtrain output=MODEL seed=1 patience=0 members=4 member-offsets=true \
+#       threshold-tolerance=0.02 film-normalization=equalize input-blur=0.8 \
+#       rotation=15 shift=0.15 zoom=0.25 aspect=0.25 \
 #       gamma=0.3 contrast=0.2 brightness=0.1 sharpness=1
 # (the default architecture and cxrtrain's other default settings): an
 # ensemble of four networks, each trained as one would be alone. The recipe
@@ -27,7 +28,12 @@ export GST_PLUGIN_PATH="$here/../build/plugin${GST_PLUGIN_PATH:+:$GST_PLUGIN_PAT
 # geometry (aspect among it: the training classes differ in film shape) and
 # the photometric augmentation (sharpness among it: they differ in
 # sharpness too) keep the networks from reading the class off either.
+# input-blur=0.8: a Gaussian low-pass of the input (in the model file, so
+# cxrclassify applies it too), and member-offsets=true: each member looks
+# at the film moved by its own half pixel; with them a film's answer moves
+# far less with how it was decoded or where it falls on the pixel grid.
 exec "$here/../build/pipelines/cxr-run" train "$train" --output "$output" \
-  seed=1 patience=0 members=4 threshold-tolerance=0.02 \
-  film-normalization=equalize rotation=15 shift=0.15 zoom=0.25 aspect=0.25 \
+  seed=1 patience=0 members=4 member-offsets=true threshold-tolerance=0.02 \
+  film-normalization=equalize input-blur=0.8 \
+  rotation=15 shift=0.15 zoom=0.25 aspect=0.25 \
   gamma=0.3 contrast=0.2 brightness=0.1 sharpness=1
