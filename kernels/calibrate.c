@@ -20,7 +20,7 @@ cxr_calibrate_config_init (CxrCalibrateConfig *cfg)
 {
   memset (cfg, 0, sizeof *cfg);
   cfg->method = CXR_CALIBRATE_PLATT;
-  cfg->threshold_rule = CXR_SITE_THRESHOLD_FEWEST_ERRORS;
+  cfg->threshold_rule = CXR_SITE_THRESHOLD_AUTO;
   cfg->folds = 5;
   cfg->min_per_class = 20;
   cxr_train_config_init (&cfg->train);
@@ -153,6 +153,10 @@ cxr_site_threshold_name (CxrSiteThreshold rule)
       return "youden";
     case CXR_SITE_THRESHOLD_FEWEST_ERRORS:
       return "fewest-errors";
+    case CXR_SITE_THRESHOLD_MODEL:
+      return "model";
+    case CXR_SITE_THRESHOLD_AUTO:
+      return "auto";
   }
   return NULL;
 }
@@ -161,17 +165,18 @@ int
 cxr_site_threshold_from_name (const char *name)
 {
   for (int r = CXR_SITE_THRESHOLD_YOUDEN;
-      r <= CXR_SITE_THRESHOLD_FEWEST_ERRORS; r++)
+      r <= CXR_SITE_THRESHOLD_AUTO; r++)
     if (name && strcmp (name, cxr_site_threshold_name (r)) == 0)
       return r;
   return -1;
 }
 
-/* z, y: the n films the rule is fitted on; FALSE when the fit fails or
- * finds the logit falling with the positive class */
+/* z, y: the n films the rule is fitted on; model_logit: the logit at
+ * which the model as it came decides positive (rule model). FALSE when the
+ * fit fails or finds the logit falling with the positive class. */
 static gboolean
 fit_rule (const float *z, const uint8_t *y, int n, CxrSiteThreshold kind,
-    Rule *rule)
+    float model_logit, Rule *rule)
 {
   float *p = g_new (float, MAX (n, 1));
 
@@ -181,8 +186,12 @@ fit_rule (const float *z, const uint8_t *y, int n, CxrSiteThreshold kind,
   }
   for (int i = 0; i < n; i++)
     p[i] = (float) sigmoid (rule->a * z[i] + rule->b);
-  rule->threshold = kind == CXR_SITE_THRESHOLD_FEWEST_ERRORS ? 0.5f :
-      cxr_threshold_youden_within (p, y, n, 0.0, NULL);
+  if (kind == CXR_SITE_THRESHOLD_FEWEST_ERRORS)
+    rule->threshold = 0.5f;
+  else if (kind == CXR_SITE_THRESHOLD_MODEL)
+    rule->threshold = (float) sigmoid (rule->a * model_logit + rule->b);
+  else
+    rule->threshold = cxr_threshold_youden_within (p, y, n, 0.0, NULL);
   g_free (p);
   return TRUE;
 }
@@ -225,6 +234,7 @@ typedef struct {
   int *idx;                     /* n: films of some folds */
   float *zz;                    /* n: their logits */
   uint8_t *yy;                  /* n: their truth */
+  float model_logit;            /* where the model as it came says positive */
 } Cv;
 
 static void
@@ -244,7 +254,8 @@ cv_platt (Cv *cv, CxrSiteFigures *out, GError **error)
     int m = fold_members (cv->fold, cv->n, f, FALSE, cv->idx);
 
     gather (cv->z, cv->y, cv->idx, m, cv->zz, cv->yy);
-    if (!fit_rule (cv->zz, cv->yy, m, cv->cfg->threshold_rule, &rule)) {
+    if (!fit_rule (cv->zz, cv->yy, m, cv->cfg->threshold_rule,
+            cv->model_logit, &rule)) {
       g_set_error (error, CXR_ERROR, CXR_ERROR_INVALID_ARGUMENT,
           "the model's scores do not tell the site's classes apart well "
           "enough to calibrate on (fold %d of %d)", f + 1, cv->cfg->folds);
@@ -283,8 +294,8 @@ stopped (const CxrCalibrateConfig *cfg, GError **error)
  * and its rule fitted on those films; NULL on failure. */
 static CxrModel *
 fine_tuned (const CxrModel *model, const CxrDataset *ds, const int *idx,
-    int m, const CxrCalibrateConfig *cfg, double strength, Rule *rule,
-    GError **error)
+    int m, const CxrCalibrateConfig *cfg, double strength, float model_logit,
+    Rule *rule, GError **error)
 {
   CxrModel *tuned;
   CxrDataset *sub;
@@ -317,7 +328,7 @@ fine_tuned (const CxrModel *model, const CxrDataset *ds, const int *idx,
   if (ok) {
     for (int j = 0; j < m; j++)
       y[j] = sub->labels[j] == 1;
-    ok = fit_rule (z, y, m, cfg->threshold_rule, rule);
+    ok = fit_rule (z, y, m, cfg->threshold_rule, model_logit, rule);
     if (!ok)
       g_set_error (error, CXR_ERROR, CXR_ERROR_INVALID_ARGUMENT,
           "the fine-tuned model's scores do not tell the site's classes "
@@ -347,7 +358,7 @@ cv_fine_tune (Cv *cv, double strength, CxrSiteFigures *out, GError **error)
     int m = fold_members (cv->fold, cv->n, f, FALSE, cv->idx);
     int h = fold_members (cv->fold, cv->n, f, TRUE, held);
     CxrModel *tuned = fine_tuned (cv->model, cv->ds, cv->idx, m, cv->cfg,
-        strength, &rule, error);
+        strength, cv->model_logit, &rule, error);
 
     ok = tuned && cxr_dataset_logits (tuned, cv->ds, held, h, z, error);
     for (int j = 0; ok && j < h; j++) {
@@ -436,7 +447,8 @@ cxr_calibrate (CxrModel *model, const CxrDataset *ds,
   static const char *base_figures[] = { "val_auc", "val_accuracy",
     "val_sensitivity", "val_specificity", "val_threshold_best_j", NULL
   };
-  CxrCalibrateConfig defaults;
+  CxrCalibrateConfig defaults, resolved;
+  gboolean chosen_by_cv;
   CxrCalibrateReport r = { 0 };
   Cv cv = { 0 };
   Rule rule;
@@ -491,9 +503,40 @@ cxr_calibrate (CxrModel *model, const CxrDataset *ds,
   }
   /* the model as it came: nothing is fitted, so nothing to hold out */
   cxr_site_figures (cv.scores, base_thresholds, cv.y, n, &r.base);
-  /* the base logit is what a new rule maps, whatever rule it had */
-  if (!cv_platt (&cv, &r.platt, error))
-    goto out;
+  {
+    /* where it says positive, on its logit: P = sigmoid (s z + o) >= t */
+    double t = CLAMP (model->threshold, 1e-6, 1.0 - 1e-6);
+    cv.model_logit = (float) ((log (t / (1.0 - t)) - model->logit_offset)
+        / model->logit_scale);
+  }
+  /* the base logit is what a new rule maps, whatever rule it had; auto
+   * tries each rule and goes on with the best */
+  resolved = *cfg;
+  chosen_by_cv = cfg->threshold_rule == CXR_SITE_THRESHOLD_AUTO;
+  if (chosen_by_cv) {
+    static const CxrSiteThreshold order[] = { CXR_SITE_THRESHOLD_MODEL,
+      CXR_SITE_THRESHOLD_FEWEST_ERRORS, CXR_SITE_THRESHOLD_YOUDEN
+    };
+    for (guint k = 0; k < G_N_ELEMENTS (order); k++) {
+      CxrSiteFigures f;
+
+      resolved.threshold_rule = order[k];
+      cv.cfg = &resolved;
+      if (!cv_platt (&cv, &f, error))
+        goto out;
+      if (k == 0 || f.accuracy > r.platt.accuracy) {
+        r.platt = f;
+        r.threshold_rule = order[k];
+      }
+    }
+    resolved.threshold_rule = r.threshold_rule;
+  } else {
+    r.threshold_rule = cfg->threshold_rule;
+    if (!cv_platt (&cv, &r.platt, error))
+      goto out;
+  }
+  cfg = &resolved;
+  cv.cfg = cfg;
   r.used = CXR_CALIBRATE_PLATT;
   r.fine_tune.auc = r.fine_tune.accuracy = r.fine_tune.sensitivity =
       r.fine_tune.specificity = r.fine_tune.brier = r.fine_tune.log_loss =
@@ -536,8 +579,8 @@ cxr_calibrate (CxrModel *model, const CxrDataset *ds,
   if (r.used == CXR_CALIBRATE_FINE_TUNE) {
     for (int i = 0; i < n; i++)
       cv.idx[i] = i;
-    tuned = fine_tuned (model, ds, cv.idx, n, cfg, best_strength, &rule,
-        error);
+    tuned = fine_tuned (model, ds, cv.idx, n, cfg, best_strength,
+        cv.model_logit, &rule, error);
     if (!tuned)
       goto out;
     progress (&cv);
@@ -547,7 +590,8 @@ cxr_calibrate (CxrModel *model, const CxrDataset *ds,
     /* the base's validation figures described other weights */
     for (int i = 0; base_figures[i]; i++)
       g_hash_table_remove (model->provenance, base_figures[i]);
-  } else if (!fit_rule (cv.z, cv.y, n, cfg->threshold_rule, &rule)) {
+  } else if (!fit_rule (cv.z, cv.y, n, cfg->threshold_rule, cv.model_logit,
+          &rule)) {
     g_set_error (error, CXR_ERROR, CXR_ERROR_INVALID_ARGUMENT,
         "the model's scores do not tell the site's classes apart");
     goto out;
@@ -567,8 +611,9 @@ cxr_calibrate (CxrModel *model, const CxrDataset *ds,
   set_key (model, "calibration_fingerprint", cxr_dataset_fingerprint (ds));
   set_key (model, "calibration_folds", g_strdup_printf ("%d, patient-wise, "
           "seed %" G_GUINT64_FORMAT, cfg->folds, cfg->train.seed));
-  set_key (model, "calibration_threshold_rule",
-      g_strdup (cxr_site_threshold_name (cfg->threshold_rule)));
+  set_key (model, "calibration_threshold_rule", g_strdup_printf ("%s%s",
+          cxr_site_threshold_name (cfg->threshold_rule), chosen_by_cv ?
+          " (auto: the best cross-validated accuracy)" : ""));
   set_figures (model, "calibration_cv_before", &r.base);
   set_figures (model, "calibration_cv_platt", &r.platt);
   if (cfg->method == CXR_CALIBRATE_FINE_TUNE) {

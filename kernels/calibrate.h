@@ -38,9 +38,17 @@ typedef enum {
   /* 0.5: with probabilities calibrated to the site, the fewest expected
    * errors at the mix of classes the sample has; nothing more is fitted */
   CXR_SITE_THRESHOLD_FEWEST_ERRORS,
+  /* the decisions the model made: its own threshold carried onto the
+   * calibrated probabilities (the calibration then fixes the
+   * probabilities alone) */
+  CXR_SITE_THRESHOLD_MODEL,
+  /* whichever of model, fewest-errors and youden (in that order on a tie)
+   * has the best cross-validated accuracy with Platt's calibration */
+  CXR_SITE_THRESHOLD_AUTO,
 } CxrSiteThreshold;
 
-/* "youden", "fewest-errors" (NULL / -1 for anything else) */
+/* "youden", "fewest-errors", "model", "auto" (NULL / -1 for anything
+ * else) */
 const char *cxr_site_threshold_name (CxrSiteThreshold rule);
 int cxr_site_threshold_from_name (const char *name);
 
@@ -54,7 +62,7 @@ typedef struct {
 
 typedef struct {
   CxrCalibrateMethod method;
-  CxrSiteThreshold threshold_rule;      /* fewest-errors */
+  CxrSiteThreshold threshold_rule;      /* auto */
   int folds;                    /* 5 */
   int min_per_class;            /* 20: fewer films of a class are refused */
   /* fine-tune: seed, epochs (5), learning rate (1e-4, cosine), batch size,
@@ -77,6 +85,7 @@ typedef struct {
   CxrSiteFigures platt;
   CxrSiteFigures fine_tune;     /* NAN unless fine-tune was asked for */
   double strength;              /* fine-tune's chosen strength; NAN */
+  CxrSiteThreshold threshold_rule;      /* the rule used (never auto) */
   CxrCalibrateMethod used;      /* what the model now holds */
 } CxrCalibrateReport;
 

@@ -299,6 +299,10 @@ gst_cxr_site_threshold_get_type (void)
         "youden"},
     {CXR_SITE_THRESHOLD_FEWEST_ERRORS, "0.5 on the calibrated probability: "
           "the fewest errors at the site's mix of classes", "fewest-errors"},
+    {CXR_SITE_THRESHOLD_MODEL, "The model's own decisions: its threshold "
+          "carried onto the calibrated probabilities", "model"},
+    {CXR_SITE_THRESHOLD_AUTO, "Whichever of model, fewest-errors and youden "
+          "has the best cross-validated accuracy", "auto"},
     {0, NULL, NULL}
   };
   if (g_once_init_enter (&type)) {
@@ -685,7 +689,7 @@ calibrate_site (GstCxrTrain * self)
           "cv-after", G_TYPE_STRING, cv_after,
           "threshold", G_TYPE_FLOAT, self->model->threshold,
           "threshold-rule", G_TYPE_STRING,
-          cxr_site_threshold_name (self->run_site_threshold),
+          cxr_site_threshold_name (report.threshold_rule),
           "fine-tune-kept", G_TYPE_BOOLEAN,
           report.used == CXR_CALIBRATE_FINE_TUNE, NULL));
   post_done (self);
@@ -1704,7 +1708,7 @@ gst_cxr_train_class_init (GstCxrTrainClass * klass)
       g_param_spec_enum ("site-threshold", "Site threshold",
           "calibrate, fine-tune: how the threshold is set on the site's "
           "calibrated probabilities", GST_TYPE_CXR_SITE_THRESHOLD,
-          CXR_SITE_THRESHOLD_FEWEST_ERRORS, rw_ready));
+          CXR_SITE_THRESHOLD_AUTO, rw_ready));
   g_object_class_install_property (gobject_class, PROP_FOLDS,
       g_param_spec_int ("folds", "Folds",
           "calibrate, fine-tune: patient-wise cross-validation folds", 2,
@@ -1899,7 +1903,7 @@ gst_cxr_train_init (GstCxrTrain * self)
   self->architecture = g_strdup (DEFAULT_ARCHITECTURE);
   self->mode = MODE_TRAIN;
   self->folds = 5;
-  self->site_threshold = CXR_SITE_THRESHOLD_FEWEST_ERRORS;
+  self->site_threshold = CXR_SITE_THRESHOLD_AUTO;
   self->epochs = d.epochs;
   self->batch_size = d.batch_size;
   self->learning_rate = d.learning_rate;

@@ -260,35 +260,60 @@ test_calibrate_platt (void)
 
 /* The threshold rules: Youden's J fits a threshold to the sample, which on
  * a sample with three times more positives is not 0.5; fewest-errors takes
- * 0.5 on the calibrated probability, and the file says which rule it was */
+ * 0.5 on the calibrated probability; model carries the model's own
+ * threshold over (the same decisions); auto keeps whichever of the three
+ * has the best cross-validated accuracy. The file says which rule it was. */
 static void
 test_site_threshold_rules (void)
 {
+  static const CxrSiteThreshold rules[] = { CXR_SITE_THRESHOLD_MODEL,
+    CXR_SITE_THRESHOLD_FEWEST_ERRORS, CXR_SITE_THRESHOLD_YOUDEN
+  };
   CxrDataset *ds = grey_dataset (60, 180, 8.0, 6);
-  CxrModel *youden = grey_model (), *fewest = grey_model ();
+  CxrModel *m[3], *chosen = grey_model ();
+  CxrCalibrateReport r[3], auto_report;
   CxrCalibrateConfig cfg;
   GError *error = NULL;
+  double best = 0.0;
 
   cxr_calibrate_config_init (&cfg);
-  g_assert_cmpint (cfg.threshold_rule, ==, CXR_SITE_THRESHOLD_FEWEST_ERRORS);
-  g_assert_true (cxr_calibrate (fewest, ds, &cfg, NULL, &error));
+  g_assert_cmpint (cfg.threshold_rule, ==, CXR_SITE_THRESHOLD_AUTO);
+  for (int k = 0; k < 3; k++) {
+    m[k] = grey_model ();
+    m[k]->threshold = 0.3f;
+    cfg.threshold_rule = rules[k];
+    g_assert_true (cxr_calibrate (m[k], ds, &cfg, &r[k], &error));
+    g_assert_no_error (error);
+    g_assert_cmpint (r[k].threshold_rule, ==, rules[k]);
+    g_assert_cmpstr (g_hash_table_lookup (m[k]->provenance,
+            "calibration_threshold_rule"), ==,
+        cxr_site_threshold_name (rules[k]));
+    best = MAX (best, r[k].platt.accuracy);
+  }
+  /* the same Platt fit under every rule */
+  g_assert_cmpfloat (m[1]->logit_scale, ==, m[0]->logit_scale);
+  g_assert_cmpfloat (m[2]->logit_offset, ==, m[0]->logit_offset);
+  /* model: the old threshold's logit (0.3 on an uncalibrated model) through
+   * the new calibration */
+  g_assert_cmpfloat_with_epsilon (m[0]->threshold, sigmoid (m[0]->logit_scale
+          * log (0.3 / 0.7) + m[0]->logit_offset), 1e-5);
+  g_assert_cmpfloat (m[1]->threshold, ==, 0.5f);
+  g_assert_cmpfloat (fabsf (m[2]->threshold - 0.5f), >, 1e-3f);
+
+  cfg.threshold_rule = CXR_SITE_THRESHOLD_AUTO;
+  chosen->threshold = 0.3f;
+  g_assert_true (cxr_calibrate (chosen, ds, &cfg, &auto_report, &error));
   g_assert_no_error (error);
-  cfg.threshold_rule = CXR_SITE_THRESHOLD_YOUDEN;
-  g_assert_true (cxr_calibrate (youden, ds, &cfg, NULL, &error));
-  g_assert_no_error (error);
-  g_assert_cmpfloat (fewest->threshold, ==, 0.5f);
-  g_assert_cmpfloat (fabsf (youden->threshold - 0.5f), >, 1e-3f);
-  /* the same Platt fit under both */
-  g_assert_cmpfloat (fewest->logit_scale, ==, youden->logit_scale);
-  g_assert_cmpstr (g_hash_table_lookup (youden->provenance,
-          "calibration_threshold_rule"), ==, "youden");
-  g_assert_cmpstr (g_hash_table_lookup (fewest->provenance,
-          "calibration_threshold_rule"), ==, "fewest-errors");
+  g_assert_cmpfloat (auto_report.platt.accuracy, ==, best);
+  g_assert_cmpint (auto_report.threshold_rule, !=, CXR_SITE_THRESHOLD_AUTO);
+  g_assert_nonnull (strstr (g_hash_table_lookup (chosen->provenance,
+              "calibration_threshold_rule"), "auto"));
   g_assert_cmpint (cxr_site_threshold_from_name ("fewest-errors"), ==,
       CXR_SITE_THRESHOLD_FEWEST_ERRORS);
   g_assert_cmpint (cxr_site_threshold_from_name ("accuracy"), ==, -1);
-  cxr_model_free (youden);
-  cxr_model_free (fewest);
+  for (int k = 0; k < 3; k++)
+    cxr_model_free (m[k]);
+  cxr_model_free (chosen);
   cxr_dataset_free (ds);
 }
 
