@@ -1,6 +1,7 @@
 /* layerspec.c — parse the layer spec, work out shapes and parameters. */
 #include "layerspec.h"
 #include "error.h"
+#include "metrics.h"
 #include "rng.h"
 
 #include <stdlib.h>
@@ -164,7 +165,7 @@ parse_token (CxrNetSpec *spec, const char *token, gboolean *ended, GError **erro
   } else if (strcmp (name, "dropout") == 0 && args[0] && !args[1]) {
     char *end;
     l.type = CXR_LAYER_DROPOUT;
-    l.dropout = strtof (args[0], &end);
+    l.dropout = (float) g_ascii_strtod (args[0], &end);     /* any locale */
     if (end == args[0] || *end || !(l.dropout >= 0.0f && l.dropout < 1.0f))
       ok = fail (error, token, "needs a probability in [0, 1)");
   } else if (strcmp (name, "dense") == 0 && args[0] && !args[1]) {
@@ -265,6 +266,11 @@ cxr_net_spec_parse (const char *text, int in_c, int in_h, int in_w,
       ok = fail (error, text, "ends in sigmoid, which needs dense:1 before it");
     if (spec->output == CXR_OUTPUT_SOFTMAX && spec->n_outputs < 2)
       ok = fail (error, text, "ends in softmax, which needs dense:2 or more");
+    /* results, metrics and metas hold this many classes at most */
+    if (ok && spec->output == CXR_OUTPUT_SOFTMAX
+        && spec->n_outputs > CXR_MAX_CLASSES)
+      ok = fail (error, text, "ends in softmax over more classes than the "
+          "16 supported");
     spec->n_classes = spec->output == CXR_OUTPUT_SIGMOID ? 2 : spec->n_outputs;
   }
   if (ok && spec->n_floats > (size_t) 1 << 30)

@@ -140,9 +140,13 @@ static gboolean
 parse_float (const char *s, float *out)
 {
   char *end;
+  double v;
+
   if (!s)
     return FALSE;
-  *out = strtof (s, &end);
+  /* the file's numbers have a '.' whatever the locale */
+  v = g_ascii_strtod (s, &end);
+  *out = (float) v;
   return end != s && *end == '\0' && isfinite (*out);
 }
 

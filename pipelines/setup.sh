@@ -14,6 +14,7 @@ packages=(
   libjpeg62-turbo-dev libpng-dev
   libdcmtk-dev dcmtk
   python3-torch python3-numpy python3-pil
+  locales
 )
 
 missing=()

@@ -36,6 +36,7 @@
 #include "gstcxrdicomdec.h"
 #include "gstcxrframe.h"
 #include "gst/cxr/cxrmeta.h"
+#include "metrics.h"
 #include "model.h"
 #include "net.h"
 #include "ood.h"
@@ -54,6 +55,9 @@ GST_DEBUG_CATEGORY_STATIC (cxr_classify_debug);
 #define GST_TYPE_CXR_CLASSIFY (gst_cxr_classify_get_type ())
 G_DECLARE_FINAL_TYPE (GstCxrClassify, gst_cxr_classify, GST, CXR_CLASSIFY,
     GstVideoFilter);
+
+/* the model loader refuses more classes than the metas hold */
+G_STATIC_ASSERT (GST_CXR_MAX_CLASSES >= CXR_MAX_CLASSES);
 
 /* chest radiographs: computed and digital radiography */
 #define DEFAULT_MODALITIES "CR,DX"

@@ -68,7 +68,7 @@ test_bad_specs (void)
     "dropout:1 dense:1 sigmoid", "dropout:x dense:1 sigmoid",
     "maxpool:2,p2 dense:1 sigmoid", "dense:1 sigmoid dense:1",
     "dense:4 conv:8 dense:1 sigmoid", "dense:1 relu sigmoid",
-    "conv:8,bn,bogus dense:1 sigmoid", NULL
+    "conv:8,bn,bogus dense:1 sigmoid", "conv:4 gap dense:17 softmax", NULL
   };
   for (int i = 0; bad[i]; i++) {
     GError *error = NULL;

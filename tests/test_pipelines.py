@@ -97,6 +97,29 @@ with tempfile.TemporaryDirectory() as tmp:
                                     and r["reason"] in reasons for r in got),
               str([(r["reason"], r["ood_score"]) for r in got]))
 
+    # in a locale whose decimal separator is a comma, the model's numbers
+    # still read, and the JSON still has points
+    locales = os.path.join(tmp, "locales")
+    os.makedirs(locales)
+    made = shutil.which("localedef") and os.path.isdir("/usr/share/i18n/locales") and \
+        subprocess.run(["localedef", "-i", "de_DE", "-f", "UTF-8",
+                        os.path.join(locales, "de_DE.UTF-8")],
+                       capture_output=True).returncode in (0, 1)
+    if made and os.path.isdir(os.path.join(locales, "de_DE.UTF-8")):
+        out = os.path.join(tmp, "de.jsonl")
+        german = dict(env, LOCPATH=locales, LC_ALL="de_DE.UTF-8")
+        # gst-launch-1.0 takes the locale from the environment
+        done = subprocess.run(["gst-launch-1.0", "-q", "cxrdatasetsrc",
+                               f"location={folder}", "!", "cxrclassify", "!",
+                               "cxrmetasink", f"location={out}", "print-summary=false"],
+                              env=german, capture_output=True, text=True)
+        got = lines(out) if done.returncode == 0 else []
+        check("LC_ALL=de_DE.UTF-8: the shipped model loads, results as JSON",
+              len(got) == 30 and all(isinstance(r["threshold"], float) for r in got),
+              done.stderr[-300:])
+    else:
+        print("skipped: LC_ALL=de_DE.UTF-8 (no localedef or no locale sources)")
+
     # 2. classify an unlabelled flat folder of full-resolution images
     flat = os.path.join(tmp, "flat")
     os.makedirs(flat)
