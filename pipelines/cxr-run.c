@@ -273,6 +273,40 @@ usage (void)
   return 2;
 }
 
+/* NAME=VALUE onto element: FALSE, with a message naming what is wrong,
+ * for a property it does not have, one it cannot take, or a value that is
+ * not of the property's type or out of its range */
+static gboolean
+set_property (GstElement * element, const gchar * setting)
+{
+  gchar **kv = g_strsplit (setting, "=", 2);
+  const gchar *factory = GST_OBJECT_NAME (gst_element_get_factory (element));
+  GParamSpec *pspec = g_object_class_find_property (G_OBJECT_GET_CLASS
+      (element), kv[0]);
+  GValue value = G_VALUE_INIT;
+  gboolean ok = FALSE;
+
+  if (!pspec || !(pspec->flags & G_PARAM_WRITABLE))
+    fprintf (stderr, "cxr-run: %s has no property '%s' that can be set "
+        "(see gst-inspect-1.0 %s)\n", factory, kv[0], factory);
+  else {
+    g_value_init (&value, G_PARAM_SPEC_VALUE_TYPE (pspec));
+    if (!gst_value_deserialize (&value, kv[1]))
+      fprintf (stderr, "cxr-run: '%s' is not a value for %s's %s (%s)\n",
+          kv[1], factory, kv[0], g_type_name (G_PARAM_SPEC_VALUE_TYPE (pspec)));
+    else if (g_param_value_validate (pspec, &value))
+      fprintf (stderr, "cxr-run: %s=%s is out of the range %s takes (see "
+          "gst-inspect-1.0 %s)\n", kv[0], kv[1], kv[0], factory);
+    else {
+      g_object_set_property (G_OBJECT (element), kv[0], &value);
+      ok = TRUE;
+    }
+    g_value_unset (&value);
+  }
+  g_strfreev (kv);
+  return ok;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -345,11 +379,13 @@ main (int argc, char **argv)
       g_object_set (job.sink, "model", model, NULL);
     if (job.calibrating)
       gst_util_set_object_arg (G_OBJECT (job.sink), "mode", "calibrate");
-    for (guint i = 0; i < settings->len; i++) {
-      gchar **kv = g_strsplit (settings->pdata[i], "=", 2);
-      gst_util_set_object_arg (G_OBJECT (job.sink), kv[0], kv[1]);
-      g_strfreev (kv);
-    }
+    for (guint i = 0; i < settings->len; i++)
+      if (!set_property (job.sink, settings->pdata[i])) {
+        gst_object_unref (job.source);
+        gst_object_unref (job.sink);
+        gst_object_unref (job.pipeline);
+        return 2;
+      }
   } else {
     g_object_set (job.sink, "location", output, NULL);
   }

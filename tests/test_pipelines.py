@@ -162,6 +162,14 @@ with tempfile.TemporaryDirectory() as tmp:
     small = os.path.join(tmp, "small")
     subset(train, small, 150)
     model = os.path.join(tmp, "small.safetensors")
+    # a misspelt or impossible setting stops before anything trains
+    for bad, named in (("epocs=5", "'epocs'"), ("epochs=abc", "'abc'"),
+                       ("epochs=0", "epochs=0")):
+        done = subprocess.run([cxr_run, "train", small, "--output", model, bad],
+                              env=env, capture_output=True, text=True, timeout=60)
+        check(f"cxr-run train {bad}: refused, naming it, nothing written",
+              done.returncode != 0 and named in done.stderr
+              and not os.path.exists(model), done.stderr.strip()[-200:])
     done = run([cxr_run, "train", small, "--output", model, "epochs=4", "seed=2"],
                timeout=240)
     check("cxr-run train exits 0", done.returncode == 0)
