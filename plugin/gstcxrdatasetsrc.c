@@ -425,8 +425,9 @@ gst_cxr_dataset_src_get_property (GObject * object, guint prop_id,
 
 /* ---- building the file list ---- */
 
-/* JPEG, PNG and DICOM by extension; a file without one is looked into,
- * since DICOM files often have none (the "DICM" magic at byte 128) */
+/* Regular files only: JPEG, PNG and DICOM by extension; a file without one
+ * is looked into, since DICOM files often have none (the "DICM" magic at
+ * byte 128) */
 static gboolean
 is_image_file (const gchar * path, const gchar * name)
 {
@@ -435,6 +436,9 @@ is_image_file (const gchar * path, const gchar * name)
   gboolean dicom = FALSE;
   FILE *f;
 
+  /* a FIFO or a device would block the open, or the read, for ever */
+  if (!g_file_test (path, G_FILE_TEST_IS_REGULAR))
+    return FALSE;
   if (dot)
     return g_ascii_strcasecmp (dot, ".jpg") == 0
         || g_ascii_strcasecmp (dot, ".jpeg") == 0

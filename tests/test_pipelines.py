@@ -144,6 +144,24 @@ with tempfile.TemporaryDirectory() as tmp:
     except subprocess.TimeoutExpired:
         check("cxr-run without the plugin fails with advice", False, "it did not stop")
 
+    # a FIFO (and one named like an image) in a folder is passed over, not
+    # opened: opening it would wait for a writer for ever
+    fifo_folder = os.path.join(tmp, "fifo")
+    os.makedirs(fifo_folder)
+    os.mkfifo(os.path.join(fifo_folder, "pipe"))
+    os.mkfifo(os.path.join(fifo_folder, "pipe.jpeg"))
+    os.symlink(os.path.join(flat, sorted(os.listdir(flat))[0]),
+               os.path.join(fifo_folder, "film.jpeg"))
+    try:
+        done = subprocess.run(["gst-launch-1.0", "-q", "cxrdatasetsrc",
+                               f"location={fifo_folder}", "!", "fakesink"],
+                              env=env, capture_output=True, text=True, timeout=60)
+        check("a folder with FIFOs: the image is read, the FIFOs passed over",
+              done.returncode == 0, done.stderr[-200:])
+    except subprocess.TimeoutExpired:
+        check("a folder with FIFOs: the image is read, the FIFOs passed over", False,
+              "it never ended")
+
     # 3. a gst-launch-1.0 recipe over a CSV manifest
     manifest = os.path.join(tmp, "list.csv")
     with open(manifest, "w") as f:
