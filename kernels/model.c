@@ -154,8 +154,23 @@ static const char *required[] = { "format", "layers", "input", "normalization",
   "classes", "threshold", NULL
 };
 
-/* the tensors of every member, each with the exact shape the spec gives */
-/* the tensors of every member; *used: how many that is */
+/* tensor `tname` of the file if it has exactly ndim dims of these sizes */
+static const CxrTensor *
+find_shaped (const CxrModelFile *f, const char *tname, int ndim,
+    const int64_t *shape)
+{
+  const CxrTensor *t = cxr_model_file_find (f, tname);
+
+  if (!t || t->ndim != ndim)
+    return NULL;
+  for (int d = 0; d < ndim; d++)
+    if (t->shape[d] != shape[d])
+      return NULL;
+  return t;
+}
+
+/* the tensors of every member, each with the exact shape the spec gives;
+ * *used: how many that is */
 static gboolean
 read_members (CxrModel *m, const CxrModelFile *f, const char *name,
     guint *used, GError **error)
@@ -166,14 +181,12 @@ read_members (CxrModel *m, const CxrModelFile *f, const char *name,
     for (int i = 0; i < spec->n_params; i++) {
       const CxrParamInfo *p = &spec->params[i];
       char *tname = member_tensor_name (m, k, p->name);
-      CxrTensor *t = cxr_model_file_find (f, tname);
-      gboolean same = t && t->ndim == p->ndim;
+      const CxrTensor *t = find_shaped (f, tname, p->ndim, p->shape);
       float *dst = cxr_model_member (m, k) + p->offset;
 
-      for (int d = 0; same && d < p->ndim; d++)
-        same = t->shape[d] == p->shape[d];
-      if (!t || !same) {
-        g_set_error (error, CXR_ERROR, CXR_ERROR_CORRUPT, !t ?
+      if (!t) {
+        g_set_error (error, CXR_ERROR, CXR_ERROR_CORRUPT,
+            !cxr_model_file_find (f, tname) ?
             "%s: tensor '%s' that the layer spec needs is missing" :
             "%s: tensor '%s' does not have the shape the layer spec gives it",
             name, tname);
@@ -193,21 +206,6 @@ read_members (CxrModel *m, const CxrModelFile *f, const char *name,
       (*used)++;
     }
   return TRUE;
-}
-
-/* tensor `tname` of the file if it has exactly ndim dims of these sizes */
-static const CxrTensor *
-find_shaped (const CxrModelFile *f, const char *tname, int ndim,
-    const int64_t *shape)
-{
-  const CxrTensor *t = cxr_model_file_find (f, tname);
-
-  if (!t || t->ndim != ndim)
-    return NULL;
-  for (int d = 0; d < ndim; d++)
-    if (t->shape[d] != shape[d])
-      return NULL;
-  return t;
 }
 
 /* The out-of-distribution statistics, when the file has them: tensors
@@ -631,7 +629,7 @@ cxr_model_forward (const CxrModel *m, CxrNet *const *nets, int n,
     for (size_t i = 0; i < (size_t) batch * spec->in_c; i++)
       cxr_shift (input + i * w * h, moved + i * w * h, w, h,
           m->member_offset[k][0], m->member_offset[k][1]);
-    cxr_net_forward_mean (nets + k, 1, moved, z);
+    cxr_net_forward (nets[k], moved, z, 0);
     for (size_t i = 0; i < batch * n_out; i++)
       logits[i] += z[i] / n;
   }

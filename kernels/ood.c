@@ -195,7 +195,8 @@ cxr_feature_score (const CxrFeatureStats *s, const float *features)
 {
   int d = s->dim;
   double total = 0.0;
-  float *diff = g_newa (float, d);
+  /* on the heap: dim comes from the model file */
+  float *diff = g_new (float, d);
 
   for (int k = 0; k < s->n_members; k++) {
     const float *mu = s->mean + k * d;
@@ -212,6 +213,7 @@ cxr_feature_score (const CxrFeatureStats *s, const float *features)
     }
     total += sqrt (fmax (q, 0.0));
   }
+  g_free (diff);
   return (float) (total / s->n_members);
 }
 

@@ -21,9 +21,9 @@
  * between two frames, and a "model-updated" element message is posted.
  *
  * Frames the model is not for get no diagnosis (the meta says why, and
- * carries no label): a DICOM stream whose modality or body part, from the
- * dicom-modality and dicom-body-part tags of cxrdicomdec, is not among
- * those accepted; a near-constant or mostly saturated frame; and, with a
+ * carries no label): a DICOM source whose modality or body part (from the
+ * label meta, as cxrdatasetsrc and cxrdicomdec set it, or the stream's
+ * dicom-modality and dicom-body-part tags) is not among those accepted; a near-constant or mostly saturated frame; and, with a
  * model that holds the statistics of its training films' features, a frame
  * whose features are farther from them than the model's threshold. */
 /* st_mtim: nanosecond modification times */
@@ -86,7 +86,7 @@ struct _GstCxrClassify {
   gint threads;
   guint interval;
   gboolean post_messages;
-  gchar *modalities, *body_parts;       /* comma-separated, upper case */
+  gchar *modalities, *body_parts;       /* comma-separated, any case */
   gfloat ood_threshold;         /* < 0: the model's own */
 
   /* streaming state */
