@@ -222,6 +222,11 @@ parse_token (CxrNetSpec *spec, const char *token, gboolean *ended, GError **erro
     default:
       break;
   }
+  /* each layer's output is allocated before any weight is read */
+  if ((int64_t) l.out_c * l.out_h * l.out_w > CXR_MAX_ACTIVATION) {
+    ok = fail (error, token, "has an output of more than 2^26 values");
+    goto done;
+  }
   spec->layers[spec->n_layers] = l;
   add_layer_params (spec, spec->n_layers);
   spec->n_layers++;

@@ -24,6 +24,8 @@
 
 #define CXR_MAX_LAYERS 64
 #define CXR_MAX_PARAMS (4 * CXR_MAX_LAYERS)
+/* values in one layer's output for one image (256 MB of floats) */
+#define CXR_MAX_ACTIVATION ((int64_t) 1 << 26)
 
 typedef enum {
   CXR_LAYER_CONV,

@@ -101,9 +101,9 @@ cxr_model_set_members (CxrModel *m, int n)
 
 /* a member's tensor name: plain for a single network */
 static char *
-member_tensor_name (const CxrModel *m, int k, const char *name)
+member_tensor_name (int n_members, int k, const char *name)
 {
-  return m->n_members == 1 ? g_strdup (name) :
+  return n_members == 1 ? g_strdup (name) :
       g_strdup_printf ("member%d.%s", k, name);
 }
 
@@ -169,8 +169,34 @@ find_shaped (const CxrModelFile *f, const char *tname, int ndim,
   return t;
 }
 
-/* the tensors of every member, each with the exact shape the spec gives;
- * *used: how many that is */
+/* TRUE if the file has every member's tensors with the exact shapes the
+ * spec gives them. Checked before the weights are allocated, so that the
+ * metadata of a small file cannot ask for gigabytes. */
+static gboolean
+check_members (const CxrNetSpec *spec, int n_members, const CxrModelFile *f,
+    const char *name, GError **error)
+{
+  for (int k = 0; k < n_members; k++)
+    for (int i = 0; i < spec->n_params; i++) {
+      const CxrParamInfo *p = &spec->params[i];
+      char *tname = member_tensor_name (n_members, k, p->name);
+      gboolean found = find_shaped (f, tname, p->ndim, p->shape) != NULL;
+
+      if (!found)
+        g_set_error (error, CXR_ERROR, CXR_ERROR_CORRUPT,
+            !cxr_model_file_find (f, tname) ?
+            "%s: tensor '%s' that the layer spec needs is missing" :
+            "%s: tensor '%s' does not have the shape the layer spec gives it",
+            name, tname);
+      g_free (tname);
+      if (!found)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* copies every member's tensors, which check_members has found; *used: how
+ * many that is */
 static gboolean
 read_members (CxrModel *m, const CxrModelFile *f, const char *name,
     guint *used, GError **error)
@@ -180,19 +206,10 @@ read_members (CxrModel *m, const CxrModelFile *f, const char *name,
   for (int k = 0; k < m->n_members; k++)
     for (int i = 0; i < spec->n_params; i++) {
       const CxrParamInfo *p = &spec->params[i];
-      char *tname = member_tensor_name (m, k, p->name);
-      const CxrTensor *t = find_shaped (f, tname, p->ndim, p->shape);
+      char *tname = member_tensor_name (m->n_members, k, p->name);
+      const CxrTensor *t = cxr_model_file_find (f, tname);
       float *dst = cxr_model_member (m, k) + p->offset;
 
-      if (!t) {
-        g_set_error (error, CXR_ERROR, CXR_ERROR_CORRUPT,
-            !cxr_model_file_find (f, tname) ?
-            "%s: tensor '%s' that the layer spec needs is missing" :
-            "%s: tensor '%s' does not have the shape the layer spec gives it",
-            name, tname);
-        g_free (tname);
-        return FALSE;
-      }
       memcpy (dst, t->data, p->numel * sizeof (float));
       if (p->kind == CXR_PARAM_BN_VAR)
         for (int64_t j = 0; j < p->numel; j++)
@@ -374,6 +391,10 @@ cxr_model_from_file (const CxrModelFile *f, const char *name, GError **error)
       in_w, error);
   if (!spec) {
     g_prefix_error (error, "%s: ", name);
+    return NULL;
+  }
+  if (!check_members (spec, n_members, f, name, error)) {
+    cxr_net_spec_free (spec);
     return NULL;
   }
   m = model_alloc (spec);
@@ -574,7 +595,7 @@ cxr_model_save (CxrModel *m, const char *path, GError **error)
   for (int k = 0; k < m->n_members; k++)
     for (int i = 0; i < spec->n_params; i++) {
       const CxrParamInfo *p = &spec->params[i];
-      char *tname = member_tensor_name (m, k, p->name);
+      char *tname = member_tensor_name (m->n_members, k, p->name);
       cxr_model_file_add (f, tname, p->ndim, p->shape,
           cxr_model_member (m, k) + p->offset);
       g_free (tname);

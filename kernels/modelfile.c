@@ -40,6 +40,7 @@
 /* JSON integers longer than this many digits may not fit in an int64;
  * json-glib would silently saturate them, so they are refused up front. */
 #define MAX_INT_DIGITS 18
+#define MAX_NESTING 8
 /* Floats converted per write() when streaming tensor data. */
 #define WRITE_CHUNK 16384
 
@@ -330,13 +331,16 @@ dup_object_end (JsonParser * parser, JsonObject * object, gpointer user_data)
     g_ptr_array_remove_index (d->stack, d->stack->len - 1);
 }
 
-/* TRUE if no integer literal outside strings has more than MAX_INT_DIGITS
- * digits. The text is already known to be valid UTF-8. */
-static gboolean
-numbers_fit (const char *json, gsize len)
+/* NULL if the header text can go to the JSON parser, else why not: no
+ * integer literal outside strings may have more than MAX_INT_DIGITS digits,
+ * and arrays and objects may nest MAX_NESTING deep at most (a safetensors
+ * header needs three; json-glib has no limit of its own and recurses, so
+ * deep nesting would exhaust the stack). The text is valid UTF-8. */
+static const char *
+header_text_problem (const char *json, gsize len)
 {
   gboolean in_string = FALSE;
-  int digits = 0;
+  int digits = 0, depth = 0;
   gsize i;
 
   for (i = 0; i < len; i++) {
@@ -347,17 +351,19 @@ numbers_fit (const char *json, gsize len)
         i++;                    /* skip the escaped character */
       else if (c == '"')
         in_string = FALSE;
-    } else if (c == '"') {
-      in_string = TRUE;
-      digits = 0;
-    } else if (c >= '0' && c <= '9') {
-      if (++digits > MAX_INT_DIGITS)
-        return FALSE;
-    } else {
-      digits = 0;
+      continue;
     }
+    digits = c >= '0' && c <= '9' ? digits + 1 : 0;
+    if (digits > MAX_INT_DIGITS)
+      return "a number too large to be a size or offset";
+    if (c == '"')
+      in_string = TRUE;
+    else if ((c == '[' || c == '{') && ++depth > MAX_NESTING)
+      return "arrays or objects nested deeper than a model needs";
+    else if (c == ']' || c == '}')
+      depth--;
   }
-  return TRUE;
+  return NULL;
 }
 
 /* Parses the header text into a JSON node; NULL on error. */
@@ -368,15 +374,15 @@ parse_header (const char *json, gsize len, const char *file, GError ** error)
   DupCheck d;
   GError *err = NULL;
   JsonNode *root = NULL;
+  const char *problem;
 
   if (!g_utf8_validate (json, len, NULL)) {
     set_error (error, CXR_ERROR_CORRUPT, file,
         "header is not valid UTF-8 text");
     return NULL;
   }
-  if (!numbers_fit (json, len)) {
-    set_error (error, CXR_ERROR_CORRUPT, file,
-        "header contains a number too large to be a size or offset");
+  if ((problem = header_text_problem (json, len)) != NULL) {
+    set_error (error, CXR_ERROR_CORRUPT, file, "header contains %s", problem);
     return NULL;
   }
 

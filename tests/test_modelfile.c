@@ -620,6 +620,23 @@ test_bad_number_too_large (void)
       zeros, 4, "number too large");
 }
 
+/* json-glib recurses without a limit: 400 KB of '[' overflowed the stack */
+static void
+test_bad_deep_nesting (void)
+{
+  gchar *deep = g_strnfill (400000, '[');
+  gchar *nine = g_strdup ("{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":"
+      "{\"g\":{\"h\":{}}}}}}}}}");
+
+  expect_corrupt (deep, NULL, 0, "nested deeper");
+  expect_corrupt (nine, NULL, 0, "nested deeper");
+  /* brackets inside strings do not count */
+  expect_corrupt ("{\"[[[[[[[[[[\":{\"dtype\":\"F32\",\"shape\":[1],"
+      "\"data_offsets\":[0,8]}}", zeros, 4, "beyond");
+  g_free (deep);
+  g_free (nine);
+}
+
 static void
 test_bad_tensor_not_object (void)
 {
@@ -953,6 +970,7 @@ main (int argc, char **argv)
       test_bad_header_not_object);
   g_test_add_func ("/modelfile/bad/number-too-large",
       test_bad_number_too_large);
+  g_test_add_func ("/modelfile/bad/deep-nesting", test_bad_deep_nesting);
   g_test_add_func ("/modelfile/bad/tensor-not-object",
       test_bad_tensor_not_object);
   g_test_add_func ("/modelfile/bad/dtype-missing", test_bad_dtype_missing);

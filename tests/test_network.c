@@ -68,7 +68,9 @@ test_bad_specs (void)
     "dropout:1 dense:1 sigmoid", "dropout:x dense:1 sigmoid",
     "maxpool:2,p2 dense:1 sigmoid", "dense:1 sigmoid dense:1",
     "dense:4 conv:8 dense:1 sigmoid", "dense:1 relu sigmoid",
-    "conv:8,bn,bogus dense:1 sigmoid", "conv:4 gap dense:17 softmax", NULL
+    "conv:8,bn,bogus dense:1 sigmoid", "conv:4 gap dense:17 softmax",
+    /* 77 million values out of one layer, for one image */
+    "conv:5000,same gap dense:1 sigmoid", NULL
   };
   for (int i = 0; bad[i]; i++) {
     GError *error = NULL;
@@ -225,6 +227,14 @@ static void far_offset (CxrModelFile *f)
   cxr_model_file_set_meta (f, "member_offsets", "2,0");
 }
 
+/* 16 networks of 0.9e9 weights each: 59 GB that a 10 KB file must not get
+ * allocated before its tensors are found missing */
+static void huge_layers (CxrModelFile *f)
+{
+  cxr_model_file_set_meta (f, "layers", "flatten dense:60000 dense:1 sigmoid");
+  cxr_model_file_set_meta (f, "members", "16");
+}
+
 static void negative_variance (CxrModelFile *f)
 {
   cxr_model_file_find (f, "layer0.bn_var")->data[3] = -1.0f;
@@ -301,6 +311,8 @@ test_model_refused (void)
   check_refused (bad_input_blur, "input_blur '-0.5'");
   check_refused (too_many_offsets, "is not 1 pairs");
   check_refused (far_offset, "within a pixel");
+  check_refused (huge_layers, "'member0.layer1.weight' that the layer spec "
+      "needs is missing");
   check_refused (negative_variance, "negative variance");
 }
 
