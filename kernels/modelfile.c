@@ -869,6 +869,8 @@ cxr_model_file_read (const char *path, GError ** error)
 
   m = cxr_model_file_parse (bytes, got, path, error);
   g_free (bytes);
+  if (m)
+    m->source = st;
   return m;
 }
 

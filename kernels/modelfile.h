@@ -10,6 +10,7 @@
 #pragma once
 #include <glib.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #define CXR_MODEL_MAX_DIMS 8
 #define CXR_MODEL_MAX_TENSORS 4096
@@ -27,6 +28,8 @@ typedef struct {
 typedef struct {
   GPtrArray *tensors;   /* of CxrTensor*, in file order; owned */
   GHashTable *metadata; /* char* -> char*, the "__metadata__" map; owned */
+  struct stat source;   /* of the file read, from the descriptor it was read
+                         * through; zeros when made in memory */
 } CxrModelFile;
 
 CxrModelFile *cxr_model_file_new (void);

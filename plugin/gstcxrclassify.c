@@ -92,6 +92,7 @@ struct _GstCxrClassify {
   /* streaming state */
   gchar *modality, *body_part;  /* of the stream, from its tags; NULL */
   Engine *engine;
+  GStatBuf tried;               /* the model file version last loaded or tried */
   guint64 frame;                /* frames seen since start */
   GstBuffer *last_result;       /* holds the last computed meta */
   gint64 next_model_check;
@@ -142,6 +143,18 @@ default_model_path (void)
   return CXR_UNINSTALLED_MODEL;
 }
 
+/* the model file to use; set_property may replace it from another thread */
+static gchar *
+dup_model_path (GstCxrClassify * self)
+{
+  gchar *path;
+
+  GST_OBJECT_LOCK (self);
+  path = g_strdup (self->model_path ? self->model_path : default_model_path ());
+  GST_OBJECT_UNLOCK (self);
+  return path;
+}
+
 static void
 engine_free (Engine * e)
 {
@@ -158,16 +171,18 @@ engine_free (Engine * e)
 static Engine *
 engine_load (const gchar * path, CxrPrecision precision, GError ** error)
 {
-  Engine *e = g_new0 (Engine, 1);
+  Engine *e;
   const CxrNetSpec *spec;
+  CxrModelFile *f = cxr_model_file_read (path, error);
 
-  if (g_stat (path, &e->stat) != 0) {
-    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno),
-        "Cannot read model '%s': %s", path, g_strerror (errno));
-    g_free (e);
+  if (!f)
     return NULL;
-  }
-  e->model = cxr_model_load (path, error);
+  e = g_new0 (Engine, 1);
+  /* the version read, from the descriptor read through: a path stat'ed
+   * apart from the open may name another file by then */
+  e->stat = f->source;
+  e->model = cxr_model_from_file (f, path, error);
+  cxr_model_file_free (f);
   if (!e->model) {
     g_free (e);
     return NULL;
@@ -206,8 +221,8 @@ loader_thread (gpointer data)
   CxrPrecision precision;
   Engine *e;
 
+  path = dup_model_path (self);
   GST_OBJECT_LOCK (self);
-  path = g_strdup (self->model_path ? self->model_path : default_model_path ());
   precision = self->precision;
   GST_OBJECT_UNLOCK (self);
 
@@ -262,6 +277,7 @@ maybe_swap_model (GstCxrClassify * self)
   }
   if (fresh) {
     gchar *old_id = g_strdup (self->engine->model->id);
+    self->tried = fresh->stat;
     Engine *old = self->engine;
     /* under the object lock: get_property reads the engine's id */
     GST_OBJECT_LOCK (self);
@@ -284,11 +300,15 @@ maybe_swap_model (GstCxrClassify * self)
   if (self->loader || now < self->next_model_check)
     return;
   self->next_model_check = now + MODEL_CHECK_INTERVAL;
+  /* each version of the file is tried once: a broken one is not read (and
+   * warned about) again until it is replaced */
   GStatBuf st;
-  const gchar *path = self->model_path ? self->model_path :
-      default_model_path ();
-  if (g_stat (path, &st) == 0 && !same_file_version (&st, &self->engine->stat))
+  gchar *path = dup_model_path (self);
+  if (g_stat (path, &st) == 0 && !same_file_version (&st, &self->tried)) {
+    self->tried = st;
     self->loader = g_thread_new ("cxrclassify-load", loader_thread, self);
+  }
+  g_free (path);
 }
 
 /* ---- the element ---- */
@@ -302,14 +322,14 @@ gst_cxr_classify_start (GstBaseTransform * trans)
   CxrPrecision precision;
   Engine *e;
 
+  path = dup_model_path (self);
   GST_OBJECT_LOCK (self);
-  path = g_strdup (self->model_path ? self->model_path : default_model_path ());
   precision = self->precision;
   GST_OBJECT_UNLOCK (self);
 
   e = engine_load (path, precision, &error);
   if (!e) {
-    if (error->domain == G_FILE_ERROR)
+    if (!g_file_test (path, G_FILE_TEST_EXISTS))
       GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
           ("Model file '%s' not found. Set the 'model' property to a "
               "model written by cxrtrain.", path), ("%s", error->message));
@@ -334,6 +354,7 @@ gst_cxr_classify_start (GstBaseTransform * trans)
   GST_OBJECT_LOCK (self);
   self->engine = e;
   GST_OBJECT_UNLOCK (self);
+  self->tried = e->stat;
   self->frame = 0;
   self->earliest_time = GST_CLOCK_TIME_NONE;
   self->next_model_check = g_get_monotonic_time () + MODEL_CHECK_INTERVAL;

@@ -381,6 +381,84 @@ GST_START_TEST (test_model_swap_under_load)
 
 GST_END_TEST;
 
+/* replaces the file as cxrtrain does: whole, by rename */
+static void
+replace_file (const gchar * path, const gchar * contents, gsize len)
+{
+  gchar *tmp = g_strconcat (path, ".next", NULL);
+
+  fail_unless (g_file_set_contents (tmp, contents, len, NULL));
+  fail_unless (g_rename (tmp, path) == 0);
+  g_free (tmp);
+}
+
+static int
+count_messages (GstBus * bus, GstMessageType type)
+{
+  GstMessage *msg;
+  int n = 0;
+
+  while ((msg = gst_bus_pop_filtered (bus, type)) != NULL) {
+    n++;
+    gst_message_unref (msg);
+  }
+  return n;
+}
+
+/* A broken replacement is tried once: the old weights go on, one warning
+ * (not one every half second), and a good file after it is taken. */
+GST_START_TEST (test_model_swap_broken)
+{
+  gchar *live = g_build_filename (tmp_dir, "live.safetensors", NULL);
+  gchar *caps = caps_for ("GRAY8", 256, 256);
+  GstBuffer *pic = picture ("GRAY8", 256, 256);
+  gfloat pa = probability_with (model_a, pic), pb = probability_with (model_b, pic);
+  gchar *contents;
+  gsize len;
+  GstHarness *h;
+  GstBus *bus = gst_bus_new ();
+  gboolean swapped = FALSE;
+
+  fail_unless (g_file_get_contents (model_a, &contents, &len, NULL));
+  replace_file (live, contents, len);
+  g_free (contents);
+  h = classifier (live, caps);
+  gst_element_set_bus (element_of (h), bus);
+  count_messages (bus, GST_MESSAGE_WARNING);    /* none expected; not ours */
+  replace_file (live, "not a model", 11);
+  /* 2 s: four looks at the file */
+  for (int i = 0; i < 200; i++) {
+    GstBuffer *out = push_pull (h, gst_buffer_ref (pic));
+    GstCxrClassificationMeta *m = gst_buffer_get_cxr_classification_meta (out);
+    fail_unless (m->probabilities[1] == pa, "frame %d: not the old model", i);
+    gst_buffer_unref (out);
+    g_usleep (10000);
+  }
+  fail_unless_equals_int (count_messages (bus, GST_MESSAGE_WARNING), 1);
+
+  fail_unless (g_file_get_contents (model_b, &contents, &len, NULL));
+  replace_file (live, contents, len);
+  g_free (contents);
+  for (int i = 0; i < 300 && !swapped; i++) {
+    GstBuffer *out = push_pull (h, gst_buffer_ref (pic));
+    swapped = gst_buffer_get_cxr_classification_meta (out)->probabilities[1]
+        == pb;
+    gst_buffer_unref (out);
+    g_usleep (10000);
+  }
+  fail_unless (swapped, "the good file after the broken one was never used");
+  fail_unless_equals_int (count_messages (bus, GST_MESSAGE_WARNING), 0);
+  gst_element_set_bus (element_of (h), NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+  gst_buffer_unref (pic);
+  g_remove (live);
+  g_free (live);
+  g_free (caps);
+}
+
+GST_END_TEST;
+
 /* P(PNEUMONIA) and the model id in fp32 for one picture */
 static gfloat
 classify_fp32 (const gchar * model, GstBuffer * pic, gchar ** id)
@@ -696,6 +774,7 @@ cxrclassify_suite (void)
   tcase_add_test (tc, test_messages);
   tcase_add_test (tc, test_qos_late_frame);
   tcase_add_test (tc, test_model_swap_under_load);
+  tcase_add_test (tc, test_model_swap_broken);
   tcase_add_test (tc, test_ensemble_mean_logit);
   tcase_add_test (tc, test_abstain);
   tcase_add_test (tc, test_bad_models);
