@@ -630,19 +630,18 @@ cxr_model_set_member_offsets (CxrModel *m)
   }
 }
 
-void
+gboolean
 cxr_model_forward (const CxrModel *m, CxrNet *const *nets, int n,
-    const float *input, float *logits)
+    const float *input, float *logits, GError **error)
 {
   const CxrNetSpec *spec = m->spec;
   int batch = cxr_net_batch (nets[0]), w = spec->in_w, h = spec->in_h;
   size_t px = (size_t) spec->in_c * w * h, n_out = spec->n_outputs;
   float *moved, *z;
+  gboolean ok = TRUE;
 
-  if (!has_member_offsets (m)) {
-    cxr_net_forward_mean (nets, n, input, logits);
-    return;
-  }
+  if (!has_member_offsets (m))
+    return cxr_net_forward_mean (nets, n, input, logits, error);
   moved = g_new (float, batch * px);
   z = g_new (float, batch * n_out);
   memset (logits, 0, batch * n_out * sizeof (float));
@@ -650,12 +649,14 @@ cxr_model_forward (const CxrModel *m, CxrNet *const *nets, int n,
     for (size_t i = 0; i < (size_t) batch * spec->in_c; i++)
       cxr_shift (input + i * w * h, moved + i * w * h, w, h,
           m->member_offset[k][0], m->member_offset[k][1]);
-    cxr_net_forward (nets[k], moved, z, 0);
+    if (!(ok = cxr_net_forward (nets[k], moved, z, 0, error)))
+      break;
     for (size_t i = 0; i < batch * n_out; i++)
       logits[i] += z[i] / n;
   }
   g_free (moved);
   g_free (z);
+  return ok;
 }
 
 int

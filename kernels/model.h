@@ -96,9 +96,10 @@ void cxr_model_set_member_offsets (CxrModel *model);
 
 /* The model's answer for one batch: the mean logits of nets[0 .. n) (its
  * first n members, as inference nets of one batch size), each fed the input
- * moved by its member offset. */
-void cxr_model_forward (const CxrModel *model, CxrNet *const *nets, int n,
-    const float *input, float *logits);
+ * moved by its member offset. FALSE, with the error, when the engine fails:
+ * the logits are then garbage. */
+gboolean cxr_model_forward (const CxrModel *model, CxrNet *const *nets, int n,
+    const float *input, float *logits, GError **error);
 
 /* The layer whose output is the pooled features: the last global-average-
  * pool layer; -1 when the spec has none. */

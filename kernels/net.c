@@ -68,6 +68,8 @@ struct CxrNet {
   void *scratchpad;             /* shared by all primitives, which run one
                                  * after the other */
   uint64_t dropout_seed;        /* of the step being run */
+  dnnl_status_t failure;        /* the first failed step's, until checked */
+  guint failed_step;
   char implementation[128];
   /* cxr_net_layer_output: per layer, made on first use (owned above) */
   dnnl_primitive_t out_reorder[CXR_MAX_LAYERS];
@@ -1257,26 +1259,52 @@ run_hand_step (CxrNet *net, const Step *s)
   }
 }
 
+/* A failed step ends the pass and is kept for cxr_net_check: what follows
+ * it would compute on garbage. */
 static void
 run_steps (CxrNet *net, GArray *steps)
 {
-  for (guint i = 0; i < steps->len; i++) {
+  for (guint i = 0; i < steps->len && net->failure == dnnl_success; i++) {
     const Step *s = &g_array_index (steps, Step, i);
     if (s->kind == STEP_PRIMITIVE) {
       dnnl_status_t status = dnnl_primitive_execute (s->primitive,
           net->stream, s->n_args, s->args);
-      /* arguments are checked when the net is built; this is a bug */
-      if (status != dnnl_success)
-        g_critical ("oneDNN step %u failed: %s", i, dnnl_status2str (status));
+      if (status != dnnl_success) {
+        net->failure = status;
+        net->failed_step = i;
+      }
     } else
       run_hand_step (net, s);
   }
   dnnl_stream_wait (net->stream);
 }
 
+/* FALSE, with the error, if a step failed since the last check; then
+ * forgets it */
+static gboolean
+check_failure (CxrNet *net, GError **error)
+{
+  dnnl_status_t failure = net->failure;
+
+  net->failure = dnnl_success;
+  if (failure == dnnl_success)
+    return TRUE;
+  g_set_error (error, CXR_ERROR, CXR_ERROR_ENGINE,
+      "oneDNN failed in step %u of a pass through the network (%s)",
+      net->failed_step, dnnl_status2str (failure));
+  return FALSE;
+}
+
 void
+cxr_net_inject_failure (CxrNet *net)
+{
+  net->failure = dnnl_runtime_error;
+  net->failed_step = 0;
+}
+
+gboolean
 cxr_net_forward (CxrNet *net, const float *input, float *logits,
-    uint64_t dropout_seed)
+    uint64_t dropout_seed, GError **error)
 {
   dnnl_memory_t out = net->act[net->spec->n_layers - 1];
 
@@ -1286,6 +1314,7 @@ cxr_net_forward (CxrNet *net, const float *input, float *logits,
   if (logits)
     memcpy (logits, data_of (out),
         sizeof (float) * net->batch * net->spec->n_outputs);
+  return check_failure (net, error);
 }
 
 /* the reorder of layer k's output into plain f32 over caller storage: NCHW,
@@ -1335,30 +1364,34 @@ cxr_net_layer_output (CxrNet *net, int layer, float *out, GError **error)
   return TRUE;
 }
 
-void
+gboolean
 cxr_net_forward_mean (CxrNet *const *nets, int n_nets, const float *input,
-    float *logits)
+    float *logits, GError **error)
 {
   size_t n = (size_t) nets[0]->batch * nets[0]->spec->n_outputs;
 
-  cxr_net_forward (nets[0], input, logits, 0);
+  if (!cxr_net_forward (nets[0], input, logits, 0, error))
+    return FALSE;
   if (n_nets == 1)
-    return;
+    return TRUE;
   for (int k = 1; k < n_nets; k++) {
     const float *z;
 
-    cxr_net_forward (nets[k], input, NULL, 0);
+    if (!cxr_net_forward (nets[k], input, NULL, 0, error))
+      return FALSE;
     z = data_of (nets[k]->act[nets[k]->spec->n_layers - 1]);
     for (size_t i = 0; i < n; i++)
       logits[i] += z[i];
   }
   for (size_t i = 0; i < n; i++)
     logits[i] /= n_nets;
+  return TRUE;
 }
 
 float
 cxr_net_forward_backward (CxrNet *net, const float *input, const int *labels,
-    const float *sample_weights, uint64_t dropout_seed, float *logits)
+    const float *sample_weights, uint64_t dropout_seed, float *logits,
+    GError **error)
 {
   const CxrNetSpec *spec = net->spec;
   int n_out = spec->n_outputs, last = spec->n_layers - 1;
@@ -1367,7 +1400,8 @@ cxr_net_forward_backward (CxrNet *net, const float *input, const int *labels,
   double loss = 0.0;
 
   g_return_val_if_fail (net->training, NAN);
-  cxr_net_forward (net, input, logits, dropout_seed);
+  if (!cxr_net_forward (net, input, logits, dropout_seed, error))
+    return NAN;
 
   /* loss and its gradient by the logits, mean over the batch */
   for (int i = 0; i < net->batch; i++) {
@@ -1393,6 +1427,8 @@ cxr_net_forward_backward (CxrNet *net, const float *input, const int *labels,
     }
   }
   run_steps (net, net->backward);
+  if (!check_failure (net, error))
+    return NAN;
   return (float) (loss / net->batch);
 }
 

@@ -49,26 +49,31 @@ const char *cxr_net_implementation (const CxrNet *net);
 
 /* input: batch x in_c x in_h x in_w floats (NCHW); logits: batch x n_outputs.
  * A training net runs in training mode: batch statistics, dropout drawn from
- * dropout_seed (ignored by inference nets). */
-void cxr_net_forward (CxrNet *net, const float *input, float *logits,
-    uint64_t dropout_seed);
+ * dropout_seed (ignored by inference nets). FALSE, with the error, when a
+ * oneDNN step fails: the pass stops there and the logits are garbage. */
+gboolean cxr_net_forward (CxrNet *net, const float *input, float *logits,
+    uint64_t dropout_seed, GError **error);
+/* For tests: the pass running now, or the next, fails as a oneDNN step
+ * can. */
+void cxr_net_inject_failure (CxrNet *net);
 
 /* An ensemble's forward pass: the mean of n_nets inference nets' logits
  * (nets of one spec and batch) for the same input. Logits, not
  * probabilities, are averaged, so the sigmoid sees a single network's scale
  * and keeps its calibration. One net gives exactly cxr_net_forward's. */
-void cxr_net_forward_mean (CxrNet *const *nets, int n_nets,
-    const float *input, float *logits);
+gboolean cxr_net_forward_mean (CxrNet *const *nets, int n_nets,
+    const float *input, float *logits, GError **error);
 
 /* Training step without the update: forward in training mode, the loss, and
  * backward into the bound gradient block. labels: class index per sample;
  * sample_weights: weight of each sample's loss (NULL: all 1). The loss is the
  * mean over the batch of weight x binary cross-entropy of sigmoid(logit)
  * (sigmoid nets), or weight x cross-entropy of softmax(logits) (softmax
- * nets). logits may be NULL. Returns the loss. */
+ * nets). logits may be NULL. Returns the loss; NAN, with the error, when a
+ * oneDNN step fails. */
 float cxr_net_forward_backward (CxrNet *net, const float *input,
     const int *labels, const float *sample_weights, uint64_t dropout_seed,
-    float *logits);
+    float *logits, GError **error);
 
 /* Layer `layer`'s output from the last forward pass, as batch x C x H x W
  * floats in NCHW order (batch x N for dense layers), whatever layout and

@@ -523,10 +523,10 @@ forward_images (const CxrModel *model, const float *params, int n_members,
     memset (input + count * px, 0, (vb - count) * px * sizeof (float));
     /* the model's own members take their offsets; others (one network
      * being trained) see the film as it is */
-    if (params == model->params && n_members == model->n_members)
-      cxr_model_forward (model, nets, n_members, input, logits);
-    else
-      cxr_net_forward_mean (nets, n_members, input, logits);
+    if (!(params == model->params && n_members == model->n_members ?
+            cxr_model_forward (model, nets, n_members, input, logits, error) :
+            cxr_net_forward_mean (nets, n_members, input, logits, error)))
+      goto out;
     memcpy (out + (size_t) b * spec->n_outputs, logits,
         (size_t) count * spec->n_outputs * sizeof (float));
     if (features) {
@@ -1061,6 +1061,7 @@ cxr_train (CxrModel *model, const CxrDataset *ds, const CxrTrainConfig *cfg,
 
       for (int step = 0; step < steps_per_epoch && !stop; step++) {
         const int *chosen = order + step * batch;
+        GError *engine_error = NULL;
         float loss;
 
         /* each image's augmentation draws from its own stream (epoch,
@@ -1084,7 +1085,13 @@ cxr_train (CxrModel *model, const CxrDataset *ds, const CxrTrainConfig *cfg,
         opt->learning_rate = learning_rate_at (cfg, global_step, total_steps,
             warmup);
         loss = cxr_net_forward_backward (net, input, labels, weights,
-            stream_seed (seed, STREAM_DROPOUT, global_step), logits);
+            stream_seed (seed, STREAM_DROPOUT, global_step), logits,
+            &engine_error);
+        if (engine_error) {
+          restore_best (model, best, &run);
+          g_propagate_error (error, engine_error);
+          goto out;
+        }
         if (cfg->anchor)
           pull_to_anchor (spec, params, cfg->anchor + k * n_params,
               cfg->anchor_strength, grads);

@@ -533,16 +533,18 @@ classify (GstCxrClassify * self, GstBuffer * buf, GstVideoInfo * info)
   if (self->threads > 0)
     omp_set_num_threads (self->threads);
   /* an ensemble gives one decision from all its networks */
-  cxr_model_forward (model, e->nets, model->n_members, e->input, logits);
+  /* an engine failure gives garbage: the frame gets no result, and the
+   * pipeline stops with the reason */
+  if (!cxr_model_forward (model, e->nets, model->n_members, e->input, logits,
+          &error) || (model->ood && !cxr_model_features (model, e->nets,
+              model->n_members, e->features, &error))) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Cannot classify the frame: "
+            "%s.", error->message), (NULL));
+    g_error_free (error);
+    return FALSE;
+  }
   cxr_model_probabilities (model, logits, probs);
   if (model->ood) {
-    if (!cxr_model_features (model, e->nets, model->n_members, e->features,
-            &error)) {
-      GST_ELEMENT_ERROR (self, STREAM, FAILED, ("%s", error->message),
-          (NULL));
-      g_error_free (error);
-      return FALSE;
-    }
     score = cxr_feature_score (model->ood, e->features);
     if (score > ood_threshold) {
       attach_abstained (self, buf, GST_CXR_ABSTAIN_OUT_OF_DISTRIBUTION, score,

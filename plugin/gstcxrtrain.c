@@ -843,6 +843,7 @@ online_step (GstCxrTrain * self)
   float loss;
   double elapsed;
   gchar *debug;
+  GError *error = NULL;
 
   /* balanced weights over what the buffer holds now */
   for (int i = 0; i < o->count; i++)
@@ -877,7 +878,14 @@ online_step (GstCxrTrain * self)
   /* the weights before the step are the last good ones if it diverges */
   memcpy (o->good, model->params, spec->n_floats * sizeof (float));
   loss = cxr_net_forward_backward (o->net, o->input, o->labels, o->weights,
-      cxr_rng_next (&o->rng), o->logits);
+      cxr_rng_next (&o->rng), o->logits, &error);
+  if (error) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Training failed: %s.",
+            error->message), (NULL));
+    g_error_free (error);
+    self->failed = TRUE;
+    return FALSE;
+  }
   if (isfinite (loss))
     cxr_optimizer_step (o->opt, model->params, o->grads);
   for (size_t i = 0; isfinite (loss) && i < spec->n_floats; i++)

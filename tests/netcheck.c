@@ -138,7 +138,7 @@ main (int argc, char **argv)
     if (!net)
       die ("training net", error);
     float loss = cxr_net_forward_backward (net, x->data, labels, w->data, 1,
-        logits);
+        logits, NULL);
     add (out, name = g_strconcat (pre, "logits", NULL), 2, logit_shape, logits);
     g_free (name);
     add (out, name = g_strconcat (pre, "loss", NULL), 1, &one, &loss);
@@ -170,7 +170,7 @@ main (int argc, char **argv)
     }
     if (!net)
       die ("inference net", error);
-    cxr_net_forward (net, x->data, logits, 0);
+    g_assert_true (cxr_net_forward (net, x->data, logits, 0, NULL));
     add (out, prec == CXR_PRECISION_FP32 ? "infer_fp32" : "infer_bf16", 2,
         logit_shape, logits);
     fprintf (stderr, "netcheck: %s inference runs %s\n",
@@ -180,7 +180,7 @@ main (int argc, char **argv)
   net = cxr_net_new_inference (spec, start, 1, CXR_PRECISION_FP32, &error);
   if (!net)
     die ("inference net", error);
-  cxr_net_forward (net, x->data, logits, 0);
+  g_assert_true (cxr_net_forward (net, x->data, logits, 0, NULL));
   int64_t single_shape[2] = { 1, spec->n_outputs };
   add (out, "infer_single", 2, single_shape, logits);
   cxr_net_free (net);
@@ -200,7 +200,7 @@ main (int argc, char **argv)
       for (int i = 0; i < batch; i++)
         labels[i] = (int) y->data[s * batch + i];
       losses[s] = cxr_net_forward_backward (net, x->data + s * batch * sample,
-          labels, w->data + s * batch, 100 + s, NULL);
+          labels, w->data + s * batch, 100 + s, NULL, NULL);
       cxr_optimizer_step (opt, model->params, grads);
       char *prefix = g_strdup_printf ("%s.step%d.", opt_name, s);
       add_masks (out, net, spec, prefix);

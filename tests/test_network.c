@@ -485,12 +485,12 @@ test_ensemble_offsets (void)
     for (int b = 0; b < batch; b++)
       cxr_shift (input + b * px, moved + b * px, 32, 32,
           back->member_offset[k][0], back->member_offset[k][1]);
-    cxr_net_forward (nets[k], moved, z, 0);
+    g_assert_true (cxr_net_forward (nets[k], moved, z, 0, NULL));
     for (int b = 0; b < batch; b++)
       want[b] += z[b] / 3.0f;
   }
-  cxr_model_forward (back, nets, 3, input, got);
-  cxr_net_forward_mean (nets, 3, input, plain);
+  g_assert_true (cxr_model_forward (back, nets, 3, input, got, NULL));
+  g_assert_true (cxr_net_forward_mean (nets, 3, input, plain, NULL));
   for (int b = 0; b < batch; b++) {
     g_assert_cmpfloat_with_epsilon (got[b], want[b], 1e-5f);
     g_assert_cmpfloat (fabsf (got[b] - plain[b]), >, 1e-4f);
@@ -560,7 +560,7 @@ test_feature_stats_file (void)
         1, CXR_PRECISION_FP32, &error);
     g_assert_no_error (error);
   }
-  cxr_model_forward (back, nets, 2, input, &z);
+  g_assert_true (cxr_model_forward (back, nets, 2, input, &z, NULL));
   g_assert_true (cxr_model_features (back, nets, 2, features, &error));
   g_assert_no_error (error);
   for (int k = 0; k < 2; k++) {
@@ -710,15 +710,70 @@ test_batch_invariance (void)
       CXR_PRECISION_FP32, &error);
 
   g_assert_no_error (error);
-  cxr_net_forward (n4, x, z4, 0);
+  g_assert_true (cxr_net_forward (n4, x, z4, 0, NULL));
   for (int i = 0; i < 4; i++) {
-    cxr_net_forward (n1, x + i * 124 * 124, &z1, 0);
+    g_assert_true (cxr_net_forward (n1, x + i * 124 * 124, &z1, 0, NULL));
     g_assert_cmpfloat_with_epsilon (z1, z4[i], 1e-4f * (1 + fabsf (z4[i])));
   }
   g_assert_cmpfloat (fabsf (z4[0] - z4[1]), >, 1e-6f);  /* inputs differ */
   cxr_net_free (n1);
   cxr_net_free (n4);
   cxr_model_free (m);
+  g_free (x);
+}
+
+/* A failed oneDNN step reaches the caller as an error, and only for that
+ * pass: in a single net, in an ensemble with member offsets, in training. */
+static void
+test_engine_failure (void)
+{
+  GError *error = NULL;
+  CxrModel *m = cxr_model_new (CXR_SPEC_DEFAULT, 1, 124, 124, classes, 2,
+      &error);
+  float *x = test_images (2), z[2], *grads;
+  int labels[2] = { 0, 1 };
+  CxrNet *nets[2], *train;
+
+  g_assert_no_error (error);
+  cxr_model_set_members (m, 2);
+  cxr_model_set_member_offsets (m);
+  for (int k = 0; k < 2; k++) {
+    nets[k] = cxr_net_new_inference (m->spec, cxr_model_member (m, k), 1,
+        CXR_PRECISION_FP32, &error);
+    g_assert_no_error (error);
+  }
+  cxr_net_inject_failure (nets[0]);
+  g_assert_false (cxr_net_forward (nets[0], x, z, 0, &error));
+  g_assert_error (error, CXR_ERROR, CXR_ERROR_ENGINE);
+  g_assert_nonnull (strstr (error->message, "oneDNN failed"));
+  g_clear_error (&error);
+  g_assert_true (cxr_net_forward (nets[0], x, z, 0, &error));
+  g_assert_no_error (error);
+
+  cxr_net_inject_failure (nets[1]);
+  g_assert_false (cxr_model_forward (m, nets, 2, x, z, &error));
+  g_assert_error (error, CXR_ERROR, CXR_ERROR_ENGINE);
+  g_clear_error (&error);
+  g_assert_true (cxr_model_forward (m, nets, 2, x, z, &error));
+
+  grads = g_new0 (float, m->spec->n_floats);
+  train = cxr_net_new_training (m->spec, m->params, grads, 2,
+      CXR_PRECISION_FP32, &error);
+  g_assert_no_error (error);
+  cxr_net_inject_failure (train);
+  g_assert_true (isnan (cxr_net_forward_backward (train, x, labels, NULL, 1,
+              NULL, &error)));
+  g_assert_error (error, CXR_ERROR, CXR_ERROR_ENGINE);
+  g_clear_error (&error);
+  g_assert_true (isfinite (cxr_net_forward_backward (train, x, labels, NULL, 1,
+              NULL, &error)));
+  g_assert_no_error (error);
+
+  cxr_net_free (train);
+  for (int k = 0; k < 2; k++)
+    cxr_net_free (nets[k]);
+  cxr_model_free (m);
+  g_free (grads);
   g_free (x);
 }
 
@@ -746,7 +801,7 @@ test_layer_output (void)
   int c = conv->out_c, hw = conv->out_h * conv->out_w;
   float *maps = g_new (float, 2 * c * hw), *pooled = g_new (float, 2 * c);
 
-  cxr_net_forward (net, x, z, 0);
+  g_assert_true (cxr_net_forward (net, x, z, 0, NULL));
   g_assert_true (cxr_net_layer_output (net, gap - 1, maps, &error));
   g_assert_true (cxr_net_layer_output (net, gap, pooled, &error));
   g_assert_no_error (error);
@@ -793,7 +848,7 @@ train_three_steps (const CxrNetSpec *spec, uint64_t dropout_seed)
   g_assert_no_error (error);
   for (int s = 0; s < 3; s++) {
     float loss = cxr_net_forward_backward (net, x, labels, NULL,
-        dropout_seed + s, NULL);
+        dropout_seed + s, NULL, NULL);
     g_assert_true (isfinite (loss));
     cxr_optimizer_step (opt, p, g);
   }
@@ -864,6 +919,7 @@ main (int argc, char **argv)
   g_test_add_func ("/model/ensemble-refused", test_ensemble_refused);
   g_test_add_func ("/model/single-member-file", test_single_member_file);
   g_test_add_func ("/net/batch-invariance", test_batch_invariance);
+  g_test_add_func ("/net/engine-failure", test_engine_failure);
   g_test_add_func ("/net/layer-output", test_layer_output);
   g_test_add_func ("/net/deterministic-training", test_deterministic_training);
   g_test_add_func ("/net/precision", test_bf16_or_fp32);

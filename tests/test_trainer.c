@@ -695,7 +695,7 @@ ensemble_scores (const CxrModel *m, const CxrDataset *ds, const int *idx,
           CXR_PRECISION_FP32, &error);
 
       g_assert_no_error (error);
-      cxr_net_forward (net, input, &logit, 0);
+      g_assert_true (cxr_net_forward (net, input, &logit, 0, NULL));
       sum += logit;
       cxr_net_free (net);
     }
@@ -731,7 +731,8 @@ ood_scores (const CxrModel *m, const CxrDataset *ds, const int *idx, int n)
   }
   for (int i = 0; i < n; i++) {
     cxr_dataset_get (ds, idx[i], input);
-    cxr_model_forward (m, nets, m->n_members, input, &logit);
+    g_assert_true (cxr_model_forward (m, nets, m->n_members, input, &logit,
+            NULL));
     g_assert_true (cxr_model_features (m, nets, m->n_members, features,
             &error));
     scores[i] = cxr_feature_score (m->ood, features);

@@ -44,7 +44,7 @@ static void
 infer (void *data)
 {
   Job *j = data;
-  cxr_net_forward (j->net, j->input, j->logits, 0);
+  cxr_net_forward (j->net, j->input, j->logits, 0, NULL);
 }
 
 static void
@@ -52,7 +52,8 @@ train (void *data)
 {
   static uint64_t step;
   Job *j = data;
-  cxr_net_forward_backward (j->net, j->input, j->labels, NULL, step++, NULL);
+  cxr_net_forward_backward (j->net, j->input, j->labels, NULL, step++, NULL,
+      NULL);
   cxr_optimizer_step (j->opt, j->params, j->grads);
 }
 

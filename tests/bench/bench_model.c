@@ -40,7 +40,7 @@ network (Job *j)
     j->input[i] = j->image01[i];
   cxr_normalize (j->input, spec->in_w, spec->in_h, &j->model->norm);
   cxr_model_forward (j->model, j->nets, j->model->n_members, j->input,
-      j->logits);
+      j->logits, NULL);
 }
 
 /* what cxrclassify does with the film at the network's size */
@@ -56,7 +56,7 @@ forward (Job *j)
     g_error ("the benchmark frame does not pass the film check");
   cxr_normalize (j->input, spec->in_w, spec->in_h, &j->model->norm);
   cxr_model_forward (j->model, j->nets, j->model->n_members, j->input,
-      j->logits);
+      j->logits, NULL);
   if (j->features) {
     cxr_model_features (j->model, j->nets, j->model->n_members, j->features,
         NULL);
