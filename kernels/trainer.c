@@ -55,11 +55,25 @@ cxr_dataset_add (CxrDataset *ds, const float *image01, int label,
 
   px = (size_t) ds->side * ds->side;
   if (ds->n == ds->capacity) {
-    /* doubling keeps the copying linear in the number of images */
-    ds->capacity = ds->capacity ? 2 * ds->capacity : 64;
-    ds->pixels = g_renew (guint16, ds->pixels, ds->capacity * px);
-    ds->labels = g_renew (int, ds->labels, ds->capacity);
-    ds->patients = g_renew (char *, ds->patients, ds->capacity);
+    /* doubling keeps the copying linear in the number of images; what
+     * cannot grow leaves the set as it was */
+    int capacity = ds->capacity ? 2 * ds->capacity : 64;
+    guint16 *pixels;
+    int *labels;
+    char **patients;
+
+    if (ds->capacity > G_MAXINT / 2)
+      return FALSE;
+    if (!(pixels = g_try_renew (guint16, ds->pixels, capacity * px)))
+      return FALSE;
+    ds->pixels = pixels;
+    if (!(labels = g_try_renew (int, ds->labels, capacity)))
+      return FALSE;
+    ds->labels = labels;
+    if (!(patients = g_try_renew (char *, ds->patients, capacity)))
+      return FALSE;
+    ds->patients = patients;
+    ds->capacity = capacity;
   }
 
   dst = ds->pixels + ds->n * px;

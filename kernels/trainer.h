@@ -34,7 +34,8 @@ void cxr_dataset_free (CxrDataset *ds);
 /* Copies image01 (side x side floats in [0, 1]; outside values are clamped,
  * NaN is stored as 0) with its class index (0 .. CXR_MAX_CLASSES - 1) and
  * the patient parsed from source_name (a file name or path; may be NULL).
- * FALSE on a label out of range. */
+ * FALSE on a label out of range, or when there is no memory for it (the
+ * set is left as it was). */
 gboolean cxr_dataset_add (CxrDataset *ds, const float *image01, int label,
     const char *source_name);
 

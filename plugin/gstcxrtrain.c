@@ -158,6 +158,7 @@ struct _GstCxrTrain {
   gint threads;
   gboolean online;
   guint replay_size;
+  guint max_cached_frames;
   guint progress_interval;      /* also read while playing */
   guint checkpoint_interval;
 
@@ -178,6 +179,7 @@ struct _GstCxrTrain {
   CxrModel *model;
   gint label_index;             /* of the label property; -1: none */
   CxrDataset *cache;            /* epoch mode */
+  guint cache_limit;            /* frames it may hold */
   Online *live;                 /* online mode */
   float *frame01;               /* in_h x in_w: the frame, in [0, 1] */
   GstVideoInfo info;
@@ -233,6 +235,7 @@ enum {
   PROP_THREADS,
   PROP_ONLINE,
   PROP_REPLAY_SIZE,
+  PROP_MAX_CACHED_FRAMES,
   PROP_PROGRESS_INTERVAL,
   PROP_CHECKPOINT_INTERVAL,
   PROP_EPOCH,
@@ -249,6 +252,8 @@ enum {
 #define DEFAULT_CLASSES "NORMAL,PNEUMONIA"
 #define DEFAULT_ARCHITECTURE "default"
 #define DEFAULT_REPLAY_SIZE 512
+/* 3 GB of 124x124 frames at 16 bits: 19 times the official train split */
+#define DEFAULT_MAX_CACHED_FRAMES 100000
 #define DEFAULT_PROGRESS_INTERVAL 10
 #define DEFAULT_CHECKPOINT_INTERVAL 50
 
@@ -1086,6 +1091,7 @@ gst_cxr_train_start (GstBaseSink * sink)
   self->n_threads = self->threads;
   online = self->online;
   replay_size = self->replay_size;
+  self->cache_limit = self->max_cached_frames;
   checkpoint_interval = self->checkpoint_interval;
   /* the figures of a new run */
   self->epoch = 0;
@@ -1310,8 +1316,20 @@ gst_cxr_train_render (GstBaseSink * sink, GstBuffer * buf)
   if (self->live) {
     if (!online_add (self, self->frame01, label))
       return GST_FLOW_ERROR;
-  } else {
-    cxr_dataset_add (self->cache, self->frame01, label, source);
+  } else if ((guint) self->cache->n >= self->cache_limit) {
+    /* a live source would otherwise fill the memory */
+    GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
+        ("Epoch-mode training keeps every frame until the end of the stream, "
+            "and %u frames are cached already: set max-cached-frames higher, "
+            "or train a live stream with online=true.", self->cache_limit),
+        (NULL));
+    return GST_FLOW_ERROR;
+  } else if (!cxr_dataset_add (self->cache, self->frame01, label, source)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
+        ("Not enough memory to cache frame %d for training: set "
+            "max-cached-frames lower, or train with online=true.",
+            self->cache->n + 1), (NULL));
+    return GST_FLOW_ERROR;
   }
   GST_OBJECT_LOCK (self);
   self->frames_cached++;
@@ -1457,6 +1475,9 @@ gst_cxr_train_set_property (GObject * object, guint prop_id,
     case PROP_REPLAY_SIZE:
       self->replay_size = g_value_get_uint (value);
       break;
+    case PROP_MAX_CACHED_FRAMES:
+      self->max_cached_frames = g_value_get_uint (value);
+      break;
     case PROP_PROGRESS_INTERVAL:
       self->progress_interval = g_value_get_uint (value);
       break;
@@ -1582,6 +1603,9 @@ gst_cxr_train_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_REPLAY_SIZE:
       g_value_set_uint (value, self->replay_size);
+      break;
+    case PROP_MAX_CACHED_FRAMES:
+      g_value_set_uint (value, self->max_cached_frames);
       break;
     case PROP_PROGRESS_INTERVAL:
       g_value_set_uint (value, self->progress_interval);
@@ -1833,6 +1857,11 @@ gst_cxr_train_class_init (GstCxrTrainClass * klass)
       g_param_spec_uint ("replay-size", "Replay size",
           "Online mode: the newest frames kept to draw mini-batches from", 2,
           1 << 20, DEFAULT_REPLAY_SIZE, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_MAX_CACHED_FRAMES,
+      g_param_spec_uint ("max-cached-frames", "Max cached frames",
+          "Epoch mode: the most labelled frames kept for training (each "
+          "takes 2 bytes a pixel at the model's input size); more is an "
+          "error", 1, G_MAXINT, DEFAULT_MAX_CACHED_FRAMES, rw_ready));
   g_object_class_install_property (gobject_class, PROP_PROGRESS_INTERVAL,
       g_param_spec_uint ("progress-interval", "Progress interval",
           "Steps between \"cxrtrain-progress\" messages (each epoch's last "
@@ -1934,6 +1963,7 @@ gst_cxr_train_init (GstCxrTrain * self)
   self->ood_quantile = d.ood_quantile;
   self->precision = d.precision;
   self->replay_size = DEFAULT_REPLAY_SIZE;
+  self->max_cached_frames = DEFAULT_MAX_CACHED_FRAMES;
   self->progress_interval = DEFAULT_PROGRESS_INTERVAL;
   self->checkpoint_interval = DEFAULT_CHECKPOINT_INTERVAL;
   self->loss = self->accuracy = self->val_auc = self->val_accuracy = NAN;

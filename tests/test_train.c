@@ -542,6 +542,21 @@ GST_START_TEST (test_settings_errors)
   run_free (r);
   g_free (props);
 
+  /* more frames than the cache may hold: an error that says what to set,
+   * before EOS, and no file */
+  props = g_strdup_printf ("output=\"%s\" architecture=\"%s\" "
+      "max-cached-frames=5", out, TINY);
+  r = run_new (props);
+  fail_unless (run_play (r));
+  push_labelled (r->src, 3);
+  while (run_handle (r, GST_SECOND));
+  fail_unless (r->error && strstr (r->error, "max-cached-frames"), "%s",
+      r->error);
+  fail_if (r->eos);
+  fail_if (g_file_test (out, G_FILE_TEST_EXISTS));
+  run_free (r);
+  g_free (props);
+
   g_free (bad);
   g_free (out);
 }
