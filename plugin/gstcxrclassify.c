@@ -569,7 +569,8 @@ classify (GstCxrClassify * self, GstBuffer * buf, GstVideoInfo * info)
   return TRUE;
 }
 
-/* The stream's DICOM tags, for the modality and body-part gate */
+/* The stream's DICOM tags, for the modality and body-part gate; the QoS
+ * state, reset by a flush */
 static gboolean
 gst_cxr_classify_sink_event (GstBaseTransform * trans, GstEvent * event)
 {
@@ -579,6 +580,12 @@ gst_cxr_classify_sink_event (GstBaseTransform * trans, GstEvent * event)
     GST_OBJECT_LOCK (self);
     g_clear_pointer (&self->modality, g_free);
     g_clear_pointer (&self->body_part, g_free);
+    GST_OBJECT_UNLOCK (self);
+  } else if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_STOP) {
+    /* after a seek the running times start again: the old lateness says
+     * nothing of them */
+    GST_OBJECT_LOCK (self);
+    self->earliest_time = GST_CLOCK_TIME_NONE;
     GST_OBJECT_UNLOCK (self);
   } else if (GST_EVENT_TYPE (event) == GST_EVENT_TAG) {
     GstTagList *tags;

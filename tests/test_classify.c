@@ -286,6 +286,24 @@ GST_START_TEST (test_qos_late_frame)
   fail_if (gst_cxr_classification_meta_is_stale
       (gst_buffer_get_cxr_classification_meta (out)));
   gst_buffer_unref (out);
+  /* late again, then a flush (a seek): running time starts over, and the
+   * first frame after it is not late */
+  fail_unless (gst_harness_push_upstream_event (h,
+          gst_event_new_qos (GST_QOS_TYPE_UNDERFLOW, 2.0, GST_SECOND,
+              10 * GST_SECOND)));
+  fail_unless (gst_harness_push_event (h, gst_event_new_flush_start ()));
+  fail_unless (gst_harness_push_event (h, gst_event_new_flush_stop (TRUE)));
+  {
+    GstSegment segment;
+    gst_segment_init (&segment, GST_FORMAT_TIME);
+    fail_unless (gst_harness_push_event (h, gst_event_new_segment (&segment)));
+  }
+  in = picture ("GRAY8", 128, 128);
+  GST_BUFFER_PTS (in) = GST_SECOND;
+  out = push_pull (h, in);
+  fail_if (gst_cxr_classification_meta_is_stale
+      (gst_buffer_get_cxr_classification_meta (out)));
+  gst_buffer_unref (out);
   gst_harness_teardown (h);
   g_free (caps);
 }
