@@ -23,9 +23,13 @@
  * Frames the model is not for get no diagnosis (the meta says why, and
  * carries no label): a DICOM source whose modality or body part (from the
  * label meta, as cxrdatasetsrc and cxrdicomdec set it, or the stream's
- * dicom-modality and dicom-body-part tags) is not among those accepted; a near-constant or mostly saturated frame; and, with a
+ * dicom-modality and dicom-body-part tags) is not among those accepted; a
+ * near-constant or mostly saturated frame; and, with a
  * model that holds the statistics of its training films' features, a frame
- * whose features are farther from them than the model's threshold. */
+ * whose features are farther from them than the model's threshold.
+ *
+ * A buffer holds one classification: a classification meta already on it
+ * (from a cxrclassify upstream) is replaced by this one's. */
 /* st_mtim: nanosecond modification times */
 #define _POSIX_C_SOURCE 200809L
 #ifdef HAVE_CONFIG_H
@@ -660,6 +664,16 @@ post_result (GstCxrClassify * self, GstBuffer * buf)
       gst_message_new_element (GST_OBJECT (self), s));
 }
 
+static gboolean
+drop_classification (GstBuffer * buf, GstMeta ** meta, gpointer user_data)
+{
+  (void) buf;
+  (void) user_data;
+  if ((*meta)->info->api == GST_CXR_CLASSIFICATION_META_API_TYPE)
+    *meta = NULL;               /* removes it */
+  return TRUE;
+}
+
 static GstFlowReturn
 gst_cxr_classify_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
 {
@@ -669,6 +683,7 @@ gst_cxr_classify_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
   gboolean fresh;
 
   maybe_swap_model (self);
+  gst_buffer_foreach_meta (buf, drop_classification, NULL);
   GST_OBJECT_LOCK (self);
   interval = self->interval;
   GST_OBJECT_UNLOCK (self);

@@ -399,6 +399,44 @@ GST_START_TEST (test_model_swap_under_load)
 
 GST_END_TEST;
 
+static gboolean
+count_classification (GstBuffer * buf, GstMeta ** meta, gpointer user_data)
+{
+  (void) buf;
+  if ((*meta)->info->api == GST_CXR_CLASSIFICATION_META_API_TYPE)
+    (*(int *) user_data)++;
+  return TRUE;
+}
+
+/* Two classifiers in a row: the buffer leaves with one classification, the
+ * second's, on every frame (fresh and stale alike). */
+GST_START_TEST (test_two_classifiers)
+{
+  gchar *caps = caps_for ("GRAY8", 256, 256);
+  gchar *second = g_strdup_printf ("interval=2 ! cxrclassify model=\"%s\"",
+      model_b);
+  GstBuffer *pic = picture ("GRAY8", 256, 256);
+  gfloat pb = probability_with (model_b, pic);
+  GstHarness *h = classifier_with (model_a, caps, second);
+
+  for (int i = 0; i < 3; i++) {
+    GstBuffer *out = push_pull (h, gst_buffer_ref (pic));
+    int n = 0;
+
+    gst_buffer_foreach_meta (out, count_classification, &n);
+    fail_unless_equals_int (n, 1);
+    fail_unless (gst_buffer_get_cxr_classification_meta (out)->probabilities[1]
+        == pb);
+    gst_buffer_unref (out);
+  }
+  gst_harness_teardown (h);
+  gst_buffer_unref (pic);
+  g_free (second);
+  g_free (caps);
+}
+
+GST_END_TEST;
+
 /* replaces the file as cxrtrain does: whole, by rename */
 static void
 replace_file (const gchar * path, const gchar * contents, gsize len)
@@ -793,6 +831,7 @@ cxrclassify_suite (void)
   tcase_add_test (tc, test_qos_late_frame);
   tcase_add_test (tc, test_model_swap_under_load);
   tcase_add_test (tc, test_model_swap_broken);
+  tcase_add_test (tc, test_two_classifiers);
   tcase_add_test (tc, test_ensemble_mean_logit);
   tcase_add_test (tc, test_abstain);
   tcase_add_test (tc, test_bad_models);
