@@ -1,8 +1,9 @@
 /* Element tests for cxrdatasetsrc and its image decoder.
  *
  * Fixtures are built in a temporary folder by each test: JPEGs copied from
- * the data set (CXR_DATA_DIR, default ../shared/data; tests that need it
- * print SKIP and pass when it is absent) and PNGs written here with libpng,
+ * the data set (CXR_DATA_DIR, default ../shared/data; without it the tests
+ * that need it do nothing and the run says "skipped") and PNGs written here
+ * with libpng,
  * so their exact pixels are known. Every pipeline is
  * cxrdatasetsrc ! fakesink, with the buffers (and the caps they came with)
  * collected from fakesink's handoff signal and the messages from the bus. */
@@ -15,32 +16,29 @@
 
 #include "imagedecode.h"
 #include "gst/cxr/cxrmeta.h"
+#include "testdata.h"
 
 /* ---- fixtures ---- */
 
-static const gchar *
-data_dir (void)
+static gboolean
+have_data (void)
 {
-  static gchar *dir;
-
-  if (dir == NULL) {
-    const gchar *env = g_getenv ("CXR_DATA_DIR");
-    dir = g_strdup (env && env[0] ? env : "../shared/data");
-  }
-  return dir;
+  return g_file_test (test_data_dir (), G_FILE_TEST_IS_DIR);
 }
 
-/* path of a file in the data set, or NULL (and a SKIP line) when absent */
+/* path of a file in the data set; NULL when there is no data set (main
+ * has said so), and a failure when the data set lacks the file */
 static gchar *
 data_file (const gchar * relative)
 {
-  gchar *path = g_build_filename (data_dir (), relative, NULL);
+  gchar *path = g_build_filename (test_data_dir (), relative, NULL);
 
-  if (!g_file_test (path, G_FILE_TEST_IS_REGULAR)) {
-    g_print ("SKIP: %s not found (set CXR_DATA_DIR)\n", path);
+  if (!have_data ()) {
     g_free (path);
     return NULL;
   }
+  fail_unless (g_file_test (path, G_FILE_TEST_IS_REGULAR),
+      "the data set has no %s", path);
   return path;
 }
 
@@ -51,31 +49,33 @@ compare_strings (gconstpointer a, gconstpointer b)
   return strcmp (*(const gchar * const *) a, *(const gchar * const *) b);
 }
 
-/* the first n files of a data set folder, sorted; NULL when absent */
+/* the first n files of a data set folder, sorted; NULL when there is no
+ * data set, and a failure when the folder lacks them */
 static gchar **
 data_files (const gchar * relative, guint n)
 {
-  gchar *dir = g_build_filename (data_dir (), relative, NULL);
-  GDir *d = g_dir_open (dir, 0, NULL);
-  GPtrArray *names = g_ptr_array_new ();
+  gchar *dir = g_build_filename (test_data_dir (), relative, NULL);
+  GDir *d;
+  GPtrArray *names;
   const gchar *name;
   gchar **out = NULL;
 
-  if (d == NULL) {
-    g_print ("SKIP: %s not found (set CXR_DATA_DIR)\n", dir);
+  if (!have_data ()) {
     g_free (dir);
-    g_ptr_array_unref (names);
     return NULL;
   }
+  d = g_dir_open (dir, 0, NULL);
+  fail_unless (d != NULL, "the data set has no folder %s", dir);
+  names = g_ptr_array_new ();
   while ((name = g_dir_read_name (d)))
     g_ptr_array_add (names, g_strdup (name));
   g_dir_close (d);
   g_ptr_array_sort (names, compare_strings);
-  if (names->len >= n) {
-    out = g_new0 (gchar *, n + 1);
-    for (guint i = 0; i < n; i++)
-      out[i] = g_build_filename (dir, g_ptr_array_index (names, i), NULL);
-  }
+  fail_unless (names->len >= n, "%s holds %u files; the test needs %u", dir,
+      names->len, n);
+  out = g_new0 (gchar *, n + 1);
+  for (guint i = 0; i < n; i++)
+    out[i] = g_build_filename (dir, g_ptr_array_index (names, i), NULL);
   for (guint i = 0; i < names->len; i++)
     g_free (g_ptr_array_index (names, i));
   g_ptr_array_unref (names);
@@ -1144,4 +1144,13 @@ datasetsrc_suite (void)
   return s;
 }
 
-GST_CHECK_MAIN (datasetsrc);
+int
+main (int argc, char **argv)
+{
+  gst_check_init (&argc, &argv);
+  if (!have_data ())
+    test_missing ("no data set at CXR_DATA_DIR (default ../shared/data): "
+        "the tests of real JPEGs did nothing");
+  return test_exit_status (gst_check_run_suite (datasetsrc_suite (),
+          "datasetsrc", __FILE__));
+}

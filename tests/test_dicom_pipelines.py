@@ -19,11 +19,12 @@ import tempfile
 import numpy as np
 from PIL import Image
 
+from skipping import skip
+
 source, build, data = sys.argv[1:4]
 fullres = os.path.join(data, "chest_xray_fullres_sample")
 if not os.path.isdir(fullres):
-    print("SKIP: no data in", data)
-    sys.exit(77)
+    skip(f"no data in {data}")
 
 env = dict(os.environ, GST_PLUGIN_PATH=os.path.join(build, "plugin"))
 failures = []

@@ -26,6 +26,7 @@
 
 #include "gstcxrdicomdec.h"
 #include "dicom.h"
+#include "testdata.h"
 
 /* ---- fixtures ---- */
 
@@ -103,18 +104,11 @@ copy_file (const gchar * from, const gchar * to)
   return ok;
 }
 
-static const gchar *
-data_dir (void)
-{
-  const gchar *env = g_getenv ("CXR_DATA_DIR");
-  return env && env[0] ? env : "../shared/data";
-}
-
 /* the first NORMAL JPEG of the full-resolution sample, or NULL */
 static gchar *
 find_jpeg (void)
 {
-  gchar *dir = g_build_filename (data_dir (), "chest_xray_fullres_sample",
+  gchar *dir = g_build_filename (test_data_dir (), "chest_xray_fullres_sample",
       "NORMAL", NULL);
   GDir *d = g_dir_open (dir, 0, NULL);
   const gchar *name;
@@ -188,7 +182,8 @@ make_fixtures (void)
   have_tools = tool != NULL;
   g_free (tool);
   if (!have_tools) {
-    g_print ("SKIP: DCMTK tools (Debian package dcmtk) not installed\n");
+    test_missing ("DCMTK tools (Debian package dcmtk) not installed: the "
+        "tests of DICOM files did nothing");
     return;
   }
 
@@ -248,8 +243,11 @@ make_fixtures (void)
 
   jpeg = find_jpeg ();
   if (jpeg == NULL) {
-    g_print ("SKIP: no JPEG under %s/chest_xray_fullres_sample/NORMAL "
-        "(set CXR_DATA_DIR)\n", data_dir ());
+    gchar *what = g_strdup_printf ("no JPEG under "
+        "%s/chest_xray_fullres_sample/NORMAL (set CXR_DATA_DIR): the tests "
+        "of DICOM files made from one did nothing", test_data_dir ());
+    test_missing (what);
+    g_free (what);
     return;
   }
   FX (run_tool ("img2dcm", "-q", jpeg, "baseline.dcm", NULL));
@@ -1105,5 +1103,5 @@ main (int argc, char **argv)
   s = dicomdec_suite ();
   failed = gst_check_run_suite (s, "cxrdicomdec", __FILE__);
   remove_fixtures ();
-  return failed;
+  return test_exit_status (failed);
 }
