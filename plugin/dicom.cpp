@@ -19,6 +19,8 @@
 #include <dcmtk/oflog/oflog.h>
 
 #include <cstring>
+#include <exception>
+#include <new>
 #include <string>
 
 struct _CxrDicom
@@ -133,17 +135,77 @@ cxr_dicom_free (CxrDicom * d)
   g_free (d);
 }
 
-static CxrDicom *
-fail (CxrDicom * d, GError ** error, CxrDicomErrorCode code,
-    const std::string & msg)
+static gboolean
+fail (GError ** error, CxrDicomErrorCode code, const std::string & msg)
 {
   g_set_error_literal (error, CXR_DICOM_ERROR, code, msg.c_str ());
+  return FALSE;
+}
+
+/* The image's size from its header, bounded before anything is decoded (a
+ * few bytes can claim 65535x65535 pixels in a million frames), and the
+ * bytes its uncompressed Pixel Data needs. FALSE + error when too large. */
+static gboolean
+check_size (DcmDataset * ds, guint64 * bytes_needed, GError ** error)
+{
+  Uint16 rows = 0, cols = 0, alloc = 0, spp = 1;
+  Sint32 frames = 1;
+  const char *photometric = NULL;
+
+  ds->findAndGetUint16 (DCM_Rows, rows);
+  ds->findAndGetUint16 (DCM_Columns, cols);
+  ds->findAndGetUint16 (DCM_BitsAllocated, alloc);
+  ds->findAndGetUint16 (DCM_SamplesPerPixel, spp);
+  ds->findAndGetString (DCM_PhotometricInterpretation, photometric);
+  if (ds->findAndGetSint32 (DCM_NumberOfFrames, frames).bad () || frames < 1)
+    frames = 1;
+  if ((guint) frames > CXR_DICOM_MAX_FRAMES
+      || (guint64) rows * cols * frames > CXR_DICOM_MAX_PIXELS) {
+    g_set_error (error, CXR_DICOM_ERROR, CXR_DICOM_ERROR_TOO_LARGE,
+        "the DICOM image is %ux%u pixels in %d frame(s), more than allowed "
+        "(%u frames, %" G_GUINT64_FORMAT " pixels in all)", cols, rows,
+        (int) frames, CXR_DICOM_MAX_FRAMES, CXR_DICOM_MAX_PIXELS);
+    return FALSE;
+  }
+  /* bounded above, so no overflow: at most 2^28 x 65535 x 65535 / 8 */
+  guint64 samples = (guint64) rows * cols * frames * spp;
+  /* 4:2:2 keeps one Cb and one Cr for two pixels: 2 samples a pixel */
+  if (photometric && spp == 3 && g_str_has_suffix (photometric, "_422"))
+    samples = samples * 2 / 3;
+  *bytes_needed = samples * alloc / 8;
+  return TRUE;
+}
+
+static gboolean open_memory (CxrDicom * d, const guint8 * data, gsize size,
+    const CxrDicomOptions * opts, GError ** error);
+
+extern "C" CxrDicom *
+cxr_dicom_open_memory (const guint8 * data, gsize size,
+    const CxrDicomOptions * opts, GError ** error)
+{
+  CxrDicom *d = g_new0 (CxrDicom, 1);
+
+  /* a C++ exception into C code (GStreamer's threads) ends the process */
+  try {
+    if (open_memory (d, data, size, opts, error))
+      return d;
+  } catch (const std::bad_alloc &) {
+    g_set_error (error, CXR_DICOM_ERROR, CXR_DICOM_ERROR_TOO_LARGE,
+        "not enough memory to decode the DICOM image");
+  } catch (const std::exception & e) {
+    g_set_error (error, CXR_DICOM_ERROR, CXR_DICOM_ERROR_DECODE,
+        "cannot decode the DICOM image: %s", e.what ());
+  } catch (...) {
+    g_set_error (error, CXR_DICOM_ERROR, CXR_DICOM_ERROR_DECODE,
+        "cannot decode the DICOM image: the toolkit failed");
+  }
   cxr_dicom_free (d);
   return NULL;
 }
 
-extern "C" CxrDicom *
-cxr_dicom_open_memory (const guint8 * data, gsize size,
+/* fills d; FALSE + error, leaving d to be freed, on failure */
+static gboolean
+open_memory (CxrDicom * d, const guint8 * data, gsize size,
     const CxrDicomOptions * opts, GError ** error)
 {
   CxrDicomOptions defaults = { 0, 0 };
@@ -154,11 +216,10 @@ cxr_dicom_open_memory (const guint8 * data, gsize size,
   if (opts->bits != 0 && opts->bits != 8 && opts->bits != 16) {
     g_set_error (error, CXR_DICOM_ERROR, CXR_DICOM_ERROR_ARGUMENT,
         "output depth must be 0, 8 or 16, not %u", opts->bits);
-    return NULL;
+    return FALSE;
   }
 
   gboolean has_magic = size >= 132 && memcmp (data + 128, "DICM", 4) == 0;
-  CxrDicom *d = g_new0 (CxrDicom, 1);
   d->file = new DcmFileFormat ();
   d->par = 1.0;
 
@@ -176,22 +237,22 @@ cxr_dicom_open_memory (const guint8 * data, gsize size,
 
   if (cond.bad ()) {
     if (!has_magic)
-      return fail (d, error, CXR_DICOM_ERROR_NOT_DICOM,
+      return fail (error, CXR_DICOM_ERROR_NOT_DICOM,
           "not a DICOM file (no \"DICM\" at byte 128, and it does not parse "
           "as a bare DICOM data set)");
     /* DCMTK reports a short file as an invalid stream (or as needing
      * more data): with the magic present, that is what it almost always is */
     if (cond == EC_StreamNotifyClient || cond == EC_InvalidStream
         || cond == EC_PrematureSequDelimitationItem)
-      return fail (d, error, CXR_DICOM_ERROR_TRUNCATED,
+      return fail (error, CXR_DICOM_ERROR_TRUNCATED,
           std::string ("truncated (or corrupt) DICOM file: the data ends "
               "before its last element does (") + cond.text () + ")");
-    return fail (d, error, CXR_DICOM_ERROR_DECODE,
+    return fail (error, CXR_DICOM_ERROR_DECODE,
         std::string ("cannot parse the DICOM file: ") + cond.text ());
   }
   if (!has_magic && !ds->tagExists (DCM_SOPClassUID)
       && !ds->tagExists (DCM_PixelData))
-    return fail (d, error, CXR_DICOM_ERROR_NOT_DICOM,
+    return fail (error, CXR_DICOM_ERROR_NOT_DICOM,
         "not a DICOM file (no \"DICM\" at byte 128, and no SOP Class UID or "
         "Pixel Data)");
 
@@ -203,7 +264,7 @@ cxr_dicom_open_memory (const guint8 * data, gsize size,
 
   DcmElement *pixel = NULL;
   if (ds->findAndGetElement (DCM_PixelData, pixel).bad () || pixel == NULL)
-    return fail (d, error, CXR_DICOM_ERROR_NO_PIXEL_DATA,
+    return fail (error, CXR_DICOM_ERROR_NO_PIXEL_DATA,
         "the DICOM file holds no image: it has no Pixel Data (7FE0,0010) "
         "(e.g. a structured report or presentation state)");
 
@@ -216,28 +277,23 @@ cxr_dicom_open_memory (const guint8 * data, gsize size,
   d->frame_duration = find_frame_duration (ds);
   d->par = find_pixel_aspect_ratio (ds);
 
+  guint64 need;
+  if (!check_size (ds, &need, error))
+    return FALSE;
+
   /* decompress up front, for a clear error when a syntax is unsupported */
   if (xf.isEncapsulated ()) {
     cond = ds->chooseRepresentation (EXS_LittleEndianExplicit, NULL);
     if (cond.bad () || !ds->canWriteXfer (EXS_LittleEndianExplicit))
-      return fail (d, error, CXR_DICOM_ERROR_UNSUPPORTED,
+      return fail (error, CXR_DICOM_ERROR_UNSUPPORTED,
           std::string ("cannot decompress DICOM transfer syntax ")
           + xf.getXferName () + " (" + xf.getXferID () + "): "
           + (cond.bad () ? cond.text () : "no decoder"));
     xfer = EXS_LittleEndianExplicit;
   } else {
     /* uncompressed: the value must be as long as the image needs */
-    Uint16 rows = 0, cols = 0, alloc = 0, spp = 1;
-    Sint32 frames = 1;
-    ds->findAndGetUint16 (DCM_Rows, rows);
-    ds->findAndGetUint16 (DCM_Columns, cols);
-    ds->findAndGetUint16 (DCM_BitsAllocated, alloc);
-    ds->findAndGetUint16 (DCM_SamplesPerPixel, spp);
-    if (ds->findAndGetSint32 (DCM_NumberOfFrames, frames).bad () || frames < 1)
-      frames = 1;
-    guint64 need = (guint64) rows * cols * spp * frames * alloc / 8;
     if (pixel->getLength () < need || pixel->getLength () == 0)
-      return fail (d, error, CXR_DICOM_ERROR_TRUNCATED,
+      return fail (error, CXR_DICOM_ERROR_TRUNCATED,
           "truncated DICOM file: Pixel Data holds "
           + std::to_string (pixel->getLength ()) + " bytes, the image needs "
           + std::to_string (need));
@@ -254,7 +310,7 @@ cxr_dicom_open_memory (const guint8 * data, gsize size,
   EI_Status st = d->image->getStatus ();
   if (st != EIS_Normal) {
     std::string why = DicomImage::getString (st);
-    return fail (d, error, st == EIS_NotSupportedValue ?
+    return fail (error, st == EIS_NotSupportedValue ?
         CXR_DICOM_ERROR_UNSUPPORTED : CXR_DICOM_ERROR_DECODE,
         "cannot decode the DICOM image (photometric "
         + std::string (d->photometric ? d->photometric : "unknown") + "): "
@@ -265,7 +321,7 @@ cxr_dicom_open_memory (const guint8 * data, gsize size,
     DicomImage *mono = d->image->createMonochromeImage ();
     if (mono == NULL || mono->getStatus () != EIS_Normal) {
       delete mono;
-      return fail (d, error, CXR_DICOM_ERROR_UNSUPPORTED,
+      return fail (error, CXR_DICOM_ERROR_UNSUPPORTED,
           "cannot convert photometric "
           + std::string (d->photometric ? d->photometric : "unknown")
           + " to grey");
@@ -280,7 +336,7 @@ cxr_dicom_open_memory (const guint8 * data, gsize size,
       && (unsigned long) opts->window < d->image->getWindowCount ()) {
     d->image->setWindow ((unsigned long) opts->window);
   } else if (opts->window < -1) {
-    return fail (d, error, CXR_DICOM_ERROR_ARGUMENT,
+    return fail (error, CXR_DICOM_ERROR_ARGUMENT,
         "window must be -1 (full range) or a window index >= 0");
   }
   /* else: no such window in the file, pass through unwindowed */
@@ -291,9 +347,9 @@ cxr_dicom_open_memory (const guint8 * data, gsize size,
   d->data_bits = d->image->getDepth ();
   d->bits = opts->bits ? opts->bits : (d->data_bits > 8 ? 16 : 8);
   if (d->width == 0 || d->height == 0 || d->n_frames == 0)
-    return fail (d, error, CXR_DICOM_ERROR_DECODE,
+    return fail (error, CXR_DICOM_ERROR_DECODE,
         "the DICOM image has no pixels (zero rows, columns or frames)");
-  return d;
+  return TRUE;
 }
 
 extern "C" guint
@@ -380,9 +436,29 @@ cxr_dicom_get_study_instance_uid (const CxrDicom * d)
   return d->study_uid;
 }
 
+static gboolean get_frame (CxrDicom * d, guint index, guint8 * out,
+    gsize stride, guint bits, GError ** error);
+
 extern "C" gboolean
 cxr_dicom_get_frame (CxrDicom * d, guint index, guint8 * out, gsize stride,
     guint bits, GError ** error)
+{
+  try {
+    return get_frame (d, index, out, stride, bits, error);
+  } catch (const std::bad_alloc &) {
+    g_set_error (error, CXR_DICOM_ERROR, CXR_DICOM_ERROR_TOO_LARGE,
+        "not enough memory to render frame %u of the DICOM image", index);
+  } catch (...) {
+    g_set_error (error, CXR_DICOM_ERROR, CXR_DICOM_ERROR_DECODE,
+        "cannot render frame %u of the DICOM image: the toolkit failed",
+        index);
+  }
+  return FALSE;
+}
+
+static gboolean
+get_frame (CxrDicom * d, guint index, guint8 * out, gsize stride, guint bits,
+    GError ** error)
 {
   if (bits == 0)
     bits = d->bits;

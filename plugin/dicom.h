@@ -43,14 +43,23 @@ typedef enum
   CXR_DICOM_ERROR_NO_PIXEL_DATA,  /* e.g. a structured report */
   CXR_DICOM_ERROR_UNSUPPORTED,    /* transfer syntax, photometric, ... */
   CXR_DICOM_ERROR_DECODE,         /* anything else DCMTK refuses */
-  CXR_DICOM_ERROR_ARGUMENT        /* bad frame index, depth, ... */
+  CXR_DICOM_ERROR_ARGUMENT,       /* bad frame index, depth, ... */
+  CXR_DICOM_ERROR_TOO_LARGE       /* more frames or pixels than allowed */
 } CxrDicomErrorCode;
+
+/* Refused from the header, before anything is decoded: more than this many
+ * frames, or more pixels over all frames (2^28: 256 MiB at 8 bits, more in
+ * the toolkit's own buffers). */
+#define CXR_DICOM_MAX_FRAMES 100000u
+#define CXR_DICOM_MAX_PIXELS (G_GUINT64_CONSTANT (1) << 28)
 
 /* the toolkit's codecs, registered once (thread-safe); called by open */
 void cxr_dicom_init (void);
 
 /* Parses data (the whole file; copied as needed, may be freed after).
- * opts may be NULL (window 0, automatic depth). NULL + error on failure. */
+ * opts may be NULL (window 0, automatic depth). NULL + error on failure,
+ * the toolkit's exceptions (out of memory among them) included: none
+ * crosses this interface. */
 CxrDicom *cxr_dicom_open_memory (const guint8 * data, gsize size,
     const CxrDicomOptions * opts, GError ** error);
 void cxr_dicom_free (CxrDicom * d);

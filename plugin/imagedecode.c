@@ -442,6 +442,12 @@ cxr_image_decode_dicom (const guint8 * data, gsize size, CxrImage * image,
   image->format = bits > 8 ? CXR_IMAGE_FORMAT_GRAY16_LE : CXR_IMAGE_FORMAT_GRAY8;
   image->width = cxr_dicom_get_width (d);
   image->height = cxr_dicom_get_height (d);
+  /* the same limits as for JPEG and PNG (dicom.h's are over all frames) */
+  if (!check_dimensions (image->width, image->height, "DICOM", error)) {
+    cxr_dicom_free (d);
+    memset (image, 0, sizeof *image);
+    return FALSE;
+  }
   image->stride = ((gsize) image->width * (bits > 8 ? 2 : 1) + 3) & ~(gsize) 3;
   image->size = image->stride * image->height;
   image->data = g_try_malloc (image->size);

@@ -236,6 +236,50 @@ make_fixtures (void)
       "(0008,0060) CS [SR]\n" "(0040,a040) CS [CONTAINER]\n";
   FX (write_file ("sr.txt", sr, strlen (sr)));
   FX (run_tool ("dump2dcm", "-q", "sr.txt", "sr.dcm", NULL));
+  /* uncompressed YBR_FULL_422, 4x4: per two pixels Y0 Y1 Cb Cr, with
+   * Cb = Cr = 128 so that the grey is Y itself */
+  guint8 ybr[32];
+  for (guint i = 0; i < 8; i++) {
+    ybr[4 * i] = (guint8) (20 * i + 5);
+    ybr[4 * i + 1] = (guint8) (20 * i + 15);
+    ybr[4 * i + 2] = ybr[4 * i + 3] = 128;
+  }
+  FX (write_file ("ybr422.raw", ybr, sizeof ybr));
+  gchar *ybr_dump = g_strdup_printf (
+      "(0002,0010) UI [1.2.840.10008.1.2.1]\n"
+      "(0008,0016) UI [1.2.840.10008.5.1.4.1.1.7]\n"
+      "(0008,0018) UI [1.2.3.4.5.9]\n"
+      "(0008,0060) CS [OT]\n"
+      "(0028,0002) US 3\n" "(0028,0004) CS [YBR_FULL_422]\n"
+      "(0028,0006) US 0\n" "(0028,0010) US 4\n" "(0028,0011) US 4\n"
+      "(0028,0100) US 8\n" "(0028,0101) US 8\n" "(0028,0102) US 7\n"
+      "(0028,0103) US 0\n" "(7fe0,0010) OB =%s/ybr422.raw\n", fixture_dir);
+  FX (write_file ("ybr422.txt", ybr_dump, strlen (ybr_dump)));
+  g_free (ybr_dump);
+  FX (run_tool ("dump2dcm", "-q", "ybr422.txt", "ybr422.dcm", NULL));
+  /* headers that claim a huge image over a few bytes of pixels */
+  const gchar *huge[][2] = {
+    {"huge-frames", "(0028,0008) IS [1000000]\n(0028,0010) US 512\n"
+          "(0028,0011) US 512\n"},
+    {"huge-sides", "(0028,0010) US 60000\n(0028,0011) US 60000\n"},
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (huge); i++) {
+    gchar *txt = g_strdup_printf ("%s.txt", huge[i][0]);
+    gchar *dcm = g_strdup_printf ("%s.dcm", huge[i][0]);
+    gchar *dump = g_strdup_printf (
+        "(0002,0010) UI [1.2.840.10008.1.2.1]\n"
+        "(0008,0016) UI [1.2.840.10008.5.1.4.1.1.7]\n"
+        "(0008,0018) UI [1.2.3.4.5.10]\n" "(0028,0002) US 1\n"
+        "(0028,0004) CS [MONOCHROME2]\n" "%s"
+        "(0028,0100) US 8\n" "(0028,0101) US 8\n" "(0028,0102) US 7\n"
+        "(0028,0103) US 0\n" "(7fe0,0010) OB 00\\01\\02\\03\n",
+        huge[i][1]);
+    FX (write_file (txt, dump, strlen (dump)));
+    FX (run_tool ("dump2dcm", "-q", txt, dcm, NULL));
+    g_free (dump);
+    g_free (txt);
+    g_free (dcm);
+  }
   /* not DICOM */
   gchar *junk = g_strnfill (4096, 'x');
   FX (write_file ("junk.dcm", junk, 4096));
@@ -669,6 +713,65 @@ GST_START_TEST (test_multiframe)
 
 GST_END_TEST;
 
+/* the file's bytes, opened with the shim; error filled on failure */
+static CxrDicom *
+open_fixture (const gchar * name, GError ** error)
+{
+  gchar *path = fx (name), *data = NULL;
+  gsize size = 0;
+  CxrDicom *d;
+
+  fail_unless (g_file_get_contents (path, &data, &size, NULL), "%s", path);
+  d = cxr_dicom_open_memory ((const guint8 *) data, size, NULL, error);
+  g_free (data);
+  g_free (path);
+  return d;
+}
+
+/* uncompressed 4:2:2 holds two samples a pixel, not three: it was refused
+ * as truncated */
+GST_START_TEST (test_ybr_full_422)
+{
+  GError *err = NULL;
+  CxrDicom *d;
+  guint8 out[16];
+
+  NEED_TOOLS ();
+  d = open_fixture ("ybr422.dcm", &err);
+  fail_unless (d != NULL, "%s", err ? err->message : "");
+  fail_unless_equals_int (cxr_dicom_get_width (d), 4);
+  fail_unless_equals_int (cxr_dicom_get_height (d), 4);
+  fail_unless (cxr_dicom_get_frame (d, 0, out, 4, 8, &err));
+  for (guint i = 0; i < 16; i++) {
+    gint want = 20 * (i / 2) + (i % 2 ? 15 : 5);
+    fail_unless (ABS (out[i] - want) <= 1, "pixel %u: %d, want %d", i,
+        out[i], want);
+  }
+  cxr_dicom_free (d);
+}
+
+GST_END_TEST;
+
+/* a header may claim any size: refused before anything is decoded */
+GST_START_TEST (test_huge_header)
+{
+  static const gchar *files[] = { "huge-frames.dcm", "huge-sides.dcm" };
+
+  NEED_TOOLS ();
+  for (guint i = 0; i < G_N_ELEMENTS (files); i++) {
+    GError *err = NULL;
+    CxrDicom *d = open_fixture (files[i], &err);
+
+    fail_unless (d == NULL, "%s was opened", files[i]);
+    fail_unless (g_error_matches (err, CXR_DICOM_ERROR,
+            CXR_DICOM_ERROR_TOO_LARGE), "%s: %s", files[i], err->message);
+    fail_unless (strstr (err->message, "more than allowed") != NULL);
+    g_error_free (err);
+  }
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_rgb)
 {
   Result r;
@@ -1063,6 +1166,8 @@ dicomdec_suite (void)
   tcase_add_test (tc, test_16bit);
   tcase_add_test (tc, test_multiframe);
   tcase_add_test (tc, test_rgb);
+  tcase_add_test (tc, test_ybr_full_422);
+  tcase_add_test (tc, test_huge_header);
   tcase_add_test (tc, test_voi_window);
   tcase_add_test (tc, test_signed_rescale);
   tcase_add_test (tc, test_frame_time_vector);
