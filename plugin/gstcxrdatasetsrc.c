@@ -89,6 +89,7 @@
 
 #include "gstcxrelements.h"
 #include "imagedecode.h"
+#include "manifest.h"
 #include "gst/cxr/cxrmeta.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_cxr_dataset_src_debug);
@@ -693,71 +694,49 @@ static gboolean
 read_manifest (GstCxrDatasetSrc * self, const gchar * location,
     GPtrArray * listed)
 {
-  gchar *contents, *dir, **lines;
+  gchar *contents, *dir;
+  gsize length;
   GError *err = NULL;
-  gboolean ok = TRUE, first = TRUE;
-  GPtrArray *labels;
+  GPtrArray *labels, *entries;
 
-  if (!g_file_get_contents (location, &contents, NULL, &err)) {
+  if (!g_file_get_contents (location, &contents, &length, &err)) {
     GST_ELEMENT_ERROR (self, RESOURCE, READ,
         ("Could not read manifest '%s'.", location), ("%s", err->message));
     g_error_free (err);
     return FALSE;
   }
-  dir = g_path_get_dirname (location);
-  /* spreadsheet exports often start with a UTF-8 byte order mark */
-  lines = g_strsplit (g_str_has_prefix (contents, "\xef\xbb\xbf") ?
-      contents + 3 : contents, "\n", -1);
+  entries = cxr_manifest_parse (contents, length, location, &err);
   g_free (contents);
+  if (!entries) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s.", err->message),
+        (NULL));
+    g_error_free (err);
+    return FALSE;
+  }
+  dir = g_path_get_dirname (location);
+  for (guint i = 0; i < entries->len; i++) {
+    const CxrManifestEntry *e = g_ptr_array_index (entries, i);
+    CxrDatasetFile *file = dataset_file_new (g_path_is_absolute (e->path) ?
+        g_strdup (e->path) : g_build_filename (dir, e->path, NULL),
+        g_strdup (e->path));
 
-  for (guint n = 0; lines[n] && ok; n++) {
-    gchar *line = g_strstrip (lines[n]);       /* also drops a CR */
-    gchar *comma = strchr (line, ',');
-    const gchar *path, *label = "";
-    CxrDatasetFile *file;
-
-    if (line[0] == '\0')
-      continue;
-    if (comma) {
-      *comma = '\0';
-      label = g_strstrip (comma + 1);
-    }
-    path = g_strstrip (line);
-    if (first && g_ascii_strcasecmp (path, "path") == 0
-        && (label[0] == '\0' || g_ascii_strcasecmp (label, "label") == 0)) {
-      first = FALSE;            /* header line */
-      continue;
-    }
-    first = FALSE;
-    if (path[0] == '\0' || strchr (label, ',')) {
-      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-          ("Line %u of manifest '%s' is not 'path,label'%s.", n + 1, location,
-              path[0] ? " (more than one comma; paths with commas are not "
-              "supported)" : " (no file path)"), (NULL));
-      ok = FALSE;
-      break;
-    }
-    file = dataset_file_new (g_path_is_absolute (path) ? g_strdup (path) :
-        g_build_filename (dir, path, NULL), g_strdup (path));
-    if (label[0] != '\0')
-      file->label = g_strdup (label);
+    file->label = g_strdup (e->label);
     g_ptr_array_add (self->files, file);
-
     if (listed && file->label && class_index_of (listed, file->label) < 0) {
       gchar *l = join_names (listed);
 
       GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
           ("Line %u of manifest '%s': label '%s' is not one of the classes "
-              "given in the 'classes' property (%s).", n + 1, location,
+              "given in the 'classes' property (%s).", e->line, location,
               file->label, l), (NULL));
       g_free (l);
-      ok = FALSE;
+      g_free (dir);
+      g_ptr_array_unref (entries);
+      return FALSE;
     }
   }
-  g_strfreev (lines);
   g_free (dir);
-  if (!ok)
-    return FALSE;
+  g_ptr_array_unref (entries);
 
   /* class order: as listed, or the sorted distinct labels */
   if (listed) {
