@@ -338,8 +338,9 @@ gst_cxr_classify_start (GstBaseTransform * trans)
           ("Model file '%s' not found. Set the 'model' property to a "
               "model written by cxrtrain.", path), ("%s", error->message));
     else
+      /* the message names the file */
       GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-          ("Cannot use model '%s': %s", path, error->message), (NULL));
+          ("Cannot use the model: %s.", error->message), (NULL));
     g_error_free (error);
     g_free (path);
     return FALSE;

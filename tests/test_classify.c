@@ -766,8 +766,8 @@ GST_START_TEST (test_bad_models)
 
   fail_unless (g_file_set_contents (garbage, "not a model at all", -1, NULL));
   expect_start_error (absent, "not found");
-  expect_start_error (garbage, "Cannot use model");
-  expect_start_error (tmp_dir, "Cannot use model");
+  expect_start_error (garbage, "Cannot use the model");
+  expect_start_error (tmp_dir, "Cannot use the model");
   g_remove (garbage);
   g_free (garbage);
   g_free (absent);
