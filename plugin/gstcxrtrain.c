@@ -370,9 +370,12 @@ save_model (GstCxrTrain * self, CxrModel * model)
   GError *error = NULL;
 
   if (!cxr_model_save (model, self->out_path, &error)) {
+    /* the cause (a full disk, a read-only folder) is in the message; the
+     * model already there is left as it was */
     GST_ELEMENT_ERROR (self, RESOURCE, WRITE,
-        ("Cannot write the model to '%s'. Check that its folder exists and "
-            "is writable.", self->out_path), ("%s", error->message));
+        ("Cannot write the model (%s). Check that the folder exists, is "
+            "writable and has room; a model already at '%s' is unchanged.",
+            error->message, self->out_path), (NULL));
     g_error_free (error);
     self->failed = TRUE;
     return FALSE;
