@@ -437,6 +437,73 @@ GST_START_TEST (test_two_classifiers)
 
 GST_END_TEST;
 
+typedef struct {
+  GstElement *element;
+  int swaps;
+} Swapper;
+
+/* a stress thread's callback (its first argument is the thread) */
+static void
+alternate_model (gpointer thread, gpointer data)
+{
+  Swapper *s = data;
+
+  (void) thread;
+  g_object_set (s->element, "model", s->swaps++ % 2 ? model_a : model_b,
+      NULL);
+}
+
+/* The threshold, the interval and the model file set from other threads
+ * while frames flow: nothing crashes, and every frame leaves with one
+ * result whose probability is one of the two models'. */
+GST_START_TEST (test_stress_threads)
+{
+  gchar *caps = caps_for ("GRAY8", 256, 256);
+  GstBuffer *pic = picture ("GRAY8", 256, 256);
+  gfloat pa = probability_with (model_a, pic), pb = probability_with (model_b, pic);
+  GstElement *e = gst_element_factory_make ("cxrclassify", NULL);
+  GValue threshold = G_VALUE_INIT, interval = G_VALUE_INIT;
+  GstHarnessThread *threads[3];
+  GstHarness *h;
+  Swapper swapper = { e, 0 };
+
+  /* the stress threads set properties on the harness's element itself */
+  g_object_set (e, "model", model_a, NULL);
+  h = gst_harness_new_with_element (e, "sink", "src");
+  gst_harness_set_src_caps_str (h, caps);
+  g_value_init (&threshold, G_TYPE_FLOAT);
+  g_value_set_float (&threshold, 0.3f);
+  g_value_init (&interval, G_TYPE_UINT);
+  g_value_set_uint (&interval, 2);
+  threads[0] = gst_harness_stress_property_start_full (h, "threshold",
+      &threshold, 100);
+  threads[1] = gst_harness_stress_property_start_full (h, "interval",
+      &interval, 100);
+  threads[2] = gst_harness_stress_custom_start (h, NULL, alternate_model,
+      &swapper, 50000);
+  for (int i = 0; i < 400; i++) {
+    GstBuffer *out = push_pull (h, gst_buffer_ref (pic));
+    GstCxrClassificationMeta *m = gst_buffer_get_cxr_classification_meta (out);
+    int n = 0;
+
+    gst_buffer_foreach_meta (out, count_classification, &n);
+    fail_unless_equals_int (n, 1);
+    fail_unless (m->probabilities[1] == pa || m->probabilities[1] == pb,
+        "frame %d: %f is neither model's", i, m->probabilities[1]);
+    gst_buffer_unref (out);
+    g_usleep (2000);
+  }
+  for (int t = 0; t < 3; t++)
+    fail_unless (gst_harness_stress_thread_stop (threads[t]) > 0);
+  g_value_unset (&threshold);
+  g_value_unset (&interval);
+  gst_harness_teardown (h);
+  gst_buffer_unref (pic);
+  g_free (caps);
+}
+
+GST_END_TEST;
+
 /* replaces the file as cxrtrain does: whole, by rename */
 static void
 replace_file (const gchar * path, const gchar * contents, gsize len)
@@ -832,6 +899,7 @@ cxrclassify_suite (void)
   tcase_add_test (tc, test_model_swap_under_load);
   tcase_add_test (tc, test_model_swap_broken);
   tcase_add_test (tc, test_two_classifiers);
+  tcase_add_test (tc, test_stress_threads);
   tcase_add_test (tc, test_ensemble_mean_logit);
   tcase_add_test (tc, test_abstain);
   tcase_add_test (tc, test_bad_models);
