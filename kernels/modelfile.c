@@ -595,7 +595,8 @@ parse_entry (const char *name, JsonNode * node, guint64 data_size,
     set_error (error, CXR_ERROR_CORRUPT, file,
         "tensor '%s' has data_offsets [%" G_GINT64_FORMAT ", %"
         G_GINT64_FORMAT "] beyond the end of the %" G_GUINT64_FORMAT
-        "-byte data region", name, e->begin, e->end, data_size);
+        "-byte data region (is the file truncated?)", name, e->begin, e->end,
+        data_size);
     return FALSE;
   }
   /* numel * 4 cannot overflow: shape_numel bounds numel by G_MAXINT64 / 4. */
