@@ -719,6 +719,8 @@ gst_cxr_classify_set_property (GObject * object, guint prop_id,
 {
   GstCxrClassify *self = GST_CXR_CLASSIFY (object);
 
+  if (!gst_cxr_property_may_change (object, pspec))
+    return;
   GST_OBJECT_LOCK (self);
   switch (prop_id) {
     case PROP_MODEL:
@@ -836,9 +838,10 @@ gst_cxr_classify_class_init (GstCxrClassifyClass * klass)
       g_param_spec_string ("model", "Model",
           "Model file (safetensors, as written by cxrtrain); unset: the "
           "installed default model. Replacing the file while playing swaps "
-          "the weights between two frames", NULL,
+          "the weights between two frames, and so does setting another "
+          "file", NULL,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_READY));
+          GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_THRESHOLD,
       g_param_spec_float ("threshold", "Threshold",
           "Probability of the last class (PNEUMONIA) from which it is "

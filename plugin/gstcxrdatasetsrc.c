@@ -350,6 +350,8 @@ gst_cxr_dataset_src_set_property (GObject * object, guint prop_id,
 {
   GstCxrDatasetSrc *self = GST_CXR_DATASET_SRC (object);
 
+  if (!gst_cxr_property_may_change (object, pspec))
+    return;
   GST_OBJECT_LOCK (self);
   switch (prop_id) {
     case PROP_LOCATION:

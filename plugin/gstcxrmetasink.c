@@ -238,6 +238,8 @@ gst_cxr_meta_sink_set_property (GObject * object, guint prop_id,
 {
   GstCxrMetaSink *self = GST_CXR_META_SINK (object);
 
+  if (!gst_cxr_property_may_change (object, pspec))
+    return;
   GST_OBJECT_LOCK (self);
   switch (prop_id) {
     case PROP_LOCATION:

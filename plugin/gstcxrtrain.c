@@ -1366,6 +1366,8 @@ gst_cxr_train_set_property (GObject * object, guint prop_id,
 {
   GstCxrTrain *self = GST_CXR_TRAIN (object);
 
+  if (!gst_cxr_property_may_change (object, pspec))
+    return;
   GST_OBJECT_LOCK (self);
   switch (prop_id) {
     case PROP_MODEL:

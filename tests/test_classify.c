@@ -844,6 +844,47 @@ GST_END_TEST;
 
 /* Out-of-range values are refused by the property specs, so the element
  * keeps a usable value. */
+/* A setting read only at start, set while playing: a warning says so, and
+ * the value stays; the model file, which may change, does change. */
+GST_START_TEST (test_set_while_playing)
+{
+  gchar *caps = caps_for ("GRAY8", 64, 64);
+  GstElement *e = gst_element_factory_make ("cxrclassify", NULL);
+  GstBus *bus = gst_bus_new ();
+  GstHarness *h;
+  GstMessage *msg;
+  GError *error = NULL;
+  gchar *model;
+  gint precision;
+
+  g_object_set (e, "model", model_a, NULL);
+  h = gst_harness_new_with_element (e, "sink", "src");
+  gst_harness_set_src_caps_str (h, caps);
+  gst_element_set_bus (e, bus);
+  gst_buffer_unref (push_pull (h, picture ("GRAY8", 64, 64)));
+  gst_util_set_object_arg (G_OBJECT (e), "precision", "bf16");
+  g_object_get (e, "precision", &precision, NULL);
+  fail_unless_equals_int (precision, CXR_PRECISION_AUTO);
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING);
+  fail_unless (msg != NULL);
+  gst_message_parse_warning (msg, &error, NULL);
+  fail_unless (strstr (error->message, "'precision' can be set only before")
+      != NULL, "%s", error->message);
+  g_error_free (error);
+  gst_message_unref (msg);
+  g_object_set (e, "model", model_b, NULL);
+  g_object_get (e, "model", &model, NULL);
+  fail_unless_equals_string (model, model_b);
+  fail_unless (gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING) == NULL);
+  g_free (model);
+  gst_element_set_bus (e, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+  g_free (caps);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_bad_properties)
 {
   GstElement *c = gst_element_factory_make ("cxrclassify", NULL);
@@ -900,6 +941,7 @@ cxrclassify_suite (void)
   tcase_add_test (tc, test_model_swap_broken);
   tcase_add_test (tc, test_two_classifiers);
   tcase_add_test (tc, test_stress_threads);
+  tcase_add_test (tc, test_set_while_playing);
   tcase_add_test (tc, test_ensemble_mean_logit);
   tcase_add_test (tc, test_abstain);
   tcase_add_test (tc, test_bad_models);
