@@ -18,7 +18,13 @@
 #include <dcmtk/dcmimage/diregist.h>    /* colour images (RGB, YBR, ...) */
 #include <dcmtk/oflog/oflog.h>
 
+#include <dcmtk/dcmdata/dcistrmf.h>
+#include <dcmtk/dcmdata/dcpxitem.h>
+
+#include <cerrno>
 #include <cstring>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <exception>
 #include <new>
 #include <string>
@@ -33,6 +39,7 @@ struct _CxrDicom
   gboolean invert;              /* MONOCHROME1: inverted here, exactly */
   gchar *photometric, *transfer_syntax;
   gchar *modality, *view_position, *body_part, *sop_uid, *study_uid;
+  int fd;                       /* the bytes, which the parsed file reads */
 };
 
 extern "C" GQuark
@@ -124,7 +131,9 @@ cxr_dicom_free (CxrDicom * d)
   if (d == NULL)
     return;
   delete d->image;              /* before the data set it points into */
-  delete d->file;
+  delete d->file;               /* before the bytes it may still read */
+  if (d->fd >= 0)
+    close (d->fd);
   g_free (d->photometric);
   g_free (d->transfer_syntax);
   g_free (d->modality);
@@ -133,6 +142,21 @@ cxr_dicom_free (CxrDicom * d)
   g_free (d->sop_uid);
   g_free (d->study_uid);
   g_free (d);
+}
+
+static gboolean
+write_all (int fd, const guint8 * data, gsize size)
+{
+  while (size > 0) {
+    ssize_t n = write (fd, data, size);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return FALSE;
+    data += n;
+    size -= n;
+  }
+  return TRUE;
 }
 
 static gboolean
@@ -185,6 +209,7 @@ cxr_dicom_open_memory (const guint8 * data, gsize size,
 {
   CxrDicom *d = g_new0 (CxrDicom, 1);
 
+  d->fd = -1;
   /* a C++ exception into C code (GStreamer's threads) ends the process */
   try {
     if (open_memory (d, data, size, opts, error))
@@ -223,16 +248,28 @@ open_memory (CxrDicom * d, const guint8 * data, gsize size,
   d->file = new DcmFileFormat ();
   d->par = 1.0;
 
-  /* parse straight from memory */
+  /* Parsed from an anonymous in-memory file, not from the buffer: from
+   * memory DCMTK reserves each element's declared length before reading it
+   * (a 150-byte file can claim 4 GiB), while from a file it leaves the long
+   * ones (over DCM_MaxReadLength) unread until asked for, and only the
+   * pixel data is, once its length is checked against the file's. */
+  d->fd = memfd_create ("cxr-dicom", MFD_CLOEXEC);
+  if (d->fd < 0 || !write_all (d->fd, data, size))
+    return fail (error, CXR_DICOM_ERROR_DECODE,
+        std::string ("cannot hold the DICOM file in memory: ")
+        + g_strerror (errno));
+  gchar *path = g_strdup_printf ("/proc/self/fd/%d", d->fd);
   OFCondition cond;
   {
-    DcmInputBufferStream in;
-    in.setBuffer (data, (offile_off_t) size);
-    in.setEos ();
-    d->file->transferInit ();
-    cond = d->file->read (in, EXS_Unknown, EGL_noChange, DCM_MaxReadLength);
-    d->file->transferEnd ();
+    DcmInputFileStream in (path);
+    cond = in.status ();
+    if (cond.good ()) {
+      d->file->transferInit ();
+      cond = d->file->read (in, EXS_Unknown, EGL_noChange, DCM_MaxReadLength);
+      d->file->transferEnd ();
+    }
   }
+  g_free (path);
   DcmDataset *ds = d->file->getDataset ();
 
   if (cond.bad ()) {
@@ -283,6 +320,20 @@ open_memory (CxrDicom * d, const guint8 * data, gsize size,
 
   /* decompress up front, for a clear error when a syntax is unsupported */
   if (xf.isEncapsulated ()) {
+    /* each fragment is read from the file only now: it must fit in it */
+    DcmPixelSequence *fragments = NULL;
+    DcmPixelItem *fragment = NULL;
+    if (pixel->ident () == EVR_PixelData
+        && OFstatic_cast (DcmPixelData *, pixel)->getEncapsulatedRepresentation
+        (xfer, NULL, fragments).good () && fragments)
+      for (unsigned long i = 0; i < fragments->card (); i++)
+        if (fragments->getItem (fragment, i).good ()
+            && xf.getStreamCompression () == ESC_none
+            && fragment->getLength () > size)
+          return fail (error, CXR_DICOM_ERROR_TRUNCATED,
+              "truncated DICOM file: a fragment of its compressed Pixel Data "
+              "claims " + std::to_string (fragment->getLength ())
+              + " bytes, more than the file holds");
     cond = ds->chooseRepresentation (EXS_LittleEndianExplicit, NULL);
     if (cond.bad () || !ds->canWriteXfer (EXS_LittleEndianExplicit))
       return fail (error, CXR_DICOM_ERROR_UNSUPPORTED,
@@ -291,7 +342,14 @@ open_memory (CxrDicom * d, const guint8 * data, gsize size,
           + (cond.bad () ? cond.text () : "no decoder"));
     xfer = EXS_LittleEndianExplicit;
   } else {
-    /* uncompressed: the value must be as long as the image needs */
+    /* uncompressed: the file must hold the value (it is read from the file
+     * only now; a deflated file's data set is larger than the file) */
+    if (xf.getStreamCompression () == ESC_none && pixel->getLength () > size)
+      return fail (error, CXR_DICOM_ERROR_TRUNCATED,
+          "truncated DICOM file: Pixel Data claims "
+          + std::to_string (pixel->getLength ()) + " bytes, the file holds "
+          + std::to_string (size));
+    /* and it must be as long as the image needs */
     if (pixel->getLength () < need || pixel->getLength () == 0)
       return fail (error, CXR_DICOM_ERROR_TRUNCATED,
           "truncated DICOM file: Pixel Data holds "

@@ -19,7 +19,7 @@ import tempfile
 import numpy as np
 from PIL import Image
 
-from skipping import skip
+from checking import check, finish, skip
 
 source, build, data = sys.argv[1:4]
 fullres = os.path.join(data, "chest_xray_fullres_sample")
@@ -27,13 +27,7 @@ if not os.path.isdir(fullres):
     skip(f"no data in {data}")
 
 env = dict(os.environ, GST_PLUGIN_PATH=os.path.join(build, "plugin"))
-failures = []
 
-
-def check(what, ok, detail=""):
-    print(("ok   " if ok else "FAIL ") + what + (f" ({detail})" if detail else ""))
-    if not ok:
-        failures.append(what)
 
 
 def run(cmd, **kw):
@@ -188,7 +182,4 @@ with tempfile.TemporaryDirectory() as tmp:
               all(r["abstained"] and r["reason"] == "modality" and r["label"] is None
                   for r in results), str({r["reason"] for r in results}))
 
-if failures:
-    print(f"{len(failures)} failed: " + "; ".join(failures))
-    sys.exit(1)
-print("all DICOM pipeline checks passed")
+finish("DICOM pipeline")

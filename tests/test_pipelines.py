@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 
-from skipping import exit_status_for_skip, skip
+from checking import check, finish, skip, skip_part
 
 source, build, data = sys.argv[1:4]
 train = os.path.join(data, "chest_xray", "train")
@@ -22,14 +22,7 @@ if not os.path.isdir(train) or not os.path.isdir(fullres):
 
 env = dict(os.environ, GST_PLUGIN_PATH=os.path.join(build, "plugin"))
 cxr_run = os.path.join(build, "pipelines", "cxr-run")
-failures = []
-skipped = []
 
-
-def check(what, ok, detail=""):
-    print(("ok   " if ok else "FAIL ") + what + (f" ({detail})" if detail else ""))
-    if not ok:
-        failures.append(what)
 
 
 def run(cmd, **kw):
@@ -120,8 +113,7 @@ with tempfile.TemporaryDirectory() as tmp:
               len(got) == 30 and all(isinstance(r["threshold"], float) for r in got),
               done.stderr[-300:])
     else:
-        print("SKIP: LC_ALL=de_DE.UTF-8 (no localedef or no locale sources)")
-        skipped.append("LC_ALL=de_DE.UTF-8")
+        skip_part("LC_ALL=de_DE.UTF-8", "no localedef or no locale sources")
 
     # 2. classify an unlabelled flat folder of full-resolution images
     flat = os.path.join(tmp, "flat")
@@ -246,10 +238,4 @@ with tempfile.TemporaryDirectory() as tmp:
         check("live: frames in between carry the last result, stale",
               all(r["label"] is not None for r in results))
 
-if failures:
-    print(f"{len(failures)} failed: " + "; ".join(failures))
-    sys.exit(1)
-if skipped:
-    print("every check that ran passed; skipped: " + "; ".join(skipped))
-    sys.exit(exit_status_for_skip())
-print("all pipeline checks passed")
+finish("pipeline")
