@@ -498,6 +498,7 @@ GST_START_TEST (test_stress_threads)
   g_value_unset (&threshold);
   g_value_unset (&interval);
   gst_harness_teardown (h);
+  gst_object_unref (e);         /* the harness took its own reference */
   gst_buffer_unref (pic);
   g_free (caps);
 }
@@ -880,6 +881,7 @@ GST_START_TEST (test_set_while_playing)
   gst_element_set_bus (e, NULL);
   gst_object_unref (bus);
   gst_harness_teardown (h);
+  gst_object_unref (e);         /* the harness took its own reference */
   g_free (caps);
 }
 
