@@ -183,6 +183,13 @@ check_size (DcmDataset * ds, guint64 * bytes_needed, GError ** error)
   ds->findAndGetString (DCM_PhotometricInterpretation, photometric);
   if (ds->findAndGetSint32 (DCM_NumberOfFrames, frames).bad () || frames < 1)
     frames = 1;
+  /* the toolkit reads a missing one as 1 sample and fills the image out
+   * with zeros, so the count must not drop to 0 here (a 553-byte file then
+   * became a 16388x11780 image); a missing depth counts as 8 bits */
+  if (spp < 1)
+    spp = 1;
+  if (alloc == 0)
+    alloc = 8;
   if ((guint) frames > CXR_DICOM_MAX_FRAMES
       || (guint64) rows * cols * frames > CXR_DICOM_MAX_PIXELS) {
     g_set_error (error, CXR_DICOM_ERROR, CXR_DICOM_ERROR_TOO_LARGE,

@@ -166,7 +166,7 @@ with tempfile.TemporaryDirectory() as tmp:
         for line in log.splitlines():
             if "cxrdatasetsrc-skipped" in line and name in line:
                 reason = "skipped: " + unescape(line.split("reason=(string)")[-1]
-                                                .strip(' ";'))[:120]
+                                                .strip(' ";'))[:200]
                 break
         else:
             if name in ("loop", "fifo"):
@@ -225,7 +225,7 @@ with tempfile.TemporaryDirectory() as tmp:
         err = done.stderr.decode("utf-8", "replace") + done.stdout.decode("utf-8", "replace")
         message = next((line for line in err.splitlines() if "Cannot use the model" in line),
                        "").replace(path, "FILE")
-        message = message[message.find("Cannot use the model"):][:150]
+        message = message[message.find("Cannot use the model"):][:220]
         # gst-launch exits 255 (-1) on an error; a signal would be negative
         check(f"model: {what}: refused with a message ({phrase!r}), no crash",
               done.returncode > 0 and phrase in err, f"exit {done.returncode}: {message}")
