@@ -115,7 +115,7 @@ with tempfile.TemporaryDirectory() as tmp:
     broken["frames.dcm"] = "a DICOM header claiming 10^6 frames of 512x512"
     dicom(os.path.join(folder, "sides.dcm"), "(0028,0010) US 60000\n(0028,0011) US 60000\n")
     broken["sides.dcm"] = "a DICOM header claiming 60000x60000"
-    with open(os.path.join(source, "tests", "fuzz", "corpus", "dicom",
+    with open(os.path.join(source, "tests", "fuzz", "crashes", "dicom",
                            "element-claims-4gib-b.dcm"), "rb") as f:
         claim = f.read()[1:]            # the fuzz target's option byte off
     with open(os.path.join(folder, "element.dcm"), "wb") as f:
