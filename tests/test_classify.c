@@ -323,6 +323,17 @@ probability_with (const gchar * model, GstBuffer * picture_buf)
   return p;
 }
 
+/* replaces the file as cxrtrain does: whole, by rename */
+static void
+replace_file (const gchar * path, const gchar * contents, gsize len)
+{
+  gchar *tmp = g_strconcat (path, ".next", NULL);
+
+  fail_unless (g_file_set_contents (tmp, contents, len, NULL));
+  fail_unless (g_rename (tmp, path) == 0);
+  g_free (tmp);
+}
+
 /* Replace the model file under a running classifier: every frame is
  * classified wholly by the old model or wholly by the new one, the switch
  * happens once, and a model-updated message says so. */
@@ -366,13 +377,9 @@ GST_START_TEST (test_model_swap_under_load)
       fail_unless_equals_string (m->model_id, id_a);
     }
     if (i == 5) {
-      /* replace the file as cxrtrain does: whole, by rename */
-      gchar *tmp = g_build_filename (tmp_dir, "next.safetensors", NULL);
       fail_unless (g_file_get_contents (model_b, &contents, &len, NULL));
-      fail_unless (g_file_set_contents (tmp, contents, len, NULL));
-      fail_unless (g_rename (tmp, live) == 0);
+      replace_file (live, contents, len);
       g_free (contents);
-      g_free (tmp);
     }
     gst_buffer_unref (out);
     g_usleep (10000);
@@ -504,17 +511,6 @@ GST_START_TEST (test_stress_threads)
 }
 
 GST_END_TEST;
-
-/* replaces the file as cxrtrain does: whole, by rename */
-static void
-replace_file (const gchar * path, const gchar * contents, gsize len)
-{
-  gchar *tmp = g_strconcat (path, ".next", NULL);
-
-  fail_unless (g_file_set_contents (tmp, contents, len, NULL));
-  fail_unless (g_rename (tmp, path) == 0);
-  g_free (tmp);
-}
 
 static int
 count_messages (GstBus * bus, GstMessageType type)
