@@ -4,12 +4,11 @@
 #
 #   bash pipelines/classify-folder.sh [FOLDER] [cxr-run options...]
 #
-# FOLDER defaults to the sample of full-resolution chest X-rays beside the
-# project (../shared/data/chest_xray_fullres_sample).
+# FOLDER defaults to the eight sample films in pipelines/sample-films.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 bash "$here/setup.sh" >&2
-folder="${1:-$here/../../shared/data/chest_xray_fullres_sample}"
+folder="${1:-$here/sample-films}"
 shift || true
 export GST_PLUGIN_PATH="$here/../build/plugin${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
 exec "$here/../build/pipelines/cxr-run" classify "$folder" "$@"

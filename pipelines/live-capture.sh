@@ -8,7 +8,7 @@
 #   bash pipelines/live-capture.sh [IMAGE.jpeg] [SECONDS]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-samples=("$here"/../../shared/data/chest_xray_fullres_sample/PNEUMONIA/*.jpeg)
+samples=("$here"/sample-films/PNEUMONIA/*.jpeg)
 image="${1:-${samples[0]}}"
 seconds="${2:-5}"
 bash "$here/setup.sh" >&2

@@ -2,6 +2,12 @@
 # Sets up a Debian 12 machine for gst-cxr and builds it into build/:
 # installs the stock packages that are missing (as root, or through sudo),
 # then configures and compiles. Safe to run again.
+#
+#   bash pipelines/setup.sh [PACKAGE ...]
+#
+# The packages listed here build gst-cxr and run its pipelines; further
+# Debian packages named as arguments are installed with them (tests/run.sh
+# names what the tests need).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,9 +18,8 @@ packages=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   libjpeg62-turbo-dev libpng-dev
-  libdcmtk-dev dcmtk
-  python3-torch python3-numpy python3-pil
-  locales
+  libdcmtk-dev
+  "$@"
 )
 
 missing=()

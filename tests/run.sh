@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# Sets everything up (pipelines/setup.sh), builds, runs every test with
-# meson and ends with one line: "N passed, N failed".
+# Sets everything up (pipelines/setup.sh) with what the tests need besides,
+# builds, runs every test with meson and ends with one line:
+# "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
-bash pipelines/setup.sh || exit 1
+# DCMTK's tools make the DICOM test files; locales holds the German
+# locale's sources (a test reads a model under decimal commas); NumPy and
+# Pillow make and read files in the Python tests; PyTorch is what the
+# cross-checks and benchmarks compare with.
+test_packages=(dcmtk locales python3-torch python3-numpy python3-pil)
+bash pipelines/setup.sh "${test_packages[@]}" || exit 1
 meson test -C build --print-errorlogs "$@" | tee build/test-output.txt
 status=${PIPESTATUS[0]}
 passed=$(awk '/^Ok:/ {print $2}' build/test-output.txt)
