@@ -16,6 +16,7 @@ cine="$1"
 results="${2:-/dev/stdout}"
 bash "$here/setup.sh" >&2
 export GST_PLUGIN_PATH="$here/../build/plugin${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
+export CXR_MODEL_PATH="${CXR_MODEL_PATH:-$here/../models/default.safetensors}"
 exec gst-launch-1.0 -m \
   filesrc location="$cine" ! cxrdicomdec ! videoconvert ! video/x-raw,format=GRAY8 \
   ! cxrclassify interval=10 ! tee name=t \

@@ -11,4 +11,5 @@ bash "$here/setup.sh" >&2
 folder="$1"
 shift
 export GST_PLUGIN_PATH="$here/../build/plugin${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
+export CXR_MODEL_PATH="${CXR_MODEL_PATH:-$here/../models/default.safetensors}"
 exec "$here/../build/pipelines/cxr-run" evaluate "$folder" "$@"

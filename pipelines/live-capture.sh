@@ -13,6 +13,7 @@ image="${1:-${samples[0]}}"
 seconds="${2:-5}"
 bash "$here/setup.sh" >&2
 export GST_PLUGIN_PATH="$here/../build/plugin${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
+export CXR_MODEL_PATH="${CXR_MODEL_PATH:-$here/../models/default.safetensors}"
 exec gst-launch-1.0 -q \
   filesrc location="$image" ! jpegdec ! videoconvert ! video/x-raw,format=GRAY8 \
   ! imagefreeze is-live=true num-buffers=$((seconds * 30)) \

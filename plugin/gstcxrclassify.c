@@ -1,15 +1,20 @@
-/* cxrclassify — tells from each video frame whether the chest X-ray in it
- * shows pneumonia, and attaches the answer to the buffer as a
- * GstCxrClassificationMeta. The video itself passes through untouched.
+/**
+ * SECTION:element-cxrclassify
+ * @title: cxrclassify
  *
- *   gst-launch-1.0 cxrdatasetsrc location=xrays/ ! cxrclassify ! cxrmetasink
- *   gst-launch-1.0 -m v4l2src ! videoconvert ! cxrclassify interval=10 \
- *       post-messages=true ! autovideosink
+ * Tells from each video frame whether the chest X-ray in it shows
+ * pneumonia, and attaches the answer to the buffer as a
+ * #GstCxrClassificationMeta. The video itself passes through untouched.
  *
  * Each frame (any size; grey, colour, or the luma plane of I420/NV12) is
  * shrunk to the network's input by area averaging and run through the CNN
  * on oneDNN; a model holding an ensemble runs every member and averages
  * their logits. Every result is attached, whatever its score.
+ *
+ * Without the #GstCxrClassify:model property the model is the file named
+ * by the environment variable `CXR_MODEL_PATH` (the build folder's tests
+ * and recipes set it to the shipped model), or else the default model
+ * installed with the plugin.
  *
  * interval=N classifies every Nth frame; the frames between carry a copy of
  * the last result flagged stale. On a live stream, a frame that QoS says is
@@ -29,12 +34,19 @@
  * whose features are farther from them than the model's threshold.
  *
  * A buffer holds one classification: a classification meta already on it
- * (from a cxrclassify upstream) is replaced by this one's. */
+ * (from a cxrclassify upstream) is replaced by this one's.
+ *
+ * ## Example launch lines
+ * |[
+ * gst-launch-1.0 cxrdatasetsrc location=xrays/ ! cxrclassify ! cxrmetasink
+ * gst-launch-1.0 -m v4l2src ! videoconvert ! cxrclassify interval=10 \
+ *     post-messages=true ! autovideosink
+ * ]|
+ */
+
 /* st_mtim: nanosecond modification times */
 #define _POSIX_C_SOURCE 200809L
-#ifdef HAVE_CONFIG_H
 #include "config.h"
-#endif
 
 #include "gstcxrelements.h"
 #include "gstcxrdicomdec.h"
@@ -53,8 +65,8 @@
 #include <math.h>
 #include <omp.h>
 
-GST_DEBUG_CATEGORY_STATIC (cxr_classify_debug);
-#define GST_CAT_DEFAULT cxr_classify_debug
+GST_DEBUG_CATEGORY_STATIC (gst_cxr_classify_debug);
+#define GST_CAT_DEFAULT gst_cxr_classify_debug
 
 #define GST_TYPE_CXR_CLASSIFY (gst_cxr_classify_get_type ())
 G_DECLARE_FINAL_TYPE (GstCxrClassify, gst_cxr_classify, GST, CXR_CLASSIFY,
@@ -137,14 +149,15 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC, GST_PAD_ALWAYS,
     GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (GST_CXR_VIDEO_FORMATS)));
 
-/* The model used when the model property is not set: the installed one, or
- * the source tree's when running from a build directory. */
+/* The model used when the model property is not set. An installed plugin
+ * knows only where its own model is installed; a build folder's plugin is
+ * told where the source tree's is. */
 static const gchar *
 default_model_path (void)
 {
-  if (g_file_test (CXR_DEFAULT_MODEL, G_FILE_TEST_EXISTS))
-    return CXR_DEFAULT_MODEL;
-  return CXR_UNINSTALLED_MODEL;
+  const gchar *path = g_getenv ("CXR_MODEL_PATH");
+
+  return path && *path ? path : CXR_DEFAULT_MODEL;
 }
 
 /* the model file to use; set_property may replace it from another thread */
@@ -335,8 +348,9 @@ gst_cxr_classify_start (GstBaseTransform * trans)
   if (!e) {
     if (!g_file_test (path, G_FILE_TEST_EXISTS))
       GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
-          ("Model file '%s' not found. Set the 'model' property to a "
-              "model written by cxrtrain.", path), ("%s", error->message));
+          ("Model file '%s' not found. Set the 'model' property (or "
+              "CXR_MODEL_PATH in the environment) to a model written by "
+              "cxrtrain.", path), ("%s", error->message));
     else
       /* the message names the file */
       GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
@@ -836,10 +850,10 @@ gst_cxr_classify_class_init (GstCxrClassifyClass * klass)
 
   g_object_class_install_property (gobject_class, PROP_MODEL,
       g_param_spec_string ("model", "Model",
-          "Model file (safetensors, as written by cxrtrain); unset: the "
-          "installed default model. Replacing the file while playing swaps "
-          "the weights between two frames, and so does setting another "
-          "file", NULL,
+          "Model file (safetensors, as written by cxrtrain); unset: "
+          "$CXR_MODEL_PATH, else the installed default model. Replacing "
+          "the file while playing swaps the weights between two frames, and "
+          "so does setting another file", NULL,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_THRESHOLD,
@@ -922,7 +936,7 @@ gst_cxr_classify_class_init (GstCxrClassifyClass * klass)
   trans_class->transform_ip_on_passthrough = FALSE;
 
   gst_type_mark_as_plugin_api (GST_TYPE_CXR_PRECISION, 0);
-  GST_DEBUG_CATEGORY_INIT (cxr_classify_debug, "cxrclassify", 0,
+  GST_DEBUG_CATEGORY_INIT (gst_cxr_classify_debug, "cxrclassify", 0,
       "chest X-ray classifier");
 }
 

@@ -1,4 +1,6 @@
 /* Plugin "cxr": chest X-ray classification and training for GStreamer. */
+#include "config.h"
+
 #include "gstcxrelements.h"
 #include "gstcxrdicomdec.h"
 
@@ -36,8 +38,7 @@ plugin_init (GstPlugin * plugin)
   return ok;
 }
 
-#define PACKAGE "gst-cxr"
 GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, cxr,
     "Chest X-ray classification (NORMAL / PNEUMONIA) and in-pipeline "
-    "training with a CNN on oneDNN", plugin_init, CXR_VERSION,
-    "LGPL", PACKAGE, "(none)")
+    "training with a CNN on oneDNN", plugin_init, VERSION,
+    GST_LICENSE, GST_PACKAGE_NAME, GST_PACKAGE_ORIGIN)
