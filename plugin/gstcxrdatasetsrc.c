@@ -306,9 +306,9 @@ gst_cxr_dataset_src_class_init (GstCxrDatasetSrcClass * klass)
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class,
       "Chest X-ray data set source", "Source/Video",
-      "Reads a folder of JPEG/PNG images (one subfolder per class, or flat) "
-      "or a CSV manifest, decodes each image to raw video and attaches its "
-      "ground-truth label and file name as GstCxrLabelMeta",
+      "Reads a folder of JPEG, PNG and DICOM images (one subfolder per "
+      "class, or flat) or a CSV manifest, decodes each image to raw video "
+      "and attaches its ground-truth label and file name as GstCxrLabelMeta",
       "gst-cxr authors");
 
   basesrc_class->start = GST_DEBUG_FUNCPTR (gst_cxr_dataset_src_start);

@@ -1,17 +1,11 @@
-/* cxrdicomdec: decodes a DICOM file (application/dicom) to raw grey video,
- * one buffer per frame, through the DCMTK wrapper in dicom.h.
+/**
+ * SECTION:element-cxrdicomdec
+ * @title: cxrdicomdec
  *
- * Base class: GstVideoDecoder, as DESIGN.md says, non-packetized. A DICOM
- * file is not streamable (the whole file is needed before any pixel can be
- * read) and one input (the file) yields N output frames of a multi-frame
- * image. So parse() leaves every input byte in the base class's adapter
- * until EOS; then it parses the file once (keeping the CxrDicom in the
- * instance) and hands one codec frame per DICOM frame to handle_frame(),
- * which decodes frame i into a buffer from
- * gst_video_decoder_allocate_output_frame() with PTS = i * frame duration.
- * The upstream application/dicom caps are not given to the base class
- * (it only takes video caps) and a BYTES segment (filesrc) becomes a TIME
- * segment starting at 0.
+ * Decodes a DICOM file (application/dicom) to raw grey video, one buffer
+ * per frame, through the DCMTK wrapper in dicom.h. With its typefinder
+ * (the "DICM" magic at byte 128), decodebin and playbin pick it by
+ * themselves.
  *
  * Output: GRAY8 or GRAY16_LE after the Modality LUT (rescale slope /
  * intercept), the chosen VOI window and MONOCHROME1 inversion; colour
@@ -29,13 +23,25 @@
  * patient-identifying attributes are never read, so they never appear in a
  * tag, a message or a debug log line.
  *
- * Example: gst-launch-1.0 filesrc location=chest.dcm ! decodebin !
- *            videoconvert ! autovideosink
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 filesrc location=chest.dcm ! decodebin ! videoconvert ! \
+ *     autovideosink
+ * ]|
  */
-#ifdef HAVE_CONFIG_H
-#include "config.h"
-#endif
 
+/* Base class: GstVideoDecoder, non-packetized. It is what decodebin and
+ * playbin plug for a Codec/Decoder, and it brings output allocation,
+ * negotiation, segments and QoS with it. A DICOM file is not streamable
+ * (the whole file is needed before any pixel can be read) and one input
+ * (the file) yields N output frames of a multi-frame image. So parse()
+ * leaves every input byte in the base class's adapter until EOS; then it
+ * parses the file once (keeping the CxrDicom in the instance) and hands one
+ * codec frame per DICOM frame to handle_frame(), which decodes frame i into
+ * a buffer from gst_video_decoder_allocate_output_frame() with PTS = i *
+ * frame duration. The upstream application/dicom caps are not given to the
+ * base class (it only takes video caps) and a BYTES segment (filesrc)
+ * becomes a TIME segment starting at 0. */
 #include "gstcxrdicomdec.h"
 #include "dicom.h"
 #include "gst/cxr/cxrmeta.h"
@@ -581,7 +587,7 @@ gst_cxr_dicom_dec_class_init (GstCxrDicomDecClass * klass)
       "Codec/Decoder/Image",
       "Decodes DICOM images (uncompressed, JPEG, JPEG-LS, RLE; single- and "
       "multi-frame) to grey raw video, never exposing patient identity",
-      "gst-cxr");
+      "The gst-cxr authors");
 
   dec_class->start = GST_DEBUG_FUNCPTR (gst_cxr_dicom_dec_start);
   dec_class->stop = GST_DEBUG_FUNCPTR (gst_cxr_dicom_dec_stop);

@@ -71,10 +71,6 @@
  * ]|
  */
 
-#ifdef HAVE_CONFIG_H
-#include "config.h"
-#endif
-
 #include "gstcxrmetasink.h"
 #include "gstcxrelements.h"
 
@@ -197,7 +193,7 @@ gst_cxr_meta_sink_class_init (GstCxrMetaSinkClass * klass)
   gst_element_class_set_static_metadata (element_class,
       "Chest X-ray result sink", "Sink/Metadata",
       "Writes classification results as JSON Lines and a metrics summary "
-      "at EOS", "gst-cxr authors");
+      "at EOS", "The gst-cxr authors");
 
   basesink_class->start = GST_DEBUG_FUNCPTR (gst_cxr_meta_sink_start);
   basesink_class->stop = GST_DEBUG_FUNCPTR (gst_cxr_meta_sink_stop);

@@ -728,8 +728,8 @@ open_fixture (const gchar * name, GError ** error)
   return d;
 }
 
-/* uncompressed 4:2:2 holds two samples a pixel, not three: it was refused
- * as truncated */
+/* uncompressed 4:2:2 holds two samples a pixel, not three: a file with
+ * that much pixel data is whole, not truncated */
 GST_START_TEST (test_ybr_full_422)
 {
   GError *err = NULL;

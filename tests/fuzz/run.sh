@@ -4,8 +4,8 @@
 # runs every saved input under crashes/ as a regression test, then fuzzes
 # each target for SECONDS seconds (default 30) from its seed corpus in
 # corpus/TARGET/. New inputs found go to a scratch copy of the corpus, not
-# into the tree; a crash is saved as crash-* in the current folder, and
-# the run fails. For a long run:
+# into the tree; a crash is saved as fuzz-TARGET-crash-* in the current
+# folder, and the run fails. For a long run:
 #
 #   bash tests/fuzz/run.sh 3600            # an hour per target
 #   bash tests/fuzz/run.sh 600 dicom       # ten minutes, one target
