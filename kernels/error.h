@@ -13,4 +13,5 @@ typedef enum {
   CXR_ERROR_UNSUPPORTED,        /* valid, but something we do not handle */
   CXR_ERROR_ENGINE,             /* oneDNN refused or failed */
   CXR_ERROR_CANCELLED,          /* the caller asked for a stop */
+  CXR_ERROR_DIVERGED,           /* training: a loss or weight not finite */
 } CxrErrorCode;

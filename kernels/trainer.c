@@ -1,10 +1,13 @@
 /* trainer.c — the training loop: an image cache, a patient-wise split, then
  * epochs of shuffled, augmented mini-batches with validation after each.
  *
- * Reads top to bottom: the cache, the patient ids, the split, the pieces of
- * one step (batch, schedule, validation), then cxr_train itself. */
+ * Reads top to bottom: the cache, the split, the pieces of one step
+ * (weights, input, the step itself, schedule, validation), then cxr_train
+ * itself. */
 #include "trainer.h"
+#include "config.h"
 #include "error.h"
+#include "loss.h"
 #include "metrics.h"
 
 #include <math.h>
@@ -12,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SOFTWARE "gst-cxr 0.1.0"
+#define SOFTWARE "gst-cxr " CXR_VERSION
 #define VAL_BATCH 64            /* inference batch for validation */
 
 /* ----------------------------------------------------------------------------
@@ -42,12 +45,30 @@ cxr_dataset_free (CxrDataset *ds)
   g_free (ds);
 }
 
+/* image i's slot from image01, in the cache's 16 bits */
+static void
+store (CxrDataset *ds, int i, const float *image01, int label,
+    const char *patient)
+{
+  size_t px = (size_t) ds->side * ds->side;
+  guint16 *dst = ds->pixels + i * px;
+
+  for (size_t j = 0; j < px; j++) {
+    float v = image01[j];
+    /* !(v > 0) also sends NaN to 0 */
+    v = !(v > 0.0f) ? 0.0f : v > 1.0f ? 1.0f : v;
+    dst[j] = (guint16) (v * 65535.0f + 0.5f);
+  }
+  ds->labels[i] = label;
+  ds->patients[i] = g_strdup (patient);
+  ds->counts[label]++;
+}
+
 gboolean
 cxr_dataset_add (CxrDataset *ds, const float *image01, int label,
-    const char *source_name)
+    const char *patient)
 {
   size_t px;
-  guint16 *dst;
 
   g_return_val_if_fail (ds != NULL && image01 != NULL, FALSE);
   if (label < 0 || label >= CXR_MAX_CLASSES)
@@ -75,19 +96,20 @@ cxr_dataset_add (CxrDataset *ds, const float *image01, int label,
     ds->patients = patients;
     ds->capacity = capacity;
   }
-
-  dst = ds->pixels + ds->n * px;
-  for (size_t i = 0; i < px; i++) {
-    float v = image01[i];
-    /* !(v > 0) also sends NaN to 0 */
-    v = !(v > 0.0f) ? 0.0f : v > 1.0f ? 1.0f : v;
-    dst[i] = (guint16) (v * 65535.0f + 0.5f);
-  }
-  ds->labels[ds->n] = label;
-  ds->patients[ds->n] = cxr_patient_id (source_name);
-  ds->counts[label]++;
+  store (ds, ds->n, image01, label, patient);
   ds->n++;
   return TRUE;
+}
+
+void
+cxr_dataset_set (CxrDataset *ds, int i, const float *image01, int label,
+    const char *patient)
+{
+  g_return_if_fail (ds != NULL && i >= 0 && i < ds->n);
+  g_return_if_fail (label >= 0 && label < CXR_MAX_CLASSES);
+  ds->counts[ds->labels[i]]--;
+  g_free (ds->patients[i]);
+  store (ds, i, image01, label, patient);
 }
 
 void
@@ -98,45 +120,6 @@ cxr_dataset_get (const CxrDataset *ds, int i, float *image01)
 
   for (size_t j = 0; j < px; j++)
     image01[j] = src[j] * (1.0f / 65535.0f);
-}
-
-char *
-cxr_patient_id (const char *file_name)
-{
-  const char *base, *p, *digits;
-  gboolean person = FALSE;
-
-  if (!file_name)
-    return NULL;
-  base = file_name;
-  for (p = file_name; *p; p++)
-    if (*p == '/' || *p == '\\')
-      base = p + 1;
-
-  if (g_str_has_prefix (base, "NORMAL2-IM-"))
-    p = base + strlen ("NORMAL2-IM-");
-  else if (g_str_has_prefix (base, "IM-"))
-    p = base + strlen ("IM-");
-  else if (g_str_has_prefix (base, "person")) {
-    p = base + strlen ("person");
-    person = TRUE;
-  } else
-    return NULL;
-
-  for (digits = p; g_ascii_isdigit (*p); p++);
-  if (p == digits)
-    return NULL;
-
-  /* what follows the patient number must be the image number */
-  if (person) {
-    const char *rest = g_str_has_prefix (p, "_bacteria_") ? p + 10 :
-        g_str_has_prefix (p, "_virus_") ? p + 7 : NULL;
-    if (!rest || !g_ascii_isdigit (*rest))
-      return NULL;
-  } else if (p[0] != '-' || !g_ascii_isdigit (p[1]))
-    return NULL;
-
-  return g_strndup (base, p - base);
 }
 
 char *
@@ -434,6 +417,15 @@ pull_to_anchor (const CxrNetSpec *spec, const float *params,
   }
 }
 
+static gboolean
+all_finite (const float *x, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    if (!isfinite (x[i]))
+      return FALSE;
+  return TRUE;
+}
+
 /* learning rate of a step (from 0): linear warm-up to the peak, then half a
  * cosine down to 0 at the last step */
 static float
@@ -450,36 +442,53 @@ learning_rate_at (const CxrTrainConfig *cfg, int64_t step, int64_t total,
   return (float) (cfg->learning_rate * 0.5 * (1.0 + cos (G_PI * t)));
 }
 
-/* the predicted class of one sample's logits at probability 0.5 */
-static int
-argmax_class (const CxrNetSpec *spec, const float *z)
+void
+cxr_class_weights (CxrClassWeighting weighting, const int *counts, int n,
+    int n_classes, float *weight)
 {
-  int best = 0;
-
-  if (spec->output == CXR_OUTPUT_SIGMOID)
-    return z[0] >= 0.0f;
-  for (int j = 1; j < spec->n_outputs; j++)
-    if (z[j] > z[best])
-      best = j;
-  return best;
+  for (int c = 0; c < CXR_MAX_CLASSES; c++)
+    weight[c] = weighting == CXR_CLASS_WEIGHTING_BALANCED && counts[c] > 0 ?
+        (float) n / (float) (n_classes * counts[c]) : 1.0f;
 }
 
-/* -log p(label) from the logits, without overflow */
-static double
-cross_entropy (const CxrNetSpec *spec, const float *z, int label)
+void
+cxr_training_input (const CxrDataset *ds, int i,
+    const CxrAugmentParams *augment, const CxrNormalization *norm,
+    CxrRng *rng, float *scratch, float *input)
 {
-  double m, sum = 0.0;
+  cxr_dataset_get (ds, i, scratch);
+  cxr_augment (scratch, input, ds->side, ds->side, augment, rng);
+  cxr_normalize (input, ds->side, ds->side, norm);
+}
 
-  if (spec->output == CXR_OUTPUT_SIGMOID) {
-    double y = label == 1, x = z[0];
-    return fmax (x, 0.0) + log1p (exp (-fabs (x))) - y * x;
+double
+cxr_train_step (CxrNet *net, CxrOptimizer *opt, float *params, float *grads,
+    const float *input, const int *labels, const float *weights,
+    uint64_t dropout_seed, const float *anchor, float anchor_strength,
+    float *logits, const char **why, GError **error)
+{
+  const CxrNetSpec *spec = opt->spec;
+  GError *engine_error = NULL;
+  float loss;
+
+  loss = cxr_net_forward_backward (net, input, labels, weights, dropout_seed,
+      logits, &engine_error);
+  if (engine_error) {
+    g_propagate_error (error, engine_error);
+    return NAN;
   }
-  m = z[0];
-  for (int j = 1; j < spec->n_outputs; j++)
-    m = fmax (m, z[j]);
-  for (int j = 0; j < spec->n_outputs; j++)
-    sum += exp (z[j] - m);
-  return m + log (sum) - z[label];
+  if (anchor)
+    pull_to_anchor (spec, params, anchor, anchor_strength, grads);
+  if (isfinite (loss))
+    cxr_optimizer_step (opt, params, grads);
+  /* the weights are checked too: a finite loss can come with an infinite
+   * gradient, and a NaN weight can hide behind a ReLU, which turns NaN into
+   * 0; a pass over the weights costs nothing next to a step */
+  if (isfinite (loss) && all_finite (params, spec->n_floats))
+    return loss;
+  *why = isnan (loss) ? "loss is NaN" : isinf (loss) ? "loss is infinite" :
+      "a weight is not finite";
+  return NAN;
 }
 
 typedef struct {
@@ -658,8 +667,8 @@ validate (const CxrModel *model, const float *params, int n_members,
     cxr_model_probabilities (model, z, probabilities);
     scores[i] = probabilities[last];
     truth[i] = label == last;
-    loss += cross_entropy (spec, z, label);
-    cxr_confusion_add (&at_half, label, argmax_class (spec, z));
+    loss += cxr_cross_entropy (spec, z, label);
+    cxr_confusion_add (&at_half, label, cxr_predicted_class (spec, z));
   }
   g_free (logits);
 
@@ -697,15 +706,6 @@ is_better (const Validation *v, const Validation *best)
   if (v->loss != best->loss)
     return v->loss < best->loss;
   return !isnan (v->auc) && (isnan (best->auc) || v->auc > best->auc);
-}
-
-static gboolean
-all_finite (const float *x, size_t n)
-{
-  for (size_t i = 0; i < n; i++)
-    if (!isfinite (x[i]))
-      return FALSE;
-  return TRUE;
 }
 
 static void
@@ -985,15 +985,13 @@ cxr_train (CxrModel *model, const CxrDataset *ds, const CxrTrainConfig *cfg,
   warmup = MAX (warmup, 1);
 
   /* balanced: each class weighs in as if the classes were equal in number,
-   * n / (n_classes * n_c), counted on the training side */
+   * counted on the training side */
   {
     int counts[CXR_MAX_CLASSES] = { 0 };
     for (int i = 0; i < run.n_train; i++)
       counts[ds->labels[train_idx[i]]]++;
-    for (int c = 0; c < CXR_MAX_CLASSES; c++)
-      class_weight[c] = cfg->class_weighting == CXR_CLASS_WEIGHTING_BALANCED
-          && counts[c] > 0 ?
-          (float) run.n_train / (float) (spec->n_classes * counts[c]) : 1.0f;
+    cxr_class_weights (cfg->class_weighting, counts, run.n_train,
+        spec->n_classes, class_weight);
   }
 
   /* one allocation carved into every float buffer of the run */
@@ -1075,8 +1073,8 @@ cxr_train (CxrModel *model, const CxrDataset *ds, const CxrTrainConfig *cfg,
 
       for (int step = 0; step < steps_per_epoch && !stop; step++) {
         const int *chosen = order + step * batch;
-        GError *engine_error = NULL;
-        float loss;
+        const char *why = NULL;
+        double loss;
 
         /* each image's augmentation draws from its own stream (epoch,
          * image), so threads can share the batch and still agree with one
@@ -1086,10 +1084,8 @@ cxr_train (CxrModel *model, const CxrDataset *ds, const CxrTrainConfig *cfg,
           CxrRng arng;
           cxr_rng_init (&arng, stream_seed (seed, STREAM_AUGMENT,
                   ((uint64_t) epoch << 32) | (uint32_t) chosen[j]));
-          cxr_dataset_get (ds, chosen[j], scratch + j * px);
-          cxr_augment (scratch + j * px, input + j * px, ds->side, ds->side,
-              &cfg->augment, &arng);
-          cxr_normalize (input + j * px, ds->side, ds->side, &model->norm);
+          cxr_training_input (ds, chosen[j], &cfg->augment, &model->norm,
+              &arng, scratch + j * px, input + j * px);
         }
         for (int j = 0; j < batch; j++) {
           labels[j] = ds->labels[chosen[j]];
@@ -1098,31 +1094,17 @@ cxr_train (CxrModel *model, const CxrDataset *ds, const CxrTrainConfig *cfg,
 
         opt->learning_rate = learning_rate_at (cfg, global_step, total_steps,
             warmup);
-        loss = cxr_net_forward_backward (net, input, labels, weights,
-            stream_seed (seed, STREAM_DROPOUT, global_step), logits,
-            &engine_error);
-        if (engine_error) {
+        loss = cxr_train_step (net, opt, params, grads, input, labels,
+            weights, stream_seed (seed, STREAM_DROPOUT, global_step),
+            cfg->anchor ? cfg->anchor + k * n_params : NULL,
+            cfg->anchor_strength, logits, &why, error);
+        if (!isfinite (loss)) {
           restore_best (model, best, &run);
-          g_propagate_error (error, engine_error);
-          goto out;
-        }
-        if (cfg->anchor)
-          pull_to_anchor (spec, params, cfg->anchor + k * n_params,
-              cfg->anchor_strength, grads);
-        if (isfinite (loss))
-          cxr_optimizer_step (opt, params, grads);
-        /* the weights are checked too: a finite loss can come with an
-         * infinite gradient, and a NaN weight can hide behind a ReLU, which
-         * turns NaN into 0; a pass over the weights costs nothing next to a
-         * step */
-        if (!isfinite (loss) || !all_finite (params, n_params)) {
-          restore_best (model, best, &run);
-          g_set_error (error, CXR_ERROR, CXR_ERROR_ENGINE,
-              "training diverged at epoch %d step %d%s (%s); the last good "
-              "model is kept. Lower the learning rate", epoch, step + 1,
-              members > 1 ? " of an ensemble member" : "",
-              isnan (loss) ? "loss is NaN" : isinf (loss) ? "loss is infinite"
-              : "a weight is not finite");
+          if (why)
+            g_set_error (error, CXR_ERROR, CXR_ERROR_DIVERGED,
+                "training diverged at epoch %d step %d%s (%s); the last good "
+                "model is kept. Lower the learning rate", epoch, step + 1,
+                members > 1 ? " of an ensemble member" : "", why);
           goto out;
         }
         global_step++;
@@ -1130,7 +1112,7 @@ cxr_train (CxrModel *model, const CxrDataset *ds, const CxrTrainConfig *cfg,
 
         loss_sum += loss;
         for (int j = 0; j < batch; j++)
-          correct += argmax_class (spec, logits + j * n_out) == labels[j];
+          correct += cxr_predicted_class (spec, logits + j * n_out) == labels[j];
         seen += batch;
 
         if (cb->on_step && ((step + 1) % step_interval == 0

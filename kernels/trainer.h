@@ -33,23 +33,19 @@ void cxr_dataset_free (CxrDataset *ds);
 
 /* Copies image01 (side x side floats in [0, 1]; outside values are clamped,
  * NaN is stored as 0) with its class index (0 .. CXR_MAX_CLASSES - 1) and
- * the patient parsed from source_name (a file name or path; may be NULL).
- * FALSE on a label out of range, or when there is no memory for it (the
- * set is left as it was). */
+ * its patient (any id string; NULL: a patient of its own). FALSE on a
+ * label out of range, or when there is no memory for it (the set is left
+ * as it was). */
 gboolean cxr_dataset_add (CxrDataset *ds, const float *image01, int label,
-    const char *source_name);
+    const char *patient);
+
+/* Replaces image i (0 <= i < ds->n) by image01, label and patient, as
+ * cxr_dataset_add stores them: a fixed-size buffer of the newest frames. */
+void cxr_dataset_set (CxrDataset *ds, int i, const float *image01, int label,
+    const char *patient);
 
 /* Image i back as side x side floats in [0, 1]. */
 void cxr_dataset_get (const CxrDataset *ds, int i, float *image01);
-
-/* The patient of a file of the Kermany data set, from its base name:
- *   IM-0117-0001.jpeg, IM-0117-0001-0002.jpeg -> "IM-0117"
- *   NORMAL2-IM-0117-0001.jpeg                 -> "NORMAL2-IM-0117"
- *   person1_bacteria_1.jpeg, person1_virus_6.jpeg -> "person1"
- * The IM- and NORMAL2-IM- series are numbered independently, so they are
- * different patients. NULL when the name follows none of these patterns.
- * Free with g_free. */
-char *cxr_patient_id (const char *file_name);
 
 /* A seeded patient-wise split: every image of a patient lands on one side.
  * For each class, whole patients (taken as the class of most of their
@@ -149,6 +145,31 @@ typedef struct {
 } CxrTrainConfig;
 
 void cxr_train_config_init (CxrTrainConfig *cfg);
+
+/* --- the pieces of a step, shared with the online trainer (online.h) ---- */
+
+/* Each class's loss weight (weight[0 .. CXR_MAX_CLASSES)) from the number
+ * of images of each class among n: balanced, n / (n_classes * n_c); 1 for
+ * a class without images and without weighting. */
+void cxr_class_weights (CxrClassWeighting weighting, const int *counts, int n,
+    int n_classes, float *weight);
+
+/* Image i of ds as a training input: back to [0, 1], augmented with rng,
+ * then normalised as norm says. scratch: side x side floats. */
+void cxr_training_input (const CxrDataset *ds, int i,
+    const CxrAugmentParams *augment, const CxrNormalization *norm,
+    CxrRng *rng, float *scratch, float *input);
+
+/* One optimiser step of net (bound to params and grads) on a prepared batch:
+ * the weighted loss's gradient, pulled toward anchor by anchor_strength
+ * when anchor is set (L2-SP), then opt. Returns the batch's mean loss, the
+ * batch's logits in logits. On an engine failure: NAN with error set. On
+ * divergence (the loss or a weight not finite): NAN, no error, and *why
+ * says what; the weights are then unusable and must be put back. */
+double cxr_train_step (CxrNet *net, CxrOptimizer *opt, float *params,
+    float *grads, const float *input, const int *labels, const float *weights,
+    uint64_t dropout_seed, const float *anchor, float anchor_strength,
+    float *logits, const char **why, GError **error);
 
 /* --- progress ----------------------------------------------------------- */
 

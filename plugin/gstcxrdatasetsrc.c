@@ -90,6 +90,7 @@
 #include "gstcxrelements.h"
 #include "imagedecode.h"
 #include "manifest.h"
+#include "patient.h"
 #include "gst/cxr/cxrmeta.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_cxr_dataset_src_debug);
@@ -108,6 +109,7 @@ enum
   PROP_SEED,
   PROP_TARGET_SIZE,
   PROP_SKIP_CORRUPT,
+  PROP_PATIENT_PATTERN,
   PROP_N_FILES,
   PROP_N_SKIPPED,
 };
@@ -133,6 +135,7 @@ typedef struct
   gchar *source;                /* what is reported: relative to location */
   gint class_index;             /* -1: unlabelled */
   gchar *label;                 /* manifest label, until classes are known */
+  gchar *patient;               /* NULL: unknown */
 } CxrDatasetFile;
 
 static CxrDatasetFile *
@@ -154,6 +157,7 @@ dataset_file_free (gpointer data)
   g_free (file->path);
   g_free (file->source);
   g_free (file->label);
+  g_free (file->patient);
   g_free (file);
 }
 
@@ -283,6 +287,24 @@ gst_cxr_dataset_src_class_init (GstCxrDatasetSrcClass * klass)
           G_PARAM_STATIC_STRINGS));
 
   /**
+   * GstCxrDatasetSrc:patient-pattern:
+   *
+   * A regular expression over each file's base name whose first capture
+   * group (or whole match) is the film's patient, carried on the label meta
+   * so that training keeps a patient's films on one side of its split. A
+   * manifest's patient column, where it has one, comes first.
+   */
+  g_object_class_install_property (gobject_class, PROP_PATIENT_PATTERN,
+      g_param_spec_string ("patient-pattern", "Patient pattern",
+          "Regular expression over each file's base name: its first capture "
+          "group (or the whole match) is the patient, who keeps all their "
+          "films on one side of a training split; a manifest's 'patient' "
+          "column comes first. Default: the Kermany data set's names "
+          "(IM-0117-0001.jpeg, person1_virus_6.jpeg); empty: no patients",
+          CXR_KERMANY_PATIENT_PATTERN, G_PARAM_READWRITE |
+          GST_PARAM_MUTABLE_READY | G_PARAM_STATIC_STRINGS));
+
+  /**
    * GstCxrDatasetSrc:n-files:
    *
    * Images found at start (before any is skipped).
@@ -327,6 +349,7 @@ gst_cxr_dataset_src_init (GstCxrDatasetSrc * self)
   self->seed = DEFAULT_SEED;
   self->target_size = DEFAULT_TARGET_SIZE;
   self->skip_corrupt = DEFAULT_SKIP_CORRUPT;
+  self->patient_pattern = g_strdup (CXR_KERMANY_PATIENT_PATTERN);
   gst_video_info_init (&self->info);
   /* buffers are stamped n seconds, so segments are in time */
   gst_base_src_set_format (GST_BASE_SRC (self), GST_FORMAT_TIME);
@@ -339,6 +362,7 @@ gst_cxr_dataset_src_finalize (GObject * object)
 
   g_free (self->location);
   g_free (self->classes);
+  g_free (self->patient_pattern);
   g_clear_pointer (&self->files, g_ptr_array_unref);
   g_clear_pointer (&self->class_names, g_ptr_array_unref);
   G_OBJECT_CLASS (parent_class)->finalize (object);
@@ -377,6 +401,10 @@ gst_cxr_dataset_src_set_property (GObject * object, guint prop_id,
     case PROP_SKIP_CORRUPT:
       self->skip_corrupt = g_value_get_boolean (value);
       break;
+    case PROP_PATIENT_PATTERN:
+      g_free (self->patient_pattern);
+      self->patient_pattern = g_value_dup_string (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -412,6 +440,9 @@ gst_cxr_dataset_src_get_property (GObject * object, guint prop_id,
       break;
     case PROP_SKIP_CORRUPT:
       g_value_set_boolean (value, self->skip_corrupt);
+      break;
+    case PROP_PATIENT_PATTERN:
+      g_value_set_string (value, self->patient_pattern);
       break;
     case PROP_N_FILES:
       g_value_set_uint (value, self->n_files);
@@ -723,6 +754,7 @@ read_manifest (GstCxrDatasetSrc * self, const gchar * location,
         g_strdup (e->path));
 
     file->label = g_strdup (e->label);
+    file->patient = g_strdup (e->patient);
     g_ptr_array_add (self->files, file);
     if (listed && file->label && class_index_of (listed, file->label) < 0) {
       gchar *l = join_names (listed);
@@ -801,11 +833,35 @@ clear_state (GstCxrDatasetSrc * self)
   gst_video_info_init (&self->info);
 }
 
+/* the patient of each file its manifest line does not name, from its name */
+static gboolean
+name_patients (GstCxrDatasetSrc * self, const gchar * pattern)
+{
+  GError *error = NULL;
+  GRegex *regex;
+
+  if (!pattern || !pattern[0])
+    return TRUE;
+  if (!(regex = cxr_patient_regex_new (pattern, &error))) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("patient-pattern: %s.",
+            error->message), (NULL));
+    g_error_free (error);
+    return FALSE;
+  }
+  for (guint i = 0; i < self->files->len; i++) {
+    CxrDatasetFile *file = g_ptr_array_index (self->files, i);
+    if (!file->patient)
+      file->patient = cxr_patient_from_name (regex, file->source);
+  }
+  g_regex_unref (regex);
+  return TRUE;
+}
+
 static gboolean
 gst_cxr_dataset_src_start (GstBaseSrc * bsrc)
 {
   GstCxrDatasetSrc *self = GST_CXR_DATASET_SRC (bsrc);
-  gchar *location, *classes;
+  gchar *location, *classes, *pattern;
   gboolean recursive, shuffle, ok;
   guint64 seed;
   GPtrArray *listed;
@@ -813,6 +869,7 @@ gst_cxr_dataset_src_start (GstBaseSrc * bsrc)
   GST_OBJECT_LOCK (self);
   location = g_strdup (self->location);
   classes = g_strdup (self->classes);
+  pattern = g_strdup (self->patient_pattern);
   recursive = self->recursive;
   shuffle = self->shuffle;
   seed = self->seed;
@@ -865,6 +922,8 @@ gst_cxr_dataset_src_start (GstBaseSrc * bsrc)
       g_ptr_array_unref (listed);
   }
 
+  if (ok)
+    ok = name_patients (self, pattern);
   if (ok) {
     gchar *names = join_names (self->class_names);
 
@@ -882,6 +941,7 @@ gst_cxr_dataset_src_start (GstBaseSrc * bsrc)
   }
   g_free (location);
   g_free (classes);
+  g_free (pattern);
   return ok;
 }
 
@@ -1047,6 +1107,7 @@ push_image (GstCxrDatasetSrc * self, const CxrDatasetFile * file,
       file->source);
   /* a DICOM file says what it is: cxrclassify's modality gate reads it */
   gst_cxr_label_meta_set_dicom (label, modality, body_part);
+  gst_cxr_label_meta_set_patient (label, file->patient);
   g_free (modality);
   g_free (body_part);
   self->n_frames++;

@@ -24,6 +24,7 @@ struct _GstCxrDatasetSrc
   guint64 seed;
   gint target_size;
   gboolean skip_corrupt;
+  gchar *patient_pattern;
 
   /* built by start (), then used by the streaming thread only */
   GPtrArray *files;             /* CxrDatasetFile *, in output order */

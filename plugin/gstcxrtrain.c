@@ -1,64 +1,58 @@
-/* cxrtrain — trains the chest X-ray CNN on the labelled frames that reach it
- * and writes the model file that cxrclassify uses.
+/**
+ * SECTION:element-cxrtrain
+ * @title: cxrtrain
  *
- *   gst-launch-1.0 -m cxrdatasetsrc location=chest_xray/train ! \
- *       cxrtrain output=my.safetensors epochs=20
- *   gst-launch-1.0 -m cxrdatasetsrc location=new_cases/ ! \
- *       cxrtrain model=my.safetensors output=tuned.safetensors epochs=5
+ * Trains the chest X-ray CNN on the labelled frames that reach it and
+ * writes the model file that cxrclassify uses.
  *
- * Each frame's class comes from its GstCxrLabelMeta (class name, looked up
- * in the model's classes; the class index only when there is no name), or
- * from the label property for a stream whose frames all show one class.
- * Frames with no usable label are counted (frames-skipped) and skipped; the
- * first of each kind raises a warning message.
+ * Each frame's class comes from its #GstCxrLabelMeta (the class name,
+ * looked up in the model's classes; the class index only when there is no
+ * name), or from #GstCxrTrain:label for a stream whose frames all show one
+ * class. Frames with no usable label are counted (frames-skipped) and
+ * skipped; the first of each kind raises a warning. The patient a meta
+ * names keeps all of that patient's films on one side of the validation
+ * split.
  *
- * Epoch mode (the default). The frames are cached, shrunk to the model's
- * input and kept as 16-bit grey levels (CxrDataset: 2 bytes a pixel, not 4),
- * and training starts at EOS: `epochs` passes over the cache with seeded
- * shuffling, augmentation, class weighting, mini-batches, a cosine learning
- * rate schedule and weight decay, a seeded patient-wise validation split
- * scored after every epoch, the best epoch kept, early stopping and the
- * decision threshold chosen on validation (kernels/trainer.h). EOS is
- * passed on only when training is over, so the EOS message means "done".
+ * Epoch mode (the default): the frames are cached, shrunk to the model's
+ * input as 16-bit grey levels, and at EOS `epochs` passes run over the
+ * cache (kernels/trainer.h): seeded shuffling, augmentation, class
+ * weighting, a learning rate schedule, a patient-wise validation split
+ * scored after every epoch, the best epoch kept, early stopping, and the
+ * decision threshold chosen on validation.
  *
- * Online mode (online=true), for live streams. Each labelled frame goes into
- * a replay buffer holding the newest replay-size frames; every batch-size new
- * frames, one optimiser step runs on a mini-batch drawn at random from that
- * buffer (augmented, class-weighted over the buffer, constant learning rate).
- * There is no validation: the model keeps its threshold. A checkpoint is
- * written every checkpoint-interval steps and at EOS. The step runs in the
- * streaming thread, so upstream waits for it.
+ * Online mode (online=true), for live streams: every batch-size new frames,
+ * one optimiser step on a mini-batch drawn from a replay buffer of the
+ * newest frames (kernels/online.h); a checkpoint every checkpoint-interval
+ * steps and at EOS. The step runs in the streaming thread, so upstream
+ * waits for it.
  *
- * Site calibration (mode=calibrate or mode=fine-tune, with model=). The
- * frames, a labelled sample of a site's own films, are cached as in epoch
- * mode; at EOS the base model's decision rule is fitted to them by
- * patient-wise cross-validation (kernels/calibrate.h): calibrate keeps the
- * weights and fits a logit scale and offset and the threshold; fine-tune
- * also moves the weights a little, toward the base, and falls back to
- * calibrate when cross-validation finds it no better. A sample with fewer
- * than 20 films of a class is refused and nothing is written. The result is
- * written once, at the end.
+ * Site calibration (mode=calibrate or mode=fine-tune, with model=): the
+ * frames, a site's labelled films, are cached as in epoch mode; at EOS the
+ * base model's decision rule is fitted to them by patient-wise
+ * cross-validation (kernels/calibrate.h); fine-tune also moves the weights
+ * a little and falls back to calibrate when cross-validation finds it no
+ * better. A sample with fewer than 20 films of a class is refused and
+ * nothing is written.
  *
- * Checkpoints. After every epoch the best model so far (weights, threshold
+ * Training and calibration run in a thread of their own once EOS has
+ * arrived, while the streaming thread holds the EOS back: EOS goes on, and
+ * the EOS message is posted, only once the model is final. Pausing the
+ * pipeline pauses training; playing again resumes it where it was, with
+ * the same result as a run never paused. Going to READY or NULL, or a
+ * flush, stops it within a step, with a warning; `output` keeps the last
+ * checkpoint, and model=<output> goes on from there.
+ *
+ * Checkpoints: after every epoch the best model so far (weights, threshold
  * and provenance) is written to `output`, and at the end the final model;
  * every write goes to a temporary file that is synced and renamed over
- * `output`, so a crash at any instant leaves the previous complete model
- * there. A cxrclassify playing in the same process (or another) with
- * model=<output> notices each new file and swaps the weights in, posting
- * "model-updated".
- *
- * Training runs in the streaming thread while it handles EOS. A flush, a
- * state change to READY, and also a pause (GstBaseSink unlocks the sink for
- * all three, and none of them can wait for minutes) stop it within a step,
- * with a warning; `output` keeps the best model so far, and model=<output>
- * goes on from there.
+ * `output`, so a crash at any instant leaves the previous complete model.
+ * A cxrclassify with model=<output> notices each new file and swaps the
+ * weights in.
  *
  * Divergence (a loss or weight that is not finite) stops training with an
- * error; `output` keeps the last good checkpoint. If training diverges
- * before its first checkpoint and `output` does not exist yet, the model
- * training started from (the `model` file, or the fresh initialisation) is
- * written there, so that `output` is always a loadable model after a run.
- * An existing `output` from an earlier run is left alone in that case.
+ * error; `output` keeps the last good checkpoint, or, if there was none and
+ * `output` does not exist, the model training started from, so that
+ * `output` is always a loadable model after a run.
  *
  * Element messages:
  *   cxrtrain-progress   every progress-interval steps and at the end of
@@ -77,23 +71,22 @@
  *   cxrtrain-calibrated method, base-model, images, cv-before, cv-after
  *                       (cross-validated figures, "auc=.. accuracy=.. ..."),
  *                       threshold, threshold-rule, fine-tune-kept
+ *
+ * ## Example launch lines
+ * |[
+ * gst-launch-1.0 -m cxrdatasetsrc location=chest_xray/train ! \
+ *     cxrtrain output=my.safetensors epochs=20
+ * gst-launch-1.0 -m cxrdatasetsrc location=new_cases/ ! \
+ *     cxrtrain model=my.safetensors output=tuned.safetensors epochs=5
+ * ]|
  */
-#ifdef HAVE_CONFIG_H
-#include "config.h"
-#endif
-
 #include "gstcxrtrain.h"
 #include "gstcxrelements.h"
 #include "gstcxrframe.h"
+#include "gstcxrtrainsettings.h"
 #include "gst/cxr/cxrmeta.h"
-#include "calibrate.h"
 #include "error.h"
-#include "model.h"
-#include "ood.h"
-#include "net.h"
-#include "optim.h"
-#include "preprocess.h"
-#include "trainer.h"
+#include "online.h"
 
 #include <gst/video/video.h>
 #include <math.h>
@@ -101,260 +94,98 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef CXR_VERSION
-#define CXR_VERSION "0.1.0"
-#endif
-
-GST_DEBUG_CATEGORY_STATIC (cxr_train_debug);
-#define GST_CAT_DEFAULT cxr_train_debug
-
-#define GST_TYPE_CXR_CLASS_WEIGHTING (gst_cxr_class_weighting_get_type ())
-#define GST_TYPE_CXR_SCHEDULE (gst_cxr_schedule_get_type ())
-#define GST_TYPE_CXR_FILM_NORMALIZATION (gst_cxr_film_normalization_get_type ())
-#define GST_TYPE_CXR_SITE_THRESHOLD (gst_cxr_site_threshold_get_type ())
-#define GST_TYPE_CXR_TRAIN_MODE (gst_cxr_train_mode_get_type ())
-
-typedef enum {
-  MODE_TRAIN,
-  MODE_CALIBRATE,
-  MODE_FINE_TUNE,
-} TrainMode;
+GST_DEBUG_CATEGORY_STATIC (gst_cxr_train_debug);
+#define GST_CAT_DEFAULT gst_cxr_train_debug
 
 /* new models take the 124x124 input the project's architectures are made
  * for */
 #define NEW_MODEL_SIDE 124
 
-typedef struct _Online Online;
-
 struct _GstCxrTrain {
   GstBaseSink parent;
 
-  /* properties, under the object lock; read in start () */
-  gchar *model_path;
-  gchar *output;
-  gchar *label;
-  gchar *classes;
-  gchar *architecture;
-  CxrFilmNormalization film_normalization;
-  gfloat input_blur;
-  gboolean member_offsets;
-  TrainMode mode;
-  gint folds;
-  CxrSiteThreshold site_threshold;
-  gint epochs;
-  gint batch_size;
-  gfloat learning_rate;
-  gfloat weight_decay;
-  gdouble validation_fraction;
-  guint64 seed;
-  CxrClassWeighting class_weighting;
-  CxrSchedule schedule;
-  gfloat rotation, shift, zoom, aspect, gamma, contrast, brightness, sharpness;
-  gint patience;
-  gint members;
-  gdouble threshold_tolerance;
-  gdouble ood_quantile;
-  CxrPrecision precision;
-  gint threads;
-  gboolean online;
-  guint replay_size;
-  guint max_cached_frames;
-  guint progress_interval;      /* also read while playing */
-  guint checkpoint_interval;
+  /* under the object lock: the properties, and the latest figures (kept
+   * after stop (), to be read once the pipeline is done) */
+  GstCxrTrainSettings settings;
+  GstCxrTrainFigures figures;
 
-  /* the latest figures, under the object lock; kept after stop () so they
-   * can be read once the pipeline is done */
-  gint epoch;
-  guint64 step;
-  gdouble loss, accuracy, val_auc, val_accuracy, images_per_second;
-  guint64 frames_cached, frames_skipped;
-
-  /* set up in start (), then the streaming thread's */
-  gchar *out_path;
-  TrainMode run_mode;
-  gint run_folds;
-  CxrSiteThreshold run_site_threshold;
-  CxrTrainConfig cfg;
-  gint n_threads;
+  /* a run: set up in start (), then the streaming thread's, and the
+   * training thread's while it runs */
+  GstCxrTrainSettings run;      /* the settings as the run started */
   CxrModel *model;
   gint label_index;             /* of the label property; -1: none */
-  CxrDataset *cache;            /* epoch mode */
-  guint cache_limit;            /* frames it may hold */
-  Online *live;                 /* online mode */
-  float *frame01;               /* in_h x in_w: the frame, in [0, 1] */
+  CxrDataset *cache;            /* epoch mode and calibration */
+  CxrOnlineTrainer *online;     /* online mode */
+  float *frame01;               /* the frame at the model's input, [0, 1] */
   GstVideoInfo info;
   GHashTable *unknown_names;    /* class names warned about already */
   gboolean warned_unlabelled;
-  gboolean checkpointed;        /* this run has put a model at out_path */
+  gboolean checkpointed;        /* this run has put a model at output */
   gboolean failed;              /* an error is posted: stop */
-  gboolean interrupted;         /* training stopped by a flush */
   GTimer *timer;
 
-  /* set by unlock () from any thread: training stops at the next step */
-  gint flushing;
+  /* under the preroll lock, signalled on its cond: what the training
+   * thread is told, and what it tells */
+  gboolean paused;
+  gboolean stopping;
+  gboolean trained;
 };
 
 G_DEFINE_TYPE (GstCxrTrain, gst_cxr_train, GST_TYPE_BASE_SINK);
 GST_ELEMENT_REGISTER_DEFINE (cxrtrain, "cxrtrain", GST_RANK_NONE,
     GST_TYPE_CXR_TRAIN);
 
-enum {
-  PROP_0,
-  PROP_MODEL,
-  PROP_OUTPUT,
-  PROP_LABEL,
-  PROP_CLASSES,
-  PROP_ARCHITECTURE,
-  PROP_FILM_NORMALIZATION,
-  PROP_INPUT_BLUR,
-  PROP_MEMBER_OFFSETS,
-  PROP_MODE,
-  PROP_SITE_THRESHOLD,
-  PROP_FOLDS,
-  PROP_EPOCHS,
-  PROP_BATCH_SIZE,
-  PROP_LEARNING_RATE,
-  PROP_WEIGHT_DECAY,
-  PROP_VALIDATION_FRACTION,
-  PROP_SEED,
-  PROP_CLASS_WEIGHTING,
-  PROP_SCHEDULE,
-  PROP_ROTATION,
-  PROP_SHIFT,
-  PROP_ZOOM,
-  PROP_ASPECT,
-  PROP_GAMMA,
-  PROP_CONTRAST,
-  PROP_BRIGHTNESS,
-  PROP_SHARPNESS,
-  PROP_PATIENCE,
-  PROP_MEMBERS,
-  PROP_THRESHOLD_TOLERANCE,
-  PROP_OOD_QUANTILE,
-  PROP_PRECISION,
-  PROP_THREADS,
-  PROP_ONLINE,
-  PROP_REPLAY_SIZE,
-  PROP_MAX_CACHED_FRAMES,
-  PROP_PROGRESS_INTERVAL,
-  PROP_CHECKPOINT_INTERVAL,
-  PROP_EPOCH,
-  PROP_STEP,
-  PROP_LOSS,
-  PROP_ACCURACY,
-  PROP_VAL_AUC,
-  PROP_VAL_ACCURACY,
-  PROP_IMAGES_PER_SECOND,
-  PROP_FRAMES_CACHED,
-  PROP_FRAMES_SKIPPED,
-};
-
-#define DEFAULT_CLASSES "NORMAL,PNEUMONIA"
-#define DEFAULT_ARCHITECTURE "default"
-#define DEFAULT_REPLAY_SIZE 512
-/* 3 GB of 124x124 frames at 16 bits: 19 times the official train split */
-#define DEFAULT_MAX_CACHED_FRAMES 100000
-#define DEFAULT_PROGRESS_INTERVAL 10
-#define DEFAULT_CHECKPOINT_INTERVAL 50
-
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_PAD_SINK, GST_PAD_ALWAYS,
     GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (GST_CXR_VIDEO_FORMATS)));
 
-static GType
-gst_cxr_class_weighting_get_type (void)
+/* ---- what the training thread is told ---- */
+
+static void
+set_paused (GstCxrTrain * self, gboolean paused)
 {
-  static GType type;
-  static const GEnumValue values[] = {
-    {CXR_CLASS_WEIGHTING_BALANCED, "Each class counts as much as the others "
-          "in the loss, however many images it has", "balanced"},
-    {CXR_CLASS_WEIGHTING_NONE, "Every image counts the same", "none"},
-    {0, NULL, NULL}
-  };
-  if (g_once_init_enter (&type)) {
-    GType t = g_enum_register_static ("GstCxrTrainClassWeighting", values);
-    g_once_init_leave (&type, t);
-  }
-  return type;
+  GST_BASE_SINK_PREROLL_LOCK (self);
+  self->paused = paused;
+  GST_BASE_SINK_PREROLL_BROADCAST (self);
+  GST_BASE_SINK_PREROLL_UNLOCK (self);
 }
 
-static GType
-gst_cxr_schedule_get_type (void)
+static void
+set_stopping (GstCxrTrain * self, gboolean stopping)
 {
-  static GType type;
-  static const GEnumValue values[] = {
-    {CXR_SCHEDULE_COSINE, "Warm-up over the first epoch, then cosine decay "
-          "to 0 at the last step", "cosine"},
-    {CXR_SCHEDULE_NONE, "Constant learning rate", "constant"},
-    {0, NULL, NULL}
-  };
-  if (g_once_init_enter (&type)) {
-    GType t = g_enum_register_static ("GstCxrTrainSchedule", values);
-    g_once_init_leave (&type, t);
-  }
-  return type;
+  GST_BASE_SINK_PREROLL_LOCK (self);
+  self->stopping = stopping;
+  GST_BASE_SINK_PREROLL_BROADCAST (self);
+  GST_BASE_SINK_PREROLL_UNLOCK (self);
 }
 
-static GType
-gst_cxr_site_threshold_get_type (void)
+/* Between two steps: waits while the pipeline is paused; FALSE once it
+ * stops or flushes, or an error is posted. */
+static gboolean
+keep_going (GstCxrTrain * self)
 {
-  static GType type;
-  static const GEnumValue values[] = {
-    {CXR_SITE_THRESHOLD_YOUDEN, "The best Youden's J on the site's films",
-        "youden"},
-    {CXR_SITE_THRESHOLD_FEWEST_ERRORS, "0.5 on the calibrated probability: "
-          "the fewest errors at the site's mix of classes", "fewest-errors"},
-    {CXR_SITE_THRESHOLD_MODEL, "The model's own decisions: its threshold "
-          "carried onto the calibrated probabilities", "model"},
-    {CXR_SITE_THRESHOLD_AUTO, "Whichever of model, fewest-errors and youden "
-          "has the best cross-validated accuracy", "auto"},
-    {0, NULL, NULL}
-  };
-  if (g_once_init_enter (&type)) {
-    GType t = g_enum_register_static ("GstCxrTrainSiteThreshold", values);
-    g_once_init_leave (&type, t);
-  }
-  return type;
+  gboolean go;
+
+  GST_BASE_SINK_PREROLL_LOCK (self);
+  while (self->paused && !self->stopping)
+    GST_BASE_SINK_PREROLL_WAIT (self);
+  go = !self->stopping && !self->failed;
+  GST_BASE_SINK_PREROLL_UNLOCK (self);
+  return go;
 }
 
-static GType
-gst_cxr_film_normalization_get_type (void)
+static gboolean
+is_stopping (GstCxrTrain * self)
 {
-  static GType type;
-  static const GEnumValue values[] = {
-    {CXR_FILM_NONE, "The film's grey values as they are", "none"},
-    {CXR_FILM_EQUALIZE, "Histogram equalisation of each film", "equalize"},
-    {CXR_FILM_PERCENTILE, "Each film's 1st to 99th percentile stretched "
-          "to 0..1", "percentile"},
-    {0, NULL, NULL}
-  };
-  if (g_once_init_enter (&type)) {
-    GType t = g_enum_register_static ("GstCxrTrainFilmNormalization", values);
-    g_once_init_leave (&type, t);
-  }
-  return type;
+  gboolean stopping;
+
+  GST_BASE_SINK_PREROLL_LOCK (self);
+  stopping = self->stopping;
+  GST_BASE_SINK_PREROLL_UNLOCK (self);
+  return stopping;
 }
 
-static GType
-gst_cxr_train_mode_get_type (void)
-{
-  static GType type;
-  static const GEnumValue values[] = {
-    {MODE_TRAIN, "Train the network (from model=, or a new one)", "train"},
-    {MODE_CALIBRATE, "Keep model='s weights; fit its logit scale and offset "
-          "and its threshold to the frames (a site's labelled films)",
-        "calibrate"},
-    {MODE_FINE_TUNE, "Also move model='s weights a little toward the "
-          "frames; calibrate instead when cross-validation finds that no "
-          "better", "fine-tune"},
-    {0, NULL, NULL}
-  };
-  if (g_once_init_enter (&type)) {
-    GType t = g_enum_register_static ("GstCxrTrainMode", values);
-    g_once_init_leave (&type, t);
-  }
-  return type;
-}
+/* ---- messages and figures ---- */
 
 static void
 post (GstCxrTrain * self, GstStructure * s)
@@ -363,19 +194,20 @@ post (GstCxrTrain * self, GstStructure * s)
       gst_message_new_element (GST_OBJECT (self), s));
 }
 
-/* Writes the model to output, atomically (cxr_model_save), and says so. */
+/* Writes the model to output, atomically (cxr_model_save). */
 static gboolean
-save_model (GstCxrTrain * self, CxrModel * model)
+save_model (GstCxrTrain * self, const CxrModel * model)
 {
   GError *error = NULL;
 
-  if (!cxr_model_save (model, self->out_path, &error)) {
+  /* saving does not change the model; the cast is for the signature */
+  if (!cxr_model_save ((CxrModel *) model, self->run.output, &error)) {
     /* the cause (a full disk, a read-only folder) is in the message; the
      * model already there is left as it was */
     GST_ELEMENT_ERROR (self, RESOURCE, WRITE,
         ("Cannot write the model (%s). Check that the folder exists, is "
             "writable and has room; a model already at '%s' is unchanged.",
-            error->message, self->out_path), (NULL));
+            error->message, self->run.output), (NULL));
     g_error_free (error);
     self->failed = TRUE;
     return FALSE;
@@ -384,17 +216,26 @@ save_model (GstCxrTrain * self, CxrModel * model)
   return TRUE;
 }
 
-static void
-post_checkpoint (GstCxrTrain * self, const CxrModel * model, gint epoch,
-    guint64 step)
+/* a model of the run so far: saved, and said */
+static gboolean
+save_checkpoint (GstCxrTrain * self, const CxrModel * model)
 {
-  GST_INFO_OBJECT (self, "checkpoint %s written to %s", model->id,
-      self->out_path);
+  gint epoch;
+  guint64 step;
+
+  if (!save_model (self, model))
+    return FALSE;
+  GST_OBJECT_LOCK (self);
+  epoch = self->figures.epoch;
+  step = self->figures.step;
+  GST_OBJECT_UNLOCK (self);
+  GST_INFO_OBJECT (self, "checkpoint %s written", model->id);
   post (self, gst_structure_new ("cxrtrain-checkpoint",
-          "location", G_TYPE_STRING, self->out_path,
+          "location", G_TYPE_STRING, self->run.output,
           "epoch", G_TYPE_INT, epoch,
           "step", G_TYPE_UINT64, step,
           "model-id", G_TYPE_STRING, model->id, NULL));
+  return TRUE;
 }
 
 static void
@@ -405,7 +246,7 @@ post_done (GstCxrTrain * self)
   const gchar *auc = g_hash_table_lookup (self->model->provenance, "val_auc");
 
   post (self, gst_structure_new ("cxrtrain-done",
-          "location", G_TYPE_STRING, self->out_path,
+          "location", G_TYPE_STRING, self->run.output,
           "model-id", G_TYPE_STRING, self->model->id,
           "members", G_TYPE_INT, self->model->n_members,
           "best-epoch", G_TYPE_INT, best ? atoi (best) : 0,
@@ -414,64 +255,68 @@ post_done (GstCxrTrain * self)
           NULL));
 }
 
-/* the figures a step brings, for the readable properties and the message */
+/* a step's figures, for the readable properties and, every
+ * progress-interval steps or when last is set, the message */
 static void
-report_step (GstCxrTrain * self, gint member, gint members, gint epoch,
-    gint epochs, gint step, gint steps_per_epoch, gdouble loss,
-    gdouble accuracy, gdouble ips, gdouble eta, gboolean message)
-{
-  GST_OBJECT_LOCK (self);
-  self->epoch = epoch;
-  self->step++;
-  self->loss = loss;
-  self->accuracy = accuracy;
-  self->images_per_second = ips;
-  GST_OBJECT_UNLOCK (self);
-  if (message)
-    post (self, gst_structure_new ("cxrtrain-progress",
-            "member", G_TYPE_INT, member,
-            "members", G_TYPE_INT, members,
-            "epoch", G_TYPE_INT, epoch,
-            "epochs", G_TYPE_INT, epochs,
-            "step", G_TYPE_INT, step,
-            "steps-per-epoch", G_TYPE_INT, steps_per_epoch,
-            "loss", G_TYPE_DOUBLE, loss,
-            "accuracy", G_TYPE_DOUBLE, accuracy,
-            "images-per-second", G_TYPE_DOUBLE, ips,
-            "eta-seconds", G_TYPE_DOUBLE, eta, NULL));
-}
-
-static guint
-progress_interval (GstCxrTrain * self)
+report_step (GstCxrTrain * self, const CxrStepReport * r, gboolean last)
 {
   guint interval;
 
   GST_OBJECT_LOCK (self);
-  interval = self->progress_interval;
+  self->figures.epoch = r->epoch;
+  self->figures.step++;
+  self->figures.loss = r->loss;
+  self->figures.accuracy = r->accuracy;
+  self->figures.images_per_second = r->images_per_second;
+  interval = self->settings.progress_interval;
   GST_OBJECT_UNLOCK (self);
-  return interval;
+  if (r->step % interval == 0 || last)
+    post (self, gst_structure_new ("cxrtrain-progress",
+            "member", G_TYPE_INT, r->member,
+            "members", G_TYPE_INT, r->members,
+            "epoch", G_TYPE_INT, r->epoch,
+            "epochs", G_TYPE_INT, r->epochs,
+            "step", G_TYPE_INT, r->step,
+            "steps-per-epoch", G_TYPE_INT, r->steps_per_epoch,
+            "loss", G_TYPE_DOUBLE, r->loss,
+            "accuracy", G_TYPE_DOUBLE, r->accuracy,
+            "images-per-second", G_TYPE_DOUBLE, r->images_per_second,
+            "eta-seconds", G_TYPE_DOUBLE, r->eta_seconds, NULL));
+}
+
+/* A training or calibration error: said, and, for divergence before any
+ * checkpoint, output gets the model training started from (which the
+ * trainer has put back), so that it holds a usable model. */
+static void
+training_failed (GstCxrTrain * self, const GError * error)
+{
+  if (!g_error_matches (error, CXR_ERROR, CXR_ERROR_DIVERGED)) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Training failed: %s.",
+            error->message), (NULL));
+    return;
+  }
+  if (!self->checkpointed
+      && !g_file_test (self->run.output, G_FILE_TEST_EXISTS)
+      && !cxr_model_save (self->model, self->run.output, NULL))
+    GST_WARNING_OBJECT (self, "cannot write the starting model");
+  GST_ELEMENT_ERROR (self, STREAM, FAILED,
+      ("Training diverged: the loss or the weights stopped being finite "
+          "numbers. '%s' keeps the last good model. Lower learning-rate "
+          "(now %g).", self->run.output, self->run.train.learning_rate),
+      ("%s", error->message));
 }
 
 /* ---- epoch mode: cxr_train's callbacks ---- */
 
-/* called after every step (step_interval 1), so that a flush stops
- * training within one step */
+/* called after every step (step_interval 1): a stop or a pause takes
+ * effect within one step */
 static gboolean
 on_step (const CxrStepReport * r, void *user)
 {
   GstCxrTrain *self = user;
-  guint interval = progress_interval (self);
 
-  report_step (self, r->member, r->members, r->epoch, r->epochs, r->step,
-      r->steps_per_epoch,
-      r->loss, r->accuracy, r->images_per_second, r->eta_seconds,
-      r->step % interval == 0 || r->step == r->steps_per_epoch);
-  if (g_atomic_int_get (&self->flushing)) {
-    GST_INFO_OBJECT (self, "flushing: training stops at epoch %d step %d",
-        r->epoch, r->step);
-    self->interrupted = TRUE;
-  }
-  return !self->interrupted && !self->failed;
+  report_step (self, r, r->step == r->steps_per_epoch);
+  return keep_going (self);
 }
 
 static gboolean
@@ -483,8 +328,8 @@ on_epoch (const CxrEpochReport * r, void *user)
       "%.4f, val AUC %.4f%s", r->member, r->members, r->epoch, r->epochs,
       r->train_loss, r->val_loss, r->val_auc, r->is_best ? " (best)" : "");
   GST_OBJECT_LOCK (self);
-  self->val_auc = r->val_auc;
-  self->val_accuracy = r->val_accuracy;
+  self->figures.val_auc = r->val_auc;
+  self->figures.val_accuracy = r->val_accuracy;
   GST_OBJECT_UNLOCK (self);
   post (self, gst_structure_new ("cxrtrain-epoch",
           "member", G_TYPE_INT, r->member,
@@ -498,118 +343,51 @@ on_epoch (const CxrEpochReport * r, void *user)
           "val-auc", G_TYPE_DOUBLE, r->val_auc,
           "threshold", G_TYPE_DOUBLE, (gdouble) r->threshold,
           "best", G_TYPE_BOOLEAN, r->is_best, NULL));
-  if (g_atomic_int_get (&self->flushing))
-    self->interrupted = TRUE;
-  return !self->interrupted && !self->failed;
+  return keep_going (self);
 }
 
 static void
 on_checkpoint (const CxrModel * best, void *user)
 {
   GstCxrTrain *self = user;
-  gint epoch;
-  guint64 step;
 
-  if (self->failed)
-    return;
-  /* the model is valid during the call only, and saving does not change
-   * it; the cast is for cxr_model_save's signature */
-  if (!save_model (self, (CxrModel *) best))
-    return;
-  GST_OBJECT_LOCK (self);
-  epoch = self->epoch;
-  step = self->step;
-  GST_OBJECT_UNLOCK (self);
-  post_checkpoint (self, best, epoch, step);
+  if (!self->failed)
+    save_checkpoint (self, best);
 }
 
-/* Both modes stop the same way; debug says where. */
 static void
-post_diverged (GstCxrTrain * self, const gchar * debug)
+warn_stopped (GstCxrTrain * self, const gchar * what)
 {
-  GST_ELEMENT_ERROR (self, STREAM, FAILED,
-      ("Training diverged: the loss or the weights stopped being finite "
-          "numbers. '%s' keeps the last good model. Lower learning-rate "
-          "(now %g).", self->out_path, self->cfg.learning_rate),
-      ("%s", debug));
+  if (self->checkpointed)
+    GST_ELEMENT_WARNING (self, STREAM, FAILED, ("%s stopped because the "
+            "pipeline was stopped or flushed. '%s' holds the last checkpoint; "
+            "to go on, train again with model= set to it.", what,
+            self->run.output), (NULL));
+  else
+    GST_ELEMENT_WARNING (self, STREAM, FAILED, ("%s stopped because the "
+            "pipeline was stopped or flushed; '%s' was not written.", what,
+            self->run.output), (NULL));
 }
 
-/* cxr_train failed: say why, and make sure output holds a usable model */
-static void
-training_failed (GstCxrTrain * self, const GError * error)
-{
-  gboolean diverged = strstr (error->message, "diverged") != NULL;
-
-  if (!diverged) {
-    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Training failed: %s.",
-            error->message), (NULL));
-    return;
-  }
-  /* before the first checkpoint, the last good model is the one training
-   * started from, which cxr_train has put back */
-  if (!self->checkpointed
-      && !g_file_test (self->out_path, G_FILE_TEST_EXISTS)) {
-    GError *e = NULL;
-    if (!cxr_model_save (self->model, self->out_path, &e)) {
-      GST_WARNING_OBJECT (self, "cannot write the starting model: %s",
-          e->message);
-      g_error_free (e);
-    }
-  }
-  post_diverged (self, error->message);
-}
-
-/* At EOS: every epoch, then the final model. FALSE when EOS must not go
- * on: an error is posted, or the element is shutting down. */
+/* every epoch, then the final model */
 static gboolean
 train_epochs (GstCxrTrain * self)
 {
   CxrTrainCallbacks cb = { on_step, on_epoch, on_checkpoint, 1 };
   GError *error = NULL;
-  guint64 skipped;
 
-  GST_OBJECT_LOCK (self);
-  skipped = self->frames_skipped;
-  GST_OBJECT_UNLOCK (self);
-  if (self->cache->n == 0) {
-    GST_ELEMENT_ERROR (self, STREAM, FAILED,
-        ("No labelled frames to train on (%" G_GUINT64_FORMAT " frames "
-            "without a usable label). Attach a GstCxrLabelMeta to each frame "
-            "(cxrdatasetsrc does) or set label= to the class of the stream.",
-            skipped), (NULL));
-    return FALSE;
-  }
-  GST_INFO_OBJECT (self, "training on %d cached frames (%" G_GUINT64_FORMAT
-      " skipped), %d epochs", self->cache->n, skipped, self->cfg.epochs);
-
-  if (self->n_threads > 0)
-    omp_set_num_threads (self->n_threads);
-  g_timer_start (self->timer);
-  if (!cxr_train (self->model, self->cache, &self->cfg, &cb, self, &error)) {
+  GST_INFO_OBJECT (self, "training on %d cached frames, %d epochs",
+      self->cache->n, self->run.train.epochs);
+  if (!cxr_train (self->model, self->cache, &self->run.train, &cb, self,
+          &error)) {
     training_failed (self, error);
     g_error_free (error);
     return FALSE;
   }
   if (self->failed)
     return FALSE;
-  if (self->interrupted) {
-    /* GstBaseSink unlocks the sink for a flush, for READY and also for
-     * PAUSED; training cannot hold any of them for minutes, so it stops */
-    gint epoch;
-    GST_OBJECT_LOCK (self);
-    epoch = self->epoch;
-    GST_OBJECT_UNLOCK (self);
-    if (self->checkpointed)
-      GST_ELEMENT_WARNING (self, STREAM, FAILED,
-          ("Training stopped in epoch %d of %d because the pipeline was "
-              "paused, stopped or flushed. '%s' holds the best model so far; "
-              "to go on, train again with model= set to it.", epoch,
-              self->cfg.epochs, self->out_path), (NULL));
-    else
-      GST_ELEMENT_WARNING (self, STREAM, FAILED,
-          ("Training stopped in its first epoch because the pipeline was "
-              "paused, stopped or flushed; '%s' was not written.",
-              self->out_path), (NULL));
+  if (is_stopping (self)) {
+    warn_stopped (self, "Training");
     return FALSE;
   }
   /* the best epoch's weights with the provenance of the whole run */
@@ -624,77 +402,60 @@ train_epochs (GstCxrTrain * self)
 static void
 on_calibrate_progress (int done, int total, void *user)
 {
-  GstCxrTrain *self = user;
-
-  post (self, gst_structure_new ("cxrtrain-calibrate-progress",
+  post (user, gst_structure_new ("cxrtrain-calibrate-progress",
           "done", G_TYPE_INT, done, "total", G_TYPE_INT, total, NULL));
 }
 
-/* a flush or a state change stops fine-tuning as it stops training */
 static gboolean
 calibrate_should_stop (void *user)
 {
-  GstCxrTrain *self = user;
-
-  if (g_atomic_int_get (&self->flushing))
-    self->interrupted = TRUE;
-  return self->interrupted;
+  return !keep_going (user);
 }
 
-/* At EOS in mode calibrate or fine-tune: the fit, then the model, once */
+/* the fit, then the model, once */
 static gboolean
 calibrate_site (GstCxrTrain * self)
 {
-  CxrCalibrateConfig cc;
+  CxrCalibrateConfig cc = self->run.calibrate;
   CxrCalibrateReport report;
   GError *error = NULL;
-  const gchar *cv_before, *cv_after;
+  GHashTable *p = self->model->provenance;
 
-  cxr_calibrate_config_init (&cc);
-  cc.method = self->run_mode == MODE_FINE_TUNE ? CXR_CALIBRATE_FINE_TUNE :
-      CXR_CALIBRATE_PLATT;
-  cc.folds = self->run_folds;
-  cc.threshold_rule = self->run_site_threshold;
+  cc.method = self->run.mode == GST_CXR_TRAIN_MODE_FINE_TUNE ?
+      CXR_CALIBRATE_FINE_TUNE : CXR_CALIBRATE_PLATT;
   /* fine-tuning keeps calibrate's few gentle epochs; the rest as set */
-  cc.train.seed = self->cfg.seed;
-  cc.train.batch_size = self->cfg.batch_size;
-  cc.train.augment = self->cfg.augment;
-  cc.train.class_weighting = self->cfg.class_weighting;
-  cc.train.precision = self->cfg.precision;
+  cc.train.seed = self->run.train.seed;
+  cc.train.batch_size = self->run.train.batch_size;
+  cc.train.augment = self->run.train.augment;
+  cc.train.class_weighting = self->run.train.class_weighting;
+  cc.train.precision = self->run.train.precision;
   cc.on_progress = on_calibrate_progress;
   cc.should_stop = calibrate_should_stop;
   cc.user = self;
-  if (self->n_threads > 0)
-    omp_set_num_threads (self->n_threads);
-  g_timer_start (self->timer);
   GST_INFO_OBJECT (self, "calibrating %s on %d frames", self->model->id,
       self->cache->n);
   if (!cxr_calibrate (self->model, self->cache, &cc, &report, &error)) {
     if (g_error_matches (error, CXR_ERROR, CXR_ERROR_CANCELLED))
-      GST_ELEMENT_WARNING (self, STREAM, FAILED, ("Calibration stopped "
-              "because the pipeline was paused, stopped or flushed; nothing "
-              "was written to '%s'.", self->out_path), (NULL));
+      warn_stopped (self, "Calibration");
     else
       GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Cannot calibrate: %s. "
-            "Nothing was written to '%s'.", error->message, self->out_path),
-        (NULL));
+              "Nothing was written to '%s'.", error->message,
+              self->run.output), (NULL));
     g_error_free (error);
     return FALSE;
   }
   if (!save_model (self, self->model))
     return FALSE;
-  cv_before = g_hash_table_lookup (self->model->provenance,
-      "calibration_cv_before");
-  cv_after = g_hash_table_lookup (self->model->provenance,
-      "calibration_cv_after");
   post (self, gst_structure_new ("cxrtrain-calibrated",
-          "method", G_TYPE_STRING, g_hash_table_lookup (self->model->provenance,
-              "calibration_method"),
-          "base-model", G_TYPE_STRING, g_hash_table_lookup
-          (self->model->provenance, "calibration_base_model"),
+          "method", G_TYPE_STRING,
+          g_hash_table_lookup (p, "calibration_method"),
+          "base-model", G_TYPE_STRING,
+          g_hash_table_lookup (p, "calibration_base_model"),
           "images", G_TYPE_INT, report.n,
-          "cv-before", G_TYPE_STRING, cv_before,
-          "cv-after", G_TYPE_STRING, cv_after,
+          "cv-before", G_TYPE_STRING,
+          g_hash_table_lookup (p, "calibration_cv_before"),
+          "cv-after", G_TYPE_STRING,
+          g_hash_table_lookup (p, "calibration_cv_after"),
           "threshold", G_TYPE_FLOAT, self->model->threshold,
           "threshold-rule", G_TYPE_STRING,
           cxr_site_threshold_name (report.threshold_rule),
@@ -706,303 +467,191 @@ calibrate_site (GstCxrTrain * self)
 
 /* ---- online mode ---- */
 
-struct _Online {
-  CxrNet *net;
-  CxrOptimizer *opt;
-  int batch;
-  int capacity;                 /* frames the replay buffer holds */
-  int count;                    /* frames in it, up to capacity */
-  int head;                     /* where the next frame goes */
-  int fresh;                    /* frames added since the last step */
-  size_t px;                    /* side x side */
-  guint16 *ring;                /* capacity x side x side, v * 65535 */
-  int *ring_labels;             /* capacity: class index */
-  int *pick;                    /* capacity: indices to draw a batch from */
-  int *labels;                  /* batch */
-  float *block;                 /* the float buffers below, in one piece */
-  float *grads;                 /* n_floats, bound to the net */
-  float *good;                  /* n_floats: the weights before the step */
-  float *input;                 /* batch x 1 x side x side, normalised */
-  float *scratch;               /* batch x side x side, in [0, 1] */
-  float *weights;               /* batch: loss weight of each sample */
-  float *logits;                /* batch x n_outputs */
-  CxrRng rng;
-  guint checkpoint_interval;    /* steps between checkpoints */
-  guint64 steps;
-  guint64 checkpoint_step;      /* steps at the last checkpoint */
-  double loss_sum;              /* since the last progress message */
-  int64_t correct, seen;
-};
-
-static void
-online_free (Online * o)
-{
-  if (!o)
-    return;
-  if (o->net)
-    cxr_net_free (o->net);
-  cxr_optimizer_free (o->opt);
-  g_free (o->ring);
-  g_free (o->ring_labels);
-  g_free (o->pick);
-  g_free (o->labels);
-  g_free (o->block);
-  g_free (o);
-}
-
-static Online *
-online_new (CxrModel * model, const CxrTrainConfig * cfg, guint replay_size,
-    GError ** error)
-{
-  const CxrNetSpec *spec = model->spec;
-  Online *o = g_new0 (Online, 1);
-  size_t n = spec->n_floats;
-
-  /* the weights will move from what the statistics of a resumed model's
-   * features describe; online training fits none */
-  cxr_feature_stats_free (model->ood);
-  model->ood = NULL;
-  o->batch = cfg->batch_size;
-  o->capacity = MAX ((int) replay_size, o->batch);
-  o->px = (size_t) spec->in_h * spec->in_w;
-  o->ring = g_try_new (guint16, o->capacity * o->px);
-  o->ring_labels = g_new (int, o->capacity);
-  o->pick = g_new (int, o->capacity);
-  o->labels = g_new (int, o->batch);
-  o->block = g_try_new (float, 2 * n + 2 * o->batch * o->px + o->batch
-      + o->batch * spec->n_outputs);
-  if (!o->ring || !o->block) {
-    g_set_error (error, CXR_ERROR, CXR_ERROR_TOO_LARGE,
-        "cannot allocate a replay buffer of %d frames", o->capacity);
-    online_free (o);
-    return NULL;
-  }
-  o->grads = o->block;
-  o->good = o->grads + n;
-  o->input = o->good + n;
-  o->scratch = o->input + o->batch * o->px;
-  o->weights = o->scratch + o->batch * o->px;
-  o->logits = o->weights + o->batch;
-  o->net = cxr_net_new_training (spec, model->params, o->grads, o->batch,
-      cfg->precision, error);
-  if (!o->net) {
-    online_free (o);
-    return NULL;
-  }
-  o->opt = cxr_optimizer_new (spec, cfg->optimizer, cfg->learning_rate,
-      cfg->weight_decay);
-  cxr_rng_init (&o->rng, cfg->seed);
-  return o;
-}
-
-static void
-online_provenance (GstCxrTrain * self)
-{
-  static const gchar *stale[] = { "val_auc", "val_accuracy",
-    "val_sensitivity", "val_specificity", "best_epoch", "epochs_run", NULL
-  };
-  GHashTable *p = self->model->provenance;
-  char buf[G_ASCII_DTOSTR_BUF_SIZE];
-
-  /* figures of an earlier epoch run would describe other weights */
-  for (int i = 0; stale[i]; i++)
-    g_hash_table_remove (p, stale[i]);
-  g_hash_table_replace (p, g_strdup ("training"), g_strdup ("online"));
-  g_hash_table_replace (p, g_strdup ("online_steps"),
-      g_strdup_printf ("%" G_GUINT64_FORMAT, self->live->steps));
-  g_hash_table_replace (p, g_strdup ("learning_rate"),
-      g_strdup (g_ascii_formatd (buf, sizeof buf, "%.6g",
-              self->cfg.learning_rate)));
-  g_hash_table_replace (p, g_strdup ("batch_size"),
-      g_strdup_printf ("%d", self->live->batch));
-  g_hash_table_replace (p, g_strdup ("replay_size"),
-      g_strdup_printf ("%d", self->live->capacity));
-  g_hash_table_replace (p, g_strdup ("seed"),
-      g_strdup_printf ("%" G_GUINT64_FORMAT, self->cfg.seed));
-  g_hash_table_replace (p, g_strdup ("precision"),
-      g_strdup (cxr_precision_name (cxr_net_precision (self->live->net))));
-  g_hash_table_replace (p, g_strdup ("software"),
-      g_strdup ("gst-cxr " CXR_VERSION));
-}
-
 static gboolean
 online_checkpoint (GstCxrTrain * self)
 {
-  Online *o = self->live;
-
-  online_provenance (self);
-  cxr_model_update_id (self->model);
-  if (!save_model (self, self->model))
-    return FALSE;
-  o->checkpoint_step = o->steps;
-  post_checkpoint (self, self->model, 0, o->steps);
-  return TRUE;
+  cxr_online_update_model (self->online);
+  return save_checkpoint (self, self->model);
 }
 
-/* One optimiser step on batch frames drawn from the replay buffer. */
+/* after each online step: the figures, and a checkpoint when it is due */
 static gboolean
-online_step (GstCxrTrain * self)
+online_stepped (GstCxrTrain * self)
 {
-  Online *o = self->live;
-  CxrModel *model = self->model;
-  const CxrNetSpec *spec = model->spec;
-  int counts[CXR_MAX_CLASSES] = { 0 };
+  CxrOnlineFigures f;
+  CxrStepReport r = { 0 };
   guint interval;
-  float loss;
-  double elapsed;
-  gchar *debug;
-  GError *error = NULL;
 
-  /* balanced weights over what the buffer holds now */
-  for (int i = 0; i < o->count; i++)
-    counts[o->ring_labels[i]]++;
-
-  /* batch distinct frames: a partial Fisher-Yates shuffle */
-  for (int i = 0; i < o->count; i++)
-    o->pick[i] = i;
-  for (int j = 0; j < o->batch; j++) {
-    int k = j + (int) cxr_rng_below (&o->rng, (uint32_t) (o->count - j));
-    int t = o->pick[j], slot;
-    const guint16 *src;
-    float *x = o->input + j * o->px;
-
-    o->pick[j] = o->pick[k];
-    o->pick[k] = t;
-    slot = o->pick[j];
-    src = o->ring + slot * o->px;
-    for (size_t i = 0; i < o->px; i++)
-      o->scratch[j * o->px + i] = src[i] * (1.0f / 65535.0f);
-    cxr_augment (o->scratch + j * o->px, x, spec->in_w, spec->in_h,
-        &self->cfg.augment, &o->rng);
-    /* the model's normalisation, as cxr_preprocess applies it */
-    cxr_normalize (x, spec->in_w, spec->in_h, &model->norm);
-    o->labels[j] = o->ring_labels[slot];
-    o->weights[j] =
-        self->cfg.class_weighting == CXR_CLASS_WEIGHTING_BALANCED ?
-        (float) o->count / (float) (spec->n_classes * counts[o->labels[j]]) :
-        1.0f;
-  }
-
-  /* the weights before the step are the last good ones if it diverges */
-  memcpy (o->good, model->params, spec->n_floats * sizeof (float));
-  loss = cxr_net_forward_backward (o->net, o->input, o->labels, o->weights,
-      cxr_rng_next (&o->rng), o->logits, &error);
-  if (error) {
-    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Training failed: %s.",
-            error->message), (NULL));
-    g_error_free (error);
-    self->failed = TRUE;
-    return FALSE;
-  }
-  if (isfinite (loss))
-    cxr_optimizer_step (o->opt, model->params, o->grads);
-  for (size_t i = 0; isfinite (loss) && i < spec->n_floats; i++)
-    if (!isfinite (model->params[i]))
-      loss = NAN;
-  if (!isfinite (loss)) {
-    memcpy (model->params, o->good, spec->n_floats * sizeof (float));
-    cxr_model_update_id (model);
-    if (!self->checkpointed
-        && !g_file_test (self->out_path, G_FILE_TEST_EXISTS))
-      cxr_model_save (model, self->out_path, NULL);
-    debug = g_strdup_printf ("online step %" G_GUINT64_FORMAT " (%s)",
-        o->steps + 1, isnan (loss) ? "loss or a weight is NaN" : "infinite");
-    post_diverged (self, debug);
-    g_free (debug);
-    self->failed = TRUE;
-    return FALSE;
-  }
-
-  o->steps++;
-  o->loss_sum += loss;
-  for (int j = 0; j < o->batch; j++) {
-    const float *z = o->logits + j * spec->n_outputs;
-    int predicted = 0;
-    if (spec->output == CXR_OUTPUT_SIGMOID)
-      predicted = z[0] >= 0.0f;
-    else
-      for (int c = 1; c < spec->n_outputs; c++)
-        if (z[c] > z[predicted])
-          predicted = c;
-    o->correct += predicted == o->labels[j];
-  }
-  o->seen += o->batch;
-
-  interval = progress_interval (self);
-  elapsed = g_timer_elapsed (self->timer, NULL);
-  report_step (self, 1, 1, 0, 0, (gint) o->steps, 0,
-      o->loss_sum * o->batch / o->seen, (double) o->correct / o->seen,
-      o->steps * o->batch / MAX (elapsed, 1e-9), -1.0,
-      o->steps % interval == 0);
+  GST_OBJECT_LOCK (self);
+  interval = self->settings.progress_interval;
+  GST_OBJECT_UNLOCK (self);
+  cxr_online_figures (self->online, FALSE, &f);
   /* the figures describe the steps since the last message */
-  if (o->steps % interval == 0)
-    o->loss_sum = o->correct = o->seen = 0;
-
-  if (o->steps % o->checkpoint_interval == 0)
+  cxr_online_figures (self->online, f.steps % interval == 0, &f);
+  r.member = r.members = 1;
+  r.step = (int) f.steps;
+  r.loss = f.loss;
+  r.accuracy = f.accuracy;
+  r.images_per_second = f.images_per_second;
+  r.eta_seconds = -1.0;
+  report_step (self, &r, FALSE);
+  if (f.steps % self->run.checkpoint_interval == 0)
     return online_checkpoint (self);
   return TRUE;
 }
 
 static gboolean
-online_add (GstCxrTrain * self, const float *image01, int label)
-{
-  Online *o = self->live;
-  guint16 *dst = o->ring + o->head * o->px;
-
-  /* the same 16-bit quantisation as the epoch cache */
-  for (size_t i = 0; i < o->px; i++) {
-    float v = image01[i];
-    v = !(v > 0.0f) ? 0.0f : v > 1.0f ? 1.0f : v;
-    dst[i] = (guint16) (v * 65535.0f + 0.5f);
-  }
-  o->ring_labels[o->head] = label;
-  o->head = (o->head + 1) % o->capacity;
-  o->count = MIN (o->count + 1, o->capacity);
-  if (++o->fresh < o->batch)
-    return TRUE;
-  o->fresh = 0;
-  if (self->n_threads > 0)
-    omp_set_num_threads (self->n_threads);
-  return online_step (self);
-}
-
-/* At EOS: the weights since the last checkpoint. */
-static gboolean
 online_finish (GstCxrTrain * self)
 {
-  Online *o = self->live;
+  CxrOnlineFigures f;
 
-  if (o->steps == 0) {
+  cxr_online_figures (self->online, FALSE, &f);
+  if (f.steps == 0) {
     GST_ELEMENT_WARNING (self, STREAM, FAILED,
         ("The stream ended before one training step: online training needs "
             "batch-size (%d) labelled frames per step. '%s' was not written.",
-            o->batch, self->out_path), (NULL));
+            cxr_online_batch (self->online), self->run.output), (NULL));
     return TRUE;
   }
-  if (o->steps != o->checkpoint_step && !online_checkpoint (self))
+  if (f.steps % self->run.checkpoint_interval != 0
+      && !online_checkpoint (self))
     return FALSE;
   post_done (self);
   return TRUE;
 }
 
-/* ---- the element ---- */
+/* ---- training at EOS, in a thread of its own ---- */
+
+static gpointer
+training_thread (gpointer data)
+{
+  GstCxrTrain *self = data;
+  gboolean ok;
+
+  if (self->cache->n == 0) {
+    guint64 skipped;
+    GST_OBJECT_LOCK (self);
+    skipped = self->figures.frames_skipped;
+    GST_OBJECT_UNLOCK (self);
+    GST_ELEMENT_ERROR (self, STREAM, FAILED,
+        ("No labelled frames to train on (%" G_GUINT64_FORMAT " frames "
+            "without a usable label). Attach a GstCxrLabelMeta to each frame "
+            "(cxrdatasetsrc does) or set label= to the class of the stream.",
+            skipped), (NULL));
+    ok = FALSE;
+  } else {
+    if (self->run.threads > 0)
+      omp_set_num_threads (self->run.threads);
+    g_timer_start (self->timer);
+    ok = self->run.mode == GST_CXR_TRAIN_MODE_TRAIN ? train_epochs (self) :
+        calibrate_site (self);
+  }
+  GST_BASE_SINK_PREROLL_LOCK (self);
+  self->trained = TRUE;
+  GST_BASE_SINK_PREROLL_BROADCAST (self);
+  GST_BASE_SINK_PREROLL_UNLOCK (self);
+  return GINT_TO_POINTER (ok);
+}
+
+/* With the preroll lock: trains while this thread waits with the lock let
+ * go, so that state changes and flushes get through; then waits for the
+ * pipeline to play, so that EOS goes on, as it would have, while playing. */
+static GstFlowReturn
+train_at_eos (GstCxrTrain * self)
+{
+  GThread *thread;
+  GError *error = NULL;
+  gboolean ok;
+
+  if (self->failed)
+    return GST_FLOW_ERROR;
+  if (self->online)
+    return online_finish (self) ? GST_FLOW_OK : GST_FLOW_ERROR;
+  self->trained = FALSE;
+  thread = g_thread_try_new ("cxrtrain", training_thread, self, &error);
+  if (!thread) {
+    GST_ELEMENT_ERROR (self, RESOURCE, FAILED, ("Cannot start training: %s",
+            error->message), (NULL));
+    g_error_free (error);
+    return GST_FLOW_ERROR;
+  }
+  while (!self->trained)
+    GST_BASE_SINK_PREROLL_WAIT (self);
+  ok = GPOINTER_TO_INT (g_thread_join (thread));
+  while (ok && self->paused && !self->stopping)
+    GST_BASE_SINK_PREROLL_WAIT (self);
+  if (self->stopping)
+    return GST_FLOW_FLUSHING;
+  return ok ? GST_FLOW_OK : GST_FLOW_ERROR;
+}
+
+static GstFlowReturn
+gst_cxr_train_wait_event (GstBaseSink * sink, GstEvent * event)
+{
+  GstFlowReturn ret =
+      GST_BASE_SINK_CLASS (gst_cxr_train_parent_class)->wait_event (sink,
+      event);
+
+  if (ret != GST_FLOW_OK || GST_EVENT_TYPE (event) != GST_EVENT_EOS)
+    return ret;
+  return train_at_eos (GST_CXR_TRAIN (sink));
+}
+
+static gboolean
+gst_cxr_train_event (GstBaseSink * sink, GstEvent * event)
+{
+  if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_START)
+    set_stopping (GST_CXR_TRAIN (sink), TRUE);
+  else if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_STOP)
+    set_stopping (GST_CXR_TRAIN (sink), FALSE);
+  return GST_BASE_SINK_CLASS (gst_cxr_train_parent_class)->event (sink, event);
+}
+
+static GstStateChangeReturn
+gst_cxr_train_change_state (GstElement * element, GstStateChange transition)
+{
+  GstCxrTrain *self = GST_CXR_TRAIN (element);
+
+  /* before the base class, which waits for the streaming thread when it
+   * deactivates the pad */
+  switch (transition) {
+    case GST_STATE_CHANGE_READY_TO_PAUSED:
+      set_stopping (self, FALSE);
+      set_paused (self, TRUE);
+      break;
+    case GST_STATE_CHANGE_PAUSED_TO_PLAYING:
+      set_paused (self, FALSE);
+      break;
+    case GST_STATE_CHANGE_PLAYING_TO_PAUSED:
+      set_paused (self, TRUE);
+      break;
+    case GST_STATE_CHANGE_PAUSED_TO_READY:
+      set_stopping (self, TRUE);
+      break;
+    default:
+      break;
+  }
+  return GST_ELEMENT_CLASS (gst_cxr_train_parent_class)->change_state
+      (element, transition);
+}
+
+/* ---- setting up a run ---- */
 
 /* the model training starts from: the model file, or a new one */
 static CxrModel *
-starting_model (GstCxrTrain * self, const gchar * model_path,
-    const gchar * classes, const gchar * architecture,
-    CxrFilmNormalization film, gfloat blur, gboolean member_offsets)
+starting_model (GstCxrTrain * self)
 {
+  const GstCxrTrainSettings *s = &self->run;
   GError *error = NULL;
   CxrModel *model;
   const gchar *spec;
   gchar **names;
 
-  if (model_path) {
-    model = cxr_model_load (model_path, &error);
+  if (s->model) {
+    model = cxr_model_load (s->model, &error);
     if (!model) {
       GST_ELEMENT_ERROR (self, RESOURCE, READ,
-          ("Cannot start training from model '%s': %s", model_path,
+          ("Cannot start training from model '%s': %s", s->model,
               error->message), (NULL));
       g_error_free (error);
       return NULL;
@@ -1010,182 +659,132 @@ starting_model (GstCxrTrain * self, const gchar * model_path,
     /* the chain of models, for whoever reads the provenance */
     g_hash_table_replace (model->provenance, g_strdup ("parent_model"),
         g_strdup (model->id));
-    GST_INFO_OBJECT (self, "resuming from %s (%s)", model_path, model->id);
+    GST_INFO_OBJECT (self, "resuming from %s (%s)", s->model, model->id);
     return model;
   }
 
-  spec = !g_strcmp0 (architecture, "default") ? CXR_SPEC_DEFAULT :
-      !g_strcmp0 (architecture, "seed") ? CXR_SPEC_SEED : architecture;
-  names = g_strsplit (classes ? classes : "", ",", -1);
+  spec = !g_strcmp0 (s->architecture, "default") ? CXR_SPEC_DEFAULT :
+      !g_strcmp0 (s->architecture, "seed") ? CXR_SPEC_SEED : s->architecture;
+  names = g_strsplit (s->classes ? s->classes : "", ",", -1);
   for (int i = 0; names[i]; i++)
     g_strstrip (names[i]);
   model = cxr_model_new (spec, 1, NEW_MODEL_SIDE, NEW_MODEL_SIDE,
-      (const char *const *) names, self->cfg.seed, &error);
+      (const char *const *) names, s->train.seed, &error);
+  g_strfreev (names);
   if (!model) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
         ("Cannot make a new model with architecture '%s' and classes '%s': "
             "%s. Set architecture= to default, seed or a layer spec, and "
-            "classes= to as many names as it has outputs.", architecture,
-            classes, error->message), (NULL));
+            "classes= to as many names as it has outputs.", s->architecture,
+            s->classes, error->message), (NULL));
     g_error_free (error);
-  } else {
-    model->norm.film = film;
-    model->norm.blur = blur;
-    if (member_offsets && self->cfg.members > 1)
-      cxr_model_set_member_offsets (model);
+    return NULL;
   }
-  g_strfreev (names);
+  model->norm.film = s->film_normalization;
+  model->norm.blur = s->input_blur;
+  if (s->member_offsets && s->train.members > 1)
+    cxr_model_set_member_offsets (model);
   return model;
 }
 
+/* what cannot work is refused before any frame is taken */
 static gboolean
-gst_cxr_train_start (GstBaseSink * sink)
+check_run (GstCxrTrain * self)
 {
-  GstCxrTrain *self = GST_CXR_TRAIN (sink);
-  gchar *model_path, *classes, *architecture, *label;
-  CxrTrainConfig *cfg = &self->cfg;
-  CxrFilmNormalization film;
-  gfloat blur;
-  gboolean online, member_offsets;
-  guint replay_size, checkpoint_interval;
+  const GstCxrTrainSettings *s = &self->run;
+  const CxrNetSpec *spec = self->model->spec;
+
+  if (spec->in_c != 1 || spec->in_h != spec->in_w) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("Model '%s' takes %dx%dx%d input; cxrtrain trains models with one "
+            "square grey channel.", s->model, spec->in_c, spec->in_h,
+            spec->in_w), (NULL));
+    return FALSE;
+  }
+  self->label_index = s->label ?
+      cxr_model_class_index (self->model, s->label) : -1;
+  if (s->label && self->label_index < 0) {
+    gchar *known = g_strjoinv (", ", self->model->classes);
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("label '%s' is not one of the model's classes (%s).", s->label,
+            known), (NULL));
+    g_free (known);
+    return FALSE;
+  }
+  if (s->online && (s->train.members > 1 || self->model->n_members > 1)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("Online training updates a single network; it cannot train an "
+            "ensemble (members=%d, the model has %d).", s->train.members,
+            self->model->n_members), (NULL));
+    return FALSE;
+  }
+  /* batch-norm needs two samples to have a variance */
+  if (s->online && s->train.batch_size < 2) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("Online training needs batch-size of at least 2."), (NULL));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+set_up (GstCxrTrain * self)
+{
+  const GstCxrTrainSettings *s = &self->run;
   GError *error = NULL;
 
-  GST_OBJECT_LOCK (self);
-  if (!self->output) {
-    GST_OBJECT_UNLOCK (self);
+  if (!s->output) {
     GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
         ("Set output= to where the trained model should be written."),
         (NULL));
     return FALSE;
   }
-  self->out_path = g_strdup (self->output);
-  model_path = g_strdup (self->model_path);
-  classes = g_strdup (self->classes);
-  architecture = g_strdup (self->architecture);
-  film = self->film_normalization;
-  blur = self->input_blur;
-  member_offsets = self->member_offsets;
-  self->run_mode = self->mode;
-  self->run_folds = self->folds;
-  self->run_site_threshold = self->site_threshold;
-  label = g_strdup (self->label);
-  cxr_train_config_init (cfg);
-  cfg->epochs = self->epochs;
-  cfg->batch_size = self->batch_size;
-  cfg->learning_rate = self->learning_rate;
-  cfg->weight_decay = self->weight_decay;
-  cfg->validation_fraction = self->validation_fraction;
-  cfg->seed = self->seed;
-  cfg->class_weighting = self->class_weighting;
-  cfg->schedule = self->schedule;
-  cfg->augment.rotation_deg = self->rotation;
-  cfg->augment.shift_frac = self->shift;
-  cfg->augment.zoom_frac = self->zoom;
-  cfg->augment.aspect = self->aspect;
-  cfg->augment.gamma_frac = self->gamma;
-  cfg->augment.contrast_frac = self->contrast;
-  cfg->augment.brightness = self->brightness;
-  cfg->augment.sharpness = self->sharpness;
-  cfg->patience = self->patience;
-  cfg->members = self->members;
-  cfg->threshold_tolerance = self->threshold_tolerance;
-  cfg->ood_quantile = self->ood_quantile;
-  cfg->precision = self->precision;
-  self->n_threads = self->threads;
-  online = self->online;
-  replay_size = self->replay_size;
-  self->cache_limit = self->max_cached_frames;
-  checkpoint_interval = self->checkpoint_interval;
-  /* the figures of a new run */
-  self->epoch = 0;
-  self->step = 0;
-  self->loss = self->accuracy = NAN;
-  self->val_auc = self->val_accuracy = NAN;
-  self->images_per_second = 0.0;
-  self->frames_cached = self->frames_skipped = 0;
-  GST_OBJECT_UNLOCK (self);
-
-  if (self->run_mode != MODE_TRAIN && (!model_path || online)) {
+  if (s->mode != GST_CXR_TRAIN_MODE_TRAIN && (!s->model || s->online)) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
         ("mode=%s fits an existing model to a site's films: set model= to "
-            "the base model%s.", self->run_mode == MODE_CALIBRATE ?
-            "calibrate" : "fine-tune", online ? " and leave online= false" :
-            ""), (NULL));
-    goto fail;
+            "the base model%s.", s->mode == GST_CXR_TRAIN_MODE_CALIBRATE ?
+            "calibrate" : "fine-tune", s->online ?
+            " and leave online= false" : ""), (NULL));
+    return FALSE;
   }
-  self->model = starting_model (self, model_path, classes, architecture,
-      film, blur, member_offsets);
-  if (!self->model)
-    goto fail;
-  if (self->model->spec->in_c != 1
-      || self->model->spec->in_h != self->model->spec->in_w) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-        ("Model '%s' takes %dx%dx%d input; cxrtrain trains models with one "
-            "square grey channel.", model_path, self->model->spec->in_c,
-            self->model->spec->in_h, self->model->spec->in_w), (NULL));
-    goto fail;
-  }
-  self->label_index = -1;
-  if (label) {
-    self->label_index = cxr_model_class_index (self->model, label);
-    if (self->label_index < 0) {
-      gchar *known = g_strjoinv (", ", self->model->classes);
-      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-          ("label '%s' is not one of the model's classes (%s).", label,
-              known), (NULL));
-      g_free (known);
-      goto fail;
-    }
-  }
-
-  if (online) {
-    if (cfg->members > 1 || self->model->n_members > 1) {
-      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-          ("Online training updates a single network; it cannot train an "
-              "ensemble (members=%d, the model has %d).", cfg->members,
-              self->model->n_members), (NULL));
-      goto fail;
-    }
-    /* batch-norm needs two samples to have a variance */
-    if (cfg->batch_size < 2) {
-      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-          ("Online training needs batch-size of at least 2."), (NULL));
-      goto fail;
-    }
-    self->live = online_new (self->model, cfg, replay_size, &error);
-    if (!self->live) {
+  if (!(self->model = starting_model (self)) || !check_run (self))
+    return FALSE;
+  if (s->online) {
+    self->online = cxr_online_new (self->model, &s->train, s->replay_size,
+        &error);
+    if (!self->online) {
       GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
           ("Cannot set up online training: %s", error->message), (NULL));
       g_error_free (error);
-      goto fail;
+      return FALSE;
     }
-    self->live->checkpoint_interval = checkpoint_interval;
-  } else {
+  } else
     self->cache = cxr_dataset_new (self->model->spec->in_h);
-  }
   self->frame01 = g_new (float, self->model->spec->in_h *
       self->model->spec->in_w);
   self->unknown_names = g_hash_table_new_full (g_str_hash, g_str_equal,
       g_free, NULL);
-  self->warned_unlabelled = FALSE;
-  self->checkpointed = self->failed = self->interrupted = FALSE;
+  self->warned_unlabelled = self->checkpointed = self->failed = FALSE;
   gst_video_info_init (&self->info);
-  g_atomic_int_set (&self->flushing, 0);
   g_timer_start (self->timer);
-
-  g_free (model_path);
-  g_free (classes);
-  g_free (architecture);
-  g_free (label);
   return TRUE;
+}
 
-fail:
-  cxr_model_free (self->model);
-  self->model = NULL;
-  g_free (model_path);
-  g_free (classes);
-  g_free (architecture);
-  g_free (label);
+static gboolean gst_cxr_train_stop (GstBaseSink * sink);
+
+static gboolean
+gst_cxr_train_start (GstBaseSink * sink)
+{
+  GstCxrTrain *self = GST_CXR_TRAIN (sink);
+
+  GST_OBJECT_LOCK (self);
+  gst_cxr_train_settings_copy (&self->run, &self->settings);
+  gst_cxr_train_figures_init (&self->figures);
+  GST_OBJECT_UNLOCK (self);
+  if (set_up (self))
+    return TRUE;
+  /* the base class calls stop () only after a start () that succeeded */
+  gst_cxr_train_stop (sink);
   return FALSE;
 }
 
@@ -1194,67 +793,39 @@ gst_cxr_train_stop (GstBaseSink * sink)
 {
   GstCxrTrain *self = GST_CXR_TRAIN (sink);
 
-  online_free (self->live);
-  self->live = NULL;
-  cxr_dataset_free (self->cache);
-  self->cache = NULL;
-  cxr_model_free (self->model);
-  self->model = NULL;
-  g_free (self->frame01);
-  self->frame01 = NULL;
-  g_free (self->out_path);
-  self->out_path = NULL;
-  if (self->unknown_names)
-    g_hash_table_unref (self->unknown_names);
-  self->unknown_names = NULL;
+  g_clear_pointer (&self->online, cxr_online_free);
+  g_clear_pointer (&self->cache, cxr_dataset_free);
+  g_clear_pointer (&self->model, cxr_model_free);
+  g_clear_pointer (&self->frame01, g_free);
+  g_clear_pointer (&self->unknown_names, g_hash_table_unref);
+  gst_cxr_train_settings_clear (&self->run);
   return TRUE;
 }
 
-/* Training runs in the streaming thread inside the EOS handler; a flush or
- * a state change to READY comes here first, and the next step stops. */
-static gboolean
-gst_cxr_train_unlock (GstBaseSink * sink)
-{
-  GstCxrTrain *self = GST_CXR_TRAIN (sink);
-
-  g_atomic_int_set (&self->flushing, 1);
-  return TRUE;
-}
-
-static gboolean
-gst_cxr_train_unlock_stop (GstBaseSink * sink)
-{
-  GstCxrTrain *self = GST_CXR_TRAIN (sink);
-
-  g_atomic_int_set (&self->flushing, 0);
-  return TRUE;
-}
+/* ---- the frames ---- */
 
 static gboolean
 gst_cxr_train_set_caps (GstBaseSink * sink, GstCaps * caps)
 {
   GstCxrTrain *self = GST_CXR_TRAIN (sink);
-  GstVideoInfo info;
 
-  if (!gst_video_info_from_caps (&info, caps))
-    return FALSE;
-  self->info = info;
-  return TRUE;
+  return gst_video_info_from_caps (&self->info, caps);
 }
 
 static void
 skip_frame (GstCxrTrain * self, const gchar * unknown_name)
 {
   GST_OBJECT_LOCK (self);
-  self->frames_skipped++;
+  self->figures.frames_skipped++;
   GST_OBJECT_UNLOCK (self);
 
   /* once per kind: a whole unlabelled stream must not flood the bus */
   if (unknown_name) {
+    gchar *known;
     if (g_hash_table_contains (self->unknown_names, unknown_name))
       return;
     g_hash_table_add (self->unknown_names, g_strdup (unknown_name));
-    gchar *known = g_strjoinv (", ", self->model->classes);
+    known = g_strjoinv (", ", self->model->classes);
     GST_ELEMENT_WARNING (self, STREAM, FAILED,
         ("Skipping frames labelled '%s': the model's classes are %s.",
             unknown_name, known), (NULL));
@@ -1268,29 +839,69 @@ skip_frame (GstCxrTrain * self, const gchar * unknown_name)
   }
 }
 
-/* The class index of a frame, or -1 (counted and skipped). */
+/* The class index of a frame, or -1 (counted and skipped); its patient,
+ * when its meta names one. */
 static gint
-label_of (GstCxrTrain * self, GstBuffer * buf, const gchar ** source)
+label_of (GstCxrTrain * self, GstBuffer * buf, const gchar ** patient)
 {
   GstCxrLabelMeta *meta = gst_buffer_get_cxr_label_meta (buf);
 
-  *source = NULL;
-  if (meta) {
-    *source = meta->source;
-    if (meta->class_name) {
-      gint index = cxr_model_class_index (self->model, meta->class_name);
-      if (index < 0)
-        skip_frame (self, meta->class_name);
-      return index;
-    }
-    if (meta->class_index >= 0
-        && meta->class_index < self->model->spec->n_classes)
-      return meta->class_index;
+  *patient = meta ? meta->patient : NULL;
+  if (meta && meta->class_name) {
+    gint index = cxr_model_class_index (self->model, meta->class_name);
+    if (index < 0)
+      skip_frame (self, meta->class_name);
+    return index;
   }
+  if (meta && meta->class_index >= 0
+      && meta->class_index < self->model->spec->n_classes)
+    return meta->class_index;
   if (self->label_index >= 0)
     return self->label_index;
   skip_frame (self, NULL);
   return -1;
+}
+
+/* into the replay buffer, stepping every batch-size frames */
+static gboolean
+add_online (GstCxrTrain * self, gint label)
+{
+  GError *error = NULL;
+  gboolean stepped;
+
+  if (self->run.threads > 0)
+    omp_set_num_threads (self->run.threads);
+  if (!cxr_online_add (self->online, self->frame01, label, &stepped, &error)) {
+    training_failed (self, error);
+    g_error_free (error);
+    self->failed = TRUE;
+    return FALSE;
+  }
+  return !stepped || online_stepped (self);
+}
+
+/* into the cache, for training at EOS */
+static gboolean
+add_cached (GstCxrTrain * self, gint label, const gchar * patient)
+{
+  guint limit = self->run.max_cached_frames;
+
+  if ((guint) self->cache->n >= limit) {
+    /* a live source would otherwise fill the memory */
+    GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
+        ("Epoch-mode training keeps every frame until the end of the stream, "
+            "and %u frames are cached already: set max-cached-frames higher, "
+            "or train a live stream with online=true.", limit), (NULL));
+    return FALSE;
+  }
+  if (!cxr_dataset_add (self->cache, self->frame01, label, patient)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
+        ("Not enough memory to cache frame %d for training: set "
+            "max-cached-frames lower, or train with online=true.",
+            self->cache->n + 1), (NULL));
+    return FALSE;
+  }
+  return TRUE;
 }
 
 static GstFlowReturn
@@ -1300,13 +911,13 @@ gst_cxr_train_render (GstBaseSink * sink, GstBuffer * buf)
   const CxrNetSpec *spec = self->model->spec;
   /* the cache holds [0, 1]; the model's normalisation comes at each step */
   const CxrNormalization unit = { 0.0f, 1.0f, CXR_FILM_NONE, 0.0f };
-  const gchar *source;
+  const gchar *patient;
   GError *error = NULL;
   gint label;
 
   if (self->failed)
     return GST_FLOW_ERROR;
-  label = label_of (self, buf, &source);
+  label = label_of (self, buf, &patient);
   if (label < 0)
     return GST_FLOW_OK;
   if (!gst_cxr_frame_to_input (buf, &self->info, &unit, spec->in_w,
@@ -1315,50 +926,16 @@ gst_cxr_train_render (GstBaseSink * sink, GstBuffer * buf)
     g_error_free (error);
     return GST_FLOW_ERROR;
   }
-
-  if (self->live) {
-    if (!online_add (self, self->frame01, label))
-      return GST_FLOW_ERROR;
-  } else if ((guint) self->cache->n >= self->cache_limit) {
-    /* a live source would otherwise fill the memory */
-    GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
-        ("Epoch-mode training keeps every frame until the end of the stream, "
-            "and %u frames are cached already: set max-cached-frames higher, "
-            "or train a live stream with online=true.", self->cache_limit),
-        (NULL));
+  if (!(self->online ? add_online (self, label) :
+          add_cached (self, label, patient)))
     return GST_FLOW_ERROR;
-  } else if (!cxr_dataset_add (self->cache, self->frame01, label, source)) {
-    GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
-        ("Not enough memory to cache frame %d for training: set "
-            "max-cached-frames lower, or train with online=true.",
-            self->cache->n + 1), (NULL));
-    return GST_FLOW_ERROR;
-  }
   GST_OBJECT_LOCK (self);
-  self->frames_cached++;
+  self->figures.frames_cached++;
   GST_OBJECT_UNLOCK (self);
   return GST_FLOW_OK;
 }
 
-static gboolean
-gst_cxr_train_event (GstBaseSink * sink, GstEvent * event)
-{
-  GstCxrTrain *self = GST_CXR_TRAIN (sink);
-
-  /* train before EOS goes on, so that the EOS message means the model is
-   * written; a failed or interrupted run ends the stream with an error,
-   * not an EOS */
-  if (GST_EVENT_TYPE (event) == GST_EVENT_EOS) {
-    gboolean ok = !self->failed
-        && (self->live ? online_finish (self) : self->run_mode != MODE_TRAIN ?
-        calibrate_site (self) : train_epochs (self));
-    if (!ok) {
-      gst_event_unref (event);
-      return FALSE;
-    }
-  }
-  return GST_BASE_SINK_CLASS (gst_cxr_train_parent_class)->event (sink, event);
-}
+/* ---- the object ---- */
 
 static void
 gst_cxr_train_set_property (GObject * object, guint prop_id,
@@ -1369,130 +946,7 @@ gst_cxr_train_set_property (GObject * object, guint prop_id,
   if (!gst_cxr_property_may_change (object, pspec))
     return;
   GST_OBJECT_LOCK (self);
-  switch (prop_id) {
-    case PROP_MODEL:
-      g_free (self->model_path);
-      self->model_path = g_value_dup_string (value);
-      break;
-    case PROP_OUTPUT:
-      g_free (self->output);
-      self->output = g_value_dup_string (value);
-      break;
-    case PROP_LABEL:
-      g_free (self->label);
-      self->label = g_value_dup_string (value);
-      break;
-    case PROP_CLASSES:
-      g_free (self->classes);
-      self->classes = g_value_dup_string (value);
-      break;
-    case PROP_ARCHITECTURE:
-      g_free (self->architecture);
-      self->architecture = g_value_dup_string (value);
-      break;
-    case PROP_FILM_NORMALIZATION:
-      self->film_normalization = g_value_get_enum (value);
-      break;
-    case PROP_INPUT_BLUR:
-      self->input_blur = g_value_get_float (value);
-      break;
-    case PROP_MEMBER_OFFSETS:
-      self->member_offsets = g_value_get_boolean (value);
-      break;
-    case PROP_MODE:
-      self->mode = g_value_get_enum (value);
-      break;
-    case PROP_SITE_THRESHOLD:
-      self->site_threshold = g_value_get_enum (value);
-      break;
-    case PROP_FOLDS:
-      self->folds = g_value_get_int (value);
-      break;
-    case PROP_EPOCHS:
-      self->epochs = g_value_get_int (value);
-      break;
-    case PROP_BATCH_SIZE:
-      self->batch_size = g_value_get_int (value);
-      break;
-    case PROP_LEARNING_RATE:
-      self->learning_rate = g_value_get_float (value);
-      break;
-    case PROP_WEIGHT_DECAY:
-      self->weight_decay = g_value_get_float (value);
-      break;
-    case PROP_VALIDATION_FRACTION:
-      self->validation_fraction = g_value_get_double (value);
-      break;
-    case PROP_SEED:
-      self->seed = g_value_get_uint64 (value);
-      break;
-    case PROP_CLASS_WEIGHTING:
-      self->class_weighting = g_value_get_enum (value);
-      break;
-    case PROP_SCHEDULE:
-      self->schedule = g_value_get_enum (value);
-      break;
-    case PROP_ROTATION:
-      self->rotation = g_value_get_float (value);
-      break;
-    case PROP_SHIFT:
-      self->shift = g_value_get_float (value);
-      break;
-    case PROP_ZOOM:
-      self->zoom = g_value_get_float (value);
-      break;
-    case PROP_ASPECT:
-      self->aspect = g_value_get_float (value);
-      break;
-    case PROP_GAMMA:
-      self->gamma = g_value_get_float (value);
-      break;
-    case PROP_CONTRAST:
-      self->contrast = g_value_get_float (value);
-      break;
-    case PROP_BRIGHTNESS:
-      self->brightness = g_value_get_float (value);
-      break;
-    case PROP_SHARPNESS:
-      self->sharpness = g_value_get_float (value);
-      break;
-    case PROP_PATIENCE:
-      self->patience = g_value_get_int (value);
-      break;
-    case PROP_MEMBERS:
-      self->members = g_value_get_int (value);
-      break;
-    case PROP_THRESHOLD_TOLERANCE:
-      self->threshold_tolerance = g_value_get_double (value);
-      break;
-    case PROP_OOD_QUANTILE:
-      self->ood_quantile = g_value_get_double (value);
-      break;
-    case PROP_PRECISION:
-      self->precision = g_value_get_enum (value);
-      break;
-    case PROP_THREADS:
-      self->threads = g_value_get_int (value);
-      break;
-    case PROP_ONLINE:
-      self->online = g_value_get_boolean (value);
-      break;
-    case PROP_REPLAY_SIZE:
-      self->replay_size = g_value_get_uint (value);
-      break;
-    case PROP_MAX_CACHED_FRAMES:
-      self->max_cached_frames = g_value_get_uint (value);
-      break;
-    case PROP_PROGRESS_INTERVAL:
-      self->progress_interval = g_value_get_uint (value);
-      break;
-    case PROP_CHECKPOINT_INTERVAL:
-      self->checkpoint_interval = g_value_get_uint (value);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-      break;
-  }
+  gst_cxr_train_settings_set (&self->settings, prop_id, value);
   GST_OBJECT_UNLOCK (self);
 }
 
@@ -1502,153 +956,9 @@ gst_cxr_train_get_property (GObject * object, guint prop_id, GValue * value,
 {
   GstCxrTrain *self = GST_CXR_TRAIN (object);
 
+  (void) pspec;
   GST_OBJECT_LOCK (self);
-  switch (prop_id) {
-    case PROP_MODEL:
-      g_value_set_string (value, self->model_path);
-      break;
-    case PROP_OUTPUT:
-      g_value_set_string (value, self->output);
-      break;
-    case PROP_LABEL:
-      g_value_set_string (value, self->label);
-      break;
-    case PROP_CLASSES:
-      g_value_set_string (value, self->classes);
-      break;
-    case PROP_ARCHITECTURE:
-      g_value_set_string (value, self->architecture);
-      break;
-    case PROP_FILM_NORMALIZATION:
-      g_value_set_enum (value, self->film_normalization);
-      break;
-    case PROP_INPUT_BLUR:
-      g_value_set_float (value, self->input_blur);
-      break;
-    case PROP_MEMBER_OFFSETS:
-      g_value_set_boolean (value, self->member_offsets);
-      break;
-    case PROP_MODE:
-      g_value_set_enum (value, self->mode);
-      break;
-    case PROP_SITE_THRESHOLD:
-      g_value_set_enum (value, self->site_threshold);
-      break;
-    case PROP_FOLDS:
-      g_value_set_int (value, self->folds);
-      break;
-    case PROP_EPOCHS:
-      g_value_set_int (value, self->epochs);
-      break;
-    case PROP_BATCH_SIZE:
-      g_value_set_int (value, self->batch_size);
-      break;
-    case PROP_LEARNING_RATE:
-      g_value_set_float (value, self->learning_rate);
-      break;
-    case PROP_WEIGHT_DECAY:
-      g_value_set_float (value, self->weight_decay);
-      break;
-    case PROP_VALIDATION_FRACTION:
-      g_value_set_double (value, self->validation_fraction);
-      break;
-    case PROP_SEED:
-      g_value_set_uint64 (value, self->seed);
-      break;
-    case PROP_CLASS_WEIGHTING:
-      g_value_set_enum (value, self->class_weighting);
-      break;
-    case PROP_SCHEDULE:
-      g_value_set_enum (value, self->schedule);
-      break;
-    case PROP_ROTATION:
-      g_value_set_float (value, self->rotation);
-      break;
-    case PROP_SHIFT:
-      g_value_set_float (value, self->shift);
-      break;
-    case PROP_ZOOM:
-      g_value_set_float (value, self->zoom);
-      break;
-    case PROP_ASPECT:
-      g_value_set_float (value, self->aspect);
-      break;
-    case PROP_GAMMA:
-      g_value_set_float (value, self->gamma);
-      break;
-    case PROP_CONTRAST:
-      g_value_set_float (value, self->contrast);
-      break;
-    case PROP_BRIGHTNESS:
-      g_value_set_float (value, self->brightness);
-      break;
-    case PROP_SHARPNESS:
-      g_value_set_float (value, self->sharpness);
-      break;
-    case PROP_PATIENCE:
-      g_value_set_int (value, self->patience);
-      break;
-    case PROP_MEMBERS:
-      g_value_set_int (value, self->members);
-      break;
-    case PROP_THRESHOLD_TOLERANCE:
-      g_value_set_double (value, self->threshold_tolerance);
-      break;
-    case PROP_OOD_QUANTILE:
-      g_value_set_double (value, self->ood_quantile);
-      break;
-    case PROP_PRECISION:
-      g_value_set_enum (value, self->precision);
-      break;
-    case PROP_THREADS:
-      g_value_set_int (value, self->threads);
-      break;
-    case PROP_ONLINE:
-      g_value_set_boolean (value, self->online);
-      break;
-    case PROP_REPLAY_SIZE:
-      g_value_set_uint (value, self->replay_size);
-      break;
-    case PROP_MAX_CACHED_FRAMES:
-      g_value_set_uint (value, self->max_cached_frames);
-      break;
-    case PROP_PROGRESS_INTERVAL:
-      g_value_set_uint (value, self->progress_interval);
-      break;
-    case PROP_CHECKPOINT_INTERVAL:
-      g_value_set_uint (value, self->checkpoint_interval);
-      break;
-    case PROP_EPOCH:
-      g_value_set_int (value, self->epoch);
-      break;
-    case PROP_STEP:
-      g_value_set_uint64 (value, self->step);
-      break;
-    case PROP_LOSS:
-      g_value_set_double (value, self->loss);
-      break;
-    case PROP_ACCURACY:
-      g_value_set_double (value, self->accuracy);
-      break;
-    case PROP_VAL_AUC:
-      g_value_set_double (value, self->val_auc);
-      break;
-    case PROP_VAL_ACCURACY:
-      g_value_set_double (value, self->val_accuracy);
-      break;
-    case PROP_IMAGES_PER_SECOND:
-      g_value_set_double (value, self->images_per_second);
-      break;
-    case PROP_FRAMES_CACHED:
-      g_value_set_uint64 (value, self->frames_cached);
-      break;
-    case PROP_FRAMES_SKIPPED:
-      g_value_set_uint64 (value, self->frames_skipped);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-      break;
-  }
+  gst_cxr_train_settings_get (&self->settings, &self->figures, prop_id, value);
   GST_OBJECT_UNLOCK (self);
 }
 
@@ -1657,21 +967,9 @@ gst_cxr_train_finalize (GObject * object)
 {
   GstCxrTrain *self = GST_CXR_TRAIN (object);
 
-  g_free (self->model_path);
-  g_free (self->output);
-  g_free (self->label);
-  g_free (self->classes);
-  g_free (self->architecture);
+  gst_cxr_train_settings_clear (&self->settings);
   g_timer_destroy (self->timer);
   G_OBJECT_CLASS (gst_cxr_train_parent_class)->finalize (object);
-}
-
-/* read-only figures */
-static GParamSpec *
-figure (const gchar * name, const gchar * nick, const gchar * blurb)
-{
-  return g_param_spec_double (name, nick, blurb, -G_MAXDOUBLE, G_MAXDOUBLE,
-      0.0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
 }
 
 static void
@@ -1680,235 +978,11 @@ gst_cxr_train_class_init (GstCxrTrainClass * klass)
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
   GstBaseSinkClass *sink_class = GST_BASE_SINK_CLASS (klass);
-  CxrTrainConfig d;
-  const GParamFlags rw_ready = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-      GST_PARAM_MUTABLE_READY;
-
-  /* the property defaults are the training loop's */
-  cxr_train_config_init (&d);
 
   gobject_class->set_property = gst_cxr_train_set_property;
   gobject_class->get_property = gst_cxr_train_get_property;
   gobject_class->finalize = gst_cxr_train_finalize;
-
-  g_object_class_install_property (gobject_class, PROP_MODEL,
-      g_param_spec_string ("model", "Model",
-          "Model file to start from (resume or fine-tune); its architecture "
-          "and classes are kept. Unset: a new model (architecture, classes)",
-          NULL, rw_ready));
-  g_object_class_install_property (gobject_class, PROP_OUTPUT,
-      g_param_spec_string ("output", "Output",
-          "Where the trained model is written (safetensors), after every "
-          "epoch and at the end; each write replaces the file atomically",
-          NULL, rw_ready));
-  g_object_class_install_property (gobject_class, PROP_LABEL,
-      g_param_spec_string ("label", "Label",
-          "Class name of frames that carry no label meta (a stream whose "
-          "frames all show one class)", NULL, rw_ready));
-  g_object_class_install_property (gobject_class, PROP_CLASSES,
-      g_param_spec_string ("classes", "Classes",
-          "Comma-separated class names of a new model, the positive class "
-          "last; ignored with model=", DEFAULT_CLASSES, rw_ready));
-  g_object_class_install_property (gobject_class, PROP_ARCHITECTURE,
-      g_param_spec_string ("architecture", "Architecture",
-          "Network of a new model: \"default\", \"seed\" (the seed "
-          "notebook's) or a layer spec such as \"conv:16,same,bn relu "
-          "maxpool:2 gap dense:1 sigmoid\"; ignored with model=",
-          DEFAULT_ARCHITECTURE, rw_ready));
-  g_object_class_install_property (gobject_class, PROP_FILM_NORMALIZATION,
-      g_param_spec_enum ("film-normalization", "Film normalization",
-          "Per-film intensity normalisation of a new model, before its mean "
-          "and std; kept in the model file, so cxrclassify applies it too. "
-          "Ignored with model=", GST_TYPE_CXR_FILM_NORMALIZATION,
-          CXR_FILM_NONE, rw_ready));
-  g_object_class_install_property (gobject_class, PROP_INPUT_BLUR,
-      g_param_spec_float ("input-blur", "Input blur",
-          "Sigma in pixels of a Gaussian low-pass of a new model's input, "
-          "after the film normalisation (0: none); kept in the model file, "
-          "so cxrclassify applies it too. Ignored with model=", 0.0f,
-          CXR_MAX_INPUT_BLUR, 0.0f, rw_ready));
-  g_object_class_install_property (gobject_class, PROP_MEMBER_OFFSETS,
-      g_param_spec_boolean ("member-offsets", "Member offsets",
-          "Where the ensemble is used (its validation figures and threshold, "
-          "cxrclassify), each member sees the film moved by half a pixel "
-          "towards a different diagonal, so that their average varies less "
-          "with where the film's detail falls on the pixel grid; kept in "
-          "the model file. New models with members > 1; ignored with model=",
-          FALSE, rw_ready));
-  g_object_class_install_property (gobject_class, PROP_MODE,
-      g_param_spec_enum ("mode", "Mode",
-          "train: train the network. calibrate, fine-tune: fit model= to a "
-          "site's labelled films (at least 20 of each class), judged by "
-          "patient-wise cross-validation; written once, at the end",
-          GST_TYPE_CXR_TRAIN_MODE, MODE_TRAIN, rw_ready));
-  g_object_class_install_property (gobject_class, PROP_SITE_THRESHOLD,
-      g_param_spec_enum ("site-threshold", "Site threshold",
-          "calibrate, fine-tune: how the threshold is set on the site's "
-          "calibrated probabilities", GST_TYPE_CXR_SITE_THRESHOLD,
-          CXR_SITE_THRESHOLD_AUTO, rw_ready));
-  g_object_class_install_property (gobject_class, PROP_FOLDS,
-      g_param_spec_int ("folds", "Folds",
-          "calibrate, fine-tune: patient-wise cross-validation folds", 2,
-          CXR_MAX_FOLDS, 5, rw_ready));
-  g_object_class_install_property (gobject_class, PROP_EPOCHS,
-      g_param_spec_int ("epochs", "Epochs",
-          "Passes over the cached frames", 1, G_MAXINT, d.epochs, rw_ready));
-  g_object_class_install_property (gobject_class, PROP_BATCH_SIZE,
-      g_param_spec_int ("batch-size", "Batch size",
-          "Frames per optimiser step", 1, 4096, d.batch_size, rw_ready));
-  g_object_class_install_property (gobject_class, PROP_LEARNING_RATE,
-      g_param_spec_float ("learning-rate", "Learning rate",
-          "Peak learning rate of AdamW", 1e-12f, G_MAXFLOAT, d.learning_rate,
-          rw_ready));
-  g_object_class_install_property (gobject_class, PROP_WEIGHT_DECAY,
-      g_param_spec_float ("weight-decay", "Weight decay",
-          "Decoupled weight decay of AdamW (weights only)", 0.0f, G_MAXFLOAT,
-          d.weight_decay, rw_ready));
-  g_object_class_install_property (gobject_class, PROP_VALIDATION_FRACTION,
-      g_param_spec_double ("validation-fraction", "Validation fraction",
-          "Part of the frames held out to score each epoch, patient by "
-          "patient when file names carry patient ids; 0: no validation (the "
-          "last epoch is kept, threshold 0.5)", 0.0, 0.95,
-          d.validation_fraction, rw_ready));
-  g_object_class_install_property (gobject_class, PROP_SEED,
-      g_param_spec_uint64 ("seed", "Seed",
-          "Seed of everything random: initial weights, split, shuffling, "
-          "augmentation, dropout", 0, G_MAXUINT64, d.seed, rw_ready));
-  g_object_class_install_property (gobject_class, PROP_CLASS_WEIGHTING,
-      g_param_spec_enum ("class-weighting", "Class weighting",
-          "Weight of each class in the loss", GST_TYPE_CXR_CLASS_WEIGHTING,
-          d.class_weighting, rw_ready));
-  g_object_class_install_property (gobject_class, PROP_SCHEDULE,
-      g_param_spec_enum ("schedule", "Schedule",
-          "Learning rate over the run (online mode: always constant)",
-          GST_TYPE_CXR_SCHEDULE, d.schedule, rw_ready));
-  g_object_class_install_property (gobject_class, PROP_ROTATION,
-      g_param_spec_float ("rotation", "Rotation",
-          "Augmentation: random rotation up to this many degrees", 0.0f,
-          180.0f, d.augment.rotation_deg, rw_ready));
-  g_object_class_install_property (gobject_class, PROP_SHIFT,
-      g_param_spec_float ("shift", "Shift",
-          "Augmentation: random shift up to this fraction of the size", 0.0f,
-          1.0f, d.augment.shift_frac, rw_ready));
-  g_object_class_install_property (gobject_class, PROP_ZOOM,
-      g_param_spec_float ("zoom", "Zoom",
-          "Augmentation: random zoom by up to this fraction", 0.0f, 0.9f,
-          d.augment.zoom_frac, rw_ready));
-  g_object_class_install_property (gobject_class, PROP_ASPECT,
-      g_param_spec_float ("aspect", "Aspect",
-          "Augmentation: random stretch of width against height, by a "
-          "factor between 1 / (1 + a) and 1 + a (films of other shapes, "
-          "squashed to a square)", 0.0f, 2.0f, d.augment.aspect, rw_ready));
-  g_object_class_install_property (gobject_class, PROP_GAMMA,
-      g_param_spec_float ("gamma", "Gamma",
-          "Augmentation: random gamma between 1 / (1 + g) and 1 + g "
-          "(other exposures and processing)", 0.0f, 4.0f,
-          d.augment.gamma_frac, rw_ready));
-  g_object_class_install_property (gobject_class, PROP_CONTRAST,
-      g_param_spec_float ("contrast", "Contrast",
-          "Augmentation: random contrast about mid-grey by up to this "
-          "fraction", 0.0f, 0.9f, d.augment.contrast_frac, rw_ready));
-  g_object_class_install_property (gobject_class, PROP_BRIGHTNESS,
-      g_param_spec_float ("brightness", "Brightness",
-          "Augmentation: random brightness offset up to this (grey levels "
-          "as a fraction of full scale)", 0.0f, 0.5f, d.augment.brightness,
-          rw_ready));
-  g_object_class_install_property (gobject_class, PROP_SHARPNESS,
-      g_param_spec_float ("sharpness", "Sharpness",
-          "Augmentation: random blur (down to a 3x3 binomial blur) or "
-          "unsharp-mask sharpening by up to this amount (films of other "
-          "resolutions and edge enhancement)", 0.0f, 2.0f,
-          d.augment.sharpness, rw_ready));
-  g_object_class_install_property (gobject_class, PROP_PATIENCE,
-      g_param_spec_int ("patience", "Patience",
-          "Stop after this many epochs without a better validation (each "
-          "ensemble member on its own); 0: never", 0, G_MAXINT, d.patience,
-          rw_ready));
-  g_object_class_install_property (gobject_class, PROP_MEMBERS,
-      g_param_spec_int ("members", "Members",
-          "Train an ensemble of this many networks, one after the other, "
-          "each from its own seed on the same split; cxrclassify averages "
-          "their logits. The run takes this many times as long. A model= "
-          "with more members trains them all", 1, CXR_MAX_MEMBERS,
-          d.members, rw_ready));
-  g_object_class_install_property (gobject_class, PROP_OOD_QUANTILE,
-      g_param_spec_double ("ood-quantile", "Out-of-distribution quantile",
-          "When training ends, the statistics of the training films' "
-          "features are kept in the model, and cxrclassify refuses frames "
-          "scoring above this quantile of the validation films' scores "
-          "(0: no statistics are fitted)", 0.0, 1.0, d.ood_quantile,
-          rw_ready));
-  g_object_class_install_property (gobject_class, PROP_THRESHOLD_TOLERANCE,
-      g_param_spec_double ("threshold-tolerance", "Threshold tolerance",
-          "The decision threshold is the highest one whose validation "
-          "Youden's J (sensitivity + specificity - 1) is within this of the "
-          "best; 0: the best J. A margin for data on which the first class "
-          "scores higher than in validation", 0.0, 0.5,
-          d.threshold_tolerance, rw_ready));
-  g_object_class_install_property (gobject_class, PROP_PRECISION,
-      g_param_spec_enum ("precision", "Precision",
-          "Arithmetic of training (validation always runs in fp32)",
-          GST_TYPE_CXR_PRECISION, d.precision, rw_ready));
-  g_object_class_install_property (gobject_class, PROP_THREADS,
-      g_param_spec_int ("threads", "Threads",
-          "CPU threads for training; 0: all cores (or OMP_NUM_THREADS)", 0,
-          1024, 0, rw_ready));
-  g_object_class_install_property (gobject_class, PROP_ONLINE,
-      g_param_spec_boolean ("online", "Online",
-          "Live stream: step the optimiser every batch-size new frames on a "
-          "mini-batch from a replay buffer, instead of epochs at EOS", FALSE,
-          rw_ready));
-  g_object_class_install_property (gobject_class, PROP_REPLAY_SIZE,
-      g_param_spec_uint ("replay-size", "Replay size",
-          "Online mode: the newest frames kept to draw mini-batches from", 2,
-          1 << 20, DEFAULT_REPLAY_SIZE, rw_ready));
-  g_object_class_install_property (gobject_class, PROP_MAX_CACHED_FRAMES,
-      g_param_spec_uint ("max-cached-frames", "Max cached frames",
-          "Epoch mode: the most labelled frames kept for training (each "
-          "takes 2 bytes a pixel at the model's input size); more is an "
-          "error", 1, G_MAXINT, DEFAULT_MAX_CACHED_FRAMES, rw_ready));
-  g_object_class_install_property (gobject_class, PROP_PROGRESS_INTERVAL,
-      g_param_spec_uint ("progress-interval", "Progress interval",
-          "Steps between \"cxrtrain-progress\" messages (each epoch's last "
-          "step always has one)", 1, G_MAXUINT, DEFAULT_PROGRESS_INTERVAL,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_PLAYING));
-  g_object_class_install_property (gobject_class, PROP_CHECKPOINT_INTERVAL,
-      g_param_spec_uint ("checkpoint-interval", "Checkpoint interval",
-          "Online mode: steps between checkpoints (epoch mode writes one "
-          "every epoch)", 1, G_MAXUINT, DEFAULT_CHECKPOINT_INTERVAL,
-          rw_ready));
-
-  g_object_class_install_property (gobject_class, PROP_EPOCH,
-      g_param_spec_int ("epoch", "Epoch", "Epoch in progress (from 1; 0 "
-          "online)", 0, G_MAXINT, 0,
-          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
-  g_object_class_install_property (gobject_class, PROP_STEP,
-      g_param_spec_uint64 ("step", "Step", "Optimiser steps taken in this "
-          "run, all epochs together", 0, G_MAXUINT64, 0,
-          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
-  g_object_class_install_property (gobject_class, PROP_LOSS,
-      figure ("loss", "Loss", "Training loss, running mean over the epoch "
-          "(online: since the last progress message); NaN before training"));
-  g_object_class_install_property (gobject_class, PROP_ACCURACY,
-      figure ("accuracy", "Accuracy", "Training accuracy at 0.5, like loss"));
-  g_object_class_install_property (gobject_class, PROP_VAL_AUC,
-      figure ("val-auc", "Validation AUC", "ROC AUC of the last class on "
-          "validation, latest epoch; NaN without validation"));
-  g_object_class_install_property (gobject_class, PROP_VAL_ACCURACY,
-      figure ("val-accuracy", "Validation accuracy", "Accuracy at 0.5 on "
-          "validation, latest epoch; NaN without validation"));
-  g_object_class_install_property (gobject_class, PROP_IMAGES_PER_SECOND,
-      figure ("images-per-second", "Images per second", "Training images "
-          "per second since training started"));
-  g_object_class_install_property (gobject_class, PROP_FRAMES_CACHED,
-      g_param_spec_uint64 ("frames-cached", "Frames cached", "Labelled "
-          "frames taken in (epoch mode: cached for training)", 0,
-          G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
-  g_object_class_install_property (gobject_class, PROP_FRAMES_SKIPPED,
-      g_param_spec_uint64 ("frames-skipped", "Frames skipped", "Frames "
-          "without a usable label (none, or a class the model lacks)", 0,
-          G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  gst_cxr_train_install_properties (gobject_class);
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_set_static_metadata (element_class,
@@ -1916,62 +990,24 @@ gst_cxr_train_class_init (GstCxrTrainClass * klass)
       "Trains the chest X-ray classifier on labelled frames (epochs at EOS, "
       "or online) and writes checkpoints that cxrclassify picks up",
       "The gst-cxr authors");
+  element_class->change_state = GST_DEBUG_FUNCPTR (gst_cxr_train_change_state);
 
   sink_class->start = GST_DEBUG_FUNCPTR (gst_cxr_train_start);
   sink_class->stop = GST_DEBUG_FUNCPTR (gst_cxr_train_stop);
-  sink_class->unlock = GST_DEBUG_FUNCPTR (gst_cxr_train_unlock);
-  sink_class->unlock_stop = GST_DEBUG_FUNCPTR (gst_cxr_train_unlock_stop);
   sink_class->set_caps = GST_DEBUG_FUNCPTR (gst_cxr_train_set_caps);
   sink_class->event = GST_DEBUG_FUNCPTR (gst_cxr_train_event);
+  sink_class->wait_event = GST_DEBUG_FUNCPTR (gst_cxr_train_wait_event);
   sink_class->render = GST_DEBUG_FUNCPTR (gst_cxr_train_render);
 
-  gst_type_mark_as_plugin_api (GST_TYPE_CXR_PRECISION, 0);
-  gst_type_mark_as_plugin_api (GST_TYPE_CXR_CLASS_WEIGHTING, 0);
-  gst_type_mark_as_plugin_api (GST_TYPE_CXR_SCHEDULE, 0);
-  gst_type_mark_as_plugin_api (GST_TYPE_CXR_FILM_NORMALIZATION, 0);
-  gst_type_mark_as_plugin_api (GST_TYPE_CXR_SITE_THRESHOLD, 0);
-  gst_type_mark_as_plugin_api (GST_TYPE_CXR_TRAIN_MODE, 0);
-  GST_DEBUG_CATEGORY_INIT (cxr_train_debug, "cxrtrain", 0,
+  GST_DEBUG_CATEGORY_INIT (gst_cxr_train_debug, "cxrtrain", 0,
       "chest X-ray CNN trainer");
 }
 
 static void
 gst_cxr_train_init (GstCxrTrain * self)
 {
-  CxrTrainConfig d;
-
-  cxr_train_config_init (&d);
-  self->classes = g_strdup (DEFAULT_CLASSES);
-  self->architecture = g_strdup (DEFAULT_ARCHITECTURE);
-  self->mode = MODE_TRAIN;
-  self->folds = 5;
-  self->site_threshold = CXR_SITE_THRESHOLD_AUTO;
-  self->epochs = d.epochs;
-  self->batch_size = d.batch_size;
-  self->learning_rate = d.learning_rate;
-  self->weight_decay = d.weight_decay;
-  self->validation_fraction = d.validation_fraction;
-  self->seed = d.seed;
-  self->class_weighting = d.class_weighting;
-  self->schedule = d.schedule;
-  self->rotation = d.augment.rotation_deg;
-  self->shift = d.augment.shift_frac;
-  self->zoom = d.augment.zoom_frac;
-  self->aspect = d.augment.aspect;
-  self->gamma = d.augment.gamma_frac;
-  self->contrast = d.augment.contrast_frac;
-  self->brightness = d.augment.brightness;
-  self->sharpness = d.augment.sharpness;
-  self->patience = d.patience;
-  self->members = d.members;
-  self->threshold_tolerance = d.threshold_tolerance;
-  self->ood_quantile = d.ood_quantile;
-  self->precision = d.precision;
-  self->replay_size = DEFAULT_REPLAY_SIZE;
-  self->max_cached_frames = DEFAULT_MAX_CACHED_FRAMES;
-  self->progress_interval = DEFAULT_PROGRESS_INTERVAL;
-  self->checkpoint_interval = DEFAULT_CHECKPOINT_INTERVAL;
-  self->loss = self->accuracy = self->val_auc = self->val_accuracy = NAN;
+  gst_cxr_train_settings_init (&self->settings);
+  gst_cxr_train_figures_init (&self->figures);
   self->timer = g_timer_new ();
   /* training is not paced by the clock, and a frame is done with once it
    * is cached: no need to keep the last one (a full-size X-ray) alive */

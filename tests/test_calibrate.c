@@ -97,7 +97,7 @@ grey_dataset (int n_normal, int n_pneumonia, double slope, guint32 seed)
     /* a second film of the same patient when the class allows */
     if (!(ds->n % 3 == 2 && label == last))
       patient++;
-    name = g_strdup_printf ("person%d_virus_%d.jpeg", patient, ds->n);
+    name = g_strdup_printf ("person%d", patient);
     g_assert_true (cxr_dataset_add (ds, img, label, name));
     g_free (name);
     last = label;

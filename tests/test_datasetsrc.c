@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "imagedecode.h"
+#include "patient.h"
 #include "gst/cxr/cxrmeta.h"
 #include "testdata.h"
 
@@ -527,11 +528,11 @@ GST_START_TEST (test_csv_manifest)
   run_result_free (r);
 
   /* a bad line stops the start, naming the line */
-  write_file (dir, "lists/val.csv", "img/a.jpeg,NORMAL\nimg/b.jpeg,NORMAL,x\n",
-      strlen ("img/a.jpeg,NORMAL\nimg/b.jpeg,NORMAL,x\n"));
+  write_file (dir, "lists/val.csv", "img/a.jpeg,NORMAL\nimg/b.jpeg,NORMAL,x,y\n",
+      strlen ("img/a.jpeg,NORMAL\nimg/b.jpeg,NORMAL,x,y\n"));
   r = run_src ("location", csv, NULL);
   assert_contains (r->error, "Line 2 of manifest");
-  assert_contains (r->error, "more than one comma");
+  assert_contains (r->error, "too many commas");
   fail_unless_equals_int (r->samples->len, 0);
   run_result_free (r);
 
@@ -1122,6 +1123,106 @@ GST_START_TEST (test_decode_hostile)
 
 GST_END_TEST;
 
+/* The patient on each frame's label meta: the Kermany rule by default, a
+ * pattern of the user's, none, and a manifest's patient column first. */
+GST_START_TEST (test_patients)
+{
+  static const struct {
+    const gchar *file, *patient;
+  } kermany[] = {
+    {"IM-0117-0001.jpeg", "IM-0117"},
+    {"IM-0629-0001-0002.jpeg", "IM-0629"},
+    {"NORMAL2-IM-0117-0001.jpeg", "NORMAL2-IM-0117"},
+    {"person1_bacteria_1.jpeg", "person1"},
+    {"person447_virus_921_1.jpeg", "person447"},
+    {"/data/train/PNEUMONIA/person1000_bacteria_2931.jpeg", "person1000"},
+    {"C:\\xrays\\IM-0001-0001.jpeg", "IM-0001"},
+    {"scan.png", NULL},
+    {"IM-.jpeg", NULL},
+    {"IM-0117.jpeg", NULL},
+    {"person_bacteria_1.jpeg", NULL},
+    {"person12_fungus_3.jpeg", NULL},
+    {"NORMAL2-0117-0001.jpeg", NULL},
+  };
+  static const gchar *names[] = { "NORMAL/IM-0005-0001.png",
+    "NORMAL/ward3_bed12_0001.png", "PNEUMONIA/ward3_bed12_0002.png",
+    "PNEUMONIA/person7_virus_1.png"
+  };
+  const gchar *csv_text = "label,path,patient\n"
+      "NORMAL,NORMAL/IM-0005-0001.png,A-17\n"
+      "PNEUMONIA,PNEUMONIA/person7_virus_1.png,\n";
+  GRegex *regex = cxr_patient_regex_new (CXR_KERMANY_PATIENT_PATTERN, NULL);
+  GError *error = NULL;
+  guint8 pixels[16 * 16];
+  gchar *dir = make_tmpdir (), *csv;
+  RunResult *r;
+
+  for (guint i = 0; i < G_N_ELEMENTS (kermany); i++) {
+    gchar *patient = cxr_patient_from_name (regex, kermany[i].file);
+    fail_unless_equals_string (patient, kermany[i].patient);
+    g_free (patient);
+  }
+  g_regex_unref (regex);
+  fail_unless (cxr_patient_regex_new ("(unclosed", &error) == NULL);
+  assert_contains (error->message, "'(unclosed' is not a regular expression");
+  g_clear_error (&error);
+
+  memset (pixels, 128, sizeof pixels);
+  write_file (dir, "NORMAL/notes.txt", "x", 1);
+  write_file (dir, "PNEUMONIA/notes.txt", "x", 1);
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    write_png (dir, names[i], 16, 16, PNG_COLOR_TYPE_GRAY, 8, pixels, NULL, 0,
+        NULL, 0, TRUE);
+
+  /* sorted by path: NORMAL/IM-.., NORMAL/ward.., PNEUMONIA/person..,
+   * PNEUMONIA/ward.. */
+  r = run_src ("location", dir, NULL);
+  fail_unless (r->error == NULL, "%s", r->error);
+  fail_unless_equals_int (r->samples->len, 4);
+  fail_unless_equals_string (sample_label (r, 0)->patient, "IM-0005");
+  fail_unless (sample_label (r, 1)->patient == NULL);
+  fail_unless_equals_string (sample_label (r, 2)->patient, "person7");
+  run_result_free (r);
+
+  r = run_src ("location", dir, "patient-pattern", "^(ward[0-9]+_bed[0-9]+)_",
+      NULL);
+  fail_unless (r->error == NULL, "%s", r->error);
+  fail_unless (sample_label (r, 0)->patient == NULL);
+  fail_unless_equals_string (sample_label (r, 1)->patient, "ward3_bed12");
+  fail_unless (sample_label (r, 2)->patient == NULL);
+  fail_unless_equals_string (sample_label (r, 3)->patient, "ward3_bed12");
+  run_result_free (r);
+
+  r = run_src ("location", dir, "patient-pattern", "", NULL);
+  fail_unless (r->error == NULL, "%s", r->error);
+  for (guint i = 0; i < r->samples->len; i++)
+    fail_unless (sample_label (r, i)->patient == NULL);
+  run_result_free (r);
+
+  r = run_src ("location", dir, "patient-pattern", "ward(", NULL);
+  assert_contains (r->error, "patient-pattern: 'ward(' is not a regular "
+      "expression");
+  fail_unless_equals_int (r->samples->len, 0);
+  run_result_free (r);
+
+  /* the column comes first; a line without one falls back on the rule */
+  write_file (dir, "list.csv", csv_text, strlen (csv_text));
+  csv = g_build_filename (dir, "list.csv", NULL);
+  r = run_src ("location", csv, NULL);
+  fail_unless (r->error == NULL, "%s", r->error);
+  fail_unless_equals_int (r->samples->len, 2);
+  fail_unless_equals_string (sample_label (r, 0)->class_name, "NORMAL");
+  fail_unless_equals_string (sample_label (r, 0)->patient, "A-17");
+  fail_unless_equals_string (sample_label (r, 1)->patient, "person7");
+  run_result_free (r);
+
+  g_free (csv);
+  remove_tree (dir);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
 static Suite *
 datasetsrc_suite (void)
 {
@@ -1133,6 +1234,7 @@ datasetsrc_suite (void)
   tcase_add_test (tc, test_imagefolder);
   tcase_add_test (tc, test_recursive);
   tcase_add_test (tc, test_csv_manifest);
+  tcase_add_test (tc, test_patients);
   tcase_add_test (tc, test_flat_folder);
   tcase_add_test (tc, test_shuffle);
   tcase_add_test (tc, test_corrupt_files);

@@ -218,6 +218,7 @@ label_init (GstMeta * meta, gpointer params, GstBuffer * buffer)
   m->class_name = NULL;
   m->source = NULL;
   m->modality = m->body_part = NULL;
+  m->patient = NULL;
   return TRUE;
 }
 
@@ -230,6 +231,7 @@ label_free (GstMeta * meta, GstBuffer * buffer)
   g_free (m->source);
   g_free (m->modality);
   g_free (m->body_part);
+  g_free (m->patient);
 }
 
 static gboolean
@@ -242,8 +244,10 @@ label_transform (GstBuffer * dest, GstMeta * meta, GstBuffer * src,
   (void) data;
   copy = gst_buffer_add_cxr_label_meta (dest, m->class_index, m->class_name,
       m->source);
-  if (copy)
+  if (copy) {
     gst_cxr_label_meta_set_dicom (copy, m->modality, m->body_part);
+    gst_cxr_label_meta_set_patient (copy, m->patient);
+  }
   return copy != NULL;
 }
 
@@ -258,6 +262,15 @@ gst_cxr_label_meta_set_dicom (GstCxrLabelMeta * m, const gchar * modality,
   g_free (m->body_part);
   m->modality = new_modality;
   m->body_part = new_body_part;
+}
+
+void
+gst_cxr_label_meta_set_patient (GstCxrLabelMeta * m, const gchar * patient)
+{
+  gchar *copy = g_strdup (patient);
+
+  g_free (m->patient);
+  m->patient = copy;
 }
 
 const GstMetaInfo *

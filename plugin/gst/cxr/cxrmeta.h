@@ -70,6 +70,9 @@ typedef struct {
   /* owned, NULL but for a DICOM source: Modality (0008,0060) and Body
    * Part Examined (0018,0015), for cxrclassify's gate */
   gchar *modality, *body_part;
+  /* owned, may be NULL: who the film is of, as far as keeping a patient's
+   * films on one side of a training split needs; never logged */
+  gchar *patient;
 } GstCxrLabelMeta;
 
 GType gst_cxr_classification_meta_api_get_type (void);
@@ -129,5 +132,8 @@ GstCxrLabelMeta *gst_buffer_get_cxr_label_meta (GstBuffer * buffer);
 /* the DICOM source's modality and body part (copied; either may be NULL) */
 void gst_cxr_label_meta_set_dicom (GstCxrLabelMeta * meta,
     const gchar * modality, const gchar * body_part);
+/* the patient id (copied; may be NULL) */
+void gst_cxr_label_meta_set_patient (GstCxrLabelMeta * meta,
+    const gchar * patient);
 
 G_END_DECLS
