@@ -1,14 +1,13 @@
 /* Element tests for cxrdicomdec and the application/dicom typefinder.
  *
  * Fixtures are made once, in a temporary folder, with DCMTK's own tools
- * (Debian package dcmtk): img2dcm wraps a chest X-ray JPEG from the data set
- * (CXR_DATA_DIR, default ../shared/data; tests that need it print SKIP and
- * pass when it is absent) as JPEG baseline; dcmdjpeg, dcmcrle, dcmcjpls and
- * dcmcjpeg +e1 turn it into uncompressed, RLE, JPEG-LS lossless and JPEG
- * lossless; dcmodify makes a MONOCHROME1 copy and a copy carrying a patient
- * name and id; dump2dcm builds small synthetic files (16-bit, multi-frame,
- * a structured report without pixels) from text dumps and raw pixel files,
- * so their exact pixels are known.
+ * (Debian package dcmtk): img2dcm wraps one of the project's sample films
+ * (CXR_SAMPLE_FILMS, pipelines/sample-films) as JPEG baseline; dcmdjpeg,
+ * dcmcrle, dcmcjpls and dcmcjpeg +e1 turn it into uncompressed, RLE, JPEG-LS
+ * lossless and JPEG lossless; dcmodify makes a MONOCHROME1 copy and a copy
+ * carrying a patient name and id; dump2dcm builds small synthetic files
+ * (16-bit, multi-frame, a structured report without pixels) from text dumps
+ * and raw pixel files, so their exact pixels are known.
  *
  * The reference pixels of the JPEG-derived files are the raw bytes of the
  * uncompressed file's Pixel Data (its last width*height bytes), read here
@@ -104,16 +103,19 @@ copy_file (const gchar * from, const gchar * to)
   return ok;
 }
 
-/* the first NORMAL JPEG of the full-resolution sample, or NULL */
+/* the first NORMAL JPEG of the project's sample films, or NULL */
 static gchar *
 find_jpeg (void)
 {
-  gchar *dir = g_build_filename (test_data_dir (), "chest_xray_fullres_sample",
-      "NORMAL", NULL);
-  GDir *d = g_dir_open (dir, 0, NULL);
+  const gchar *films = g_getenv ("CXR_SAMPLE_FILMS");
+  gchar *dir, *best = NULL;
   const gchar *name;
-  gchar *best = NULL;
+  GDir *d;
 
+  if (films == NULL)
+    return NULL;
+  dir = g_build_filename (films, "NORMAL", NULL);
+  d = g_dir_open (dir, 0, NULL);
   while (d && (name = g_dir_read_name (d)) != NULL)
     if (g_str_has_suffix (name, ".jpeg") && (best == NULL
             || strcmp (name, best) < 0)) {
@@ -287,11 +289,9 @@ make_fixtures (void)
 
   jpeg = find_jpeg ();
   if (jpeg == NULL) {
-    gchar *what = g_strdup_printf ("no JPEG under "
-        "%s/chest_xray_fullres_sample/NORMAL (set CXR_DATA_DIR): the tests "
-        "of DICOM files made from one did nothing", test_data_dir ());
-    test_missing (what);
-    g_free (what);
+    test_missing ("no JPEG under $CXR_SAMPLE_FILMS/NORMAL (set it to "
+        "pipelines/sample-films): the tests of DICOM files made from one did "
+        "nothing");
     return;
   }
   FX (run_tool ("img2dcm", "-q", jpeg, "baseline.dcm", NULL));
