@@ -1,0 +1,204 @@
+/* netloops.c — the hand steps: element-wise work that oneDNN 2.6 has no
+ * primitive for (dropout forward and backward, the ReLU gradient of a fused
+ * ReLU, batch-norm running statistics) as plain loops over whole
+ * activations. The loops do not care about layout because all their
+ * operands share one; bf16 activations are widened to float and rounded
+ * back. */
+#include "netprivate.h"
+
+#include <math.h>
+#include <omp.h>
+
+/* The element-wise loops over whole activations are memory-bound; they are
+ * compiled for AVX2 and AVX-512 as well, picked at load time. */
+#define VECTOR_CLONES __attribute__ ((target_clones ("default", "avx2", "avx512f")))
+
+/* A 32-bit integer hash (lowbias32): the dropout draw of element i is
+ * hash(seed + i), the same whatever the thread count, and vectorisable. */
+static inline uint32_t
+hash32 (uint32_t x)
+{
+  x ^= x >> 16;
+  x *= 0x7feb352du;
+  x ^= x >> 15;
+  x *= 0x846ca68bu;
+  x ^= x >> 16;
+  return x;
+}
+
+/* this thread's share [lo, hi) of n elements, in cache-line multiples */
+static void
+thread_range (int64_t n, int64_t *lo, int64_t *hi)
+{
+  int64_t t = omp_get_thread_num (), nt = omp_get_num_threads ();
+  int64_t per = (n + nt - 1) / nt;
+  per = (per + 15) / 16 * 16;
+  *lo = MIN (n, t * per);
+  *hi = MIN (n, *lo + per);
+}
+
+VECTOR_CLONES static void
+dropout_forward_range (const float *restrict x, float *restrict y,
+    guint8 *restrict m, int64_t lo, int64_t hi, uint32_t seed,
+    uint32_t threshold, float scale)
+{
+  /* branch-free, so that the compiler vectorises it */
+  for (int64_t i = lo; i < hi; i++) {
+    m[i] = hash32 (seed + (uint32_t) i * 0x9E3779B9u) >= threshold;
+    y[i] = x[i] * (scale * m[i]);
+  }
+}
+
+VECTOR_CLONES static void
+dropout_backward_range (const float *restrict dy, float *restrict dx,
+    const guint8 *restrict m, const float *restrict relu_out, int64_t lo,
+    int64_t hi, float scale)
+{
+  if (relu_out) {
+    for (int64_t i = lo; i < hi; i++)
+      dx[i] = dy[i] * (scale * (m[i] & (relu_out[i] > 0.0f)));
+  } else {
+    for (int64_t i = lo; i < hi; i++)
+      dx[i] = dy[i] * (scale * m[i]);
+  }
+}
+
+VECTOR_CLONES static void
+relu_backward_range (float *restrict d, const float *restrict y, int64_t lo,
+    int64_t hi)
+{
+  for (int64_t i = lo; i < hi; i++)
+    d[i] = y[i] > 0.0f ? d[i] : 0.0f;
+}
+
+/* bf16 is the top half of a float: widen by shifting, narrow by rounding
+ * to nearest even */
+static inline float
+bf16_to_float (uint16_t b)
+{
+  union { uint32_t u; float f; } v = { .u = (uint32_t) b << 16 };
+  return v.f;
+}
+
+static inline uint16_t
+float_to_bf16 (float f)
+{
+  union { float f; uint32_t u; } v = { .f = f };
+  return (uint16_t) ((v.u + 0x7fffu + ((v.u >> 16) & 1u)) >> 16);
+}
+
+VECTOR_CLONES static void
+dropout_forward_range_bf16 (const uint16_t *restrict x, uint16_t *restrict y,
+    guint8 *restrict m, int64_t lo, int64_t hi, uint32_t seed,
+    uint32_t threshold, float scale)
+{
+  for (int64_t i = lo; i < hi; i++) {
+    m[i] = hash32 (seed + (uint32_t) i * 0x9E3779B9u) >= threshold;
+    y[i] = float_to_bf16 (bf16_to_float (x[i]) * (scale * m[i]));
+  }
+}
+
+VECTOR_CLONES static void
+dropout_backward_range_bf16 (const uint16_t *restrict dy, uint16_t *restrict dx,
+    const guint8 *restrict m, const int16_t *restrict relu_out, int64_t lo,
+    int64_t hi, float scale)
+{
+  /* a bf16 is > 0 exactly when its bits, read as int16, are > 0 */
+  for (int64_t i = lo; i < hi; i++) {
+    float keep = scale * (m[i] & (!relu_out || relu_out[i] > 0));
+    dx[i] = float_to_bf16 (bf16_to_float (dy[i]) * keep);
+  }
+}
+
+VECTOR_CLONES static void
+relu_backward_range_bf16 (uint16_t *restrict d, const int16_t *restrict y,
+    int64_t lo, int64_t hi)
+{
+  for (int64_t i = lo; i < hi; i++)
+    d[i] = y[i] > 0 ? d[i] : 0;
+}
+
+/* The running statistics of batch-norm layer l, from this batch's mean and
+ * variance by channel. PyTorch's rule: the running variance is the unbiased
+ * one. */
+static void
+bn_running_stats (CxrNet *net, const CxrLayer *l, const float *mean,
+    const float *var)
+{
+  float *rm = (float *) net_param (net, net->params, l, CXR_PARAM_BN_MEAN);
+  float *rv = (float *) net_param (net, net->params, l, CXR_PARAM_BN_VAR);
+  double n = (double) net->batch * l->out_h * l->out_w;
+  float unbias = n > 1 ? (float) (n / (n - 1)) : 1.0f;
+
+  for (int c = 0; c < l->units; c++) {
+    rm[c] = (1 - CXR_BN_MOMENTUM) * rm[c] + CXR_BN_MOMENTUM * mean[c];
+    rv[c] = (1 - CXR_BN_MOMENTUM) * rv[c] + CXR_BN_MOMENTUM * var[c] * unbias;
+  }
+}
+
+void
+net_run_hand_step (CxrNet *net, const Step *s)
+{
+  const CxrLayer *l = &net->spec->layers[s->layer];
+  int64_t n = s->a ? n_elements_of (s->a) : 0;
+  gboolean bf16 = s->a && md_of (s->a)->data_type == dnnl_bf16;
+  float scale = 1.0f / (1.0f - l->dropout);
+
+  switch (s->kind) {
+    case STEP_DROPOUT_FORWARD:{
+      const float *x = data_of (s->a);
+      float *y = data_of (s->b);
+      uint32_t threshold = (uint32_t) fmin (4294967295.0,
+          ldexp (l->dropout, 32));
+      uint32_t seed = hash32 ((uint32_t) net->dropout_seed
+          ^ hash32 ((uint32_t) (net->dropout_seed >> 32) + s->layer));
+#pragma omp parallel
+      {
+        int64_t lo, hi;
+        thread_range (n, &lo, &hi);
+        if (bf16)
+          dropout_forward_range_bf16 ((const uint16_t *) x, (uint16_t *) y,
+              s->mask, lo, hi, seed, threshold, scale);
+        else
+          dropout_forward_range (x, y, s->mask, lo, hi, seed, threshold,
+              scale);
+      }
+      break;
+    }
+    case STEP_DROPOUT_BACKWARD:{
+      const float *dy = data_of (s->a), *relu_out = s->c ? data_of (s->c) : NULL;
+      float *dx = data_of (s->b);
+#pragma omp parallel
+      {
+        int64_t lo, hi;
+        thread_range (n, &lo, &hi);
+        if (bf16)
+          dropout_backward_range_bf16 ((const uint16_t *) dy, (uint16_t *) dx,
+              s->mask, (const int16_t *) relu_out, lo, hi, scale);
+        else
+          dropout_backward_range (dy, dx, s->mask, relu_out, lo, hi, scale);
+      }
+      break;
+    }
+    case STEP_RELU_BACKWARD:{
+      float *d = data_of (s->a);
+      const float *y = data_of (s->b);
+#pragma omp parallel
+      {
+        int64_t lo, hi;
+        thread_range (n, &lo, &hi);
+        if (bf16)
+          relu_backward_range_bf16 ((uint16_t *) d, (const int16_t *) y, lo,
+              hi);
+        else
+          relu_backward_range (d, y, lo, hi);
+      }
+      break;
+    }
+    case STEP_BN_RUNNING:
+      bn_running_stats (net, l, data_of (s->a), data_of (s->b));
+      break;
+    case STEP_PRIMITIVE:
+      break;
+  }
+}
