@@ -26,6 +26,23 @@ model_alloc (CxrNetSpec *spec)
   return m;
 }
 
+CxrModel *
+cxr_model_new_named (const char *architecture, const char *classes, int side,
+    uint64_t seed, GError **error)
+{
+  const char *spec = !g_strcmp0 (architecture, "default") ? CXR_SPEC_DEFAULT :
+      !g_strcmp0 (architecture, "seed") ? CXR_SPEC_SEED : architecture;
+  char **names = g_strsplit (classes ? classes : "", ",", -1);
+  CxrModel *model;
+
+  for (int i = 0; names[i]; i++)
+    g_strstrip (names[i]);
+  model = cxr_model_new (spec ? spec : "", 1, side, side,
+      (const char *const *) names, seed, error);
+  g_strfreev (names);
+  return model;
+}
+
 void
 cxr_model_free (CxrModel *m)
 {

@@ -66,6 +66,12 @@ CxrModel *cxr_model_new (const char *layers, int in_c, int in_h, int in_w,
     const char *const *classes, uint64_t seed, GError **error);
 void cxr_model_free (CxrModel *model);
 
+/* A new model of a named architecture ("default", "seed", or a layer spec)
+ * for side x side grey input, with classes as comma-separated names (the
+ * spaces around each dropped), the positive class last. */
+CxrModel *cxr_model_new_named (const char *architecture, const char *classes,
+    int side, uint64_t seed, GError **error);
+
 /* Every check a file can fail, with an error that names the file. */
 CxrModel *cxr_model_load (const char *path, GError **error);
 CxrModel *cxr_model_from_file (const CxrModelFile *file, const char *name,

@@ -59,11 +59,16 @@ cxr_online_new (CxrModel *model, const CxrTrainConfig *cfg, int replay_size,
   CxrOnlineTrainer *t;
   int batch = cfg->batch_size;
 
-  if (model->n_members != 1 || cfg->members > 1 || batch < 2
-      || spec->in_c != 1 || spec->in_h != spec->in_w) {
+  if (model->n_members != 1 || cfg->members > 1) {
     g_set_error (error, CXR_ERROR, CXR_ERROR_INVALID_ARGUMENT,
-        "online training updates a single network with one square grey "
-        "input, two frames a step or more");
+        "it updates a single network, and cannot train an ensemble "
+        "(members=%d, the model has %d)", cfg->members, model->n_members);
+    return NULL;
+  }
+  if (batch < 2 || spec->in_c != 1 || spec->in_h != spec->in_w) {
+    g_set_error (error, CXR_ERROR, CXR_ERROR_INVALID_ARGUMENT,
+        "it needs a batch size of at least 2 (batch-norm needs two frames "
+        "for a variance) and a network with one square grey input");
     return NULL;
   }
   t = g_new0 (CxrOnlineTrainer, 1);
@@ -190,17 +195,26 @@ cxr_online_add (CxrOnlineTrainer *t, const float *image01, int label,
 }
 
 void
-cxr_online_figures (CxrOnlineTrainer *t, gboolean reset,
-    CxrOnlineFigures *f)
+cxr_online_report (CxrOnlineTrainer *t, guint64 interval, CxrStepReport *r)
 {
   double elapsed = g_timer_elapsed (t->timer, NULL);
 
-  f->steps = t->steps;
-  f->loss = t->seen ? t->loss_sum * t->cfg.batch_size / t->seen : NAN;
-  f->accuracy = t->seen ? (double) t->correct / t->seen : NAN;
-  f->images_per_second = t->steps * t->cfg.batch_size / MAX (elapsed, 1e-9);
-  if (reset)
+  memset (r, 0, sizeof *r);
+  r->member = r->members = 1;
+  r->step = (int) t->steps;
+  r->loss = t->seen ? t->loss_sum * t->cfg.batch_size / t->seen : NAN;
+  r->accuracy = t->seen ? (double) t->correct / t->seen : NAN;
+  r->learning_rate = t->cfg.learning_rate;
+  r->images_per_second = t->steps * t->cfg.batch_size / MAX (elapsed, 1e-9);
+  r->eta_seconds = -1.0;
+  if (interval > 0 && t->steps % interval == 0)
     t->loss_sum = t->correct = t->seen = 0;
+}
+
+guint64
+cxr_online_steps (const CxrOnlineTrainer *t)
+{
+  return t->steps;
 }
 
 void

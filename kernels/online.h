@@ -14,13 +14,6 @@
 
 typedef struct CxrOnlineTrainer CxrOnlineTrainer;
 
-typedef struct {
-  guint64 steps;                /* taken since the trainer was made */
-  double loss;                  /* mean over the steps since the last reset */
-  double accuracy;              /* at 0.5, augmented, dropout on; likewise */
-  double images_per_second;     /* trained, since the trainer was made */
-} CxrOnlineFigures;
-
 /* A trainer of model (one network, batch-size at least 2: batch-norm needs
  * two samples for a variance) with cfg's batch size, learning rate, weight
  * decay, optimizer, class weighting, augmentation, precision and seed, and
@@ -39,10 +32,14 @@ void cxr_online_free (CxrOnlineTrainer *t);
 gboolean cxr_online_add (CxrOnlineTrainer *t, const float *image01, int label,
     gboolean *stepped, GError **error);
 
-/* The figures so far; reset: the loss and accuracy start over. */
-void cxr_online_figures (CxrOnlineTrainer *t, gboolean reset,
-    CxrOnlineFigures *figures);
+/* The figures after the latest step, as the epoch trainer reports them:
+ * member 1 of 1, epoch 0, step counting every step, no ETA (-1); loss and
+ * accuracy over the steps since the last multiple of interval, after which
+ * they start over. */
+void cxr_online_report (CxrOnlineTrainer *t, guint64 interval,
+    CxrStepReport *report);
 
+guint64 cxr_online_steps (const CxrOnlineTrainer *t);
 int cxr_online_batch (const CxrOnlineTrainer *t);
 
 /* Brings the model's id and provenance up to date with the steps taken:

@@ -2,75 +2,36 @@
  * SECTION:element-cxrtrain
  * @title: cxrtrain
  *
- * Trains the chest X-ray CNN on the labelled frames that reach it and
- * writes the model file that cxrclassify uses.
+ * Trains the chest X-ray CNN on labelled frames and writes the model file
+ * that cxrclassify uses. A frame's class comes from its #GstCxrLabelMeta
+ * (or the label property, for a stream of one class); the patient the meta
+ * names keeps that patient's films on one side of the validation split.
+ * Frames without a usable label are counted and skipped, with a warning.
  *
- * Each frame's class comes from its #GstCxrLabelMeta (the class name,
- * looked up in the model's classes; the class index only when there is no
- * name), or from #GstCxrTrain:label for a stream whose frames all show one
- * class. Frames with no usable label are counted (frames-skipped) and
- * skipped; the first of each kind raises a warning. The patient a meta
- * names keeps all of that patient's films on one side of the validation
- * split.
+ * Epoch mode (the default) caches the frames at the model's input size and
+ * trains at EOS (kernels/trainer.h): epochs of shuffled, augmented,
+ * class-weighted mini-batches, validation after each, the best epoch kept.
+ * Online mode (online=true) steps every batch-size frames on a replay
+ * buffer, in the streaming thread (kernels/online.h). mode=calibrate and
+ * mode=fine-tune fit model= to a site's labelled films at EOS
+ * (kernels/calibrate.h).
  *
- * Epoch mode (the default): the frames are cached, shrunk to the model's
- * input as 16-bit grey levels, and at EOS `epochs` passes run over the
- * cache (kernels/trainer.h): seeded shuffling, augmentation, class
- * weighting, a learning rate schedule, a patient-wise validation split
- * scored after every epoch, the best epoch kept, early stopping, and the
- * decision threshold chosen on validation.
+ * Training at EOS runs in a thread of its own while the EOS is held back:
+ * the EOS message comes once the model is final. Pausing the pipeline
+ * pauses training, playing resumes it with the same result; READY, NULL or
+ * a flush stops it within a step, `output` keeping the last checkpoint.
+ * Every write of `output` (a checkpoint after each epoch, the final model)
+ * is atomic; a divergence leaves the last good model there.
  *
- * Online mode (online=true), for live streams: every batch-size new frames,
- * one optimiser step on a mini-batch drawn from a replay buffer of the
- * newest frames (kernels/online.h); a checkpoint every checkpoint-interval
- * steps and at EOS. The step runs in the streaming thread, so upstream
- * waits for it.
- *
- * Site calibration (mode=calibrate or mode=fine-tune, with model=): the
- * frames, a site's labelled films, are cached as in epoch mode; at EOS the
- * base model's decision rule is fitted to them by patient-wise
- * cross-validation (kernels/calibrate.h); fine-tune also moves the weights
- * a little and falls back to calibrate when cross-validation finds it no
- * better. A sample with fewer than 20 films of a class is refused and
- * nothing is written.
- *
- * Training and calibration run in a thread of their own once EOS has
- * arrived, while the streaming thread holds the EOS back: EOS goes on, and
- * the EOS message is posted, only once the model is final. Pausing the
- * pipeline pauses training; playing again resumes it where it was, with
- * the same result as a run never paused. Going to READY or NULL, or a
- * flush, stops it within a step, with a warning; `output` keeps the last
- * checkpoint, and model=<output> goes on from there.
- *
- * Checkpoints: after every epoch the best model so far (weights, threshold
- * and provenance) is written to `output`, and at the end the final model;
- * every write goes to a temporary file that is synced and renamed over
- * `output`, so a crash at any instant leaves the previous complete model.
- * A cxrclassify with model=<output> notices each new file and swaps the
- * weights in.
- *
- * Divergence (a loss or weight that is not finite) stops training with an
- * error; `output` keeps the last good checkpoint, or, if there was none and
- * `output` does not exist, the model training started from, so that
- * `output` is always a loadable model after a run.
- *
- * Element messages:
- *   cxrtrain-progress   every progress-interval steps and at the end of
- *                       each epoch: member, members, epoch, epochs, step,
- *                       steps-per-epoch, loss, accuracy, images-per-second,
- *                       eta-seconds (online: epoch 0, step counts all steps,
- *                       eta -1)
- *   cxrtrain-epoch      after each epoch's validation: member, members,
- *                       epoch, epochs, train-loss, train-accuracy, val-loss,
- *                       val-accuracy, val-auc, threshold, best (the member's
- *                       own figures)
- *   cxrtrain-checkpoint location, epoch, step, model-id
- *   cxrtrain-done       location, model-id, members, best-epoch (the first
- *                       member's), val-auc (the whole model's), seconds
- *   cxrtrain-calibrate-progress  done, total (cross-validation fits)
- *   cxrtrain-calibrated method, base-model, images, cv-before, cv-after
- *                       (cross-validated figures, "auc=.. accuracy=.. ..."),
- *                       threshold, threshold-rule, fine-tune-kept
+ * Element messages: cxrtrain-progress (member, members, epoch, epochs,
+ * step, steps-per-epoch, loss, accuracy, images-per-second, eta-seconds),
+ * cxrtrain-epoch (member, members, epoch, epochs, train-loss,
+ * train-accuracy, val-loss, val-accuracy, val-auc, threshold, best),
+ * cxrtrain-checkpoint (location, epoch, step, model-id), cxrtrain-done
+ * (location, model-id, members, best-epoch, val-auc, seconds),
+ * cxrtrain-calibrate-progress (done, total) and cxrtrain-calibrated
+ * (method, base-model, images, cv-before, cv-after, threshold,
+ * threshold-rule, fine-tune-kept).
  *
  * ## Example launch lines
  * |[
@@ -141,20 +102,12 @@ static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
 
 /* ---- what the training thread is told ---- */
 
+/* sets one of the flags the training thread reads */
 static void
-set_paused (GstCxrTrain * self, gboolean paused)
+tell (GstCxrTrain * self, gboolean * flag, gboolean value)
 {
   GST_BASE_SINK_PREROLL_LOCK (self);
-  self->paused = paused;
-  GST_BASE_SINK_PREROLL_BROADCAST (self);
-  GST_BASE_SINK_PREROLL_UNLOCK (self);
-}
-
-static void
-set_stopping (GstCxrTrain * self, gboolean stopping)
-{
-  GST_BASE_SINK_PREROLL_LOCK (self);
-  self->stopping = stopping;
+  *flag = value;
   GST_BASE_SINK_PREROLL_BROADCAST (self);
   GST_BASE_SINK_PREROLL_UNLOCK (self);
 }
@@ -478,24 +431,15 @@ online_checkpoint (GstCxrTrain * self)
 static gboolean
 online_stepped (GstCxrTrain * self)
 {
-  CxrOnlineFigures f;
-  CxrStepReport r = { 0 };
+  CxrStepReport r;
   guint interval;
 
   GST_OBJECT_LOCK (self);
   interval = self->settings.progress_interval;
   GST_OBJECT_UNLOCK (self);
-  cxr_online_figures (self->online, FALSE, &f);
-  /* the figures describe the steps since the last message */
-  cxr_online_figures (self->online, f.steps % interval == 0, &f);
-  r.member = r.members = 1;
-  r.step = (int) f.steps;
-  r.loss = f.loss;
-  r.accuracy = f.accuracy;
-  r.images_per_second = f.images_per_second;
-  r.eta_seconds = -1.0;
+  cxr_online_report (self->online, interval, &r);
   report_step (self, &r, FALSE);
-  if (f.steps % self->run.checkpoint_interval == 0)
+  if (r.step % self->run.checkpoint_interval == 0)
     return online_checkpoint (self);
   return TRUE;
 }
@@ -503,17 +447,16 @@ online_stepped (GstCxrTrain * self)
 static gboolean
 online_finish (GstCxrTrain * self)
 {
-  CxrOnlineFigures f;
+  guint64 steps = cxr_online_steps (self->online);
 
-  cxr_online_figures (self->online, FALSE, &f);
-  if (f.steps == 0) {
+  if (steps == 0) {
     GST_ELEMENT_WARNING (self, STREAM, FAILED,
         ("The stream ended before one training step: online training needs "
             "batch-size (%d) labelled frames per step. '%s' was not written.",
             cxr_online_batch (self->online), self->run.output), (NULL));
     return TRUE;
   }
-  if (f.steps % self->run.checkpoint_interval != 0
+  if (steps % self->run.checkpoint_interval != 0
       && !online_checkpoint (self))
     return FALSE;
   post_done (self);
@@ -600,10 +543,12 @@ gst_cxr_train_wait_event (GstBaseSink * sink, GstEvent * event)
 static gboolean
 gst_cxr_train_event (GstBaseSink * sink, GstEvent * event)
 {
+  GstCxrTrain *self = GST_CXR_TRAIN (sink);
+
   if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_START)
-    set_stopping (GST_CXR_TRAIN (sink), TRUE);
+    tell (self, &self->stopping, TRUE);
   else if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_STOP)
-    set_stopping (GST_CXR_TRAIN (sink), FALSE);
+    tell (self, &self->stopping, FALSE);
   return GST_BASE_SINK_CLASS (gst_cxr_train_parent_class)->event (sink, event);
 }
 
@@ -616,17 +561,17 @@ gst_cxr_train_change_state (GstElement * element, GstStateChange transition)
    * deactivates the pad */
   switch (transition) {
     case GST_STATE_CHANGE_READY_TO_PAUSED:
-      set_stopping (self, FALSE);
-      set_paused (self, TRUE);
+      tell (self, &self->stopping, FALSE);
+      tell (self, &self->paused, TRUE);
       break;
     case GST_STATE_CHANGE_PAUSED_TO_PLAYING:
-      set_paused (self, FALSE);
+      tell (self, &self->paused, FALSE);
       break;
     case GST_STATE_CHANGE_PLAYING_TO_PAUSED:
-      set_paused (self, TRUE);
+      tell (self, &self->paused, TRUE);
       break;
     case GST_STATE_CHANGE_PAUSED_TO_READY:
-      set_stopping (self, TRUE);
+      tell (self, &self->stopping, TRUE);
       break;
     default:
       break;
@@ -644,8 +589,6 @@ starting_model (GstCxrTrain * self)
   const GstCxrTrainSettings *s = &self->run;
   GError *error = NULL;
   CxrModel *model;
-  const gchar *spec;
-  gchar **names;
 
   if (s->model) {
     model = cxr_model_load (s->model, &error);
@@ -663,14 +606,8 @@ starting_model (GstCxrTrain * self)
     return model;
   }
 
-  spec = !g_strcmp0 (s->architecture, "default") ? CXR_SPEC_DEFAULT :
-      !g_strcmp0 (s->architecture, "seed") ? CXR_SPEC_SEED : s->architecture;
-  names = g_strsplit (s->classes ? s->classes : "", ",", -1);
-  for (int i = 0; names[i]; i++)
-    g_strstrip (names[i]);
-  model = cxr_model_new (spec, 1, NEW_MODEL_SIDE, NEW_MODEL_SIDE,
-      (const char *const *) names, s->train.seed, &error);
-  g_strfreev (names);
+  model = cxr_model_new_named (s->architecture, s->classes, NEW_MODEL_SIDE,
+      s->train.seed, &error);
   if (!model) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
         ("Cannot make a new model with architecture '%s' and classes '%s': "
@@ -709,19 +646,6 @@ check_run (GstCxrTrain * self)
         ("label '%s' is not one of the model's classes (%s).", s->label,
             known), (NULL));
     g_free (known);
-    return FALSE;
-  }
-  if (s->online && (s->train.members > 1 || self->model->n_members > 1)) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-        ("Online training updates a single network; it cannot train an "
-            "ensemble (members=%d, the model has %d).", s->train.members,
-            self->model->n_members), (NULL));
-    return FALSE;
-  }
-  /* batch-norm needs two samples to have a variance */
-  if (s->online && s->train.batch_size < 2) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-        ("Online training needs batch-size of at least 2."), (NULL));
     return FALSE;
   }
   return TRUE;

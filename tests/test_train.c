@@ -905,7 +905,7 @@ train_pausing (const gchar * name, gboolean pause)
 {
   gchar *out = tmp_path (name);
   gchar *props = g_strdup_printf ("output=\"%s\" architecture=\"%s\" "
-      "epochs=150 batch-size=8 patience=0 seed=11 progress-interval=1",
+      "epochs=60 batch-size=8 patience=0 seed=11 progress-interval=1",
       out, TINY);
   Run *r = run_new (props);
   CxrModel *m;
