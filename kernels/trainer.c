@@ -1112,7 +1112,8 @@ cxr_train (CxrModel *model, const CxrDataset *ds, const CxrTrainConfig *cfg,
 
         loss_sum += loss;
         for (int j = 0; j < batch; j++)
-          correct += cxr_predicted_class (spec, logits + j * n_out) == labels[j];
+          correct += cxr_predicted_class (spec, logits + j * n_out)
+              == labels[j];
         seen += batch;
 
         if (cb->on_step && ((step + 1) % step_interval == 0

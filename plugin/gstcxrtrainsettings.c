@@ -97,9 +97,11 @@ static const Property properties[] = {
         "after every epoch and at the end; each write replaces the file "
         "atomically", .kind = KIND_STRING, .offset = S (output)},
   {"label", "Label", "Class name of frames that carry no label meta (a "
-        "stream whose frames all show one class)", .kind = KIND_STRING, .offset = S (label)},
+        "stream whose frames all show one class)", .kind = KIND_STRING,
+      .offset = S (label)},
   {"classes", "Classes", "Comma-separated class names of a new model, the "
-        "positive class last; ignored with model=", .kind = KIND_STRING, .offset = S (classes)},
+        "positive class last; ignored with model=", .kind = KIND_STRING,
+      .offset = S (classes)},
   {"architecture", "Architecture", "Network of a new model: \"default\", "
         "\"seed\" (the seed notebook's) or a layer spec such as \"conv:16,"
         "same,bn relu maxpool:2 gap dense:1 sigmoid\"; ignored with model=",
@@ -107,58 +109,74 @@ static const Property properties[] = {
   {"film-normalization", "Film normalization", "Per-film intensity "
         "normalisation of a new model, before its mean and std; kept in the "
         "model file, so cxrclassify applies it too. Ignored with model=",
-      .kind = KIND_ENUM, .offset = S (film_normalization), .enum_type = film_normalization_type},
+      .kind = KIND_ENUM, .offset = S (film_normalization),
+      .enum_type = film_normalization_type},
   {"input-blur", "Input blur", "Sigma in pixels of a Gaussian low-pass of a "
         "new model's input, after the film normalisation (0: none); kept in "
         "the model file, so cxrclassify applies it too. Ignored with model=",
-      .kind = KIND_FLOAT, .offset = S (input_blur), .min = 0.0, .max = CXR_MAX_INPUT_BLUR},
+      .kind = KIND_FLOAT, .offset = S (input_blur), .min = 0.0,
+      .max = CXR_MAX_INPUT_BLUR},
   {"member-offsets", "Member offsets", "Where the ensemble is used (its "
         "validation figures and threshold, cxrclassify), each member sees "
         "the film moved by half a pixel towards a different diagonal, so "
         "that their average varies less with where the film's detail falls "
         "on the pixel grid; kept in the model file. New models with members "
-        "> 1; ignored with model=", .kind = KIND_BOOLEAN, .offset = S (member_offsets)},
+        "> 1; ignored with model=", .kind = KIND_BOOLEAN,
+      .offset = S (member_offsets)},
   {"mode", "Mode", "train: train the network. calibrate, fine-tune: fit "
         "model= to a site's labelled films (at least 20 of each class), "
         "judged by patient-wise cross-validation; written once, at the end",
       .kind = KIND_ENUM, .offset = S (mode), .enum_type = mode_type},
   {"site-threshold", "Site threshold", "calibrate, fine-tune: how the "
         "threshold is set on the site's calibrated probabilities",
-      .kind = KIND_ENUM, .offset = S (calibrate.threshold_rule), .enum_type = site_threshold_type},
+      .kind = KIND_ENUM, .offset = S (calibrate.threshold_rule),
+      .enum_type = site_threshold_type},
   {"folds", "Folds", "calibrate, fine-tune: patient-wise cross-validation "
-        "folds", .kind = KIND_INT, .offset = S (calibrate.folds), .min = 2, .max = CXR_MAX_FOLDS},
+        "folds", .kind = KIND_INT, .offset = S (calibrate.folds), .min = 2,
+      .max = CXR_MAX_FOLDS},
   {"epochs", "Epochs", "Passes over the cached frames", .kind = KIND_INT,
       .offset = S (train.epochs), .min = 1, .max = G_MAXINT},
   {"batch-size", "Batch size", "Frames per optimiser step", .kind = KIND_INT,
       .offset = S (train.batch_size), .min = 1, .max = 4096},
   {"learning-rate", "Learning rate", "Peak learning rate of AdamW",
-      .kind = KIND_FLOAT, .offset = S (train.learning_rate), .min = 1e-12, .max = G_MAXFLOAT},
+      .kind = KIND_FLOAT, .offset = S (train.learning_rate), .min = 1e-12,
+      .max = G_MAXFLOAT},
   {"weight-decay", "Weight decay", "Decoupled weight decay of AdamW "
-        "(weights only)", .kind = KIND_FLOAT, .offset = S (train.weight_decay), .min = 0.0, .max = G_MAXFLOAT},
+        "(weights only)", .kind = KIND_FLOAT, .offset = S (train.weight_decay),
+      .min = 0.0, .max = G_MAXFLOAT},
   {"validation-fraction", "Validation fraction", "Part of the frames held "
         "out to score each epoch, patient by patient where the label metas "
         "name patients; 0: no validation (the last epoch is kept, threshold "
-        "0.5)", .kind = KIND_DOUBLE, .offset = S (train.validation_fraction), .min = 0.0, .max = 0.95},
+        "0.5)", .kind = KIND_DOUBLE, .offset = S (train.validation_fraction),
+      .min = 0.0, .max = 0.95},
   {"seed", "Seed", "Seed of everything random: initial weights, split, "
-        "shuffling, augmentation, dropout", .kind = KIND_UINT64, .offset = S (train.seed), .min = 0, .max = (gdouble) G_MAXUINT64},
+        "shuffling, augmentation, dropout", .kind = KIND_UINT64,
+      .offset = S (train.seed), .min = 0, .max = (gdouble) G_MAXUINT64},
   {"class-weighting", "Class weighting", "Weight of each class in the loss",
-      .kind = KIND_ENUM, .offset = S (train.class_weighting), .enum_type = class_weighting_type},
+      .kind = KIND_ENUM, .offset = S (train.class_weighting),
+      .enum_type = class_weighting_type},
   {"schedule", "Schedule", "Learning rate over the run (online mode: always "
-        "constant)", .kind = KIND_ENUM, .offset = S (train.schedule), .enum_type = schedule_type},
+        "constant)", .kind = KIND_ENUM, .offset = S (train.schedule),
+      .enum_type = schedule_type},
   {"rotation", "Rotation", "Augmentation: random rotation up to this many "
-        "degrees", .kind = KIND_FLOAT, .offset = S (train.augment.rotation_deg), .min = 0.0, .max = 180.0},
+        "degrees", .kind = KIND_FLOAT, .offset = S (train.augment.rotation_deg),
+      .min = 0.0, .max = 180.0},
   {"shift", "Shift", "Augmentation: random shift up to this fraction of the "
-        "size", .kind = KIND_FLOAT, .offset = S (train.augment.shift_frac), .min = 0.0, .max = 1.0},
+        "size", .kind = KIND_FLOAT, .offset = S (train.augment.shift_frac),
+      .min = 0.0, .max = 1.0},
   {"zoom", "Zoom", "Augmentation: random zoom by up to this fraction",
-      .kind = KIND_FLOAT, .offset = S (train.augment.zoom_frac), .min = 0.0, .max = 0.9},
+      .kind = KIND_FLOAT, .offset = S (train.augment.zoom_frac), .min = 0.0,
+      .max = 0.9},
   {"aspect", "Aspect", "Augmentation: random stretch of width against "
         "height, by a factor between 1 / (1 + a) and 1 + a (films of other "
-        "shapes, squashed to a square)", .kind = KIND_FLOAT, .offset = S (train.augment.aspect), .min = 0.0, .max = 2.0},
+        "shapes, squashed to a square)", .kind = KIND_FLOAT,
+      .offset = S (train.augment.aspect), .min = 0.0, .max = 2.0},
   {"gamma", "Gamma", "Augmentation: random gamma between 1 / (1 + g) and "
         "1 + g (other exposures and processing)", .kind = KIND_FLOAT,
       .offset = S (train.augment.gamma_frac), .min = 0.0, .max = 4.0},
   {"contrast", "Contrast", "Augmentation: random contrast about mid-grey by "
-        "up to this fraction", .kind = KIND_FLOAT, .offset = S (train.augment.contrast_frac), .min = 0.0, .max = 0.9},
+        "up to this fraction", .kind = KIND_FLOAT,
+      .offset = S (train.augment.contrast_frac), .min = 0.0, .max = 0.9},
   {"brightness", "Brightness", "Augmentation: random brightness offset up "
         "to this (grey levels as a fraction of full scale)", .kind = KIND_FLOAT,
       .offset = S (train.augment.brightness), .min = 0.0, .max = 0.5},
@@ -167,7 +185,8 @@ static const Property properties[] = {
         "(films of other resolutions and edge enhancement)", .kind = KIND_FLOAT,
       .offset = S (train.augment.sharpness), .min = 0.0, .max = 2.0},
   {"patience", "Patience", "Stop after this many epochs without a better "
-        "validation (each ensemble member on its own); 0: never", .kind = KIND_INT,
+        "validation (each ensemble member on its own); 0: never",
+      .kind = KIND_INT,
       .offset = S (train.patience), .min = 0, .max = G_MAXINT},
   {"members", "Members", "Train an ensemble of this many networks, one after "
         "the other, each from its own seed on the same split; cxrclassify "
@@ -178,52 +197,72 @@ static const Property properties[] = {
         "statistics of the training films' features are kept in the model, "
         "and cxrclassify refuses frames scoring above this quantile of the "
         "validation films' scores (0: no statistics are fitted)",
-      .kind = KIND_DOUBLE, .offset = S (train.ood_quantile), .min = 0.0, .max = 1.0},
+      .kind = KIND_DOUBLE, .offset = S (train.ood_quantile), .min = 0.0,
+      .max = 1.0},
   {"threshold-tolerance", "Threshold tolerance", "The decision threshold is "
         "the highest one whose validation Youden's J (sensitivity + "
         "specificity - 1) is within this of the best; 0: the best J. A "
         "margin for data on which the first class scores higher than in "
-        "validation", .kind = KIND_DOUBLE, .offset = S (train.threshold_tolerance), .min = 0.0, .max = 0.5},
+        "validation", .kind = KIND_DOUBLE,
+      .offset = S (train.threshold_tolerance), .min = 0.0, .max = 0.5},
   {"precision", "Precision", "Arithmetic of training (validation always runs "
-        "in fp32)", .kind = KIND_ENUM, .offset = S (train.precision), .enum_type = gst_cxr_precision_get_type},
+        "in fp32)", .kind = KIND_ENUM, .offset = S (train.precision),
+      .enum_type = gst_cxr_precision_get_type},
   {"threads", "Threads", "CPU threads for training; 0: all cores (or "
-        "OMP_NUM_THREADS)", .kind = KIND_INT, .offset = S (threads), .min = 0, .max = 1024},
+        "OMP_NUM_THREADS)", .kind = KIND_INT, .offset = S (threads), .min = 0,
+      .max = 1024},
   {"online", "Online", "Live stream: step the optimiser every batch-size new "
         "frames on a mini-batch from a replay buffer, instead of epochs at "
         "EOS", .kind = KIND_BOOLEAN, .offset = S (online)},
   {"replay-size", "Replay size", "Online mode: the newest frames kept to "
-        "draw mini-batches from", .kind = KIND_UINT, .offset = S (replay_size), .min = 2, .max = 1 << 20},
+        "draw mini-batches from", .kind = KIND_UINT, .offset = S (replay_size),
+      .min = 2, .max = 1 << 20},
   {"max-cached-frames", "Max cached frames", "Epoch mode: the most labelled "
         "frames kept for training (each takes 2 bytes a pixel at the "
         "model's input size); more is an error", .kind = KIND_UINT,
       .offset = S (max_cached_frames), .min = 1, .max = G_MAXINT},
   {"progress-interval", "Progress interval", "Steps between "
         "\"cxrtrain-progress\" messages (each epoch's last step always has "
-        "one)", .kind = KIND_UINT, .offset = S (progress_interval), .min = 1, .max = G_MAXUINT, .access = SET_ANY_TIME},
+        "one)", .kind = KIND_UINT, .offset = S (progress_interval), .min = 1,
+      .max = G_MAXUINT, .access = SET_ANY_TIME},
   {"checkpoint-interval", "Checkpoint interval", "Online mode: steps "
-        "between checkpoints (epoch mode writes one every epoch)", .kind = KIND_UINT,
+        "between checkpoints (epoch mode writes one every epoch)",
+      .kind = KIND_UINT,
       .offset = S (checkpoint_interval), .min = 1, .max = G_MAXUINT},
 
   {"epoch", "Epoch", "Epoch in progress (from 1; 0 online)", .kind = KIND_INT,
       .offset = F (epoch), .min = 0, .max = G_MAXINT, .access = FIGURE},
   {"step", "Step", "Optimiser steps taken in this run, all epochs together",
-      .kind = KIND_UINT64, .offset = F (step), .min = 0, .max = (gdouble) G_MAXUINT64, .access = FIGURE},
+      .kind = KIND_UINT64, .offset = F (step), .min = 0,
+      .max = (gdouble) G_MAXUINT64, .access = FIGURE},
   {"loss", "Loss", "Training loss, running mean over the epoch (online: "
-        "since the last progress message); NaN before training", .kind = KIND_DOUBLE,
-      .offset = F (loss), .min = -G_MAXDOUBLE, .max = G_MAXDOUBLE, .access = FIGURE},
+        "since the last progress message); NaN before training",
+      .kind = KIND_DOUBLE,
+      .offset = F (loss), .min = -G_MAXDOUBLE, .max = G_MAXDOUBLE,
+      .access = FIGURE},
   {"accuracy", "Accuracy", "Training accuracy at 0.5, like loss",
-      .kind = KIND_DOUBLE, .offset = F (accuracy), .min = -G_MAXDOUBLE, .max = G_MAXDOUBLE, .access = FIGURE},
+      .kind = KIND_DOUBLE, .offset = F (accuracy), .min = -G_MAXDOUBLE,
+      .max = G_MAXDOUBLE, .access = FIGURE},
   {"val-auc", "Validation AUC", "ROC AUC of the last class on validation, "
-        "latest epoch; NaN without validation", .kind = KIND_DOUBLE, .offset = F (val_auc), .min = -G_MAXDOUBLE, .max = G_MAXDOUBLE, .access = FIGURE},
+        "latest epoch; NaN without validation", .kind = KIND_DOUBLE,
+      .offset = F (val_auc), .min = -G_MAXDOUBLE, .max = G_MAXDOUBLE,
+      .access = FIGURE},
   {"val-accuracy", "Validation accuracy", "Accuracy at 0.5 on validation, "
         "latest epoch; NaN without validation", .kind = KIND_DOUBLE,
-      .offset = F (val_accuracy), .min = -G_MAXDOUBLE, .max = G_MAXDOUBLE, .access = FIGURE},
+      .offset = F (val_accuracy), .min = -G_MAXDOUBLE, .max = G_MAXDOUBLE,
+      .access = FIGURE},
   {"images-per-second", "Images per second", "Training images per second "
-        "since training started", .kind = KIND_DOUBLE, .offset = F (images_per_second), .min = -G_MAXDOUBLE, .max = G_MAXDOUBLE, .access = FIGURE},
+        "since training started", .kind = KIND_DOUBLE,
+      .offset = F (images_per_second), .min = -G_MAXDOUBLE, .max = G_MAXDOUBLE,
+      .access = FIGURE},
   {"frames-cached", "Frames cached", "Labelled frames taken in (epoch mode: "
-        "cached for training)", .kind = KIND_UINT64, .offset = F (frames_cached), .min = 0, .max = (gdouble) G_MAXUINT64, .access = FIGURE},
+        "cached for training)", .kind = KIND_UINT64,
+      .offset = F (frames_cached),
+      .min = 0, .max = (gdouble) G_MAXUINT64, .access = FIGURE},
   {"frames-skipped", "Frames skipped", "Frames without a usable label "
-        "(none, or a class the model lacks)", .kind = KIND_UINT64, .offset = F (frames_skipped), .min = 0, .max = (gdouble) G_MAXUINT64, .access = FIGURE},
+        "(none, or a class the model lacks)", .kind = KIND_UINT64,
+      .offset = F (frames_skipped), .min = 0, .max = (gdouble) G_MAXUINT64,
+      .access = FIGURE},
 };
 
 /* ---- the settings ---- */

@@ -8,8 +8,8 @@
  * are patient IM-0117, NORMAL2-IM-0117-0001.jpeg is NORMAL2-IM-0117 (the
  * two series are numbered independently), person1_bacteria_1.jpeg and
  * person1_virus_6.jpeg are person1. */
-#define CXR_KERMANY_PATIENT_PATTERN \
-  "^((?:NORMAL2-)?IM-[0-9]+(?=-[0-9])|person[0-9]+(?=_(?:bacteria|virus)_[0-9]))"
+#define CXR_KERMANY_PATIENT_PATTERN "^((?:NORMAL2-)?IM-[0-9]+(?=-[0-9])" \
+  "|person[0-9]+(?=_(?:bacteria|virus)_[0-9]))"
 
 /* The pattern compiled; NULL with an error that quotes it when it is not a
  * regular expression. */
