@@ -905,8 +905,8 @@ train_pausing (const gchar * name, gboolean pause)
 {
   gchar *out = tmp_path (name);
   gchar *props = g_strdup_printf ("output=\"%s\" architecture=\"%s\" "
-      "epochs=60 batch-size=8 patience=0 seed=11 progress-interval=1",
-      out, TINY);
+      "epochs=40 batch-size=8 patience=0 seed=11 progress-interval=1 "
+      "threads=1", out, TINY);
   Run *r = run_new (props);
   CxrModel *m;
 
@@ -915,7 +915,7 @@ train_pausing (const gchar * name, gboolean pause)
   gst_app_src_end_of_stream (GST_APP_SRC (r->src));
   if (pause) {
     guint steps;
-    while (count_messages (r, "cxrtrain-progress") < 20)
+    while (count_messages (r, "cxrtrain-progress") < 10)
       fail_unless (run_handle (r, 20 * GST_SECOND), "no progress in 20 s");
     fail_unless (gst_element_set_state (r->pipeline, GST_STATE_PAUSED)
         == GST_STATE_CHANGE_SUCCESS);
