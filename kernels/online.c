@@ -244,6 +244,6 @@ cxr_online_update_model (CxrOnlineTrainer *t)
   g_hash_table_replace (p, g_strdup ("precision"),
       g_strdup (cxr_precision_name (cxr_net_precision (t->net))));
   g_hash_table_replace (p, g_strdup ("software"),
-      g_strdup ("gst-cxr " CXR_VERSION));
+      g_strdup (CXR_SOFTWARE));
   cxr_model_update_id (t->model);
 }

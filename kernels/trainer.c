@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SOFTWARE "gst-cxr " CXR_VERSION
 #define VAL_BATCH 64            /* inference batch for validation */
 
 /* ----------------------------------------------------------------------------
@@ -818,7 +817,7 @@ write_provenance (CxrModel *model, const Run *run)
       cxr_precision_name (run->precision));
   set_provenance (model, "train_seconds", "%s",
       number (b1, g_timer_elapsed (run->timer, NULL)));
-  set_provenance (model, "software", "%s", SOFTWARE);
+  set_provenance (model, "software", "%s", CXR_SOFTWARE);
   set_provenance (model, "data_fingerprint", "%s", run->fingerprint);
 }
 

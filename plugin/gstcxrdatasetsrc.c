@@ -1,13 +1,10 @@
-/* cxrdatasetsrc — a chest X-ray data set as a stream of labelled frames.
- * The behaviour, and the choices behind it, are documented below. */
-
 /**
  * SECTION:element-cxrdatasetsrc
  * @title: cxrdatasetsrc
  *
- * Walks a chest X-ray data set and pushes every JPEG or PNG image in it as
- * one raw video frame carrying a #GstCxrLabelMeta (ground-truth class and
- * the file's path).
+ * Walks a chest X-ray data set and pushes every JPEG, PNG or DICOM image in
+ * it as one raw video frame carrying a #GstCxrLabelMeta (ground-truth
+ * class, the file's path and the patient).
  *
  * `location` is one of three layouts, told apart when the element starts:
  *
@@ -77,9 +74,6 @@
  * ]|
  */
 
-#ifdef HAVE_CONFIG_H
-#include "config.h"
-#endif
 
 #include "gstcxrdatasetsrc.h"
 
@@ -331,7 +325,7 @@ gst_cxr_dataset_src_class_init (GstCxrDatasetSrcClass * klass)
       "Reads a folder of JPEG, PNG and DICOM images (one subfolder per "
       "class, or flat) or a CSV manifest, decodes each image to raw video "
       "and attaches its ground-truth label and file name as GstCxrLabelMeta",
-      "gst-cxr authors");
+      "The gst-cxr authors");
 
   basesrc_class->start = GST_DEBUG_FUNCPTR (gst_cxr_dataset_src_start);
   basesrc_class->stop = GST_DEBUG_FUNCPTR (gst_cxr_dataset_src_stop);

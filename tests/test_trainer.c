@@ -1,5 +1,6 @@
 /* The training loop: the patient-wise split, the image cache,
  * determinism, divergence, callbacks, and learning on real X-rays. */
+#include "config.h"
 #include "error.h"
 #include "metrics.h"
 #include "model.h"
@@ -511,7 +512,7 @@ test_callbacks (void)
   g_assert_cmpstr (g_hash_table_lookup (m->provenance, "val_images"), ==,
       "16");
   g_assert_cmpstr (g_hash_table_lookup (m->provenance, "software"), ==,
-      "gst-cxr 0.1.0");
+      CXR_SOFTWARE);
   g_assert_cmpstr (g_hash_table_lookup (m->provenance, "precision"), ==,
       "fp32");
   fp = cxr_dataset_fingerprint (ds);
