@@ -208,20 +208,30 @@ post_done (GstCxrTrain * self)
           NULL));
 }
 
-/* a step's figures, for the readable properties and, every
- * progress-interval steps or when last is set, the message */
-static void
-report_step (GstCxrTrain * self, const CxrStepReport * r, gboolean last)
+/* progress-interval, which may change while playing */
+static guint
+progress_interval (GstCxrTrain * self)
 {
   guint interval;
 
+  GST_OBJECT_LOCK (self);
+  interval = self->settings.progress_interval;
+  GST_OBJECT_UNLOCK (self);
+  return interval;
+}
+
+/* a step's figures, for the readable properties and, every interval steps
+ * or when last is set, the message */
+static void
+report_step (GstCxrTrain * self, const CxrStepReport * r, guint interval,
+    gboolean last)
+{
   GST_OBJECT_LOCK (self);
   self->figures.epoch = r->epoch;
   self->figures.step++;
   self->figures.loss = r->loss;
   self->figures.accuracy = r->accuracy;
   self->figures.images_per_second = r->images_per_second;
-  interval = self->settings.progress_interval;
   GST_OBJECT_UNLOCK (self);
   if (r->step % interval == 0 || last)
     post (self, gst_structure_new ("cxrtrain-progress",
@@ -268,7 +278,8 @@ on_step (const CxrStepReport * r, void *user)
 {
   GstCxrTrain *self = user;
 
-  report_step (self, r, r->step == r->steps_per_epoch);
+  report_step (self, r, progress_interval (self),
+      r->step == r->steps_per_epoch);
   return keep_going (self);
 }
 
@@ -432,13 +443,11 @@ static gboolean
 online_stepped (GstCxrTrain * self)
 {
   CxrStepReport r;
-  guint interval;
+  guint interval = progress_interval (self);
 
-  GST_OBJECT_LOCK (self);
-  interval = self->settings.progress_interval;
-  GST_OBJECT_UNLOCK (self);
+  /* one reading for both: the figures start over when the message goes */
   cxr_online_report (self->online, interval, &r);
-  report_step (self, &r, FALSE);
+  report_step (self, &r, interval, FALSE);
   if (r.step % self->run.checkpoint_interval == 0)
     return online_checkpoint (self);
   return TRUE;
