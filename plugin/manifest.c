@@ -29,7 +29,7 @@ static gboolean
 read_header (gchar ** fields, gint * column)
 {
   guint n = g_strv_length (fields);
-  gint seen[N_COLUMNS] = { 0 };
+  gint seen[N_COLUMNS] = { 0 }, named[N_COLUMNS];
 
   if (n > N_COLUMNS)
     return FALSE;
@@ -39,9 +39,13 @@ read_header (gchar ** fields, gint * column)
       c++;
     if (c == N_COLUMNS || seen[c]++)
       return FALSE;
-    column[f] = c;
+    named[f] = c;
   }
-  return seen[PATH] == 1;
+  /* a data line leaves the columns as they were */
+  if (seen[PATH] != 1)
+    return FALSE;
+  memcpy (column, named, n * sizeof *column);
+  return TRUE;
 }
 
 GPtrArray *
