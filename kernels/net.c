@@ -53,9 +53,17 @@ net_new (const CxrNetSpec *spec, float *params, float *grads, int batch,
         "batch size %d is not between 1 and 4096", batch);
     return NULL;
   }
-  if (precision == CXR_PRECISION_AUTO)
-    precision = cxr_cpu_has_native_bf16 ()? CXR_PRECISION_BF16 :
-        CXR_PRECISION_FP32;
+  if (precision == CXR_PRECISION_AUTO) {
+    /* bf16 where the CPU has it natively, unless oneDNN lacks a bf16
+     * primitive for one of the layers (pooling one channel, say) */
+    if (cxr_cpu_has_native_bf16 ()) {
+      net = net_new (spec, params, grads, batch, training, CXR_PRECISION_BF16,
+          NULL);
+      if (net)
+        return net;
+    }
+    precision = CXR_PRECISION_FP32;
+  }
   net = g_new0 (CxrNet, 1);
   net->spec = spec;
   net->batch = batch;

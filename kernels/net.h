@@ -16,7 +16,8 @@
 #include "layerspec.h"
 
 typedef enum {
-  CXR_PRECISION_AUTO,           /* bf16 where the CPU computes it natively */
+  CXR_PRECISION_AUTO,           /* bf16 where the CPU computes it natively
+                                 * and oneDNN has every layer in bf16 */
   CXR_PRECISION_FP32,
   CXR_PRECISION_BF16,
 } CxrPrecision;

@@ -158,7 +158,14 @@ create_pd (CxrNet *net, const void *desc, gboolean relu,
     return FALSE;
   s = dnnl_primitive_desc_create (pd, desc, attr, net->engine, hint);
   dnnl_primitive_attr_destroy (attr);
-  TRY (s);
+  if (s != dnnl_success) {
+    /* every oneDNN operation descriptor starts with its primitive kind */
+    g_set_error (error, CXR_ERROR, CXR_ERROR_ENGINE,
+        "oneDNN has no %s primitive for a layer of this network (%s)",
+        dnnl_prim_kind2str (*(const dnnl_primitive_kind_t *) desc),
+        dnnl_status2str (s));
+    return FALSE;
+  }
   return TRUE;
 }
 
