@@ -23,15 +23,11 @@
  * Every write of `output` (a checkpoint after each epoch, the final model)
  * is atomic; a divergence leaves the last good model there.
  *
- * Element messages: cxrtrain-progress (member, members, epoch, epochs,
- * step, steps-per-epoch, loss, accuracy, images-per-second, eta-seconds),
- * cxrtrain-epoch (member, members, epoch, epochs, train-loss,
- * train-accuracy, val-loss, val-accuracy, val-auc, threshold, best),
- * cxrtrain-checkpoint (location, epoch, step, model-id), cxrtrain-done
- * (location, model-id, members, best-epoch, val-auc, seconds),
- * cxrtrain-calibrate-progress (done, total) and cxrtrain-calibrated
- * (method, base-model, images, cv-before, cv-after, threshold,
- * threshold-rule, fine-tune-kept).
+ * Element messages (their fields are listed in gstcxrtrainmessages.h):
+ * cxrtrain-progress every progress-interval steps, cxrtrain-epoch after
+ * each epoch's validation, cxrtrain-checkpoint after each write of output,
+ * cxrtrain-done at the end, and for mode=calibrate or fine-tune
+ * cxrtrain-calibrate-progress and cxrtrain-calibrated.
  *
  * ## Example launch lines
  * |[
@@ -44,23 +40,18 @@
 #include "gstcxrtrain.h"
 #include "gstcxrelements.h"
 #include "gstcxrframe.h"
+#include "gstcxrsinkjob.h"
+#include "gstcxrtrainmessages.h"
 #include "gstcxrtrainsettings.h"
 #include "gst/cxr/cxrmeta.h"
 #include "error.h"
 #include "online.h"
 
 #include <gst/video/video.h>
-#include <math.h>
 #include <omp.h>
-#include <stdlib.h>
-#include <string.h>
 
 GST_DEBUG_CATEGORY_STATIC (gst_cxr_train_debug);
 #define GST_CAT_DEFAULT gst_cxr_train_debug
-
-/* new models take the 124x124 input the project's architectures are made
- * for */
-#define NEW_MODEL_SIDE 124
 
 struct _GstCxrTrain {
   GstBaseSink parent;
@@ -84,12 +75,7 @@ struct _GstCxrTrain {
   gboolean checkpointed;        /* this run has put a model at output */
   gboolean failed;              /* an error is posted: stop */
   GTimer *timer;
-
-  /* under the preroll lock, signalled on its cond: what the training
-   * thread is told, and what it tells */
-  gboolean paused;
-  gboolean stopping;
-  gboolean trained;
+  GstCxrSinkJob job;            /* training at EOS */
 };
 
 G_DEFINE_TYPE (GstCxrTrain, gst_cxr_train, GST_TYPE_BASE_SINK);
@@ -100,42 +86,12 @@ static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_PAD_SINK, GST_PAD_ALWAYS,
     GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (GST_CXR_VIDEO_FORMATS)));
 
-/* ---- what the training thread is told ---- */
-
-/* sets one of the flags the training thread reads */
-static void
-tell (GstCxrTrain * self, gboolean * flag, gboolean value)
-{
-  GST_BASE_SINK_PREROLL_LOCK (self);
-  *flag = value;
-  GST_BASE_SINK_PREROLL_BROADCAST (self);
-  GST_BASE_SINK_PREROLL_UNLOCK (self);
-}
-
-/* Between two steps: waits while the pipeline is paused; FALSE once it
- * stops or flushes, or an error is posted. */
+/* between two steps of training at EOS: waits while the pipeline is
+ * paused; FALSE once it stops or flushes, or an error is posted */
 static gboolean
 keep_going (GstCxrTrain * self)
 {
-  gboolean go;
-
-  GST_BASE_SINK_PREROLL_LOCK (self);
-  while (self->paused && !self->stopping)
-    GST_BASE_SINK_PREROLL_WAIT (self);
-  go = !self->stopping && !self->failed;
-  GST_BASE_SINK_PREROLL_UNLOCK (self);
-  return go;
-}
-
-static gboolean
-is_stopping (GstCxrTrain * self)
-{
-  gboolean stopping;
-
-  GST_BASE_SINK_PREROLL_LOCK (self);
-  stopping = self->stopping;
-  GST_BASE_SINK_PREROLL_UNLOCK (self);
-  return stopping;
+  return gst_cxr_sink_job_keep_going (&self->job) && !self->failed;
 }
 
 /* ---- messages and figures ---- */
@@ -145,6 +101,16 @@ post (GstCxrTrain * self, GstStructure * s)
 {
   gst_element_post_message (GST_ELEMENT (self),
       gst_message_new_element (GST_OBJECT (self), s));
+}
+
+/* an error that says what to set, as GStreamer's error message */
+static void
+post_error (GstCxrTrain * self, GError * error)
+{
+  gst_element_message_full (GST_ELEMENT (self), GST_MESSAGE_ERROR,
+      error->domain, error->code, g_strdup (error->message), NULL, __FILE__,
+      GST_FUNCTION, __LINE__);
+  g_error_free (error);
 }
 
 /* Writes the model to output, atomically (cxr_model_save). */
@@ -183,29 +149,16 @@ save_checkpoint (GstCxrTrain * self, const CxrModel * model)
   step = self->figures.step;
   GST_OBJECT_UNLOCK (self);
   GST_INFO_OBJECT (self, "checkpoint %s written", model->id);
-  post (self, gst_structure_new ("cxrtrain-checkpoint",
-          "location", G_TYPE_STRING, self->run.output,
-          "epoch", G_TYPE_INT, epoch,
-          "step", G_TYPE_UINT64, step,
-          "model-id", G_TYPE_STRING, model->id, NULL));
+  post (self, gst_cxr_train_checkpoint_new (self->run.output, epoch, step,
+          model));
   return TRUE;
 }
 
 static void
 post_done (GstCxrTrain * self)
 {
-  const gchar *best = g_hash_table_lookup (self->model->provenance,
-      "best_epoch");
-  const gchar *auc = g_hash_table_lookup (self->model->provenance, "val_auc");
-
-  post (self, gst_structure_new ("cxrtrain-done",
-          "location", G_TYPE_STRING, self->run.output,
-          "model-id", G_TYPE_STRING, self->model->id,
-          "members", G_TYPE_INT, self->model->n_members,
-          "best-epoch", G_TYPE_INT, best ? atoi (best) : 0,
-          "val-auc", G_TYPE_DOUBLE, auc ? g_ascii_strtod (auc, NULL) : NAN,
-          "seconds", G_TYPE_DOUBLE, g_timer_elapsed (self->timer, NULL),
-          NULL));
+  post (self, gst_cxr_train_done_new (self->run.output, self->model,
+          g_timer_elapsed (self->timer, NULL)));
 }
 
 /* progress-interval, which may change while playing */
@@ -234,17 +187,7 @@ report_step (GstCxrTrain * self, const CxrStepReport * r, guint interval,
   self->figures.images_per_second = r->images_per_second;
   GST_OBJECT_UNLOCK (self);
   if (r->step % interval == 0 || last)
-    post (self, gst_structure_new ("cxrtrain-progress",
-            "member", G_TYPE_INT, r->member,
-            "members", G_TYPE_INT, r->members,
-            "epoch", G_TYPE_INT, r->epoch,
-            "epochs", G_TYPE_INT, r->epochs,
-            "step", G_TYPE_INT, r->step,
-            "steps-per-epoch", G_TYPE_INT, r->steps_per_epoch,
-            "loss", G_TYPE_DOUBLE, r->loss,
-            "accuracy", G_TYPE_DOUBLE, r->accuracy,
-            "images-per-second", G_TYPE_DOUBLE, r->images_per_second,
-            "eta-seconds", G_TYPE_DOUBLE, r->eta_seconds, NULL));
+    post (self, gst_cxr_train_progress_new (r));
 }
 
 /* A training or calibration error: said, and, for divergence before any
@@ -295,18 +238,7 @@ on_epoch (const CxrEpochReport * r, void *user)
   self->figures.val_auc = r->val_auc;
   self->figures.val_accuracy = r->val_accuracy;
   GST_OBJECT_UNLOCK (self);
-  post (self, gst_structure_new ("cxrtrain-epoch",
-          "member", G_TYPE_INT, r->member,
-          "members", G_TYPE_INT, r->members,
-          "epoch", G_TYPE_INT, r->epoch,
-          "epochs", G_TYPE_INT, r->epochs,
-          "train-loss", G_TYPE_DOUBLE, r->train_loss,
-          "train-accuracy", G_TYPE_DOUBLE, r->train_accuracy,
-          "val-loss", G_TYPE_DOUBLE, r->val_loss,
-          "val-accuracy", G_TYPE_DOUBLE, r->val_accuracy,
-          "val-auc", G_TYPE_DOUBLE, r->val_auc,
-          "threshold", G_TYPE_DOUBLE, (gdouble) r->threshold,
-          "best", G_TYPE_BOOLEAN, r->is_best, NULL));
+  post (self, gst_cxr_train_epoch_new (r));
   return keep_going (self);
 }
 
@@ -350,7 +282,7 @@ train_epochs (GstCxrTrain * self)
   }
   if (self->failed)
     return FALSE;
-  if (is_stopping (self)) {
+  if (gst_cxr_sink_job_stopping (&self->job)) {
     warn_stopped (self, "Training");
     return FALSE;
   }
@@ -366,8 +298,7 @@ train_epochs (GstCxrTrain * self)
 static void
 on_calibrate_progress (int done, int total, void *user)
 {
-  post (user, gst_structure_new ("cxrtrain-calibrate-progress",
-          "done", G_TYPE_INT, done, "total", G_TYPE_INT, total, NULL));
+  post (user, gst_cxr_train_calibrate_progress_new (done, total));
 }
 
 static gboolean
@@ -380,19 +311,11 @@ calibrate_should_stop (void *user)
 static gboolean
 calibrate_site (GstCxrTrain * self)
 {
-  CxrCalibrateConfig cc = self->run.calibrate;
+  CxrCalibrateConfig cc;
   CxrCalibrateReport report;
   GError *error = NULL;
-  GHashTable *p = self->model->provenance;
 
-  cc.method = self->run.mode == GST_CXR_TRAIN_MODE_FINE_TUNE ?
-      CXR_CALIBRATE_FINE_TUNE : CXR_CALIBRATE_PLATT;
-  /* fine-tuning keeps calibrate's few gentle epochs; the rest as set */
-  cc.train.seed = self->run.train.seed;
-  cc.train.batch_size = self->run.train.batch_size;
-  cc.train.augment = self->run.train.augment;
-  cc.train.class_weighting = self->run.train.class_weighting;
-  cc.train.precision = self->run.train.precision;
+  gst_cxr_train_settings_calibrate_config (&self->run, &cc);
   cc.on_progress = on_calibrate_progress;
   cc.should_stop = calibrate_should_stop;
   cc.user = self;
@@ -410,21 +333,7 @@ calibrate_site (GstCxrTrain * self)
   }
   if (!save_model (self, self->model))
     return FALSE;
-  post (self, gst_structure_new ("cxrtrain-calibrated",
-          "method", G_TYPE_STRING,
-          g_hash_table_lookup (p, "calibration_method"),
-          "base-model", G_TYPE_STRING,
-          g_hash_table_lookup (p, "calibration_base_model"),
-          "images", G_TYPE_INT, report.n,
-          "cv-before", G_TYPE_STRING,
-          g_hash_table_lookup (p, "calibration_cv_before"),
-          "cv-after", G_TYPE_STRING,
-          g_hash_table_lookup (p, "calibration_cv_after"),
-          "threshold", G_TYPE_FLOAT, self->model->threshold,
-          "threshold-rule", G_TYPE_STRING,
-          cxr_site_threshold_name (report.threshold_rule),
-          "fine-tune-kept", G_TYPE_BOOLEAN,
-          report.used == CXR_CALIBRATE_FINE_TUNE, NULL));
+  post (self, gst_cxr_train_calibrated_new (self->model, &report));
   post_done (self);
   return TRUE;
 }
@@ -474,67 +383,38 @@ online_finish (GstCxrTrain * self)
 
 /* ---- training at EOS, in a thread of its own ---- */
 
-static gpointer
-training_thread (gpointer data)
+static gboolean
+train_cached (gpointer data)
 {
   GstCxrTrain *self = data;
-  gboolean ok;
 
-  if (self->cache->n == 0) {
-    guint64 skipped;
-    GST_OBJECT_LOCK (self);
-    skipped = self->figures.frames_skipped;
-    GST_OBJECT_UNLOCK (self);
-    GST_ELEMENT_ERROR (self, STREAM, FAILED,
-        ("No labelled frames to train on (%" G_GUINT64_FORMAT " frames "
-            "without a usable label). Attach a GstCxrLabelMeta to each frame "
-            "(cxrdatasetsrc does) or set label= to the class of the stream.",
-            skipped), (NULL));
-    ok = FALSE;
-  } else {
-    if (self->run.threads > 0)
-      omp_set_num_threads (self->run.threads);
-    g_timer_start (self->timer);
-    ok = self->run.mode == GST_CXR_TRAIN_MODE_TRAIN ? train_epochs (self) :
-        calibrate_site (self);
-  }
-  GST_BASE_SINK_PREROLL_LOCK (self);
-  self->trained = TRUE;
-  GST_BASE_SINK_PREROLL_BROADCAST (self);
-  GST_BASE_SINK_PREROLL_UNLOCK (self);
-  return GINT_TO_POINTER (ok);
+  if (self->run.threads > 0)
+    omp_set_num_threads (self->run.threads);
+  g_timer_start (self->timer);
+  return self->run.mode == GST_CXR_TRAIN_MODE_TRAIN ? train_epochs (self) :
+      calibrate_site (self);
 }
 
-/* With the preroll lock: trains while this thread waits with the lock let
- * go, so that state changes and flushes get through; then waits for the
- * pipeline to play, so that EOS goes on, as it would have, while playing. */
 static GstFlowReturn
 train_at_eos (GstCxrTrain * self)
 {
-  GThread *thread;
-  GError *error = NULL;
-  gboolean ok;
+  guint64 skipped;
 
   if (self->failed)
     return GST_FLOW_ERROR;
   if (self->online)
     return online_finish (self) ? GST_FLOW_OK : GST_FLOW_ERROR;
-  self->trained = FALSE;
-  thread = g_thread_try_new ("cxrtrain", training_thread, self, &error);
-  if (!thread) {
-    GST_ELEMENT_ERROR (self, RESOURCE, FAILED, ("Cannot start training: %s",
-            error->message), (NULL));
-    g_error_free (error);
-    return GST_FLOW_ERROR;
-  }
-  while (!self->trained)
-    GST_BASE_SINK_PREROLL_WAIT (self);
-  ok = GPOINTER_TO_INT (g_thread_join (thread));
-  while (ok && self->paused && !self->stopping)
-    GST_BASE_SINK_PREROLL_WAIT (self);
-  if (self->stopping)
-    return GST_FLOW_FLUSHING;
-  return ok ? GST_FLOW_OK : GST_FLOW_ERROR;
+  if (self->cache->n > 0)
+    return gst_cxr_sink_job_run (&self->job, train_cached, self);
+  GST_OBJECT_LOCK (self);
+  skipped = self->figures.frames_skipped;
+  GST_OBJECT_UNLOCK (self);
+  GST_ELEMENT_ERROR (self, STREAM, FAILED,
+      ("No labelled frames to train on (%" G_GUINT64_FORMAT " frames "
+          "without a usable label). Attach a GstCxrLabelMeta to each frame "
+          "(cxrdatasetsrc does) or set label= to the class of the stream.",
+          skipped), (NULL));
+  return GST_FLOW_ERROR;
 }
 
 static GstFlowReturn
@@ -554,10 +434,7 @@ gst_cxr_train_event (GstBaseSink * sink, GstEvent * event)
 {
   GstCxrTrain *self = GST_CXR_TRAIN (sink);
 
-  if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_START)
-    tell (self, &self->stopping, TRUE);
-  else if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_STOP)
-    tell (self, &self->stopping, FALSE);
+  gst_cxr_sink_job_event (&self->job, event);
   return GST_BASE_SINK_CLASS (gst_cxr_train_parent_class)->event (sink, event);
 }
 
@@ -566,99 +443,12 @@ gst_cxr_train_change_state (GstElement * element, GstStateChange transition)
 {
   GstCxrTrain *self = GST_CXR_TRAIN (element);
 
-  /* before the base class, which waits for the streaming thread when it
-   * deactivates the pad */
-  switch (transition) {
-    case GST_STATE_CHANGE_READY_TO_PAUSED:
-      tell (self, &self->stopping, FALSE);
-      tell (self, &self->paused, TRUE);
-      break;
-    case GST_STATE_CHANGE_PAUSED_TO_PLAYING:
-      tell (self, &self->paused, FALSE);
-      break;
-    case GST_STATE_CHANGE_PLAYING_TO_PAUSED:
-      tell (self, &self->paused, TRUE);
-      break;
-    case GST_STATE_CHANGE_PAUSED_TO_READY:
-      tell (self, &self->stopping, TRUE);
-      break;
-    default:
-      break;
-  }
+  gst_cxr_sink_job_change_state (&self->job, transition);
   return GST_ELEMENT_CLASS (gst_cxr_train_parent_class)->change_state
       (element, transition);
 }
 
 /* ---- setting up a run ---- */
-
-/* the model training starts from: the model file, or a new one */
-static CxrModel *
-starting_model (GstCxrTrain * self)
-{
-  const GstCxrTrainSettings *s = &self->run;
-  GError *error = NULL;
-  CxrModel *model;
-
-  if (s->model) {
-    model = cxr_model_load (s->model, &error);
-    if (!model) {
-      GST_ELEMENT_ERROR (self, RESOURCE, READ,
-          ("Cannot start training from model '%s': %s", s->model,
-              error->message), (NULL));
-      g_error_free (error);
-      return NULL;
-    }
-    /* the chain of models, for whoever reads the provenance */
-    g_hash_table_replace (model->provenance, g_strdup ("parent_model"),
-        g_strdup (model->id));
-    GST_INFO_OBJECT (self, "resuming from %s (%s)", s->model, model->id);
-    return model;
-  }
-
-  model = cxr_model_new_named (s->architecture, s->classes, NEW_MODEL_SIDE,
-      s->train.seed, &error);
-  if (!model) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-        ("Cannot make a new model with architecture '%s' and classes '%s': "
-            "%s. Set architecture= to default, seed or a layer spec, and "
-            "classes= to as many names as it has outputs.", s->architecture,
-            s->classes, error->message), (NULL));
-    g_error_free (error);
-    return NULL;
-  }
-  model->norm.film = s->film_normalization;
-  model->norm.blur = s->input_blur;
-  if (s->member_offsets && s->train.members > 1)
-    cxr_model_set_member_offsets (model);
-  return model;
-}
-
-/* what cannot work is refused before any frame is taken */
-static gboolean
-check_run (GstCxrTrain * self)
-{
-  const GstCxrTrainSettings *s = &self->run;
-  const CxrNetSpec *spec = self->model->spec;
-
-  if (spec->in_c != 1 || spec->in_h != spec->in_w) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-        ("Model '%s' takes %dx%dx%d input; cxrtrain trains models with one "
-            "square grey channel.", s->model, spec->in_c, spec->in_h,
-            spec->in_w), (NULL));
-    return FALSE;
-  }
-  self->label_index = s->label ?
-      cxr_model_class_index (self->model, s->label) : -1;
-  if (s->label && self->label_index < 0) {
-    gchar *known = g_strjoinv (", ", self->model->classes);
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-        ("label '%s' is not one of the model's classes (%s).", s->label,
-            known), (NULL));
-    g_free (known);
-    return FALSE;
-  }
-  return TRUE;
-}
 
 static gboolean
 set_up (GstCxrTrain * self)
@@ -666,22 +456,13 @@ set_up (GstCxrTrain * self)
   const GstCxrTrainSettings *s = &self->run;
   GError *error = NULL;
 
-  if (!s->output) {
-    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
-        ("Set output= to where the trained model should be written."),
-        (NULL));
+  self->model = gst_cxr_train_settings_model (s, &self->label_index, &error);
+  if (!self->model) {
+    post_error (self, error);
     return FALSE;
   }
-  if (s->mode != GST_CXR_TRAIN_MODE_TRAIN && (!s->model || s->online)) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-        ("mode=%s fits an existing model to a site's films: set model= to "
-            "the base model%s.", s->mode == GST_CXR_TRAIN_MODE_CALIBRATE ?
-            "calibrate" : "fine-tune", s->online ?
-            " and leave online= false" : ""), (NULL));
-    return FALSE;
-  }
-  if (!(self->model = starting_model (self)) || !check_run (self))
-    return FALSE;
+  GST_INFO_OBJECT (self, "training %s%s%s", self->model->id,
+      s->model ? " from " : "", s->model ? s->model : "");
   if (s->online) {
     self->online = cxr_online_new (self->model, &s->train, s->replay_size,
         &error);
@@ -942,6 +723,7 @@ gst_cxr_train_init (GstCxrTrain * self)
   gst_cxr_train_settings_init (&self->settings);
   gst_cxr_train_figures_init (&self->figures);
   self->timer = g_timer_new ();
+  gst_cxr_sink_job_init (&self->job, GST_BASE_SINK (self));
   /* training is not paced by the clock, and a frame is done with once it
    * is cached: no need to keep the last one (a full-size X-ray) alive */
   gst_base_sink_set_sync (GST_BASE_SINK (self), FALSE);

@@ -1,7 +1,8 @@
 /* gstcxrtrainsettings.c — the table of cxrtrain's properties: each row says
  * where its value lives in GstCxrTrainSettings (or, for a read-only figure,
  * in GstCxrTrainFigures); the default is what the struct holds after
- * gst_cxr_train_settings_init. */
+ * gst_cxr_train_settings_init. Last, what the settings ask of a run: the
+ * model it starts from, checked against them, and its calibration. */
 #include "gstcxrtrainsettings.h"
 #include "gstcxrframe.h"
 
@@ -14,6 +15,9 @@
 #define DEFAULT_MAX_CACHED_FRAMES 100000
 #define DEFAULT_PROGRESS_INTERVAL 10
 #define DEFAULT_CHECKPOINT_INTERVAL 50
+/* new models take the 124x124 input the project's architectures are made
+ * for */
+#define NEW_MODEL_SIDE 124
 
 /* ---- the enumerations ---- */
 
@@ -450,4 +454,113 @@ gst_cxr_train_settings_get (const GstCxrTrainSettings * s,
       g_value_set_enum (value, *(const gint *) at);
       break;
   }
+}
+
+/* ---- what the settings ask of a run ---- */
+
+/* the model a run trains: the model file, or a new one */
+static CxrModel *
+starting_model (const GstCxrTrainSettings * s, GError ** error)
+{
+  GError *cause = NULL;
+  CxrModel *model;
+
+  if (s->model) {
+    if (!(model = cxr_model_load (s->model, &cause))) {
+      g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ,
+          "Cannot start training from model '%s': %s", s->model,
+          cause->message);
+      g_error_free (cause);
+      return NULL;
+    }
+    /* the chain of models, for whoever reads the provenance */
+    g_hash_table_replace (model->provenance, g_strdup ("parent_model"),
+        g_strdup (model->id));
+    return model;
+  }
+  model = cxr_model_new_named (s->architecture, s->classes, NEW_MODEL_SIDE,
+      s->train.seed, &cause);
+  if (!model) {
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        "Cannot make a new model with architecture '%s' and classes '%s': "
+        "%s. Set architecture= to default, seed or a layer spec, and "
+        "classes= to as many names as it has outputs.", s->architecture,
+        s->classes, cause->message);
+    g_error_free (cause);
+    return NULL;
+  }
+  model->norm.film = s->film_normalization;
+  model->norm.blur = s->input_blur;
+  if (s->member_offsets && s->train.members > 1)
+    cxr_model_set_member_offsets (model);
+  return model;
+}
+
+/* what the model cannot do with these settings */
+static gboolean
+check_model (const GstCxrTrainSettings * s, const CxrModel * model,
+    gint * label_index, GError ** error)
+{
+  const CxrNetSpec *spec = model->spec;
+
+  if (spec->in_c != 1 || spec->in_h != spec->in_w) {
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        "Model '%s' takes %dx%dx%d input; cxrtrain trains models with one "
+        "square grey channel.", s->model, spec->in_c, spec->in_h,
+        spec->in_w);
+    return FALSE;
+  }
+  *label_index = s->label ? cxr_model_class_index (model, s->label) : -1;
+  if (s->label && *label_index < 0) {
+    gchar *known = g_strjoinv (", ", model->classes);
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        "label '%s' is not one of the model's classes (%s).", s->label,
+        known);
+    g_free (known);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+CxrModel *
+gst_cxr_train_settings_model (const GstCxrTrainSettings * s,
+    gint * label_index, GError ** error)
+{
+  CxrModel *model;
+
+  if (!s->output) {
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND,
+        "Set output= to where the trained model should be written.");
+    return NULL;
+  }
+  if (s->mode != GST_CXR_TRAIN_MODE_TRAIN && (!s->model || s->online)) {
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        "mode=%s fits an existing model to a site's films: set model= to "
+        "the base model%s.", s->mode == GST_CXR_TRAIN_MODE_CALIBRATE ?
+        "calibrate" : "fine-tune", s->online ?
+        " and leave online= false" : "");
+    return NULL;
+  }
+  if (!(model = starting_model (s, error)))
+    return NULL;
+  if (!check_model (s, model, label_index, error)) {
+    cxr_model_free (model);
+    return NULL;
+  }
+  return model;
+}
+
+void
+gst_cxr_train_settings_calibrate_config (const GstCxrTrainSettings * s,
+    CxrCalibrateConfig * cc)
+{
+  *cc = s->calibrate;
+  cc->method = s->mode == GST_CXR_TRAIN_MODE_FINE_TUNE ?
+      CXR_CALIBRATE_FINE_TUNE : CXR_CALIBRATE_PLATT;
+  /* fine-tuning keeps calibrate's few gentle epochs; the rest as set */
+  cc->train.seed = s->train.seed;
+  cc->train.batch_size = s->train.batch_size;
+  cc->train.augment = s->train.augment;
+  cc->train.class_weighting = s->train.class_weighting;
+  cc->train.precision = s->train.precision;
 }

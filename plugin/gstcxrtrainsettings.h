@@ -60,4 +60,17 @@ void gst_cxr_train_settings_set (GstCxrTrainSettings * s, guint prop_id,
 void gst_cxr_train_settings_get (const GstCxrTrainSettings * s,
     const GstCxrTrainFigures * f, guint prop_id, GValue * value);
 
+/* The model a run with settings s trains: the model file, or a new one;
+ * what cannot work (no output, a mode without its base model, a model
+ * that is not one square grey channel, a label that is not one of its
+ * classes) is a GST_RESOURCE_ERROR that says what to set. label_index:
+ * the label property's class, or -1. */
+CxrModel *gst_cxr_train_settings_model (const GstCxrTrainSettings * s,
+    gint * label_index, GError ** error);
+
+/* The calibration (or fine-tuning) mode= asks for, with the training
+ * settings it shares. */
+void gst_cxr_train_settings_calibrate_config (const GstCxrTrainSettings * s,
+    CxrCalibrateConfig * cc);
+
 G_END_DECLS
