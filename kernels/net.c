@@ -139,6 +139,12 @@ cxr_net_batch (const CxrNet *net)
   return net->batch;
 }
 
+const CxrNetSpec *
+cxr_net_spec (const CxrNet *net)
+{
+  return net->spec;
+}
+
 CxrPrecision
 cxr_net_precision (const CxrNet *net)
 {

@@ -42,6 +42,7 @@ CxrNet *cxr_net_new_training (const CxrNetSpec *spec, float *params,
 void cxr_net_free (CxrNet *net);
 
 int cxr_net_batch (const CxrNet *net);
+const CxrNetSpec *cxr_net_spec (const CxrNet *net);
 /* the precision actually used (never AUTO) */
 CxrPrecision cxr_net_precision (const CxrNet *net);
 /* oneDNN's name for the first convolution's implementation, e.g.

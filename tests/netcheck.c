@@ -14,12 +14,16 @@
  *                       step), and the same prefixed "bf16." for a bf16
  *                       (mixed precision) training step; "infer_fp32" / "infer_bf16" (inference logits
  *                       of the starting weights), "infer_single" (fp32,
- *                       batch 1, sample 0); then for OPT in adam (AdamW,
+ *                       batch 1, sample 0); "heatmap" [N, H, W] (each
+ *                       sample's map, kernels/heatmap.h) and
+ *                       "heatmap_negated" (the same with the last layer's
+ *                       weights and bias negated); then for OPT in adam (AdamW,
  *                       lr 1e-4) and sgd (momentum 0.9, lr 1e-4), both with
  *                       weight decay 1e-2, a run over the S batches:
  *                       "OPT.loss" [S], "OPT.stepS.mask.LAYER",
  *                       "OPT.final.NAME" (weights after the run).
  */
+#include "heatmap.h"
 #include "model.h"
 #include "net.h"
 #include "optim.h"
@@ -59,6 +63,35 @@ add_masks (CxrModelFile *out, CxrNet *net, const CxrNetSpec *spec,
     }
     g_free (mask);
   }
+}
+
+/* the heatmap of each of n samples, fp32 at batch 1 */
+static void
+add_heatmaps (CxrModelFile *out, const CxrNetSpec *spec, const float *params,
+    const float *input, int n, const char *name)
+{
+  const CxrLayer *f = &spec->layers[cxr_heatmap_layer (spec)];
+  size_t places = (size_t) f->out_h * f->out_w;
+  size_t pixels = (size_t) spec->in_c * spec->in_h * spec->in_w;
+  float *maps = g_new (float, n * places);
+  float *logits = g_new (float, spec->n_outputs);
+  int64_t shape[3] = { n, f->out_h, f->out_w };
+  GError *error = NULL;
+  CxrNet *net = cxr_net_new_inference (spec, params, 1, CXR_PRECISION_FP32,
+      &error);
+
+  if (!net)
+    die ("heatmap net", error);
+  for (int i = 0; i < n; i++) {
+    g_assert_true (cxr_net_forward (net, input + i * pixels, logits, 0,
+            NULL));
+    if (!cxr_heatmap (net, params, maps + i * places, &error))
+      die ("heatmap", error);
+  }
+  add (out, name, 3, shape, maps);
+  cxr_net_free (net);
+  g_free (logits);
+  g_free (maps);
 }
 
 int
@@ -183,7 +216,21 @@ main (int argc, char **argv)
   g_assert_true (cxr_net_forward (net, x->data, logits, 0, NULL));
   int64_t single_shape[2] = { 1, spec->n_outputs };
   add (out, "infer_single", 2, single_shape, logits);
+
   cxr_net_free (net);
+  if (cxr_heatmap_layer (spec) >= 0) {
+    add_heatmaps (out, spec, start, x->data, batch, "heatmap");
+    /* the last layer negated: the other class's evidence, where a random
+     * network's positive class may have none */
+    float *negated = g_memdup2 (start, spec->n_floats * sizeof (float));
+    const CxrLayer *last = &spec->layers[spec->n_layers - 1];
+    for (int i = last->first_param; i < last->first_param + last->n_params;
+        i++)
+      for (int64_t j = 0; j < spec->params[i].numel; j++)
+        negated[spec->params[i].offset + j] *= -1.0f;
+    add_heatmaps (out, spec, negated, x->data, batch, "heatmap_negated");
+    g_free (negated);
+  }
 
   /* short runs with each optimiser */
   float *losses = g_new (float, steps);

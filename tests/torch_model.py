@@ -84,17 +84,19 @@ class RoundValueBF16(torch.autograd.Function):
         return g
 
 
-def forward(layers, params, x, training, masks=None, momentum=0.1, bf16=False):
+def forward(layers, params, x, training, masks=None, momentum=0.1, bf16=False,
+            start=0):
     """params: dict name -> tensor (running stats updated in place when
     training); masks: dict layer index -> dropout multiplier (training).
     bf16: round values and gradients where our mixed-precision training
-    stores them in bf16. Returns the logits."""
+    stores them in bf16. start: x is the output of layer start - 1, and the
+    layers from start on are run. Returns the logits."""
     r = RoundBF16.apply if bf16 else (lambda v: v)
     w = RoundValueBF16.apply if bf16 else (lambda v: v)
     if bf16:
         x = to_bf16(x)
     last = max((i for i, l in enumerate(layers) if l["type"] == "dense"), default=-1)
-    for i, l in enumerate(layers):
+    for i, l in enumerate(layers[start:], start):
         t, p = l["type"], lambda s: params[f"layer{i}.{s}"]
         if t == "conv":
             x = F.conv2d(x, w(p("weight")), None if l["bn"] else p("bias"),
@@ -119,6 +121,39 @@ def forward(layers, params, x, training, masks=None, momentum=0.1, bf16=False):
         if bf16 and t not in ("sigmoid", "softmax"):
             x = RoundGradBF16.apply(x) if i == last else r(x)
     return x
+
+
+def feature_layer(layers):
+    """The layer a heatmap is taken at: the last convolution or pooling."""
+    return max(i for i, l in enumerate(layers)
+               if l["type"] in ("conv", "maxpool", "avgpool"))
+
+
+def unit_max(m):
+    """m with negative values set to 0, divided by its maximum."""
+    m = torch.relu(m)
+    return m / m.max() if m.max() > 0 else m
+
+
+def grad_cam(layers, params, x):
+    """Grad-CAM of the last class's logit at the feature layer, by autograd,
+    for one sample x [1, C, H, W]: (map [h, w], features [1, c, h, w])."""
+    k = feature_layer(layers)
+    with torch.no_grad():
+        a = forward(layers[:k + 1], params, x, False)
+    a.requires_grad_(True)
+    z = forward(layers, params, a, False, start=k + 1)
+    (g,) = torch.autograd.grad(z[0, -1], a)
+    alpha = g.mean(dim=(2, 3), keepdim=True)
+    return unit_max((alpha * a).sum(1)[0]).detach(), a.detach()
+
+
+def cam(layers, params, features):
+    """The class activation map of a global-average-pool head: the dense
+    weights of the last class over the features' channels."""
+    dense = max(i for i, l in enumerate(layers) if l["type"] == "dense")
+    w = params[f"layer{dense}.weight"][-1]
+    return unit_max((w[:, None, None] * features[0]).sum(0)).detach()
 
 
 def loss_fn(layers, logits, labels, weights):

@@ -8,6 +8,9 @@ Runs tests/netcheck.c's program, recomputes everything in PyTorch in float64
     statistics or batch-1 inference differ by more than 1e-4 relative
     (max |ours - ref| / max |ref| per tensor);
   - bf16 inference logits differ by more than BF16_TOLERANCE relative;
+  - the fp32 heatmap of each sample differs from Grad-CAM by autograd, or
+    for a global-average-pool head from the CAM of the dense weights, by
+    more than 1e-4 of its maximum;
   - bf16 training gradients differ from a bf16-rounding reference by more
     than BF16_GRAD_TOLERANCE (L2) or point elsewhere (cosine below
     BF16_GRAD_COSINE);
@@ -158,6 +161,32 @@ def main():
         print(f"     bf16 largest probability difference {np.abs(p_ref - p_bf16).max():.2e}")
     else:
         print("skip bf16 inference: this CPU has no bf16")
+
+    # heatmaps: Grad-CAM by autograd, and for a global-average-pool head
+    # the class activation map straight from the dense weights
+    # (and the same with the last layer negated: a random network's
+    # positive class may have no place that speaks for it)
+    last = max(i for i, l in enumerate(layers) if l["type"] == "dense")
+    negated = {k: -v if k.startswith(f"layer{last}.") else v
+               for k, v in params.items()}
+    lit = 0
+    for key, p in (("heatmap", params), ("heatmap_negated", negated)):
+        grad_cams, cams = [], []
+        for i in range(BATCH):
+            m, a = torch_model.grad_cam(layers, p, xt[0][i:i + 1])
+            grad_cams.append(m)
+            cams.append(torch_model.cam(layers, p, a))
+        grad_cams = torch.stack(grad_cams)
+        check(key + " against Grad-CAM", res[key], grad_cams, FP32_TOLERANCE)
+        if any(l["type"] == "gap" for l in layers):
+            check(key + " against CAM", res[key], torch.stack(cams),
+                  FP32_TOLERANCE)
+        n = int((grad_cams.amax(dim=(1, 2)) > 0).sum())
+        print(f"     {key}: {n} of {BATCH} reference maps are not all 0; "
+              f"map {tuple(grad_cams.shape[1:])}")
+        lit += n
+    if lit == 0:
+        failures.append("heatmap: every reference map is 0, nothing compared")
 
     # 10-step runs with each optimiser
     for name, make, loss_tol in (
