@@ -1,5 +1,6 @@
 /* model.c — CxrModel to and from safetensors, with every check. */
 #include "model.h"
+#include "heatmap.h"
 #include "error.h"
 #include "net.h"
 #include "augment.h"
@@ -673,6 +674,41 @@ cxr_model_forward (const CxrModel *m, CxrNet *const *nets, int n,
   }
   g_free (moved);
   g_free (z);
+  return ok;
+}
+
+gboolean
+cxr_model_heatmap (const CxrModel *m, CxrNet *const *nets, int n,
+    const float *input, float *map, GError **error)
+{
+  const CxrNetSpec *spec = m->spec;
+  int layer = cxr_heatmap_layer (spec), w = spec->in_w, h = spec->in_h;
+  size_t places, px = (size_t) spec->in_c * w * h;
+  float *moved, *one, *logits;
+  gboolean ok = TRUE;
+
+  if (layer < 0) {
+    g_set_error (error, CXR_ERROR, CXR_ERROR_UNSUPPORTED,
+        "the network's head has no feature grid a heatmap can be taken at");
+    return FALSE;
+  }
+  places = (size_t) spec->layers[layer].out_h * spec->layers[layer].out_w;
+  moved = g_new (float, px);
+  one = g_new (float, places);
+  logits = g_new (float, spec->n_outputs);
+  memset (map, 0, places * sizeof (float));
+  for (int k = 0; k < n && ok; k++) {
+    for (int c = 0; c < spec->in_c; c++)
+      cxr_shift (input + (size_t) c * w * h, moved + (size_t) c * w * h, w,
+          h, m->member_offset[k][0], m->member_offset[k][1]);
+    ok = cxr_net_forward (nets[k], moved, logits, 0, error)
+        && cxr_heatmap (nets[k], cxr_model_member (m, k), one, error);
+    for (size_t p = 0; ok && p < places; p++)
+      map[p] += one[p] / n;
+  }
+  g_free (moved);
+  g_free (one);
+  g_free (logits);
   return ok;
 }
 

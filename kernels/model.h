@@ -107,6 +107,13 @@ void cxr_model_set_member_offsets (CxrModel *model);
 gboolean cxr_model_forward (const CxrModel *model, CxrNet *const *nets, int n,
     const float *input, float *logits, GError **error);
 
+/* The heatmap of the positive class for one input (kernels/heatmap.h):
+ * the mean of the members' maps, each member seeing the input at its
+ * offset. nets: n fp32 inference nets at batch 1, one a member. map holds
+ * the feature layer's grid (cxr_heatmap_layer). */
+gboolean cxr_model_heatmap (const CxrModel *m, CxrNet *const *nets, int n,
+    const float *input, float *map, GError **error);
+
 /* The layer whose output is the pooled features: the last global-average-
  * pool layer; -1 when the spec has none. */
 int cxr_model_feature_layer (const CxrModel *model);

@@ -33,8 +33,15 @@
  * model that holds the statistics of its training films' features, a frame
  * whose features are farther from them than the model's threshold.
  *
+ * heatmap=true also attaches a #GstCxrHeatmapMeta to every frame answered:
+ * where the network looked for the last class (PNEUMONIA), a grid over the
+ * frame (7x7 for the default architecture) in [0, 1], the mean of an
+ * ensemble's members' maps, computed by fp32 copies of the networks
+ * (kernels/heatmap.h).
+ *
  * A buffer holds one classification: a classification meta already on it
- * (from a cxrclassify upstream) is replaced by this one's.
+ * (from a cxrclassify upstream) is replaced by this one's, and so is a
+ * heatmap meta.
  *
  * ## Example launch lines
  * |[
@@ -52,6 +59,8 @@
 #include "gstcxrdicomdec.h"
 #include "gstcxrframe.h"
 #include "gst/cxr/cxrmeta.h"
+#include "error.h"
+#include "heatmap.h"
 #include "metrics.h"
 #include "model.h"
 #include "net.h"
@@ -89,6 +98,9 @@ typedef struct {
   CxrNet *nets[CXR_MAX_MEMBERS];        /* model->n_members of them */
   float *input;                 /* in_c x in_h x in_w */
   float *features;              /* n_members x pooled features, or NULL */
+  /* with heatmap=true: fp32 nets of the members, and their mean map */
+  CxrNet *heat_nets[CXR_MAX_MEMBERS];
+  float *heatmap;
   GStatBuf stat;                /* of the file it came from */
 } Engine;
 
@@ -99,6 +111,7 @@ struct _GstCxrClassify {
   gchar *model_path;
   gfloat threshold;             /* < 0: the model's own */
   CxrPrecision precision;
+  gboolean heatmap;
   gint threads;
   guint interval;
   gboolean post_messages;
@@ -138,6 +151,7 @@ enum {
   PROP_MODALITIES,
   PROP_BODY_PARTS,
   PROP_OOD_THRESHOLD,
+  PROP_HEATMAP,
   PROP_MODEL_ID,
   PROP_IMPLEMENTATION,
 };
@@ -177,16 +191,43 @@ engine_free (Engine * e)
 {
   if (!e)
     return;
-  for (int k = 0; k < CXR_MAX_MEMBERS; k++)
+  for (int k = 0; k < CXR_MAX_MEMBERS; k++) {
     cxr_net_free (e->nets[k]);
+    cxr_net_free (e->heat_nets[k]);
+  }
   cxr_model_free (e->model);
   g_free (e->input);
   g_free (e->features);
+  g_free (e->heatmap);
   g_free (e);
 }
 
+/* the members again, in fp32, for their heatmaps */
+static gboolean
+engine_add_heatmap (Engine * e, GError ** error)
+{
+  const CxrNetSpec *spec = e->model->spec;
+  int layer = cxr_heatmap_layer (spec);
+
+  if (layer < 0) {
+    g_set_error (error, CXR_ERROR, CXR_ERROR_UNSUPPORTED, "its network "
+        "ends in a head a heatmap cannot be taken through; set heatmap=false");
+    return FALSE;
+  }
+  for (int k = 0; k < e->model->n_members; k++) {
+    e->heat_nets[k] = cxr_net_new_inference (spec,
+        cxr_model_member (e->model, k), 1, CXR_PRECISION_FP32, error);
+    if (!e->heat_nets[k])
+      return FALSE;
+  }
+  e->heatmap = g_new (float, spec->layers[layer].out_h *
+      spec->layers[layer].out_w);
+  return TRUE;
+}
+
 static Engine *
-engine_load (const gchar * path, CxrPrecision precision, GError ** error)
+engine_load (const gchar * path, CxrPrecision precision, gboolean heatmap,
+    GError ** error)
 {
   Engine *e;
   const CxrNetSpec *spec;
@@ -213,6 +254,10 @@ engine_load (const gchar * path, CxrPrecision precision, GError ** error)
       return NULL;
     }
   }
+  if (heatmap && !engine_add_heatmap (e, error)) {
+    engine_free (e);
+    return NULL;
+  }
   e->input = g_new (float, spec->in_c * spec->in_h * spec->in_w);
   if (e->model->ood)
     e->features = g_new (float, e->model->ood->n_members * e->model->ood->dim);
@@ -236,14 +281,16 @@ loader_thread (gpointer data)
   GError *error = NULL;
   gchar *path;
   CxrPrecision precision;
+  gboolean heatmap;
   Engine *e;
 
   path = dup_model_path (self);
   GST_OBJECT_LOCK (self);
   precision = self->precision;
+  heatmap = self->heatmap;
   GST_OBJECT_UNLOCK (self);
 
-  e = engine_load (path, precision, &error);
+  e = engine_load (path, precision, heatmap, &error);
   if (!e) {
     /* keep classifying with the weights we have; say why once */
     GST_ELEMENT_WARNING (self, RESOURCE, READ,
@@ -337,14 +384,16 @@ gst_cxr_classify_start (GstBaseTransform * trans)
   GError *error = NULL;
   gchar *path;
   CxrPrecision precision;
+  gboolean heatmap;
   Engine *e;
 
   path = dup_model_path (self);
   GST_OBJECT_LOCK (self);
   precision = self->precision;
+  heatmap = self->heatmap;
   GST_OBJECT_UNLOCK (self);
 
-  e = engine_load (path, precision, &error);
+  e = engine_load (path, precision, heatmap, &error);
   if (!e) {
     if (!g_file_test (path, G_FILE_TEST_EXISTS))
       GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
@@ -496,6 +545,28 @@ attach_abstained (GstCxrClassify * self, GstBuffer * buf,
       self->frame, gst_cxr_abstain_reason_name (reason));
 }
 
+/* where the network looked, for the last class, from the input the
+ * network has just seen */
+static gboolean
+attach_heatmap (GstCxrClassify * self, GstBuffer * buf)
+{
+  Engine *e = self->engine;
+  const CxrNetSpec *spec = e->model->spec;
+  const CxrLayer *f = &spec->layers[cxr_heatmap_layer (spec)];
+  GError *error = NULL;
+
+  if (!cxr_model_heatmap (e->model, e->heat_nets, e->model->n_members,
+          e->input, e->heatmap, &error)) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Cannot compute the heatmap: "
+            "%s.", error->message), (NULL));
+    g_error_free (error);
+    return FALSE;
+  }
+  gst_buffer_add_cxr_heatmap_meta (buf, f->out_w, f->out_h, e->heatmap,
+      spec->n_classes - 1);
+  return TRUE;
+}
+
 /* Run the network on one frame and attach the result: a diagnosis, or the
  * reason for none. */
 static gboolean
@@ -585,7 +656,7 @@ classify (GstCxrClassify * self, GstBuffer * buf, GstVideoInfo * info)
       GST_CXR_CLASSIFICATION_FLAG_NONE);
   gst_cxr_classification_meta_set_abstained (m, GST_CXR_ABSTAIN_NONE, score,
       ood_threshold);
-  return TRUE;
+  return !e->heatmap || attach_heatmap (self, buf);
 }
 
 /* The stream's DICOM tags, for the modality and body-part gate; the QoS
@@ -642,6 +713,13 @@ attach_stale (GstCxrClassify * self, GstBuffer * buf)
     gst_cxr_classification_meta_set_abstained (copy, m->abstain_reason,
         m->ood_score, m->ood_threshold);
   }
+  if (self->last_result) {
+    GstCxrHeatmapMeta *h =
+        gst_buffer_get_cxr_heatmap_meta (self->last_result);
+    if (h)
+      gst_buffer_add_cxr_heatmap_meta (buf, h->width, h->height, h->values,
+          h->class_index);
+  }
 }
 
 static void
@@ -684,7 +762,8 @@ drop_classification (GstBuffer * buf, GstMeta ** meta, gpointer user_data)
 {
   (void) buf;
   (void) user_data;
-  if ((*meta)->info->api == GST_CXR_CLASSIFICATION_META_API_TYPE)
+  if ((*meta)->info->api == GST_CXR_CLASSIFICATION_META_API_TYPE
+      || (*meta)->info->api == GST_CXR_HEATMAP_META_API_TYPE)
     *meta = NULL;               /* removes it */
   return TRUE;
 }
@@ -747,6 +826,9 @@ gst_cxr_classify_set_property (GObject * object, guint prop_id,
     case PROP_PRECISION:
       self->precision = g_value_get_enum (value);
       break;
+    case PROP_HEATMAP:
+      self->heatmap = g_value_get_boolean (value);
+      break;
     case PROP_THREADS:
       self->threads = g_value_get_int (value);
       break;
@@ -790,6 +872,9 @@ gst_cxr_classify_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_PRECISION:
       g_value_set_enum (value, self->precision);
+      break;
+    case PROP_HEATMAP:
+      g_value_set_boolean (value, self->heatmap);
       break;
     case PROP_THREADS:
       g_value_set_int (value, self->threads);
@@ -867,6 +952,14 @@ gst_cxr_classify_class_init (GstCxrClassifyClass * klass)
       g_param_spec_enum ("precision", "Precision",
           "Arithmetic of the network", GST_TYPE_CXR_PRECISION,
           CXR_PRECISION_AUTO,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_HEATMAP,
+      g_param_spec_boolean ("heatmap", "Heatmap",
+          "Attach a GstCxrHeatmapMeta to every frame answered: where the "
+          "network looked for the last class (Grad-CAM, which is CAM for a "
+          "global-average-pool head), the mean over an ensemble's members, "
+          "computed in fp32", FALSE,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_THREADS,

@@ -823,6 +823,126 @@ GST_START_TEST (test_abstain)
 
 GST_END_TEST;
 
+/* the heatmap cxrclassify attaches to one picture (49 values for the
+ * default architecture), through the rest of launch ("" or more elements
+ * after the classifier) */
+static void
+heatmap_of (const gchar * model, GstBuffer * pic, const gchar * after,
+    gfloat map[49])
+{
+  gchar *caps = caps_for ("GRAY8", 256, 256);
+  gchar *rest = g_strdup_printf ("heatmap=true %s", after);
+  GstHarness *h = classifier_with (model, caps, rest);
+  GstBuffer *out = push_pull (h, gst_buffer_ref (pic));
+  GstCxrHeatmapMeta *m = gst_buffer_get_cxr_heatmap_meta (out);
+  gfloat left, top, right, bottom, top_value = 0.0f;
+  guint w, hh;
+
+  fail_unless (m != NULL);
+  gst_cxr_heatmap_meta_get_size (m, &w, &hh);
+  fail_unless_equals_int (w, 7);
+  fail_unless_equals_int (hh, 7);
+  gst_cxr_heatmap_meta_get_region (m, &left, &top, &right, &bottom);
+  fail_unless (left == 0.0f && top == 0.0f && right == 1.0f
+      && bottom == 1.0f);
+  fail_unless_equals_int (m->class_index, 1);
+  for (guint i = 0; i < 49; i++) {
+    map[i] = gst_cxr_heatmap_meta_get_value (m, i % 7, i / 7);
+    fail_unless (map[i] >= 0.0f && map[i] <= 1.0f);
+    top_value = MAX (top_value, map[i]);
+  }
+  /* the cell a point of the frame falls in */
+  fail_unless_equals_float (gst_cxr_heatmap_meta_value_at (m, 0.99, 0.5),
+      map[3 * 7 + 6]);
+  fail_unless_equals_float (gst_cxr_heatmap_meta_value_at (m, 1.0, 0.5),
+      0.0f);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+  g_free (rest);
+  g_free (caps);
+}
+
+/* heatmap=true: a 7x7 map over the whole frame, in [0, 1], that an
+ * ensemble makes as the mean of its members' maps (each member alone
+ * giving its own), that videoconvert and videoscale keep, that stale frames
+ * carry, and that frames without a diagnosis and heatmap=false lack. */
+GST_START_TEST (test_heatmap)
+{
+  GError *error = NULL;
+  CxrModel *m = cxr_model_new (CXR_SPEC_DEFAULT, 1, 124, 124, classes, 30,
+      &error);
+  GstBuffer *pic = picture ("GRAY8", 256, 256), *out;
+  gchar *path = g_build_filename (tmp_dir, "heat.safetensors", NULL);
+  gchar *single[2], *caps = caps_for ("GRAY8", 256, 256);
+  gfloat maps[2][49], mean[49], scaled[49];
+  gdouble differ = 0.0;
+  GstHarness *h;
+
+  fail_unless (m != NULL);
+  cxr_model_set_members (m, 2);
+  cxr_net_spec_init_params (m->spec, cxr_model_member (m, 1), 31);
+  cxr_model_update_id (m);
+  fail_unless (cxr_model_save (m, path, &error));
+  for (int k = 0; k < 2; k++) {
+    CxrModel *one = cxr_model_new (CXR_SPEC_DEFAULT, 1, 124, 124, classes, 0,
+        &error);
+    memcpy (one->params, cxr_model_member (m, k),
+        m->spec->n_floats * sizeof (float));
+    cxr_model_update_id (one);
+    single[k] = g_strdup_printf ("%s/heat%d.safetensors", tmp_dir, k);
+    fail_unless (cxr_model_save (one, single[k], &error));
+    cxr_model_free (one);
+    heatmap_of (single[k], pic, "", maps[k]);
+  }
+  for (int i = 0; i < 49; i++)
+    differ = MAX (differ, fabs (maps[0][i] - maps[1][i]));
+  fail_unless (differ > 0.1, "the members' maps are too alike to tell "
+      "their mean apart");
+  heatmap_of (path, pic, "", mean);
+  for (int i = 0; i < 49; i++)
+    fail_unless (fabsf (mean[i] - (maps[0][i] + maps[1][i]) / 2) < 1e-5,
+        "cell %d: %f, the members' mean %f", i, mean[i],
+        (maps[0][i] + maps[1][i]) / 2);
+  heatmap_of (path, pic, "! videoconvert ! videoscale ! capsfilter "
+      "caps=\"video/x-raw,format=RGB,width=100,height=60\"", scaled);
+  fail_unless (memcmp (scaled, mean, sizeof mean) == 0);
+
+  /* stale frames carry the last map; a blank frame and heatmap=false get
+   * none */
+  h = classifier_with (path, caps, "heatmap=true interval=2");
+  gst_buffer_unref (push_pull (h, gst_buffer_ref (pic)));
+  out = push_pull (h, gst_buffer_ref (pic));
+  fail_unless (gst_cxr_classification_meta_is_stale (result_of (out)));
+  fail_unless (gst_buffer_get_cxr_heatmap_meta (out) != NULL);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+  h = classifier_with (path, caps, "heatmap=true");
+  out = gst_buffer_new_allocate (NULL, 256 * 256, NULL);
+  gst_buffer_memset (out, 0, 0, 256 * 256);
+  out = push_pull (h, out);
+  fail_unless (gst_cxr_classification_meta_is_abstained (result_of (out)));
+  fail_unless (gst_buffer_get_cxr_heatmap_meta (out) == NULL);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+  h = classifier (path, caps);
+  out = push_pull (h, gst_buffer_ref (pic));
+  fail_unless (gst_buffer_get_cxr_heatmap_meta (out) == NULL);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+
+  for (int k = 0; k < 2; k++) {
+    g_remove (single[k]);
+    g_free (single[k]);
+  }
+  g_remove (path);
+  g_free (path);
+  g_free (caps);
+  gst_buffer_unref (pic);
+  cxr_model_free (m);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_bad_models)
 {
   gchar *garbage = g_build_filename (tmp_dir, "garbage.safetensors", NULL);
@@ -942,6 +1062,7 @@ cxrclassify_suite (void)
   tcase_add_test (tc, test_set_while_playing);
   tcase_add_test (tc, test_ensemble_mean_logit);
   tcase_add_test (tc, test_abstain);
+  tcase_add_test (tc, test_heatmap);
   tcase_add_test (tc, test_bad_models);
   tcase_add_test (tc, test_bad_properties);
   return s;

@@ -1,5 +1,6 @@
-/* cxrmeta.c — the two metas. Neither depends on the image, so every
- * transform (copy, convert, scale) copies them unchanged. */
+/* cxrmeta.c — the metas. None depends on the image's pixels or size (the
+ * heatmap's place is in fractions of the frame), so every transform (copy,
+ * convert, scale) copies them unchanged. */
 #include "cxrmeta.h"
 
 #include <math.h>
@@ -307,4 +308,140 @@ gst_buffer_get_cxr_label_meta (GstBuffer * buffer)
 {
   return (GstCxrLabelMeta *) gst_buffer_get_meta (buffer,
       GST_CXR_LABEL_META_API_TYPE);
+}
+
+/* ---- heatmap ---- */
+
+GType
+gst_cxr_heatmap_meta_api_get_type (void)
+{
+  static GType type;
+  static const gchar *tags[] = { NULL };
+
+  if (g_once_init_enter (&type)) {
+    GType t = gst_meta_api_type_register ("GstCxrHeatmapMetaAPI", tags);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+static gboolean
+heatmap_init (GstMeta * meta, gpointer params, GstBuffer * buffer)
+{
+  GstCxrHeatmapMeta *m = (GstCxrHeatmapMeta *) meta;
+  (void) params;
+  (void) buffer;
+  m->width = m->height = 0;
+  m->values = NULL;
+  m->left = m->top = 0.0f;
+  m->right = m->bottom = 1.0f;
+  m->class_index = 0;
+  return TRUE;
+}
+
+static void
+heatmap_free (GstMeta * meta, GstBuffer * buffer)
+{
+  (void) buffer;
+  g_free (((GstCxrHeatmapMeta *) meta)->values);
+}
+
+static gboolean
+heatmap_transform (GstBuffer * dest, GstMeta * meta, GstBuffer * src,
+    GQuark type, gpointer data)
+{
+  GstCxrHeatmapMeta *m = (GstCxrHeatmapMeta *) meta, *copy;
+  (void) src;
+  (void) type;
+  (void) data;
+  copy = gst_buffer_add_cxr_heatmap_meta (dest, m->width, m->height,
+      m->values, m->class_index);
+  if (copy) {
+    copy->left = m->left;
+    copy->top = m->top;
+    copy->right = m->right;
+    copy->bottom = m->bottom;
+  }
+  return copy != NULL;
+}
+
+const GstMetaInfo *
+gst_cxr_heatmap_meta_get_info (void)
+{
+  static const GstMetaInfo *info;
+
+  if (g_once_init_enter (&info)) {
+    const GstMetaInfo *i = gst_meta_register (GST_CXR_HEATMAP_META_API_TYPE,
+        "GstCxrHeatmapMeta", sizeof (GstCxrHeatmapMeta), heatmap_init,
+        heatmap_free, heatmap_transform);
+    g_once_init_leave (&info, i);
+  }
+  return info;
+}
+
+GstCxrHeatmapMeta *
+gst_buffer_add_cxr_heatmap_meta (GstBuffer * buffer, guint width,
+    guint height, const gfloat * values, guint class_index)
+{
+  GstCxrHeatmapMeta *m;
+  gsize n = (gsize) width * height;
+
+  g_return_val_if_fail (GST_IS_BUFFER (buffer), NULL);
+  g_return_val_if_fail (width > 0 && height > 0 && n <= 1 << 24, NULL);
+  g_return_val_if_fail (values, NULL);
+
+  m = (GstCxrHeatmapMeta *) gst_buffer_add_meta (buffer,
+      GST_CXR_HEATMAP_META_INFO, NULL);
+  m->width = width;
+  m->height = height;
+  m->values = g_new (gfloat, n);
+  for (gsize i = 0; i < n; i++)
+    m->values[i] = isnan (values[i]) ? 0.0f : CLAMP (values[i], 0.0f, 1.0f);
+  m->class_index = class_index;
+  return m;
+}
+
+GstCxrHeatmapMeta *
+gst_buffer_get_cxr_heatmap_meta (GstBuffer * buffer)
+{
+  return (GstCxrHeatmapMeta *) gst_buffer_get_meta (buffer,
+      GST_CXR_HEATMAP_META_API_TYPE);
+}
+
+void
+gst_cxr_heatmap_meta_get_size (const GstCxrHeatmapMeta * m, guint * width,
+    guint * height)
+{
+  *width = m->width;
+  *height = m->height;
+}
+
+gfloat
+gst_cxr_heatmap_meta_get_value (const GstCxrHeatmapMeta * m, guint x,
+    guint y)
+{
+  return x < m->width && y < m->height ? m->values[y * m->width + x] : 0.0f;
+}
+
+gfloat
+gst_cxr_heatmap_meta_value_at (const GstCxrHeatmapMeta * m, gdouble fx,
+    gdouble fy)
+{
+  gdouble u = (fx - m->left) / (m->right - m->left);
+  gdouble v = (fy - m->top) / (m->bottom - m->top);
+
+  if (!(u >= 0.0 && u < 1.0 && v >= 0.0 && v < 1.0))
+    return 0.0f;
+  return gst_cxr_heatmap_meta_get_value (m, (guint) (u * m->width),
+      (guint) (v * m->height));
+}
+
+void
+gst_cxr_heatmap_meta_get_region (const GstCxrHeatmapMeta * m, gfloat * left,
+    gfloat * top, gfloat * right, gfloat * bottom)
+{
+  *left = m->left;
+  *top = m->top;
+  *right = m->right;
+  *bottom = m->bottom;
 }

@@ -16,7 +16,10 @@
  * first replaces the first's meta with its own, so readers get the last
  * model's answer (compare two models side by side after a tee).
  *
- * Both metas carry no tags, so transforms that copy untagged metas
+ * With heatmap=true, cxrclassify also attaches a GstCxrHeatmapMeta: where
+ * the network looked.
+ *
+ * The metas carry no tags, so transforms that copy untagged metas
  * (videoconvert, videoscale, buffer copies) keep them. */
 #pragma once
 #include <gst/gst.h>
@@ -74,6 +77,23 @@ typedef struct {
    * films on one side of a training split needs; never logged */
   gchar *patient;
 } GstCxrLabelMeta;
+
+/* Where the network looked for the class it speaks for (cxrclassify
+ * heatmap=true, frames it answered): a grid of width x height values in
+ * [0, 1], row by row, 1 where the evidence for the class is strongest
+ * (kernels/heatmap.h). The grid covers the part of the frame from (left,
+ * top) to (right, bottom), given as fractions of the frame's width and
+ * height (the whole frame: 0, 0, 1, 1), so that it keeps its place when
+ * the frame is scaled: cell (x, y) covers the fractions from left + x *
+ * (right - left) / width to left + (x + 1) * (right - left) / width across,
+ * and likewise down. */
+typedef struct {
+  GstMeta meta;
+  guint width, height;
+  gfloat *values;               /* owned, width x height */
+  gfloat left, top, right, bottom;
+  guint class_index;            /* the class the map speaks for */
+} GstCxrHeatmapMeta;
 
 GType gst_cxr_classification_meta_api_get_type (void);
 const GstMetaInfo *gst_cxr_classification_meta_get_info (void);
@@ -135,5 +155,27 @@ void gst_cxr_label_meta_set_dicom (GstCxrLabelMeta * meta,
 /* the patient id (copied; may be NULL) */
 void gst_cxr_label_meta_set_patient (GstCxrLabelMeta * meta,
     const gchar * patient);
+
+GType gst_cxr_heatmap_meta_api_get_type (void);
+const GstMetaInfo *gst_cxr_heatmap_meta_get_info (void);
+#define GST_CXR_HEATMAP_META_API_TYPE (gst_cxr_heatmap_meta_api_get_type ())
+#define GST_CXR_HEATMAP_META_INFO (gst_cxr_heatmap_meta_get_info ())
+
+/* A map over the whole frame; values (width x height, copied) are clamped
+ * to [0, 1]. */
+GstCxrHeatmapMeta *gst_buffer_add_cxr_heatmap_meta (GstBuffer * buffer,
+    guint width, guint height, const gfloat * values, guint class_index);
+GstCxrHeatmapMeta *gst_buffer_get_cxr_heatmap_meta (GstBuffer * buffer);
+void gst_cxr_heatmap_meta_get_size (const GstCxrHeatmapMeta * meta,
+    guint * width, guint * height);
+/* the value of cell (x, y); 0 outside the grid */
+gfloat gst_cxr_heatmap_meta_get_value (const GstCxrHeatmapMeta * meta,
+    guint x, guint y);
+/* the value at a point of the frame given as fractions of its width and
+ * height (the cell it falls in); 0 outside the part the grid covers */
+gfloat gst_cxr_heatmap_meta_value_at (const GstCxrHeatmapMeta * meta,
+    gdouble fx, gdouble fy);
+void gst_cxr_heatmap_meta_get_region (const GstCxrHeatmapMeta * meta,
+    gfloat * left, gfloat * top, gfloat * right, gfloat * bottom);
 
 G_END_DECLS
