@@ -483,6 +483,25 @@ count_frame (GstCxrMetaSink * self, const GstCxrLabelMeta * lm,
   g_array_append_val (self->positive, positive);
 }
 
+/* "heatmap": {"width", "height", "values" row by row}, when there is one */
+static void
+heatmap_json (GString * s, const GstCxrHeatmapMeta * hm)
+{
+  if (!hm)
+    return;
+  json_key (s, "heatmap");
+  g_string_append_c (s, '{');
+  json_key (s, "width");
+  json_uint (s, hm->width);
+  json_key (s, "height");
+  json_uint (s, hm->height);
+  json_key (s, "values");
+  g_string_append_c (s, '[');
+  for (guint i = 0; i < hm->width * hm->height; i++)
+    json_number (s, hm->values[i], TRUE);
+  g_string_append (s, "]}");
+}
+
 static gchar *
 frame_json (GstBuffer * buffer, guint64 frame,
     const GstCxrLabelMeta * lm, const GstCxrClassificationMeta * cm,
@@ -545,6 +564,7 @@ frame_json (GstBuffer * buffer, guint64 frame,
       NULL);
   json_key (s, "ood_score");
   json_number (s, cm ? cm->ood_score : NAN, TRUE);
+  heatmap_json (s, gst_buffer_get_cxr_heatmap_meta (buffer));
   g_string_append_c (s, '}');
 
   return g_string_free (s, FALSE);

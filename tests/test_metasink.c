@@ -283,6 +283,46 @@ GST_START_TEST (test_short_numbers)
 
 GST_END_TEST;
 
+/* A heatmap meta becomes a "heatmap" object of the line; a frame without
+ * one has no such key. */
+GST_START_TEST (test_heatmap_json)
+{
+  const Frame frame = { 0, "a.jpeg", "PNEUMONIA", -1, 0.9f, TRUE, FALSE };
+  const gfloat values[6] = { 0.0f, 0.25f, 1.0f, 0.5f, 0.125f, 0.75f };
+  gchar *dir = make_dir ();
+  gchar *path = g_build_filename (dir, "out.jsonl", NULL);
+  GstHarness *h = start_sink (path, NULL, NULL);
+  GstBuffer *buf = make_buffer (&frame);
+  GPtrArray *lines;
+  JsonObject *o;
+  JsonArray *v;
+
+  gst_buffer_add_cxr_heatmap_meta (buf, 3, 2, values, 1);
+  fail_unless_equals_int (gst_harness_push (h, buf), GST_FLOW_OK);
+  fail_unless_equals_int (gst_harness_push (h, make_buffer (&frame)),
+      GST_FLOW_OK);
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  gst_harness_teardown (h);
+
+  lines = read_lines (path);
+  fail_unless_equals_int (lines->len, 2);
+  o = json_object_get_object_member (line (lines, 0), "heatmap");
+  fail_unless (o != NULL);
+  fail_unless_equals_int (json_object_get_int_member (o, "width"), 3);
+  fail_unless_equals_int (json_object_get_int_member (o, "height"), 2);
+  v = json_object_get_array_member (o, "values");
+  fail_unless_equals_int (json_array_get_length (v), 6);
+  for (guint i = 0; i < 6; i++)
+    fail_unless_equals_float (json_array_get_double_element (v, i),
+        values[i]);
+  fail_if (json_object_has_member (line (lines, 1), "heatmap"));
+  g_ptr_array_unref (lines);
+  g_free (path);
+  remove_dir (dir);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_escapes)
 {
   /* a quote, a backslash, a newline, a tab, a control character, UTF-8 */
@@ -984,6 +1024,7 @@ metasink_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_lines);
   tcase_add_test (tc, test_short_numbers);
+  tcase_add_test (tc, test_heatmap_json);
   tcase_add_test (tc, test_escapes);
   tcase_add_test (tc, test_summary_file);
   tcase_add_test (tc, test_summary_message);
