@@ -5,15 +5,19 @@
  * logits, and, for a model with feature statistics, the out-of-distribution
  * score. Also the network alone (normalisation and members, no check, no
  * score), and the whole per-frame work from a 224x224 grey frame (resize +
- * all of the first). Prints one JSON object.
+ * all of the first), and the first with the heatmap as cxrclassify
+ * heatmap=true adds it (fp32 copies of the members, their mean map).
+ * Prints one JSON object.
  *
  *   bench_model MODEL THREADS SECONDS
  */
+#include "heatmap.h"
 #include "metrics.h"
 #include "model.h"
 #include "net.h"
 #include "preprocess.h"
 
+#include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +25,8 @@
 typedef struct {
   const CxrModel *model;
   CxrNet *nets[CXR_MAX_MEMBERS];
+  CxrNet *heat_nets[CXR_MAX_MEMBERS];   /* fp32 */
+  float *heatmap;
   const uint8_t *frame;         /* 224 x 224 grey */
   float *image01;               /* in_h x in_w, in [0, 1] */
   float *input;                 /* in_h x in_w, normalised */
@@ -62,6 +68,15 @@ forward (Job *j)
         NULL);
     j->score = cxr_feature_score (j->model->ood, j->features);
   }
+}
+
+/* as forward, and the heatmap after it */
+static void
+forward_heatmap (Job *j)
+{
+  forward (j);
+  cxr_model_heatmap (j->model, j->heat_nets, j->model->n_members, j->input,
+      j->heatmap, NULL);
 }
 
 /* the whole frame: resized to [0, 1], then as above */
@@ -119,10 +134,16 @@ main (int argc, char **argv)
   for (int k = 0; k < model->n_members; k++) {
     j.nets[k] = cxr_net_new_inference (model->spec, cxr_model_member (model,
             k), 1, CXR_PRECISION_AUTO, &error);
-    if (!j.nets[k]) {
+    j.heat_nets[k] = cxr_net_new_inference (model->spec,
+        cxr_model_member (model, k), 1, CXR_PRECISION_FP32, &error);
+    if (!j.nets[k] || !j.heat_nets[k]) {
       fprintf (stderr, "bench_model: %s\n", error->message);
       return 1;
     }
+  }
+  if (cxr_heatmap_layer (model->spec) >= 0) {
+    const CxrLayer *f = &model->spec->layers[cxr_heatmap_layer (model->spec)];
+    j.heatmap = g_new (float, f->out_h * f->out_w);
   }
   /* a smooth grey film-like frame: a ramp with structure */
   frame_data = g_new (uint8_t, 224 * 224);
@@ -142,16 +163,21 @@ main (int argc, char **argv)
       "\"%s\", \"input_blur\": %g, \"member_offsets\": %s, "
       "\"ood_statistics\": %s, \"threads\": %d, \"precision\": \"%s\", "
       "\"implementation\": \"%s\", \"network_ms\": %.3f, "
-      "\"forward_ms\": %.3f, \"frame_224_ms\": %.3f}\n", model->id,
+      "\"forward_ms\": %.3f, \"frame_224_ms\": %.3f, "
+      "\"forward_with_heatmap_ms\": %.3f}\n", model->id,
       model->n_members, cxr_film_normalization_name (model->norm.film),
       model->norm.blur, model->member_offset[0][0] != 0.0f ? "true" : "false",
       model->ood ? "true" : "false", threads,
       cxr_precision_name (cxr_net_precision (j.nets[0])),
       cxr_net_implementation (j.nets[0]), ms_per_call (network, &j, seconds),
-      ms_per_call (forward, &j, seconds), ms_per_call (frame, &j, seconds));
+      ms_per_call (forward, &j, seconds), ms_per_call (frame, &j, seconds),
+      j.heatmap ? ms_per_call (forward_heatmap, &j, seconds) : NAN);
 
-  for (int k = 0; k < model->n_members; k++)
+  for (int k = 0; k < model->n_members; k++) {
     cxr_net_free (j.nets[k]);
+    cxr_net_free (j.heat_nets[k]);
+  }
+  g_free (j.heatmap);
   g_free (frame_data);
   g_free (image01);
   g_free (j.input);
