@@ -9,6 +9,7 @@ GST_ELEMENT_REGISTER_DECLARE (cxrclassify);
 GST_ELEMENT_REGISTER_DECLARE (cxrdatasetsrc);
 GST_ELEMENT_REGISTER_DECLARE (cxrdicomdec);
 GST_ELEMENT_REGISTER_DECLARE (cxrmetasink);
+GST_ELEMENT_REGISTER_DECLARE (cxroverlay);
 GST_ELEMENT_REGISTER_DECLARE (cxrtrain);
 
 /* For set_property: FALSE, with a warning on the bus, when pspec may change

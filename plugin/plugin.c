@@ -34,6 +34,7 @@ plugin_init (GstPlugin * plugin)
   ok |= GST_ELEMENT_REGISTER (cxrdicomdec, plugin);
   ok |= gst_cxr_dicom_typefind_register (plugin);
   ok |= GST_ELEMENT_REGISTER (cxrmetasink, plugin);
+  ok |= GST_ELEMENT_REGISTER (cxroverlay, plugin);
   ok |= GST_ELEMENT_REGISTER (cxrtrain, plugin);
   return ok;
 }
