@@ -8,6 +8,7 @@
  * decodes the JPEGs itself (CXR_DATA_DIR, default ../shared/data) so it does
  * not depend on cxrdatasetsrc. */
 #include <gst/check/gstcheck.h>
+#include <gst/check/gstharness.h>
 #include <gst/app/gstappsrc.h>
 #include <gst/app/gstappsink.h>
 #include <gst/video/video.h>
@@ -1434,6 +1435,102 @@ done:
 
 GST_END_TEST;
 
+/* ---- where a trained network looks ---- */
+
+/* a network ending at a 31x31 grid (124 / 4), fine enough to point */
+#define POINTING "conv:8,same,bn relu maxpool:2 conv:16,same,bn relu " \
+  "maxpool:2 conv:16,same,bn relu gap dense:1 sigmoid"
+#define BLOB_RADIUS 6
+
+/* noise, and for class 1 a bright disc anywhere in the frame, centred at
+ * (*cx, *cy) */
+static GstBuffer *
+blob_frame (int cls, int k, int *cx, int *cy)
+{
+  GstBuffer *buf = gst_buffer_new_allocate (NULL, SIDE * SIDE, NULL);
+  GRand *rand = g_rand_new_with_seed (1000 + k * 2 + cls);
+  GstMapInfo map;
+
+  *cx = g_rand_int_range (rand, BLOB_RADIUS + 2, SIDE - BLOB_RADIUS - 2);
+  *cy = g_rand_int_range (rand, BLOB_RADIUS + 2, SIDE - BLOB_RADIUS - 2);
+  g_assert (gst_buffer_map (buf, &map, GST_MAP_WRITE));
+  for (int y = 0; y < SIDE; y++)
+    for (int x = 0; x < SIDE; x++) {
+      int v = 60 + g_rand_int_range (rand, 0, 60);
+      int dx = x - *cx, dy = y - *cy;
+      if (cls == 1 && dx * dx + dy * dy <= BLOB_RADIUS * BLOB_RADIUS)
+        v += 100;
+      map.data[y * SIDE + x] = (guint8) MIN (v, 255);
+    }
+  gst_buffer_unmap (buf, &map);
+  g_rand_free (rand);
+  return buf;
+}
+
+/* A network trained through cxrtrain on frames whose class is a bright
+ * blob at a random place: on held-out frames with a blob, the peak of
+ * cxrclassify's heatmap falls inside the blob in at least 90% of them. */
+GST_START_TEST (test_heatmap_points_at_blob)
+{
+  gchar *out = tmp_path ("pointing.safetensors");
+  gchar *props = g_strdup_printf ("output=\"%s\" architecture=\"%s\" "
+      "epochs=6 batch-size=16 seed=5", out, POINTING);
+  /* the synthetic frames are no films: no out-of-distribution gate */
+  gchar *launch = g_strdup_printf ("cxrclassify model=\"%s\" heatmap=true "
+      "ood-threshold=1e30", out);
+  const int n_train = 200, n_test = 50;
+  int cx, cy, inside = 0;
+  Run *r = run_new (props);
+  GstHarness *h;
+
+  fail_unless (run_play (r));
+  for (int k = 0; k < n_train; k++)
+    for (int cls = 0; cls < 2; cls++) {
+      GstBuffer *buf = blob_frame (cls, k, &cx, &cy);
+      gst_buffer_add_cxr_label_meta (buf, cls, NULL, NULL);
+      push (r->src, buf);
+    }
+  run_finish (r);
+  fail_unless (r->eos, "%s", r->error ? r->error : "");
+  run_free (r);
+
+  h = gst_harness_new_parse (launch);
+  gst_harness_set_src_caps_str (h, CAPS);
+  for (int k = 0; k < n_test; k++) {
+    GstBuffer *o = gst_harness_push_and_pull (h,
+        blob_frame (1, n_train + k, &cx, &cy));
+    GstCxrHeatmapMeta *m = gst_buffer_get_cxr_heatmap_meta (o);
+    GstCxrClassificationMeta *c = gst_buffer_get_cxr_classification_meta (o);
+    guint w, hh, best = 0;
+    gdouble px, py;
+
+    fail_unless (c != NULL);
+    fail_unless (m != NULL, "no heatmap (%s)",
+        gst_cxr_abstain_reason_name (c->abstain_reason));
+    gst_cxr_heatmap_meta_get_size (m, &w, &hh);
+    fail_unless_equals_int (w, 31);
+    for (guint i = 1; i < w * hh; i++)
+      if (m->values[i] > m->values[best])
+        best = i;
+    /* the peak cell's centre, in the frame's pixels */
+    px = (best % w + 0.5) * SIDE / w;
+    py = (best / w + 0.5) * SIDE / hh;
+    inside += (px - cx) * (px - cx) + (py - cy) * (py - cy)
+        <= BLOB_RADIUS * BLOB_RADIUS;
+    gst_buffer_unref (o);
+  }
+  gst_harness_teardown (h);
+  fail_unless (inside >= 0.9 * n_test, "the heatmap's peak is inside the "
+      "blob in %d of %d frames", inside, n_test);
+  g_print ("pointing: the heatmap's peak is inside the blob in %d of %d "
+      "held-out frames\n", inside, n_test);
+  g_free (launch);
+  g_free (props);
+  g_free (out);
+}
+
+GST_END_TEST;
+
 static Suite *
 cxrtrain_suite (void)
 {
@@ -1453,6 +1550,7 @@ cxrtrain_suite (void)
   tcase_add_test (tc, test_interrupt);
   tcase_add_test (tc, test_pause_resume);
   tcase_add_test (tc, test_patients);
+  tcase_add_test (tc, test_heatmap_points_at_blob);
   tcase_add_test (tc, test_online);
   tcase_add_test (tc, test_ensemble);
   tcase_add_test (tc, test_hand_off);
