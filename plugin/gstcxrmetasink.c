@@ -72,6 +72,7 @@
  */
 
 #include "gstcxrmetasink.h"
+#include "gstcxrdraw.h"
 #include "gstcxrelements.h"
 
 #include <gst/cxr/cxrmeta.h>
@@ -101,6 +102,7 @@ enum
   PROP_SUMMARY_LOCATION,
   PROP_PRINT_SUMMARY,
   PROP_POST_MESSAGES,
+  PROP_HEATMAP_LOCATION,
   PROP_COUNT,
 };
 
@@ -113,11 +115,14 @@ struct _GstCxrMetaSink
   gchar *summary_location;
   gboolean print_summary;
   gboolean post_messages;
+  gchar *heatmap_location;
   guint64 count;                /* frames seen since start */
 
   /* streaming state, set up in start () */
   FILE *out;                    /* JSON Lines: stdout or the file we opened */
   gchar *out_name;              /* for error messages */
+  gchar *pictures;              /* heatmap-location as the run started */
+  GstVideoInfo info;            /* of video input; format UNKNOWN otherwise */
   guint64 labelled, unclassified, stale, unmatched;
   /* fresh frames with no diagnosis, by GstCxrAbstainReason */
   guint64 abstained[GST_CXR_ABSTAIN_OUT_OF_DISTRIBUTION + 1];
@@ -148,6 +153,8 @@ static gboolean gst_cxr_meta_sink_event (GstBaseSink * sink,
     GstEvent * event);
 static GstFlowReturn gst_cxr_meta_sink_render (GstBaseSink * sink,
     GstBuffer * buffer);
+static gboolean gst_cxr_meta_sink_set_caps (GstBaseSink * sink,
+    GstCaps * caps);
 
 static void
 gst_cxr_meta_sink_class_init (GstCxrMetaSinkClass * klass)
@@ -184,6 +191,13 @@ gst_cxr_meta_sink_class_init (GstCxrMetaSinkClass * klass)
           "at EOS", DEFAULT_POST_MESSAGES,
           G_PARAM_READWRITE | GST_PARAM_MUTABLE_PLAYING |
           G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (gobject_class, PROP_HEATMAP_LOCATION,
+      g_param_spec_string ("heatmap-location", "Heatmap location",
+          "Folder (made if missing) for one PNG a frame that has a heatmap: "
+          "the film with its heatmap, at most 512 pixels a side, named "
+          "frame-NNNNNN.png after the frame's number in the JSON lines",
+          NULL, G_PARAM_READWRITE | GST_PARAM_MUTABLE_READY |
+          G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (gobject_class, PROP_COUNT,
       g_param_spec_uint64 ("count", "Count",
           "Frames seen since the element started", 0, G_MAXUINT64, 0,
@@ -199,6 +213,7 @@ gst_cxr_meta_sink_class_init (GstCxrMetaSinkClass * klass)
   basesink_class->stop = GST_DEBUG_FUNCPTR (gst_cxr_meta_sink_stop);
   basesink_class->event = GST_DEBUG_FUNCPTR (gst_cxr_meta_sink_event);
   basesink_class->render = GST_DEBUG_FUNCPTR (gst_cxr_meta_sink_render);
+  basesink_class->set_caps = GST_DEBUG_FUNCPTR (gst_cxr_meta_sink_set_caps);
 
   GST_DEBUG_CATEGORY_INIT (gst_cxr_meta_sink_debug, "cxrmetasink", 0,
       "chest X-ray result sink");
@@ -224,6 +239,7 @@ gst_cxr_meta_sink_finalize (GObject * object)
 
   g_free (self->location);
   g_free (self->summary_location);
+  g_free (self->heatmap_location);
 
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
@@ -252,6 +268,10 @@ gst_cxr_meta_sink_set_property (GObject * object, guint prop_id,
     case PROP_POST_MESSAGES:
       self->post_messages = g_value_get_boolean (value);
       break;
+    case PROP_HEATMAP_LOCATION:
+      g_free (self->heatmap_location);
+      self->heatmap_location = g_value_dup_string (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -278,6 +298,9 @@ gst_cxr_meta_sink_get_property (GObject * object, guint prop_id,
       break;
     case PROP_POST_MESSAGES:
       g_value_set_boolean (value, self->post_messages);
+      break;
+    case PROP_HEATMAP_LOCATION:
+      g_value_set_string (value, self->heatmap_location);
       break;
     case PROP_COUNT:
       g_value_set_uint64 (value, self->count);
@@ -570,6 +593,51 @@ frame_json (GstBuffer * buffer, guint64 frame,
   return g_string_free (s, FALSE);
 }
 
+/* video input can have its heatmaps drawn; anything else is written as
+ * JSON alone */
+static gboolean
+gst_cxr_meta_sink_set_caps (GstBaseSink * sink, GstCaps * caps)
+{
+  GstCxrMetaSink *self = GST_CXR_META_SINK (sink);
+
+  if (!gst_video_info_from_caps (&self->info, caps))
+    gst_video_info_init (&self->info);
+  return TRUE;
+}
+
+/* heatmap-location's picture of frame number frame */
+static gboolean
+write_picture (GstCxrMetaSink * self, GstBuffer * buffer, guint64 frame)
+{
+  GstCxrHeatmapMeta *hm = gst_buffer_get_cxr_heatmap_meta (buffer);
+  GError *error = NULL;
+  GBytes *png;
+  gchar *name, *path;
+  gboolean ok;
+
+  if (!hm || GST_VIDEO_INFO_FORMAT (&self->info) == GST_VIDEO_FORMAT_UNKNOWN)
+    return TRUE;
+  png = gst_cxr_heatmap_png (buffer, &self->info, hm, 512, 0.5, &error);
+  if (!png) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("%s", error->message), (NULL));
+    g_error_free (error);
+    return FALSE;
+  }
+  name = g_strdup_printf ("frame-%06" G_GUINT64_FORMAT ".png", frame);
+  path = g_build_filename (self->pictures, name, NULL);
+  ok = g_file_set_contents (path, g_bytes_get_data (png, NULL),
+      g_bytes_get_size (png), &error);
+  if (!ok) {
+    GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("Could not write a heatmap "
+            "picture: %s.", error->message), (NULL));
+    g_error_free (error);
+  }
+  g_free (path);
+  g_free (name);
+  g_bytes_unref (png);
+  return ok;
+}
+
 static GstFlowReturn
 gst_cxr_meta_sink_render (GstBaseSink * sink, GstBuffer * buffer)
 {
@@ -601,6 +669,8 @@ gst_cxr_meta_sink_render (GstBaseSink * sink, GstBuffer * buffer)
         ("%s", g_strerror (err)));
     return GST_FLOW_ERROR;
   }
+  if (self->pictures && !write_picture (self, buffer, frame))
+    return GST_FLOW_ERROR;
   return GST_FLOW_OK;
 }
 
@@ -948,7 +1018,19 @@ gst_cxr_meta_sink_start (GstBaseSink * sink)
   GST_OBJECT_LOCK (self);
   self->count = 0;
   location = g_strdup (self->location);
+  self->pictures = g_strdup (self->heatmap_location);
   GST_OBJECT_UNLOCK (self);
+  gst_video_info_init (&self->info);
+  if (self->pictures && g_mkdir_with_parents (self->pictures, 0755) != 0) {
+    int err = errno;
+
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
+        ("Could not make the folder \"%s\" for heatmap pictures.",
+            self->pictures), ("%s", g_strerror (err)));
+    g_clear_pointer (&self->pictures, g_free);
+    g_free (location);
+    return FALSE;
+  }
 
   if (location == NULL) {
     self->out = stdout;
@@ -983,6 +1065,7 @@ gst_cxr_meta_sink_stop (GstBaseSink * sink)
     fclose (self->out);
   self->out = NULL;
   g_clear_pointer (&self->out_name, g_free);
+  g_clear_pointer (&self->pictures, g_free);
   clear_stats (self);
   return TRUE;
 }

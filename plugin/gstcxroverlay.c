@@ -22,6 +22,7 @@
  * ]|
  */
 #include "gstcxroverlay.h"
+#include "gstcxrdraw.h"
 #include "gstcxrelements.h"
 #include "gst/cxr/cxrmeta.h"
 
@@ -60,100 +61,6 @@ static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC, GST_PAD_ALWAYS,
     GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (OVERLAY_FORMATS)));
-
-/* ---- one pixel of any format ---- */
-
-typedef struct {
-  guint8 *row;
-  gint pstride;
-  gint offset[3];               /* of R, G, B; offset[0] alone for grey */
-  gboolean grey;
-} Pixels;
-
-static void
-pixels_of (GstVideoFrame * frame, gint y, Pixels * px)
-{
-  px->row = (guint8 *) GST_VIDEO_FRAME_PLANE_DATA (frame, 0)
-      + y * GST_VIDEO_FRAME_PLANE_STRIDE (frame, 0);
-  px->pstride = GST_VIDEO_FRAME_COMP_PSTRIDE (frame, 0);
-  px->grey = GST_VIDEO_INFO_IS_GRAY (&frame->info);
-  for (gint c = 0; c < (px->grey ? 1 : 3); c++)
-    px->offset[c] = GST_VIDEO_FRAME_COMP_OFFSET (frame, c);
-}
-
-/* pixel x of the row to (1 - a) of itself and a of colour rgb */
-static void
-blend (const Pixels * px, gint x, const gdouble rgb[3], gdouble a)
-{
-  guint8 *p = px->row + x * px->pstride;
-
-  if (px->grey) {
-    gdouble luma = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2];
-    p[px->offset[0]] = (guint8) lround ((1.0 - a) * p[px->offset[0]]
-        + a * luma);
-    return;
-  }
-  for (gint c = 0; c < 3; c++)
-    p[px->offset[c]] = (guint8) lround ((1.0 - a) * p[px->offset[c]]
-        + a * rgb[c]);
-}
-
-/* ---- the heatmap ---- */
-
-/* blue, cyan, green, yellow, red for 0 to 1 (0-255 a channel) */
-static void
-colour_of (gdouble v, gdouble rgb[3])
-{
-  rgb[0] = 255.0 * CLAMP (1.5 - fabs (4.0 * v - 3.0), 0.0, 1.0);
-  rgb[1] = 255.0 * CLAMP (1.5 - fabs (4.0 * v - 2.0), 0.0, 1.0);
-  rgb[2] = 255.0 * CLAMP (1.5 - fabs (4.0 * v - 1.0), 0.0, 1.0);
-}
-
-/* the map at a point of the frame (fractions of its size), bilinear
- * between the cells' centres */
-static gdouble
-map_at (const GstCxrHeatmapMeta * m, gdouble fx, gdouble fy)
-{
-  gdouble u = (fx - m->left) / (m->right - m->left) * m->width - 0.5;
-  gdouble v = (fy - m->top) / (m->bottom - m->top) * m->height - 0.5;
-  gint x0, y0, x1, y1;
-  gdouble tx, ty, top, bottom;
-
-  if (u < -0.5 || u > m->width - 0.5 || v < -0.5 || v > m->height - 0.5)
-    return 0.0;
-  u = CLAMP (u, 0.0, m->width - 1.0);
-  v = CLAMP (v, 0.0, m->height - 1.0);
-  x0 = (gint) u;
-  y0 = (gint) v;
-  x1 = MIN (x0 + 1, (gint) m->width - 1);
-  y1 = MIN (y0 + 1, (gint) m->height - 1);
-  tx = u - x0;
-  ty = v - y0;
-  top = gst_cxr_heatmap_meta_get_value (m, x0, y0) * (1.0 - tx)
-      + gst_cxr_heatmap_meta_get_value (m, x1, y0) * tx;
-  bottom = gst_cxr_heatmap_meta_get_value (m, x0, y1) * (1.0 - tx)
-      + gst_cxr_heatmap_meta_get_value (m, x1, y1) * tx;
-  return top * (1.0 - ty) + bottom * ty;
-}
-
-static void
-draw_heatmap (GstVideoFrame * frame, const GstCxrHeatmapMeta * m,
-    gdouble alpha)
-{
-  gint w = GST_VIDEO_FRAME_WIDTH (frame), h = GST_VIDEO_FRAME_HEIGHT (frame);
-
-  for (gint y = 0; y < h; y++) {
-    Pixels px;
-    pixels_of (frame, y, &px);
-    for (gint x = 0; x < w; x++) {
-      gdouble v = map_at (m, (x + 0.5) / w, (y + 0.5) / h), rgb[3];
-      if (v <= 0.0)
-        continue;
-      colour_of (v, rgb);
-      blend (&px, x, rgb, alpha * v);
-    }
-  }
-}
 
 /* ---- the label ---- */
 
@@ -214,8 +121,8 @@ draw_label (GstVideoFrame * frame, const gchar * text)
   stride = cairo_image_surface_get_stride (surface);
   for (gint y = 0; y < bh; y++) {
     const guint32 *src = (const guint32 *) (data + y * stride);
-    Pixels px;
-    pixels_of (frame, margin + y, &px);
+    GstCxrPixels px;
+    gst_cxr_pixels_of (frame, margin + y, &px);
     for (gint x = 0; x < bw; x++) {
       guint32 p = src[x];
       gdouble a = (p >> 24) / 255.0, rgb[3];
@@ -224,7 +131,7 @@ draw_label (GstVideoFrame * frame, const gchar * text)
       rgb[0] = ((p >> 16) & 0xff) / a;
       rgb[1] = ((p >> 8) & 0xff) / a;
       rgb[2] = (p & 0xff) / a;
-      blend (&px, margin + x, rgb, a);
+      gst_cxr_blend (&px, margin + x, rgb, a);
     }
   }
   cairo_surface_destroy (surface);
@@ -251,7 +158,7 @@ gst_cxr_overlay_transform_frame_ip (GstVideoFilter * filter,
   show_label = self->show_label;
   GST_OBJECT_UNLOCK (self);
   if (hm && alpha > 0.0)
-    draw_heatmap (frame, hm, alpha);
+    gst_cxr_draw_heatmap (frame, hm, alpha);
   if (cm && show_label) {
     gchar *text = label_text (cm);
     draw_label (frame, text);

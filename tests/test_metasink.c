@@ -4,6 +4,7 @@
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
 #include <gst/cxr/cxrmeta.h>
+#include "imagedecode.h"
 #include <json-glib/json-glib.h>
 
 #include <errno.h>
@@ -318,6 +319,66 @@ GST_START_TEST (test_heatmap_json)
   fail_if (json_object_has_member (line (lines, 1), "heatmap"));
   g_ptr_array_unref (lines);
   g_free (path);
+  remove_dir (dir);
+}
+
+GST_END_TEST;
+
+/* heatmap-location: one PNG a frame with a heatmap, the film in RGB with
+ * the map's hot cell coloured and its cold cells left grey, named after
+ * the frame's number; none for a frame without. */
+GST_START_TEST (test_heatmap_pictures)
+{
+  const Frame frame = { 0, "a.jpeg", "PNEUMONIA", -1, 0.9f, TRUE, FALSE };
+  const gfloat values[4] = { 0.0f, 1.0f, 0.0f, 0.0f };
+  gchar *dir = make_dir ();
+  gchar *pictures = g_build_filename (dir, "pictures", NULL);
+  gchar *first = g_build_filename (pictures, "frame-000000.png", NULL);
+  gchar *second = g_build_filename (pictures, "frame-000001.png", NULL);
+  GstElement *sink = gst_element_factory_make ("cxrmetasink", NULL);
+  GstHarness *h;
+  CxrImage image;
+  GError *error = NULL;
+  const guint8 *cold, *hot;
+
+  g_object_set (sink, "location", "/dev/null", "print-summary", FALSE,
+      "heatmap-location", pictures, NULL);
+  h = gst_harness_new_with_element (sink, "sink", NULL);
+  gst_object_unref (sink);
+  gst_harness_set_src_caps_str (h, "video/x-raw,format=GRAY8,width=800,"
+      "height=600,framerate=1/1");
+  for (int k = 0; k < 2; k++) {
+    GstBuffer *frame_buf = gst_buffer_new_allocate (NULL, 800 * 600, NULL);
+    GstBuffer *with = make_buffer (&frame);
+    gst_buffer_memset (frame_buf, 0, 100, 800 * 600);
+    gst_buffer_copy_into (frame_buf, with, GST_BUFFER_COPY_META, 0, -1);
+    gst_buffer_unref (with);
+    if (k == 0)
+      gst_buffer_add_cxr_heatmap_meta (frame_buf, 2, 2, values, 1);
+    fail_unless_equals_int (gst_harness_push (h, frame_buf), GST_FLOW_OK);
+  }
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  gst_harness_teardown (h);
+
+  fail_unless (cxr_image_decode_file (first, 0, &image, &error), "%s",
+      error ? error->message : "");
+  fail_unless_equals_int (image.format, CXR_IMAGE_FORMAT_RGB);
+  fail_unless_equals_int (image.width, 512);
+  fail_unless_equals_int (image.height, 384);
+  /* the top right quarter is hot, the bottom left one cold */
+  hot = image.data + 40 * image.stride + 470 * 3;
+  cold = image.data + 340 * image.stride + 40 * 3;
+  fail_unless (hot[0] > hot[2] + 40, "hot: %d %d %d", hot[0], hot[1],
+      hot[2]);
+  fail_unless (cold[0] == 100 && cold[1] == 100 && cold[2] == 100,
+      "cold: %d %d %d", cold[0], cold[1], cold[2]);
+  cxr_image_clear (&image);
+  fail_if (g_file_test (second, G_FILE_TEST_EXISTS));
+  g_remove (first);
+  g_rmdir (pictures);
+  g_free (first);
+  g_free (second);
+  g_free (pictures);
   remove_dir (dir);
 }
 
@@ -1025,6 +1086,7 @@ metasink_suite (void)
   tcase_add_test (tc, test_lines);
   tcase_add_test (tc, test_short_numbers);
   tcase_add_test (tc, test_heatmap_json);
+  tcase_add_test (tc, test_heatmap_pictures);
   tcase_add_test (tc, test_escapes);
   tcase_add_test (tc, test_summary_file);
   tcase_add_test (tc, test_summary_message);
