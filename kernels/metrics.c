@@ -164,6 +164,33 @@ cxr_roc_auc (const float *scores, const uint8_t * truth, int64_t n)
       (2.0 * (double) n_pos * (double) n_neg);
 }
 
+int64_t
+cxr_roc_curve (const float *scores, const uint8_t * truth, int64_t n,
+    double *fpr, double *tpr)
+{
+  int64_t n_pos, n_neg, i, j, tp = 0, fp = 0, points = 1;
+  Sample *s;
+
+  fpr[0] = tpr[0] = 0.0;
+  if (n <= 0)
+    return 1;
+  s = sort_samples (scores, truth, n, TRUE, &n_pos, &n_neg);
+  /* each group of equal scores is one threshold: one step, diagonal where
+   * the group holds both classes */
+  for (i = 0; i < n; i = j) {
+    j = group_end (s, n, i);
+    for (int64_t k = i; k < j; k++) {
+      tp += s[k].positive;
+      fp += !s[k].positive;
+    }
+    fpr[points] = n_neg ? (double) fp / n_neg : 0.0;
+    tpr[points] = n_pos ? (double) tp / n_pos : 0.0;
+    points++;
+  }
+  g_free (s);
+  return points;
+}
+
 float
 cxr_threshold_youden (const float *scores, const uint8_t * truth, int64_t n,
     double *j_out)

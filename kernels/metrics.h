@@ -49,6 +49,13 @@ void cxr_confusion_metrics (const CxrConfusion *c, CxrBinaryMetrics *m);
  * half (Mann-Whitney U with average ranks). NAN when either class is empty. */
 double cxr_roc_auc (const float *scores, const uint8_t *truth, int64_t n);
 
+/* The ROC curve: fpr[k], tpr[k] of calling positive every score at or
+ * above the k-th highest distinct score, from (0, 0) to (1, 1) (either
+ * stays 0 when its class is empty). fpr and tpr hold n + 1 values; returns
+ * how many points were written. */
+int64_t cxr_roc_curve (const float *scores, const uint8_t *truth, int64_t n,
+    double *fpr, double *tpr);
+
 /* Threshold maximising Youden's J = sensitivity + specificity - 1 over all
  * distinct scores; among equal J the highest threshold. 0.5 when either
  * class is empty. If j_out is not NULL it receives J. */

@@ -165,7 +165,8 @@ gst_cxr_heatmap_png (GstBuffer * buf, const GstVideoInfo * info,
   if (convert) {
     gst_video_converter_frame (convert, &in, &out);
     gst_video_converter_free (convert);
-    gst_cxr_draw_heatmap (&out, m, alpha);
+    if (m)
+      gst_cxr_draw_heatmap (&out, m, alpha);
     png = encode_png (&out, error);
   } else {
     g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_FORMAT,

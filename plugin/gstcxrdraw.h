@@ -29,7 +29,8 @@ void gst_cxr_draw_heatmap (GstVideoFrame * frame, const GstCxrHeatmapMeta * m,
     gdouble alpha);
 
 /* The frame (buf, as info says) in RGB, scaled so that its longer side is
- * at most max_side pixels, with the heatmap drawn at alpha, as a PNG file's
+ * at most max_side pixels, with the heatmap (if m is not NULL) drawn at
+ * alpha, as a PNG file's
  * bytes; NULL with an error when the frame cannot be converted. */
 GBytes *gst_cxr_heatmap_png (GstBuffer * buf, const GstVideoInfo * info,
     const GstCxrHeatmapMeta * m, gint max_side, gdouble alpha,

@@ -74,6 +74,7 @@
 #include "gstcxrmetasink.h"
 #include "gstcxrdraw.h"
 #include "gstcxrelements.h"
+#include "report.h"
 
 #include <gst/cxr/cxrmeta.h>
 #include <json-glib/json-glib.h>
@@ -94,6 +95,9 @@ GST_DEBUG_CATEGORY_STATIC (gst_cxr_meta_sink_debug);
 #define DEFAULT_SUMMARY_LOCATION NULL
 #define DEFAULT_PRINT_SUMMARY TRUE
 #define DEFAULT_POST_MESSAGES TRUE
+/* thumbnails in the report */
+#define REPORT_MISTAKES 8
+#define THUMBNAIL_SIDE 256
 
 enum
 {
@@ -103,6 +107,7 @@ enum
   PROP_PRINT_SUMMARY,
   PROP_POST_MESSAGES,
   PROP_HEATMAP_LOCATION,
+  PROP_REPORT_LOCATION,
   PROP_COUNT,
 };
 
@@ -116,12 +121,15 @@ struct _GstCxrMetaSink
   gboolean print_summary;
   gboolean post_messages;
   gchar *heatmap_location;
+  gchar *report_location;
   guint64 count;                /* frames seen since start */
 
   /* streaming state, set up in start () */
   FILE *out;                    /* JSON Lines: stdout or the file we opened */
   gchar *out_name;              /* for error messages */
   gchar *pictures;              /* heatmap-location as the run started */
+  gchar *report;                /* report-location as the run started */
+  GPtrArray *mistakes;          /* CxrReportMistake *, worst first */
   GstVideoInfo info;            /* of video input; format UNKNOWN otherwise */
   guint64 labelled, unclassified, stale, unmatched;
   /* fresh frames with no diagnosis, by GstCxrAbstainReason */
@@ -198,6 +206,14 @@ gst_cxr_meta_sink_class_init (GstCxrMetaSinkClass * klass)
           "frame-NNNNNN.png after the frame's number in the JSON lines",
           NULL, G_PARAM_READWRITE | GST_PARAM_MUTABLE_READY |
           G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (gobject_class, PROP_REPORT_LOCATION,
+      g_param_spec_string ("report-location", "Report location",
+          "HTML file written at EOS: the summary, the ROC curve with the "
+          "operating point, the reliability diagram, the confusion matrix "
+          "and the worst mistakes as thumbnails (with their heatmaps), in "
+          "one self-contained page", NULL,
+          G_PARAM_READWRITE | GST_PARAM_MUTABLE_READY |
+          G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (gobject_class, PROP_COUNT,
       g_param_spec_uint64 ("count", "Count",
           "Frames seen since the element started", 0, G_MAXUINT64, 0,
@@ -240,6 +256,7 @@ gst_cxr_meta_sink_finalize (GObject * object)
   g_free (self->location);
   g_free (self->summary_location);
   g_free (self->heatmap_location);
+  g_free (self->report_location);
 
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
@@ -272,6 +289,10 @@ gst_cxr_meta_sink_set_property (GObject * object, guint prop_id,
       g_free (self->heatmap_location);
       self->heatmap_location = g_value_dup_string (value);
       break;
+    case PROP_REPORT_LOCATION:
+      g_free (self->report_location);
+      self->report_location = g_value_dup_string (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -301,6 +322,9 @@ gst_cxr_meta_sink_get_property (GObject * object, guint prop_id,
       break;
     case PROP_HEATMAP_LOCATION:
       g_value_set_string (value, self->heatmap_location);
+      break;
+    case PROP_REPORT_LOCATION:
+      g_value_set_string (value, self->report_location);
       break;
     case PROP_COUNT:
       g_value_set_uint64 (value, self->count);
@@ -454,7 +478,9 @@ same_classes (GstCxrMetaSink * self, const GstCxrClassificationMeta * cm)
   return TRUE;
 }
 
-static void
+/* Counts the frame; the class index of its truth when it is evaluated,
+ * else -1. */
+static gint
 count_frame (GstCxrMetaSink * self, const GstCxrLabelMeta * lm,
     const GstCxrClassificationMeta * cm, const gchar * truth)
 {
@@ -468,7 +494,7 @@ count_frame (GstCxrMetaSink * self, const GstCxrLabelMeta * lm,
     self->labelled++;
   if (cm == NULL) {
     self->unclassified++;
-    return;
+    return -1;
   }
   if (self->n_classes == 0) {
     /* The first classified frame fixes the summary's classes. */
@@ -481,22 +507,22 @@ count_frame (GstCxrMetaSink * self, const GstCxrLabelMeta * lm,
   }
   if (gst_cxr_classification_meta_is_stale (cm)) {
     self->stale++;
-    return;
+    return -1;
   }
   if (gst_cxr_classification_meta_is_abstained (cm)) {
     /* a reason this version does not know counts as out of distribution */
     self->abstained[MIN (cm->abstain_reason,
             GST_CXR_ABSTAIN_OUT_OF_DISTRIBUTION)]++;
-    return;
+    return -1;
   }
   if (!labelled)
-    return;
+    return -1;
 
   t = class_index (self, truth);
   if (t < 0 || !same_classes (self, cm)) {
     GST_LOG_OBJECT (self, "truth %s left out of the metrics", truth);
     self->unmatched++;
-    return;
+    return -1;
   }
   last = self->n_classes - 1;
   cxr_confusion_add (&self->confusion, t, cm->predicted);
@@ -504,6 +530,7 @@ count_frame (GstCxrMetaSink * self, const GstCxrLabelMeta * lm,
   positive = (guint) t == last;
   g_array_append_val (self->scores, score);
   g_array_append_val (self->positive, positive);
+  return t;
 }
 
 /* "heatmap": {"width", "height", "values" row by row}, when there is one */
@@ -638,6 +665,54 @@ write_picture (GstCxrMetaSink * self, GstBuffer * buffer, guint64 frame)
   return ok;
 }
 
+/* how wrong a mistake is: the probability it gave the wrong side */
+static gdouble
+badness (const CxrReportMistake * m, const gchar * positive)
+{
+  return g_strcmp0 (m->truth, positive) == 0 ? 1.0 - m->probability :
+      m->probability;
+}
+
+static gint
+worse_first (gconstpointer a, gconstpointer b, gpointer positive)
+{
+  gdouble da = badness (*(CxrReportMistake **) a, positive);
+  gdouble db = badness (*(CxrReportMistake **) b, positive);
+
+  return (da < db) - (da > db);
+}
+
+/* an evaluated frame answered wrong: among the report's worst, with its
+ * thumbnail, when it is worse than the least bad of those kept */
+static void
+keep_mistake (GstCxrMetaSink * self, GstBuffer * buffer, guint64 frame,
+    const GstCxrLabelMeta * lm, const GstCxrClassificationMeta * cm,
+    const gchar * truth)
+{
+  const gchar *positive = self->classes[self->n_classes - 1];
+  CxrReportMistake *m = g_new0 (CxrReportMistake, 1);
+
+  m->frame = frame;
+  m->file = g_strdup (lm ? lm->source : NULL);
+  m->truth = g_strdup (truth);
+  m->label = g_strdup (gst_cxr_classification_meta_get_label (cm));
+  m->probability = cm->probabilities[self->n_classes - 1];
+  if (self->mistakes->len == REPORT_MISTAKES && badness (m, positive)
+      <= badness (g_ptr_array_index (self->mistakes,
+              REPORT_MISTAKES - 1), positive)) {
+    cxr_report_mistake_free (m);
+    return;
+  }
+  if (GST_VIDEO_INFO_FORMAT (&self->info) != GST_VIDEO_FORMAT_UNKNOWN)
+    m->png = gst_cxr_heatmap_png (buffer, &self->info,
+        gst_buffer_get_cxr_heatmap_meta (buffer), THUMBNAIL_SIDE, 0.5, NULL);
+  g_ptr_array_add (self->mistakes, m);
+  g_ptr_array_sort_with_data (self->mistakes, worse_first,
+      (gpointer) positive);
+  if (self->mistakes->len > REPORT_MISTAKES)
+    g_ptr_array_remove_index (self->mistakes, REPORT_MISTAKES);
+}
+
 static GstFlowReturn
 gst_cxr_meta_sink_render (GstBaseSink * sink, GstBuffer * buffer)
 {
@@ -649,13 +724,16 @@ gst_cxr_meta_sink_render (GstBaseSink * sink, GstBuffer * buffer)
   guint64 frame;
   gchar *line;
   gboolean ok;
+  gint t;
 
   GST_OBJECT_LOCK (self);
   frame = self->count++;
   GST_OBJECT_UNLOCK (self);
 
   truth = truth_name (self, lm, cm);
-  count_frame (self, lm, cm, truth);
+  t = count_frame (self, lm, cm, truth);
+  if (self->report && t >= 0 && (guint) t != cm->predicted)
+    keep_mistake (self, buffer, frame, lm, cm, truth);
 
   line = frame_json (buffer, frame, lm, cm, truth);
   ok = fputs (line, self->out) != EOF && fputc ('\n', self->out) != EOF &&
@@ -942,6 +1020,40 @@ summary_message (GstCxrMetaSink * self, const Summary * sum)
 
 /* At EOS, before the base class posts the EOS message, so an application
  * has the summary by the time it sees EOS. */
+/* report-location's page */
+static void
+write_report (GstCxrMetaSink * self, const Summary * sum)
+{
+  CxrReport r = {
+    .n_classes = self->n_classes,
+    .classes = (const gchar * const *) self->classes,
+    .threshold = self->threshold,
+    .count = sum->count,
+    .evaluated = sum->evaluated,
+    .abstained = sum->abstained,
+    .unclassified = self->unclassified,
+    .confusion = sum->evaluated ? &self->confusion : NULL,
+    .metrics = sum->evaluated ? &sum->m : NULL,
+    .auc = sum->auc,
+    .brier = sum->brier,
+    .reliability = &sum->rel,
+    .scores = (const gfloat *) self->scores->data,
+    .positive = (const guint8 *) self->positive->data,
+    .mistakes = self->mistakes,
+  };
+  gchar *html = cxr_report_html (&r);
+  GError *err = NULL;
+
+  if (!g_file_set_contents_full (self->report, html, -1,
+          G_FILE_SET_CONTENTS_CONSISTENT, 0666, &err)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
+        ("Could not write the report to \"%s\".", self->report),
+        ("%s", err->message));
+    g_error_free (err);
+  }
+  g_free (html);
+}
+
 static void
 finish (GstCxrMetaSink * self)
 {
@@ -972,6 +1084,8 @@ finish (GstCxrMetaSink * self)
       g_error_free (err);
     }
   }
+  if (self->report)
+    write_report (self, &sum);
   /* Keep stdout pure JSON Lines when the results go there. */
   if (print)
     print_summary (self, &sum, to_stdout ? stderr : stdout);
@@ -1019,6 +1133,7 @@ gst_cxr_meta_sink_start (GstBaseSink * sink)
   self->count = 0;
   location = g_strdup (self->location);
   self->pictures = g_strdup (self->heatmap_location);
+  self->report = g_strdup (self->report_location);
   GST_OBJECT_UNLOCK (self);
   gst_video_info_init (&self->info);
   if (self->pictures && g_mkdir_with_parents (self->pictures, 0755) != 0) {
@@ -1053,6 +1168,8 @@ gst_cxr_meta_sink_start (GstBaseSink * sink)
   clear_stats (self);
   self->scores = g_array_new (FALSE, FALSE, sizeof (gfloat));
   self->positive = g_array_new (FALSE, FALSE, sizeof (guint8));
+  self->mistakes = g_ptr_array_new_with_free_func ((GDestroyNotify)
+      cxr_report_mistake_free);
   return TRUE;
 }
 
@@ -1066,6 +1183,8 @@ gst_cxr_meta_sink_stop (GstBaseSink * sink)
   self->out = NULL;
   g_clear_pointer (&self->out_name, g_free);
   g_clear_pointer (&self->pictures, g_free);
+  g_clear_pointer (&self->report, g_free);
+  g_clear_pointer (&self->mistakes, g_ptr_array_unref);
   clear_stats (self);
   return TRUE;
 }

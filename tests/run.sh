@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 # DCMTK's tools make the DICOM test files; locales holds the German
 # locale's sources (a test reads a model under decimal commas); NumPy and
 # Pillow make and read files in the Python tests; PyTorch is what the
-# cross-checks and benchmarks compare with.
-test_packages=(dcmtk locales python3-torch python3-numpy python3-pil)
+# cross-checks and benchmarks compare with; Chromium renders the HTML
+# report.
+test_packages=(dcmtk locales python3-torch python3-numpy python3-pil chromium)
 bash pipelines/setup.sh "${test_packages[@]}" || exit 1
 meson test -C build --print-errorlogs "$@" | tee build/test-output.txt
 status=${PIPESTATUS[0]}

@@ -155,6 +155,28 @@ test_auc_known (void)
   g_assert_cmpfloat_with_epsilon (cxr_roc_auc (flat, mixed, 4), 0.5, EPS);
 }
 
+/* The ROC curve of the tie case below, by hand: scores 0.8 (pos), 0.5
+ * (pos, pos, neg), 0.2 (neg); 3 positives, 2 negatives. At 0.8: (0, 1/3);
+ * at 0.5: (1/2, 1); at 0.2: (1, 1). Its trapezoids make the AUC, 5/6. */
+static void
+test_roc_curve (void)
+{
+  const float s[] = { 0.5f, 0.8f, 0.2f, 0.5f, 0.5f };
+  const uint8_t t[] = { 0, 1, 0, 1, 1 };
+  const double fpr_want[] = { 0.0, 0.0, 0.5, 1.0 };
+  const double tpr_want[] = { 0.0, 1.0 / 3.0, 1.0, 1.0 };
+  double fpr[6], tpr[6], area = 0.0;
+
+  g_assert_cmpint (cxr_roc_curve (s, t, 5, fpr, tpr), ==, 4);
+  for (int k = 0; k < 4; k++) {
+    g_assert_cmpfloat_with_epsilon (fpr[k], fpr_want[k], EPS);
+    g_assert_cmpfloat_with_epsilon (tpr[k], tpr_want[k], EPS);
+    if (k > 0)
+      area += (fpr[k] - fpr[k - 1]) * (tpr[k] + tpr[k - 1]) / 2.0;
+  }
+  g_assert_cmpfloat_with_epsilon (area, cxr_roc_auc (s, t, 5), EPS);
+}
+
 static void
 test_auc_ties (void)
 {
@@ -565,6 +587,7 @@ main (int argc, char **argv)
   g_test_add_func ("/metrics/confusion/empty", test_confusion_empty);
   g_test_add_func ("/metrics/auc/known", test_auc_known);
   g_test_add_func ("/metrics/auc/ties", test_auc_ties);
+  g_test_add_func ("/metrics/roc-curve", test_roc_curve);
   g_test_add_func ("/metrics/auc/degenerate", test_auc_degenerate);
   g_test_add_func ("/metrics/auc/brute-force", test_auc_brute_force);
   g_test_add_func ("/metrics/youden/known", test_youden_known);
