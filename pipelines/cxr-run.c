@@ -1,8 +1,9 @@
 /* cxr-run — runs gst-cxr's folder jobs with a progress display.
  *
  *   cxr-run classify FOLDER [--model FILE] [--output FILE.jsonl]
+ *                           [--report FILE.html]
  *   cxr-run evaluate FOLDER [--model FILE] [--output FILE.jsonl]
- *                           [--summary FILE.json]
+ *                           [--summary FILE.json] [--report FILE.html]
  *   cxr-run train FOLDER --output MODEL [--model START] [cxrtrain props]
  *   cxr-run calibrate FOLDER --model BASE --output MODEL [mode=fine-tune]
  *                            [cxrtrain props]
@@ -11,7 +12,8 @@
  * flat folder) through cxrclassify; one JSON line per image goes to --output
  * (default: results.jsonl). evaluate: the same on a labelled folder, and the
  * metrics summary (confusion matrix, accuracy, AUC, ...) is printed and
- * written to --summary.
+ * written to --summary. --report writes the HTML report (cxrmetasink
+ * report-location), with heatmaps (cxrclassify heatmap=true).
  *
  * The pipeline is the one a gst-launch-1.0 user would write:
  *   cxrdatasetsrc location=FOLDER target-size=124 ! queue
@@ -265,7 +267,7 @@ static int
 usage (void)
 {
   fprintf (stderr, "usage: cxr-run classify|evaluate FOLDER [--model FILE] "
-      "[--output FILE.jsonl] [--summary FILE.json]\n"
+      "[--output FILE.jsonl] [--summary FILE.json] [--report FILE.html]\n"
       "       cxr-run train FOLDER --output MODEL [--model START] "
       "[PROPERTY=VALUE ...]\n"
       "       cxr-run calibrate FOLDER --model BASE --output MODEL "
@@ -312,6 +314,7 @@ main (int argc, char **argv)
 {
   const char *command, *folder, *model = NULL, *output = "results.jsonl";
   const char *summary = NULL;
+  const char *report = NULL;
   GPtrArray *settings = g_ptr_array_new ();
   GError *error = NULL;
   gchar *launch;
@@ -337,6 +340,9 @@ main (int argc, char **argv)
       output = argv[++i];
     else if (i + 1 < argc && strcmp (argv[i], "--summary") == 0)
       summary = argv[++i];
+    else if (i + 1 < argc && strcmp (argv[i], "--report") == 0
+        && !job.training)
+      report = argv[++i];
     else if (job.training && strchr (argv[i], '=') && argv[i][0] != '-')
       g_ptr_array_add (settings, argv[i]);
     else
@@ -391,10 +397,15 @@ main (int argc, char **argv)
   }
   if (summary)
     g_object_set (job.sink, "summary-location", summary, NULL);
-  if (model && !job.training) {
+  if (!job.training) {
     GstElement *classify = gst_bin_get_by_name (GST_BIN (job.pipeline),
         "classify");
-    g_object_set (classify, "model", model, NULL);
+    if (model)
+      g_object_set (classify, "model", model, NULL);
+    if (report) {
+      g_object_set (classify, "heatmap", TRUE, NULL);
+      g_object_set (job.sink, "report-location", report, NULL);
+    }
     gst_object_unref (classify);
   }
 
@@ -414,8 +425,9 @@ main (int argc, char **argv)
   if (!job.failed && job.training)
     fprintf (stderr, "cxr-run: model written to %s\n", output);
   else if (!job.failed)
-    fprintf (stderr, "cxr-run: results in %s%s%s\n", output,
-        summary ? ", summary in " : "", summary ? summary : "");
+    fprintf (stderr, "cxr-run: results in %s%s%s%s%s\n", output,
+        summary ? ", summary in " : "", summary ? summary : "",
+        report ? ", report in " : "", report ? report : "");
   g_ptr_array_free (settings, TRUE);
   gst_bus_remove_watch (bus);
   gst_object_unref (bus);

@@ -237,5 +237,26 @@ with tempfile.TemporaryDirectory() as tmp:
               len(fresh) >= 5, f"{len(fresh)} fresh")
         check("live: frames in between carry the last result, stale",
               all(r["label"] is not None for r in results))
+        check("live: every frame carries the heatmap",
+              all(r.get("heatmap") for r in results))
+
+    # 6. the explanation recipe on the sample films: a picture a film, the
+    # JSON lines with their heatmaps, the report
+    out = os.path.join(tmp, "explained")
+    done = run(["bash", os.path.join(source, "pipelines", "explain-folder.sh"),
+                os.path.join(source, "pipelines", "sample-films"), out], timeout=120)
+    check("explain-folder.sh exits 0", done.returncode == 0)
+    if done.returncode == 0:
+        results = lines(os.path.join(out, "results.jsonl"))
+        pictures = sorted(f for f in os.listdir(out) if f.endswith(".png"))
+        check("explain: a picture for each of the 8 films",
+              pictures == [f"frame-{k:06d}.png" for k in range(8)], str(pictures))
+        check("explain: each line has a 7x7 heatmap",
+              len(results) == 8 and all(r["heatmap"]["width"] == 7
+                                        and len(r["heatmap"]["values"]) == 49
+                                        for r in results))
+        html = open(os.path.join(out, "report.html"), encoding="utf-8").read()
+        check("explain: the report has its ROC curve and confusion matrix",
+              '<svg id="roc"' in html and '<table id="confusion"' in html)
 
 finish("pipeline")
