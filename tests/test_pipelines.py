@@ -54,10 +54,16 @@ with tempfile.TemporaryDirectory() as tmp:
     folder = os.path.join(tmp, "labelled")
     subset(train, folder, 15)
     out, summary = os.path.join(tmp, "eval.jsonl"), os.path.join(tmp, "sum.json")
-    done = run([cxr_run, "evaluate", folder, "--output", out, "--summary", summary])
+    report = os.path.join(tmp, "report.html")
+    done = run([cxr_run, "evaluate", folder, "--output", out, "--summary", summary,
+                "--report", report])
     check("cxr-run evaluate exits 0", done.returncode == 0)
     if done.returncode == 0:
         results = lines(out)
+        with open(report, encoding="utf-8") as f:
+            html = f.read()
+        check("--report writes the HTML report, with heatmaps in the lines",
+              '<svg id="roc"' in html and all(r.get("heatmap") for r in results))
         check("one JSON line per image", len(results) == 30, f"{len(results)} lines")
         check("each line has the contract's keys",
               all(KEYS <= set(r) for r in results))
