@@ -98,14 +98,41 @@ head_gradient (CxrNet *net, const float *params, int feature,
   return g;
 }
 
+void
+cxr_heatmap_unit (float *map, size_t n)
+{
+  float top = 0.0f;
+
+  for (size_t p = 0; p < n; p++) {
+    map[p] = map[p] > 0.0f ? map[p] : 0.0f;
+    top = map[p] > top ? map[p] : top;
+  }
+  for (size_t p = 0; top > 0.0f && p < n; p++)
+    map[p] /= top;
+}
+
 gboolean
 cxr_heatmap (CxrNet *net, const float *params, float *map, GError **error)
 {
   const CxrNetSpec *spec = cxr_net_spec (net);
   int feature = cxr_heatmap_layer (spec);
+
+  if (!cxr_heatmap_raw (net, params, map, error))
+    return FALSE;
+  cxr_heatmap_unit (map, (size_t) spec->layers[feature].out_h
+      * spec->layers[feature].out_w);
+  return TRUE;
+}
+
+gboolean
+cxr_heatmap_raw (CxrNet *net, const float *params, float *map,
+    GError **error)
+{
+  const CxrNetSpec *spec = cxr_net_spec (net);
+  int feature = cxr_heatmap_layer (spec);
   const CxrLayer *f;
   size_t places;
-  float *a, *g, top = 0.0f;
+  float *a, *g;
 
   if (feature < 0 || cxr_net_batch (net) != 1
       || cxr_net_precision (net) != CXR_PRECISION_FP32) {
@@ -131,12 +158,6 @@ cxr_heatmap (CxrNet *net, const float *params, float *map, GError **error)
     for (size_t p = 0; p < places; p++)
       map[p] += (float) (alpha * a[c * places + p]);
   }
-  for (size_t p = 0; p < places; p++) {
-    map[p] = map[p] > 0.0f ? map[p] : 0.0f;
-    top = map[p] > top ? map[p] : top;
-  }
-  for (size_t p = 0; top > 0.0f && p < places; p++)
-    map[p] /= top;
   g_free (a);
   g_free (g);
   return TRUE;

@@ -30,3 +30,12 @@ int cxr_heatmap_layer (const CxrNetSpec *spec);
  * layer's out_h x out_w values. */
 gboolean cxr_heatmap (CxrNet *net, const float *params, float *map,
     GError **error);
+
+/* The same before the ReLU and the scaling: the weighted sum of the
+ * channels. */
+gboolean cxr_heatmap_raw (CxrNet *net, const float *params, float *map,
+    GError **error);
+
+/* map's n values with negative ones set to 0, divided by their maximum
+ * (all 0 stay 0) */
+void cxr_heatmap_unit (float *map, size_t n);

@@ -679,35 +679,55 @@ cxr_model_forward (const CxrModel *m, CxrNet *const *nets, int n,
 
 gboolean
 cxr_model_heatmap (const CxrModel *m, CxrNet *const *nets, int n,
-    const float *input, float *map, GError **error)
+    const float *input, int refine, float *map, GError **error)
 {
   const CxrNetSpec *spec = m->spec;
   int layer = cxr_heatmap_layer (spec), w = spec->in_w, h = spec->in_h;
-  size_t places, px = (size_t) spec->in_c * w * h;
-  float *moved, *one, *logits;
+  int gw, gh, fw;
+  size_t px = (size_t) spec->in_c * w * h, fine;
+  float *moved, *one, *member, *logits;
   gboolean ok = TRUE;
 
-  if (layer < 0) {
-    g_set_error (error, CXR_ERROR, CXR_ERROR_UNSUPPORTED,
-        "the network's head has no feature grid a heatmap can be taken at");
+  if (layer < 0 || refine < 1) {
+    g_set_error (error, CXR_ERROR, CXR_ERROR_UNSUPPORTED, layer < 0 ?
+        "the network's head has no feature grid a heatmap can be taken at" :
+        "a heatmap is refined at least once");
     return FALSE;
   }
-  places = (size_t) spec->layers[layer].out_h * spec->layers[layer].out_w;
+  gw = spec->layers[layer].out_w;
+  gh = spec->layers[layer].out_h;
+  fw = gw * refine;
+  fine = (size_t) fw * gh * refine;
   moved = g_new (float, px);
-  one = g_new (float, places);
+  one = g_new (float, (size_t) gw * gh);
+  member = g_new (float, fine);
   logits = g_new (float, spec->n_outputs);
-  memset (map, 0, places * sizeof (float));
+  memset (map, 0, fine * sizeof (float));
   for (int k = 0; k < n && ok; k++) {
-    for (int c = 0; c < spec->in_c; c++)
-      cxr_shift (input + (size_t) c * w * h, moved + (size_t) c * w * h, w,
-          h, m->member_offset[k][0], m->member_offset[k][1]);
-    ok = cxr_net_forward (nets[k], moved, logits, 0, error)
-        && cxr_heatmap (nets[k], cxr_model_member (m, k), one, error);
-    for (size_t p = 0; ok && p < places; p++)
-      map[p] += one[p] / n;
+    /* refine x refine passes, the film moved by fractions of a cell
+     * around its place, each filling the fine cells at its offset */
+    for (int s = 0; ok && s < refine * refine; s++) {
+      int sx = s % refine, sy = s / refine;
+      float dx = (sx - (refine - 1) / 2.0f) * w / (float) fw;
+      float dy = (sy - (refine - 1) / 2.0f) * h / (float) (gh * refine);
+      for (int c = 0; c < spec->in_c; c++)
+        cxr_shift (input + (size_t) c * w * h, moved + (size_t) c * w * h,
+            w, h, m->member_offset[k][0] - dx, m->member_offset[k][1] - dy);
+      ok = cxr_net_forward (nets[k], moved, logits, 0, error)
+          && cxr_heatmap_raw (nets[k], cxr_model_member (m, k), one, error);
+      for (int y = 0; ok && y < gh; y++)
+        for (int x = 0; x < gw; x++)
+          member[(size_t) (y * refine + sy) * fw + x * refine + sx] =
+              one[y * gw + x];
+    }
+    /* each member's map on its own scale, then their mean */
+    cxr_heatmap_unit (member, fine);
+    for (size_t p = 0; ok && p < fine; p++)
+      map[p] += member[p] / n;
   }
   g_free (moved);
   g_free (one);
+  g_free (member);
   g_free (logits);
   return ok;
 }

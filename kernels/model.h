@@ -109,10 +109,12 @@ gboolean cxr_model_forward (const CxrModel *model, CxrNet *const *nets, int n,
 
 /* The heatmap of the positive class for one input (kernels/heatmap.h):
  * the mean of the members' maps, each member seeing the input at its
- * offset. nets: n fp32 inference nets at batch 1, one a member. map holds
- * the feature layer's grid (cxr_heatmap_layer). */
+ * offset. nets: n fp32 inference nets at batch 1, one a member. refine 1:
+ * the feature layer's grid (cxr_heatmap_layer), w x h; refine r: a grid
+ * r times finer each way, (r w) x (r h), from r x r passes with the input
+ * moved by fractions of a cell (shift and stitch), r^2 times the cost. */
 gboolean cxr_model_heatmap (const CxrModel *m, CxrNet *const *nets, int n,
-    const float *input, float *map, GError **error);
+    const float *input, int refine, float *map, GError **error);
 
 /* The layer whose output is the pooled features: the last global-average-
  * pool layer; -1 when the spec has none. */

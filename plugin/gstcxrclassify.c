@@ -37,7 +37,8 @@
  * where the network looked for the last class (PNEUMONIA), a grid over the
  * frame (7x7 for the default architecture) in [0, 1], the mean of an
  * ensemble's members' maps, computed by fp32 copies of the networks
- * (kernels/heatmap.h).
+ * (kernels/heatmap.h); heatmap-refine=N makes the grid N times finer each
+ * way from N x N passes with the film moved by fractions of a cell.
  *
  * A buffer holds one classification: a classification meta already on it
  * (from a cxrclassify upstream) is replaced by this one's, and so is a
@@ -87,6 +88,7 @@ G_STATIC_ASSERT (GST_CXR_MAX_CLASSES >= CXR_MAX_CLASSES);
 /* chest radiographs: computed and digital radiography */
 #define DEFAULT_MODALITIES "CR,DX"
 #define DEFAULT_BODY_PARTS "CHEST"
+#define MAX_HEATMAP_REFINE 4
 
 /* how often the model file is looked at for a replacement */
 #define MODEL_CHECK_INTERVAL (500 * G_TIME_SPAN_MILLISECOND)
@@ -112,6 +114,7 @@ struct _GstCxrClassify {
   gfloat threshold;             /* < 0: the model's own */
   CxrPrecision precision;
   gboolean heatmap;
+  guint heatmap_refine;
   gint threads;
   guint interval;
   gboolean post_messages;
@@ -152,6 +155,7 @@ enum {
   PROP_BODY_PARTS,
   PROP_OOD_THRESHOLD,
   PROP_HEATMAP,
+  PROP_HEATMAP_REFINE,
   PROP_MODEL_ID,
   PROP_IMPLEMENTATION,
 };
@@ -221,7 +225,7 @@ engine_add_heatmap (Engine * e, GError ** error)
       return FALSE;
   }
   e->heatmap = g_new (float, spec->layers[layer].out_h *
-      spec->layers[layer].out_w);
+      spec->layers[layer].out_w * MAX_HEATMAP_REFINE * MAX_HEATMAP_REFINE);
   return TRUE;
 }
 
@@ -554,16 +558,20 @@ attach_heatmap (GstCxrClassify * self, GstBuffer * buf)
   const CxrNetSpec *spec = e->model->spec;
   const CxrLayer *f = &spec->layers[cxr_heatmap_layer (spec)];
   GError *error = NULL;
+  guint refine;
 
+  GST_OBJECT_LOCK (self);
+  refine = self->heatmap_refine;
+  GST_OBJECT_UNLOCK (self);
   if (!cxr_model_heatmap (e->model, e->heat_nets, e->model->n_members,
-          e->input, e->heatmap, &error)) {
+          e->input, refine, e->heatmap, &error)) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Cannot compute the heatmap: "
             "%s.", error->message), (NULL));
     g_error_free (error);
     return FALSE;
   }
-  gst_buffer_add_cxr_heatmap_meta (buf, f->out_w, f->out_h, e->heatmap,
-      spec->n_classes - 1);
+  gst_buffer_add_cxr_heatmap_meta (buf, f->out_w * refine, f->out_h * refine,
+      e->heatmap, spec->n_classes - 1);
   return TRUE;
 }
 
@@ -829,6 +837,9 @@ gst_cxr_classify_set_property (GObject * object, guint prop_id,
     case PROP_HEATMAP:
       self->heatmap = g_value_get_boolean (value);
       break;
+    case PROP_HEATMAP_REFINE:
+      self->heatmap_refine = g_value_get_uint (value);
+      break;
     case PROP_THREADS:
       self->threads = g_value_get_int (value);
       break;
@@ -875,6 +886,9 @@ gst_cxr_classify_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_HEATMAP:
       g_value_set_boolean (value, self->heatmap);
+      break;
+    case PROP_HEATMAP_REFINE:
+      g_value_set_uint (value, self->heatmap_refine);
       break;
     case PROP_THREADS:
       g_value_set_int (value, self->threads);
@@ -962,6 +976,13 @@ gst_cxr_classify_class_init (GstCxrClassifyClass * klass)
           "computed in fp32", FALSE,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_HEATMAP_REFINE,
+      g_param_spec_uint ("heatmap-refine", "Heatmap refine",
+          "A heatmap grid N times finer each way (N x N passes with the film "
+          "moved by fractions of a cell, N^2 times the cost); 1: the "
+          "network's own grid", 1, MAX_HEATMAP_REFINE, 1,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_THREADS,
       g_param_spec_int ("threads", "Threads",
           "CPU threads for the network; 0: all cores", 0, 1024, 0,
@@ -1041,6 +1062,7 @@ gst_cxr_classify_init (GstCxrClassify * self)
   self->modalities = g_strdup (DEFAULT_MODALITIES);
   self->body_parts = g_strdup (DEFAULT_BODY_PARTS);
   self->precision = CXR_PRECISION_AUTO;
+  self->heatmap_refine = 1;
   self->interval = 1;
   g_mutex_init (&self->lock);
   /* results go onto the buffer, so it must be ours to change; late frames

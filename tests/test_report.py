@@ -50,13 +50,18 @@ def main():
         check("nothing fetched from anywhere: every src is a data: URI",
               addresses <= {"data:"}, str(addresses))
 
+        # the browser is not ours: no sanitizer runtime preloaded into it
+        # (tests/sanitize.sh preloads one for the pipelines)
+        browser_env = {k: v for k, v in os.environ.items()
+                       if k not in ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS")}
         shot = os.path.join(tmp, "report.png")
         flags = ["--headless", "--no-sandbox", "--disable-gpu",
                  "--window-size=1200,1800", f"--user-data-dir={tmp}/profile"]
         subprocess.run([browser] + flags + [f"--screenshot={shot}", "file://" + report],
-                       capture_output=True, timeout=120, check=True)
+                       env=browser_env, capture_output=True, timeout=120, check=True)
         dom = subprocess.run([browser] + flags + ["--dump-dom", "file://" + report],
-                             capture_output=True, text=True, timeout=120, check=True).stdout
+                             env=browser_env, capture_output=True, text=True, timeout=120,
+                             check=True).stdout
 
         image = Image.open(shot).convert("RGB")
         pixels = list(image.getdata())

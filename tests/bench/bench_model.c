@@ -6,7 +6,8 @@
  * score. Also the network alone (normalisation and members, no check, no
  * score), and the whole per-frame work from a 224x224 grey frame (resize +
  * all of the first), and the first with the heatmap as cxrclassify
- * heatmap=true adds it (fp32 copies of the members, their mean map).
+ * heatmap=true adds it (fp32 copies of the members, their mean map), on
+ * the network's grid and refined twice each way (heatmap-refine=2).
  * Prints one JSON object.
  *
  *   bench_model MODEL THREADS SECONDS
@@ -70,13 +71,22 @@ forward (Job *j)
   }
 }
 
-/* as forward, and the heatmap after it */
+/* as forward, and the heatmap after it, on the network's grid or refined
+ * twice each way */
 static void
 forward_heatmap (Job *j)
 {
   forward (j);
   cxr_model_heatmap (j->model, j->heat_nets, j->model->n_members, j->input,
-      j->heatmap, NULL);
+      1, j->heatmap, NULL);
+}
+
+static void
+forward_heatmap_refined (Job *j)
+{
+  forward (j);
+  cxr_model_heatmap (j->model, j->heat_nets, j->model->n_members, j->input,
+      2, j->heatmap, NULL);
 }
 
 /* the whole frame: resized to [0, 1], then as above */
@@ -143,7 +153,7 @@ main (int argc, char **argv)
   }
   if (cxr_heatmap_layer (model->spec) >= 0) {
     const CxrLayer *f = &model->spec->layers[cxr_heatmap_layer (model->spec)];
-    j.heatmap = g_new (float, f->out_h * f->out_w);
+    j.heatmap = g_new (float, f->out_h * f->out_w * 4);
   }
   /* a smooth grey film-like frame: a ramp with structure */
   frame_data = g_new (uint8_t, 224 * 224);
@@ -164,14 +174,16 @@ main (int argc, char **argv)
       "\"ood_statistics\": %s, \"threads\": %d, \"precision\": \"%s\", "
       "\"implementation\": \"%s\", \"network_ms\": %.3f, "
       "\"forward_ms\": %.3f, \"frame_224_ms\": %.3f, "
-      "\"forward_with_heatmap_ms\": %.3f}\n", model->id,
+      "\"forward_with_heatmap_ms\": %.3f, "
+      "\"forward_with_heatmap_refined_2_ms\": %.3f}\n", model->id,
       model->n_members, cxr_film_normalization_name (model->norm.film),
       model->norm.blur, model->member_offset[0][0] != 0.0f ? "true" : "false",
       model->ood ? "true" : "false", threads,
       cxr_precision_name (cxr_net_precision (j.nets[0])),
       cxr_net_implementation (j.nets[0]), ms_per_call (network, &j, seconds),
       ms_per_call (forward, &j, seconds), ms_per_call (frame, &j, seconds),
-      j.heatmap ? ms_per_call (forward_heatmap, &j, seconds) : NAN);
+      j.heatmap ? ms_per_call (forward_heatmap, &j, seconds) : NAN,
+      j.heatmap ? ms_per_call (forward_heatmap_refined, &j, seconds) : NAN);
 
   for (int k = 0; k < model->n_members; k++) {
     cxr_net_free (j.nets[k]);
