@@ -720,6 +720,8 @@ cxr_model_heatmap (const CxrModel *m, CxrNet *const *nets, int n,
           member[(size_t) (y * refine + sy) * fw + x * refine + sx] =
               one[y * gw + x];
     }
+    if (!ok)
+      break;
     /* each member's map on its own scale, then their mean */
     cxr_heatmap_unit (member, fine);
     for (size_t p = 0; ok && p < fine; p++)

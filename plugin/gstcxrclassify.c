@@ -724,9 +724,14 @@ attach_stale (GstCxrClassify * self, GstBuffer * buf)
   if (self->last_result) {
     GstCxrHeatmapMeta *h =
         gst_buffer_get_cxr_heatmap_meta (self->last_result);
-    if (h)
-      gst_buffer_add_cxr_heatmap_meta (buf, h->width, h->height, h->values,
-          h->class_index);
+    GstCxrHeatmapMeta *copy = h ? gst_buffer_add_cxr_heatmap_meta (buf,
+        h->width, h->height, h->values, h->class_index) : NULL;
+    if (copy) {
+      copy->left = h->left;
+      copy->top = h->top;
+      copy->right = h->right;
+      copy->bottom = h->bottom;
+    }
   }
 }
 

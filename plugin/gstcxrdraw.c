@@ -13,8 +13,9 @@ gst_cxr_pixels_of (GstVideoFrame * frame, gint y, GstCxrPixels * px)
       + y * GST_VIDEO_FRAME_PLANE_STRIDE (frame, 0);
   px->pstride = GST_VIDEO_FRAME_COMP_PSTRIDE (frame, 0);
   px->grey = GST_VIDEO_INFO_IS_GRAY (&frame->info);
+  /* within the pixel: the plane's data already starts at its offset */
   for (gint c = 0; c < (px->grey ? 1 : 3); c++)
-    px->offset[c] = GST_VIDEO_FRAME_COMP_OFFSET (frame, c);
+    px->offset[c] = GST_VIDEO_FORMAT_INFO_POFFSET (frame->info.finfo, c);
 }
 
 void
@@ -49,11 +50,13 @@ colour_of (gdouble v, gdouble rgb[3])
 static gdouble
 map_at (const GstCxrHeatmapMeta * m, gdouble fx, gdouble fy)
 {
-  gdouble u = (fx - m->left) / (m->right - m->left) * m->width - 0.5;
-  gdouble v = (fy - m->top) / (m->bottom - m->top) * m->height - 0.5;
+  gdouble u, v, tx, ty, top, bottom;
   gint x0, y0, x1, y1;
-  gdouble tx, ty, top, bottom;
 
+  if (!(m->right > m->left && m->bottom > m->top))
+    return 0.0;
+  u = (fx - m->left) / (m->right - m->left) * m->width - 0.5;
+  v = (fy - m->top) / (m->bottom - m->top) * m->height - 0.5;
   if (u < -0.5 || u > m->width - 0.5 || v < -0.5 || v > m->height - 0.5)
     return 0.0;
   u = CLAMP (u, 0.0, m->width - 1.0);
@@ -160,7 +163,13 @@ gst_cxr_heatmap_png (GstBuffer * buf, const GstVideoInfo * info,
   }
   out_buf = gst_buffer_new_allocate (NULL, GST_VIDEO_INFO_SIZE (&out_info),
       NULL);
-  gst_video_frame_map (&out, &out_info, out_buf, GST_MAP_WRITE);
+  if (!gst_video_frame_map (&out, &out_info, out_buf, GST_MAP_WRITE)) {
+    gst_video_frame_unmap (&in);
+    gst_buffer_unref (out_buf);
+    g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_FORMAT,
+        "cannot make a picture of the frame");
+    return NULL;
+  }
   convert = gst_video_converter_new ((GstVideoInfo *) info, &out_info, NULL);
   if (convert) {
     gst_video_converter_frame (convert, &in, &out);

@@ -1123,6 +1123,15 @@ clear_stats (GstCxrMetaSink * self)
   g_clear_pointer (&self->positive, g_array_unref);
 }
 
+/* the base class calls stop () only after a start () that succeeded */
+static gboolean
+start_failed (GstCxrMetaSink * self)
+{
+  g_clear_pointer (&self->pictures, g_free);
+  g_clear_pointer (&self->report, g_free);
+  return FALSE;
+}
+
 static gboolean
 gst_cxr_meta_sink_start (GstBaseSink * sink)
 {
@@ -1142,9 +1151,8 @@ gst_cxr_meta_sink_start (GstBaseSink * sink)
     GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
         ("Could not make the folder \"%s\" for heatmap pictures.",
             self->pictures), ("%s", g_strerror (err)));
-    g_clear_pointer (&self->pictures, g_free);
     g_free (location);
-    return FALSE;
+    return start_failed (self);
   }
 
   if (location == NULL) {
@@ -1159,7 +1167,7 @@ gst_cxr_meta_sink_start (GstBaseSink * sink)
           ("Could not open \"%s\" for writing.", location),
           ("%s", g_strerror (err)));
       g_free (location);
-      return FALSE;
+      return start_failed (self);
     }
     self->out_name = g_strdup_printf ("\"%s\"", location);
     g_free (location);

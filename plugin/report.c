@@ -6,13 +6,16 @@
 #define PLOT 280                /* side of a plot's square, in pixels */
 #define MARGIN 40
 
+/* t escaped for HTML; file names need not be UTF-8, the page must be */
 static void
 text (GString * s, const gchar * t)
 {
-  gchar *escaped = g_markup_escape_text (t ? t : "", -1);
+  gchar *valid = g_utf8_make_valid (t ? t : "", -1);
+  gchar *escaped = g_markup_escape_text (valid, -1);
 
   g_string_append (s, escaped);
   g_free (escaped);
+  g_free (valid);
 }
 
 static void

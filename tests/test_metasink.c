@@ -384,6 +384,41 @@ GST_START_TEST (test_heatmap_pictures)
 
 GST_END_TEST;
 
+/* report-location: a mistake whose file name is markup and not UTF-8 is
+ * shown escaped, in a page that is valid UTF-8 */
+GST_START_TEST (test_report_escapes)
+{
+  const Frame frames[] = {
+    {0, "NORMAL/<b>&\"x\xf0", "NORMAL", -1, 0.9f, TRUE, FALSE},
+    {1, "PNEUMONIA/y.jpeg", "PNEUMONIA", -1, 0.8f, TRUE, FALSE},
+  };
+  gchar *dir = make_dir ();
+  gchar *report = g_build_filename (dir, "report.html", NULL);
+  GstElement *sink = gst_element_factory_make ("cxrmetasink", NULL);
+  GstHarness *h;
+  gchar *html;
+
+  g_object_set (sink, "location", "/dev/null", "print-summary", FALSE,
+      "report-location", report, NULL);
+  h = gst_harness_new_with_element (sink, "sink", NULL);
+  gst_object_unref (sink);
+  gst_harness_set_src_caps_str (h, "application/x-cxr-test");
+  push_frames (h, frames, 2);
+  gst_harness_teardown (h);
+
+  fail_unless (g_file_get_contents (report, &html, NULL, NULL));
+  fail_unless (g_utf8_validate (html, -1, NULL));
+  fail_unless (strstr (html, "NORMAL/&lt;b&gt;&amp;&quot;x") != NULL);
+  fail_if (strstr (html, "<b>") != NULL);
+  fail_unless (strstr (html, "<svg id=\"roc\"") != NULL);
+  g_free (html);
+  g_remove (report);
+  g_free (report);
+  remove_dir (dir);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_escapes)
 {
   /* a quote, a backslash, a newline, a tab, a control character, UTF-8 */
@@ -1087,6 +1122,7 @@ metasink_suite (void)
   tcase_add_test (tc, test_short_numbers);
   tcase_add_test (tc, test_heatmap_json);
   tcase_add_test (tc, test_heatmap_pictures);
+  tcase_add_test (tc, test_report_escapes);
   tcase_add_test (tc, test_escapes);
   tcase_add_test (tc, test_summary_file);
   tcase_add_test (tc, test_summary_message);

@@ -194,6 +194,54 @@ GST_START_TEST (test_alpha_zero_and_no_meta)
 
 GST_END_TEST;
 
+/* A frame that starts 64 bytes into its buffer (a GstVideoMeta saying
+ * so): the bytes before it stay as they were, and the drawing lands on the
+ * frame, not 64 bytes past it. */
+GST_START_TEST (test_frame_with_offset)
+{
+  GstVideoInfo info;
+  GstHarness *h = overlay ("BGRx", "alpha=1");
+  GstBuffer *plain, *in, *out;
+  GstMapInfo src, dst;
+  gsize offsets[GST_VIDEO_MAX_PLANES] = { 64 };
+  gint strides[GST_VIDEO_MAX_PLANES];
+
+  gst_video_info_set_format (&info, GST_VIDEO_FORMAT_BGRx, W, H);
+  strides[0] = GST_VIDEO_INFO_PLANE_STRIDE (&info, 0);
+  plain = ramp (&info);
+  in = gst_buffer_new_allocate (NULL, 64 + GST_VIDEO_INFO_SIZE (&info), NULL);
+  gst_buffer_memset (in, 0, 7, 64);
+  fail_unless (gst_buffer_map (plain, &src, GST_MAP_READ));
+  gst_buffer_fill (in, 64, src.data, src.size);
+  gst_buffer_unmap (plain, &src);
+  gst_buffer_add_video_meta_full (in, GST_VIDEO_FRAME_FLAG_NONE,
+      GST_VIDEO_FORMAT_BGRx, W, H, 1, offsets, strides);
+  add_metas (in, TRUE);
+  add_metas (plain, TRUE);
+  out = run (h, in);
+  fail_unless (gst_buffer_map (out, &dst, GST_MAP_READ));
+  for (gint i = 0; i < 64; i++)
+    fail_unless_equals_int (dst.data[i], 7);
+  gst_buffer_unmap (out, &dst);
+  /* the same drawing as on the plain frame, 64 bytes in */
+  {
+    GstBuffer *want = run (h, plain);
+    GstMapInfo w;
+    fail_unless (gst_buffer_map (want, &w, GST_MAP_READ));
+    fail_unless (gst_buffer_map (out, &dst, GST_MAP_READ));
+    fail_unless (memcmp (dst.data + 64, w.data, w.size) == 0);
+    gst_buffer_unmap (out, &dst);
+    gst_buffer_unmap (want, &w);
+    gst_buffer_unref (want);
+  }
+  gst_buffer_unref (out);
+  gst_buffer_unref (in);
+  gst_buffer_unref (plain);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
 static Suite *
 overlay_suite (void)
 {
@@ -203,6 +251,7 @@ overlay_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_formats);
   tcase_add_test (tc, test_alpha_zero_and_no_meta);
+  tcase_add_test (tc, test_frame_with_offset);
   return s;
 }
 
