@@ -724,14 +724,8 @@ attach_stale (GstCxrClassify * self, GstBuffer * buf)
   if (self->last_result) {
     GstCxrHeatmapMeta *h =
         gst_buffer_get_cxr_heatmap_meta (self->last_result);
-    GstCxrHeatmapMeta *copy = h ? gst_buffer_add_cxr_heatmap_meta (buf,
-        h->width, h->height, h->values, h->class_index) : NULL;
-    if (copy) {
-      copy->left = h->left;
-      copy->top = h->top;
-      copy->right = h->right;
-      copy->bottom = h->bottom;
-    }
+    if (h)
+      gst_cxr_heatmap_meta_copy (buf, h);
   }
 }
 

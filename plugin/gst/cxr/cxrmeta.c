@@ -350,19 +350,10 @@ static gboolean
 heatmap_transform (GstBuffer * dest, GstMeta * meta, GstBuffer * src,
     GQuark type, gpointer data)
 {
-  GstCxrHeatmapMeta *m = (GstCxrHeatmapMeta *) meta, *copy;
   (void) src;
   (void) type;
   (void) data;
-  copy = gst_buffer_add_cxr_heatmap_meta (dest, m->width, m->height,
-      m->values, m->class_index);
-  if (copy) {
-    copy->left = m->left;
-    copy->top = m->top;
-    copy->right = m->right;
-    copy->bottom = m->bottom;
-  }
-  return copy != NULL;
+  return gst_cxr_heatmap_meta_copy (dest, (GstCxrHeatmapMeta *) meta) != NULL;
 }
 
 const GstMetaInfo *
@@ -399,6 +390,21 @@ gst_buffer_add_cxr_heatmap_meta (GstBuffer * buffer, guint width,
     m->values[i] = isnan (values[i]) ? 0.0f : CLAMP (values[i], 0.0f, 1.0f);
   m->class_index = class_index;
   return m;
+}
+
+GstCxrHeatmapMeta *
+gst_cxr_heatmap_meta_copy (GstBuffer * buffer, const GstCxrHeatmapMeta * m)
+{
+  GstCxrHeatmapMeta *copy = gst_buffer_add_cxr_heatmap_meta (buffer,
+      m->width, m->height, m->values, m->class_index);
+
+  if (copy) {
+    copy->left = m->left;
+    copy->top = m->top;
+    copy->right = m->right;
+    copy->bottom = m->bottom;
+  }
+  return copy;
 }
 
 GstCxrHeatmapMeta *

@@ -166,6 +166,9 @@ const GstMetaInfo *gst_cxr_heatmap_meta_get_info (void);
 GstCxrHeatmapMeta *gst_buffer_add_cxr_heatmap_meta (GstBuffer * buffer,
     guint width, guint height, const gfloat * values, guint class_index);
 GstCxrHeatmapMeta *gst_buffer_get_cxr_heatmap_meta (GstBuffer * buffer);
+/* m, grid and place, onto another buffer */
+GstCxrHeatmapMeta *gst_cxr_heatmap_meta_copy (GstBuffer * buffer,
+    const GstCxrHeatmapMeta * m);
 void gst_cxr_heatmap_meta_get_size (const GstCxrHeatmapMeta * meta,
     guint * width, guint * height);
 /* the value of cell (x, y); 0 outside the grid */
