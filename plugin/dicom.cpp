@@ -19,6 +19,7 @@
 #include <dcmtk/oflog/oflog.h>
 
 #include <dcmtk/dcmdata/dcistrmf.h>
+#include <dcmtk/dcmdata/dcostrmb.h>
 #include <dcmtk/dcmdata/dcpxitem.h>
 
 #include <cerrno>
@@ -499,6 +500,41 @@ extern "C" const gchar *
 cxr_dicom_get_study_instance_uid (const CxrDicom * d)
 {
   return d->study_uid;
+}
+
+extern "C" GBytes *
+cxr_dicom_get_header (CxrDicom * d, GError ** error)
+{
+  try {
+    DcmFileFormat header (*d->file);
+    DcmDataset *ds = header.getDataset ();
+
+    delete ds->remove (DCM_PixelData);
+    /* write in an uncompressed syntax whatever the image was in */
+    header.getMetaInfo ()->putAndInsertString (DCM_TransferSyntaxUID,
+        UID_LittleEndianExplicitTransferSyntax);
+    Uint32 length = header.calcElementLength (EXS_LittleEndianExplicit,
+        EET_ExplicitLength) + 1024;
+    std::string bytes (length, '\0');
+    DcmOutputBufferStream out (&bytes[0], length);
+    header.transferInit ();
+    OFCondition cond = header.write (out, EXS_LittleEndianExplicit,
+        EET_ExplicitLength, NULL);
+    header.transferEnd ();
+    if (cond.bad ()) {
+      fail (error, CXR_DICOM_ERROR_DECODE,
+          std::string ("cannot copy the DICOM header: ") + cond.text ());
+      return NULL;
+    }
+    void *buffer;
+    offile_off_t written;
+    out.flushBuffer (buffer, written);
+    return g_bytes_new (buffer, written);
+  } catch (const std::exception & e) {
+    fail (error, CXR_DICOM_ERROR_DECODE,
+        std::string ("cannot copy the DICOM header: ") + e.what ());
+  }
+  return NULL;
 }
 
 static gboolean get_frame (CxrDicom * d, guint index, guint8 * out,

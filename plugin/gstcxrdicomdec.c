@@ -361,6 +361,11 @@ gst_cxr_dicom_dec_handle_frame (GstVideoDecoder * dec,
         (frame->output_buffer, -1, NULL, where);
     gst_cxr_label_meta_set_dicom (label, cxr_dicom_get_modality (self->dicom),
         cxr_dicom_get_body_part (self->dicom));
+    /* for a structured report about the frame (cxrdicomsink) */
+    GBytes *header = cxr_dicom_get_header (self->dicom, NULL);
+    gst_cxr_label_meta_set_dicom_header (label, header);
+    if (header)
+      g_bytes_unref (header);
     g_free (where);
   }
 

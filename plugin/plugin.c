@@ -32,6 +32,7 @@ plugin_init (GstPlugin * plugin)
   ok |= GST_ELEMENT_REGISTER (cxrclassify, plugin);
   ok |= GST_ELEMENT_REGISTER (cxrdatasetsrc, plugin);
   ok |= GST_ELEMENT_REGISTER (cxrdicomdec, plugin);
+  ok |= GST_ELEMENT_REGISTER (cxrdicomsink, plugin);
   ok |= gst_cxr_dicom_typefind_register (plugin);
   ok |= GST_ELEMENT_REGISTER (cxrmetasink, plugin);
   ok |= GST_ELEMENT_REGISTER (cxroverlay, plugin);

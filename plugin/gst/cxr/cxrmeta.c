@@ -220,6 +220,7 @@ label_init (GstMeta * meta, gpointer params, GstBuffer * buffer)
   m->source = NULL;
   m->modality = m->body_part = NULL;
   m->patient = NULL;
+  m->dicom_header = NULL;
   return TRUE;
 }
 
@@ -233,6 +234,7 @@ label_free (GstMeta * meta, GstBuffer * buffer)
   g_free (m->modality);
   g_free (m->body_part);
   g_free (m->patient);
+  g_clear_pointer (&m->dicom_header, g_bytes_unref);
 }
 
 static gboolean
@@ -248,6 +250,7 @@ label_transform (GstBuffer * dest, GstMeta * meta, GstBuffer * src,
   if (copy) {
     gst_cxr_label_meta_set_dicom (copy, m->modality, m->body_part);
     gst_cxr_label_meta_set_patient (copy, m->patient);
+    gst_cxr_label_meta_set_dicom_header (copy, m->dicom_header);
   }
   return copy != NULL;
 }
@@ -263,6 +266,15 @@ gst_cxr_label_meta_set_dicom (GstCxrLabelMeta * m, const gchar * modality,
   g_free (m->body_part);
   m->modality = new_modality;
   m->body_part = new_body_part;
+}
+
+void
+gst_cxr_label_meta_set_dicom_header (GstCxrLabelMeta * m, GBytes * header)
+{
+  if (header)
+    g_bytes_ref (header);
+  g_clear_pointer (&m->dicom_header, g_bytes_unref);
+  m->dicom_header = header;
 }
 
 void

@@ -76,6 +76,11 @@ typedef struct {
   /* owned, may be NULL: who the film is of, as far as keeping a patient's
    * films on one side of a training split needs; never logged */
   gchar *patient;
+  /* a reference, NULL but for a DICOM source: its data set without the
+   * pixels (a DICOM file in memory), from which a structured report about
+   * the frame copies the patient and study modules. It holds the patient's
+   * data: for writers of such reports only, never to be logged */
+  GBytes *dicom_header;
 } GstCxrLabelMeta;
 
 /* Where the network looked for the class it speaks for (cxrclassify
@@ -152,6 +157,9 @@ GstCxrLabelMeta *gst_buffer_get_cxr_label_meta (GstBuffer * buffer);
 /* the DICOM source's modality and body part (copied; either may be NULL) */
 void gst_cxr_label_meta_set_dicom (GstCxrLabelMeta * meta,
     const gchar * modality, const gchar * body_part);
+/* the DICOM source's header (a reference is taken; may be NULL) */
+void gst_cxr_label_meta_set_dicom_header (GstCxrLabelMeta * meta,
+    GBytes * header);
 /* the patient id (copied; may be NULL) */
 void gst_cxr_label_meta_set_patient (GstCxrLabelMeta * meta,
     const gchar * patient);

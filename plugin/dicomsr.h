@@ -1,0 +1,36 @@
+/* A classifier's answer about one DICOM image as a DICOM Structured Report
+ * (Comprehensive SR, built with DCMTK's dcmsr; C++ in dicomsr.cpp): the
+ * finding coded (pneumonia / no pneumonia), P(PNEUMONIA), the threshold, the
+ * algorithm's name and version, the model id, "not for diagnostic use" and
+ * a reference to the image; in the image's study, in a new series, with the
+ * patient and study modules copied from the image so that an archive files
+ * it with the study.
+ *
+ * Privacy: the patient's data is copied from the source header into the
+ * report and nowhere else; error texts name attributes and toolkit
+ * conditions, never values. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct
+{
+  gboolean positive;            /* the finding: pneumonia, or no pneumonia */
+  gdouble probability;          /* P(PNEUMONIA) */
+  gdouble threshold;            /* from which the finding is pneumonia */
+  const gchar *model_id;        /* hash of the weights */
+  const gchar *algorithm_name, *algorithm_version;
+} CxrDicomFinding;
+
+/* The report, as a DICOM file (explicit VR little endian), of finding about
+ * the image whose header is source (cxr_dicom_get_header: the image's data
+ * set without its pixels). sop_instance_uid, when not NULL, receives the
+ * report's new SOP Instance UID (free with g_free). NULL + error when the
+ * source lacks what a report needs (its Study, Series and SOP Instance UIDs
+ * and SOP Class UID) or the toolkit fails. */
+GBytes *cxr_dicom_sr_new (GBytes * source, const CxrDicomFinding * finding,
+    gchar ** sop_instance_uid, GError ** error);
+
+G_END_DECLS

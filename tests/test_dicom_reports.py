@@ -1,0 +1,145 @@
+"""cxrdicomsink: a DICOM Structured Report for each classified DICOM film.
+
+    test_dicom_reports.py SOURCE_DIR BUILD_DIR
+
+Four of the project's sample films (two of each class) become DICOM chest
+radiographs with patient data (DCMTK's img2dcm), and one more a CT image,
+which cxrclassify refuses. Each file goes through
+
+    filesrc ! cxrdicomdec ! cxrclassify ! tee ! cxrdicomsink, cxrmetasink
+
+and each report is checked: DCMTK's dsrdump and pydicom read it; it is a
+Comprehensive SR in the film's study, in a series of its own, with the
+film's patient and study modules; its finding, P(PNEUMONIA), threshold and
+model id are what cxrmetasink says of the same film; it refers to the film
+and says it is not for diagnostic use. The refused film gets no report.
+Nothing of the patients' (names, ids, birth dates, accession numbers)
+appears in the pipelines' output with every cxr debug category at its
+most verbose, in the JSON lines or in the reports' file names. Skips
+(exit 77) without DCMTK's tools or pydicom.
+"""
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from checking import check, finish, skip
+
+source, build = sys.argv[1:3]
+if not shutil.which("img2dcm") or not shutil.which("dsrdump"):
+    skip("DCMTK's img2dcm and dsrdump (Debian package dcmtk) are not installed")
+try:
+    import pydicom
+except ImportError:
+    skip("pydicom (Debian package python3-pydicom) is not installed")
+
+env = dict(os.environ, GST_PLUGIN_PATH=os.path.join(build, "plugin"),
+           GST_DEBUG="cxr*:9", GST_DEBUG_NO_COLOR="1")
+films = sorted(glob.glob(os.path.join(source, "pipelines", "sample-films", "*", "*.jpeg")))
+films = [f for f in films if "NORMAL" in f][:2] + [f for f in films if "PNEUMONIA" in f][:2]
+
+
+def patient(k):
+    # values no log should hold: each distinctive, so a match means a leak
+    return {"PatientName": f"Kowalczyk^Zofia{k}", "PatientID": f"PID90{k}731",
+            "PatientBirthDate": f"1987030{k + 1}", "AccessionNumber": f"ACC44{k}19",
+            "PatientSex": "F", "StudyID": f"S{k}77"}
+
+
+def run(cmd):
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        print(" ".join(cmd), "failed:\n", done.stdout[-2000:], done.stderr[-2000:])
+    return done
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    cases = []
+    for k, film in enumerate(films + films[:1]):
+        ct = k == len(films)
+        keys = dict(patient(k), Modality="CT" if ct else "CR",
+                    BodyPartExamined="CHEST")
+        path = os.path.join(tmp, f"film{k}.dcm")
+        cmd = ["img2dcm", film, path]
+        for key, value in keys.items():
+            cmd += ["-k", f"{key}={value}"]
+        if run(cmd).returncode != 0:
+            skip("img2dcm cannot convert the sample films")
+        cases.append((path, keys, ct))
+
+    reports = os.path.join(tmp, "reports")
+    logs = ""
+    results = {}
+    for k, (path, keys, ct) in enumerate(cases):
+        jsonl = os.path.join(tmp, f"film{k}.jsonl")
+        done = run(["gst-launch-1.0", "-m", "filesrc", f"location={path}", "!",
+                    "cxrdicomdec", "!", "cxrclassify", "!", "tee", "name=t",
+                    "t.", "!", "queue", "!", "cxrdicomsink", f"location={reports}",
+                    "t.", "!", "queue", "!", "cxrmetasink", f"location={jsonl}"])
+        check(f"film {k}: the pipeline runs", done.returncode == 0)
+        logs += done.stdout + done.stderr
+        with open(jsonl) as f:
+            line = json.loads(f.readline())
+        results[pydicom.dcmread(path).SOPInstanceUID] = (line, keys, path, ct)
+        logs += json.dumps(line)
+
+    written = sorted(glob.glob(os.path.join(reports, "*.dcm")))
+    check("one report for each film answered, none for the CT image",
+          len(written) == len(films), f"{len(written)} reports")
+    referred = set()
+    for report in written:
+        name = os.path.basename(report)
+        logs += name
+        done = subprocess.run(["dsrdump", report], capture_output=True, text=True)
+        check(f"{name}: dsrdump reads it", done.returncode == 0
+              and "Comprehensive SR" in done.stdout, done.stderr[-300:])
+        sr = pydicom.dcmread(report)
+        ref = sr.ContentSequence[-1].ReferencedSOPSequence[0]
+        if ref.ReferencedSOPInstanceUID not in results:
+            check(f"{name}: refers to one of the films", False)
+            continue
+        line, keys, path, ct = results[ref.ReferencedSOPInstanceUID]
+        referred.add(ref.ReferencedSOPInstanceUID)
+        image = pydicom.dcmread(path)
+        check(f"{name}: an SR document in the film's study, in a new series",
+              sr.Modality == "SR" and sr.SOPClassUID == "1.2.840.10008.5.1.4.1.1.88.33"
+              and sr.StudyInstanceUID == image.StudyInstanceUID
+              and sr.SeriesInstanceUID != image.SeriesInstanceUID
+              and sr.SOPInstanceUID + ".dcm" == name)
+        check(f"{name}: the film's patient and study modules",
+              all(str(sr.get(key)) == value for key, value in keys.items()
+                  if key not in ("Modality", "BodyPartExamined")))
+        evidence = sr.CurrentRequestedProcedureEvidenceSequence[0]
+        check(f"{name}: the film is the evidence",
+              evidence.StudyInstanceUID == image.StudyInstanceUID
+              and evidence.ReferencedSeriesSequence[0].ReferencedSOPSequence[0]
+              .ReferencedSOPInstanceUID == image.SOPInstanceUID)
+        items = {item.ConceptNameCodeSequence[0].CodeMeaning: item
+                 for item in sr.ContentSequence}
+        code = items["Finding"].ConceptCodeSequence[0]
+        said = "PNEUMONIA" if code.CodeValue == "233604007" else "NORMAL"
+        check(f"{name}: the finding is cxrclassify's", said == line["label"],
+              f"{code.CodeMeaning} against {line['label']}")
+        p = float(items["Probability of pneumonia"].MeasuredValueSequence[0].NumericValue)
+        t = float(items["Decision threshold"].MeasuredValueSequence[0].NumericValue)
+        check(f"{name}: P(PNEUMONIA) and threshold are cxrclassify's",
+              abs(p - line["probabilities"][1]) < 1e-5
+              and abs(t - line["threshold"]) < 1e-5, f"{p} {t}")
+        check(f"{name}: the model and the algorithm are named",
+              items["Model id"].TextValue == line["model"]
+              and "gst-cxr" in items["Algorithm Name"].TextValue
+              and items["Algorithm Version"].TextValue)
+        check(f"{name}: not for diagnostic use",
+              "not for diagnostic use" in items["Comment"].TextValue.lower())
+    check("every answered film has its report", len(referred) == len(films))
+    check("the CT image got none", not any(results[u][3] for u in referred))
+    leaked = [v for _, keys, _, _ in results.values() for k, v in keys.items()
+              if k in ("PatientName", "PatientID", "PatientBirthDate", "AccessionNumber")
+              and (v in logs or v.replace("^", " ") in logs)]
+    check("no patient value in the output, the JSON lines or the file names",
+          not leaked, f"{len(logs)} characters looked at; found {leaked}")
+
+finish("dicom-reports")
