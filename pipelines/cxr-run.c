@@ -32,7 +32,12 @@
  * calibrate: a site's labelled films into cxrtrain mode=calibrate
  * model=BASE, which fits BASE's decision to them (mode=fine-tune: its
  * weights too) and writes MODEL; the cross-validated figures before and
- * after are printed. */
+ * after are printed.
+ *
+ * pacs: the chest radiographs that reach an archive, classified, and a
+ * structured report of each stored back (pacs.c). */
+#include "pacs.h"
+
 #include <gst/gst.h>
 #include <math.h>
 #include <stdio.h>
@@ -271,7 +276,9 @@ usage (void)
       "       cxr-run train FOLDER --output MODEL [--model START] "
       "[PROPERTY=VALUE ...]\n"
       "       cxr-run calibrate FOLDER --model BASE --output MODEL "
-      "[mode=fine-tune] [PROPERTY=VALUE ...]\n");
+      "[mode=fine-tune] [PROPERTY=VALUE ...]\n"
+      "       cxr-run pacs --url URL [--user NAME --password-file FILE] "
+      "[--once] [--model FILE] [--state FILE] [--interval SECONDS]\n");
   return 2;
 }
 
@@ -322,6 +329,8 @@ main (int argc, char **argv)
   GstBus *bus;
 
   gst_init (&argc, &argv);
+  if (argc >= 2 && strcmp (argv[1], "pacs") == 0)
+    return cxr_run_pacs (argc - 2, argv + 2);
   if (argc < 3)
     return usage ();
   command = argv[1];

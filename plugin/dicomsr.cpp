@@ -8,6 +8,7 @@
 #include <dcmtk/dcmdata/dcostrmb.h>
 #include <dcmtk/dcmsr/dsrdoc.h>
 
+#include <cstring>
 #include <exception>
 #include <string>
 
@@ -55,6 +56,33 @@ add_number (DSRDocumentTree & tree, const DSRCodedEntryValue & name,
       && tree.getCurrentContentItem ().setNumericValue (
       DSRNumericMeasurementValue (text,
           DSRCodedEntryValue ("1", "UCUM", "no units"))).good ();
+}
+
+/* A UID of the "2.25." form (PS3.5 B.2: a 128-bit number in decimal)
+ * from a hash of what it names, so that the same report of the same image
+ * by the same model always has the same UIDs: an archive that is sent it
+ * twice keeps it once. */
+static std::string
+derived_uid (const char *kind, const OFString & of, const char *model_id)
+{
+  GChecksum *sum = g_checksum_new (G_CHECKSUM_SHA256);
+  guint8 digest[32];
+  gsize length = sizeof digest;
+  unsigned __int128 n = 0;
+  std::string digits;
+
+  g_checksum_update (sum, (const guchar *) kind, strlen (kind) + 1);
+  g_checksum_update (sum, (const guchar *) of.c_str (), of.length () + 1);
+  g_checksum_update (sum, (const guchar *) model_id, strlen (model_id));
+  g_checksum_get_digest (sum, digest, &length);
+  g_checksum_free (sum);
+  for (int i = 0; i < 16; i++)
+    n = n << 8 | digest[i];
+  do {
+    digits.insert (digits.begin (), (char) ('0' + (int) (n % 10)));
+    n /= 10;
+  } while (n > 0);
+  return "2.25." + digits;
 }
 
 static GBytes *
@@ -131,10 +159,19 @@ build (GBytes * source, const CxrDicomFinding * f, gchar ** sop_uid,
     return fail (error, "cannot build the structured report's content tree");
 
   DcmFileFormat report;
-  if ((cond = doc.write (*report.getDataset ())).bad ())
+  DcmDataset *ds = report.getDataset ();
+  const char *model = f->model_id ? f->model_id : "";
+  /* one series for the model's reports in the study, one report for the
+   * image */
+  std::string series_uid = derived_uid ("series", study, model);
+  std::string report_uid = derived_uid ("report", instance, model);
+  if ((cond = doc.write (*ds)).bad ()
+      || (cond = ds->putAndInsertString (DCM_SeriesInstanceUID,
+              series_uid.c_str ())).bad ()
+      || (cond = ds->putAndInsertString (DCM_SOPInstanceUID,
+              report_uid.c_str ())).bad ())
     return fail (error, std::string ("cannot write the structured report: ")
         + cond.text ());
-  report.getDataset ()->putAndInsertString (DCM_Modality, "SR");
   Uint32 length = report.calcElementLength (EXS_LittleEndianExplicit,
       EET_ExplicitLength) + 4096;
   std::string bytes (length, '\0');
@@ -149,11 +186,8 @@ build (GBytes * source, const CxrDicomFinding * f, gchar ** sop_uid,
   void *buffer;
   offile_off_t written;
   out.flushBuffer (buffer, written);
-  if (sop_uid) {
-    OFString uid;
-    doc.getSOPInstanceUID (uid);
-    *sop_uid = g_strdup (uid.c_str ());
-  }
+  if (sop_uid)
+    *sop_uid = g_strdup (report_uid.c_str ());
   return g_bytes_new (buffer, written);
 }
 

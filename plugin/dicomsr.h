@@ -27,7 +27,9 @@ typedef struct
 /* The report, as a DICOM file (explicit VR little endian), of finding about
  * the image whose header is source (cxr_dicom_get_header: the image's data
  * set without its pixels). sop_instance_uid, when not NULL, receives the
- * report's new SOP Instance UID (free with g_free). NULL + error when the
+ * report's SOP Instance UID (free with g_free). The report's UIDs are made
+ * from the image's and the model id: the same image and model give the same
+ * report UID, and one study's reports by one model share a series. NULL + error when the
  * source lacks what a report needs (its Study, Series and SOP Instance UIDs
  * and SOP Class UID) or the toolkit fails. */
 GBytes *cxr_dicom_sr_new (GBytes * source, const CxrDicomFinding * finding,

@@ -8,9 +8,10 @@ cd "$(dirname "$0")/.."
 # locale's sources (a test reads a model under decimal commas); NumPy and
 # Pillow make and read files in the Python tests; PyTorch is what the
 # cross-checks and benchmarks compare with; Chromium renders the HTML
-# report; pydicom reads the structured reports back.
+# report; pydicom reads the structured reports back; Orthanc with its
+# DICOMweb plugin is the archive cxr-run pacs is tested against.
 test_packages=(dcmtk locales python3-torch python3-numpy python3-pil chromium
-  python3-pydicom)
+  python3-pydicom orthanc orthanc-dicomweb)
 bash pipelines/setup.sh "${test_packages[@]}" || exit 1
 meson test -C build --print-errorlogs "$@" | tee build/test-output.txt
 status=${PIPESTATUS[0]}

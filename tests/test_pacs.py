@@ -1,0 +1,313 @@
+"""cxr-run pacs against a real archive: Orthanc with its DICOMweb plugin,
+started here on free loopback ports with a temporary configuration and
+storage, HTTP authentication on, and stopped at the end.
+
+    test_pacs.py SOURCE_DIR BUILD_DIR
+
+The project's sample films become DICOM chest radiographs with patient data
+(DCMTK's img2dcm), stored into the archive with a CT image (skipped), a
+structured report (skipped: not an image) and a film whose JPEG data is
+broken (said, and the rest goes on). Then:
+
+- `cxr-run pacs --once`: read back through the archive, one report per
+  chest film in the film's study, each read by dsrdump and pydicom, each
+  finding the one cxrclassify gives the same file; a second --once stores
+  nothing new.
+- More films, `cxr-run pacs` following the archive killed with SIGKILL
+  after its first report, then restarted: every film answered exactly once.
+- A wrong password: a clear message, exit 1, nothing stored, the state file
+  untouched. An archive that is not there: the same. An archive that goes
+  away while cxr-run follows it: a message, and once it is back the rest of
+  the films are answered.
+- No patient value, nor the password, in anything cxr-run printed or in its
+  state file.
+
+Skips (exit 77) without Orthanc and its DICOMweb plugin (Debian packages
+orthanc, orthanc-dicomweb), DCMTK's tools or pydicom.
+"""
+import glob
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+from checking import check, finish, skip
+
+source, build = sys.argv[1:3]
+ORTHANC = shutil.which("Orthanc") or "/usr/sbin/Orthanc"
+DICOMWEB = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"
+if not os.path.exists(ORTHANC) or not os.path.exists(DICOMWEB):
+    skip("Orthanc and its DICOMweb plugin (Debian orthanc, orthanc-dicomweb) are not installed")
+if not shutil.which("img2dcm") or not shutil.which("dsrdump"):
+    skip("DCMTK's img2dcm and dsrdump (Debian package dcmtk) are not installed")
+try:
+    import pydicom
+except ImportError:
+    skip("pydicom (Debian package python3-pydicom) is not installed")
+
+cxr_run = os.path.join(build, "pipelines", "cxr-run")
+env = dict(os.environ, GST_PLUGIN_PATH=os.path.join(build, "plugin"))
+for name in ("CXR_PACS_USER", "CXR_PACS_PASSWORD"):
+    env.pop(name, None)
+USER, PASSWORD = "cxr-robot", "Pw-" + base64.b32encode(os.urandom(10)).decode()
+films = sorted(glob.glob(os.path.join(source, "pipelines", "sample-films", "*", "*.jpeg")))
+printed = []                    # everything cxr-run printed
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Archive:
+    def __init__(self, folder):
+        self.folder = folder
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = {"Name": "gst-cxr-test", "StorageDirectory": os.path.join(folder, "db"),
+                  "IndexDirectory": os.path.join(folder, "db"),
+                  "HttpPort": self.port, "DicomPort": free_port(),
+                  "DicomServerEnabled": False, "RemoteAccessAllowed": False,
+                  "AuthenticationEnabled": True, "RegisteredUsers": {USER: PASSWORD},
+                  "Plugins": [DICOMWEB],
+                  "DicomWeb": {"Enable": True, "Root": "/dicom-web/"}}
+        self.config = os.path.join(folder, "orthanc.json")
+        with open(self.config, "w") as f:
+            json.dump(config, f)
+        self.process = None
+
+    def start(self):
+        # the archive is not under test: the sanitizers' preloaded runtime
+        # (tests/sanitize.sh) stays out of it
+        plain = {k: v for k, v in os.environ.items()
+                 if k not in ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS")}
+        self.process = subprocess.Popen([ORTHANC, self.config], env=plain,
+                                        stdout=subprocess.DEVNULL,
+                                        stderr=open(os.path.join(self.folder, "orthanc.log"), "a"))
+        for _ in range(300):
+            try:
+                self.get("/system")
+                return
+            except OSError:
+                time.sleep(0.1)
+        skip("Orthanc did not start (see its log)")
+
+    def stop(self):
+        if self.process:
+            self.process.terminate()
+            self.process.wait(30)
+            self.process = None
+
+    def call(self, path, data=None, accept=None):
+        request = urllib.request.Request(self.url + path, data=data)
+        token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+        request.add_header("Authorization", "Basic " + token)
+        if accept:
+            request.add_header("Accept", accept)
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            return reply.read()
+
+    def get(self, path):
+        return json.loads(self.call(path))
+
+    def upload(self, path):
+        with open(path, "rb") as f:
+            return json.loads(self.call("/instances", f.read()))["ID"]
+
+    def reports(self):
+        """{referenced SOP Instance UID: [report datasets]} of every SR"""
+        found = {}
+        for instance in self.get("/instances"):
+            tags = self.get(f"/instances/{instance}/simplified-tags")
+            if tags.get("Modality") != "SR":
+                continue
+            path = os.path.join(self.folder, instance + ".dcm")
+            with open(path, "wb") as f:
+                f.write(self.call(f"/instances/{instance}/file"))
+            sr = pydicom.dcmread(path)
+            ref = sr.ContentSequence[-1].ReferencedSOPSequence[0].ReferencedSOPInstanceUID
+            found.setdefault(ref, []).append((sr, path))
+        return found
+
+
+def patient(k):
+    return {"PatientName": f"Wisniewska^Halina{k}", "PatientID": f"MRN55{k:02d}83",
+            "PatientBirthDate": f"1979{k % 12 + 1:02d}14", "AccessionNumber": f"AC7{k:02d}31"}
+
+
+def make_film(folder, k, film, modality="CR"):
+    path = os.path.join(folder, f"film{k}.dcm")
+    cmd = ["img2dcm", film, path, "-k", f"Modality={modality}", "-k", "BodyPartExamined=CHEST"]
+    for key, value in patient(k).items():
+        cmd += ["-k", f"{key}={value}"]
+    if subprocess.run(cmd, capture_output=True).returncode != 0:
+        skip("img2dcm cannot convert the sample films")
+    return path
+
+
+def pacs(archive, state, *extra, password=PASSWORD, wait=True):
+    pw = os.path.join(os.path.dirname(state), "password")
+    with open(pw, "w") as f:
+        f.write(password + "\n")
+    cmd = [cxr_run, "pacs", "--url", archive.url, "--user", USER, "--password-file", pw,
+           "--state", state, "--interval", "1", *extra]
+    if not wait:
+        return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    printed.append(done.stdout + done.stderr)
+    return done
+
+
+def classify_locally(path):
+    """what cxrclassify says of the file: (label, P(PNEUMONIA))"""
+    out = path + ".jsonl"
+    subprocess.run(["gst-launch-1.0", "-q", "filesrc", f"location={path}", "!", "cxrdicomdec",
+                    "!", "cxrclassify", "!", "cxrmetasink", f"location={out}"],
+                   env=env, check=True, capture_output=True)
+    with open(out) as f:
+        line = json.loads(f.readline())
+    return line["label"], line["probabilities"][1]
+
+
+def broken_copy(path, out):
+    """the film with its JPEG data overwritten past the first bytes"""
+    data = bytearray(open(path, "rb").read())
+    start = data.find(b"\xff\xd8\xff")
+    data[start + 2:start + 602] = b"\x00" * 600
+    open(out, "wb").write(data)
+    return out
+
+
+def check_reports(archive, local, label):
+    found = archive.reports()
+    for uid, (path, (truth_label, p)) in local.items():
+        reports = found.get(uid, [])
+        if len(reports) != 1:
+            check(f"{label}: {os.path.basename(path)} has exactly one report", False,
+                  f"{len(reports)} reports")
+            continue
+        sr, sr_path = reports[0]
+        image = pydicom.dcmread(path)
+        items = {i.ConceptNameCodeSequence[0].CodeMeaning: i for i in sr.ContentSequence}
+        said = ("PNEUMONIA" if items["Finding"].ConceptCodeSequence[0].CodeValue == "233604007"
+                else "NORMAL")
+        sr_p = float(items["Probability of pneumonia"].MeasuredValueSequence[0].NumericValue)
+        dump = subprocess.run(["dsrdump", sr_path], capture_output=True, text=True)
+        check(f"{label}: {os.path.basename(path)}: one report in its study, read by dsrdump "
+              "and pydicom, the finding cxrclassify gives the file",
+              sr.StudyInstanceUID == image.StudyInstanceUID and dump.returncode == 0
+              and said == truth_label and abs(sr_p - p) < 1e-4
+              and str(sr.PatientID) == str(image.PatientID),
+              f"{said} {sr_p:.4f} against {truth_label} {p:.4f}")
+    return found
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    archive = Archive(tmp)
+    archive.start()
+    try:
+        films_dir = os.path.join(tmp, "films")
+        os.mkdir(films_dir)
+        local = {}
+        for k, film in enumerate(films[:4]):
+            path = make_film(films_dir, k, film)
+            archive.upload(path)
+            local[pydicom.dcmread(path).SOPInstanceUID] = (path, classify_locally(path))
+        ct = make_film(films_dir, 90, films[0], modality="CT")
+        archive.upload(ct)
+        broken = broken_copy(make_film(films_dir, 91, films[1]), os.path.join(films_dir, "broken.dcm"))
+        archive.upload(broken)
+        # film 0's own report, made here: skipped as no image, and the one
+        # cxr-run makes of film 0 is the same instance (the same UIDs)
+        reports_dir = os.path.join(tmp, "local-reports")
+        subprocess.run(["gst-launch-1.0", "-q", "filesrc", f"location={films_dir}/film0.dcm",
+                        "!", "cxrdicomdec", "!", "cxrclassify", "!", "cxrdicomsink",
+                        f"location={reports_dir}"], env=env, check=True, capture_output=True)
+        for report in glob.glob(os.path.join(reports_dir, "*.dcm")):
+            archive.upload(report)
+        state = os.path.join(tmp, "state.json")
+
+        # a wrong password first: nothing done, the state file not written
+        done = pacs(archive, state, "--once", password="not-" + PASSWORD)
+        check("a wrong password: exit 1 and a message that says so",
+              done.returncode == 1 and "refused the credentials" in done.stderr, done.stderr[-300:])
+        check("a wrong password: no state file, nothing stored",
+              not os.path.exists(state) and len(archive.reports()) == 1)
+        # no archive there
+        os.mkdir(os.path.join(tmp, "absent"))
+        absent = Archive(os.path.join(tmp, "absent"))       # never started
+        done = pacs(absent, state, "--once")
+        check("no archive at the address: exit 1 and a message that says so",
+              done.returncode == 1 and "cannot reach the archive" in done.stderr, done.stderr[-300:])
+
+        done = pacs(archive, state, "--once")
+        check("--once: exit 0", done.returncode == 0, done.stderr[-500:])
+        check("--once: the broken film said, the CT image skipped",
+              "4 classified and stored, 2 not chest radiographs (skipped), 0 not answered, "
+              "1 could not be read" in done.stderr, done.stderr[-300:])
+        found = check_reports(archive, local, "--once")
+        check("--once: no report for the CT image or the broken film", len(found) == len(local))
+        n_instances = len(archive.get("/instances"))
+        done = pacs(archive, state, "--once")
+        check("a second --once stores nothing new",
+              done.returncode == 0 and "0 classified" in done.stderr
+              and len(archive.get("/instances")) == n_instances, done.stderr[-300:])
+
+        # SIGKILL after the first report of a new batch, then a restart
+        for k, film in enumerate(films[4:8] + films[:2], start=10):
+            path = make_film(films_dir, k, film)
+            archive.upload(path)
+            local[pydicom.dcmread(path).SOPInstanceUID] = (path, classify_locally(path))
+        follower = pacs(archive, state, wait=False)
+        first = follower.stdout.readline()
+        follower.send_signal(signal.SIGKILL)
+        follower.wait()
+        printed.append(first)
+        check("following: the first report comes", "report stored" in first, first)
+        done = pacs(archive, state, "--once")
+        check("after SIGKILL, --once goes on", done.returncode == 0, done.stderr[-300:])
+        check_reports(archive, local, "after SIGKILL")
+
+        # the archive goes away while cxr-run follows it, and comes back
+        follower = pacs(archive, state, wait=False)
+        time.sleep(2)
+        archive.stop()
+        time.sleep(3)
+        for k, film in enumerate(films[2:4], start=30):
+            path = make_film(films_dir, k, film)
+            local[pydicom.dcmread(path).SOPInstanceUID] = (path, classify_locally(path))
+        archive.start()
+        for k in (30, 31):
+            archive.upload(os.path.join(films_dir, f"film{k}.dcm"))
+        deadline = time.time() + 120
+        while time.time() < deadline and sum(
+                len(v) for v in archive.reports().values()) < len(local):
+            time.sleep(1)
+        follower.send_signal(signal.SIGTERM)
+        out, _ = follower.communicate(timeout=60)
+        printed.append(out)
+        check("the archive gone: said, and cxr-run keeps following",
+              "cannot reach the archive" in out, out[-300:])
+        check_reports(archive, local, "after the archive came back")
+
+        with open(state) as f:
+            state_text = f.read()
+        everything = "".join(printed) + state_text
+        leaked = [v for k in list(range(4)) + list(range(10, 16)) + [30, 31, 90, 91]
+                  for v in patient(k).values() if v in everything or v.replace("^", " ") in everything]
+        check("no patient value in what cxr-run printed or in its state file", not leaked,
+              f"{len(everything)} characters; found {leaked}")
+        check("the password in nothing cxr-run printed", PASSWORD not in everything)
+    finally:
+        archive.stop()
+
+finish("pacs")
