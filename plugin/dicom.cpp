@@ -7,6 +7,7 @@
  * never reach stderr. Error texts carry attribute names, transfer syntax
  * UIDs and DCMTK condition texts only. */
 #include "dicom.h"
+#include "dicomfile.h"
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dctk.h>
@@ -502,6 +503,26 @@ cxr_dicom_get_study_instance_uid (const CxrDicom * d)
   return d->study_uid;
 }
 
+GBytes *
+cxr_dicom_file_bytes (DcmFileFormat & file, OFCondition & cond)
+{
+  /* the length the file says it needs, and room for its meta header */
+  Uint32 length = file.calcElementLength (EXS_LittleEndianExplicit,
+      EET_ExplicitLength) + 4096;
+  std::string bytes (length, '\0');
+  DcmOutputBufferStream out (&bytes[0], length);
+  void *buffer;
+  offile_off_t written;
+
+  file.transferInit ();
+  cond = file.write (out, EXS_LittleEndianExplicit, EET_ExplicitLength, NULL);
+  file.transferEnd ();
+  if (cond.bad ())
+    return NULL;
+  out.flushBuffer (buffer, written);
+  return g_bytes_new (buffer, written);
+}
+
 extern "C" GBytes *
 cxr_dicom_get_header (CxrDicom * d, GError ** error)
 {
@@ -513,23 +534,12 @@ cxr_dicom_get_header (CxrDicom * d, GError ** error)
     /* write in an uncompressed syntax whatever the image was in */
     header.getMetaInfo ()->putAndInsertString (DCM_TransferSyntaxUID,
         UID_LittleEndianExplicitTransferSyntax);
-    Uint32 length = header.calcElementLength (EXS_LittleEndianExplicit,
-        EET_ExplicitLength) + 1024;
-    std::string bytes (length, '\0');
-    DcmOutputBufferStream out (&bytes[0], length);
-    header.transferInit ();
-    OFCondition cond = header.write (out, EXS_LittleEndianExplicit,
-        EET_ExplicitLength, NULL);
-    header.transferEnd ();
-    if (cond.bad ()) {
+    OFCondition cond;
+    GBytes *bytes = cxr_dicom_file_bytes (header, cond);
+    if (!bytes)
       fail (error, CXR_DICOM_ERROR_DECODE,
           std::string ("cannot copy the DICOM header: ") + cond.text ());
-      return NULL;
-    }
-    void *buffer;
-    offile_off_t written;
-    out.flushBuffer (buffer, written);
-    return g_bytes_new (buffer, written);
+    return bytes;
   } catch (const std::exception & e) {
     fail (error, CXR_DICOM_ERROR_DECODE,
         std::string ("cannot copy the DICOM header: ") + e.what ());

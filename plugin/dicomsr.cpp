@@ -1,11 +1,11 @@
 /* The structured report of dicomsr.h, with DCMTK's dcmsr (C++17). */
 #include "dicomsr.h"
 #include "dicom.h"
+#include "dicomfile.h"
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dctk.h>
 #include <dcmtk/dcmdata/dcistrmb.h>
-#include <dcmtk/dcmdata/dcostrmb.h>
 #include <dcmtk/dcmsr/dsrdoc.h>
 
 #include <cstring>
@@ -172,23 +172,13 @@ build (GBytes * source, const CxrDicomFinding * f, gchar ** sop_uid,
               report_uid.c_str ())).bad ())
     return fail (error, std::string ("cannot write the structured report: ")
         + cond.text ());
-  Uint32 length = report.calcElementLength (EXS_LittleEndianExplicit,
-      EET_ExplicitLength) + 4096;
-  std::string bytes (length, '\0');
-  DcmOutputBufferStream out (&bytes[0], length);
-  report.transferInit ();
-  cond = report.write (out, EXS_LittleEndianExplicit, EET_ExplicitLength,
-      NULL);
-  report.transferEnd ();
-  if (cond.bad ())
+  GBytes *bytes = cxr_dicom_file_bytes (report, cond);
+  if (!bytes)
     return fail (error, std::string ("cannot encode the structured report: ")
         + cond.text ());
-  void *buffer;
-  offile_off_t written;
-  out.flushBuffer (buffer, written);
   if (sop_uid)
     *sop_uid = g_strdup (report_uid.c_str ());
-  return g_bytes_new (buffer, written);
+  return bytes;
 }
 
 extern "C" GBytes *
