@@ -35,10 +35,11 @@
  * after are printed.
  *
  * pacs: the chest radiographs that reach an archive, classified, and a
- * structured report of each stored back (pacs.c). */
-#include "pacs.h"
-
+ * structured report of each stored back: cxr-run-pacs (pacs.c), a program
+ * of its own beside this one, so that the other jobs do not load the HTTP
+ * client's libraries. */
 #include <gst/gst.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -316,6 +317,21 @@ set_property (GstElement * element, const gchar * setting)
   return ok;
 }
 
+/* execs cxr-run-pacs, found beside this program, with the arguments after
+ * "pacs" */
+static int
+run_pacs (char **argv)
+{
+  gchar *self = g_file_read_link ("/proc/self/exe", NULL);
+  gchar *dir = self ? g_path_get_dirname (self) : g_strdup (".");
+  gchar *pacs = g_build_filename (dir, "cxr-run-pacs", NULL);
+
+  argv[1] = pacs;
+  execv (pacs, argv + 1);
+  fprintf (stderr, "cxr-run: cannot run %s: %s\n", pacs, g_strerror (errno));
+  return 1;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -328,9 +344,9 @@ main (int argc, char **argv)
   Job job = { 0 };
   GstBus *bus;
 
-  gst_init (&argc, &argv);
   if (argc >= 2 && strcmp (argv[1], "pacs") == 0)
-    return cxr_run_pacs (argc - 2, argv + 2);
+    return run_pacs (argv);
+  gst_init (&argc, &argv);
   if (argc < 3)
     return usage ();
   command = argv[1];

@@ -1,4 +1,4 @@
-/* cxr-run pacs — classifies the chest radiographs that reach an archive and
+/* cxr-run-pacs (what `cxr-run pacs` runs) — classifies the chest radiographs that reach an archive and
  * stores a structured report of each back into it.
  *
  *   cxr-run pacs --url URL [--user NAME --password-file FILE] [--once]
@@ -26,8 +26,6 @@
  * Patient data goes only into the reports sent back to the same archive:
  * what is printed names instances by the archive's own ids. */
 #define _GNU_SOURCE             /* memmem */
-#include "pacs.h"
-
 #include <curl/curl.h>
 #include <glib/gstdio.h>
 #include <gst/app/gstappsrc.h>
@@ -456,7 +454,7 @@ read_password (const char *file, GError ** error)
 }
 
 int
-cxr_run_pacs (int argc, char **argv)
+main (int argc, char **argv)
 {
   const char *url = NULL, *user = g_getenv ("CXR_PACS_USER");
   const char *password_file = NULL, *model = NULL;
@@ -470,7 +468,8 @@ cxr_run_pacs (int argc, char **argv)
   gint64 since;
   int status = 0;
 
-  for (int i = 0; i < argc; i++) {
+  gst_init (&argc, &argv);
+  for (int i = 1; i < argc; i++) {
     if (i + 1 < argc && strcmp (argv[i], "--url") == 0)
       url = argv[++i];
     else if (i + 1 < argc && strcmp (argv[i], "--user") == 0)
