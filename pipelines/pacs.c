@@ -2,17 +2,21 @@
  * stores a structured report of each back into it.
  *
  *   cxr-run pacs --url URL [--user NAME --password-file FILE] [--once]
- *                [--model FILE] [--state FILE] [--interval SECONDS]
+ *                [--ca-file FILE] [--capture] [--model FILE] [--state FILE]
+ *                [--interval SECONDS]
  *
  * The archive is followed through Orthanc's change feed (/changes: DICOMweb
  * has no feed of new instances); each new instance's modality and body part
  * are looked up, and the chest radiographs (modality CR or DX, body part
  * CHEST or none) are fetched with WADO-RS and classified by
  *
- *   appsrc ! cxrdicomdec ! cxrclassify ! cxrdicomsink
+ *   appsrc ! cxrdicomdec ! cxrclassify ! cxrdicomsink url=URL/dicom-web
  *
- * whose report is stored back with STOW-RS. Other instances (the reports
- * themselves among them) are skipped and counted. Where the feed has got to
+ * which stores its report back with STOW-RS; with --capture also a picture
+ * of the film with the label and the heatmap burned in (cxrclassify
+ * heatmap=true ! videoconvert ! cxroverlay ! cxrdicomsink capture=true).
+ * Other instances (the reports and pictures themselves among them) are
+ * skipped and counted. Where the feed has got to
  * is kept in the state file (default cxr-pacs-state.json), rewritten
  * atomically after each instance, so a restart goes on where it stopped;
  * a report's UIDs come from its image's and the model's, so a film handled
@@ -22,11 +26,12 @@
  *
  * Credentials: --user, or CXR_PACS_USER; the password from the first line
  * of --password-file, or CXR_PACS_PASSWORD. Never on the command line, never
- * printed. An https URL is checked against the system's certificates.
+ * printed. An https archive's certificate is checked against the system's
+ * certificates, or those of --ca-file.
  * Patient data goes only into the reports sent back to the same archive:
  * what is printed names instances by the archive's own ids. */
-#define _GNU_SOURCE             /* memmem */
-#include <curl/curl.h>
+#include "dicomweb.h"
+
 #include <glib/gstdio.h>
 #include <gst/app/gstappsrc.h>
 #include <json-glib/json-glib.h>
@@ -35,10 +40,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* what every film's pipeline is given */
 typedef struct {
-  CURL *curl;
-  gchar *url;                   /* without a trailing slash */
-} Archive;
+  const gchar *url;             /* the archive's root (Orthanc's API) */
+  const gchar *user, *password_file, *ca_file, *model;
+  gboolean capture;
+} Settings;
 
 typedef struct {
   guint classified, skipped, unanswered, failed;
@@ -53,146 +60,29 @@ on_signal (int sig)
   stopping = 1;
 }
 
-static size_t
-collect (char *data, size_t size, size_t n, void *bytes)
-{
-  g_byte_array_append (bytes, (const guint8 *) data, size * n);
-  return size * n;
-}
-
-/* HTTP to the archive: body appended to reply, the status returned; 0,
- * with the error, when the archive cannot be reached. content_type of the
- * reply when asked for. */
-static long
-request (Archive * a, const char *method, const char *path,
-    const char *accept, const char *content_type, const guint8 * body,
-    gsize size, GByteArray * reply, gchar ** reply_type, GError ** error)
-{
-  gchar *url = g_strconcat (a->url, path, NULL);
-  struct curl_slist *headers = NULL;
-  gchar *h;
-  long status = 0;
-  CURLcode rc;
-
-  if (accept) {
-    h = g_strconcat ("Accept: ", accept, NULL);
-    headers = curl_slist_append (headers, h);
-    g_free (h);
-  }
-  if (content_type) {
-    h = g_strconcat ("Content-Type: ", content_type, NULL);
-    headers = curl_slist_append (headers, h);
-    g_free (h);
-  }
-  curl_easy_setopt (a->curl, CURLOPT_URL, url);
-  curl_easy_setopt (a->curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt (a->curl, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt (a->curl, CURLOPT_WRITEDATA, reply);
-  if (strcmp (method, "POST") == 0) {
-    curl_easy_setopt (a->curl, CURLOPT_POST, 1L);
-    curl_easy_setopt (a->curl, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt (a->curl, CURLOPT_POSTFIELDSIZE_LARGE,
-        (curl_off_t) size);
-  } else
-    curl_easy_setopt (a->curl, CURLOPT_HTTPGET, 1L);
-  rc = curl_easy_perform (a->curl);
-  if (rc != CURLE_OK)
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_HOST_UNREACHABLE,
-        "cannot reach the archive at %s: %s", a->url, curl_easy_strerror (rc));
-  else {
-    char *type = NULL;
-    curl_easy_getinfo (a->curl, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_getinfo (a->curl, CURLINFO_CONTENT_TYPE, &type);
-    if (reply_type)
-      *reply_type = g_strdup (type);
-    if (status == 401 || status == 403)
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
-          "the archive at %s refused the credentials (HTTP %ld): check the "
-          "user name and the password file", a->url, status);
-    else if (status >= 400)
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
-          "the archive at %s answered HTTP %ld to %s %s", a->url, status,
-          method, path);
-  }
-  curl_slist_free_all (headers);
-  g_free (url);
-  return rc == CURLE_OK && status < 400 ? status : 0;
-}
-
 /* GET path as JSON; NULL with the error */
 static JsonNode *
-get_json (Archive * a, const char *path, GError ** error)
+get_json (CxrDicomWeb * web, const char *path, GError ** error)
 {
-  GByteArray *reply = g_byte_array_new ();
+  GBytes *reply = cxr_dicomweb_get (web, path, "application/json", NULL,
+      error);
+  JsonParser *parser;
   JsonNode *node = NULL;
-
-  if (request (a, "GET", path, "application/json", NULL, NULL, 0, reply,
-          NULL, error)) {
-    g_byte_array_append (reply, (const guint8 *) "", 1);
-    node = json_from_string ((const char *) reply->data, error);
-  }
-  g_byte_array_unref (reply);
-  return node;
-}
-
-/* The first part of a multipart/related reply whose Content-Type says
- * boundary=...; NULL when there is none */
-static GBytes *
-first_part (GByteArray * reply, const char *content_type)
-{
-  const char *b = content_type ? strstr (content_type, "boundary=") : NULL;
-  gchar *boundary, *delimiter;
-  const guint8 *start, *end;
-  GBytes *part = NULL;
-
-  if (!b)
-    return NULL;
-  b += strlen ("boundary=");
-  boundary = g_strndup (b + (*b == '"'), strcspn (b + (*b == '"'), "\";\r\n"));
-  delimiter = g_strconcat ("\r\n--", boundary, NULL);
-  /* the body begins after the first boundary line's headers */
-  start = memmem (reply->data, reply->len, delimiter + 2,
-      strlen (delimiter) - 2);
-  if (start)
-    start = memmem (start, reply->data + reply->len - start, "\r\n\r\n", 4);
-  if (start) {
-    start += 4;
-    end = memmem (start, reply->data + reply->len - start, delimiter,
-        strlen (delimiter));
-    if (end)
-      part = g_bytes_new (start, end - start);
-  }
-  g_free (delimiter);
-  g_free (boundary);
-  return part;
-}
-
-/* STOW-RS of one DICOM file into the archive */
-static gboolean
-store (Archive * a, GBytes * file, GError ** error)
-{
-  const char *boundary = "gst-cxr-part-5f0c2a";
-  gchar *type = g_strdup_printf ("multipart/related; type=\"application/"
-      "dicom\"; boundary=%s", boundary);
-  gchar *head = g_strdup_printf ("--%s\r\nContent-Type: application/dicom"
-      "\r\n\r\n", boundary);
-  gchar *tail = g_strdup_printf ("\r\n--%s--\r\n", boundary);
-  GByteArray *body = g_byte_array_new (), *reply = g_byte_array_new ();
   gsize size;
-  const guint8 *data = g_bytes_get_data (file, &size);
-  gboolean ok;
 
-  g_byte_array_append (body, (const guint8 *) head, strlen (head));
-  g_byte_array_append (body, data, size);
-  g_byte_array_append (body, (const guint8 *) tail, strlen (tail));
-  ok = request (a, "POST", "/dicom-web/studies", "application/dicom+json",
-      type, body->data, body->len, reply, NULL, error) != 0;
-  g_byte_array_unref (body);
-  g_byte_array_unref (reply);
-  g_free (type);
-  g_free (head);
-  g_free (tail);
-  return ok;
+  if (!reply)
+    return NULL;
+  parser = json_parser_new ();
+  const gchar *data = g_bytes_get_data (reply, &size);
+  if (json_parser_load_from_data (parser, data, size, NULL)
+      && json_parser_get_root (parser))
+    node = json_node_copy (json_parser_get_root (parser));
+  else
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+        "the archive's reply to %s is not JSON", path);
+  g_object_unref (parser);
+  g_bytes_unref (reply);
+  return node;
 }
 
 /* A string tag of the instance's simplified tags, or "" */
@@ -217,39 +107,43 @@ is_chest_radiograph (JsonObject * tags)
 }
 
 typedef struct {
-  GBytes *report;               /* what cxrdicomsink wrote */
+  guint stored;                 /* objects cxrdicomsink stored */
   gchar *label;
   gdouble probability;
-  gchar *error;
+  GError *error;                /* the film's pipeline's, if any */
+  gboolean archive_failed;      /* the error is the archive's */
 } Answer;
 
-/* film through cxrdicomdec ! cxrclassify ! cxrdicomsink into folder; the
- * report, or NULL when the film was not answered (answer->error says why
- * when it could not be read) */
+/* film through cxrdicomdec ! cxrclassify ! cxrdicomsink, which stores what
+ * it makes of it in the archive */
 static void
-classify (GBytes * film, const char *model, const char *folder,
-    Answer * answer)
+classify (GBytes * film, const Settings * set, Answer * answer)
 {
   GError *error = NULL;
-  GstElement *pipeline = gst_parse_launch ("appsrc name=src ! cxrdicomdec ! "
-      "cxrclassify name=classify ! cxrdicomsink name=sink", &error);
+  gchar *description = g_strconcat ("appsrc name=src ! cxrdicomdec ! "
+      "cxrclassify name=classify post-messages=true ", set->capture ?
+      "heatmap=true ! videoconvert ! cxroverlay ! cxrdicomsink name=sink "
+      "capture=true" : "! cxrdicomsink name=sink", NULL);
+  GstElement *pipeline = gst_parse_launch (description, &error);
   GstElement *src, *sink, *classifier;
+  gchar *dicomweb = g_strconcat (set->url, "/dicom-web", NULL);
   GstBus *bus;
   gboolean done = FALSE;
 
+  g_free (description);
   memset (answer, 0, sizeof *answer);
   if (!pipeline) {
-    answer->error = g_strdup (error->message);
-    g_error_free (error);
+    answer->error = error;
+    g_free (dicomweb);
     return;
   }
   src = gst_bin_get_by_name (GST_BIN (pipeline), "src");
   sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
   classifier = gst_bin_get_by_name (GST_BIN (pipeline), "classify");
-  g_object_set (sink, "location", folder, NULL);
-  g_object_set (classifier, "post-messages", TRUE, NULL);
-  if (model)
-    g_object_set (classifier, "model", model, NULL);
+  g_object_set (sink, "url", dicomweb, "user", set->user, "password-file",
+      set->password_file, "ca-file", set->ca_file, NULL);
+  if (set->model)
+    g_object_set (classifier, "model", set->model, NULL);
   gst_app_src_push_buffer (GST_APP_SRC (src), gst_buffer_new_wrapped_bytes
       (film));
   gst_app_src_end_of_stream (GST_APP_SRC (src));
@@ -261,26 +155,22 @@ classify (GBytes * film, const char *model, const char *folder,
     const GstStructure *s = gst_message_get_structure (msg);
 
     if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
-      gst_message_parse_error (msg, &error, NULL);
-      answer->error = g_strdup (error->message);
-      g_clear_error (&error);
+      gst_message_parse_error (msg, &answer->error, NULL);
+      /* the sink's resource errors are the archive's or the
+       * credentials'; any other is the film's */
+      answer->archive_failed = GST_MESSAGE_SRC (msg) == GST_OBJECT (sink)
+          && answer->error->domain == GST_RESOURCE_ERROR;
       done = TRUE;
     } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS)
       done = TRUE;
-    else if (gst_structure_has_name (s, "cxrdicomsink")) {
-      gchar *contents;
-      gsize size;
-      const char *path = gst_structure_get_string (s, "path");
-      if (g_file_get_contents (path, &contents, &size, NULL))
-        answer->report = g_bytes_new_take (contents, size);
-      g_unlink (path);
-    } else if (gst_structure_has_name (s, "cxrclassify")) {
-      const gchar *label = gst_structure_get_string (s, "label");
-      g_free (answer->label);
-      answer->label = g_strdup (label);
+    else if (gst_structure_has_name (s, "cxrdicomsink"))
+      answer->stored++;
+    else if (gst_structure_has_name (s, "cxrclassify")) {
       const GValue *p = gst_structure_get_value (s, "probabilities");
       guint n = p && GST_VALUE_HOLDS_ARRAY (p) ? gst_value_array_get_size (p)
           : 0;
+      g_free (answer->label);
+      answer->label = g_strdup (gst_structure_get_string (s, "label"));
       /* the positive class is the last */
       if (n > 0)
         answer->probability = g_value_get_double (gst_value_array_get_value
@@ -294,19 +184,20 @@ classify (GBytes * film, const char *model, const char *folder,
   gst_object_unref (sink);
   gst_object_unref (classifier);
   gst_object_unref (pipeline);
+  g_free (dicomweb);
 }
 
 /* One new instance: FALSE, with the error, only when the archive failed
  * (then the instance is to be handled again); a film that cannot be read or
  * is not for the model is counted and done. */
 static gboolean
-handle_instance (Archive * a, const char *id, const char *model,
-    const char *folder, Counts * counts, GError ** error)
+handle_instance (CxrDicomWeb * web, const char *id, const Settings * set,
+    Counts * counts, GError ** error)
 {
   gchar *path = g_strdup_printf ("/instances/%s/simplified-tags", id);
-  JsonNode *node = get_json (a, path, error);
+  JsonNode *node = get_json (web, path, error);
   JsonObject *tags;
-  GByteArray *reply;
+  GBytes *reply;
   gchar *type = NULL;
   GBytes *film;
   Answer answer;
@@ -325,44 +216,43 @@ handle_instance (Archive * a, const char *id, const char *model,
       tag (tags, "StudyInstanceUID"), tag (tags, "SeriesInstanceUID"),
       tag (tags, "SOPInstanceUID"));
   json_node_unref (node);
-  reply = g_byte_array_new ();
   /* transfer-syntax=*: the file as it was stored, not transcoded by the
    * archive (which fails on a broken image before cxrdicomdec could say
    * what is wrong with it) */
-  if (!request (a, "GET", path, "multipart/related; type=\"application/"
-          "dicom\"; transfer-syntax=*", NULL, NULL, 0, reply, &type, error)) {
-    g_free (path);
-    g_byte_array_unref (reply);
-    return FALSE;
-  }
+  reply = cxr_dicomweb_get (web, path, "multipart/related; type=\"application/"
+      "dicom\"; transfer-syntax=*", &type, error);
   g_free (path);
-  film = first_part (reply, type);
-  g_byte_array_unref (reply);
+  if (!reply)
+    return FALSE;
+  film = cxr_dicomweb_first_part (reply, type);
+  g_bytes_unref (reply);
   g_free (type);
   if (!film) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
         "the archive's WADO-RS reply for instance %s holds no DICOM part", id);
     return FALSE;
   }
-  classify (film, model, folder, &answer);
+  classify (film, set, &answer);
   g_bytes_unref (film);
-  if (answer.report) {
-    if ((ok = store (a, answer.report, error))) {
-      counts->classified++;
-      printf ("%s: %s, P(PNEUMONIA) %.3f; report stored\n", id,
-          answer.label ? answer.label : "?", answer.probability);
-    }
-    g_bytes_unref (answer.report);
+  if (answer.archive_failed) {
+    g_propagate_error (error, answer.error);
+    answer.error = NULL;
+    ok = FALSE;
   } else if (answer.error) {
     counts->failed++;
-    printf ("%s: not classified: %s\n", id, answer.error);
+    printf ("%s: not classified: %s\n", id, answer.error->message);
+  } else if (answer.stored > 0) {
+    counts->classified++;
+    printf ("%s: %s, P(PNEUMONIA) %.3f; %s stored\n", id,
+        answer.label ? answer.label : "?", answer.probability,
+        answer.stored > 1 ? "report and picture" : "report");
   } else {
     counts->unanswered++;
     printf ("%s: not answered (not a chest X-ray for this model)\n", id);
   }
   fflush (stdout);
   g_free (answer.label);
-  g_free (answer.error);
+  g_clear_error (&answer.error);
   return ok;
 }
 
@@ -400,12 +290,12 @@ write_state (const char *state, gint64 since, GError ** error)
  * written after it; FALSE with the error when the archive failed. *done:
  * the feed has nothing more now. */
 static gboolean
-follow (Archive * a, gint64 * since, const char *state, const char *model,
-    const char *folder, Counts * counts, gboolean * done, GError ** error)
+follow (CxrDicomWeb * web, gint64 * since, const char *state,
+    const Settings * set, Counts * counts, gboolean * done, GError ** error)
 {
   gchar *path = g_strdup_printf ("/changes?since=%" G_GINT64_FORMAT
       "&limit=100", *since);
-  JsonNode *node = get_json (a, path, error);
+  JsonNode *node = get_json (web, path, error);
   JsonObject *feed;
   JsonArray *changes;
   gboolean ok = TRUE;
@@ -413,8 +303,15 @@ follow (Archive * a, gint64 * since, const char *state, const char *model,
   g_free (path);
   if (!node)
     return FALSE;
-  feed = json_node_get_object (node);
-  changes = json_object_get_array_member (feed, "Changes");
+  feed = JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+  changes = feed && json_object_has_member (feed, "Changes") ?
+      json_object_get_array_member (feed, "Changes") : NULL;
+  if (!changes) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "the archive's "
+        "/changes is not Orthanc's change feed: is the URL Orthanc's root?");
+    json_node_unref (node);
+    return FALSE;
+  }
   for (guint i = 0; ok && !stopping && changes
       && i < json_array_get_length (changes); i++) {
     JsonObject *c = json_array_get_object_element (changes, i);
@@ -422,8 +319,8 @@ follow (Archive * a, gint64 * since, const char *state, const char *model,
 
     if (g_strcmp0 (json_object_get_string_member (c, "ChangeType"),
             "NewInstance") == 0)
-      ok = handle_instance (a, json_object_get_string_member (c, "ID"),
-          model, folder, counts, error);
+      ok = handle_instance (web, json_object_get_string_member (c, "ID"),
+          set, counts, error);
     if (ok) {
       *since = seq;
       ok = write_state (state, seq, error);
@@ -438,52 +335,39 @@ follow (Archive * a, gint64 * since, const char *state, const char *model,
   return ok;
 }
 
-static gchar *
-read_password (const char *file, GError ** error)
-{
-  gchar *contents;
-
-  if (!file) {
-    const char *env = g_getenv ("CXR_PACS_PASSWORD");
-    return env ? g_strdup (env) : NULL;
-  }
-  if (!g_file_get_contents (file, &contents, NULL, error))
-    return NULL;
-  contents[strcspn (contents, "\r\n")] = '\0';
-  return contents;
-}
-
 int
 main (int argc, char **argv)
 {
-  const char *url = NULL, *user = g_getenv ("CXR_PACS_USER");
-  const char *password_file = NULL, *model = NULL;
+  Settings set = { .user = NULL };
   const char *state = "cxr-pacs-state.json";
   gboolean once = FALSE, done = FALSE;
   int interval = 5;
   GError *error = NULL;
-  gchar *password = NULL, *folder;
   Counts counts = { 0 };
-  Archive a = { 0 };
+  CxrDicomWeb *web;
   gint64 since;
   int status = 0;
 
   gst_init (&argc, &argv);
   for (int i = 1; i < argc; i++) {
     if (i + 1 < argc && strcmp (argv[i], "--url") == 0)
-      url = argv[++i];
+      set.url = argv[++i];
     else if (i + 1 < argc && strcmp (argv[i], "--user") == 0)
-      user = argv[++i];
+      set.user = argv[++i];
     else if (i + 1 < argc && strcmp (argv[i], "--password-file") == 0)
-      password_file = argv[++i];
+      set.password_file = argv[++i];
+    else if (i + 1 < argc && strcmp (argv[i], "--ca-file") == 0)
+      set.ca_file = argv[++i];
     else if (i + 1 < argc && strcmp (argv[i], "--model") == 0)
-      model = argv[++i];
+      set.model = argv[++i];
     else if (i + 1 < argc && strcmp (argv[i], "--state") == 0)
       state = argv[++i];
     else if (i + 1 < argc && strcmp (argv[i], "--interval") == 0)
       interval = atoi (argv[++i]);
     else if (strcmp (argv[i], "--once") == 0)
       once = TRUE;
+    else if (strcmp (argv[i], "--capture") == 0)
+      set.capture = TRUE;
     else {
       fprintf (stderr, "cxr-run pacs: unknown argument '%s' (the password "
           "goes in --password-file or CXR_PACS_PASSWORD, never on the "
@@ -492,48 +376,39 @@ main (int argc, char **argv)
     }
   }
   interval = MAX (interval, 1);
-  if (!url) {
+  if (!set.url) {
     fprintf (stderr, "cxr-run pacs: needs --url, the archive's address\n");
     return 2;
   }
-  password = read_password (password_file, &error);
-  if (error) {
-    fprintf (stderr, "cxr-run pacs: cannot read the password file: %s\n",
-        error->message);
+  web = cxr_dicomweb_new (set.url, set.user, set.password_file, set.ca_file,
+      &error);
+  if (!web) {
+    fprintf (stderr, "cxr-run pacs: %s\n", error->message);
+    g_error_free (error);
     return 2;
   }
   since = read_state (state, &error);
   if (error) {
     fprintf (stderr, "cxr-run pacs: %s\n", error->message);
+    g_error_free (error);
+    cxr_dicomweb_free (web);
     return 2;
   }
-
-  curl_global_init (CURL_GLOBAL_DEFAULT);
-  a.curl = curl_easy_init ();
-  a.url = g_strdup (url);
-  while (*a.url && a.url[strlen (a.url) - 1] == '/')
-    a.url[strlen (a.url) - 1] = '\0';
-  if (user)
-    curl_easy_setopt (a.curl, CURLOPT_USERNAME, user);
-  if (password)
-    curl_easy_setopt (a.curl, CURLOPT_PASSWORD, password);
-  /* https: the peer's certificate and name are checked (curl's defaults,
-   * said here so that no one turns them off by accident) */
-  curl_easy_setopt (a.curl, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt (a.curl, CURLOPT_SSL_VERIFYHOST, 2L);
-  curl_easy_setopt (a.curl, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt (a.curl, CURLOPT_CONNECTTIMEOUT, 10L);
-  curl_easy_setopt (a.curl, CURLOPT_TIMEOUT, 300L);
+  /* the films' pipelines store at url/dicom-web */
+  gchar *root = g_strdup (set.url);
+  while (*root && root[strlen (root) - 1] == '/')
+    root[strlen (root) - 1] = '\0';
+  set.url = root;
   signal (SIGINT, on_signal);
   signal (SIGTERM, on_signal);
-  folder = g_dir_make_tmp ("cxr-pacs-XXXXXX", NULL);
 
   while (!stopping) {
-    if (!follow (&a, &since, state, model, folder, &counts, &done, &error)) {
+    if (!follow (web, &since, state, &set, &counts, &done, &error)) {
       fprintf (stderr, "cxr-run pacs: %s\n", error->message);
-      /* credentials do not get better by asking again */
-      if (once || g_error_matches (error, G_IO_ERROR,
-              G_IO_ERROR_PERMISSION_DENIED)) {
+      /* credentials and certificates do not get better by asking again */
+      if (once || cxr_dicomweb_error_is_final (error)
+          || g_error_matches (error, GST_RESOURCE_ERROR,
+              GST_RESOURCE_ERROR_NOT_AUTHORIZED)) {
         status = 1;
         break;
       }
@@ -551,14 +426,7 @@ main (int argc, char **argv)
       "radiographs (skipped), %u not answered, %u could not be read; the "
       "feed is at %" G_GINT64_FORMAT " (%s)\n", counts.classified,
       counts.skipped, counts.unanswered, counts.failed, since, state);
-  g_rmdir (folder);
-  g_free (folder);
-  curl_easy_cleanup (a.curl);
-  curl_global_cleanup ();
-  g_free (a.url);
-  if (password) {
-    memset (password, 0, strlen (password));
-    g_free (password);
-  }
+  cxr_dicomweb_free (web);
+  g_free (root);
   return status;
 }

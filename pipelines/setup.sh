@@ -19,7 +19,7 @@ packages=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   libjpeg62-turbo-dev libpng-dev
   libdcmtk-dev
-  libcurl4-openssl-dev ca-certificates
+  libsoup-3.0-dev glib-networking ca-certificates
   libpango1.0-dev fonts-dejavu-core
   "$@"
 )

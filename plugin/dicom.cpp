@@ -503,6 +503,56 @@ cxr_dicom_get_study_instance_uid (const CxrDicom * d)
   return d->study_uid;
 }
 
+OFCondition
+cxr_dicom_file_read (GBytes * bytes, DcmFileFormat & file)
+{
+  gsize size;
+  const void *data = g_bytes_get_data (bytes, &size);
+  DcmInputBufferStream in;
+
+  in.setBuffer (data, size);
+  in.setEos ();
+  file.transferInit ();
+  OFCondition cond = file.read (in, EXS_Unknown);
+  file.transferEnd ();
+  return cond;
+}
+
+bool
+cxr_dicom_source_read (DcmItem * image, CxrDicomSource & source)
+{
+  image->findAndGetOFString (DCM_StudyInstanceUID, source.study);
+  image->findAndGetOFString (DCM_SeriesInstanceUID, source.series);
+  image->findAndGetOFString (DCM_SOPClassUID, source.sop_class);
+  image->findAndGetOFString (DCM_SOPInstanceUID, source.instance);
+  return !source.study.empty () && !source.series.empty ()
+      && !source.sop_class.empty () && !source.instance.empty ();
+}
+
+std::string
+cxr_dicom_derived_uid (const char *kind, const OFString & of,
+    const char *model_id)
+{
+  GChecksum *sum = g_checksum_new (G_CHECKSUM_SHA256);
+  guint8 digest[32];
+  gsize length = sizeof digest;
+  unsigned __int128 n = 0;
+  std::string digits;
+
+  g_checksum_update (sum, (const guchar *) kind, strlen (kind) + 1);
+  g_checksum_update (sum, (const guchar *) of.c_str (), of.length () + 1);
+  g_checksum_update (sum, (const guchar *) model_id, strlen (model_id));
+  g_checksum_get_digest (sum, digest, &length);
+  g_checksum_free (sum);
+  for (int i = 0; i < 16; i++)
+    n = n << 8 | digest[i];
+  do {
+    digits.insert (digits.begin (), (char) ('0' + (int) (n % 10)));
+    n /= 10;
+  } while (n > 0);
+  return "2.25." + digits;
+}
+
 GBytes *
 cxr_dicom_file_bytes (DcmFileFormat & file, OFCondition & cond)
 {

@@ -5,7 +5,6 @@
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dctk.h>
-#include <dcmtk/dcmdata/dcistrmb.h>
 #include <dcmtk/dcmsr/dsrdoc.h>
 
 #include <cstring>
@@ -22,16 +21,6 @@ fail (GError ** error, const std::string & msg)
   g_set_error_literal (error, CXR_DICOM_ERROR, CXR_DICOM_ERROR_DECODE,
       msg.c_str ());
   return NULL;
-}
-
-/* a required UID of the source, or "" */
-static OFString
-get_uid (DcmItem * ds, const DcmTagKey & key)
-{
-  OFString v;
-
-  ds->findAndGetOFString (key, v);
-  return v;
 }
 
 static bool
@@ -58,59 +47,22 @@ add_number (DSRDocumentTree & tree, const DSRCodedEntryValue & name,
           DSRCodedEntryValue ("1", "UCUM", "no units"))).good ();
 }
 
-/* A UID of the "2.25." form (PS3.5 B.2: a 128-bit number in decimal)
- * from a hash of what it names, so that the same report of the same image
- * by the same model always has the same UIDs: an archive that is sent it
- * twice keeps it once. */
-static std::string
-derived_uid (const char *kind, const OFString & of, const char *model_id)
-{
-  GChecksum *sum = g_checksum_new (G_CHECKSUM_SHA256);
-  guint8 digest[32];
-  gsize length = sizeof digest;
-  unsigned __int128 n = 0;
-  std::string digits;
-
-  g_checksum_update (sum, (const guchar *) kind, strlen (kind) + 1);
-  g_checksum_update (sum, (const guchar *) of.c_str (), of.length () + 1);
-  g_checksum_update (sum, (const guchar *) model_id, strlen (model_id));
-  g_checksum_get_digest (sum, digest, &length);
-  g_checksum_free (sum);
-  for (int i = 0; i < 16; i++)
-    n = n << 8 | digest[i];
-  do {
-    digits.insert (digits.begin (), (char) ('0' + (int) (n % 10)));
-    n /= 10;
-  } while (n > 0);
-  return "2.25." + digits;
-}
-
 static GBytes *
-build (GBytes * source, const CxrDicomFinding * f, gchar ** sop_uid,
+build (GBytes * header, const CxrDicomFinding * f, gchar ** sop_uid,
     GError ** error)
 {
-  gsize size;
-  const guint8 *data = (const guint8 *) g_bytes_get_data (source, &size);
-  DcmInputBufferStream in;
   DcmFileFormat file;
-
-  in.setBuffer (data, size);
-  in.setEos ();
-  file.transferInit ();
-  OFCondition cond = file.read (in, EXS_Unknown);
-  file.transferEnd ();
+  OFCondition cond = cxr_dicom_file_read (header, file);
   if (cond.bad ())
     return fail (error, std::string ("cannot read the image's DICOM header: ")
         + cond.text ());
   DcmDataset *image = file.getDataset ();
-  OFString study = get_uid (image, DCM_StudyInstanceUID);
-  OFString series = get_uid (image, DCM_SeriesInstanceUID);
-  OFString sop_class = get_uid (image, DCM_SOPClassUID);
-  OFString instance = get_uid (image, DCM_SOPInstanceUID);
-  if (study.empty () || series.empty () || sop_class.empty ()
-      || instance.empty ())
+  CxrDicomSource source;
+  if (!cxr_dicom_source_read (image, source))
     return fail (error, "the image has no Study, Series or SOP Instance UID "
         "or no SOP Class UID, so a report cannot refer to it");
+  const OFString & study = source.study;
+  const OFString & instance = source.instance;
 
   DSRDocument doc (DSRTypes::DT_ComprehensiveSR);
   /* the patient and study modules as the image has them, then a new series
@@ -152,9 +104,9 @@ build (GBytes * source, const CxrDicomFinding * f, gchar ** sop_uid,
       && tree.addContentItem (DSRTypes::RT_contains, DSRTypes::VT_Image,
       DSRCodedEntryValue ("121112", "DCM", "Source of Measurement")).good ()
       && tree.getCurrentContentItem ().setImageReference (
-      DSRImageReferenceValue (sop_class, instance)).good ()
-      && doc.getCurrentRequestedProcedureEvidence ().addItem (study, series,
-      sop_class, instance).good ();
+      DSRImageReferenceValue (source.sop_class, instance)).good ()
+      && doc.getCurrentRequestedProcedureEvidence ().addItem (study,
+      source.series, source.sop_class, instance).good ();
   if (!ok)
     return fail (error, "cannot build the structured report's content tree");
 
@@ -163,8 +115,8 @@ build (GBytes * source, const CxrDicomFinding * f, gchar ** sop_uid,
   const char *model = f->model_id ? f->model_id : "";
   /* one series for the model's reports in the study, one report for the
    * image */
-  std::string series_uid = derived_uid ("series", study, model);
-  std::string report_uid = derived_uid ("report", instance, model);
+  std::string series_uid = cxr_dicom_derived_uid ("series", study, model);
+  std::string report_uid = cxr_dicom_derived_uid ("report", instance, model);
   if ((cond = doc.write (*ds)).bad ()
       || (cond = ds->putAndInsertString (DCM_SeriesInstanceUID,
               series_uid.c_str ())).bad ()

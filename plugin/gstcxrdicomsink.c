@@ -9,29 +9,50 @@
  * (plugin/dicomsr.h: the finding coded, P(PNEUMONIA), the threshold, the
  * algorithm and model, "not for diagnostic use", a reference to the image),
  * in the image's study and a new series, with its patient and study modules,
- * so that an archive files it with the study. Each report is written whole
- * or not at all, as `location/SOP-INSTANCE-UID.dcm`, and announced by an
- * element message "cxrdicomsink" with the fields `sop-instance-uid`,
- * `source` (the image's SOP Instance UID) and `path`.
+ * so that an archive files it with the study. With `capture=true` it also
+ * writes the frame itself as a DICOM Secondary Capture image
+ * (plugin/dicomcapture.h), in a series of its own in the study: put
+ * cxroverlay before it to burn the label and the heatmap in. The frames
+ * then come as RGB (videoconvert before cxroverlay converts them).
+ *
+ * Where the objects go: `location`, a folder, each written whole or not at
+ * all as `location/SOP-INSTANCE-UID.dcm`; `url`, an archive's DICOMweb
+ * root, each stored there with STOW-RS (plugin/dicomweb.h: `user`,
+ * `password-file` or the environment's CXR_PACS_USER and
+ * CXR_PACS_PASSWORD; an https archive's certificate checked against the
+ * system's CAs or `ca-file`); or both. An object the archive does not take
+ * is an error: the pipeline stops and the film can be sent again (the
+ * objects' UIDs come from the image's and the model's, so a film sent twice
+ * gives the same objects, which the archive keeps once). Each object is
+ * announced by an element message "cxrdicomsink" with the fields `kind`
+ * ("report" or "capture"), `sop-instance-uid`, `source` (the image's SOP
+ * Instance UID), `stored` (sent to the archive) and, with a folder, `path`.
  *
  * Frames without an answer (no classification, or one that abstained: not
- * a chest X-ray for the model) and frames from no DICOM image get no report;
+ * a chest X-ray for the model) and frames from no DICOM image get nothing;
  * they are counted, and the counts logged at the end. Nothing of the
- * patient's reaches a log or a message.
+ * patient's reaches a log or a message, and no password is a property.
  *
  * |[
  * gst-launch-1.0 filesrc location=film.dcm ! cxrdicomdec ! cxrclassify ! \
  *     cxrdicomsink location=reports/
+ * gst-launch-1.0 filesrc location=film.dcm ! cxrdicomdec ! \
+ *     cxrclassify heatmap=true ! videoconvert ! cxroverlay ! \
+ *     cxrdicomsink capture=true url=https://pacs.example/dicom-web \
+ *     user=cxr password-file=/etc/gst-cxr/pacs-password
  * ]|
  */
 #include "config.h"
 #include "gstcxrdicomsink.h"
 #include "gstcxrelements.h"
+#include "dicomcapture.h"
 #include "dicomsr.h"
+#include "dicomweb.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <gst/cxr/cxrmeta.h>
+#include <gst/video/video.h>
 
 GST_DEBUG_CATEGORY_STATIC (gst_cxr_dicom_sink_debug);
 #define GST_CAT_DEFAULT gst_cxr_dicom_sink_debug
@@ -40,12 +61,24 @@ enum
 {
   PROP_0,
   PROP_LOCATION,
+  PROP_URL,
+  PROP_USER,
+  PROP_PASSWORD_FILE,
+  PROP_CA_FILE,
+  PROP_CAPTURE,
 };
 
 struct _GstCxrDicomSink
 {
   GstBaseSink parent;
-  gchar *location;              /* the folder reports are written to */
+  /* properties */
+  gchar *location;              /* the folder objects are written to */
+  gchar *url;                   /* the archive they are stored in */
+  gchar *user, *password_file, *ca_file;
+  gboolean capture;
+
+  CxrDicomWeb *archive;         /* while started, with url */
+  GstVideoInfo info;            /* the frames', with capture */
   guint written, unanswered, not_dicom;
 };
 
@@ -60,18 +93,30 @@ static gboolean
 gst_cxr_dicom_sink_start (GstBaseSink * sink)
 {
   GstCxrDicomSink *self = GST_CXR_DICOM_SINK (sink);
+  GError *error = NULL;
 
   self->written = self->unanswered = self->not_dicom = 0;
-  if (!self->location || !*self->location) {
-    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No folder given"),
-        ("set location to the folder the reports are written to"));
+  if ((!self->location || !*self->location) && (!self->url || !*self->url)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("Nowhere to write to"),
+        ("set location to a folder, or url to an archive's DICOMweb root"));
     return FALSE;
   }
-  if (g_mkdir_with_parents (self->location, 0755) != 0) {
+  if (self->location && *self->location
+      && g_mkdir_with_parents (self->location, 0755) != 0) {
     GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
         ("Cannot make the folder \"%s\": %s", self->location,
             g_strerror (errno)), (NULL));
     return FALSE;
+  }
+  if (self->url && *self->url) {
+    self->archive = cxr_dicomweb_new (self->url, self->user,
+        self->password_file, self->ca_file, &error);
+    if (!self->archive) {
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", error->message),
+          (NULL));
+      g_error_free (error);
+      return FALSE;
+    }
   }
   return TRUE;
 }
@@ -81,12 +126,119 @@ gst_cxr_dicom_sink_stop (GstBaseSink * sink)
 {
   GstCxrDicomSink *self = GST_CXR_DICOM_SINK (sink);
 
-  GST_INFO_OBJECT (self, "%u reports written; %u frames unanswered, %u not "
+  g_clear_pointer (&self->archive, cxr_dicomweb_free);
+  GST_INFO_OBJECT (self, "%u objects written; %u frames unanswered, %u not "
       "from a DICOM image", self->written, self->unanswered, self->not_dicom);
   return TRUE;
 }
 
-/* the report of one frame; FALSE only when it cannot be written */
+/* with capture, RGB frames (the picture's samples as they come) */
+static GstCaps *
+gst_cxr_dicom_sink_get_caps (GstBaseSink * sink, GstCaps * filter)
+{
+  GstCxrDicomSink *self = GST_CXR_DICOM_SINK (sink);
+  GstCaps *caps;
+
+  GST_OBJECT_LOCK (self);
+  caps = self->capture ? gst_caps_from_string ("video/x-raw, format=RGB")
+      : gst_caps_new_any ();
+  GST_OBJECT_UNLOCK (self);
+  if (filter) {
+    GstCaps *both = gst_caps_intersect_full (filter, caps,
+        GST_CAPS_INTERSECT_FIRST);
+    gst_caps_unref (caps);
+    caps = both;
+  }
+  return caps;
+}
+
+static gboolean
+gst_cxr_dicom_sink_set_caps (GstBaseSink * sink, GstCaps * caps)
+{
+  GstCxrDicomSink *self = GST_CXR_DICOM_SINK (sink);
+
+  return !self->capture || gst_video_info_from_caps (&self->info, caps);
+}
+
+/* obj (kind: "report" or "capture", made of image source) to the folder
+ * and the archive, and announced; FALSE, said, when it cannot be */
+static gboolean
+put (GstCxrDicomSink * self, const gchar * kind, GBytes * obj,
+    const gchar * uid, const gchar * source)
+{
+  GError *error = NULL;
+  gchar *path = NULL;
+
+  if (self->location && *self->location) {
+    gchar *name = g_strconcat (uid, ".dcm", NULL);
+    path = g_build_filename (self->location, name, NULL);
+    g_free (name);
+    if (!g_file_set_contents (path, g_bytes_get_data (obj, NULL),
+            g_bytes_get_size (obj), &error)) {
+      GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("Cannot write a %s: %s",
+              kind, error->message), (NULL));
+      g_error_free (error);
+      g_free (path);
+      return FALSE;
+    }
+  }
+  if (self->archive && !cxr_dicomweb_store (self->archive, obj, &error)) {
+    /* NOT_AUTHORIZED: storing again will not help */
+    if (cxr_dicomweb_error_is_final (error))
+      GST_ELEMENT_ERROR (self, RESOURCE, NOT_AUTHORIZED,
+          ("Cannot store a %s: %s", kind, error->message), (NULL));
+    else
+      GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("Cannot store a %s: %s",
+              kind, error->message), (NULL));
+    g_error_free (error);
+    g_free (path);
+    return FALSE;
+  }
+  self->written++;
+  GstStructure *s = gst_structure_new ("cxrdicomsink", "kind", G_TYPE_STRING,
+      kind, "sop-instance-uid", G_TYPE_STRING, uid, "source", G_TYPE_STRING,
+      source, "stored", G_TYPE_BOOLEAN, self->archive != NULL, NULL);
+  if (path)
+    gst_structure_set (s, "path", G_TYPE_STRING, path, NULL);
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_element (GST_OBJECT (self), s));
+  g_free (path);
+  return TRUE;
+}
+
+/* the frame as a Secondary Capture; NULL, said, when it cannot be one */
+static GBytes *
+capture_of (GstCxrDicomSink * self, GstBuffer * buf, GBytes * header,
+    const gchar * model_id, gchar ** uid)
+{
+  GstVideoFrame frame;
+  GError *error = NULL;
+  GBytes *picture;
+
+  if (!gst_video_frame_map (&frame, &self->info, buf, GST_MAP_READ)) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Cannot read a frame"),
+        (NULL));
+    return NULL;
+  }
+  CxrDicomPicture p = {
+    .rgb = GST_VIDEO_FRAME_PLANE_DATA (&frame, 0),
+    .width = GST_VIDEO_FRAME_WIDTH (&frame),
+    .height = GST_VIDEO_FRAME_HEIGHT (&frame),
+    .stride = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0),
+  };
+  picture = cxr_dicom_capture_new (header, &p, model_id, CXR_VERSION, uid,
+      &error);
+  gst_video_frame_unmap (&frame);
+  if (!picture) {
+    GST_ELEMENT_WARNING (self, STREAM, ENCODE, ("No picture of a frame: %s",
+            error->message), (NULL));
+    g_error_free (error);
+  }
+  return picture;
+}
+
+/* the report (and picture) of one frame; an error only when it cannot be
+ * written or stored */
 static GstFlowReturn
 gst_cxr_dicom_sink_render (GstBaseSink * sink, GstBuffer * buf)
 {
@@ -95,9 +247,10 @@ gst_cxr_dicom_sink_render (GstBaseSink * sink, GstBuffer * buf)
       (buf);
   GstCxrLabelMeta *label = gst_buffer_get_cxr_label_meta (buf);
   GError *error = NULL;
-  gchar *uid = NULL, *name, *path;
-  GBytes *report;
+  gchar *uid = NULL;
+  GBytes *obj;
   guint positive;
+  gboolean ok;
 
   if (!label || !label->dicom_header) {
     self->not_dicom++;
@@ -117,8 +270,8 @@ gst_cxr_dicom_sink_render (GstBaseSink * sink, GstBuffer * buf)
     .algorithm_name = "gst-cxr chest X-ray pneumonia classifier",
     .algorithm_version = CXR_VERSION,
   };
-  report = cxr_dicom_sr_new (label->dicom_header, &finding, &uid, &error);
-  if (!report) {
+  obj = cxr_dicom_sr_new (label->dicom_header, &finding, &uid, &error);
+  if (!obj) {
     /* an image a report cannot refer to: said, and the stream goes on */
     GST_ELEMENT_WARNING (self, STREAM, ENCODE, ("No report for image %s: %s",
             GST_STR_NULL (label->source), error->message), (NULL));
@@ -126,30 +279,19 @@ gst_cxr_dicom_sink_render (GstBaseSink * sink, GstBuffer * buf)
     self->unanswered++;
     return GST_FLOW_OK;
   }
-  name = g_strconcat (uid, ".dcm", NULL);
-  path = g_build_filename (self->location, name, NULL);
-  if (!g_file_set_contents (path, g_bytes_get_data (report, NULL),
-          g_bytes_get_size (report), &error)) {
-    GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("Cannot write a report: %s",
-            error->message), (NULL));
-    g_clear_error (&error);
-    g_free (name);
-    g_free (path);
-    g_free (uid);
-    g_bytes_unref (report);
-    return GST_FLOW_ERROR;
-  }
-  self->written++;
-  gst_element_post_message (GST_ELEMENT (self),
-      gst_message_new_element (GST_OBJECT (self),
-          gst_structure_new ("cxrdicomsink", "sop-instance-uid", G_TYPE_STRING,
-              uid, "source", G_TYPE_STRING, label->source, "path",
-              G_TYPE_STRING, path, NULL)));
-  g_free (name);
-  g_free (path);
+  ok = put (self, "report", obj, uid, label->source);
+  g_bytes_unref (obj);
   g_free (uid);
-  g_bytes_unref (report);
-  return GST_FLOW_OK;
+  uid = NULL;
+  if (ok && self->capture) {
+    obj = capture_of (self, buf, label->dicom_header, result->model_id, &uid);
+    if (obj) {
+      ok = put (self, "capture", obj, uid, label->source);
+      g_bytes_unref (obj);
+      g_free (uid);
+    }
+  }
+  return ok ? GST_FLOW_OK : GST_FLOW_ERROR;
 }
 
 static void
@@ -162,6 +304,27 @@ gst_cxr_dicom_sink_set_property (GObject * object, guint id,
     case PROP_LOCATION:
       g_free (self->location);
       self->location = g_value_dup_string (value);
+      break;
+    case PROP_URL:
+      g_free (self->url);
+      self->url = g_value_dup_string (value);
+      break;
+    case PROP_USER:
+      g_free (self->user);
+      self->user = g_value_dup_string (value);
+      break;
+    case PROP_PASSWORD_FILE:
+      g_free (self->password_file);
+      self->password_file = g_value_dup_string (value);
+      break;
+    case PROP_CA_FILE:
+      g_free (self->ca_file);
+      self->ca_file = g_value_dup_string (value);
+      break;
+    case PROP_CAPTURE:
+      GST_OBJECT_LOCK (self);
+      self->capture = g_value_get_boolean (value);
+      GST_OBJECT_UNLOCK (self);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
@@ -178,6 +341,21 @@ gst_cxr_dicom_sink_get_property (GObject * object, guint id, GValue * value,
     case PROP_LOCATION:
       g_value_set_string (value, self->location);
       break;
+    case PROP_URL:
+      g_value_set_string (value, self->url);
+      break;
+    case PROP_USER:
+      g_value_set_string (value, self->user);
+      break;
+    case PROP_PASSWORD_FILE:
+      g_value_set_string (value, self->password_file);
+      break;
+    case PROP_CA_FILE:
+      g_value_set_string (value, self->ca_file);
+      break;
+    case PROP_CAPTURE:
+      g_value_set_boolean (value, self->capture);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
   }
@@ -186,7 +364,13 @@ gst_cxr_dicom_sink_get_property (GObject * object, guint id, GValue * value,
 static void
 gst_cxr_dicom_sink_finalize (GObject * object)
 {
-  g_free (GST_CXR_DICOM_SINK (object)->location);
+  GstCxrDicomSink *self = GST_CXR_DICOM_SINK (object);
+
+  g_free (self->location);
+  g_free (self->url);
+  g_free (self->user);
+  g_free (self->password_file);
+  g_free (self->ca_file);
   G_OBJECT_CLASS (gst_cxr_dicom_sink_parent_class)->finalize (object);
 }
 
@@ -201,17 +385,48 @@ gst_cxr_dicom_sink_class_init (GstCxrDicomSinkClass * klass)
   gobject_class->get_property = gst_cxr_dicom_sink_get_property;
   gobject_class->finalize = gst_cxr_dicom_sink_finalize;
   g_object_class_install_property (gobject_class, PROP_LOCATION,
-      g_param_spec_string ("location", "Location", "Folder the structured "
-          "reports are written to (made if missing)", NULL,
+      g_param_spec_string ("location", "Location", "Folder the objects are "
+          "written to (made if missing)", NULL,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+          | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_URL,
+      g_param_spec_string ("url", "URL", "DICOMweb root of the archive the "
+          "objects are stored in with STOW-RS (http or https, no "
+          "credentials in it)", NULL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+          | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_USER,
+      g_param_spec_string ("user", "User", "User name for the archive "
+          "(default: the environment's CXR_PACS_USER)", NULL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+          | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_PASSWORD_FILE,
+      g_param_spec_string ("password-file", "Password file", "File whose "
+          "first line is the archive's password (default: the "
+          "environment's CXR_PACS_PASSWORD)", NULL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+          | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_CA_FILE,
+      g_param_spec_string ("ca-file", "CA file", "PEM file of the "
+          "certificate authorities an https archive's certificate is "
+          "checked against (default: the system's)", NULL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+          | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_CAPTURE,
+      g_param_spec_boolean ("capture", "Capture", "Also a Secondary Capture "
+          "image of each frame (RGB), as drawn by cxroverlay before it",
+          FALSE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
           | GST_PARAM_MUTABLE_READY));
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_set_static_metadata (element_class,
       "Chest X-ray DICOM report writer", "Sink/Analyzer/Medical",
-      "Writes a DICOM Structured Report of each classified DICOM frame",
+      "Writes or stores a DICOM Structured Report (and a Secondary "
+      "Capture) of each classified DICOM frame",
       "The gst-cxr authors");
   sink_class->start = GST_DEBUG_FUNCPTR (gst_cxr_dicom_sink_start);
   sink_class->stop = GST_DEBUG_FUNCPTR (gst_cxr_dicom_sink_stop);
+  sink_class->get_caps = GST_DEBUG_FUNCPTR (gst_cxr_dicom_sink_get_caps);
+  sink_class->set_caps = GST_DEBUG_FUNCPTR (gst_cxr_dicom_sink_set_caps);
   sink_class->render = GST_DEBUG_FUNCPTR (gst_cxr_dicom_sink_render);
   GST_DEBUG_CATEGORY_INIT (gst_cxr_dicom_sink_debug, "cxrdicomsink", 0,
       "gst-cxr DICOM report writer");

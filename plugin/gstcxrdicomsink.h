@@ -1,5 +1,5 @@
-/* gst-cxr: cxrdicomsink, a DICOM Structured Report for each classified
- * DICOM frame.
+/* gst-cxr: cxrdicomsink, a DICOM Structured Report (and a Secondary
+ * Capture) for each classified DICOM frame, into a folder or an archive.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 #include <gst/base/gstbasesink.h>

@@ -1,0 +1,167 @@
+/* The Secondary Capture of dicomcapture.h, with DCMTK's dcmdata (C++17). */
+#include "dicomcapture.h"
+#include "dicom.h"
+#include "dicomfile.h"
+
+#include <cstring>
+#include <exception>
+#include <string>
+#include <vector>
+
+static GBytes *
+fail (GError ** error, const std::string & msg)
+{
+  g_set_error_literal (error, CXR_DICOM_ERROR, CXR_DICOM_ERROR_DECODE,
+      msg.c_str ());
+  return NULL;
+}
+
+/* The patient and general study modules (PS3.3 C.7.1.1, C.7.2.1) and the
+ * character set their values are in: copied as the image has them; the
+ * ones of type 2 made empty where it has none. */
+static const struct
+{
+  DcmTagKey key;
+  bool type2;
+} copied[] = {
+  {DCM_SpecificCharacterSet, false},
+  {DCM_PatientName, true},
+  {DCM_PatientID, true},
+  {DCM_IssuerOfPatientID, false},
+  {DCM_PatientBirthDate, true},
+  {DCM_PatientSex, true},
+  {DCM_OtherPatientIDsSequence, false},
+  {DCM_StudyInstanceUID, false},
+  {DCM_StudyDate, true},
+  {DCM_StudyTime, true},
+  {DCM_ReferringPhysicianName, true},
+  {DCM_StudyID, true},
+  {DCM_AccessionNumber, true},
+  {DCM_StudyDescription, false},
+};
+
+static OFCondition
+copy_patient_and_study (DcmItem * image, DcmItem * ds)
+{
+  OFCondition cond = EC_Normal;
+
+  for (const auto & c : copied) {
+    DcmElement *e = NULL;
+    if (image->findAndGetElement (c.key, e, OFFalse, OFTrue).good () && e)
+      cond = ds->insert (e, OFTrue);
+    else if (c.type2)
+      cond = ds->insertEmptyElement (c.key);
+    if (cond.bad ())
+      break;
+  }
+  return cond;
+}
+
+static GBytes *
+build (GBytes * header, const CxrDicomPicture * p, const char *model,
+    const char *version, gchar ** sop_uid, GError ** error)
+{
+  DcmFileFormat file;
+  OFCondition cond = cxr_dicom_file_read (header, file);
+  if (cond.bad ())
+    return fail (error, std::string ("cannot read the image's DICOM header: ")
+        + cond.text ());
+  DcmDataset *image = file.getDataset ();
+  CxrDicomSource source;
+  if (!cxr_dicom_source_read (image, source))
+    return fail (error, "the image has no Study, Series or SOP Instance UID "
+        "or no SOP Class UID, so a picture cannot refer to it");
+  if (p->width == 0 || p->height == 0 || p->width > 65535
+      || p->height > 65535)
+    return fail (error, "a picture must be 1 to 65535 pixels a side");
+
+  DcmFileFormat capture;
+  DcmDataset *ds = capture.getDataset ();
+  std::string series_uid = cxr_dicom_derived_uid ("capture series",
+      source.study, model);
+  std::string capture_uid = cxr_dicom_derived_uid ("capture",
+      source.instance, model);
+  DcmItem *ref = NULL;
+  /* the pixels, row after row without padding */
+  gsize row = (gsize) p->width * 3;
+  std::vector < Uint8 > pixels (row * p->height);
+  for (guint y = 0; y < p->height; y++)
+    memcpy (&pixels[y * row], p->rgb + y * p->stride, row);
+  if ((cond = copy_patient_and_study (image, ds)).good ()
+      /* SC image: a new series in the study, made on a workstation */
+      && (cond = ds->putAndInsertString (DCM_SOPClassUID,
+              UID_SecondaryCaptureImageStorage)).good ()
+      && (cond = ds->putAndInsertString (DCM_SOPInstanceUID,
+              capture_uid.c_str ())).good ()
+      && (cond = ds->putAndInsertString (DCM_Modality, "OT")).good ()
+      && (cond = ds->putAndInsertString (DCM_SeriesInstanceUID,
+              series_uid.c_str ())).good ()
+      && (cond = ds->putAndInsertString (DCM_SeriesNumber, "9902")).good ()
+      && (cond = ds->putAndInsertString (DCM_SeriesDescription,
+              "Chest X-ray classification, picture (gst-cxr)")).good ()
+      && (cond = ds->putAndInsertString (DCM_ConversionType, "WSD")).good ()
+      && (cond = ds->putAndInsertString (DCM_Manufacturer, "gst-cxr")).good ()
+      && (cond = ds->putAndInsertString (DCM_SoftwareVersions,
+              version)).good ()
+      && (cond = ds->putAndInsertString (DCM_InstanceNumber, "1")).good ()
+      && (cond = ds->insertEmptyElement (DCM_PatientOrientation)).good ()
+      && (cond = ds->putAndInsertString (DCM_ImageType,
+              "DERIVED\\SECONDARY")).good ()
+      && (cond = ds->putAndInsertString (DCM_BurnedInAnnotation,
+              "YES")).good ()
+      && (cond = ds->putAndInsertString (DCM_DerivationDescription,
+              "The image with an automatic classifier's answer drawn on "
+              "it")).good ()
+      && (cond = ds->putAndInsertString (DCM_ImageComments,
+              "Not for diagnostic use: an automatic classification of the "
+              "image, not reviewed by a radiologist")).good ()
+      && (cond = ds->findOrCreateSequenceItem (DCM_SourceImageSequence,
+              ref, 0)).good ()
+      && (cond = ref->putAndInsertString (DCM_ReferencedSOPClassUID,
+              source.sop_class.c_str ())).good ()
+      && (cond = ref->putAndInsertString (DCM_ReferencedSOPInstanceUID,
+              source.instance.c_str ())).good ()
+      /* image pixel module: interleaved RGB, 8 bits */
+      && (cond = ds->putAndInsertUint16 (DCM_SamplesPerPixel, 3)).good ()
+      && (cond = ds->putAndInsertString (DCM_PhotometricInterpretation,
+              "RGB")).good ()
+      && (cond = ds->putAndInsertUint16 (DCM_PlanarConfiguration, 0)).good ()
+      && (cond = ds->putAndInsertUint16 (DCM_Rows, p->height)).good ()
+      && (cond = ds->putAndInsertUint16 (DCM_Columns, p->width)).good ()
+      && (cond = ds->putAndInsertUint16 (DCM_BitsAllocated, 8)).good ()
+      && (cond = ds->putAndInsertUint16 (DCM_BitsStored, 8)).good ()
+      && (cond = ds->putAndInsertUint16 (DCM_HighBit, 7)).good ()
+      && (cond = ds->putAndInsertUint16 (DCM_PixelRepresentation, 0)).good ()
+      && (cond = ds->putAndInsertString (DCM_LossyImageCompression,
+              "00")).good ()
+      && (cond = ds->putAndInsertUint8Array (DCM_PixelData, pixels.data (),
+              pixels.size ())).good ())
+    pixels.clear ();
+  if (cond.bad ())
+    return fail (error, std::string ("cannot write the picture: ")
+        + cond.text ());
+  GBytes *bytes = cxr_dicom_file_bytes (capture, cond);
+  if (!bytes)
+    return fail (error, std::string ("cannot encode the picture: ")
+        + cond.text ());
+  if (sop_uid)
+    *sop_uid = g_strdup (capture_uid.c_str ());
+  return bytes;
+}
+
+extern "C" GBytes *
+cxr_dicom_capture_new (GBytes * source, const CxrDicomPicture * picture,
+    const gchar * model_id, const gchar * software_version,
+    gchar ** sop_instance_uid, GError ** error)
+{
+  /* a C++ exception into C code (GStreamer's threads) ends the process */
+  try {
+    return build (source, picture, model_id ? model_id : "",
+        software_version, sop_instance_uid, error);
+  } catch (const std::exception & e) {
+    return fail (error, std::string ("cannot build the picture: ")
+        + e.what ());
+  } catch (...) {
+    return fail (error, "cannot build the picture: the toolkit failed");
+  }
+}
