@@ -111,7 +111,8 @@ typedef struct {
   gchar *label;
   gdouble probability;
   GError *error;                /* the film's pipeline's, if any */
-  gboolean archive_failed;      /* the error is the archive's */
+  gboolean film_failed;         /* the error is the film's (the decoder's) */
+  gchar *not_stored;            /* why cxrdicomsink made nothing of it */
 } Answer;
 
 /* film through cxrdicomdec ! cxrclassify ! cxrdicomsink, which stores what
@@ -120,7 +121,8 @@ static void
 classify (GBytes * film, const Settings * set, Answer * answer)
 {
   GError *error = NULL;
-  gchar *description = g_strconcat ("appsrc name=src ! cxrdicomdec ! "
+  gchar *description = g_strconcat ("appsrc name=src ! cxrdicomdec "
+      "name=decode ! "
       "cxrclassify name=classify post-messages=true ", set->capture ?
       "heatmap=true ! videoconvert ! cxroverlay ! cxrdicomsink name=sink "
       "capture=true" : "! cxrdicomsink name=sink", NULL);
@@ -150,17 +152,33 @@ classify (GBytes * film, const Settings * set, Answer * answer)
   gst_element_set_state (pipeline, GST_STATE_PLAYING);
   bus = gst_element_get_bus (pipeline);
   while (!done) {
-    GstMessage *msg = gst_bus_timed_pop_filtered (bus, GST_CLOCK_TIME_NONE,
-        GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_ELEMENT);
-    const GstStructure *s = gst_message_get_structure (msg);
+    GstMessage *msg = gst_bus_timed_pop_filtered (bus, GST_SECOND / 5,
+        GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_WARNING
+        | GST_MESSAGE_ELEMENT);
+    const GstStructure *s = msg ? gst_message_get_structure (msg) : NULL;
 
+    if (!msg) {
+      /* a signal: the film is left for the next run */
+      if (stopping) {
+        g_set_error_literal (&answer->error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+            "stopped");
+        done = TRUE;
+      }
+      continue;
+    }
     if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
+      gchar *name = gst_object_get_name (GST_MESSAGE_SRC (msg));
       gst_message_parse_error (msg, &answer->error, NULL);
-      /* the sink's resource errors are the archive's or the
-       * credentials'; any other is the film's */
-      answer->archive_failed = GST_MESSAGE_SRC (msg) == GST_OBJECT (sink)
-          && answer->error->domain == GST_RESOURCE_ERROR;
+      answer->film_failed = g_strcmp0 (name, "decode") == 0;
+      g_free (name);
       done = TRUE;
+    } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_WARNING
+        && GST_MESSAGE_SRC (msg) == GST_OBJECT (sink)) {
+      GError *warning;
+      gst_message_parse_warning (msg, &warning, NULL);
+      g_free (answer->not_stored);
+      answer->not_stored = g_strdup (warning->message);
+      g_error_free (warning);
     } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS)
       done = TRUE;
     else if (gst_structure_has_name (s, "cxrdicomsink"))
@@ -187,6 +205,22 @@ classify (GBytes * film, const Settings * set, Answer * answer)
   g_free (dicomweb);
 }
 
+/* after a failed request about instance id: TRUE when it is to be passed
+ * over (it was deleted, or the archive's reply about it is not one), FALSE
+ * when the archive is to be asked again */
+static gboolean
+gone (const char *id, Counts * counts, GError ** error)
+{
+  if (!g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)
+      && !g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA))
+    return FALSE;
+  counts->failed++;
+  printf ("%s: not classified: %s\n", id, (*error)->message);
+  fflush (stdout);
+  g_clear_error (error);
+  return TRUE;
+}
+
 /* One new instance: FALSE, with the error, only when the archive failed
  * (then the instance is to be handled again); a film that cannot be read or
  * is not for the model is counted and done. */
@@ -205,7 +239,7 @@ handle_instance (CxrDicomWeb * web, const char *id, const Settings * set,
 
   g_free (path);
   if (!node)
-    return FALSE;
+    return gone (id, counts, error);
   tags = JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
   if (!tags || !is_chest_radiograph (tags)) {
     counts->skipped++;
@@ -222,19 +256,20 @@ handle_instance (CxrDicomWeb * web, const char *id, const Settings * set,
   reply = cxr_dicomweb_get (web, path, "multipart/related; type=\"application/"
       "dicom\"; transfer-syntax=*", &type, error);
   g_free (path);
-  if (!reply)
-    return FALSE;
-  film = cxr_dicomweb_first_part (reply, type);
-  g_bytes_unref (reply);
-  g_free (type);
-  if (!film) {
+  film = reply ? cxr_dicomweb_first_part (reply, type) : NULL;
+  if (reply && !film)
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-        "the archive's WADO-RS reply for instance %s holds no DICOM part", id);
-    return FALSE;
-  }
+        "the archive's WADO-RS reply holds no DICOM part");
+  if (reply)
+    g_bytes_unref (reply);
+  g_free (type);
+  if (!film)
+    return gone (id, counts, error);
   classify (film, set, &answer);
   g_bytes_unref (film);
-  if (answer.archive_failed) {
+  if (answer.error && !answer.film_failed) {
+    /* the archive's, or this program's (its model, say): not the film's,
+     * which is handled again next time */
     g_propagate_error (error, answer.error);
     answer.error = NULL;
     ok = FALSE;
@@ -246,12 +281,16 @@ handle_instance (CxrDicomWeb * web, const char *id, const Settings * set,
     printf ("%s: %s, P(PNEUMONIA) %.3f; %s stored\n", id,
         answer.label ? answer.label : "?", answer.probability,
         answer.stored > 1 ? "report and picture" : "report");
+  } else if (answer.not_stored) {
+    counts->failed++;
+    printf ("%s: no report: %s\n", id, answer.not_stored);
   } else {
     counts->unanswered++;
     printf ("%s: not answered (not a chest X-ray for this model)\n", id);
   }
   fflush (stdout);
   g_free (answer.label);
+  g_free (answer.not_stored);
   g_clear_error (&answer.error);
   return ok;
 }
@@ -263,8 +302,16 @@ read_state (const char *state, GError ** error)
   gchar *contents;
   gint64 since = 0;
 
-  if (!g_file_get_contents (state, &contents, NULL, NULL))
+  GError *e = NULL;
+
+  if (!g_file_get_contents (state, &contents, NULL, &e)) {
+    /* none yet: from the feed's start; one that cannot be read: said */
+    if (!g_error_matches (e, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+      g_propagate_prefixed_error (error, e, "cannot read the state file: ");
+    else
+      g_error_free (e);
     return 0;
+  }
   if (sscanf (contents, "{\"since\": %" G_GINT64_FORMAT "}", &since) != 1)
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
         "%s is not a state file of cxr-run pacs (remove it to start from "
@@ -312,27 +359,54 @@ follow (CxrDicomWeb * web, gint64 * since, const char *state,
     json_node_unref (node);
     return FALSE;
   }
-  for (guint i = 0; ok && !stopping && changes
-      && i < json_array_get_length (changes); i++) {
-    JsonObject *c = json_array_get_object_element (changes, i);
-    gint64 seq = json_object_get_int_member (c, "Seq");
+  for (guint i = 0; ok && !stopping && i < json_array_get_length (changes);
+      i++) {
+    JsonNode *n = json_array_get_element (changes, i);
+    JsonObject *c = JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n)
+        : NULL;
+    gint64 seq = c ? json_object_get_int_member_with_default (c, "Seq", -1)
+        : -1;
 
-    if (g_strcmp0 (json_object_get_string_member (c, "ChangeType"),
-            "NewInstance") == 0)
-      ok = handle_instance (web, json_object_get_string_member (c, "ID"),
-          set, counts, error);
+    if (seq <= *since) {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "the archive's "
+          "change feed is not in order after %" G_GINT64_FORMAT, *since);
+      ok = FALSE;
+      break;
+    }
+    if (g_strcmp0 (json_object_get_string_member_with_default (c,
+                "ChangeType", NULL), "NewInstance") == 0)
+      ok = handle_instance (web, json_object_get_string_member_with_default
+          (c, "ID", ""), set, counts, error);
     if (ok) {
       *since = seq;
       ok = write_state (state, seq, error);
     }
   }
   if (ok && !stopping) {
-    *since = MAX (*since, json_object_get_int_member (feed, "Last"));
-    *done = json_object_get_boolean_member (feed, "Done");
+    gint64 last = json_object_get_int_member_with_default (feed, "Last",
+        *since);
+    if (last < *since)
+      /* a new database (its numbers start again): followed from its
+       * start, every film there answered (again) once */
+      fprintf (stderr, "cxr-run pacs: the archive's change feed ends at %"
+          G_GINT64_FORMAT ", before the state file's %" G_GINT64_FORMAT
+          ": following it from its start\n", last, *since);
+    *since = last < *since ? 0 : last;
+    *done = json_object_get_boolean_member_with_default (feed, "Done", TRUE);
     ok = write_state (state, *since, error);
   }
   json_node_unref (node);
   return ok;
+}
+
+/* whether asking the archive again may go better: not when it refused the
+ * credentials or is not trusted, nor when this program cannot classify
+ * (its model, its settings) */
+static gboolean
+worth_retrying (const GError * error)
+{
+  return (error->domain == G_IO_ERROR && !cxr_dicomweb_error_is_final (error))
+      || g_error_matches (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_WRITE);
 }
 
 int
@@ -404,11 +478,10 @@ main (int argc, char **argv)
 
   while (!stopping) {
     if (!follow (web, &since, state, &set, &counts, &done, &error)) {
+      if (stopping)
+        break;
       fprintf (stderr, "cxr-run pacs: %s\n", error->message);
-      /* credentials and certificates do not get better by asking again */
-      if (once || cxr_dicomweb_error_is_final (error)
-          || g_error_matches (error, GST_RESOURCE_ERROR,
-              GST_RESOURCE_ERROR_NOT_AUTHORIZED)) {
+      if (once || !worth_retrying (error)) {
         status = 1;
         break;
       }

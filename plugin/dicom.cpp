@@ -41,6 +41,7 @@ struct _CxrDicom
   gboolean invert;              /* MONOCHROME1: inverted here, exactly */
   gchar *photometric, *transfer_syntax;
   gchar *modality, *view_position, *body_part, *sop_uid, *study_uid;
+  GBytes *header;               /* cxr_dicom_get_header's, made once */
   int fd;                       /* the bytes, which the parsed file reads */
 };
 
@@ -143,6 +144,8 @@ cxr_dicom_free (CxrDicom * d)
   g_free (d->body_part);
   g_free (d->sop_uid);
   g_free (d->study_uid);
+  if (d->header)
+    g_bytes_unref (d->header);
   g_free (d);
 }
 
@@ -530,8 +533,8 @@ cxr_dicom_source_read (DcmItem * image, CxrDicomSource & source)
 }
 
 std::string
-cxr_dicom_derived_uid (const char *kind, const OFString & of,
-    const char *model_id)
+cxr_dicom_derived_uid (const char *kind,
+    std::initializer_list < std::string > of)
 {
   GChecksum *sum = g_checksum_new (G_CHECKSUM_SHA256);
   guint8 digest[32];
@@ -540,10 +543,12 @@ cxr_dicom_derived_uid (const char *kind, const OFString & of,
   std::string digits;
 
   g_checksum_update (sum, (const guchar *) kind, strlen (kind) + 1);
-  g_checksum_update (sum, (const guchar *) of.c_str (), of.length () + 1);
-  g_checksum_update (sum, (const guchar *) model_id, strlen (model_id));
+  for (const std::string & s : of)
+    g_checksum_update (sum, (const guchar *) s.c_str (), s.length () + 1);
   g_checksum_get_digest (sum, digest, &length);
   g_checksum_free (sum);
+  digest[6] = (digest[6] & 0x0f) | 0x80;        /* version 8 */
+  digest[8] = (digest[8] & 0x3f) | 0x80;        /* the RFC's variant */
   for (int i = 0; i < 16; i++)
     n = n << 8 | digest[i];
   do {
@@ -573,26 +578,57 @@ cxr_dicom_file_bytes (DcmFileFormat & file, OFCondition & cond)
   return g_bytes_new (buffer, written);
 }
 
+/* the elements of an image's data set a header leaves out: the pixels,
+ * in any of their forms */
+static bool
+is_pixels (const DcmTagKey & key)
+{
+  return key == DCM_PixelData || key == DCM_FloatPixelData
+      || key == DCM_DoubleFloatPixelData || key == DCM_IconImageSequence
+      || (key.getGroup () >= 0x6000 && key.getGroup () <= 0x60ff
+      && key.getGroup () % 2 == 0 && key.getElement () == 0x3000);
+}
+
+static GBytes *
+make_header (CxrDicom * d, GError ** error)
+{
+  DcmFileFormat header;
+  DcmDataset *from = d->file->getDataset ();
+  DcmDataset *to = header.getDataset ();
+  OFCondition cond = EC_Normal;
+
+  /* element by element: copying the whole file would copy its pixels */
+  for (unsigned long i = 0; cond.good () && i < from->card (); i++) {
+    DcmElement *e = from->getElement (i);
+    if (!is_pixels (e->getTag ()))
+      cond = to->insert (OFstatic_cast (DcmElement *, e->clone ()), OFTrue);
+  }
+  /* as the file says, not as it was decoded (MONOCHROME1 is decoded as
+   * MONOCHROME2 and inverted here) */
+  if (cond.good () && d->photometric)
+    cond = to->putAndInsertString (DCM_PhotometricInterpretation,
+        d->photometric);
+  /* written in an uncompressed syntax whatever the image was in */
+  GBytes *bytes = cond.good () ? cxr_dicom_file_bytes (header, cond) : NULL;
+  if (!bytes)
+    fail (error, CXR_DICOM_ERROR_DECODE,
+        std::string ("cannot copy the DICOM header: ") + cond.text ());
+  return bytes;
+}
+
 extern "C" GBytes *
 cxr_dicom_get_header (CxrDicom * d, GError ** error)
 {
   try {
-    DcmFileFormat header (*d->file);
-    DcmDataset *ds = header.getDataset ();
-
-    delete ds->remove (DCM_PixelData);
-    /* write in an uncompressed syntax whatever the image was in */
-    header.getMetaInfo ()->putAndInsertString (DCM_TransferSyntaxUID,
-        UID_LittleEndianExplicitTransferSyntax);
-    OFCondition cond;
-    GBytes *bytes = cxr_dicom_file_bytes (header, cond);
-    if (!bytes)
-      fail (error, CXR_DICOM_ERROR_DECODE,
-          std::string ("cannot copy the DICOM header: ") + cond.text ());
-    return bytes;
+    if (!d->header)
+      d->header = make_header (d, error);
+    return d->header ? g_bytes_ref (d->header) : NULL;
   } catch (const std::exception & e) {
     fail (error, CXR_DICOM_ERROR_DECODE,
         std::string ("cannot copy the DICOM header: ") + e.what ());
+  } catch (...) {
+    fail (error, CXR_DICOM_ERROR_DECODE,
+        "cannot copy the DICOM header: the toolkit failed");
   }
   return NULL;
 }

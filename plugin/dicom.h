@@ -90,11 +90,13 @@ const gchar *cxr_dicom_get_body_part (const CxrDicom * d);        /* (0018,0015)
 const gchar *cxr_dicom_get_sop_instance_uid (const CxrDicom * d); /* (0008,0018) */
 const gchar *cxr_dicom_get_study_instance_uid (const CxrDicom * d);       /* (0020,000D) */
 
-/* The data set without its Pixel Data, as a DICOM file (explicit VR
- * little endian) in memory: what a derived object (a structured report of
- * this image) copies its patient and study modules from. It holds the
- * patient's data: give it only to a writer of such objects, never to a log.
- * NULL + error when the toolkit cannot write it. */
+/* The data set without its pixels (Pixel Data in any form, overlays, the
+ * icon), as a DICOM file (explicit VR little endian) in memory: what a
+ * derived object (a structured report of this image) copies its patient
+ * and study modules from. Made once per image; a reference is returned
+ * (g_bytes_unref). It holds the patient's data: give it only to a writer
+ * of such objects, never to a log. NULL + error when the toolkit cannot
+ * write it. */
 GBytes *cxr_dicom_get_header (CxrDicom * d, GError ** error);
 
 /* Writes frame `index` (0-based) as GRAY8 (bits 8) or GRAY16_LE (bits 16,

@@ -58,8 +58,8 @@ copy_patient_and_study (DcmItem * image, DcmItem * ds)
 }
 
 static GBytes *
-build (GBytes * header, const CxrDicomPicture * p, const char *model,
-    const char *version, gchar ** sop_uid, GError ** error)
+build (GBytes * header, const CxrDicomPicture * p, const CxrDicomFinding * f,
+    gchar ** sop_uid, GError ** error)
 {
   DcmFileFormat file;
   OFCondition cond = cxr_dicom_file_read (header, file);
@@ -78,9 +78,8 @@ build (GBytes * header, const CxrDicomPicture * p, const char *model,
   DcmFileFormat capture;
   DcmDataset *ds = capture.getDataset ();
   std::string series_uid = cxr_dicom_derived_uid ("capture series",
-      source.study, model);
-  std::string capture_uid = cxr_dicom_derived_uid ("capture",
-      source.instance, model);
+      {source.study.c_str (), f->model_id ? f->model_id : ""});
+  std::string capture_uid = cxr_dicom_finding_uid ("capture", f);
   DcmItem *ref = NULL;
   /* the pixels, row after row without padding */
   gsize row = (gsize) p->width * 3;
@@ -102,7 +101,7 @@ build (GBytes * header, const CxrDicomPicture * p, const char *model,
       && (cond = ds->putAndInsertString (DCM_ConversionType, "WSD")).good ()
       && (cond = ds->putAndInsertString (DCM_Manufacturer, "gst-cxr")).good ()
       && (cond = ds->putAndInsertString (DCM_SoftwareVersions,
-              version)).good ()
+              f->algorithm_version)).good ()
       && (cond = ds->putAndInsertString (DCM_InstanceNumber, "1")).good ()
       && (cond = ds->insertEmptyElement (DCM_PatientOrientation)).good ()
       && (cond = ds->putAndInsertString (DCM_ImageType,
@@ -151,13 +150,12 @@ build (GBytes * header, const CxrDicomPicture * p, const char *model,
 
 extern "C" GBytes *
 cxr_dicom_capture_new (GBytes * source, const CxrDicomPicture * picture,
-    const gchar * model_id, const gchar * software_version,
-    gchar ** sop_instance_uid, GError ** error)
+    const CxrDicomFinding * finding, gchar ** sop_instance_uid,
+    GError ** error)
 {
   /* a C++ exception into C code (GStreamer's threads) ends the process */
   try {
-    return build (source, picture, model_id ? model_id : "",
-        software_version, sop_instance_uid, error);
+    return build (source, picture, finding, sop_instance_uid, error);
   } catch (const std::exception & e) {
     return fail (error, std::string ("cannot build the picture: ")
         + e.what ());

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <glib.h>
+#include "dicomsr.h"
 
 G_BEGIN_DECLS
 
@@ -20,14 +21,12 @@ typedef struct
 } CxrDicomPicture;
 
 /* The Secondary Capture, as a DICOM file (explicit VR little endian), of
- * picture, made of the image whose header is source by the model
- * model_id (gst-cxr version software_version). sop_instance_uid, when not
- * NULL, receives its SOP Instance UID (free with g_free): made, as a
- * report's, from the image's and the model id. NULL + error when the
- * source lacks its UIDs or the toolkit fails. */
+ * picture: a frame of the image whose header is source, with finding
+ * (dicomsr.h) drawn on it. sop_instance_uid, when not NULL, receives its
+ * SOP Instance UID (free with g_free), made as the report's is. NULL +
+ * error when the source lacks its UIDs or the toolkit fails. */
 GBytes *cxr_dicom_capture_new (GBytes * source,
-    const CxrDicomPicture * picture, const gchar * model_id,
-    const gchar * software_version, gchar ** sop_instance_uid,
-    GError ** error);
+    const CxrDicomPicture * picture, const CxrDicomFinding * finding,
+    gchar ** sop_instance_uid, GError ** error);
 
 G_END_DECLS

@@ -47,6 +47,16 @@ add_number (DSRDocumentTree & tree, const DSRCodedEntryValue & name,
           DSRCodedEntryValue ("1", "UCUM", "no units"))).good ();
 }
 
+std::string
+cxr_dicom_finding_uid (const char *kind, const CxrDicomFinding * f)
+{
+  gchar threshold[G_ASCII_DTOSTR_BUF_SIZE];
+
+  g_ascii_formatd (threshold, sizeof threshold, "%.6f", f->threshold);
+  return cxr_dicom_derived_uid (kind, {f->frame ? f->frame : "",
+          f->model_id ? f->model_id : "", f->algorithm_version, threshold});
+}
+
 static GBytes *
 build (GBytes * header, const CxrDicomFinding * f, gchar ** sop_uid,
     GError ** error)
@@ -65,9 +75,13 @@ build (GBytes * header, const CxrDicomFinding * f, gchar ** sop_uid,
   const OFString & instance = source.instance;
 
   DSRDocument doc (DSRTypes::DT_ComprehensiveSR);
-  /* the patient and study modules as the image has them, then a new series
-   * (and SOP instance) in that study */
-  if ((cond = doc.readPatientData (*image)).bad ()
+  OFString charset;
+  /* the patient and study modules as the image has them, in its character
+   * set, then a new series (and SOP instance) in that study */
+  image->findAndGetOFStringArray (DCM_SpecificCharacterSet, charset);
+  if ((!charset.empty ()
+          && (cond = doc.setSpecificCharacterSet (charset)).bad ())
+      || (cond = doc.readPatientData (*image)).bad ()
       || (cond = doc.readStudyData (*image)).bad ()
       || (cond = doc.createNewSeriesInStudy (study)).bad ())
     return fail (error, std::string ("cannot copy the image's patient and "
@@ -110,13 +124,19 @@ build (GBytes * header, const CxrDicomFinding * f, gchar ** sop_uid,
   if (!ok)
     return fail (error, "cannot build the structured report's content tree");
 
+  /* the private codes' scheme, named (PS3.3 C.12.1.1.3) */
+  if ((cond = doc.getCodingSchemeIdentification ().addItem (PRIVATE_SCHEME,
+              "", "gst-cxr codes", "gst-cxr")).bad ())
+    return fail (error, std::string ("cannot name the coding scheme: ")
+        + cond.text ());
+
   DcmFileFormat report;
   DcmDataset *ds = report.getDataset ();
-  const char *model = f->model_id ? f->model_id : "";
   /* one series for the model's reports in the study, one report for the
-   * image */
-  std::string series_uid = cxr_dicom_derived_uid ("series", study, model);
-  std::string report_uid = cxr_dicom_derived_uid ("report", instance, model);
+   * frame's answer */
+  std::string series_uid = cxr_dicom_derived_uid ("series",
+      {study.c_str (), f->model_id ? f->model_id : ""});
+  std::string report_uid = cxr_dicom_finding_uid ("report", f);
   if ((cond = doc.write (*ds)).bad ()
       || (cond = ds->putAndInsertString (DCM_SeriesInstanceUID,
               series_uid.c_str ())).bad ()

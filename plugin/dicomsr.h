@@ -22,16 +22,20 @@ typedef struct
   gdouble threshold;            /* from which the finding is pneumonia */
   const gchar *model_id;        /* hash of the weights */
   const gchar *algorithm_name, *algorithm_version;
+  /* which frame of the image: its SOP Instance UID, with "#N" for frame N
+   * of a multi-frame image (GstCxrLabelMeta's source for cxrdicomdec) */
+  const gchar *frame;
 } CxrDicomFinding;
 
 /* The report, as a DICOM file (explicit VR little endian), of finding about
  * the image whose header is source (cxr_dicom_get_header: the image's data
  * set without its pixels). sop_instance_uid, when not NULL, receives the
- * report's SOP Instance UID (free with g_free). The report's UIDs are made
- * from the image's and the model id: the same image and model give the same
- * report UID, and one study's reports by one model share a series. NULL + error when the
- * source lacks what a report needs (its Study, Series and SOP Instance UIDs
- * and SOP Class UID) or the toolkit fails. */
+ * report's SOP Instance UID (free with g_free). The report's UID is made
+ * from the frame, the model id, the algorithm's version and the threshold:
+ * the same frame answered the same way gives the same UID, an answer that
+ * may differ a new one; one study's reports by one model share a series.
+ * NULL + error when the source lacks what a report needs (its Study,
+ * Series and SOP Instance UIDs and SOP Class UID) or the toolkit fails. */
 GBytes *cxr_dicom_sr_new (GBytes * source, const CxrDicomFinding * finding,
     gchar ** sop_instance_uid, GError ** error);
 

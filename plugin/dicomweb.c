@@ -157,9 +157,14 @@ request (CxrDicomWeb * web, const gchar * method, const gchar * path,
         "user name and the password file", web->url, status);
     g_clear_pointer (&reply, g_bytes_unref);
   } else if (status >= 400) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
-        "the archive at %s answered HTTP %u to %s %s", web->url, status,
-        method, path);
+    /* a DICOMweb path names its study's, series' and instance's UIDs:
+     * not repeated */
+    const gchar *uids = strstr (path, "/studies/");
+    g_set_error (error, G_IO_ERROR, status == SOUP_STATUS_NOT_FOUND ?
+        G_IO_ERROR_NOT_FOUND : G_IO_ERROR_FAILED,
+        "the archive at %s answered HTTP %u to %s %.*s%s", web->url, status,
+        method, uids ? (int) (uids - path) + 9 : (int) strlen (path), path,
+        uids ? "..." : "");
     g_clear_pointer (&reply, g_bytes_unref);
   } else if (reply_type)
     *reply_type = g_strdup (soup_message_headers_get_one

@@ -28,8 +28,8 @@ void cxr_dicomweb_free (CxrDicomWeb * web);
  * parameters. NULL + error when the archive cannot be reached or answers
  * an HTTP error: G_IO_ERROR_PERMISSION_DENIED for refused credentials
  * (401, 403), G_IO_ERROR_HOST_UNREACHABLE when it cannot be reached,
- * G_TLS_ERROR when its certificate is not trusted, G_IO_ERROR_FAILED for
- * any other HTTP error. */
+ * G_TLS_ERROR when its certificate is not trusted, G_IO_ERROR_NOT_FOUND
+ * for 404, G_IO_ERROR_FAILED for any other HTTP error. */
 GBytes *cxr_dicomweb_get (CxrDicomWeb * web, const gchar * path,
     const gchar * accept, gchar ** content_type, GError ** error);
 

@@ -102,7 +102,7 @@ gst_cxr_dicom_sink_start (GstBaseSink * sink)
     return FALSE;
   }
   if (self->location && *self->location
-      && g_mkdir_with_parents (self->location, 0755) != 0) {
+      && g_mkdir_with_parents (self->location, 0700) != 0) {
     GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
         ("Cannot make the folder \"%s\": %s", self->location,
             g_strerror (errno)), (NULL));
@@ -173,8 +173,10 @@ put (GstCxrDicomSink * self, const gchar * kind, GBytes * obj,
     gchar *name = g_strconcat (uid, ".dcm", NULL);
     path = g_build_filename (self->location, name, NULL);
     g_free (name);
-    if (!g_file_set_contents (path, g_bytes_get_data (obj, NULL),
-            g_bytes_get_size (obj), &error)) {
+    /* the patient's data: for the owner alone */
+    if (!g_file_set_contents_full (path, g_bytes_get_data (obj, NULL),
+            g_bytes_get_size (obj), G_FILE_SET_CONTENTS_CONSISTENT, 0600,
+            &error)) {
       GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("Cannot write a %s: %s",
               kind, error->message), (NULL));
       g_error_free (error);
@@ -209,7 +211,7 @@ put (GstCxrDicomSink * self, const gchar * kind, GBytes * obj,
 /* the frame as a Secondary Capture; NULL, said, when it cannot be one */
 static GBytes *
 capture_of (GstCxrDicomSink * self, GstBuffer * buf, GBytes * header,
-    const gchar * model_id, gchar ** uid)
+    const CxrDicomFinding * finding, gchar ** uid)
 {
   GstVideoFrame frame;
   GError *error = NULL;
@@ -226,8 +228,7 @@ capture_of (GstCxrDicomSink * self, GstBuffer * buf, GBytes * header,
     .height = GST_VIDEO_FRAME_HEIGHT (&frame),
     .stride = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0),
   };
-  picture = cxr_dicom_capture_new (header, &p, model_id, CXR_VERSION, uid,
-      &error);
+  picture = cxr_dicom_capture_new (header, &p, finding, uid, &error);
   gst_video_frame_unmap (&frame);
   if (!picture) {
     GST_ELEMENT_WARNING (self, STREAM, ENCODE, ("No picture of a frame: %s",
@@ -256,12 +257,14 @@ gst_cxr_dicom_sink_render (GstBaseSink * sink, GstBuffer * buf)
     self->not_dicom++;
     return GST_FLOW_OK;
   }
+  /* a report codes pneumonia or none: a two-class answer of that name */
+  positive = 1;
   if (!result || gst_cxr_classification_meta_is_abstained (result)
-      || result->n_classes < 2) {
+      || result->n_classes != 2
+      || g_strcmp0 (result->class_names[positive], "PNEUMONIA") != 0) {
     self->unanswered++;
     return GST_FLOW_OK;
   }
-  positive = result->n_classes - 1;
   CxrDicomFinding finding = {
     .positive = result->predicted == positive,
     .probability = result->probabilities[positive],
@@ -269,6 +272,7 @@ gst_cxr_dicom_sink_render (GstBaseSink * sink, GstBuffer * buf)
     .model_id = result->model_id,
     .algorithm_name = "gst-cxr chest X-ray pneumonia classifier",
     .algorithm_version = CXR_VERSION,
+    .frame = label->source,
   };
   obj = cxr_dicom_sr_new (label->dicom_header, &finding, &uid, &error);
   if (!obj) {
@@ -284,7 +288,7 @@ gst_cxr_dicom_sink_render (GstBaseSink * sink, GstBuffer * buf)
   g_free (uid);
   uid = NULL;
   if (ok && self->capture) {
-    obj = capture_of (self, buf, label->dicom_header, result->model_id, &uid);
+    obj = capture_of (self, buf, label->dicom_header, &finding, &uid);
     if (obj) {
       ok = put (self, "capture", obj, uid, label->source);
       g_bytes_unref (obj);
