@@ -21,6 +21,7 @@ most verbose, in the JSON lines or in the reports' file names. Skips
 import glob
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -62,6 +63,9 @@ with tempfile.TemporaryDirectory() as tmp:
         ct = k == len(films)
         keys = dict(patient(k), Modality="CT" if ct else "CR",
                     BodyPartExamined="CHEST")
+        if k == 1:
+            # a name beyond ASCII, in the character set the film declares
+            keys.update(SpecificCharacterSet="ISO_IR 192", PatientName="Kowalczyk^Zofia1^Łucja")
         path = os.path.join(tmp, f"film{k}.dcm")
         cmd = ["img2dcm", film, path]
         for key, value in keys.items():
@@ -109,9 +113,17 @@ with tempfile.TemporaryDirectory() as tmp:
               and sr.StudyInstanceUID == image.StudyInstanceUID
               and sr.SeriesInstanceUID != image.SeriesInstanceUID
               and sr.SOPInstanceUID + ".dcm" == name)
-        check(f"{name}: the film's patient and study modules",
+        check(f"{name}: the film's patient and study modules, in its character set",
               all(str(sr.get(key)) == value for key, value in keys.items()
                   if key not in ("Modality", "BodyPartExamined")))
+        uids = [sr.SOPInstanceUID, sr.SeriesInstanceUID]
+        check(f"{name}: its UIDs are 2.25 UUIDs (version 8) of at most 64 characters",
+              all(len(u) <= 64 and re.fullmatch(r"2\.25\.[1-9][0-9]*", u)
+                  and (int(u[5:]) >> 76) & 0xF == 8 for u in uids), str(uids))
+        schemes = [i.CodingSchemeDesignator for i in sr.get("CodingSchemeIdentificationSequence", [])]
+        check(f"{name}: its private coding scheme is named", "99GSTCXR" in schemes, str(schemes))
+        check(f"{name}: readable by its owner alone (it holds the patient's data)",
+              os.stat(report).st_mode & 0o077 == 0, oct(os.stat(report).st_mode))
         evidence = sr.CurrentRequestedProcedureEvidenceSequence[0]
         check(f"{name}: the film is the evidence",
               evidence.StudyInstanceUID == image.StudyInstanceUID

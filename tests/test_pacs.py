@@ -14,21 +14,32 @@ broken (said, and the rest goes on). Then:
   finding the one cxrclassify gives the same file; a second --once stores
   nothing new.
 - More films, `cxr-run pacs` following the archive killed with SIGKILL
-  after its first report, then restarted: every film answered exactly once.
+  after its first report, then restarted: every film has exactly one report
+  (a film killed between storing its report and noting it in the state file
+  is handled again after the restart, and gives the same report, which the
+  archive keeps once).
 - A wrong password: a clear message, exit 1, nothing stored, the state file
   untouched. An archive that is not there: the same. An archive that goes
   away while cxr-run follows it: a message, and once it is back the rest of
   the films are answered.
+- A model that cannot be loaded: exit 1, and the films wait for the next
+  run.
+- `--capture`: for each film also a Secondary Capture picture with the
+  answer burned in, in the film's study, referring to the film.
+- https with a certificate of the test's own CA: refused as not trusted
+  without --ca-file, and with a certificate for another name even with it;
+  with it, the films are answered.
 - No patient value, nor the password, in anything cxr-run printed or in its
   state file.
 
 Skips (exit 77) without Orthanc and its DICOMweb plugin (Debian packages
 orthanc, orthanc-dicomweb), DCMTK's tools or pydicom.
 """
-import glob
 import base64
+import glob
 import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -68,10 +79,11 @@ def free_port():
 
 
 class Archive:
-    def __init__(self, folder):
+    def __init__(self, folder, certificate=None):
         self.folder = folder
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if certificate else 'http'}://127.0.0.1:{self.port}"
+        self.context = None
         config = {"Name": "gst-cxr-test", "StorageDirectory": os.path.join(folder, "db"),
                   "IndexDirectory": os.path.join(folder, "db"),
                   "HttpPort": self.port, "DicomPort": free_port(),
@@ -79,6 +91,12 @@ class Archive:
                   "AuthenticationEnabled": True, "RegisteredUsers": {USER: PASSWORD},
                   "Plugins": [DICOMWEB],
                   "DicomWeb": {"Enable": True, "Root": "/dicom-web/"}}
+        if certificate:
+            config.update(SslEnabled=True, SslCertificate=certificate)
+            import ssl
+            self.context = ssl.create_default_context()
+            self.context.check_hostname = False
+            self.context.verify_mode = ssl.CERT_NONE
         self.config = os.path.join(folder, "orthanc.json")
         with open(self.config, "w") as f:
             json.dump(config, f)
@@ -106,13 +124,13 @@ class Archive:
             self.process.wait(30)
             self.process = None
 
-    def call(self, path, data=None, accept=None):
-        request = urllib.request.Request(self.url + path, data=data)
+    def call(self, path, data=None, accept=None, method=None):
+        request = urllib.request.Request(self.url + path, data=data, method=method)
         token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
         request.add_header("Authorization", "Basic " + token)
         if accept:
             request.add_header("Accept", accept)
-        with urllib.request.urlopen(request, timeout=30) as reply:
+        with urllib.request.urlopen(request, timeout=30, context=self.context) as reply:
             return reply.read()
 
     def get(self, path):
@@ -122,19 +140,21 @@ class Archive:
         with open(path, "rb") as f:
             return json.loads(self.call("/instances", f.read()))["ID"]
 
-    def reports(self):
-        """{referenced SOP Instance UID: [report datasets]} of every SR"""
+    def reports(self, modality="SR"):
+        """{referenced SOP Instance UID: [(dataset, path)]} of every report
+        (SR), or every picture (OT)"""
         found = {}
         for instance in self.get("/instances"):
             tags = self.get(f"/instances/{instance}/simplified-tags")
-            if tags.get("Modality") != "SR":
+            if tags.get("Modality") != modality:
                 continue
             path = os.path.join(self.folder, instance + ".dcm")
             with open(path, "wb") as f:
                 f.write(self.call(f"/instances/{instance}/file"))
-            sr = pydicom.dcmread(path)
-            ref = sr.ContentSequence[-1].ReferencedSOPSequence[0].ReferencedSOPInstanceUID
-            found.setdefault(ref, []).append((sr, path))
+            ds = pydicom.dcmread(path)
+            ref = (ds.ContentSequence[-1].ReferencedSOPSequence[0] if modality == "SR"
+                   else ds.SourceImageSequence[0]).ReferencedSOPInstanceUID
+            found.setdefault(ref, []).append((ds, path))
         return found
 
 
@@ -259,7 +279,7 @@ with tempfile.TemporaryDirectory() as tmp:
         n_instances = len(archive.get("/instances"))
         done = pacs(archive, state, "--once")
         check("a second --once stores nothing new",
-              done.returncode == 0 and "0 classified" in done.stderr
+              done.returncode == 0 and "pacs: 0 classified" in done.stderr
               and len(archive.get("/instances")) == n_instances, done.stderr[-300:])
 
         # SIGKILL after the first report of a new batch, then a restart
@@ -268,10 +288,11 @@ with tempfile.TemporaryDirectory() as tmp:
             archive.upload(path)
             local[pydicom.dcmread(path).SOPInstanceUID] = (path, classify_locally(path))
         follower = pacs(archive, state, wait=False)
-        first = follower.stdout.readline()
+        ready, _, _ = select.select([follower.stdout], [], [], 300)
+        first = follower.stdout.readline() if ready else ""
         follower.send_signal(signal.SIGKILL)
         follower.wait()
-        printed.append(first)
+        printed.append(first + follower.stdout.read())
         check("following: the first report comes", "report stored" in first, first)
         done = pacs(archive, state, "--once")
         check("after SIGKILL, --once goes on", done.returncode == 0, done.stderr[-300:])
@@ -299,10 +320,47 @@ with tempfile.TemporaryDirectory() as tmp:
               "cannot reach the archive" in out, out[-300:])
         check_reports(archive, local, "after the archive came back")
 
+        # a model that cannot be loaded: the films wait
+        captured = {}
+        for k, film in enumerate(films[5:7], start=41):
+            path = make_film(films_dir, k, film)
+            archive.upload(path)
+            captured[pydicom.dcmread(path).SOPInstanceUID] = (path, classify_locally(path))
+        done = pacs(archive, state, "--once", "--model", os.path.join(tmp, "no-such-model"))
+        check("a model that cannot be loaded: exit 1, a message naming the model",
+              done.returncode == 1 and "no-such-model" in done.stderr,
+              f"exit {done.returncode}: {done.stderr[-300:]}")
+        done = pacs(archive, state, "--once", "--capture")
+        check("--capture: exit 0; the films the model could not answer before answered now",
+              done.returncode == 0 and "2 classified and stored" in done.stderr
+              and done.stdout.count("report and picture stored") == 2,
+              done.stdout[-400:] + done.stderr[-300:])
+        local.update(captured)
+        check_reports(archive, captured, "--capture")
+        pictures = archive.reports("OT")
+        for uid, (path, (label, p)) in captured.items():
+            found = pictures.get(uid, [])
+            image = pydicom.dcmread(path)
+            ok = len(found) == 1
+            if ok:
+                sc, _ = found[0]
+                pixels = sc.pixel_array
+                ok = (sc.SOPClassUID == "1.2.840.10008.5.1.4.1.1.7"
+                      and sc.StudyInstanceUID == image.StudyInstanceUID
+                      and sc.SeriesInstanceUID != image.SeriesInstanceUID
+                      and str(sc.PatientID) == str(image.PatientID)
+                      and sc.PhotometricInterpretation == "RGB" and sc.BurnedInAnnotation == "YES"
+                      and (sc.Rows, sc.Columns) == (image.Rows, image.Columns)
+                      and "not for diagnostic use" in sc.ImageComments.lower()
+                      # the label and the heatmap are in colour on a grey film
+                      and (pixels[..., 0] != pixels[..., 2]).mean() > 0.01)
+            check(f"--capture: {os.path.basename(path)} has one picture in its study, RGB, "
+                  "the answer burned in, referring to the film", ok, f"{len(found)} pictures")
+
         with open(state) as f:
             state_text = f.read()
         everything = "".join(printed) + state_text
-        leaked = [v for k in list(range(4)) + list(range(10, 16)) + [30, 31, 90, 91]
+        leaked = [v for k in list(range(4)) + list(range(10, 16)) + [30, 31, 41, 42, 90, 91]
                   for v in patient(k).values() if v in everything or v.replace("^", " ") in everything]
         check("no patient value in what cxr-run printed or in its state file", not leaked,
               f"{len(everything)} characters; found {leaked}")
