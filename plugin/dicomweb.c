@@ -113,6 +113,22 @@ cxr_dicomweb_free (CxrDicomWeb * web)
   g_free (web);
 }
 
+/* what is wrong with a certificate, for someone who can fix it */
+static const gchar *
+why_untrusted (GTlsCertificateFlags flags, const gchar * otherwise)
+{
+  if (flags & G_TLS_CERTIFICATE_BAD_IDENTITY)
+    return "its certificate is for another name than the address's";
+  if (flags & (G_TLS_CERTIFICATE_EXPIRED | G_TLS_CERTIFICATE_NOT_ACTIVATED))
+    return "its certificate has expired or is not valid yet";
+  if (flags & G_TLS_CERTIFICATE_UNKNOWN_CA)
+    return "its certificate is signed by a CA not trusted here (name that "
+        "CA in a CA file)";
+  if (flags & G_TLS_CERTIFICATE_REVOKED)
+    return "its certificate has been revoked";
+  return otherwise;
+}
+
 /* One request: the reply's body, or NULL + error (dicomweb.h's codes). */
 static GBytes *
 request (CxrDicomWeb * web, const gchar * method, const gchar * path,
@@ -144,8 +160,8 @@ request (CxrDicomWeb * web, const gchar * method, const gchar * path,
   if (!reply) {
     if (e->domain == G_TLS_ERROR)
       g_set_error (error, G_TLS_ERROR, e->code, "the archive at %s is not "
-          "trusted: %s (name the CA that signed its certificate in a CA "
-          "file)", web->url, e->message);
+          "trusted: %s", web->url, why_untrusted
+          (soup_message_get_tls_peer_certificate_errors (msg), e->message));
     else
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_HOST_UNREACHABLE,
           "cannot reach the archive at %s: %s", web->url, e->message);

@@ -9,9 +9,10 @@ cd "$(dirname "$0")/.."
 # Pillow make and read files in the Python tests; PyTorch is what the
 # cross-checks and benchmarks compare with; Chromium renders the HTML
 # report; pydicom reads the structured reports back; Orthanc with its
-# DICOMweb plugin is the archive cxr-run pacs is tested against.
+# DICOMweb plugin is the archive cxr-run pacs is tested against, openssl
+# makes the certificates of its https front.
 test_packages=(dcmtk locales python3-torch python3-numpy python3-pil chromium
-  python3-pydicom orthanc orthanc-dicomweb)
+  python3-pydicom orthanc orthanc-dicomweb openssl)
 bash pipelines/setup.sh "${test_packages[@]}" || exit 1
 meson test -C build --print-errorlogs "$@" | tee build/test-output.txt
 status=${PIPESTATUS[0]}

@@ -154,4 +154,16 @@ with tempfile.TemporaryDirectory() as tmp:
     check("no patient value in the output, the JSON lines or the file names",
           not leaked, f"{len(logs)} characters looked at; found {leaked}")
 
+    # an archive's address with credentials in it, and nowhere to write:
+    # refused before anything is sent, the password not repeated
+    film = cases[0][0]
+    for where, says in ((["url=http://robot:Sekr1t-77@127.0.0.1:9/dicom-web"],
+                         "holds credentials"), ([], "Nowhere to write to")):
+        done = run(["gst-launch-1.0", "filesrc", f"location={film}", "!", "cxrdicomdec", "!",
+                    "cxrclassify", "!", "cxrdicomsink", *where])
+        check(f"cxrdicomsink {' '.join(where) or 'without location or url'}: an error "
+              "that says what is wrong", done.returncode != 0
+              and says in done.stdout + done.stderr and "Sekr1t-77" not in done.stdout + done.stderr,
+              (done.stdout + done.stderr)[-300:])
+
 finish("dicom-reports")

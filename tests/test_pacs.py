@@ -43,9 +43,11 @@ import select
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -79,11 +81,10 @@ def free_port():
 
 
 class Archive:
-    def __init__(self, folder, certificate=None):
+    def __init__(self, folder):
         self.folder = folder
         self.port = free_port()
-        self.url = f"{'https' if certificate else 'http'}://127.0.0.1:{self.port}"
-        self.context = None
+        self.url = f"http://127.0.0.1:{self.port}"
         config = {"Name": "gst-cxr-test", "StorageDirectory": os.path.join(folder, "db"),
                   "IndexDirectory": os.path.join(folder, "db"),
                   "HttpPort": self.port, "DicomPort": free_port(),
@@ -91,12 +92,6 @@ class Archive:
                   "AuthenticationEnabled": True, "RegisteredUsers": {USER: PASSWORD},
                   "Plugins": [DICOMWEB],
                   "DicomWeb": {"Enable": True, "Root": "/dicom-web/"}}
-        if certificate:
-            config.update(SslEnabled=True, SslCertificate=certificate)
-            import ssl
-            self.context = ssl.create_default_context()
-            self.context.check_hostname = False
-            self.context.verify_mode = ssl.CERT_NONE
         self.config = os.path.join(folder, "orthanc.json")
         with open(self.config, "w") as f:
             json.dump(config, f)
@@ -130,7 +125,7 @@ class Archive:
         request.add_header("Authorization", "Basic " + token)
         if accept:
             request.add_header("Accept", accept)
-        with urllib.request.urlopen(request, timeout=30, context=self.context) as reply:
+        with urllib.request.urlopen(request, timeout=30) as reply:
             return reply.read()
 
     def get(self, path):
@@ -185,6 +180,77 @@ def pacs(archive, state, *extra, password=PASSWORD, wait=True):
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     printed.append(done.stdout + done.stderr)
     return done
+
+
+class TlsFront:
+    """https in front of an archive: TLS with certificate, on a free
+    loopback port, each connection's bytes passed to the archive's http
+    port (Debian's Orthanc 1.10 cannot serve https itself with OpenSSL 3)"""
+    def __init__(self, archive, certificate):
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(certificate)
+        self.backend = archive.port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"https://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.relay, args=(conn,), daemon=True).start()
+
+    def relay(self, conn):
+        try:
+            client = self.context.wrap_socket(conn, server_side=True)
+        except (ssl.SSLError, OSError):
+            conn.close()        # the client did not trust the certificate
+            return
+        backend = socket.create_connection(("127.0.0.1", self.backend))
+
+        def pump(a, b):
+            try:
+                while data := a.recv(65536):
+                    b.sendall(data)
+            except OSError:
+                pass
+            for sock in (a, b):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+        threading.Thread(target=pump, args=(backend, client), daemon=True).start()
+        pump(client, backend)
+
+    def close(self):
+        self.listener.close()
+
+
+def make_certificates(folder):
+    """a CA of the test's own, and two server certificates it signed (key and
+    certificate in one PEM file): one for 127.0.0.1, one for another name"""
+    def run(*cmd):
+        if subprocess.run(["openssl", *cmd], capture_output=True, cwd=folder).returncode != 0:
+            skip("openssl cannot make the test's certificates")
+    if not shutil.which("openssl"):
+        skip("openssl (Debian package openssl) is not installed")
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+        "-days", "2", "-subj", "/CN=gst-cxr test CA")
+    made = {}
+    for name, san in (("right", "IP:127.0.0.1"), ("wrong", "DNS:elsewhere.example")):
+        with open(os.path.join(folder, name + ".ext"), "w") as f:
+            f.write(f"subjectAltName={san}\n")
+        run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", name + ".key", "-out",
+            name + ".csr", "-subj", "/CN=" + san.split(":")[1])
+        run("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", name + ".crt", "-days", "2", "-extfile", name + ".ext")
+        with open(os.path.join(folder, name + ".pem"), "w") as out:
+            for part in (name + ".key", name + ".crt"):
+                out.write(open(os.path.join(folder, part)).read())
+        made[name] = os.path.join(folder, name + ".pem")
+    return os.path.join(folder, "ca.pem"), made
 
 
 def classify_locally(path):
@@ -357,10 +423,40 @@ with tempfile.TemporaryDirectory() as tmp:
             check(f"--capture: {os.path.basename(path)} has one picture in its study, RGB, "
                   "the answer burned in, referring to the film", ok, f"{len(found)} pictures")
 
+        # https, checked against the test's own CA, in front of an archive
+        # of its own
+        tls = os.path.join(tmp, "tls")
+        os.makedirs(os.path.join(tls, "db"))
+        ca, certificates = make_certificates(tls)
+        behind = Archive(os.path.join(tls, "db"))
+        behind.start()
+        try:
+            behind.upload(make_film(films_dir, 50, films[7]))
+            for name in ("wrong", "right"):
+                front = TlsFront(behind, certificates[name])
+                tls_state = os.path.join(tls, name + "-state.json")
+                done = pacs(front, tls_state, "--once")
+                check(f"https ({name} name): without the CA, refused as not trusted",
+                      done.returncode == 1 and "not trusted" in done.stderr
+                      and ("CA file" in done.stderr or name == "wrong")
+                      and len(behind.reports()) == 0, done.stderr[-300:])
+                done = pacs(front, tls_state, "--once", "--ca-file", ca)
+                if name == "wrong":
+                    check("https: a certificate for another name, refused even with the CA",
+                          done.returncode == 1 and "for another name" in done.stderr
+                          and len(behind.reports()) == 0, done.stderr[-300:])
+                else:
+                    check("https: with the CA, the film answered",
+                          done.returncode == 0 and "1 classified and stored" in done.stderr
+                          and len(behind.reports()) == 1, done.stderr[-300:])
+                front.close()
+        finally:
+            behind.stop()
+
         with open(state) as f:
             state_text = f.read()
         everything = "".join(printed) + state_text
-        leaked = [v for k in list(range(4)) + list(range(10, 16)) + [30, 31, 41, 42, 90, 91]
+        leaked = [v for k in list(range(4)) + list(range(10, 16)) + [30, 31, 41, 42, 50, 90, 91]
                   for v in patient(k).values() if v in everything or v.replace("^", " ") in everything]
         check("no patient value in what cxr-run printed or in its state file", not leaked,
               f"{len(everything)} characters; found {leaked}")
