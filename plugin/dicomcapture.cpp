@@ -79,7 +79,7 @@ build (GBytes * header, const CxrDicomPicture * p, const CxrDicomFinding * f,
   DcmDataset *ds = capture.getDataset ();
   std::string series_uid = cxr_dicom_derived_uid ("capture series",
       {source.study.c_str (), f->model_id ? f->model_id : ""});
-  std::string capture_uid = cxr_dicom_finding_uid ("capture", f);
+  std::string capture_uid = cxr_dicom_finding_uid ("capture", source, f);
   DcmItem *ref = NULL;
   /* the pixels, row after row without padding */
   gsize row = (gsize) p->width * 3;
@@ -120,6 +120,9 @@ build (GBytes * header, const CxrDicomPicture * p, const CxrDicomFinding * f,
               source.sop_class.c_str ())).good ()
       && (cond = ref->putAndInsertString (DCM_ReferencedSOPInstanceUID,
               source.instance.c_str ())).good ()
+      && (f->frame == 0 || (cond = ref->putAndInsertString
+              (DCM_ReferencedFrameNumber,
+                  std::to_string (f->frame).c_str ())).good ())
       /* image pixel module: interleaved RGB, 8 bits */
       && (cond = ds->putAndInsertUint16 (DCM_SamplesPerPixel, 3)).good ()
       && (cond = ds->putAndInsertString (DCM_PhotometricInterpretation,

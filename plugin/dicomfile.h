@@ -36,7 +36,7 @@ struct CxrDicomSource
 bool cxr_dicom_source_read (DcmItem * image, CxrDicomSource & source);
 
 /* The UID of the kind of object ("report", "capture") made of finding's
- * frame: from the frame, the model id, the algorithm's version and the
- * threshold (dicomsr.h) */
+ * frame of image: from the image's SOP Instance UID, the frame, the model
+ * id, the algorithm's version and the threshold (dicomsr.h) */
 std::string cxr_dicom_finding_uid (const char *kind,
-    const CxrDicomFinding * finding);
+    const CxrDicomSource & image, const CxrDicomFinding * finding);

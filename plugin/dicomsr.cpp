@@ -48,13 +48,26 @@ add_number (DSRDocumentTree & tree, const DSRCodedEntryValue & name,
 }
 
 std::string
-cxr_dicom_finding_uid (const char *kind, const CxrDicomFinding * f)
+cxr_dicom_finding_uid (const char *kind, const CxrDicomSource & image,
+    const CxrDicomFinding * f)
 {
   gchar threshold[G_ASCII_DTOSTR_BUF_SIZE];
 
   g_ascii_formatd (threshold, sizeof threshold, "%.6f", f->threshold);
-  return cxr_dicom_derived_uid (kind, {f->frame ? f->frame : "",
-          f->model_id ? f->model_id : "", f->algorithm_version, threshold});
+  return cxr_dicom_derived_uid (kind, {image.instance.c_str (),
+          std::to_string (f->frame), f->model_id ? f->model_id : "",
+          f->algorithm_version, threshold});
+}
+
+/* the image, and its frame when it has several */
+static DSRImageReferenceValue
+image_reference (const CxrDicomSource & source, guint frame)
+{
+  DSRImageReferenceValue ref (source.sop_class, source.instance);
+
+  if (frame > 0)
+    ref.getFrameList ().addItem (frame);
+  return ref;
 }
 
 static GBytes *
@@ -118,7 +131,7 @@ build (GBytes * header, const CxrDicomFinding * f, gchar ** sop_uid,
       && tree.addContentItem (DSRTypes::RT_contains, DSRTypes::VT_Image,
       DSRCodedEntryValue ("121112", "DCM", "Source of Measurement")).good ()
       && tree.getCurrentContentItem ().setImageReference (
-      DSRImageReferenceValue (source.sop_class, instance)).good ()
+      image_reference (source, f->frame)).good ()
       && doc.getCurrentRequestedProcedureEvidence ().addItem (study,
       source.series, source.sop_class, instance).good ();
   if (!ok)
@@ -136,7 +149,7 @@ build (GBytes * header, const CxrDicomFinding * f, gchar ** sop_uid,
    * frame's answer */
   std::string series_uid = cxr_dicom_derived_uid ("series",
       {study.c_str (), f->model_id ? f->model_id : ""});
-  std::string report_uid = cxr_dicom_finding_uid ("report", f);
+  std::string report_uid = cxr_dicom_finding_uid ("report", source, f);
   if ((cond = doc.write (*ds)).bad ()
       || (cond = ds->putAndInsertString (DCM_SeriesInstanceUID,
               series_uid.c_str ())).bad ()

@@ -22,16 +22,15 @@ typedef struct
   gdouble threshold;            /* from which the finding is pneumonia */
   const gchar *model_id;        /* hash of the weights */
   const gchar *algorithm_name, *algorithm_version;
-  /* which frame of the image: its SOP Instance UID, with "#N" for frame N
-   * of a multi-frame image (GstCxrLabelMeta's source for cxrdicomdec) */
-  const gchar *frame;
+  /* which frame of the image, from 1; 0 for an image of one frame */
+  guint frame;
 } CxrDicomFinding;
 
 /* The report, as a DICOM file (explicit VR little endian), of finding about
  * the image whose header is source (cxr_dicom_get_header: the image's data
  * set without its pixels). sop_instance_uid, when not NULL, receives the
  * report's SOP Instance UID (free with g_free). The report's UID is made
- * from the frame, the model id, the algorithm's version and the threshold:
+ * from the image's, the frame, the model id, the algorithm's version and the threshold:
  * the same frame answered the same way gives the same UID, an answer that
  * may differ a new one; one study's reports by one model share a series.
  * NULL + error when the source lacks what a report needs (its Study,

@@ -1056,6 +1056,7 @@ push_image (GstCxrDatasetSrc * self, const CxrDatasetFile * file,
   GstBuffer *buf;
   GstCxrLabelMeta *label;
   gchar *modality, *body_part;
+  GBytes *header;
 
   gst_video_info_init (&info);
   if (!gst_video_info_set_format (&info, video_format (image->format),
@@ -1089,6 +1090,7 @@ push_image (GstCxrDatasetSrc * self, const CxrDatasetFile * file,
 
   modality = g_steal_pointer (&image->modality);
   body_part = g_steal_pointer (&image->body_part);
+  header = g_steal_pointer (&image->dicom_header);
   buf = image_to_buffer (image, &info);
   GST_BUFFER_PTS (buf) = self->n_frames * GST_SECOND;
   GST_BUFFER_DTS (buf) = GST_CLOCK_TIME_NONE;
@@ -1101,7 +1103,11 @@ push_image (GstCxrDatasetSrc * self, const CxrDatasetFile * file,
       file->source);
   /* a DICOM file says what it is: cxrclassify's modality gate reads it */
   gst_cxr_label_meta_set_dicom (label, modality, body_part);
+  /* a DICOM file's header, for a report of it (cxrdicomsink) */
+  gst_cxr_label_meta_set_dicom_header (label, header, 0);
   gst_cxr_label_meta_set_patient (label, file->patient);
+  if (header)
+    g_bytes_unref (header);
   g_free (modality);
   g_free (body_part);
   self->n_frames++;

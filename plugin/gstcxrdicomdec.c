@@ -363,7 +363,8 @@ gst_cxr_dicom_dec_handle_frame (GstVideoDecoder * dec,
         cxr_dicom_get_body_part (self->dicom));
     /* for a structured report about the frame (cxrdicomsink) */
     GBytes *header = cxr_dicom_get_header (self->dicom, NULL);
-    gst_cxr_label_meta_set_dicom_header (label, header);
+    gst_cxr_label_meta_set_dicom_header (label, header,
+        self->n_frames > 1 ? i + 1 : 0);
     if (header)
       g_bytes_unref (header);
     g_free (where);

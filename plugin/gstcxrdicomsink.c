@@ -272,7 +272,7 @@ gst_cxr_dicom_sink_render (GstBaseSink * sink, GstBuffer * buf)
     .model_id = result->model_id,
     .algorithm_name = "gst-cxr chest X-ray pneumonia classifier",
     .algorithm_version = CXR_VERSION,
-    .frame = label->source,
+    .frame = label->dicom_frame,
   };
   obj = cxr_dicom_sr_new (label->dicom_header, &finding, &uid, &error);
   if (!obj) {

@@ -38,6 +38,8 @@ cxr_image_clear (CxrImage * image)
   g_free (image->data);
   g_free (image->modality);
   g_free (image->body_part);
+  if (image->dicom_header)
+    g_bytes_unref (image->dicom_header);
   memset (image, 0, sizeof *image);
 }
 
@@ -458,6 +460,9 @@ cxr_image_decode_dicom (const guint8 * data, gsize size, CxrImage * image,
           bits > 8 ? 16 : 8, error)) {
     image->modality = g_strdup (cxr_dicom_get_modality (d));
     image->body_part = g_strdup (cxr_dicom_get_body_part (d));
+    /* for a report of the film (cxrdicomsink); a film without one is
+     * still a film */
+    image->dicom_header = cxr_dicom_get_header (d, NULL);
     cxr_dicom_free (d);
     return TRUE;
   }

@@ -36,6 +36,9 @@ typedef struct {
   guint8 *data;                 /* owned, g_free () */
   /* a DICOM file's Modality and Body Part Examined, owned; else NULL */
   gchar *modality, *body_part;
+  /* a DICOM file's header (dicom.h's cxr_dicom_get_header: it holds the
+   * patient's data), a reference; else NULL */
+  GBytes *dicom_header;
 } CxrImage;
 
 #define CXR_IMAGE_ERROR (cxr_image_error_quark ())

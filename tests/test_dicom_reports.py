@@ -50,6 +50,31 @@ def patient(k):
             "PatientSex": "F", "StudyID": f"S{k}77"}
 
 
+def write_two_frames(path, jpegs, keys):
+    """a CR chest film of two 8-bit frames (the two JPEGs, 256x256)"""
+    import numpy as np
+    from PIL import Image
+    from pydicom.dataset import FileDataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+    frames = np.stack([np.asarray(Image.open(j).convert("L").resize((256, 256))) for j in jpegs])
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1"
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = FileDataset(path, {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    ds.Modality, ds.BodyPartExamined = "CR", "CHEST"
+    for key, value in keys.items():
+        setattr(ds, key, value)
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.NumberOfFrames, ds.Rows, ds.Columns = len(frames), 256, 256
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
+    ds.PixelData = frames.tobytes()
+    ds.is_little_endian, ds.is_implicit_VR = True, False
+    ds.save_as(path, write_like_original=False)
+
+
 def run(cmd):
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if done.returncode != 0:
@@ -153,6 +178,32 @@ with tempfile.TemporaryDirectory() as tmp:
               and (v in logs or v.replace("^", " ") in logs)]
     check("no patient value in the output, the JSON lines or the file names",
           not leaked, f"{len(logs)} characters looked at; found {leaked}")
+
+    # the same film read by cxrdatasetsrc from a folder: the same report
+    folder = os.path.join(tmp, "folder", "NORMAL")
+    os.makedirs(folder)
+    shutil.copy(cases[0][0], folder)
+    from_folder = os.path.join(tmp, "from-folder")
+    done = run(["gst-launch-1.0", "cxrdatasetsrc", f"location={os.path.dirname(folder)}", "!",
+                "cxrclassify", "!", "cxrdicomsink", f"location={from_folder}"])
+    names = lambda d: sorted(os.listdir(d)) if os.path.isdir(d) else []
+    first_film_report = [os.path.basename(r) for r in written
+                         if pydicom.dcmread(r).ContentSequence[-1].ReferencedSOPSequence[0]
+                         .ReferencedSOPInstanceUID == pydicom.dcmread(cases[0][0]).SOPInstanceUID]
+    check("a DICOM film read by cxrdatasetsrc gets the same report as through cxrdicomdec",
+          done.returncode == 0 and names(from_folder) == first_film_report,
+          f"{names(from_folder)} against {first_film_report}")
+
+    # a film of two frames: a report for each, naming its frame
+    two = os.path.join(tmp, "two-frames.dcm")
+    write_two_frames(two, films[:2], patient(7))
+    frames_dir = os.path.join(tmp, "frames")
+    done = run(["gst-launch-1.0", "filesrc", f"location={two}", "!", "cxrdicomdec", "!",
+                "cxrclassify", "!", "cxrdicomsink", f"location={frames_dir}"])
+    refs = sorted(int(pydicom.dcmread(os.path.join(frames_dir, n)).ContentSequence[-1]
+                      .ReferencedSOPSequence[0].ReferencedFrameNumber) for n in names(frames_dir))
+    check("a film of two frames: one report for each, naming its frame",
+          done.returncode == 0 and refs == [1, 2], str(refs))
 
     # an archive's address with credentials in it, and nowhere to write:
     # refused before anything is sent, the password not repeated

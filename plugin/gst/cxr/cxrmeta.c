@@ -221,6 +221,7 @@ label_init (GstMeta * meta, gpointer params, GstBuffer * buffer)
   m->modality = m->body_part = NULL;
   m->patient = NULL;
   m->dicom_header = NULL;
+  m->dicom_frame = 0;
   return TRUE;
 }
 
@@ -250,7 +251,8 @@ label_transform (GstBuffer * dest, GstMeta * meta, GstBuffer * src,
   if (copy) {
     gst_cxr_label_meta_set_dicom (copy, m->modality, m->body_part);
     gst_cxr_label_meta_set_patient (copy, m->patient);
-    gst_cxr_label_meta_set_dicom_header (copy, m->dicom_header);
+    gst_cxr_label_meta_set_dicom_header (copy, m->dicom_header,
+        m->dicom_frame);
   }
   return copy != NULL;
 }
@@ -269,12 +271,14 @@ gst_cxr_label_meta_set_dicom (GstCxrLabelMeta * m, const gchar * modality,
 }
 
 void
-gst_cxr_label_meta_set_dicom_header (GstCxrLabelMeta * m, GBytes * header)
+gst_cxr_label_meta_set_dicom_header (GstCxrLabelMeta * m, GBytes * header,
+    guint frame)
 {
   if (header)
     g_bytes_ref (header);
   g_clear_pointer (&m->dicom_header, g_bytes_unref);
   m->dicom_header = header;
+  m->dicom_frame = frame;
 }
 
 void

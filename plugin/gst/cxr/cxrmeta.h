@@ -81,6 +81,9 @@ typedef struct {
    * the frame copies the patient and study modules. It holds the patient's
    * data: for writers of such reports only, never to be logged */
   GBytes *dicom_header;
+  /* which frame of that DICOM object the frame is, from 1; 0 when the
+   * object has one frame */
+  guint dicom_frame;
 } GstCxrLabelMeta;
 
 /* Where the network looked for the class it speaks for (cxrclassify
@@ -157,9 +160,10 @@ GstCxrLabelMeta *gst_buffer_get_cxr_label_meta (GstBuffer * buffer);
 /* the DICOM source's modality and body part (copied; either may be NULL) */
 void gst_cxr_label_meta_set_dicom (GstCxrLabelMeta * meta,
     const gchar * modality, const gchar * body_part);
-/* the DICOM source's header (a reference is taken; may be NULL) */
+/* the DICOM source's header (a reference is taken; may be NULL) and
+ * which of its frames the frame is (from 1; 0 for an object of one) */
 void gst_cxr_label_meta_set_dicom_header (GstCxrLabelMeta * meta,
-    GBytes * header);
+    GBytes * header, guint frame);
 /* the patient id (copied; may be NULL) */
 void gst_cxr_label_meta_set_patient (GstCxrLabelMeta * meta,
     const gchar * patient);
