@@ -1,5 +1,6 @@
-/* cxr-run-pacs (what `cxr-run pacs` runs) — classifies the chest radiographs that reach an archive and
- * stores a structured report of each back into it.
+/* cxr-run-pacs (what `cxr-run pacs` runs) — classifies the chest
+ * radiographs that reach an archive and stores a structured report of each
+ * back into it.
  *
  *   cxr-run pacs --url URL [--user NAME --password-file FILE] [--once]
  *                [--ca-file FILE] [--capture] [--model FILE] [--state FILE]

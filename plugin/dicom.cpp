@@ -506,11 +506,35 @@ cxr_dicom_get_study_instance_uid (const CxrDicom * d)
   return d->study_uid;
 }
 
-OFCondition
-cxr_dicom_file_read (GBytes * bytes, DcmFileFormat & file)
+GBytes *
+cxr_dicom_fail (GError ** error, const std::string & msg)
+{
+  g_set_error_literal (error, CXR_DICOM_ERROR, CXR_DICOM_ERROR_DECODE,
+      msg.c_str ());
+  return NULL;
+}
+
+GBytes *
+cxr_dicom_object_bytes (DcmFileFormat & object, const char *what,
+    const std::string & uid, gchar ** sop_uid, GError ** error)
+{
+  OFCondition cond;
+  GBytes *bytes = cxr_dicom_file_bytes (object, cond);
+
+  if (!bytes)
+    return cxr_dicom_fail (error, std::string ("cannot encode the ") + what
+        + ": " + cond.text ());
+  if (sop_uid)
+    *sop_uid = g_strdup (uid.c_str ());
+  return bytes;
+}
+
+DcmDataset *
+cxr_dicom_source_read (GBytes * header, DcmFileFormat & file,
+    CxrDicomSource & source, const char *what, GError ** error)
 {
   gsize size;
-  const void *data = g_bytes_get_data (bytes, &size);
+  const void *data = g_bytes_get_data (header, &size);
   DcmInputBufferStream in;
 
   in.setBuffer (data, size);
@@ -518,18 +542,24 @@ cxr_dicom_file_read (GBytes * bytes, DcmFileFormat & file)
   file.transferInit ();
   OFCondition cond = file.read (in, EXS_Unknown);
   file.transferEnd ();
-  return cond;
-}
-
-bool
-cxr_dicom_source_read (DcmItem * image, CxrDicomSource & source)
-{
+  if (cond.bad ()) {
+    cxr_dicom_fail (error, std::string ("cannot read the image's DICOM "
+            "header: ") + cond.text ());
+    return NULL;
+  }
+  DcmDataset *image = file.getDataset ();
   image->findAndGetOFString (DCM_StudyInstanceUID, source.study);
   image->findAndGetOFString (DCM_SeriesInstanceUID, source.series);
   image->findAndGetOFString (DCM_SOPClassUID, source.sop_class);
   image->findAndGetOFString (DCM_SOPInstanceUID, source.instance);
-  return !source.study.empty () && !source.series.empty ()
-      && !source.sop_class.empty () && !source.instance.empty ();
+  if (source.study.empty () || source.series.empty ()
+      || source.sop_class.empty () || source.instance.empty ()) {
+    cxr_dicom_fail (error, std::string ("the image has no Study, Series or "
+            "SOP Instance UID or no SOP Class UID, so ") + what
+        + " cannot refer to it");
+    return NULL;
+  }
+  return image;
 }
 
 std::string

@@ -8,14 +8,6 @@
 #include <string>
 #include <vector>
 
-static GBytes *
-fail (GError ** error, const std::string & msg)
-{
-  g_set_error_literal (error, CXR_DICOM_ERROR, CXR_DICOM_ERROR_DECODE,
-      msg.c_str ());
-  return NULL;
-}
-
 /* The patient and general study modules (PS3.3 C.7.1.1, C.7.2.1) and the
  * character set their values are in: copied as the image has them; the
  * ones of type 2 made empty where it has none. */
@@ -62,18 +54,15 @@ build (GBytes * header, const CxrDicomPicture * p, const CxrDicomFinding * f,
     gchar ** sop_uid, GError ** error)
 {
   DcmFileFormat file;
-  OFCondition cond = cxr_dicom_file_read (header, file);
-  if (cond.bad ())
-    return fail (error, std::string ("cannot read the image's DICOM header: ")
-        + cond.text ());
-  DcmDataset *image = file.getDataset ();
   CxrDicomSource source;
-  if (!cxr_dicom_source_read (image, source))
-    return fail (error, "the image has no Study, Series or SOP Instance UID "
-        "or no SOP Class UID, so a picture cannot refer to it");
+  DcmDataset *image = cxr_dicom_source_read (header, file, source,
+      "a picture", error);
+  if (!image)
+    return NULL;
+  OFCondition cond;
   if (p->width == 0 || p->height == 0 || p->width > 65535
       || p->height > 65535)
-    return fail (error, "a picture must be 1 to 65535 pixels a side");
+    return cxr_dicom_fail (error, "a picture must be 1 to 65535 pixels a side");
 
   DcmFileFormat capture;
   DcmDataset *ds = capture.getDataset ();
@@ -140,15 +129,10 @@ build (GBytes * header, const CxrDicomPicture * p, const CxrDicomFinding * f,
               pixels.size ())).good ())
     pixels.clear ();
   if (cond.bad ())
-    return fail (error, std::string ("cannot write the picture: ")
+    return cxr_dicom_fail (error, std::string ("cannot write the picture: ")
         + cond.text ());
-  GBytes *bytes = cxr_dicom_file_bytes (capture, cond);
-  if (!bytes)
-    return fail (error, std::string ("cannot encode the picture: ")
-        + cond.text ());
-  if (sop_uid)
-    *sop_uid = g_strdup (capture_uid.c_str ());
-  return bytes;
+  return cxr_dicom_object_bytes (capture, "picture", capture_uid, sop_uid,
+      error);
 }
 
 extern "C" GBytes *
@@ -160,9 +144,10 @@ cxr_dicom_capture_new (GBytes * source, const CxrDicomPicture * picture,
   try {
     return build (source, picture, finding, sop_instance_uid, error);
   } catch (const std::exception & e) {
-    return fail (error, std::string ("cannot build the picture: ")
+    return cxr_dicom_fail (error, std::string ("cannot build the picture: ")
         + e.what ());
   } catch (...) {
-    return fail (error, "cannot build the picture: the toolkit failed");
+    return cxr_dicom_fail (error, "cannot build the picture: the toolkit "
+        "failed");
   }
 }

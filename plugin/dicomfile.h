@@ -14,8 +14,14 @@
  * cond saying why, when the toolkit cannot write it */
 GBytes *cxr_dicom_file_bytes (DcmFileFormat & file, OFCondition & cond);
 
-/* file read from the bytes of a DICOM file in memory */
-OFCondition cxr_dicom_file_read (GBytes * bytes, DcmFileFormat & file);
+/* NULL, with msg as error (CXR_DICOM_ERROR_DECODE) */
+GBytes *cxr_dicom_fail (GError ** error, const std::string & msg);
+
+/* object (what: "report", "picture") as a DICOM file, explicit VR little
+ * endian, and uid in sop_uid when it is not NULL; NULL + error when the
+ * toolkit cannot encode it */
+GBytes *cxr_dicom_object_bytes (DcmFileFormat & object, const char *what,
+    const std::string & uid, gchar ** sop_uid, GError ** error);
 
 /* A UID of the "2.25." form (PS3.5 B.2: a 128-bit number in decimal) from
  * a hash of what it names (kind and the strings of), so that the same
@@ -31,9 +37,12 @@ struct CxrDicomSource
   OFString study, series, sop_class, instance;
 };
 
-/* source from image; false when one of them is missing (then nothing can
- * refer to the image) */
-bool cxr_dicom_source_read (DcmItem * image, CxrDicomSource & source);
+/* The image whose header (cxr_dicom_get_header's bytes) is read into
+ * file: its data set, and its UIDs in source; NULL + error when it cannot
+ * be read or lacks one of them (then what, "a report" say, cannot refer
+ * to it) */
+DcmDataset *cxr_dicom_source_read (GBytes * header, DcmFileFormat & file,
+    CxrDicomSource & source, const char *what, GError ** error);
 
 /* The UID of the kind of object ("report", "capture") made of finding's
  * frame of image: from the image's SOP Instance UID, the frame, the model

@@ -15,14 +15,6 @@
  * a private coding scheme, as PS3.16 allows ("99" prefix). */
 #define PRIVATE_SCHEME "99GSTCXR"
 
-static GBytes *
-fail (GError ** error, const std::string & msg)
-{
-  g_set_error_literal (error, CXR_DICOM_ERROR, CXR_DICOM_ERROR_DECODE,
-      msg.c_str ());
-  return NULL;
-}
-
 static bool
 add_text (DSRDocumentTree & tree, const DSRCodedEntryValue & name,
     const std::string & text)
@@ -75,15 +67,12 @@ build (GBytes * header, const CxrDicomFinding * f, gchar ** sop_uid,
     GError ** error)
 {
   DcmFileFormat file;
-  OFCondition cond = cxr_dicom_file_read (header, file);
-  if (cond.bad ())
-    return fail (error, std::string ("cannot read the image's DICOM header: ")
-        + cond.text ());
-  DcmDataset *image = file.getDataset ();
   CxrDicomSource source;
-  if (!cxr_dicom_source_read (image, source))
-    return fail (error, "the image has no Study, Series or SOP Instance UID "
-        "or no SOP Class UID, so a report cannot refer to it");
+  DcmDataset *image = cxr_dicom_source_read (header, file, source,
+      "a report", error);
+  if (!image)
+    return NULL;
+  OFCondition cond;
   const OFString & study = source.study;
   const OFString & instance = source.instance;
 
@@ -97,8 +86,8 @@ build (GBytes * header, const CxrDicomFinding * f, gchar ** sop_uid,
       || (cond = doc.readPatientData (*image)).bad ()
       || (cond = doc.readStudyData (*image)).bad ()
       || (cond = doc.createNewSeriesInStudy (study)).bad ())
-    return fail (error, std::string ("cannot copy the image's patient and "
-            "study modules: ") + cond.text ());
+    return cxr_dicom_fail (error, std::string ("cannot copy the image's "
+            "patient and study modules: ") + cond.text ());
   doc.setSeriesDescription ("Chest X-ray classification (gst-cxr)");
   doc.setManufacturer ("gst-cxr");
   doc.setSoftwareVersions (f->algorithm_version);
@@ -114,7 +103,8 @@ build (GBytes * header, const CxrDicomFinding * f, gchar ** sop_uid,
       DSRCodedEntryValue ("121071", "DCM", "Finding")).good ()
       && tree.getCurrentContentItem ().setCodeValue (f->positive ?
       DSRCodedEntryValue ("233604007", "SCT", "Pneumonia") :
-      DSRCodedEntryValue ("NOPNEUMONIA", PRIVATE_SCHEME, "No pneumonia")).good ()
+      DSRCodedEntryValue ("NOPNEUMONIA", PRIVATE_SCHEME,
+          "No pneumonia")).good ()
       && add_number (tree, DSRCodedEntryValue ("PPNEUMONIA", PRIVATE_SCHEME,
           "Probability of pneumonia"), f->probability)
       && add_number (tree, DSRCodedEntryValue ("THRESHOLD", PRIVATE_SCHEME,
@@ -135,13 +125,14 @@ build (GBytes * header, const CxrDicomFinding * f, gchar ** sop_uid,
       && doc.getCurrentRequestedProcedureEvidence ().addItem (study,
       source.series, source.sop_class, instance).good ();
   if (!ok)
-    return fail (error, "cannot build the structured report's content tree");
+    return cxr_dicom_fail (error, "cannot build the structured report's "
+        "content tree");
 
   /* the private codes' scheme, named (PS3.3 C.12.1.1.3) */
   if ((cond = doc.getCodingSchemeIdentification ().addItem (PRIVATE_SCHEME,
               "", "gst-cxr codes", "gst-cxr")).bad ())
-    return fail (error, std::string ("cannot name the coding scheme: ")
-        + cond.text ());
+    return cxr_dicom_fail (error, std::string ("cannot name the coding "
+            "scheme: ") + cond.text ());
 
   DcmFileFormat report;
   DcmDataset *ds = report.getDataset ();
@@ -155,15 +146,10 @@ build (GBytes * header, const CxrDicomFinding * f, gchar ** sop_uid,
               series_uid.c_str ())).bad ()
       || (cond = ds->putAndInsertString (DCM_SOPInstanceUID,
               report_uid.c_str ())).bad ())
-    return fail (error, std::string ("cannot write the structured report: ")
-        + cond.text ());
-  GBytes *bytes = cxr_dicom_file_bytes (report, cond);
-  if (!bytes)
-    return fail (error, std::string ("cannot encode the structured report: ")
-        + cond.text ());
-  if (sop_uid)
-    *sop_uid = g_strdup (report_uid.c_str ());
-  return bytes;
+    return cxr_dicom_fail (error, std::string ("cannot write the structured "
+            "report: ") + cond.text ());
+  return cxr_dicom_object_bytes (report, "structured report", report_uid,
+      sop_uid, error);
 }
 
 extern "C" GBytes *
@@ -174,10 +160,10 @@ cxr_dicom_sr_new (GBytes * source, const CxrDicomFinding * finding,
   try {
     return build (source, finding, sop_instance_uid, error);
   } catch (const std::exception & e) {
-    return fail (error, std::string ("cannot build the structured report: ")
-        + e.what ());
+    return cxr_dicom_fail (error, std::string ("cannot build the structured "
+            "report: ") + e.what ());
   } catch (...) {
-    return fail (error, "cannot build the structured report: the toolkit "
-        "failed");
+    return cxr_dicom_fail (error, "cannot build the structured report: the "
+        "toolkit failed");
   }
 }

@@ -30,10 +30,10 @@ typedef struct
  * the image whose header is source (cxr_dicom_get_header: the image's data
  * set without its pixels). sop_instance_uid, when not NULL, receives the
  * report's SOP Instance UID (free with g_free). The report's UID is made
- * from the image's, the frame, the model id, the algorithm's version and the threshold:
- * the same frame answered the same way gives the same UID, an answer that
- * may differ a new one; one study's reports by one model share a series.
- * NULL + error when the source lacks what a report needs (its Study,
+ * from the image's, the frame, the model id, the algorithm's version and
+ * the threshold: the same frame answered the same way gives the same UID,
+ * an answer that may differ a new one; one study's reports by one model
+ * share a series. NULL + error when the source lacks what a report needs (its Study,
  * Series and SOP Instance UIDs and SOP Class UID) or the toolkit fails. */
 GBytes *cxr_dicom_sr_new (GBytes * source, const CxrDicomFinding * finding,
     gchar ** sop_instance_uid, GError ** error);
