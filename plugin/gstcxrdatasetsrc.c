@@ -52,6 +52,10 @@
  * with sync=true therefore shows one image per second; use sync=false to
  * run at decoding speed.
  *
+ * Files are decoded on `decode-threads` threads (default: one per core),
+ * at most two files a thread ahead of the frame pushed, and pushed in
+ * order.
+ *
  * `target-size` > 0 makes JPEGs decode at the smallest DCT scale (n/8) whose
  * output is still at least target-size on both sides: several times faster
  * for large X-rays. Nothing is resized beyond that; cxrclassify does the
@@ -81,6 +85,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "decodepool.h"
 #include "gstcxrelements.h"
 #include "imagedecode.h"
 #include "manifest.h"
@@ -104,6 +109,7 @@ enum
   PROP_TARGET_SIZE,
   PROP_SKIP_CORRUPT,
   PROP_PATIENT_PATTERN,
+  PROP_DECODE_THREADS,
   PROP_N_FILES,
   PROP_N_SKIPPED,
 };
@@ -113,6 +119,9 @@ enum
 #define DEFAULT_SEED 0
 #define DEFAULT_TARGET_SIZE 0
 #define DEFAULT_SKIP_CORRUPT TRUE
+#define DEFAULT_DECODE_THREADS 0
+/* decoded files a decoding thread may be ahead of the frame pushed */
+#define AHEAD_PER_THREAD 2
 
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC,
@@ -266,6 +275,19 @@ gst_cxr_dataset_src_class_init (GstCxrDatasetSrcClass * klass)
           G_PARAM_STATIC_STRINGS));
 
   /**
+   * GstCxrDatasetSrc:decode-threads:
+   *
+   * Threads that decode files, ahead of the frame pushed; frames still
+   * come in order.
+   */
+  g_object_class_install_property (gobject_class, PROP_DECODE_THREADS,
+      g_param_spec_uint ("decode-threads", "Decode threads",
+          "Threads decoding files (0: one per core); frames are pushed in "
+          "order, at most 2 a thread decoded ahead", 0, 256,
+          DEFAULT_DECODE_THREADS, G_PARAM_READWRITE | GST_PARAM_MUTABLE_READY
+          | G_PARAM_STATIC_STRINGS));
+
+  /**
    * GstCxrDatasetSrc:skip-corrupt:
    *
    * Whether an unreadable or corrupt file is skipped (warning, element
@@ -395,6 +417,9 @@ gst_cxr_dataset_src_set_property (GObject * object, guint prop_id,
     case PROP_SKIP_CORRUPT:
       self->skip_corrupt = g_value_get_boolean (value);
       break;
+    case PROP_DECODE_THREADS:
+      self->decode_threads = g_value_get_uint (value);
+      break;
     case PROP_PATIENT_PATTERN:
       g_free (self->patient_pattern);
       self->patient_pattern = g_value_dup_string (value);
@@ -434,6 +459,9 @@ gst_cxr_dataset_src_get_property (GObject * object, guint prop_id,
       break;
     case PROP_SKIP_CORRUPT:
       g_value_set_boolean (value, self->skip_corrupt);
+      break;
+    case PROP_DECODE_THREADS:
+      g_value_set_uint (value, self->decode_threads);
       break;
     case PROP_PATIENT_PATTERN:
       g_value_set_string (value, self->patient_pattern);
@@ -820,6 +848,8 @@ shuffle_files (GPtrArray * files, guint64 seed)
 static void
 clear_state (GstCxrDatasetSrc * self)
 {
+  /* before the files whose paths it decodes */
+  g_clear_pointer (&self->decoders, cxr_decode_pool_free);
   g_clear_pointer (&self->files, g_ptr_array_unref);
   g_clear_pointer (&self->class_names, g_ptr_array_unref);
   self->next = 0;
@@ -929,7 +959,11 @@ gst_cxr_dataset_src_start (GstBaseSrc * bsrc)
     g_free (names);
     GST_OBJECT_LOCK (self);
     self->n_files = self->files->len;
+    guint threads = self->decode_threads ? self->decode_threads :
+        g_get_num_processors ();
     GST_OBJECT_UNLOCK (self);
+    self->decoders = cxr_decode_pool_new (threads,
+        threads * AHEAD_PER_THREAD);
   } else {
     clear_state (self);
   }
@@ -1115,23 +1149,41 @@ push_image (GstCxrDatasetSrc * self, const CxrDatasetFile * file,
   return GST_FLOW_OK;
 }
 
+/* the next files asked for, as far as the decoders have room */
+static void
+ask_ahead (GstCxrDatasetSrc * self)
+{
+  guint target_size;
+
+  GST_OBJECT_LOCK (self);
+  target_size = self->target_size;
+  GST_OBJECT_UNLOCK (self);
+  while (self->next < self->files->len
+      && cxr_decode_pool_has_room (self->decoders)) {
+    const CxrDatasetFile *file = g_ptr_array_index (self->files, self->next);
+    cxr_decode_pool_add (self->decoders, file->path, target_size,
+        (gpointer) file);
+    self->next++;
+  }
+}
+
 static GstFlowReturn
 gst_cxr_dataset_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
 {
   GstCxrDatasetSrc *self = GST_CXR_DATASET_SRC (psrc);
 
-  while (self->next < self->files->len) {
-    const CxrDatasetFile *file = g_ptr_array_index (self->files, self->next);
+  ask_ahead (self);
+  while (cxr_decode_pool_pending (self->decoders) > 0) {
+    const CxrDatasetFile *file;
     CxrImage image;
     GError *err = NULL;
-    guint target_size;
+    gpointer tag;
+    gboolean ok = cxr_decode_pool_take (self->decoders, &image, &tag, &err);
 
-    self->next++;
-    GST_OBJECT_LOCK (self);
-    target_size = self->target_size;
-    GST_OBJECT_UNLOCK (self);
-
-    if (cxr_image_decode_file (file->path, target_size, &image, &err))
+    file = tag;
+    /* the decoders go on while this frame is pushed */
+    ask_ahead (self);
+    if (ok)
       return push_image (self, file, &image, outbuf);
 
     GST_DEBUG_OBJECT (self, "'%s': %s", file->path, err->message);

@@ -25,11 +25,14 @@ struct _GstCxrDatasetSrc
   gint target_size;
   gboolean skip_corrupt;
   gchar *patient_pattern;
+  guint decode_threads;         /* 0: one per core */
 
   /* built by start (), then used by the streaming thread only */
   GPtrArray *files;             /* CxrDatasetFile *, in output order */
   GPtrArray *class_names;       /* gchar *; position = class index */
-  guint next;                   /* index in files of the next file to read */
+  guint next;                   /* index in files of the next file to ask
+                                 * the decoders for */
+  struct _CxrDecodePool *decoders;
   guint64 n_frames;             /* buffers produced so far */
   GstVideoInfo info;            /* of the last buffer; format UNKNOWN before */
 

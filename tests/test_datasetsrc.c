@@ -660,6 +660,85 @@ GST_START_TEST (test_shuffle)
 
 GST_END_TEST;
 
+/* decode-threads: frames in the same order, with the same pixels, however
+ * many threads decode; a broken file among them is skipped in its place;
+ * num-buffers stops the decoders cleanly */
+static gchar *
+checksums (RunResult * r)
+{
+  GString *s = g_string_new (NULL);
+
+  for (guint i = 0; i < r->samples->len; i++) {
+    GstMapInfo map;
+    GstBuffer *buf = sample_buffer (r, i);
+    gchar *sum;
+
+    fail_unless (gst_buffer_map (buf, &map, GST_MAP_READ));
+    sum = g_compute_checksum_for_data (G_CHECKSUM_SHA1, map.data, map.size);
+    gst_buffer_unmap (buf, &map);
+    g_string_append_printf (s, "%s%s", i ? " " : "", sum);
+    g_free (sum);
+  }
+  return g_string_free (s, FALSE);
+}
+
+GST_START_TEST (test_decode_threads)
+{
+  gchar **jpegs = data_files ("chest_xray/train/PNEUMONIA", 12);
+  gchar *dir, *order1, *pixels1;
+  RunResult *r;
+
+  if (jpegs == NULL)
+    return;
+  dir = make_tmpdir ();
+  for (guint i = 0; i < 12; i++) {
+    gchar *name = g_strdup_printf ("f%02u.jpeg", i);
+    /* f05 broken: cut short */
+    copy_file (jpegs[i], dir, name, i == 5 ? 3000 : G_MAXSIZE);
+    g_free (name);
+  }
+  r = run_src ("location", dir, "shuffle", TRUE, "seed", (guint64) 3,
+      "decode-threads", 1, NULL);
+  fail_unless (r->error == NULL, "%s", r->error);
+  fail_unless_equals_int (r->samples->len, 11);
+  order1 = sources (r);
+  pixels1 = checksums (r);
+  run_result_free (r);
+  for (guint threads = 2; threads <= 5; threads += 3) {
+    gchar *order, *pixels;
+
+    r = run_src ("location", dir, "shuffle", TRUE, "seed", (guint64) 3,
+        "decode-threads", threads, NULL);
+    fail_unless (r->error == NULL, "%s", r->error);
+    fail_unless_equals_int (r->n_skipped, 1);
+    assert_contains (g_ptr_array_index (r->warnings, 0), "f05.jpeg");
+    order = sources (r);
+    pixels = checksums (r);
+    fail_unless_equals_string (order, order1);
+    fail_unless_equals_string (pixels, pixels1);
+    /* no gap in the timestamps where the broken file was */
+    for (guint i = 0; i < r->samples->len; i++)
+      fail_unless_equals_uint64 (GST_BUFFER_PTS (sample_buffer (r, i)),
+          i * GST_SECOND);
+    g_free (order);
+    g_free (pixels);
+    run_result_free (r);
+  }
+  /* stopped after 2 frames while the decoders are ahead */
+  r = run_src ("location", dir, "decode-threads", 4, "num-buffers", 2, NULL);
+  fail_unless (r->error == NULL, "%s", r->error);
+  fail_unless_equals_int (r->samples->len, 2);
+  run_result_free (r);
+
+  g_free (order1);
+  g_free (pixels1);
+  remove_tree (dir);
+  g_free (dir);
+  g_strfreev (jpegs);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_corrupt_files)
 {
   gchar **jpegs = data_files ("chest_xray/train/NORMAL", 2);
@@ -1238,6 +1317,7 @@ datasetsrc_suite (void)
   tcase_add_test (tc, test_flat_folder);
   tcase_add_test (tc, test_shuffle);
   tcase_add_test (tc, test_corrupt_files);
+  tcase_add_test (tc, test_decode_threads);
   tcase_add_test (tc, test_missing_and_empty);
   tcase_add_test (tc, test_caps_change);
   tcase_add_test (tc, test_png_pixels);
