@@ -1,5 +1,7 @@
-"""Our engine against PyTorch on the same architectures, side by side in one
-run, with the ratios.
+"""Our engine against PyTorch, and at batch 1 against OpenCV's DNN module
+(the network exported to ONNX), on the same architectures, side by side in
+one run, with the ratios. OpenCV is left out, said, where python3-opencv or
+python3-onnx is not installed.
 
     engine_vs_torch.py BENCH_ENGINE [THREADS] [SECONDS]
 """
@@ -14,8 +16,13 @@ threads = sys.argv[2] if len(sys.argv) > 2 else "2"
 seconds = sys.argv[3] if len(sys.argv) > 3 else "3"
 
 
-def run(cmd):
+def run(cmd, optional=False):
+    """the JSON object cmd prints last; None, said, when an optional one
+    fails"""
     done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0 and optional:
+        print(f"left out: {' '.join(cmd)} failed:\n{done.stderr[-500:]}")
+        return None
     if done.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed:\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -26,6 +33,8 @@ for arch in ("seed", "default"):
     ours = run([bench, arch, threads, seconds])
     ref = run(["/usr/bin/python3", os.path.join(here, "torch_bench.py"), arch,
                threads, seconds])
+    cv = run(["/usr/bin/python3", os.path.join(here, "opencv_bench.py"), arch,
+              threads, seconds], optional=True)
     gf = ours["gflop_per_image"]
     print(f"\n{arch}: {gf:.3f} GFLOP per image forward; fp32 via "
           f"{ours['impl_fp32']}, bf16 via {ours['impl_bf16']}; "
@@ -42,4 +51,11 @@ for arch in ("seed", "default"):
         print(f"  {label:24}{a:10.1f}{b:10.1f}{a / b:7.1f}x{a * gf * passes:10.1f}")
     print(f"  (training GFLOP/s counts forward + backward as 3 x forward; "
           f"bf16 rows compare with PyTorch fp32)")
+    if cv:
+        for label, ok in (("inference b1 fp32", "infer_b1_fp32"),
+                          ("inference b1 bf16", "infer_b1_bf16")):
+            a, b = ours[ok], cv["infer_b1_fp32"]
+            print(f"  {label + ' vs OpenCV':24}{a:10.1f}{b:10.1f}{a / b:7.1f}x"
+                  f"   (OpenCV {cv['opencv']} DNN, fp32, its CPU backend; "
+                  f"output within {cv['largest_difference_from_torch']:.1e} of PyTorch's)")
 print(f"\nlarge dnnl_sgemm (2048^3, fp32): {ours['sgemm_gflops']:.1f} GFLOP/s")
