@@ -1,8 +1,11 @@
 /* bench_engine — images per second of our engine on one architecture, and
- * the GFLOP/s of a large dnnl_sgemm for scale. Prints one JSON object.
+ * for scale the GFLOP/s of a large dnnl_sgemm and, for the seed network,
+ * the images per second of its forward pass as bare oneDNN primitives
+ * (bare_dnnl.c) at batch 1. Prints one JSON object.
  *
  *   bench_engine seed|default THREADS SECONDS
  */
+#include "bare_dnnl.h"
 #include "net.h"
 #include "optim.h"
 
@@ -55,6 +58,22 @@ train (void *data)
   cxr_net_forward_backward (j->net, j->input, j->labels, NULL, step++, NULL,
       NULL);
   cxr_optimizer_step (j->opt, j->params, j->grads);
+}
+
+static void
+bare (void *data)
+{
+  bare_seed_forward (data);
+}
+
+static double
+bare_rate (int bf16, float *input)
+{
+  BareNet *b = bare_seed_new (1, bf16, input);
+  double r = rate (bare, b);
+
+  bare_seed_free (b);
+  return r;
 }
 
 static void
@@ -155,6 +174,11 @@ main (int argc, char **argv)
   double train_bf16 = bf16 ? training_rate (spec, params, grads, input, labels,
       batch, CXR_PRECISION_BF16) : 0;
 
+  /* the same network with nothing of ours around it, measured beside */
+  gboolean seed = strcmp (arch, "seed") == 0;
+  double bare_fp32 = seed ? bare_rate (0, input) : 0;
+  double bare_bf16 = seed && bf16 ? bare_rate (1, input) : 0;
+
   float *gemm = g_new0 (float, 3 * 2048 * 2048);
   double sgemm_gflops = rate (sgemm, gemm) * 2.0 * 2048 * 2048 * 2048 / 1e9;
   g_free (gemm);
@@ -163,11 +187,12 @@ main (int argc, char **argv)
       "\"infer_b1_fp32\": %.1f, \"infer_b32_fp32\": %.1f, "
       "\"infer_b1_bf16\": %.1f, \"infer_b32_bf16\": %.1f, "
       "\"train_b32_fp32\": %.1f, \"train_b32_bf16\": %.1f, "
-      "\"sgemm_gflops\": %.1f, "
+      "\"sgemm_gflops\": %.1f, \"bare_b1_fp32\": %.1f, "
+      "\"bare_b1_bf16\": %.1f, "
       "\"impl_fp32\": \"%s\", \"impl_bf16\": \"%s\"}\n", arch, threads,
       spec->flops / 1e9, b1_fp32, b32_fp32, b1_bf16, b32_bf16, train_fp32,
       train_bf16,
-      sgemm_gflops, impl_fp32, impl_bf16);
+      sgemm_gflops, bare_fp32, bare_bf16, impl_fp32, impl_bf16);
   cxr_net_spec_free (spec);
   g_free (params);
   g_free (grads);

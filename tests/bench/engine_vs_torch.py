@@ -58,4 +58,11 @@ for arch in ("seed", "default"):
             print(f"  {label + ' vs OpenCV':24}{a:10.1f}{b:10.1f}{a / b:7.1f}x"
                   f"   (OpenCV {cv['opencv']} DNN, fp32, its CPU backend; "
                   f"output within {cv['largest_difference_from_torch']:.1e} of PyTorch's)")
+    if ours.get("bare_b1_fp32"):
+        for label, ok, bk in (("fp32", "infer_b1_fp32", "bare_b1_fp32"),
+                              ("bf16", "infer_b1_bf16", "bare_b1_bf16")):
+            if ours[bk]:
+                print(f"  inference b1 {label}: engine {ours[ok]:.1f}, the same network as bare "
+                      f"oneDNN primitives {ours[bk]:.1f} images/s: "
+                      f"{100 * ours[ok] / ours[bk]:.0f}% of it")
 print(f"\nlarge dnnl_sgemm (2048^3, fp32): {ours['sgemm_gflops']:.1f} GFLOP/s")
