@@ -7,8 +7,9 @@
  * score), and the whole per-frame work from a 224x224 grey frame (resize +
  * all of the first), and the first with the heatmap as cxrclassify
  * heatmap=true adds it (fp32 copies of the members, their mean map), on
- * the network's grid and refined twice each way (heatmap-refine=2).
- * Prints one JSON object.
+ * the network's grid and refined twice each way (heatmap-refine=2); and,
+ * for the ensemble's cost against one network's, the network alone with
+ * its first member only. Prints one JSON object.
  *
  *   bench_model MODEL THREADS SECONDS
  */
@@ -48,6 +49,19 @@ network (Job *j)
   cxr_normalize (j->input, spec->in_w, spec->in_h, &j->model->norm);
   cxr_model_forward (j->model, j->nets, j->model->n_members, j->input,
       j->logits, NULL);
+}
+
+/* the same with the first member alone */
+static void
+one_member (Job *j)
+{
+  const CxrNetSpec *spec = j->model->spec;
+  size_t px = (size_t) spec->in_h * spec->in_w;
+
+  for (size_t i = 0; i < px; i++)
+    j->input[i] = j->image01[i];
+  cxr_normalize (j->input, spec->in_w, spec->in_h, &j->model->norm);
+  cxr_model_forward (j->model, j->nets, 1, j->input, j->logits, NULL);
 }
 
 /* what cxrclassify does with the film at the network's size */
@@ -173,6 +187,7 @@ main (int argc, char **argv)
       "\"%s\", \"input_blur\": %g, \"member_offsets\": %s, "
       "\"ood_statistics\": %s, \"threads\": %d, \"precision\": \"%s\", "
       "\"implementation\": \"%s\", \"network_ms\": %.3f, "
+      "\"one_member_network_ms\": %.3f, "
       "\"forward_ms\": %.3f, \"frame_224_ms\": %.3f, "
       "\"forward_with_heatmap_ms\": %.3f, "
       "\"forward_with_heatmap_refined_2_ms\": %.3f}\n", model->id,
@@ -181,6 +196,7 @@ main (int argc, char **argv)
       model->ood ? "true" : "false", threads,
       cxr_precision_name (cxr_net_precision (j.nets[0])),
       cxr_net_implementation (j.nets[0]), ms_per_call (network, &j, seconds),
+      ms_per_call (one_member, &j, seconds),
       ms_per_call (forward, &j, seconds), ms_per_call (frame, &j, seconds),
       j.heatmap ? ms_per_call (forward_heatmap, &j, seconds) : NAN,
       j.heatmap ? ms_per_call (forward_heatmap_refined, &j, seconds) : NAN);
