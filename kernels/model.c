@@ -7,6 +7,7 @@
 #include "ood.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -648,6 +649,29 @@ cxr_model_set_member_offsets (CxrModel *m)
   }
 }
 
+/* member k's logits into its place in z (its input moved by its offset
+ * into its place in moved, when the model has offsets); the error, or NULL */
+static GError *
+member_forward (const CxrModel *m, CxrNet *net, int k, const float *input,
+    float *moved, float *z)
+{
+  const CxrNetSpec *spec = m->spec;
+  int batch = cxr_net_batch (net), w = spec->in_w, h = spec->in_h;
+  size_t px = (size_t) spec->in_c * w * h;
+  float *in = moved + (size_t) k * batch * px;
+  GError *error = NULL;
+
+  if (has_member_offsets (m))
+    for (size_t i = 0; i < (size_t) batch * spec->in_c; i++)
+      cxr_shift (input + i * w * h, in + i * w * h, w, h,
+          m->member_offset[k][0], m->member_offset[k][1]);
+  else
+    in = NULL;
+  cxr_net_forward (net, in ? in : input,
+      z + (size_t) k * batch * spec->n_outputs, 0, &error);
+  return error;
+}
+
 gboolean
 cxr_model_forward (const CxrModel *m, CxrNet *const *nets, int n,
     const float *input, float *logits, GError **error)
@@ -658,20 +682,41 @@ cxr_model_forward (const CxrModel *m, CxrNet *const *nets, int n,
   float *moved, *z;
   gboolean ok = TRUE;
 
-  if (!has_member_offsets (m))
-    return cxr_net_forward_mean (nets, n, input, logits, error);
-  moved = g_new (float, batch * px);
-  z = g_new (float, batch * n_out);
+  int teams = MIN (n, omp_get_max_threads ());
+  gboolean offsets = has_member_offsets (m);
+  GError *errors[CXR_MAX_MEMBERS] = { NULL };
+
+  moved = g_new (float, offsets ? (size_t) n * batch * px : 1);
+  z = g_new (float, (size_t) n * batch * n_out);
+  /* the members side by side, each on a thread of its own (oneDNN runs a
+   * primitive on one thread inside a parallel region): at batch 1 a
+   * network's primitives are too small to share well between threads.
+   * One member, or one thread: no parallel region at all (inside even an
+   * inactive one oneDNN runs far slower) */
+  if (teams > 1) {
+#pragma omp parallel for num_threads (teams) schedule (static)
+    for (int k = 0; k < n; k++)
+      errors[k] = member_forward (m, nets[k], k, input, moved, z);
+  } else {
+    for (int k = 0; k < n; k++)
+      errors[k] = member_forward (m, nets[k], k, input, moved, z);
+  }
+  /* the mean in member order, whatever thread ran which */
   memset (logits, 0, batch * n_out * sizeof (float));
   for (int k = 0; k < n; k++) {
-    for (size_t i = 0; i < (size_t) batch * spec->in_c; i++)
-      cxr_shift (input + i * w * h, moved + i * w * h, w, h,
-          m->member_offset[k][0], m->member_offset[k][1]);
-    if (!(ok = cxr_net_forward (nets[k], moved, z, 0, error)))
-      break;
+    if (errors[k] && ok) {
+      g_propagate_error (error, errors[k]);
+      ok = FALSE;
+    } else
+      g_clear_error (&errors[k]);
+    /* as the members were always averaged: with offsets each member's
+     * share added, without them the sum divided at the end */
     for (size_t i = 0; i < batch * n_out; i++)
-      logits[i] += z[i] / n;
+      logits[i] += offsets ? z[(size_t) k * batch * n_out + i] / n
+          : z[(size_t) k * batch * n_out + i];
   }
+  for (size_t i = 0; !offsets && i < batch * n_out; i++)
+    logits[i] /= n;
   g_free (moved);
   g_free (z);
   return ok;

@@ -9,6 +9,7 @@
 
 #include <glib/gstdio.h>
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
 static const char *classes[] = { "NORMAL", "PNEUMONIA", NULL };
@@ -459,7 +460,7 @@ test_ensemble_offsets (void)
   const int px = 32 * 32, batch = 2;
   char *path = temp_path ("offsets.safetensors");
   float input[2 * 32 * 32], moved[2 * 32 * 32], z[2], want[2] = { 0 },
-      got[2], plain[2];
+      got[2], plain[2], one_thread[2];
   CxrNet *nets[3];
   CxrModelFile *f;
 
@@ -495,6 +496,13 @@ test_ensemble_offsets (void)
     g_assert_cmpfloat_with_epsilon (got[b], want[b], 1e-5f);
     g_assert_cmpfloat (fabsf (got[b] - plain[b]), >, 1e-4f);
   }
+  /* the members side by side, a thread each, give what they give one
+   * after the other on one thread */
+  int threads = omp_get_max_threads ();
+  omp_set_num_threads (1);
+  g_assert_true (cxr_model_forward (back, nets, 3, input, one_thread, NULL));
+  omp_set_num_threads (threads);
+  g_assert_cmpmem (one_thread, sizeof one_thread, got, sizeof got);
   for (int k = 0; k < 3; k++)
     cxr_net_free (nets[k]);
   cxr_model_free (back);
