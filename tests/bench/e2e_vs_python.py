@@ -4,7 +4,9 @@ resize, PyTorch forward on the same architecture and weights), measured
 side by side in one run. gst-cxr twice: `cxr-run classify` (which decodes
 JPEGs at a reduced DCT scale) and the plain pipeline a user types
 (`cxrdatasetsrc ! cxrclassify ! cxrmetasink`, full decode), the latter
-also with its decoding on one thread (decode-threads=1).
+also with its decoding on one thread (decode-threads=1). Python twice:
+with every network of the model, as gst-cxr runs them, and with its first
+network alone, what a single-network script costs.
 
     e2e_vs_python.py BUILD_DIR MODEL FOLDER [THREADS]
 """
@@ -30,14 +32,17 @@ files = sorted(os.path.join(d, f) for d, _, fs in os.walk(folder) for f in fs
                if f.lower().endswith((".jpeg", ".jpg", ".png")))
 
 
-def python_job(out_path):
-    """What a Python user would write."""
+def python_job(out_path, first_only=False):
+    """What a Python user would write (first_only: the model's first network
+    alone, the cost of a single-network script)."""
     torch.set_num_threads(threads)
     tensors, meta = safetensors_np.load(model_path)
     layers = torch_model.parse(meta["layers"])
     # an ensemble's members are averaged in logits, as cxrclassify does
     members = int(meta.get("members", "1"))
     prefixes = [f"member{k}." for k in range(members)] if members > 1 else [""]
+    if first_only:
+        prefixes = prefixes[:1]
     params = [{k[len(p):]: torch.tensor(v) for k, v in tensors.items() if k.startswith(p)}
               for p in prefixes]
     mean, std = map(float, meta["normalization"].split())
@@ -76,7 +81,8 @@ with tempfile.TemporaryDirectory() as tmp:
     timings = {}
     jobs = (("cxr-run", cxr_run), ("pipeline", pipeline),
             ("pipeline, 1 decoding thread", lambda out: pipeline(out, "decode-threads=1")),
-            ("python", python_job))
+            ("python", python_job),
+            ("python, one network", lambda out: python_job(out, True)))
     for name, job in jobs:
         out = os.path.join(tmp, name + ".jsonl")
         start = time.perf_counter()
@@ -95,7 +101,8 @@ n = len(files)
 print(f"{n} images from {folder}, {threads} threads, whole job including start-up")
 for name, t in timings.items():
     print(f"  {name:28} {t:7.2f} s  {n / t:7.1f} images/s  "
-          f"python / this {timings['python'] / t:5.1f}x")
+          f"python / this {timings['python'] / t:5.1f}x  "
+          f"python with one network / this {timings['python, one network'] / t:5.1f}x")
 print(f"  largest difference in P(PNEUMONIA) between the pipeline and python: {diff:.4f} "
       f"(the model's film normalisation, which the script leaves out, bf16 against fp32, "
       f"resampling)")
