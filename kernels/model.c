@@ -682,15 +682,18 @@ cxr_model_forward (const CxrModel *m, CxrNet *const *nets, int n,
   float *moved, *z;
   gboolean ok = TRUE;
 
-  int teams = MIN (n, omp_get_max_threads ());
+  /* side by side at batch 1 only: larger batches share all threads well */
+  int teams = batch == 1 ? MIN (n, omp_get_max_threads ()) : 1;
   gboolean offsets = has_member_offsets (m);
   GError *errors[CXR_MAX_MEMBERS] = { NULL };
 
+  g_return_val_if_fail (n >= 1 && n <= CXR_MAX_MEMBERS, FALSE);
   moved = g_new (float, offsets ? (size_t) n * batch * px : 1);
   z = g_new (float, (size_t) n * batch * n_out);
   /* the members side by side, each on a thread of its own (oneDNN runs a
    * primitive on one thread inside a parallel region): at batch 1 a
-   * network's primitives are too small to share well between threads.
+   * network's primitives are too small to share well between threads
+   * (and wait on whatever else runs, a decoder, at each of them).
    * One member, or one thread: no parallel region at all (inside even an
    * inactive one oneDNN runs far slower) */
   if (teams > 1) {

@@ -75,7 +75,7 @@ get_json (CxrDicomWeb * web, const char *path, GError ** error)
     return NULL;
   parser = json_parser_new ();
   const gchar *data = g_bytes_get_data (reply, &size);
-  if (json_parser_load_from_data (parser, data, size, NULL)
+  if (size > 0 && json_parser_load_from_data (parser, data, size, NULL)
       && json_parser_get_root (parser))
     node = json_node_copy (json_parser_get_root (parser));
   else
@@ -140,6 +140,7 @@ classify (GBytes * film, const Settings * set, Answer * answer)
     g_free (dicomweb);
     return;
   }
+  g_clear_error (&error);       /* a pipeline, with a warning */
   src = gst_bin_get_by_name (GST_BIN (pipeline), "src");
   sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
   classifier = gst_bin_get_by_name (GST_BIN (pipeline), "classify");
@@ -170,7 +171,13 @@ classify (GBytes * film, const Settings * set, Answer * answer)
     if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
       gchar *name = gst_object_get_name (GST_MESSAGE_SRC (msg));
       gst_message_parse_error (msg, &answer->error, NULL);
-      answer->film_failed = g_strcmp0 (name, "decode") == 0;
+      /* the film's: what it is made into (a stream error anywhere), or
+       * an object of it the archive refuses; not a resource of this
+       * program's (its model) nor an archive that may take it later */
+      answer->film_failed = g_strcmp0 (name, "decode") == 0
+          || answer->error->domain == GST_STREAM_ERROR
+          || g_error_matches (answer->error, GST_RESOURCE_ERROR,
+          GST_RESOURCE_ERROR_FAILED);
       g_free (name);
       done = TRUE;
     } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_WARNING
@@ -300,25 +307,29 @@ handle_instance (CxrDicomWeb * web, const char *id, const Settings * set,
 static gint64
 read_state (const char *state, GError ** error)
 {
-  gchar *contents;
-  gint64 since = 0;
-
+  JsonParser *parser;
+  JsonObject *o = NULL;
+  gint64 since = -1;
   GError *e = NULL;
 
-  if (!g_file_get_contents (state, &contents, NULL, &e)) {
-    /* none yet: from the feed's start; one that cannot be read: said */
-    if (!g_error_matches (e, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-      g_propagate_prefixed_error (error, e, "cannot read the state file: ");
-    else
-      g_error_free (e);
+  if (!g_file_test (state, G_FILE_TEST_EXISTS))
+    return 0;                   /* none yet: from the feed's start */
+  parser = json_parser_new ();
+  if (!json_parser_load_from_file (parser, state, &e)) {
+    g_propagate_prefixed_error (error, e, "cannot read the state file: ");
+    g_object_unref (parser);
     return 0;
   }
-  if (sscanf (contents, "{\"since\": %" G_GINT64_FORMAT "}", &since) != 1)
+  if (JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    o = json_node_get_object (json_parser_get_root (parser));
+  if (o && json_object_has_member (o, "since"))
+    since = json_object_get_int_member_with_default (o, "since", -1);
+  if (since < 0)
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
         "%s is not a state file of cxr-run pacs (remove it to start from "
         "the archive's first instance)", state);
-  g_free (contents);
-  return since;
+  g_object_unref (parser);
+  return MAX (since, 0);
 }
 
 static gboolean
@@ -406,7 +417,10 @@ follow (CxrDicomWeb * web, gint64 * since, const char *state,
 static gboolean
 worth_retrying (const GError * error)
 {
-  return (error->domain == G_IO_ERROR && !cxr_dicomweb_error_is_final (error))
+  /* a feed refused (a 4xx) or not found (not Orthanc's root) stays so */
+  return (error->domain == G_IO_ERROR && !cxr_dicomweb_error_is_final (error)
+      && error->code != G_IO_ERROR_NOT_FOUND
+      && error->code != G_IO_ERROR_INVALID_DATA)
       || g_error_matches (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_WRITE);
 }
 

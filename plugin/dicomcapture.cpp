@@ -49,6 +49,31 @@ copy_patient_and_study (DcmItem * image, DcmItem * ds)
   return cond;
 }
 
+/* A picture of a lossily compressed image was lossily compressed too
+ * (PS3.3 C.7.6.1.1.5): the image's Lossy Image Compression, its methods and
+ * ratios, else "00" */
+static OFCondition
+copy_lossy_compression (DcmItem * image, DcmItem * ds)
+{
+  static const DcmTagKey methods[] = { DCM_LossyImageCompressionRatio,
+    DCM_LossyImageCompressionMethod
+  };
+  OFString lossy;
+  OFCondition cond;
+
+  image->findAndGetOFString (DCM_LossyImageCompression, lossy);
+  if (lossy != "01")
+    return ds->putAndInsertString (DCM_LossyImageCompression, "00");
+  cond = ds->putAndInsertString (DCM_LossyImageCompression, "01");
+  for (const auto & key : methods) {
+    DcmElement *e = NULL;
+    if (cond.good () && image->findAndGetElement (key, e, OFFalse,
+            OFTrue).good () && e)
+      cond = ds->insert (e, OFTrue);
+  }
+  return cond;
+}
+
 static GBytes *
 build (GBytes * header, const CxrDicomPicture * p, const CxrDicomFinding * f,
     gchar ** sop_uid, GError ** error)
@@ -123,8 +148,7 @@ build (GBytes * header, const CxrDicomPicture * p, const CxrDicomFinding * f,
       && (cond = ds->putAndInsertUint16 (DCM_BitsStored, 8)).good ()
       && (cond = ds->putAndInsertUint16 (DCM_HighBit, 7)).good ()
       && (cond = ds->putAndInsertUint16 (DCM_PixelRepresentation, 0)).good ()
-      && (cond = ds->putAndInsertString (DCM_LossyImageCompression,
-              "00")).good ()
+      && (cond = copy_lossy_compression (image, ds)).good ()
       && (cond = ds->putAndInsertUint8Array (DCM_PixelData, pixels.data (),
               pixels.size ())).good ())
     pixels.clear ();

@@ -53,8 +53,9 @@ cxr_dicomweb_new (const gchar * url, const gchar * user,
 
   if (!uri || (g_ascii_strcasecmp (scheme, "http") != 0
           && g_ascii_strcasecmp (scheme, "https") != 0)) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-        "\"%s\" is not an http or https address", url ? url : "");
+    /* not repeated: what does not parse may still hold a password */
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+        "the archive's address is not an http or https URL");
     g_clear_pointer (&uri, g_uri_unref);
     return NULL;
   }
@@ -155,10 +156,15 @@ request (CxrDicomWeb * web, const gchar * method, const gchar * path,
     soup_message_headers_replace (headers, "Accept", accept);
   if (body)
     soup_message_set_request_body_from_bytes (msg, content_type, body);
+  /* a redirect is an answer: followed, a POST would become a GET and
+   * seem to succeed */
+  soup_message_add_flags (msg, SOUP_MESSAGE_NO_REDIRECT);
   reply = soup_session_send_and_read (web->session, msg, NULL, &e);
   status = soup_message_get_status (msg);
   if (!reply) {
-    if (e->domain == G_TLS_ERROR)
+    /* a certificate refused is final; a TLS connection that failed
+     * otherwise is like any connection that failed */
+    if (g_error_matches (e, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE))
       g_set_error (error, G_TLS_ERROR, e->code, "the archive at %s is not "
           "trusted: %s", web->url, why_untrusted
           (soup_message_get_tls_peer_certificate_errors (msg), e->message));
@@ -172,12 +178,13 @@ request (CxrDicomWeb * web, const gchar * method, const gchar * path,
         "the archive at %s refused the credentials (HTTP %u): check the "
         "user name and the password file", web->url, status);
     g_clear_pointer (&reply, g_bytes_unref);
-  } else if (status >= 400) {
+  } else if (!SOUP_STATUS_IS_SUCCESSFUL (status)) {
     /* a DICOMweb path names its study's, series' and instance's UIDs:
-     * not repeated */
+     * not repeated. A 4xx: this request is refused, and would be again */
     const gchar *uids = strstr (path, "/studies/");
     g_set_error (error, G_IO_ERROR, status == SOUP_STATUS_NOT_FOUND ?
-        G_IO_ERROR_NOT_FOUND : G_IO_ERROR_FAILED,
+        G_IO_ERROR_NOT_FOUND : status >= 400 && status < 500 ?
+        G_IO_ERROR_INVALID_DATA : G_IO_ERROR_FAILED,
         "the archive at %s answered HTTP %u to %s %.*s%s", web->url, status,
         method, uids ? (int) (uids - path) + 9 : (int) strlen (path), path,
         uids ? "..." : "");
@@ -241,7 +248,7 @@ cxr_dicomweb_store (CxrDicomWeb * web, GBytes * file, GError ** error)
       bytes, NULL, error);
   ok = reply != NULL;
   if (ok && lists_failure (reply)) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
         "the archive at %s did not store the object (its STOW-RS reply "
         "lists it as failed)", web->url);
     ok = FALSE;

@@ -29,13 +29,17 @@ void cxr_dicomweb_free (CxrDicomWeb * web);
  * an HTTP error: G_IO_ERROR_PERMISSION_DENIED for refused credentials
  * (401, 403), G_IO_ERROR_HOST_UNREACHABLE when it cannot be reached,
  * G_TLS_ERROR when its certificate is not trusted, G_IO_ERROR_NOT_FOUND
- * for 404, G_IO_ERROR_FAILED for any other HTTP error. */
+ * for 404, G_IO_ERROR_INVALID_DATA for another refusal of the request
+ * itself (4xx: asking again gives the same), G_IO_ERROR_FAILED for any
+ * other answer that is not a success (5xx, a redirect, which is not
+ * followed). */
 GBytes *cxr_dicomweb_get (CxrDicomWeb * web, const gchar * path,
     const gchar * accept, gchar ** content_type, GError ** error);
 
 /* STOW-RS of one DICOM file (POST url/studies: url is the archive's
  * DICOMweb root); FALSE + error, as for get, and also when the archive
- * lists the object among those it failed to store. */
+ * lists the object among those it failed to store
+ * (G_IO_ERROR_INVALID_DATA). */
 gboolean cxr_dicomweb_store (CxrDicomWeb * web, GBytes * file,
     GError ** error);
 

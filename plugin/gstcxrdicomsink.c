@@ -185,10 +185,15 @@ put (GstCxrDicomSink * self, const gchar * kind, GBytes * obj,
     }
   }
   if (self->archive && !cxr_dicomweb_store (self->archive, obj, &error)) {
-    /* NOT_AUTHORIZED: storing again will not help */
+    /* NOT_AUTHORIZED: storing anything again will not help; FAILED: this
+     * object is refused, and would be again; WRITE: the archive may take
+     * it later */
     if (cxr_dicomweb_error_is_final (error))
       GST_ELEMENT_ERROR (self, RESOURCE, NOT_AUTHORIZED,
           ("Cannot store a %s: %s", kind, error->message), (NULL));
+    else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA))
+      GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
+          ("The archive refused a %s: %s", kind, error->message), (NULL));
     else
       GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("Cannot store a %s: %s",
               kind, error->message), (NULL));

@@ -418,6 +418,8 @@ with tempfile.TemporaryDirectory() as tmp:
                       and sc.PhotometricInterpretation == "RGB" and sc.BurnedInAnnotation == "YES"
                       and (sc.Rows, sc.Columns) == (image.Rows, image.Columns)
                       and "not for diagnostic use" in sc.ImageComments.lower()
+                      # a picture of a lossy film is lossy too
+                      and sc.LossyImageCompression == image.get("LossyImageCompression", "00")
                       # the label and the heatmap are in colour on a grey film
                       and (pixels[..., 0] != pixels[..., 2]).mean() > 0.01)
             check(f"--capture: {os.path.basename(path)} has one picture in its study, RGB, "
