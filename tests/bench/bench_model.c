@@ -37,31 +37,30 @@ typedef struct {
   float score;
 } Job;
 
-/* the network alone: normalisation, members, average */
+/* the network alone with its first n members: normalisation, members,
+ * average */
+static void
+members (Job *j, int n)
+{
+  const CxrNetSpec *spec = j->model->spec;
+  size_t px = (size_t) spec->in_h * spec->in_w;
+
+  for (size_t i = 0; i < px; i++)
+    j->input[i] = j->image01[i];
+  cxr_normalize (j->input, spec->in_w, spec->in_h, &j->model->norm);
+  cxr_model_forward (j->model, j->nets, n, j->input, j->logits, NULL);
+}
+
 static void
 network (Job *j)
 {
-  const CxrNetSpec *spec = j->model->spec;
-  size_t px = (size_t) spec->in_h * spec->in_w;
-
-  for (size_t i = 0; i < px; i++)
-    j->input[i] = j->image01[i];
-  cxr_normalize (j->input, spec->in_w, spec->in_h, &j->model->norm);
-  cxr_model_forward (j->model, j->nets, j->model->n_members, j->input,
-      j->logits, NULL);
+  members (j, j->model->n_members);
 }
 
-/* the same with the first member alone */
 static void
 one_member (Job *j)
 {
-  const CxrNetSpec *spec = j->model->spec;
-  size_t px = (size_t) spec->in_h * spec->in_w;
-
-  for (size_t i = 0; i < px; i++)
-    j->input[i] = j->image01[i];
-  cxr_normalize (j->input, spec->in_w, spec->in_h, &j->model->norm);
-  cxr_model_forward (j->model, j->nets, 1, j->input, j->logits, NULL);
+  members (j, 1);
 }
 
 /* what cxrclassify does with the film at the network's size */

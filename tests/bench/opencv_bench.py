@@ -10,7 +10,6 @@ import json
 import os
 import sys
 import tempfile
-import time
 
 import cv2
 import numpy as np
@@ -19,6 +18,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import torch_model  # noqa: E402
+from rate import rate  # noqa: E402
 
 
 class Network(torch.nn.Module):
@@ -29,17 +29,6 @@ class Network(torch.nn.Module):
 
     def forward(self, x):
         return torch_model.forward(self.layers, self.params, x, False)
-
-
-def rate(f, seconds):
-    f()
-    n, start = 0, time.perf_counter()
-    while True:
-        f()
-        n += 1
-        now = time.perf_counter()
-        if now - start >= seconds:
-            return n / (now - start)
 
 
 def main():

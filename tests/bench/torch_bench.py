@@ -6,23 +6,12 @@ bench_engine; prints one JSON object.
 import json
 import os
 import sys
-import time
 
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import torch_model  # noqa: E402
-
-
-def rate(f, seconds):
-    f()
-    n, start = 0, time.perf_counter()
-    while True:
-        f()
-        n += 1
-        now = time.perf_counter()
-        if now - start >= seconds:
-            return n / (now - start)
+from rate import rate  # noqa: E402
 
 
 def main():
