@@ -23,7 +23,9 @@
 #include <stdint.h>
 
 #define CXR_MAX_LAYERS 64
-#define CXR_MAX_PARAMS (4 * CXR_MAX_LAYERS)
+/* a layer has at most five tensors: a convolution's weights and its
+ * batch norm's scale, shift, mean and variance */
+#define CXR_MAX_PARAMS (5 * CXR_MAX_LAYERS)
 /* values in one layer's output for one image (256 MB of floats) */
 #define CXR_MAX_ACTIVATION ((int64_t) 1 << 26)
 
