@@ -6,7 +6,9 @@ JPEGs at a reduced DCT scale) and the plain pipeline a user types
 (`cxrdatasetsrc ! cxrclassify ! cxrmetasink`, full decode), the latter
 also with its decoding on one thread (decode-threads=1). Python twice:
 with every network of the model, as gst-cxr runs them, and with its first
-network alone, what a single-network script costs.
+network alone, what a single-network script costs; and with one network
+of the seed notebook's architecture (untrained weights: its time only),
+what the notebook's own script costs.
 
     e2e_vs_python.py BUILD_DIR MODEL FOLDER [THREADS]
 """
@@ -32,9 +34,11 @@ files = sorted(os.path.join(d, f) for d, _, fs in os.walk(folder) for f in fs
                if f.lower().endswith((".jpeg", ".jpg", ".png")))
 
 
-def python_job(out_path, first_only=False):
+def python_job(out_path, first_only=False, seed_network=False):
     """What a Python user would write (first_only: the model's first network
-    alone, the cost of a single-network script)."""
+    alone, the cost of a single-network script; seed_network: instead, one
+    network of the seed notebook's architecture with untrained weights, the
+    cost of the notebook's own script)."""
     torch.set_num_threads(threads)
     tensors, meta = safetensors_np.load(model_path)
     layers = torch_model.parse(meta["layers"])
@@ -45,6 +49,10 @@ def python_job(out_path, first_only=False):
         prefixes = prefixes[:1]
     params = [{k[len(p):]: torch.tensor(v) for k, v in tensors.items() if k.startswith(p)}
               for p in prefixes]
+    if seed_network:
+        torch.manual_seed(1)
+        layers = torch_model.parse(torch_model.SEED)
+        params = [{k: v.detach() for k, v in torch_model.init_params(layers).items()}]
     mean, std = map(float, meta["normalization"].split())
     threshold = float(meta["threshold"])
     classes = meta["classes"].split(",")
@@ -82,7 +90,8 @@ with tempfile.TemporaryDirectory() as tmp:
     jobs = (("cxr-run", cxr_run), ("pipeline", pipeline),
             ("pipeline, 1 decoding thread", lambda out: pipeline(out, "decode-threads=1")),
             ("python", python_job),
-            ("python, one network", lambda out: python_job(out, True)))
+            ("python, one network", lambda out: python_job(out, True)),
+            ("python, one seed network", lambda out: python_job(out, seed_network=True)))
     for name, job in jobs:
         out = os.path.join(tmp, name + ".jsonl")
         start = time.perf_counter()
@@ -93,6 +102,7 @@ with tempfile.TemporaryDirectory() as tmp:
         assert n == len(files), (name, n, len(files))
     with open(os.path.join(tmp, "pipeline.jsonl")) as f:
         a = {r["file"]: r["probabilities"][1] for r in map(json.loads, f)}
+    # (the seed network's answers are untrained: only its time counts)
     with open(os.path.join(tmp, "python.jsonl")) as f:
         b = {r["file"]: r["probabilities"][1] for r in map(json.loads, f)}
     diff = max(abs(a[k] - b[k]) for k in a)
@@ -100,9 +110,10 @@ with tempfile.TemporaryDirectory() as tmp:
 n = len(files)
 print(f"{n} images from {folder}, {threads} threads, whole job including start-up")
 for name, t in timings.items():
-    print(f"  {name:28} {t:7.2f} s  {n / t:7.1f} images/s  "
-          f"python / this {timings['python'] / t:5.1f}x  "
-          f"python with one network / this {timings['python, one network'] / t:5.1f}x")
+    print(f"  {name:28} {t:6.2f} s {n / t:6.1f} images/s;  python / this: "
+          f"{timings['python'] / t:4.1f}x, with one network "
+          f"{timings['python, one network'] / t:4.1f}x, with one seed network "
+          f"{timings['python, one seed network'] / t:4.1f}x")
 print(f"  largest difference in P(PNEUMONIA) between the pipeline and python: {diff:.4f} "
       f"(the model's film normalisation, which the script leaves out, bf16 against fp32, "
       f"resampling)")
