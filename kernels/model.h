@@ -102,8 +102,10 @@ void cxr_model_set_member_offsets (CxrModel *model);
 
 /* The model's answer for one batch: the mean logits of nets[0 .. n) (its
  * first n members, as inference nets of one batch size), each fed the input
- * moved by its member offset. FALSE, with the error, when the engine fails:
- * the logits are then garbage. */
+ * moved by its member offset. At batch 1 the members run side by side, a
+ * thread each (OpenMP's threads, at most n); the logits are the same as one
+ * after the other. FALSE, with the error, when the engine fails: the
+ * logits are then garbage. */
 gboolean cxr_model_forward (const CxrModel *model, CxrNet *const *nets, int n,
     const float *input, float *logits, GError **error);
 
