@@ -134,7 +134,7 @@ why_untrusted (GTlsCertificateFlags flags, const gchar * otherwise)
 static GBytes *
 request (CxrDicomWeb * web, const gchar * method, const gchar * path,
     const gchar * accept, const gchar * content_type, GBytes * body,
-    gchar ** reply_type, GError ** error)
+    GCancellable * cancellable, gchar ** reply_type, GError ** error)
 {
   gchar *url = g_strconcat (web->url, path, NULL);
   SoupMessage *msg = soup_message_new (method, url);
@@ -159,19 +159,21 @@ request (CxrDicomWeb * web, const gchar * method, const gchar * path,
   /* a redirect is an answer: followed, a POST would become a GET and
    * seem to succeed */
   soup_message_add_flags (msg, SOUP_MESSAGE_NO_REDIRECT);
-  reply = soup_session_send_and_read (web->session, msg, NULL, &e);
+  reply = soup_session_send_and_read (web->session, msg, cancellable, &e);
   status = soup_message_get_status (msg);
   if (!reply) {
     /* a certificate refused is final; a TLS connection that failed
      * otherwise is like any connection that failed */
-    if (g_error_matches (e, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE))
+    if (g_error_matches (e, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      g_propagate_error (error, g_steal_pointer (&e));
+    else if (g_error_matches (e, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE))
       g_set_error (error, G_TLS_ERROR, e->code, "the archive at %s is not "
           "trusted: %s", web->url, why_untrusted
           (soup_message_get_tls_peer_certificate_errors (msg), e->message));
     else
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_HOST_UNREACHABLE,
           "cannot reach the archive at %s: %s", web->url, e->message);
-    g_error_free (e);
+    g_clear_error (&e);
   } else if (status == SOUP_STATUS_UNAUTHORIZED
       || status == SOUP_STATUS_FORBIDDEN) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
@@ -200,7 +202,8 @@ GBytes *
 cxr_dicomweb_get (CxrDicomWeb * web, const gchar * path,
     const gchar * accept, gchar ** content_type, GError ** error)
 {
-  return request (web, "GET", path, accept, NULL, NULL, content_type, error);
+  return request (web, "GET", path, accept, NULL, NULL, NULL, content_type,
+      error);
 }
 
 /* whether a STOW-RS reply (DICOM JSON) lists a failed object: a Failed SOP
@@ -226,7 +229,8 @@ lists_failure (GBytes * reply)
 }
 
 gboolean
-cxr_dicomweb_store (CxrDicomWeb * web, GBytes * file, GError ** error)
+cxr_dicomweb_store (CxrDicomWeb * web, GBytes * file,
+    GCancellable * cancellable, GError ** error)
 {
   static const gchar boundary[] = "gst-cxr-part-5f0c2a";
   gchar *type = g_strdup_printf ("multipart/related; type=\"application/"
@@ -245,7 +249,7 @@ cxr_dicomweb_store (CxrDicomWeb * web, GBytes * file, GError ** error)
   g_byte_array_append (body, (const guint8 *) tail, strlen (tail));
   bytes = g_byte_array_free_to_bytes (body);
   reply = request (web, "POST", "/studies", "application/dicom+json", type,
-      bytes, NULL, error);
+      bytes, cancellable, NULL, error);
   ok = reply != NULL;
   if (ok && lists_failure (reply)) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,

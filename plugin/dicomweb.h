@@ -39,9 +39,10 @@ GBytes *cxr_dicomweb_get (CxrDicomWeb * web, const gchar * path,
 /* STOW-RS of one DICOM file (POST url/studies: url is the archive's
  * DICOMweb root); FALSE + error, as for get, and also when the archive
  * lists the object among those it failed to store
- * (G_IO_ERROR_INVALID_DATA). */
+ * (G_IO_ERROR_INVALID_DATA), or G_IO_ERROR_CANCELLED when cancellable
+ * (may be NULL) is cancelled meanwhile. */
 gboolean cxr_dicomweb_store (CxrDicomWeb * web, GBytes * file,
-    GError ** error);
+    GCancellable * cancellable, GError ** error);
 
 /* The first part of a multipart/related body (WADO-RS) whose Content-Type
  * names its boundary; NULL when there is none. */

@@ -78,6 +78,7 @@ struct _GstCxrDicomSink
   gboolean capture;
 
   CxrDicomWeb *archive;         /* while started, with url */
+  GCancellable *cancellable;    /* a STOW under way, cancelled by unlock */
   GstVideoInfo info;            /* the frames', with capture */
   guint written, unanswered, not_dicom;
 };
@@ -117,6 +118,7 @@ gst_cxr_dicom_sink_start (GstBaseSink * sink)
       g_error_free (error);
       return FALSE;
     }
+    self->cancellable = g_cancellable_new ();
   }
   return TRUE;
 }
@@ -127,8 +129,31 @@ gst_cxr_dicom_sink_stop (GstBaseSink * sink)
   GstCxrDicomSink *self = GST_CXR_DICOM_SINK (sink);
 
   g_clear_pointer (&self->archive, cxr_dicomweb_free);
+  g_clear_object (&self->cancellable);
   GST_INFO_OBJECT (self, "%u objects written; %u frames unanswered, %u not "
       "from a DICOM image", self->written, self->unanswered, self->not_dicom);
+  return TRUE;
+}
+
+/* a request to the archive under way ends at once when the pipeline
+ * flushes or stops */
+static gboolean
+gst_cxr_dicom_sink_unlock (GstBaseSink * sink)
+{
+  GstCxrDicomSink *self = GST_CXR_DICOM_SINK (sink);
+
+  if (self->cancellable)
+    g_cancellable_cancel (self->cancellable);
+  return TRUE;
+}
+
+static gboolean
+gst_cxr_dicom_sink_unlock_stop (GstBaseSink * sink)
+{
+  GstCxrDicomSink *self = GST_CXR_DICOM_SINK (sink);
+
+  if (self->cancellable)
+    g_cancellable_reset (self->cancellable);
   return TRUE;
 }
 
@@ -161,8 +186,9 @@ gst_cxr_dicom_sink_set_caps (GstBaseSink * sink, GstCaps * caps)
 }
 
 /* obj (kind: "report" or "capture", made of image source) to the folder
- * and the archive, and announced; FALSE, said, when it cannot be */
-static gboolean
+ * and the archive, and announced; an error, said, when it cannot be;
+ * FLUSHING when the pipeline stopped it */
+static GstFlowReturn
 put (GstCxrDicomSink * self, const gchar * kind, GBytes * obj,
     const gchar * uid, const gchar * source)
 {
@@ -181,10 +207,17 @@ put (GstCxrDicomSink * self, const gchar * kind, GBytes * obj,
               kind, error->message), (NULL));
       g_error_free (error);
       g_free (path);
-      return FALSE;
+      return GST_FLOW_ERROR;
     }
   }
-  if (self->archive && !cxr_dicomweb_store (self->archive, obj, &error)) {
+  if (self->archive && !cxr_dicomweb_store (self->archive, obj,
+          self->cancellable, &error)) {
+    /* a flush or a stop: nothing to say, the object is not stored */
+    if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+      g_error_free (error);
+      g_free (path);
+      return GST_FLOW_FLUSHING;
+    }
     /* NOT_AUTHORIZED: storing anything again will not help; FAILED: this
      * object is refused, and would be again; WRITE: the archive may take
      * it later */
@@ -199,7 +232,7 @@ put (GstCxrDicomSink * self, const gchar * kind, GBytes * obj,
               kind, error->message), (NULL));
     g_error_free (error);
     g_free (path);
-    return FALSE;
+    return GST_FLOW_ERROR;
   }
   self->written++;
   GstStructure *s = gst_structure_new ("cxrdicomsink", "kind", G_TYPE_STRING,
@@ -210,7 +243,7 @@ put (GstCxrDicomSink * self, const gchar * kind, GBytes * obj,
   gst_element_post_message (GST_ELEMENT (self),
       gst_message_new_element (GST_OBJECT (self), s));
   g_free (path);
-  return TRUE;
+  return GST_FLOW_OK;
 }
 
 /* the frame as a Secondary Capture; NULL, said, when it cannot be one */
@@ -256,7 +289,7 @@ gst_cxr_dicom_sink_render (GstBaseSink * sink, GstBuffer * buf)
   gchar *uid = NULL;
   GBytes *obj;
   guint positive;
-  gboolean ok;
+  GstFlowReturn flow;
 
   if (!label || !label->dicom_header) {
     self->not_dicom++;
@@ -288,19 +321,19 @@ gst_cxr_dicom_sink_render (GstBaseSink * sink, GstBuffer * buf)
     self->unanswered++;
     return GST_FLOW_OK;
   }
-  ok = put (self, "report", obj, uid, label->source);
+  flow = put (self, "report", obj, uid, label->source);
   g_bytes_unref (obj);
   g_free (uid);
   uid = NULL;
-  if (ok && self->capture) {
+  if (flow == GST_FLOW_OK && self->capture) {
     obj = capture_of (self, buf, label->dicom_header, &finding, &uid);
     if (obj) {
-      ok = put (self, "capture", obj, uid, label->source);
+      flow = put (self, "capture", obj, uid, label->source);
       g_bytes_unref (obj);
       g_free (uid);
     }
   }
-  return ok ? GST_FLOW_OK : GST_FLOW_ERROR;
+  return flow;
 }
 
 static void
@@ -434,6 +467,8 @@ gst_cxr_dicom_sink_class_init (GstCxrDicomSinkClass * klass)
       "The gst-cxr authors");
   sink_class->start = GST_DEBUG_FUNCPTR (gst_cxr_dicom_sink_start);
   sink_class->stop = GST_DEBUG_FUNCPTR (gst_cxr_dicom_sink_stop);
+  sink_class->unlock = GST_DEBUG_FUNCPTR (gst_cxr_dicom_sink_unlock);
+  sink_class->unlock_stop = GST_DEBUG_FUNCPTR (gst_cxr_dicom_sink_unlock_stop);
   sink_class->get_caps = GST_DEBUG_FUNCPTR (gst_cxr_dicom_sink_get_caps);
   sink_class->set_caps = GST_DEBUG_FUNCPTR (gst_cxr_dicom_sink_set_caps);
   sink_class->render = GST_DEBUG_FUNCPTR (gst_cxr_dicom_sink_render);

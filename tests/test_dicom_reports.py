@@ -205,6 +205,40 @@ with tempfile.TemporaryDirectory() as tmp:
     check("a film of two frames: one report for each, naming its frame",
           done.returncode == 0 and refs == [1, 2], str(refs))
 
+    # an archive that takes the connection and never answers: interrupted,
+    # the pipeline stops at once, not when the request times out
+    import signal
+    import socket
+    import threading
+    import time
+    listener = socket.create_server(("127.0.0.1", 0))
+    connected = threading.Event()
+
+    def hold():
+        conn, _ = listener.accept()
+        connected.set()
+        time.sleep(30)
+        conn.close()
+    threading.Thread(target=hold, daemon=True).start()
+    port = listener.getsockname()[1]
+    launch = subprocess.Popen(["gst-launch-1.0", "filesrc", f"location={cases[0][0]}", "!",
+                               "cxrdicomdec", "!", "cxrclassify", "!", "cxrdicomsink",
+                               f"url=http://127.0.0.1:{port}/dicom-web"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    waited = connected.wait(60)
+    start = time.monotonic()
+    launch.send_signal(signal.SIGINT)
+    try:
+        launch.communicate(timeout=20)
+        took = time.monotonic() - start
+    except subprocess.TimeoutExpired:
+        launch.kill()
+        launch.communicate()
+        took = None
+    listener.close()
+    check("an archive that never answers: an interrupted cxrdicomsink stops at once",
+          waited and took is not None and took < 15, f"took {took} s")
+
     # an archive's address with credentials in it, and nowhere to write:
     # refused before anything is sent, the password not repeated
     film = cases[0][0]
