@@ -112,7 +112,8 @@ typedef struct {
   gchar *label;
   gdouble probability;
   GError *error;                /* the film's pipeline's, if any */
-  gboolean film_failed;         /* the error is the film's (the decoder's) */
+  gboolean film_failed;         /* the error is the film's, not the
+                                 * archive's or this program's */
   gchar *not_stored;            /* why cxrdicomsink made nothing of it */
 } Answer;
 

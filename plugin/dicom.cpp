@@ -509,8 +509,7 @@ cxr_dicom_get_study_instance_uid (const CxrDicom * d)
 GBytes *
 cxr_dicom_fail (GError ** error, const std::string & msg)
 {
-  g_set_error_literal (error, CXR_DICOM_ERROR, CXR_DICOM_ERROR_DECODE,
-      msg.c_str ());
+  fail (error, CXR_DICOM_ERROR_DECODE, msg);
   return NULL;
 }
 

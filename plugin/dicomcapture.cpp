@@ -100,7 +100,7 @@ build (GBytes * header, const CxrDicomPicture * p, const CxrDicomFinding * f,
   std::vector < Uint8 > pixels (row * p->height);
   for (guint y = 0; y < p->height; y++)
     memcpy (&pixels[y * row], p->rgb + y * p->stride, row);
-  if ((cond = copy_patient_and_study (image, ds)).good ()
+  if (!((cond = copy_patient_and_study (image, ds)).good ()
       /* SC image: a new series in the study, made on a workstation */
       && (cond = ds->putAndInsertString (DCM_SOPClassUID,
               UID_SecondaryCaptureImageStorage)).good ()
@@ -150,9 +150,7 @@ build (GBytes * header, const CxrDicomPicture * p, const CxrDicomFinding * f,
       && (cond = ds->putAndInsertUint16 (DCM_PixelRepresentation, 0)).good ()
       && (cond = copy_lossy_compression (image, ds)).good ()
       && (cond = ds->putAndInsertUint8Array (DCM_PixelData, pixels.data (),
-              pixels.size ())).good ())
-    pixels.clear ();
-  if (cond.bad ())
+              pixels.size ())).good ()))
     return cxr_dicom_fail (error, std::string ("cannot write the picture: ")
         + cond.text ());
   return cxr_dicom_object_bytes (capture, "picture", capture_uid, sop_uid,
