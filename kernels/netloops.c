@@ -103,10 +103,15 @@ dropout_backward_range_bf16 (const uint16_t *restrict dy, uint16_t *restrict dx,
     const guint8 *restrict m, const int16_t *restrict relu_out, int64_t lo,
     int64_t hi, float scale)
 {
-  /* a bf16 is > 0 exactly when its bits, read as int16, are > 0 */
-  for (int64_t i = lo; i < hi; i++) {
-    float keep = scale * (m[i] & (!relu_out || relu_out[i] > 0));
-    dx[i] = float_to_bf16 (bf16_to_float (dy[i]) * keep);
+  /* a bf16 is > 0 exactly when its bits, read as int16, are > 0; two loops,
+   * as a test inside one keeps the compiler from vectorising it */
+  if (relu_out) {
+    for (int64_t i = lo; i < hi; i++)
+      dx[i] = float_to_bf16 (bf16_to_float (dy[i])
+          * (scale * (m[i] & (relu_out[i] > 0))));
+  } else {
+    for (int64_t i = lo; i < hi; i++)
+      dx[i] = float_to_bf16 (bf16_to_float (dy[i]) * (scale * m[i]));
   }
 }
 

@@ -32,6 +32,36 @@ cxr_optimizer_free (CxrOptimizer *o)
   g_free (o);
 }
 
+/* The updates are element-wise over millions of weights (the seed
+ * network's first dense layer alone has 2.8 million): memory-bound, so
+ * split across the threads and vectorised. The arithmetic of each element
+ * is the same whatever the split. */
+static void
+adam_update (float *restrict w, float *restrict m, float *restrict v,
+    const float *restrict g, int64_t n, float decay, float beta1, float beta2,
+    float step, float bc2_sqrt, float epsilon)
+{
+#pragma omp parallel for simd schedule (static) if (n > 65536)
+  for (int64_t j = 0; j < n; j++) {
+    w[j] *= decay;
+    m[j] = beta1 * m[j] + (1.0f - beta1) * g[j];
+    v[j] = beta2 * v[j] + (1.0f - beta2) * g[j] * g[j];
+    w[j] -= step * m[j] / (sqrtf (v[j]) / bc2_sqrt + epsilon);
+  }
+}
+
+static void
+sgd_update (float *restrict w, float *restrict m, const float *restrict g,
+    int64_t n, float wd, float momentum, float lr)
+{
+#pragma omp parallel for simd schedule (static) if (n > 65536)
+  for (int64_t j = 0; j < n; j++) {
+    float d = g[j] + wd * w[j];
+    m[j] = momentum * m[j] + d;
+    w[j] -= lr * m[j];
+  }
+}
+
 void
 cxr_optimizer_step (CxrOptimizer *o, float *params, const float *grads)
 {
@@ -47,20 +77,10 @@ cxr_optimizer_step (CxrOptimizer *o, float *params, const float *grads)
     const float *g = grads + p->offset;
     if (!p->trainable)
       continue;
-    if (o->kind == CXR_OPTIMIZER_ADAM) {
-      float *v = o->v + p->offset;
-      for (int64_t j = 0; j < p->numel; j++) {
-        w[j] *= 1.0f - lr * wd;
-        m[j] = o->beta1 * m[j] + (1.0f - o->beta1) * g[j];
-        v[j] = o->beta2 * v[j] + (1.0f - o->beta2) * g[j] * g[j];
-        w[j] -= lr / bc1 * m[j] / (sqrtf (v[j]) / bc2_sqrt + o->epsilon);
-      }
-    } else {
-      for (int64_t j = 0; j < p->numel; j++) {
-        float d = g[j] + wd * w[j];
-        m[j] = o->momentum * m[j] + d;
-        w[j] -= lr * m[j];
-      }
-    }
+    if (o->kind == CXR_OPTIMIZER_ADAM)
+      adam_update (w, m, o->v + p->offset, g, p->numel, 1.0f - lr * wd,
+          o->beta1, o->beta2, lr / bc1, bc2_sqrt, o->epsilon);
+    else
+      sgd_update (w, m, g, p->numel, wd, o->momentum, lr);
   }
 }
