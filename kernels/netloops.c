@@ -4,14 +4,11 @@
  * activations. The loops do not care about layout because all their
  * operands share one; bf16 activations are widened to float and rounded
  * back. */
+#include "clones.h"
 #include "netprivate.h"
 
 #include <math.h>
 #include <omp.h>
-
-/* The element-wise loops over whole activations are memory-bound; they are
- * compiled for AVX2 and AVX-512 as well, picked at load time. */
-#define VECTOR_CLONES __attribute__ ((target_clones ("default", "avx2", "avx512f")))
 
 /* A 32-bit integer hash (lowbias32): the dropout draw of element i is
  * hash(seed + i), the same whatever the thread count, and vectorisable. */

@@ -1,13 +1,16 @@
 /* preprocess.c — any frame to the network's input.
  *
  * Resampling is separable: each axis gets a table of (first source index,
- * tap count, weights) per output sample, built once per call.  The
- * horizontal pass turns each source row into grey floats and resamples it
- * into a temp buffer of out_w x src_h floats; the vertical pass then mixes
- * rows of that buffer.  Since the weights of every output sample sum to 1,
- * mean and std normalisation is linear and is applied once, on the output;
- * a film normalisation needs the whole resampled film and comes after. */
+ * tap count, weights) per output sample, built once per call.  Each output
+ * row first mixes its source rows, turned into grey floats, into one
+ * source-wide row (a whole-row multiply-add per source row, which the
+ * compiler vectorises), which is then resampled along x: the per-sample
+ * taps run over the output's rows only, not the source's.  Since the
+ * weights of every output sample sum to 1, mean and std normalisation is
+ * linear and is applied once, on the output; a film normalisation needs
+ * the whole resampled film and comes after. */
 #include "preprocess.h"
+#include "clones.h"
 #include "error.h"
 
 #include <math.h>
@@ -129,26 +132,32 @@ resample_row (const float *in, const CxrAxis * ax, float *out)
   }
 }
 
-/* dst row y = sum of weighted temp rows, then scale * v + offset.  Written
- * as whole-row multiply-adds so the compiler vectorises it. */
-static void
-vertical_pass (const float *tmp, int out_w, const CxrAxis * ay,
-    float scale, float offset, float *dst)
+/* Where resample() gets source row y as floats: converted into scratch,
+ * or a pointer into the source itself. */
+typedef const float *(*SourceRow) (const void *source, int y, float *scratch);
+
+/* dst = the source resampled by ax and ay, then scale * v + offset; acc and
+ * scratch hold a source row each */
+VECTOR_CLONES static void
+resample (SourceRow source_row, const void *source, int src_w,
+    const CxrAxis * ax, const CxrAxis * ay, float scale, float offset,
+    float *acc, float *scratch, float *dst)
 {
   for (int y = 0; y < ay->n; y++) {
     const float *w = ay->weight + (gsize) y * ay->max_taps;
-    float *d = dst + (gsize) y * out_w;
+    float *d = dst + (gsize) y * ax->n;
 
-    memset (d, 0, sizeof (float) * out_w);
+    memset (acc, 0, sizeof (float) * src_w);
     for (int k = 0; k < ay->count[y]; k++) {
-      const float *s = tmp + (gsize) (ay->start[y] + k) * out_w;
+      const float *s = source_row (source, ay->start[y] + k, scratch);
       float wk = w[k];
 
-      for (int x = 0; x < out_w; x++)
-        d[x] += wk * s[x];
+      for (int x = 0; x < src_w; x++)
+        acc[x] += wk * s[x];
     }
+    resample_row (acc, ax, d);
     if (scale != 1.0f || offset != 0.0f)
-      for (int x = 0; x < out_w; x++)
+      for (int x = 0; x < ax->n; x++)
         d[x] = d[x] * scale + offset;
   }
 }
@@ -331,7 +340,7 @@ bytes_per_pixel (CxrPixelFormat format)
 
 /* One source row to grey floats on the pixel's own scale (0..255 or
  * 0..65535); one loop per format keeps each loop branch-free. */
-static void
+VECTOR_CLONES static void
 row_to_grey (const uint8_t * p, int width, CxrPixelFormat format, float *out)
 {
   const float kr = 0.299f, kg = 0.587f, kb = 0.114f;
@@ -388,22 +397,15 @@ check_size (const char *what, int w, int h, GError ** error)
   return TRUE;
 }
 
-/* The checks both entry points share; on success the axis tables and the
- * out_w x src_h temp buffer are ready. */
+/* The checks both entry points share; on success the axis tables and two
+ * source-wide rows of floats (rows[0] and rows[src_w]) are ready. */
 static gboolean
 prepare (int src_w, int src_h, int out_w, int out_h, CxrAxis * ax,
-    CxrAxis * ay, float **tmp, GError ** error)
+    CxrAxis * ay, float **rows, GError ** error)
 {
   if (!check_size ("frame", src_w, src_h, error) ||
       !check_size ("output", out_w, out_h, error))
     return FALSE;
-  if ((gint64) out_w * src_h > CXR_MAX_FRAME_PIXELS) {
-    g_set_error (error, CXR_ERROR, CXR_ERROR_TOO_LARGE,
-        "resizing %dx%d to %dx%d needs more than the %d-pixel intermediate "
-        "buffer this element accepts", src_w, src_h, out_w, out_h,
-        CXR_MAX_FRAME_PIXELS);
-    return FALSE;
-  }
 
   if (!axis_init (ax, src_w, out_w, error))
     return FALSE;
@@ -411,8 +413,8 @@ prepare (int src_w, int src_h, int out_w, int out_h, CxrAxis * ax,
     axis_clear (ax);
     return FALSE;
   }
-  *tmp = g_try_new (float, (gsize) out_w * src_h);
-  if (!*tmp) {
+  *rows = g_try_new (float, (gsize) 2 * src_w);
+  if (!*rows) {
     axis_clear (ax);
     axis_clear (ay);
     g_set_error (error, CXR_ERROR, CXR_ERROR_TOO_LARGE,
@@ -423,15 +425,45 @@ prepare (int src_w, int src_h, int out_w, int out_h, CxrAxis * ax,
   return TRUE;
 }
 
+typedef struct {
+  const uint8_t *data;
+  int width, stride;
+  CxrPixelFormat format;
+} Frame;
+
+static const float *
+frame_row (const void *source, int y, float *scratch)
+{
+  const Frame *f = source;
+
+  row_to_grey (f->data + (gsize) y * f->stride, f->width, f->format, scratch);
+  return scratch;
+}
+
+typedef struct {
+  const float *data;
+  int width;
+} FloatImage;
+
+static const float *
+float_image_row (const void *source, int y, float *scratch)
+{
+  const FloatImage *f = source;
+
+  (void) scratch;
+  return f->data + (gsize) y * f->width;
+}
+
 gboolean
 cxr_preprocess (const uint8_t * data, int width, int height, int stride,
     CxrPixelFormat format, const CxrNormalization * norm,
     int out_w, int out_h, float *out, GError ** error)
 {
   CxrAxis ax, ay;
-  float *tmp, *row;
+  float *rows;
   float full_scale, mean = 0.0f, std = 1.0f;
   int bpp = bytes_per_pixel (format);
+  Frame frame = { data, width, stride, format };
 
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
@@ -465,34 +497,20 @@ cxr_preprocess (const uint8_t * data, int width, int height, int stride,
     return FALSE;
   }
 
-  if (!prepare (width, height, out_w, out_h, &ax, &ay, &tmp, error))
+  if (!prepare (width, height, out_w, out_h, &ax, &ay, &rows, error))
     return FALSE;
-  row = g_try_new (float, width);
-  if (!row) {
-    g_set_error (error, CXR_ERROR, CXR_ERROR_TOO_LARGE,
-        "not enough memory for a row of %d pixels", width);
-    g_free (tmp);
-    axis_clear (&ax);
-    axis_clear (&ay);
-    return FALSE;
-  }
-
-  for (int y = 0; y < height; y++) {
-    row_to_grey (data + (gsize) y * stride, width, format, row);
-    resample_row (row, &ax, tmp + (gsize) y * out_w);
-  }
 
   /* (v / full_scale - mean) / std folded into v * scale + offset */
   full_scale = format == CXR_PIXEL_GRAY16_LE ? 65535.0f : 255.0f;
   if (norm && (norm->film != CXR_FILM_NONE || norm->blur > 0.0f)) {
-    vertical_pass (tmp, out_w, &ay, 1.0f / full_scale, 0.0f, out);
+    resample (frame_row, &frame, width, &ax, &ay, 1.0f / full_scale, 0.0f,
+        rows, rows + width, out);
     cxr_normalize (out, out_w, out_h, norm);
   } else
-    vertical_pass (tmp, out_w, &ay, 1.0f / (full_scale * std), -mean / std,
-        out);
+    resample (frame_row, &frame, width, &ax, &ay, 1.0f / (full_scale * std),
+        -mean / std, rows, rows + width, out);
 
-  g_free (row);
-  g_free (tmp);
+  g_free (rows);
   axis_clear (&ax);
   axis_clear (&ay);
   return TRUE;
@@ -503,7 +521,8 @@ cxr_resize_float (const float *src, int src_w, int src_h,
     float *dst, int dst_w, int dst_h, GError ** error)
 {
   CxrAxis ax, ay;
-  float *tmp;
+  float *rows;
+  FloatImage image = { src, src_w };
 
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
@@ -512,14 +531,12 @@ cxr_resize_float (const float *src, int src_w, int src_h,
         "no %s buffer was given", src ? "output" : "source");
     return FALSE;
   }
-  if (!prepare (src_w, src_h, dst_w, dst_h, &ax, &ay, &tmp, error))
+  if (!prepare (src_w, src_h, dst_w, dst_h, &ax, &ay, &rows, error))
     return FALSE;
+  resample (float_image_row, &image, src_w, &ax, &ay, 1.0f, 0.0f, rows,
+      rows + src_w, dst);
 
-  for (int y = 0; y < src_h; y++)
-    resample_row (src + (gsize) y * src_w, &ax, tmp + (gsize) y * dst_w);
-  vertical_pass (tmp, dst_w, &ay, 1.0f, 0.0f, dst);
-
-  g_free (tmp);
+  g_free (rows);
   axis_clear (&ax);
   axis_clear (&ay);
   return TRUE;
