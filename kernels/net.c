@@ -119,8 +119,6 @@ cxr_net_free (CxrNet *net)
 {
   if (!net)
     return;
-  for (int k = 0; k < CXR_MAX_LAYERS; k++)
-    g_free (net->state[k].mask);
   g_array_free (net->forward, TRUE);
   g_array_free (net->backward, TRUE);
   g_ptr_array_free (net->primitives, TRUE);
@@ -318,9 +316,9 @@ cxr_net_dropout_mask (CxrNet *net, int layer, float *mask)
   dnnl_exec_arg_t args[2];
   gboolean ok;
 
-  if (layer < 0 || layer >= net->spec->n_layers || !net->state[layer].mask)
+  if (layer < 0 || layer >= net->spec->n_layers || !net->state[layer].drops)
     return FALSE;
-  /* the mask is kept in the activation's layout: reorder it to NCHW */
+  /* the mask is drawn in the activation's layout: reorder it to NCHW */
   l = &net->spec->layers[layer];
   dnnl_dims_t d = { net->batch, l->out_c, l->out_h, l->out_w };
   if (dnnl_memory_desc_init_by_tag (&md, 4, d, dnnl_f32, dnnl_abcd)
@@ -334,7 +332,7 @@ cxr_net_dropout_mask (CxrNet *net, int layer, float *mask)
   if (ok) {
     float *f = data_of (from), scale = 1.0f / (1.0f - l->dropout);
     for (size_t i = 0; i < n_elements_of (from); i++)
-      f[i] = net->state[layer].mask[i] ? scale : 0.0f;
+      f[i] = net_dropout_kept (net, layer, (int64_t) i) ? scale : 0.0f;
     ok = dnnl_reorder_primitive_desc_create (&pd, md_of (from), net->engine,
         &md, net->engine, NULL) == dnnl_success;
     if (ok) {

@@ -77,11 +77,9 @@ push_step (GArray *steps, dnnl_primitive_t prim, int n_args, ...)
 
 static void
 push_hand_step (GArray *steps, StepKind kind, dnnl_memory_t a, dnnl_memory_t b,
-    dnnl_memory_t c, guint8 *mask, int layer)
+    dnnl_memory_t c, int layer)
 {
-  Step s = { .kind = kind, .a = a, .b = b, .c = c, .mask = mask,
-    .layer = layer
-  };
+  Step s = { .kind = kind, .a = a, .b = b, .c = c, .layer = layer };
   g_array_append_val (steps, s);
 }
 
@@ -389,7 +387,7 @@ build_conv_forward (CxrNet *net, int k, const float *params, GError **error)
       DNNL_ARG_SCALE, scale, DNNL_ARG_SHIFT, shift,
       DNNL_ARG_WORKSPACE, st->bn_workspace);
   push_hand_step (net->forward, STEP_BN_RUNNING, st->mean, st->variance, NULL,
-      NULL, k);
+      k);
   net->act[k] = out;
   return TRUE;
 }
@@ -496,9 +494,9 @@ build_dropout_forward (CxrNet *net, int k, GError **error)
   }
   if (!new_memory (net, md_of (src), DNNL_MEMORY_ALLOCATE, &net->act[k], error))
     return FALSE;
-  st->mask = g_malloc0 (n_elements_of (src));
+  st->drops = TRUE;
   push_hand_step (net->forward, STEP_DROPOUT_FORWARD, src, net->act[k], NULL,
-      st->mask, k);
+      k);
   return TRUE;
 }
 
@@ -673,7 +671,7 @@ build_conv_backward (CxrNet *net, int k, GError **error)
     diff = dconv;
   } else if (l->relu && !st->relu_done_by_dropout) {
     push_hand_step (net->backward, STEP_RELU_BACKWARD, diff, net->act[k], NULL,
-        NULL, k);
+        k);
   }
   return build_weighted_backward (net, k, diff, error);
 }
@@ -821,17 +819,16 @@ net_build (CxrNet *net, float *params, GError **error)
       case CXR_LAYER_DENSE:
         if (l->relu && !net->state[k].relu_done_by_dropout)
           push_hand_step (net->backward, STEP_RELU_BACKWARD, net->diff[k],
-              net->act[k], NULL, NULL, k);
+              net->act[k], NULL, k);
         ok = build_weighted_backward (net, k, net->diff[k], error);
         break;
       case CXR_LAYER_DROPOUT:
-        if (net->state[k].mask && needs_input_gradient (net, k)) {
+        if (net->state[k].drops && needs_input_gradient (net, k)) {
           /* one pass instead of two when a fused ReLU comes right before */
           const CxrLayer *prev = &spec->layers[k - 1];
           gboolean relu = prev->relu && !prev->batch_norm;
           push_hand_step (net->backward, STEP_DROPOUT_BACKWARD, net->diff[k],
-              net->diff[k - 1], relu ? net->act[k - 1] : NULL,
-              net->state[k].mask, k);
+              net->diff[k - 1], relu ? net->act[k - 1] : NULL, k);
           net->state[k - 1].relu_done_by_dropout = relu;
         }
         break;

@@ -34,29 +34,39 @@ thread_range (int64_t n, int64_t *lo, int64_t *hi)
   *hi = MIN (n, *lo + per);
 }
 
+/* Element i of a dropout layer is kept when hash(seed + i * golden ratio)
+ * reaches the threshold. The backward pass draws it again instead of
+ * reading a stored mask: a few integer operations per element against a
+ * byte written and read back over the largest activations. */
+static inline int32_t
+dropout_keeps (uint32_t seed, uint32_t threshold, uint32_t i)
+{
+  /* signed: an int converts to float in vector registers, an unsigned
+   * does not before AVX-512 */
+  return hash32 (seed + i * 0x9E3779B9u) >= threshold;
+}
+
 VECTOR_CLONES static void
-dropout_forward_range (const float *restrict x, float *restrict y,
-    guint8 *restrict m, int64_t lo, int64_t hi, uint32_t seed,
-    uint32_t threshold, float scale)
+dropout_forward_range (const float *restrict x, float *restrict y, int64_t lo,
+    int64_t hi, uint32_t seed, uint32_t threshold, float scale)
 {
   /* branch-free, so that the compiler vectorises it */
-  for (int64_t i = lo; i < hi; i++) {
-    m[i] = hash32 (seed + (uint32_t) i * 0x9E3779B9u) >= threshold;
-    y[i] = x[i] * (scale * m[i]);
-  }
+  for (int64_t i = lo; i < hi; i++)
+    y[i] = x[i] * (scale * dropout_keeps (seed, threshold, (uint32_t) i));
 }
 
 VECTOR_CLONES static void
 dropout_backward_range (const float *restrict dy, float *restrict dx,
-    const guint8 *restrict m, const float *restrict relu_out, int64_t lo,
-    int64_t hi, float scale)
+    const float *restrict relu_out, int64_t lo, int64_t hi, uint32_t seed,
+    uint32_t threshold, float scale)
 {
   if (relu_out) {
     for (int64_t i = lo; i < hi; i++)
-      dx[i] = dy[i] * (scale * (m[i] & (relu_out[i] > 0.0f)));
+      dx[i] = dy[i] * (scale * (dropout_keeps (seed, threshold, (uint32_t) i)
+              & (relu_out[i] > 0.0f)));
   } else {
     for (int64_t i = lo; i < hi; i++)
-      dx[i] = dy[i] * (scale * m[i]);
+      dx[i] = dy[i] * (scale * dropout_keeps (seed, threshold, (uint32_t) i));
   }
 }
 
@@ -86,29 +96,28 @@ float_to_bf16 (float f)
 
 VECTOR_CLONES static void
 dropout_forward_range_bf16 (const uint16_t *restrict x, uint16_t *restrict y,
-    guint8 *restrict m, int64_t lo, int64_t hi, uint32_t seed,
-    uint32_t threshold, float scale)
+    int64_t lo, int64_t hi, uint32_t seed, uint32_t threshold, float scale)
 {
-  for (int64_t i = lo; i < hi; i++) {
-    m[i] = hash32 (seed + (uint32_t) i * 0x9E3779B9u) >= threshold;
-    y[i] = float_to_bf16 (bf16_to_float (x[i]) * (scale * m[i]));
-  }
+  for (int64_t i = lo; i < hi; i++)
+    y[i] = float_to_bf16 (bf16_to_float (x[i])
+        * (scale * dropout_keeps (seed, threshold, (uint32_t) i)));
 }
 
 VECTOR_CLONES static void
 dropout_backward_range_bf16 (const uint16_t *restrict dy, uint16_t *restrict dx,
-    const guint8 *restrict m, const int16_t *restrict relu_out, int64_t lo,
-    int64_t hi, float scale)
+    const int16_t *restrict relu_out, int64_t lo, int64_t hi, uint32_t seed,
+    uint32_t threshold, float scale)
 {
   /* a bf16 is > 0 exactly when its bits, read as int16, are > 0; two loops,
    * as a test inside one keeps the compiler from vectorising it */
   if (relu_out) {
     for (int64_t i = lo; i < hi; i++)
       dx[i] = float_to_bf16 (bf16_to_float (dy[i])
-          * (scale * (m[i] & (relu_out[i] > 0))));
+          * (scale * (dropout_keeps (seed, threshold, (uint32_t) i) & (relu_out[i] > 0))));
   } else {
     for (int64_t i = lo; i < hi; i++)
-      dx[i] = float_to_bf16 (bf16_to_float (dy[i]) * (scale * m[i]));
+      dx[i] = float_to_bf16 (bf16_to_float (dy[i])
+          * (scale * dropout_keeps (seed, threshold, (uint32_t) i)));
   }
 }
 
@@ -118,6 +127,27 @@ relu_backward_range_bf16 (uint16_t *restrict d, const int16_t *restrict y,
 {
   for (int64_t i = lo; i < hi; i++)
     d[i] = y[i] > 0 ? d[i] : 0;
+}
+
+/* The seed and threshold of dropout layer `layer` in the current step:
+ * element i is kept when dropout_keeps (seed, threshold, i). */
+void
+net_dropout_draw (const CxrNet *net, int layer, uint32_t *seed,
+    uint32_t *threshold)
+{
+  *threshold = (uint32_t) fmin (4294967295.0,
+      ldexp (net->spec->layers[layer].dropout, 32));
+  *seed = hash32 ((uint32_t) net->dropout_seed
+      ^ hash32 ((uint32_t) (net->dropout_seed >> 32) + layer));
+}
+
+gboolean
+net_dropout_kept (const CxrNet *net, int layer, int64_t i)
+{
+  uint32_t seed, threshold;
+
+  net_dropout_draw (net, layer, &seed, &threshold);
+  return dropout_keeps (seed, threshold, (uint32_t) i);
 }
 
 /* The running statistics of batch-norm layer l, from this batch's mean and
@@ -150,35 +180,35 @@ net_run_hand_step (CxrNet *net, const Step *s)
     case STEP_DROPOUT_FORWARD:{
       const float *x = data_of (s->a);
       float *y = data_of (s->b);
-      uint32_t threshold = (uint32_t) fmin (4294967295.0,
-          ldexp (l->dropout, 32));
-      uint32_t seed = hash32 ((uint32_t) net->dropout_seed
-          ^ hash32 ((uint32_t) (net->dropout_seed >> 32) + s->layer));
+      uint32_t seed, threshold;
+      net_dropout_draw (net, s->layer, &seed, &threshold);
 #pragma omp parallel
       {
         int64_t lo, hi;
         thread_range (n, &lo, &hi);
         if (bf16)
           dropout_forward_range_bf16 ((const uint16_t *) x, (uint16_t *) y,
-              s->mask, lo, hi, seed, threshold, scale);
+              lo, hi, seed, threshold, scale);
         else
-          dropout_forward_range (x, y, s->mask, lo, hi, seed, threshold,
-              scale);
+          dropout_forward_range (x, y, lo, hi, seed, threshold, scale);
       }
       break;
     }
     case STEP_DROPOUT_BACKWARD:{
       const float *dy = data_of (s->a), *relu_out = s->c ? data_of (s->c) : NULL;
       float *dx = data_of (s->b);
+      uint32_t seed, threshold;
+      net_dropout_draw (net, s->layer, &seed, &threshold);
 #pragma omp parallel
       {
         int64_t lo, hi;
         thread_range (n, &lo, &hi);
         if (bf16)
           dropout_backward_range_bf16 ((const uint16_t *) dy, (uint16_t *) dx,
-              s->mask, (const int16_t *) relu_out, lo, hi, scale);
+              (const int16_t *) relu_out, lo, hi, seed, threshold, scale);
         else
-          dropout_backward_range (dy, dx, s->mask, relu_out, lo, hi, scale);
+          dropout_backward_range (dy, dx, relu_out, lo, hi, seed, threshold,
+              scale);
       }
       break;
     }

@@ -16,9 +16,10 @@
 
 typedef enum {
   STEP_PRIMITIVE,
-  STEP_DROPOUT_FORWARD,         /* b = a * mask (mask drawn here) */
-  STEP_DROPOUT_BACKWARD,        /* b = a * mask, and the ReLU gradient of
-                                 * the layer before when c is its output */
+  STEP_DROPOUT_FORWARD,         /* b = a * mask (mask drawn from a hash) */
+  STEP_DROPOUT_BACKWARD,        /* b = a * the same mask drawn again, and
+                                 * the ReLU gradient of the layer before
+                                 * when c is its output */
   STEP_RELU_BACKWARD,           /* a = b > 0 ? a : 0 (b: the ReLU output) */
   STEP_BN_RUNNING,              /* running stats of layer from batch mean a, var b */
 } StepKind;
@@ -31,7 +32,6 @@ typedef struct {
   int n_args;
   dnnl_exec_arg_t args[MAX_ARGS];
   dnnl_memory_t a, b, c;
-  guint8 *mask;
   int layer;
 } Step;
 
@@ -42,7 +42,8 @@ typedef struct {
   dnnl_memory_t weights;        /* in the primitive's layout */
   dnnl_memory_t conv_dst;       /* before batch-norm */
   dnnl_memory_t mean, variance, workspace, bn_workspace;
-  guint8 *mask;                 /* dropout: 1 keeps an element, 0 drops it */
+  gboolean drops;               /* dropout: this net drops elements (training
+                                 * at a rate above 0) */
   gboolean relu_done_by_dropout;        /* its ReLU gradient is applied by the
                                          * dropout layer after it */
 } LayerState;
@@ -128,6 +129,9 @@ const float *net_param (const CxrNet *net, const float *block,
 
 /* Runs a step that is not a oneDNN primitive. */
 void net_run_hand_step (CxrNet *net, const Step *s);
+void net_dropout_draw (const CxrNet *net, int layer, uint32_t *seed,
+    uint32_t *threshold);
+gboolean net_dropout_kept (const CxrNet *net, int layer, int64_t i);
 
 /* bnfold.c */
 
