@@ -331,8 +331,11 @@ cxr_net_dropout_mask (CxrNet *net, int layer, float *mask)
       == dnnl_success;
   if (ok) {
     float *f = data_of (from), scale = 1.0f / (1.0f - l->dropout);
-    for (size_t i = 0; i < n_elements_of (from); i++)
-      f[i] = net_dropout_kept (net, layer, (int64_t) i) ? scale : 0.0f;
+    size_t n = n_elements_of (from);
+    uint32_t seed, threshold;
+    net_dropout_draw (net, layer, &seed, &threshold);
+    for (size_t i = 0; i < n; i++)
+      f[i] = dropout_keeps (seed, threshold, (uint32_t) i) ? scale : 0.0f;
     ok = dnnl_reorder_primitive_desc_create (&pd, md_of (from), net->engine,
         &md, net->engine, NULL) == dnnl_success;
     if (ok) {

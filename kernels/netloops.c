@@ -10,19 +10,6 @@
 #include <math.h>
 #include <omp.h>
 
-/* A 32-bit integer hash (lowbias32): the dropout draw of element i is
- * hash(seed + i), the same whatever the thread count, and vectorisable. */
-static inline uint32_t
-hash32 (uint32_t x)
-{
-  x ^= x >> 16;
-  x *= 0x7feb352du;
-  x ^= x >> 15;
-  x *= 0x846ca68bu;
-  x ^= x >> 16;
-  return x;
-}
-
 /* this thread's share [lo, hi) of n elements, in cache-line multiples */
 static void
 thread_range (int64_t n, int64_t *lo, int64_t *hi)
@@ -32,18 +19,6 @@ thread_range (int64_t n, int64_t *lo, int64_t *hi)
   per = (per + 15) / 16 * 16;
   *lo = MIN (n, t * per);
   *hi = MIN (n, *lo + per);
-}
-
-/* Element i of a dropout layer is kept when hash(seed + i * golden ratio)
- * reaches the threshold. The backward pass draws it again instead of
- * reading a stored mask: a few integer operations per element against a
- * byte written and read back over the largest activations. */
-static inline int32_t
-dropout_keeps (uint32_t seed, uint32_t threshold, uint32_t i)
-{
-  /* signed: an int converts to float in vector registers, an unsigned
-   * does not before AVX-512 */
-  return hash32 (seed + i * 0x9E3779B9u) >= threshold;
 }
 
 VECTOR_CLONES static void
@@ -113,7 +88,8 @@ dropout_backward_range_bf16 (const uint16_t *restrict dy, uint16_t *restrict dx,
   if (relu_out) {
     for (int64_t i = lo; i < hi; i++)
       dx[i] = float_to_bf16 (bf16_to_float (dy[i])
-          * (scale * (dropout_keeps (seed, threshold, (uint32_t) i) & (relu_out[i] > 0))));
+          * (scale * (dropout_keeps (seed, threshold, (uint32_t) i)
+                  & (relu_out[i] > 0))));
   } else {
     for (int64_t i = lo; i < hi; i++)
       dx[i] = float_to_bf16 (bf16_to_float (dy[i])
@@ -129,8 +105,6 @@ relu_backward_range_bf16 (uint16_t *restrict d, const int16_t *restrict y,
     d[i] = y[i] > 0 ? d[i] : 0;
 }
 
-/* The seed and threshold of dropout layer `layer` in the current step:
- * element i is kept when dropout_keeps (seed, threshold, i). */
 void
 net_dropout_draw (const CxrNet *net, int layer, uint32_t *seed,
     uint32_t *threshold)
@@ -139,15 +113,6 @@ net_dropout_draw (const CxrNet *net, int layer, uint32_t *seed,
       ldexp (net->spec->layers[layer].dropout, 32));
   *seed = hash32 ((uint32_t) net->dropout_seed
       ^ hash32 ((uint32_t) (net->dropout_seed >> 32) + layer));
-}
-
-gboolean
-net_dropout_kept (const CxrNet *net, int layer, int64_t i)
-{
-  uint32_t seed, threshold;
-
-  net_dropout_draw (net, layer, &seed, &threshold);
-  return dropout_keeps (seed, threshold, (uint32_t) i);
 }
 
 /* The running statistics of batch-norm layer l, from this batch's mean and

@@ -127,11 +127,38 @@ const float *net_param (const CxrNet *net, const float *block,
 
 /* netloops.c */
 
+/* A 32-bit integer hash (lowbias32): the dropout draw of element i is
+ * hash(seed + i), the same whatever the thread count, and vectorisable. */
+static inline uint32_t
+hash32 (uint32_t x)
+{
+  x ^= x >> 16;
+  x *= 0x7feb352du;
+  x ^= x >> 15;
+  x *= 0x846ca68bu;
+  x ^= x >> 16;
+  return x;
+}
+
+/* Element i of a dropout layer is kept when hash(seed + i * golden ratio)
+ * reaches the threshold. The backward pass draws it again instead of
+ * reading a stored mask: a few integer operations per element against a
+ * byte written and read back over the largest activations. */
+static inline int32_t
+dropout_keeps (uint32_t seed, uint32_t threshold, uint32_t i)
+{
+  /* signed: an int converts to float in vector registers, an unsigned
+   * does not before AVX-512 */
+  return hash32 (seed + i * 0x9E3779B9u) >= threshold;
+}
+
 /* Runs a step that is not a oneDNN primitive. */
 void net_run_hand_step (CxrNet *net, const Step *s);
+
+/* The seed and threshold of dropout layer `layer` in the current step:
+ * element i is kept when dropout_keeps (seed, threshold, i). */
 void net_dropout_draw (const CxrNet *net, int layer, uint32_t *seed,
     uint32_t *threshold);
-gboolean net_dropout_kept (const CxrNet *net, int layer, int64_t i);
 
 /* bnfold.c */
 

@@ -41,7 +41,7 @@ adam_update (float *restrict w, float *restrict m, float *restrict v,
     const float *restrict g, int64_t n, float decay, float beta1, float beta2,
     float step, float bc2_sqrt, float epsilon)
 {
-#pragma omp parallel for simd schedule (static) if (n > 65536)
+#pragma omp parallel for simd schedule (static) if (parallel: n > 65536)
   for (int64_t j = 0; j < n; j++) {
     w[j] *= decay;
     m[j] = beta1 * m[j] + (1.0f - beta1) * g[j];
@@ -54,7 +54,7 @@ static void
 sgd_update (float *restrict w, float *restrict m, const float *restrict g,
     int64_t n, float wd, float momentum, float lr)
 {
-#pragma omp parallel for simd schedule (static) if (n > 65536)
+#pragma omp parallel for simd schedule (static) if (parallel: n > 65536)
   for (int64_t j = 0; j < n; j++) {
     float d = g[j] + wd * w[j];
     m[j] = momentum * m[j] + d;

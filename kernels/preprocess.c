@@ -406,6 +406,13 @@ prepare (int src_w, int src_h, int out_w, int out_h, CxrAxis * ax,
   if (!check_size ("frame", src_w, src_h, error) ||
       !check_size ("output", out_w, out_h, error))
     return FALSE;
+  /* each output row mixes whole source rows: bounded like a frame */
+  if ((gint64) src_w * out_h > CXR_MAX_FRAME_PIXELS) {
+    g_set_error (error, CXR_ERROR, CXR_ERROR_TOO_LARGE,
+        "resizing %dx%d to %dx%d mixes more than the %d pixels of rows this "
+        "element accepts", src_w, src_h, out_w, out_h, CXR_MAX_FRAME_PIXELS);
+    return FALSE;
+  }
 
   if (!axis_init (ax, src_w, out_w, error))
     return FALSE;

@@ -89,6 +89,7 @@ gboolean cxr_preprocess (const uint8_t *data, int width, int height, int stride,
     int out_w, int out_h, float *out, GError **error);
 
 /* The resampling step alone, on floats: src is src_w x src_h (row stride
- * src_w), dst is dst_w x dst_h. Same rules as above. */
+ * src_w), dst is dst_w x dst_h, and the two must not overlap. Same rules
+ * as above. */
 gboolean cxr_resize_float (const float *src, int src_w, int src_h,
     float *dst, int dst_w, int dst_h, GError **error);

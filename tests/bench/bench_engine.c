@@ -1,7 +1,8 @@
 /* bench_engine — images per second of our engine on one architecture, and
  * for scale the GFLOP/s of a large dnnl_sgemm and, for the seed network,
  * the images per second of its forward pass as bare oneDNN primitives
- * (bare_dnnl.c) at batch 1, in turns with the engine. Prints one JSON
+ * (bare_dnnl.c) at batch 1, in turns with the engine. Batch-1 figures are
+ * the best of three rounds, the others one run's mean. Prints one JSON
  * object.
  *
  *   bench_engine seed|default THREADS SECONDS
@@ -67,17 +68,20 @@ bare (void *data)
   bare_seed_forward (data);
 }
 
-/* The engine and the bare network at batch 1, measured in turns (three
- * rounds of a third of the time each, the best round of each kept), so
- * that a slow spell of a shared host does not fall on one of them only. */
-static void
-engine_and_bare_rates (const CxrNetSpec *spec, const float *params,
-    CxrPrecision precision, float *input, double *engine, double *bare_net)
+/* The engine at batch 1 and, when bare_net is given, the bare seed network
+ * in turns with it: three rounds of a third of the time each, the best
+ * round of each kept, so that a slow spell of a shared host does not fall
+ * on one of them only. */
+static double
+batch1_rates (const CxrNetSpec *spec, const float *params,
+    CxrPrecision precision, float *input, double *bare_net, char *impl,
+    size_t impl_size)
 {
   GError *error = NULL;
   Job j = { 0 };
-  BareNet *b = bare_seed_new (1, precision == CXR_PRECISION_BF16, input);
-  double whole = seconds_per_test;
+  BareNet *b = bare_net ? bare_seed_new (1, precision == CXR_PRECISION_BF16,
+      input) : NULL;
+  double whole = seconds_per_test, engine = 0;
 
   j.net = cxr_net_new_inference (spec, params, 1, precision, &error);
   if (!j.net) {
@@ -87,15 +91,20 @@ engine_and_bare_rates (const CxrNetSpec *spec, const float *params,
   j.input = input;
   j.logits = g_new (float, spec->n_outputs);
   seconds_per_test = whole / 3;
-  *engine = *bare_net = 0;
+  if (b)
+    *bare_net = 0;
   for (int round = 0; round < 3; round++) {
-    *engine = MAX (*engine, rate (infer, &j));
-    *bare_net = MAX (*bare_net, rate (bare, b));
+    engine = MAX (engine, rate (infer, &j));
+    if (b)
+      *bare_net = MAX (*bare_net, rate (bare, b));
   }
   seconds_per_test = whole;
+  g_strlcpy (impl, cxr_net_implementation (j.net), impl_size);
   cxr_net_free (j.net);
   g_free (j.logits);
-  bare_seed_free (b);
+  if (b)
+    bare_seed_free (b);
+  return engine;
 }
 
 static void
@@ -109,7 +118,7 @@ sgemm (void *data)
 
 static double
 inference_rate (const CxrNetSpec *spec, const float *params, int batch,
-    CxrPrecision precision, const float *input, char *impl, size_t impl_size)
+    CxrPrecision precision, const float *input)
 {
   GError *error = NULL;
   Job j = { 0 };
@@ -121,8 +130,6 @@ inference_rate (const CxrNetSpec *spec, const float *params, int batch,
   j.input = input;
   j.logits = g_new (float, batch * spec->n_outputs);
   double r = rate (infer, &j) * batch;
-  if (impl)
-    g_strlcpy (impl, cxr_net_implementation (j.net), impl_size);
   cxr_net_free (j.net);
   g_free (j.logits);
   return r;
@@ -179,33 +186,26 @@ main (int argc, char **argv)
   for (int i = 0; i < batch; i++)
     labels[i] = i % 2;
 
-  double b1_fp32 = inference_rate (spec, params, 1, CXR_PRECISION_FP32, input,
-      impl_fp32, sizeof impl_fp32);
-  double b32_fp32 = inference_rate (spec, params, batch, CXR_PRECISION_FP32,
-      input, NULL, 0);
+  /* the seed network also with nothing of ours around it, in turns with
+   * the engine at batch 1 */
+  gboolean seed = strcmp (arch, "seed") == 0;
   gboolean bf16 = cxr_cpu_has_native_bf16 ();
-  double b1_bf16 = bf16 ? inference_rate (spec, params, 1, CXR_PRECISION_BF16,
-      input, impl_bf16, sizeof impl_bf16) : 0;
-  double b32_bf16 = bf16 ? inference_rate (spec, params, batch,
-      CXR_PRECISION_BF16, input, NULL, 0) : 0;
+  double bare_fp32 = 0, bare_bf16 = 0;
+  double b1_fp32 = batch1_rates (spec, params, CXR_PRECISION_FP32, input,
+      seed ? &bare_fp32 : NULL, impl_fp32, sizeof impl_fp32);
+  double b1_bf16 = bf16 ? batch1_rates (spec, params, CXR_PRECISION_BF16,
+      input, seed ? &bare_bf16 : NULL, impl_bf16, sizeof impl_bf16) : 0;
   if (!bf16)
     strcpy (impl_bf16, "none");
+  double b32_fp32 = inference_rate (spec, params, batch, CXR_PRECISION_FP32,
+      input);
+  double b32_bf16 = bf16 ? inference_rate (spec, params, batch,
+      CXR_PRECISION_BF16, input) : 0;
 
   double train_fp32 = training_rate (spec, params, grads, input, labels,
       batch, CXR_PRECISION_FP32);
   double train_bf16 = bf16 ? training_rate (spec, params, grads, input, labels,
       batch, CXR_PRECISION_BF16) : 0;
-
-  /* the seed network with nothing of ours around it, measured in turns
-   * with the engine at batch 1 */
-  double bare_fp32 = 0, bare_bf16 = 0;
-  if (strcmp (arch, "seed") == 0) {
-    engine_and_bare_rates (spec, params, CXR_PRECISION_FP32, input, &b1_fp32,
-        &bare_fp32);
-    if (bf16)
-      engine_and_bare_rates (spec, params, CXR_PRECISION_BF16, input,
-          &b1_bf16, &bare_bf16);
-  }
 
   float *gemm = g_new0 (float, 3 * 2048 * 2048);
   double sgemm_gflops = rate (sgemm, gemm) * 2.0 * 2048 * 2048 * 2048 / 1e9;
