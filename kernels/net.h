@@ -81,8 +81,10 @@ float cxr_net_forward_backward (CxrNet *net, const float *input,
  * floats in NCHW order (batch x N for dense layers), whatever layout and
  * precision the net keeps it in: for example the pooled features a
  * global-average-pool layer gives (C x 1 x 1 a sample). The conversion is
- * made on the first call for a layer and kept. FALSE with an error for a layer the spec does not have or an
- * engine failure. */
+ * made on the first call for a layer and kept. In a training net, a ReLU
+ * layer right before a dropout layer reads as the dropout's output: the
+ * mask is applied in place. FALSE with an error for a layer the spec does
+ * not have or an engine failure. */
 gboolean cxr_net_layer_output (CxrNet *net, int layer, float *out,
     GError **error);
 

@@ -482,6 +482,16 @@ build_dense_forward (CxrNet *net, int k, const float *params, GError **error)
   return TRUE;
 }
 
+/* dropout layer k comes right after a layer with a fused ReLU and no
+ * batch-norm, whose output is then the ReLU's */
+static gboolean
+relu_before_dropout (const CxrNet *net, int k)
+{
+  const CxrLayer *prev = &net->spec->layers[k - 1];
+
+  return prev->relu && !prev->batch_norm;
+}
+
 static gboolean
 build_dropout_forward (CxrNet *net, int k, GError **error)
 {
@@ -492,9 +502,18 @@ build_dropout_forward (CxrNet *net, int k, GError **error)
     net->act[k] = src;          /* identity at inference */
     return TRUE;
   }
+  st->drops = TRUE;
+  /* Right after a fused ReLU (no batch-norm) the mask is applied in place:
+   * nothing needs the ReLU's output but its gradient, which the dropout
+   * backward pass reads off the sign of what is left. One activation fewer,
+   * and no fresh memory to write. Its gradient is then shared too. */
+  if (k > 0 && relu_before_dropout (net, k)) {
+    net->act[k] = src;
+    push_hand_step (net->forward, STEP_DROPOUT_FORWARD, src, src, NULL, k);
+    return TRUE;
+  }
   if (!new_memory (net, md_of (src), DNNL_MEMORY_ALLOCATE, &net->act[k], error))
     return FALSE;
-  st->drops = TRUE;
   push_hand_step (net->forward, STEP_DROPOUT_FORWARD, src, net->act[k], NULL,
       k);
   return TRUE;
@@ -825,8 +844,7 @@ net_build (CxrNet *net, float *params, GError **error)
       case CXR_LAYER_DROPOUT:
         if (net->state[k].drops && needs_input_gradient (net, k)) {
           /* one pass instead of two when a fused ReLU comes right before */
-          const CxrLayer *prev = &spec->layers[k - 1];
-          gboolean relu = prev->relu && !prev->batch_norm;
+          gboolean relu = relu_before_dropout (net, k);
           push_hand_step (net->backward, STEP_DROPOUT_BACKWARD, net->diff[k],
               net->diff[k - 1], relu ? net->act[k - 1] : NULL, k);
           net->state[k - 1].relu_done_by_dropout = relu;

@@ -45,6 +45,27 @@ dropout_backward_range (const float *restrict dy, float *restrict dx,
   }
 }
 
+/* In place over a fused ReLU's output (netbuild.c): x itself is masked, and
+ * in the backward pass what is left of it is > 0 exactly where the element
+ * was kept and the ReLU passed it, so its sign gives both gradients. */
+VECTOR_CLONES static void
+dropout_forward_in_place (float *restrict x, int64_t lo, int64_t hi,
+    uint32_t seed, uint32_t threshold, float scale)
+{
+  for (int64_t i = lo; i < hi; i++)
+    x[i] = x[i] * (scale * dropout_keeps (seed, threshold, (uint32_t) i));
+}
+
+VECTOR_CLONES static void
+dropout_backward_in_place (float *restrict d, const float *restrict y,
+    int64_t lo, int64_t hi, float scale)
+{
+  for (int64_t i = lo; i < hi; i++) {
+    int32_t passed = y[i] > 0.0f;
+    d[i] = d[i] * (scale * passed);
+  }
+}
+
 VECTOR_CLONES static void
 relu_backward_range (float *restrict d, const float *restrict y, int64_t lo,
     int64_t hi)
@@ -98,6 +119,25 @@ dropout_backward_range_bf16 (const uint16_t *restrict dy, uint16_t *restrict dx,
 }
 
 VECTOR_CLONES static void
+dropout_forward_in_place_bf16 (uint16_t *restrict x, int64_t lo, int64_t hi,
+    uint32_t seed, uint32_t threshold, float scale)
+{
+  for (int64_t i = lo; i < hi; i++)
+    x[i] = float_to_bf16 (bf16_to_float (x[i])
+        * (scale * dropout_keeps (seed, threshold, (uint32_t) i)));
+}
+
+VECTOR_CLONES static void
+dropout_backward_in_place_bf16 (uint16_t *restrict d,
+    const int16_t *restrict y, int64_t lo, int64_t hi, float scale)
+{
+  for (int64_t i = lo; i < hi; i++) {
+    int32_t passed = y[i] > 0;  /* an int32, or it does not vectorise */
+    d[i] = float_to_bf16 (bf16_to_float (d[i]) * (scale * passed));
+  }
+}
+
+VECTOR_CLONES static void
 relu_backward_range_bf16 (uint16_t *restrict d, const int16_t *restrict y,
     int64_t lo, int64_t hi)
 {
@@ -143,15 +183,19 @@ net_run_hand_step (CxrNet *net, const Step *s)
 
   switch (s->kind) {
     case STEP_DROPOUT_FORWARD:{
-      const float *x = data_of (s->a);
-      float *y = data_of (s->b);
+      float *x = data_of (s->a), *y = data_of (s->b);
       uint32_t seed, threshold;
       net_dropout_draw (net, s->layer, &seed, &threshold);
 #pragma omp parallel
       {
         int64_t lo, hi;
         thread_range (n, &lo, &hi);
-        if (bf16)
+        if (x == y && bf16)
+          dropout_forward_in_place_bf16 ((uint16_t *) x, lo, hi, seed,
+              threshold, scale);
+        else if (x == y)
+          dropout_forward_in_place (x, lo, hi, seed, threshold, scale);
+        else if (bf16)
           dropout_forward_range_bf16 ((const uint16_t *) x, (uint16_t *) y,
               lo, hi, seed, threshold, scale);
         else
@@ -160,15 +204,21 @@ net_run_hand_step (CxrNet *net, const Step *s)
       break;
     }
     case STEP_DROPOUT_BACKWARD:{
-      const float *dy = data_of (s->a), *relu_out = s->c ? data_of (s->c) : NULL;
-      float *dx = data_of (s->b);
+      float *dy = data_of (s->a), *dx = data_of (s->b);
+      const float *relu_out = s->c ? data_of (s->c) : NULL;
       uint32_t seed, threshold;
       net_dropout_draw (net, s->layer, &seed, &threshold);
 #pragma omp parallel
       {
         int64_t lo, hi;
         thread_range (n, &lo, &hi);
-        if (bf16)
+        /* in place, c is the masked ReLU output (see above) */
+        if (dx == dy && bf16)
+          dropout_backward_in_place_bf16 ((uint16_t *) dx,
+              (const int16_t *) relu_out, lo, hi, scale);
+        else if (dx == dy)
+          dropout_backward_in_place (dx, relu_out, lo, hi, scale);
+        else if (bf16)
           dropout_backward_range_bf16 ((const uint16_t *) dy, (uint16_t *) dx,
               (const int16_t *) relu_out, lo, hi, seed, threshold, scale);
         else
