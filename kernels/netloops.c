@@ -21,9 +21,11 @@ thread_range (int64_t n, int64_t *lo, int64_t *hi)
   *hi = MIN (n, *lo + per);
 }
 
+/* x and y may be the same array (the mask applied in place, netbuild.c):
+ * element i is read before it is written, so they are not restrict */
 VECTOR_CLONES static void
-dropout_forward_range (const float *restrict x, float *restrict y, int64_t lo,
-    int64_t hi, uint32_t seed, uint32_t threshold, float scale)
+dropout_forward_range (const float *x, float *y, int64_t lo, int64_t hi,
+    uint32_t seed, uint32_t threshold, float scale)
 {
   /* branch-free, so that the compiler vectorises it */
   for (int64_t i = lo; i < hi; i++)
@@ -45,17 +47,9 @@ dropout_backward_range (const float *restrict dy, float *restrict dx,
   }
 }
 
-/* In place over a fused ReLU's output (netbuild.c): x itself is masked, and
- * in the backward pass what is left of it is > 0 exactly where the element
- * was kept and the ReLU passed it, so its sign gives both gradients. */
-VECTOR_CLONES static void
-dropout_forward_in_place (float *restrict x, int64_t lo, int64_t hi,
-    uint32_t seed, uint32_t threshold, float scale)
-{
-  for (int64_t i = lo; i < hi; i++)
-    x[i] = x[i] * (scale * dropout_keeps (seed, threshold, (uint32_t) i));
-}
-
+/* In place over a fused ReLU's output (netbuild.c), what is left after
+ * the mask is > 0 exactly where the element was kept and the ReLU passed
+ * it, so its sign gives both gradients. */
 VECTOR_CLONES static void
 dropout_backward_in_place (float *restrict d, const float *restrict y,
     int64_t lo, int64_t hi, float scale)
@@ -91,8 +85,8 @@ float_to_bf16 (float f)
 }
 
 VECTOR_CLONES static void
-dropout_forward_range_bf16 (const uint16_t *restrict x, uint16_t *restrict y,
-    int64_t lo, int64_t hi, uint32_t seed, uint32_t threshold, float scale)
+dropout_forward_range_bf16 (const uint16_t *x, uint16_t *y, int64_t lo,
+    int64_t hi, uint32_t seed, uint32_t threshold, float scale)
 {
   for (int64_t i = lo; i < hi; i++)
     y[i] = float_to_bf16 (bf16_to_float (x[i])
@@ -116,15 +110,6 @@ dropout_backward_range_bf16 (const uint16_t *restrict dy, uint16_t *restrict dx,
       dx[i] = float_to_bf16 (bf16_to_float (dy[i])
           * (scale * dropout_keeps (seed, threshold, (uint32_t) i)));
   }
-}
-
-VECTOR_CLONES static void
-dropout_forward_in_place_bf16 (uint16_t *restrict x, int64_t lo, int64_t hi,
-    uint32_t seed, uint32_t threshold, float scale)
-{
-  for (int64_t i = lo; i < hi; i++)
-    x[i] = float_to_bf16 (bf16_to_float (x[i])
-        * (scale * dropout_keeps (seed, threshold, (uint32_t) i)));
 }
 
 VECTOR_CLONES static void
@@ -183,19 +168,15 @@ net_run_hand_step (CxrNet *net, const Step *s)
 
   switch (s->kind) {
     case STEP_DROPOUT_FORWARD:{
-      float *x = data_of (s->a), *y = data_of (s->b);
+      const float *x = data_of (s->a);
+      float *y = data_of (s->b);
       uint32_t seed, threshold;
       net_dropout_draw (net, s->layer, &seed, &threshold);
 #pragma omp parallel
       {
         int64_t lo, hi;
         thread_range (n, &lo, &hi);
-        if (x == y && bf16)
-          dropout_forward_in_place_bf16 ((uint16_t *) x, lo, hi, seed,
-              threshold, scale);
-        else if (x == y)
-          dropout_forward_in_place (x, lo, hi, seed, threshold, scale);
-        else if (bf16)
+        if (bf16)
           dropout_forward_range_bf16 ((const uint16_t *) x, (uint16_t *) y,
               lo, hi, seed, threshold, scale);
         else

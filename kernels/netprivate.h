@@ -16,10 +16,13 @@
 
 typedef enum {
   STEP_PRIMITIVE,
-  STEP_DROPOUT_FORWARD,         /* b = a * mask (mask drawn from a hash) */
+  STEP_DROPOUT_FORWARD,         /* b = a * mask (mask drawn from a hash;
+                                 * b may be a) */
   STEP_DROPOUT_BACKWARD,        /* b = a * the same mask drawn again, and
                                  * the ReLU gradient of the layer before
-                                 * when c is its output */
+                                 * when c is its output; in place (b = a),
+                                 * c is the masked output and its sign
+                                 * gives both */
   STEP_RELU_BACKWARD,           /* a = b > 0 ? a : 0 (b: the ReLU output) */
   STEP_BN_RUNNING,              /* running stats of layer from batch mean a, var b */
 } StepKind;
