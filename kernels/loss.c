@@ -39,36 +39,44 @@ cxr_cross_entropy (const CxrNetSpec *spec, const float *z, int label)
   return m + log (sum) - z[label];
 }
 
-/* dz = w (p - onehot(label)) / batch, the gradient of w x cross-entropy by
- * one sample's logits z: for a sigmoid net p is the probability of class 1
- * and z, dz have one element. */
-static void
-logit_gradient (const CxrNetSpec *spec, const float *z, int label, float w,
-    int batch, float *dz)
+/* The cross-entropy against target t = (1 - e) onehot(label) + e / K, which
+ * is (1 - e) CE(label) + (e / K) sum_j CE(j) since t sums to 1; and its
+ * gradient by the logits, dz = w (p - t) / batch. For a sigmoid net K = 2,
+ * p is the probability of class 1 and z, dz have one element. */
+static double
+smoothed_loss_and_gradient (const CxrNetSpec *spec, const float *z, int label,
+    float e, float w, int batch, float *dz)
 {
+  int k = spec->output == CXR_OUTPUT_SIGMOID ? 2 : spec->n_outputs;
+  double loss = (1.0 - e) * cxr_cross_entropy (spec, z, label);
   float p[2];
 
+  if (e > 0)
+    for (int j = 0; j < k; j++)
+      loss += e / k * cxr_cross_entropy (spec, z, j);
   if (spec->output == CXR_OUTPUT_SIGMOID) {
     cxr_logits_to_probabilities (spec, z, p);
-    dz[0] = w * (p[1] - (label == 1)) / batch;
-    return;
+    dz[0] = w * (p[1] - ((label == 1) * (1.0f - e) + e / 2)) / batch;
+    return loss;
   }
   cxr_logits_to_probabilities (spec, z, dz);
-  for (int j = 0; j < spec->n_outputs; j++)
-    dz[j] = w * (dz[j] - (j == label)) / batch;
+  for (int j = 0; j < k; j++)
+    dz[j] = w * (dz[j] - ((j == label) * (1.0f - e) + e / k)) / batch;
+  return loss;
 }
 
 double
 cxr_loss_and_gradient (const CxrNetSpec *spec, const float *z,
-    const int *labels, const float *weights, int batch, float *dz)
+    const int *labels, const float *weights, float label_smoothing,
+    int batch, float *dz)
 {
   int n_out = spec->n_outputs;
   double loss = 0.0;
 
   for (int i = 0; i < batch; i++) {
     float w = weights ? weights[i] : 1.0f;
-    loss += w * cxr_cross_entropy (spec, z + i * n_out, labels[i]);
-    logit_gradient (spec, z + i * n_out, labels[i], w, batch, dz + i * n_out);
+    loss += w * smoothed_loss_and_gradient (spec, z + i * n_out, labels[i],
+        label_smoothing, w, batch, dz + i * n_out);
   }
   return loss / batch;
 }

@@ -286,6 +286,13 @@ cxr_net_forward_mean (CxrNet *const *nets, int n_nets, const float *input,
   return TRUE;
 }
 
+void
+cxr_net_set_label_smoothing (CxrNet *net, float epsilon)
+{
+  g_return_if_fail (net->training && epsilon >= 0.0f && epsilon < 1.0f);
+  net->label_smoothing = epsilon;
+}
+
 float
 cxr_net_forward_backward (CxrNet *net, const float *input, const int *labels,
     const float *sample_weights, uint64_t dropout_seed, float *logits,
@@ -298,7 +305,8 @@ cxr_net_forward_backward (CxrNet *net, const float *input, const int *labels,
   if (!cxr_net_forward (net, input, logits, dropout_seed, error))
     return NAN;
   loss = cxr_loss_and_gradient (net->spec, data_of (net->act[last]), labels,
-      sample_weights, net->batch, data_of (net->diff[last]));
+      sample_weights, net->label_smoothing, net->batch,
+      data_of (net->diff[last]));
   run_steps (net, net->backward);
   if (!check_failure (net, error))
     return NAN;

@@ -66,13 +66,19 @@ void cxr_net_inject_failure (CxrNet *net);
 gboolean cxr_net_forward_mean (CxrNet *const *nets, int n_nets,
     const float *input, float *logits, GError **error);
 
+/* A training net's loss aims at (1 - epsilon) one-hot + epsilon / K over
+ * the K classes instead of the one-hot label (two classes for a sigmoid
+ * net), epsilon in [0, 1): label smoothing (cxr_loss_and_gradient). */
+void cxr_net_set_label_smoothing (CxrNet *net, float epsilon);
+
 /* Training step without the update: forward in training mode, the loss, and
  * backward into the bound gradient block. labels: class index per sample;
  * sample_weights: weight of each sample's loss (NULL: all 1). The loss is the
  * mean over the batch of weight x binary cross-entropy of sigmoid(logit)
  * (sigmoid nets), or weight x cross-entropy of softmax(logits) (softmax
- * nets). logits may be NULL. Returns the loss; NAN, with the error, when a
- * oneDNN step fails. */
+ * nets), against targets smoothed as cxr_net_set_label_smoothing says
+ * (none by default). logits may be NULL. Returns the loss; NAN, with the
+ * error, when a oneDNN step fails. */
 float cxr_net_forward_backward (CxrNet *net, const float *input,
     const int *labels, const float *sample_weights, uint64_t dropout_seed,
     float *logits, GError **error);

@@ -98,6 +98,7 @@ cxr_online_new (CxrModel *model, const CxrTrainConfig *cfg, int replay_size,
     cxr_online_free (t);
     return NULL;
   }
+  cxr_net_set_label_smoothing (t->net, cfg->label_smoothing);
   t->opt = cxr_optimizer_new (spec, cfg->optimizer, cfg->learning_rate,
       cfg->weight_decay);
   cxr_rng_init (&t->rng, cfg->seed);

@@ -810,6 +810,11 @@ write_provenance (CxrModel *model, const Run *run)
         number (b1, a->sharpness));
   else
     g_hash_table_remove (model->provenance, "augment_sharpness");
+  if (cfg->label_smoothing > 0)
+    set_provenance (model, "label_smoothing", "%s",
+        number (b1, cfg->label_smoothing));
+  else
+    g_hash_table_remove (model->provenance, "label_smoothing");
   set_provenance (model, "class_weighting", "%s",
       cfg->class_weighting == CXR_CLASS_WEIGHTING_BALANCED ? "balanced" :
       "none");
@@ -1044,6 +1049,7 @@ cxr_train (CxrModel *model, const CxrDataset *ds, const CxrTrainConfig *cfg,
         error);
     if (!net)
       goto out;
+    cxr_net_set_label_smoothing (net, cfg->label_smoothing);
     opt = cxr_optimizer_new (spec, cfg->optimizer, cfg->learning_rate,
         cfg->weight_decay);
     /* what a diverged run falls back to until an epoch has done better */

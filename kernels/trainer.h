@@ -117,6 +117,9 @@ typedef struct {
   double validation_fraction;   /* 0.15; 0: no validation, keep the last epoch */
   uint64_t seed;                /* 0 */
   CxrClassWeighting class_weighting;    /* balanced */
+  /* 0; e > 0: the loss aims at 1 - e / 2 and e / 2 instead of 1 and 0 (two
+   * classes), which keeps the logits from growing without bound */
+  float label_smoothing;
   CxrAugmentParams augment;     /* 10 degrees, 0.1 shift, 0.1 zoom */
   int patience;                 /* 8 epochs without a better validation; 0: off */
   CxrPrecision precision;       /* auto; validation always runs in fp32 */

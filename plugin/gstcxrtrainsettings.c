@@ -156,6 +156,12 @@ static const Property properties[] = {
   {"seed", "Seed", "Seed of everything random: initial weights, split, "
         "shuffling, augmentation, dropout", .kind = KIND_UINT64,
       .offset = S (train.seed), .min = 0, .max = (gdouble) G_MAXUINT64},
+  {"label-smoothing", "Label smoothing", "The loss aims at (1 - e) + e / K "
+        "for a film's own class and e / K for each other of the K classes "
+        "(1 - e / 2 and e / 2 for two) instead of 1 and 0, so that the "
+        "network's answers stay short of certainty",
+      .kind = KIND_FLOAT, .offset = S (train.label_smoothing), .min = 0.0,
+      .max = 0.5},
   {"class-weighting", "Class weighting", "Weight of each class in the loss",
       .kind = KIND_ENUM, .offset = S (train.class_weighting),
       .enum_type = class_weighting_type},

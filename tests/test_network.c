@@ -4,6 +4,7 @@
 #include "error.h"
 #include "model.h"
 #include "augment.h"
+#include "loss.h"
 #include "net.h"
 #include "optim.h"
 
@@ -922,6 +923,61 @@ test_bf16_or_fp32 (void)
   cxr_model_free (m);
 }
 
+/* The smoothed loss against values worked out by hand, its gradient
+ * against the loss's own finite differences, and e = 0 as the plain
+ * cross-entropy. */
+static void
+test_label_smoothing (void)
+{
+  GError *error = NULL;
+  CxrNetSpec *two = cxr_net_spec_parse ("dense:1 sigmoid", 1, 1, 1, &error);
+  CxrNetSpec *three = cxr_net_spec_parse ("dense:3 softmax", 1, 1, 1, &error);
+  float z2[2] = { 0.7f, -1.2f }, w[2] = { 2.0f, 0.5f }, dz[3], z3[3] =
+      { 0.3f, -0.4f, 1.1f };
+  int labels[2] = { 1, 0 }, three_label = 0;
+  double loss, expected = 0.0;
+
+  g_assert_no_error (error);
+  /* sigmoid: targets 0.95 and 0.05; -(t log p + (1 - t) log (1 - p)) is
+   * softplus(z) - t z */
+  for (int i = 0; i < 2; i++) {
+    double t = labels[i] ? 0.95 : 0.05, z = z2[i];
+    expected += w[i] * (log1p (exp (z)) - t * z) / 2;
+  }
+  loss = cxr_loss_and_gradient (two, z2, labels, w, 0.1f, 2, dz);
+  g_assert_cmpfloat_with_epsilon (loss, expected, 1e-9);
+  g_assert_cmpfloat_with_epsilon (dz[0],
+      2.0 * (1.0 / (1.0 + exp (-0.7)) - 0.95) / 2, 1e-6);
+  g_assert_cmpfloat_with_epsilon (dz[1],
+      0.5 * (1.0 / (1.0 + exp (1.2)) - 0.05) / 2, 1e-6);
+  /* e = 0: the plain cross-entropy, to the bit */
+  loss = cxr_loss_and_gradient (two, z2, labels, w, 0.0f, 2, dz);
+  g_assert_cmpfloat (loss, ==, (2.0 * cxr_cross_entropy (two, z2, 1)
+          + 0.5 * cxr_cross_entropy (two, z2 + 1, 0)) / 2);
+
+  /* softmax over three classes, e = 0.3: targets 0.8, 0.1, 0.1 */
+  {
+    double m = log (exp (0.3) + exp (-0.4) + exp (1.1));
+    expected = -(0.8 * (0.3 - m) + 0.1 * (-0.4 - m) + 0.1 * (1.1 - m));
+  }
+  loss = cxr_loss_and_gradient (three, z3, &three_label, NULL, 0.3f, 1, dz);
+  g_assert_cmpfloat_with_epsilon (loss, expected, 1e-6);
+  for (int j = 0; j < 3; j++) {
+    float up[3], down[3], unused[3];
+    double h = 1e-3, numeric;
+    memcpy (up, z3, sizeof up);
+    memcpy (down, z3, sizeof down);
+    up[j] += (float) h;
+    down[j] -= (float) h;
+    numeric = (cxr_loss_and_gradient (three, up, &three_label, NULL, 0.3f, 1,
+            unused) - cxr_loss_and_gradient (three, down, &three_label, NULL,
+            0.3f, 1, unused)) / (2 * h);
+    g_assert_cmpfloat_with_epsilon (dz[j], numeric, 1e-4);
+  }
+  cxr_net_spec_free (two);
+  cxr_net_spec_free (three);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -940,6 +996,7 @@ main (int argc, char **argv)
   g_test_add_func ("/model/feature-stats", test_feature_stats_file);
   g_test_add_func ("/model/ensemble-refused", test_ensemble_refused);
   g_test_add_func ("/model/single-member-file", test_single_member_file);
+  g_test_add_func ("/loss/label-smoothing", test_label_smoothing);
   g_test_add_func ("/net/batch-invariance", test_batch_invariance);
   g_test_add_func ("/net/engine-failure", test_engine_failure);
   g_test_add_func ("/net/layer-output", test_layer_output);

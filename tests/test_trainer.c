@@ -297,6 +297,46 @@ test_determinism (void)
   cxr_dataset_free (ds);
 }
 
+static gboolean
+lowest_train_loss (const CxrEpochReport *r, void *user)
+{
+  double *lowest = user;
+  *lowest = fmin (*lowest, r->train_loss);
+  return TRUE;
+}
+
+/* Smoothed labels change the training and are recorded; with unit weights
+ * no epoch's loss can fall below the targets' own entropy. */
+static void
+test_label_smoothing (void)
+{
+  CxrDataset *ds = synthetic_dataset (64, 1);
+  CxrModel *plain = default_model (3), *smoothed = default_model (3);
+  CxrTrainConfig cfg;
+  CxrTrainCallbacks cb = { .on_epoch = lowest_train_loss };
+  GError *error = NULL;
+  size_t bytes = plain->spec->n_floats * sizeof (float);
+  double lowest = INFINITY, floor = -(0.8 * log (0.8) + 0.2 * log (0.2));
+
+  short_config (&cfg);
+  cfg.class_weighting = CXR_CLASS_WEIGHTING_NONE;
+  g_assert_true (cxr_train (plain, ds, &cfg, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_null (g_hash_table_lookup (plain->provenance, "label_smoothing"));
+  cfg.label_smoothing = 0.4f;
+  g_assert_true (cxr_train (smoothed, ds, &cfg, &cb, &lowest, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_hash_table_lookup (smoothed->provenance,
+          "label_smoothing"), ==, "0.4");
+  g_assert_true (memcmp (plain->params, smoothed->params, bytes) != 0);
+  g_assert_true (isfinite (lowest));
+  g_assert_cmpfloat (lowest, >=, floor - 1e-6);
+  g_test_message ("lowest training loss %.4f, floor %.4f", lowest, floor);
+  cxr_model_free (plain);
+  cxr_model_free (smoothed);
+  cxr_dataset_free (ds);
+}
+
 /* ------------------------------------------------------------------------ */
 
 static void
@@ -951,6 +991,7 @@ main (int argc, char **argv)
       test_divergence_learning_rate);
   g_test_add_func ("/trainer/divergence-nan", test_divergence_nan);
   g_test_add_func ("/trainer/callbacks", test_callbacks);
+  g_test_add_func ("/trainer/label-smoothing", test_label_smoothing);
   g_test_add_func ("/trainer/no-validation", test_no_validation);
   g_test_add_func ("/trainer/calibration-dropped", test_calibration_dropped);
   g_test_add_func ("/trainer/ensemble", test_ensemble);
