@@ -34,7 +34,7 @@ a temporary directory that is removed at the end. It is a benchmark that
 prints figures; it passes whatever they are, and fails only when a pipeline
 does.
 
-    stability.py [--model FILE] [--data DIR] [--build DIR]
+    stability.py [--model FILE] [--data DIR] [--build DIR] [--precision auto|fp32|bf16]
 
 Defaults: models/default.safetensors, ../shared/data and build, relative to
 the repository root (the folder above tests/). Exits 77 (skipped) without
@@ -79,7 +79,7 @@ def classify(args, env, folder, out_path, target_size=0):
     """Runs one pipeline over folder; returns {file without extension: (P, label)}."""
     command = ["gst-launch-1.0", "-q",
                "cxrdatasetsrc", f"location={folder}", f"target-size={target_size}", "!",
-               "cxrclassify", f"model={args.model}", "!",
+               "cxrclassify", f"model={args.model}", f"precision={args.precision}", "!",
                "cxrmetasink", f"location={out_path}", "print-summary=false"]
     run = subprocess.run(command, env=env, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True)
@@ -155,6 +155,8 @@ def main():
     parser.add_argument("--model", default=os.path.join(ROOT, "models", "default.safetensors"))
     parser.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data"))
     parser.add_argument("--build", default=os.path.join(ROOT, "build"))
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
+                        help="cxrclassify's arithmetic (auto: its default on this CPU)")
     args = parser.parse_args()
     args.model = os.path.abspath(args.model)
 
@@ -182,7 +184,7 @@ def main():
         full = run("fullres-full", fullres)
         some = next(iter(full.values()))
         print(f"model {os.path.relpath(args.model, ROOT)} (id {some[2]}, "
-              f"threshold {some[3]:.3f}), data {os.path.abspath(args.data)}")
+              f"threshold {some[3]:.3f}, precision {args.precision}), data {os.path.abspath(args.data)}")
         scaled = run("fullres-124", fullres, target_size=124)
         report("decode target-size=124 vs full", "fullres_sample", full, scaled)
 
