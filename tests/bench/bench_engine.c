@@ -5,7 +5,10 @@
  * the best of three rounds, the others one run's mean. Prints one JSON
  * object.
  *
- *   bench_engine seed|default THREADS SECONDS
+ *   bench_engine seed|default|SPEC THREADS SECONDS
+ *
+ * SPEC: any other layer spec (kernels/layerspec.h), such as the shipped
+ * model's.
  */
 #include "bare_dnnl.h"
 #include "net.h"
@@ -166,16 +169,21 @@ main (int argc, char **argv)
   char impl_fp32[128], impl_bf16[128];
 
   if (argc != 4) {
-    fprintf (stderr, "usage: bench_engine seed|default THREADS SECONDS\n");
+    fprintf (stderr, "usage: bench_engine seed|default|SPEC THREADS SECONDS\n");
     return 2;
   }
   arch = argv[1];
-  text = strcmp (arch, "seed") == 0 ? CXR_SPEC_SEED : CXR_SPEC_DEFAULT;
+  text = strcmp (arch, "seed") == 0 ? CXR_SPEC_SEED
+      : strcmp (arch, "default") == 0 ? CXR_SPEC_DEFAULT : arch;
   threads = atoi (argv[2]);
   seconds_per_test = atof (argv[3]);
   omp_set_num_threads (threads);
 
   CxrNetSpec *spec = cxr_net_spec_parse (text, 1, 124, 124, &error);
+  if (!spec) {
+    fprintf (stderr, "bench_engine: %s\n", error->message);
+    return 2;
+  }
   float *params = g_new (float, spec->n_floats);
   float *grads = g_new0 (float, spec->n_floats);
   float *input = g_new (float, batch * 124 * 124);
