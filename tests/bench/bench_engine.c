@@ -173,7 +173,8 @@ main (int argc, char **argv)
     return 2;
   }
   arch = argv[1];
-  text = strcmp (arch, "seed") == 0 ? CXR_SPEC_SEED
+  gboolean seed = strcmp (arch, "seed") == 0;
+  text = seed ? CXR_SPEC_SEED
       : strcmp (arch, "default") == 0 ? CXR_SPEC_DEFAULT : arch;
   threads = atoi (argv[2]);
   seconds_per_test = atof (argv[3]);
@@ -196,7 +197,6 @@ main (int argc, char **argv)
 
   /* the seed network also with nothing of ours around it, in turns with
    * the engine at batch 1 */
-  gboolean seed = strcmp (arch, "seed") == 0;
   gboolean bf16 = cxr_cpu_has_native_bf16 ();
   double bare_fp32 = 0, bare_bf16 = 0;
   double b1_fp32 = batch1_rates (spec, params, CXR_PRECISION_FP32, input,
