@@ -20,5 +20,5 @@ output="${2:-site.safetensors}"
 base="${3:-$here/../models/default.safetensors}"
 mode="${4:-calibrate}"
 export GST_PLUGIN_PATH="$here/../build/plugin${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
-exec "$here/../build/pipelines/cxr-run" calibrate "$sample" --model "$base" \
+exec "$here/../build/pipelines/tools/cxr-run" calibrate "$sample" --model "$base" \
   --output "$output" mode="$mode"

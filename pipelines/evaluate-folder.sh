@@ -12,4 +12,4 @@ folder="$1"
 shift
 export GST_PLUGIN_PATH="$here/../build/plugin${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
 export CXR_MODEL_PATH="${CXR_MODEL_PATH:-$here/../models/default.safetensors}"
-exec "$here/../build/pipelines/cxr-run" evaluate "$folder" "$@"
+exec "$here/../build/pipelines/tools/cxr-run" evaluate "$folder" "$@"

@@ -46,7 +46,7 @@ gap dropout:0.2 dense:1 sigmoid"
 # label-smoothing=0.1: the loss aims at 0.95 and 0.05, not 1 and 0, which
 # keeps the networks short of certainty, so that a film between the
 # classes does not swing far on a small change.
-exec "$here/../build/pipelines/cxr-run" train "$train" --output "$output" \
+exec "$here/../build/pipelines/tools/cxr-run" train "$train" --output "$output" \
   seed=1 patience=0 members=4 member-offsets=true epochs=20 \
   architecture="$architecture" label-smoothing=0.1 threshold-tolerance=0.02 \
   film-normalization=equalize input-blur=0.8 \

@@ -37,7 +37,7 @@
  * where the network looked for the last class (PNEUMONIA), a grid over the
  * frame (7x7 for the default architecture) in [0, 1], the mean of an
  * ensemble's members' maps, computed by fp32 copies of the networks
- * (kernels/heatmap.h); heatmap-refine=N makes the grid N times finer each
+ * (kernels/model/heatmap.h); heatmap-refine=N makes the grid N times finer each
  * way from N x N passes with the film moved by fractions of a cell.
  *
  * A buffer holds one classification: a classification meta already on it
@@ -56,9 +56,10 @@
 #define _POSIX_C_SOURCE 200809L
 #include "config.h"
 
-#include "gstcxrelements.h"
+#include "gstcxrclassify.h"
+#include "properties.h"
 #include "gstcxrdicomdec.h"
-#include "gstcxrframe.h"
+#include "frame.h"
 #include "gst/cxr/cxrmeta.h"
 #include "error.h"
 #include "heatmap.h"
@@ -77,10 +78,6 @@
 
 GST_DEBUG_CATEGORY_STATIC (gst_cxr_classify_debug);
 #define GST_CAT_DEFAULT gst_cxr_classify_debug
-
-#define GST_TYPE_CXR_CLASSIFY (gst_cxr_classify_get_type ())
-G_DECLARE_FINAL_TYPE (GstCxrClassify, gst_cxr_classify, GST, CXR_CLASSIFY,
-    GstVideoFilter);
 
 /* the model loader refuses more classes than the metas hold */
 G_STATIC_ASSERT (GST_CXR_MAX_CLASSES >= CXR_MAX_CLASSES);

@@ -86,7 +86,7 @@
 #include <string.h>
 
 #include "decodepool.h"
-#include "gstcxrelements.h"
+#include "properties.h"
 #include "imagedecode.h"
 #include "manifest.h"
 #include "patient.h"

@@ -42,4 +42,6 @@ struct _GstCxrDatasetSrc
   guint n_skipped;
 };
 
+GST_ELEMENT_REGISTER_DECLARE (cxrdatasetsrc);
+
 G_END_DECLS

@@ -6,18 +6,18 @@
  *
  * Writes, for each frame that cxrclassify answered and that came from a
  * DICOM image (cxrdicomdec), a DICOM Structured Report of the answer
- * (plugin/dicomsr.h: the finding coded, P(PNEUMONIA), the threshold, the
+ * (plugin/io/dicomsr.h: the finding coded, P(PNEUMONIA), the threshold, the
  * algorithm and model, "not for diagnostic use", a reference to the image),
  * in the image's study and a new series, with its patient and study modules,
  * so that an archive files it with the study. With `capture=true` it also
  * writes the frame itself as a DICOM Secondary Capture image
- * (plugin/dicomcapture.h), in a series of its own in the study: put
+ * (plugin/io/dicomcapture.h), in a series of its own in the study: put
  * cxroverlay before it to burn the label and the heatmap in. The frames
  * then come as RGB (videoconvert before cxroverlay converts them).
  *
  * Where the objects go: `location`, a folder, each written whole or not at
  * all as `location/SOP-INSTANCE-UID.dcm`; `url`, an archive's DICOMweb
- * root, each stored there with STOW-RS (plugin/dicomweb.h: `user`,
+ * root, each stored there with STOW-RS (plugin/io/dicomweb.h: `user`,
  * `password-file` or the environment's CXR_PACS_USER and
  * CXR_PACS_PASSWORD; an https archive's certificate checked against the
  * system's CAs or `ca-file`); or both. An object the archive does not take
@@ -44,7 +44,6 @@
  */
 #include "config.h"
 #include "gstcxrdicomsink.h"
-#include "gstcxrelements.h"
 #include "dicomcapture.h"
 #include "dicomsr.h"
 #include "dicomweb.h"

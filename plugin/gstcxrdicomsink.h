@@ -10,4 +10,6 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (GstCxrDicomSink, gst_cxr_dicom_sink, GST, CXR_DICOM_SINK,
     GstBaseSink)
 
+GST_ELEMENT_REGISTER_DECLARE (cxrdicomsink);
+
 G_END_DECLS

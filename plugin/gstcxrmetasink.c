@@ -72,8 +72,8 @@
  */
 
 #include "gstcxrmetasink.h"
-#include "gstcxrdraw.h"
-#include "gstcxrelements.h"
+#include "draw.h"
+#include "properties.h"
 #include "report.h"
 
 #include <gst/cxr/cxrmeta.h>

@@ -9,4 +9,6 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (GstCxrMetaSink, gst_cxr_meta_sink, GST, CXR_META_SINK,
     GstBaseSink)
 
+GST_ELEMENT_REGISTER_DECLARE (cxrmetasink);
+
 G_END_DECLS

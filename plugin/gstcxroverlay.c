@@ -22,8 +22,7 @@
  * ]|
  */
 #include "gstcxroverlay.h"
-#include "gstcxrdraw.h"
-#include "gstcxrelements.h"
+#include "draw.h"
 #include "gst/cxr/cxrmeta.h"
 
 #include <gst/video/video.h>

@@ -9,4 +9,6 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (GstCxrOverlay, gst_cxr_overlay, GST, CXR_OVERLAY,
     GstVideoFilter)
 
+GST_ELEMENT_REGISTER_DECLARE (cxroverlay);
+
 G_END_DECLS

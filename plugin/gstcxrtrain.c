@@ -9,12 +9,12 @@
  * Frames without a usable label are counted and skipped, with a warning.
  *
  * Epoch mode (the default) caches the frames at the model's input size and
- * trains at EOS (kernels/trainer.h): epochs of shuffled, augmented,
+ * trains at EOS (kernels/train/trainer.h): epochs of shuffled, augmented,
  * class-weighted mini-batches, validation after each, the best epoch kept.
  * Online mode (online=true) steps every batch-size frames on a replay
- * buffer, in the streaming thread (kernels/online.h). mode=calibrate and
+ * buffer, in the streaming thread (kernels/train/online.h). mode=calibrate and
  * mode=fine-tune fit model= to a site's labelled films at EOS
- * (kernels/calibrate.h).
+ * (kernels/train/calibrate.h).
  *
  * Training at EOS runs in a thread of its own while the EOS is held back:
  * the EOS message comes once the model is final. Pausing the pipeline
@@ -23,7 +23,7 @@
  * Every write of `output` (a checkpoint after each epoch, the final model)
  * is atomic; a divergence leaves the last good model there.
  *
- * Element messages (their fields are listed in gstcxrtrainmessages.h):
+ * Element messages (their fields are listed in trainmessages.h):
  * cxrtrain-progress every progress-interval steps, cxrtrain-epoch after
  * each epoch's validation, cxrtrain-checkpoint after each write of output,
  * cxrtrain-done at the end, and for mode=calibrate or fine-tune
@@ -38,11 +38,11 @@
  * ]|
  */
 #include "gstcxrtrain.h"
-#include "gstcxrelements.h"
-#include "gstcxrframe.h"
-#include "gstcxrsinkjob.h"
-#include "gstcxrtrainmessages.h"
-#include "gstcxrtrainsettings.h"
+#include "properties.h"
+#include "frame.h"
+#include "sinkjob.h"
+#include "trainmessages.h"
+#include "trainsettings.h"
 #include "gst/cxr/cxrmeta.h"
 #include "error.h"
 #include "online.h"

@@ -15,7 +15,7 @@
  *                       (mixed precision) training step; "infer_fp32" / "infer_bf16" (inference logits
  *                       of the starting weights), "infer_single" (fp32,
  *                       batch 1, sample 0); "heatmap" [N, H, W] (each
- *                       sample's map, kernels/heatmap.h) and
+ *                       sample's map, kernels/model/heatmap.h) and
  *                       "heatmap_negated" (the same with the last layer's
  *                       weights and bias negated); then for OPT in adam (AdamW,
  *                       lr 1e-4) and sgd (momentum 0.9, lr 1e-4), both with

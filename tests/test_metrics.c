@@ -1,4 +1,4 @@
-/* test_metrics.c — known answers for kernels/metrics.c, worked by hand. */
+/* test_metrics.c — known answers for kernels/eval/metrics.c, worked by hand. */
 #include "metrics.h"
 
 #include <glib.h>

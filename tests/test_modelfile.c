@@ -1,4 +1,4 @@
-/* test_modelfile.c — kernels/modelfile.c: round trips, the atomic writer, and
+/* test_modelfile.c — kernels/model/modelfile.c: round trips, the atomic writer, and
  * one hand-built bad file for each way the reader must refuse a file. */
 #include "modelfile.h"
 #include "error.h"

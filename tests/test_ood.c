@@ -1,4 +1,4 @@
-/* The out-of-distribution score's statistics (kernels/ood.h). */
+/* The out-of-distribution score's statistics (kernels/model/ood.h). */
 #include "ood.h"
 #include "error.h"
 

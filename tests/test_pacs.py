@@ -65,7 +65,7 @@ try:
 except ImportError:
     skip("pydicom (Debian package python3-pydicom) is not installed")
 
-cxr_run = os.path.join(build, "pipelines", "cxr-run")
+cxr_run = os.path.join(build, "pipelines", "tools", "cxr-run")
 env = dict(os.environ, GST_PLUGIN_PATH=os.path.join(build, "plugin"))
 for name in ("CXR_PACS_USER", "CXR_PACS_PASSWORD"):
     env.pop(name, None)

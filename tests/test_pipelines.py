@@ -21,7 +21,7 @@ if not os.path.isdir(train) or not os.path.isdir(fullres):
     skip(f"no data in {data}")
 
 env = dict(os.environ, GST_PLUGIN_PATH=os.path.join(build, "plugin"))
-cxr_run = os.path.join(build, "pipelines", "cxr-run")
+cxr_run = os.path.join(build, "pipelines", "tools", "cxr-run")
 
 
 

@@ -1,5 +1,5 @@
 """The network of a gst-cxr layer spec in PyTorch, for cross-checks and
-benchmarks. The grammar is the one in kernels/layerspec.h; parameter names
+benchmarks. The grammar is the one in kernels/engine/layerspec.h; parameter names
 are the model file's ("layer3.weight", ...)."""
 import torch
 import torch.nn.functional as F

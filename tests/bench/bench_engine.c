@@ -7,7 +7,7 @@
  *
  *   bench_engine seed|default|SPEC THREADS SECONDS
  *
- * SPEC: any other layer spec (kernels/layerspec.h), such as the shipped
+ * SPEC: any other layer spec (kernels/engine/layerspec.h), such as the shipped
  * model's.
  */
 #include "bare_dnnl.h"

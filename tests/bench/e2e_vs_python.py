@@ -73,7 +73,7 @@ ENV = dict(os.environ, GST_PLUGIN_PATH=os.path.join(build, "plugin"),
 
 
 def cxr_run(out_path):
-    subprocess.run([os.path.join(build, "pipelines", "cxr-run"), "classify", folder,
+    subprocess.run([os.path.join(build, "pipelines", "tools", "cxr-run"), "classify", folder,
                     "--model", model_path, "--output", out_path], env=ENV,
                    check=True, stderr=subprocess.DEVNULL)
 

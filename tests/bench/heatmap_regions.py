@@ -16,7 +16,7 @@ centre (all but the outer ring of cells: 25 of 49 cells, 51% of the film),
 the edges (the outer ring without its corners: 20 cells, 41%) and the
 corners (the four corner cells, 8%). The validation films are the ones
 cxrtrain held out when it trained the model: the patient-wise split of
-kernels/trainer.h for the model's seed and cxrtrain's default validation
+kernels/train/trainer.h for the model's seed and cxrtrain's default validation
 fraction (0.15), computed by tests/bench/validation_files.c. Printed per
 data set and per true class: films, the mean share in each region, and
 the share of films whose map peaks in the centre.

@@ -10,7 +10,7 @@ import sys
 
 
 def auc(pos, neg):
-    # ties count half, as kernels/metrics.c does
+    # ties count half, as kernels/eval/metrics.c does
     scores = sorted([(s, 1) for s in pos] + [(s, 0) for s in neg])
     rank, i, total = 0.0, 0, 0.0
     while i < len(scores):

@@ -1,6 +1,6 @@
 /* validation_files — which files of a labelled folder cxrtrain holds out
  * for validation, for a given seed and fraction: the patient-wise split of
- * kernels/trainer.h, with the patient from the file name (plugin/patient.h,
+ * kernels/train/trainer.h, with the patient from the file name (plugin/io/patient.h,
  * the Kermany rule) and the class from the folder the file is in.
  *
  *   validation_files SEED FRACTION CLASS,CLASS... < FILES > VALIDATION

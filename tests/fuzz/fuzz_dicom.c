@@ -1,4 +1,4 @@
-/* libFuzzer target: the DICOM interface (plugin/dicom.h) as cxrdicomdec
+/* libFuzzer target: the DICOM interface (plugin/io/dicom.h) as cxrdicomdec
  * drives it: open, then every frame at both depths. The first byte picks
  * the VOI window option. */
 #include <stdint.h>

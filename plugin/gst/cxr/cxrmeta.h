@@ -89,7 +89,7 @@ typedef struct {
 /* Where the network looked for the class it speaks for (cxrclassify
  * heatmap=true, frames it answered): a grid of width x height values in
  * [0, 1], row by row, 1 where the evidence for the class is strongest
- * (kernels/heatmap.h). The grid covers the part of the frame from (left,
+ * (kernels/model/heatmap.h). The grid covers the part of the frame from (left,
  * top) to (right, bottom), given as fractions of the frame's width and
  * height (the whole frame: 0, 0, 1, 1), so that it keeps its place when
  * the frame is scaled: cell (x, y) covers the fractions from left + x *

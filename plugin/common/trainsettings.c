@@ -1,10 +1,10 @@
-/* gstcxrtrainsettings.c — the table of cxrtrain's properties: each row says
+/* trainsettings.c — the table of cxrtrain's properties: each row says
  * where its value lives in GstCxrTrainSettings (or, for a read-only figure,
  * in GstCxrTrainFigures); the default is what the struct holds after
  * gst_cxr_train_settings_init. Last, what the settings ask of a run: the
  * model it starts from, checked against them, and its calibration. */
-#include "gstcxrtrainsettings.h"
-#include "gstcxrframe.h"
+#include "trainsettings.h"
+#include "frame.h"
 
 #include <string.h>
 

@@ -1,6 +1,6 @@
-/* gstcxrtrainmessages.c — the structures of cxrtrain's element messages
- * (their fields are listed in gstcxrtrainmessages.h). */
-#include "gstcxrtrainmessages.h"
+/* trainmessages.c — the structures of cxrtrain's element messages
+ * (their fields are listed in trainmessages.h). */
+#include "trainmessages.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
-/* gstcxrframe.c — frames to network input, shared by the elements that
+/* frame.c — frames to network input, shared by the elements that
  * run the network. */
-#include "gstcxrframe.h"
+#include "frame.h"
 #include "error.h"
 #include "net.h"
 

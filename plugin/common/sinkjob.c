@@ -1,6 +1,6 @@
-/* gstcxrsinkjob.c — a sink's long job at EOS, off the streaming thread
- * (see gstcxrsinkjob.h). */
-#include "gstcxrsinkjob.h"
+/* sinkjob.c — a sink's long job at EOS, off the streaming thread
+ * (see sinkjob.h). */
+#include "sinkjob.h"
 
 void
 gst_cxr_sink_job_init (GstCxrSinkJob * job, GstBaseSink * sink)

@@ -1,4 +1,4 @@
-/* gstcxrtrainmessages.h — the element messages cxrtrain posts, each made
+/* trainmessages.h — the element messages cxrtrain posts, each made
  * in one place from the kernels' reports. Applications read them off the
  * bus by name; every field is listed here.
  *

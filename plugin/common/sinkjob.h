@@ -1,4 +1,4 @@
-/* gstcxrsinkjob.h — a long job a sink does at EOS (cxrtrain's training),
+/* sinkjob.h — a long job a sink does at EOS (cxrtrain's training),
  * in a thread of its own while the EOS is held back, so that the pipeline
  * can still change state: PLAYING to PAUSED pauses the job between two of
  * its steps, PAUSED to PLAYING resumes it, PAUSED to READY and a flush stop

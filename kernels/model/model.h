@@ -109,7 +109,7 @@ void cxr_model_set_member_offsets (CxrModel *model);
 gboolean cxr_model_forward (const CxrModel *model, CxrNet *const *nets, int n,
     const float *input, float *logits, GError **error);
 
-/* The heatmap of the positive class for one input (kernels/heatmap.h):
+/* The heatmap of the positive class for one input (kernels/model/heatmap.h):
  * the mean of the members' maps, each member seeing the input at its
  * offset. nets: n fp32 inference nets at batch 1, one a member. refine 1:
  * the feature layer's grid (cxr_heatmap_layer), w x h; refine r: a grid

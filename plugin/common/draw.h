@@ -1,4 +1,4 @@
-/* gstcxrdraw.h — drawing onto video frames, as cxroverlay draws and as
+/* draw.h — drawing onto video frames, as cxroverlay draws and as
  * cxrmetasink's pictures show: a pixel of any packed RGB or grey format,
  * the heatmap's colour map, and a film with its heatmap as a PNG. */
 #pragma once

@@ -1,5 +1,5 @@
-/* gstcxrdraw.c — drawing onto frames (see gstcxrdraw.h). */
-#include "gstcxrdraw.h"
+/* draw.c — drawing onto frames (see draw.h). */
+#include "draw.h"
 
 #include <math.h>
 #include <png.h>

@@ -428,7 +428,7 @@ cxr_image_decode (const guint8 * data, gsize size, guint target_size,
   return FALSE;
 }
 
-/* The first frame, through plugin/dicom.h: modality LUT, first VOI window,
+/* The first frame, through plugin/io/dicom.h: modality LUT, first VOI window,
  * MONOCHROME1 inverted; GRAY16_LE for data of more than 8 bits. */
 gboolean
 cxr_image_decode_dicom (const guint8 * data, gsize size, CxrImage * image,

@@ -1,7 +1,7 @@
 /* layerspec.c — parse the layer spec, work out shapes and parameters. */
 #include "layerspec.h"
 #include "error.h"
-#include "metrics.h"
+#include "classes.h"
 #include "rng.h"
 
 #include <stdlib.h>

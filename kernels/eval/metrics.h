@@ -5,7 +5,7 @@
 #include <glib.h>
 #include <stdint.h>
 
-#define CXR_MAX_CLASSES 16
+#include "classes.h"
 
 typedef struct {
   int n_classes;

@@ -35,7 +35,7 @@
  * after are printed.
  *
  * pacs: the chest radiographs that reach an archive, classified, and a
- * structured report of each stored back: cxr-run-pacs (pacs.c), a program
+ * structured report of each stored back: cxr-run-pacs (cxr-run-pacs.c), a program
  * of its own beside this one, so that the other jobs do not load the HTTP
  * client's libraries. */
 #include <gst/gst.h>

@@ -1,8 +1,8 @@
-/* gstcxrtrainsettings.h — cxrtrain's properties: every setting of a run in
+/* trainsettings.h — cxrtrain's properties: every setting of a run in
  * one struct, and one table that maps the properties onto it. A new
  * setting is a field here (its default in gst_cxr_train_settings_init, or
  * in cxr_train_config_init for the training loop's) and a row of the table
- * in gstcxrtrainsettings.c. */
+ * in trainsettings.c. */
 #pragma once
 #include <gst/gst.h>
 #include "calibrate.h"
