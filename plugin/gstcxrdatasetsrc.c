@@ -29,7 +29,9 @@
  * case), and files without an extension by the DICOM magic ("DICM" at byte
  * 128); DICOM files give their first frame (cxrdicomdec handles cine);
  * names starting with '.' are ignored, files and folders alike. Folders are
- * listed in byte order, so runs are reproducible whatever the locale.
+ * listed in byte order, so runs are reproducible whatever the locale. Each
+ * file is read once however many links lead to it, and a link back to a
+ * folder above is not followed (plugin/io/catalog.h).
  *
  * Class order: `classes` when set, otherwise the sorted class folder names
  * (or sorted distinct labels of a manifest). With `classes` set, a class
@@ -85,18 +87,15 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "catalog.h"
 #include "decodepool.h"
 #include "properties.h"
 #include "imagedecode.h"
-#include "manifest.h"
 #include "patient.h"
 #include "gst/cxr/cxrmeta.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_cxr_dataset_src_debug);
 #define GST_CAT_DEFAULT gst_cxr_dataset_src_debug
-
-/* A symlink loop would otherwise recurse forever. */
-#define MAX_FOLDER_DEPTH 32
 
 enum
 {
@@ -130,39 +129,6 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
         "format = (string) { GRAY8, GRAY16_LE, RGB }, "
         "width = (int) [ 1, 65536 ], height = (int) [ 1, 65536 ], "
         "framerate = (fraction) 0/1, pixel-aspect-ratio = (fraction) 1/1"));
-
-/* One image of the data set. */
-typedef struct
-{
-  gchar *path;                  /* what is opened */
-  gchar *source;                /* what is reported: relative to location */
-  gint class_index;             /* -1: unlabelled */
-  gchar *label;                 /* manifest label, until classes are known */
-  gchar *patient;               /* NULL: unknown */
-} CxrDatasetFile;
-
-static CxrDatasetFile *
-dataset_file_new (gchar * path, gchar * source)
-{
-  CxrDatasetFile *file = g_new0 (CxrDatasetFile, 1);
-
-  file->path = path;
-  file->source = source;
-  file->class_index = -1;
-  return file;
-}
-
-static void
-dataset_file_free (gpointer data)
-{
-  CxrDatasetFile *file = data;
-
-  g_free (file->path);
-  g_free (file->source);
-  g_free (file->label);
-  g_free (file->patient);
-  g_free (file);
-}
 
 #define gst_cxr_dataset_src_parent_class parent_class
 G_DEFINE_TYPE (GstCxrDatasetSrc, gst_cxr_dataset_src, GST_TYPE_PUSH_SRC);
@@ -379,8 +345,7 @@ gst_cxr_dataset_src_finalize (GObject * object)
   g_free (self->location);
   g_free (self->classes);
   g_free (self->patient_pattern);
-  g_clear_pointer (&self->files, g_ptr_array_unref);
-  g_clear_pointer (&self->class_names, g_ptr_array_unref);
+  g_clear_pointer (&self->catalog, cxr_catalog_free);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -479,498 +444,87 @@ gst_cxr_dataset_src_get_property (GObject * object, guint prop_id,
   GST_OBJECT_UNLOCK (self);
 }
 
-/* ---- building the file list ---- */
-
-/* Regular files only: JPEG, PNG and DICOM by extension; a file without one
- * is looked into, since DICOM files often have none (the "DICM" magic at
- * byte 128) */
-static gboolean
-is_image_file (const gchar * path, const gchar * name)
-{
-  const gchar *dot = strrchr (name, '.');
-  gchar magic[132];
-  gboolean dicom = FALSE;
-  FILE *f;
-
-  /* a FIFO or a device would block the open, or the read, for ever */
-  if (!g_file_test (path, G_FILE_TEST_IS_REGULAR))
-    return FALSE;
-  if (dot)
-    return g_ascii_strcasecmp (dot, ".jpg") == 0
-        || g_ascii_strcasecmp (dot, ".jpeg") == 0
-        || g_ascii_strcasecmp (dot, ".png") == 0
-        || g_ascii_strcasecmp (dot, ".dcm") == 0;
-  f = g_fopen (path, "rb");
-  if (f) {
-    dicom = fread (magic, 1, sizeof magic, f) == sizeof magic
-        && memcmp (magic + 128, "DICM", 4) == 0;
-    fclose (f);
-  }
-  return dicom;
-}
-
-static gint
-compare_strings (gconstpointer a, gconstpointer b)
-{
-  return strcmp (*(const gchar * const *) a, *(const gchar * const *) b);
-}
-
-static gint
-compare_sources (gconstpointer a, gconstpointer b)
-{
-  const CxrDatasetFile *fa = *(const CxrDatasetFile * const *) a;
-  const CxrDatasetFile *fb = *(const CxrDatasetFile * const *) b;
-
-  return strcmp (fa->source, fb->source);
-}
-
-/* The visible entries of a folder in byte order: readdir order differs
- * between file systems, and the output order must not. */
-static GPtrArray *
-list_folder (const gchar * path, GError ** error)
-{
-  GDir *dir = g_dir_open (path, 0, error);
-  GPtrArray *names;
-  const gchar *name;
-
-  if (dir == NULL)
-    return NULL;
-  names = g_ptr_array_new_with_free_func (g_free);
-  while ((name = g_dir_read_name (dir)))
-    if (name[0] != '.')
-      g_ptr_array_add (names, g_strdup (name));
-  g_dir_close (dir);
-  g_ptr_array_sort (names, compare_strings);
-  return names;
-}
-
-/* Adds the images in folder (source names prefix/NAME) to files, going into
- * subfolders when recursive. A non-folder with an image extension is taken
- * even if it is a dangling link: it is then reported as unreadable, not
- * silently missing. */
-static gboolean
-collect_images (GstCxrDatasetSrc * self, const gchar * folder,
-    const gchar * prefix, gboolean recursive, guint depth, GPtrArray * files,
-    GError ** error)
-{
-  GPtrArray *names = list_folder (folder, error);
-  gboolean ok = TRUE;
-
-  if (names == NULL)
-    return FALSE;
-  for (guint i = 0; i < names->len && ok; i++) {
-    const gchar *name = g_ptr_array_index (names, i);
-    gchar *path = g_build_filename (folder, name, NULL);
-    gchar *source = g_build_filename (prefix, name, NULL);
-
-    if (g_file_test (path, G_FILE_TEST_IS_DIR)) {
-      if (recursive && depth < MAX_FOLDER_DEPTH)
-        ok = collect_images (self, path, source, recursive, depth + 1, files,
-            error);
-      else if (recursive)
-        GST_WARNING_OBJECT (self, "not descending into '%s': more than %d "
-            "folders deep (symlink loop?)", path, MAX_FOLDER_DEPTH);
-      g_free (path);
-      g_free (source);
-    } else if (is_image_file (path, name)) {
-      g_ptr_array_add (files, dataset_file_new (path, source));
-    } else {
-      g_free (path);
-      g_free (source);
-    }
-  }
-  g_ptr_array_unref (names);
-  return ok;
-}
-
-/* "a, b,c" -> [a, b, c]. NULL when unset; FALSE (error posted) when a name
- * is empty or repeated. */
-static gboolean
-parse_classes (GstCxrDatasetSrc * self, const gchar * classes,
-    GPtrArray ** out)
-{
-  gchar **parts;
-
-  *out = NULL;
-  if (classes == NULL || classes[0] == '\0')
-    return TRUE;
-  parts = g_strsplit (classes, ",", -1);
-  *out = g_ptr_array_new_with_free_func (g_free);
-  for (guint i = 0; parts[i]; i++) {
-    gchar *name = g_strstrip (parts[i]);
-
-    if (name[0] == '\0' || g_ptr_array_find_with_equal_func (*out, name,
-            g_str_equal, NULL)) {
-      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-          ("Invalid 'classes' property \"%s\": %s.", classes,
-              name[0] ? "a class is listed twice" : "a class name is empty"),
-          (NULL));
-      g_strfreev (parts);
-      g_clear_pointer (out, g_ptr_array_unref);
-      return FALSE;
-    }
-    g_ptr_array_add (*out, g_strdup (name));
-  }
-  g_strfreev (parts);
-  return TRUE;
-}
-
-static gpointer
-copy_string (gconstpointer src, gpointer data)
-{
-  (void) data;
-  return g_strdup (src);
-}
-
-static gint
-class_index_of (GPtrArray * class_names, const gchar * name)
-{
-  guint index;
-
-  if (g_ptr_array_find_with_equal_func (class_names, name, g_str_equal,
-          &index))
-    return index;
-  return -1;
-}
-
-static gchar *
-join_names (GPtrArray * names)
-{
-  GString *s = g_string_new (NULL);
-
-  for (guint i = 0; i < names->len; i++)
-    g_string_append_printf (s, "%s%s", i ? ", " : "",
-        (const gchar *) g_ptr_array_index (names, i));
-  return g_string_free (s, FALSE);
-}
-
-/* ImageFolder or flat folder; see the top of the file. */
-static gboolean
-scan_folder (GstCxrDatasetSrc * self, const gchar * root, GPtrArray * listed,
-    gboolean recursive)
-{
-  GPtrArray *names, *found, *unknown;
-  GPtrArray *top_files = g_ptr_array_new_with_free_func (dataset_file_free);
-  GPtrArray *class_files = g_ptr_array_new_with_free_func (dataset_file_free);
-  GError *err = NULL;
-
-  names = list_folder (root, &err);
-  if (names == NULL)
-    goto read_error;
-
-  /* A top-level subfolder is a class when it holds images. */
-  found = g_ptr_array_new_with_free_func (g_free);
-  for (guint i = 0; i < names->len; i++) {
-    const gchar *name = g_ptr_array_index (names, i);
-    gchar *path = g_build_filename (root, name, NULL);
-    guint before = class_files->len;
-
-    if (g_file_test (path, G_FILE_TEST_IS_DIR)) {
-      if (!collect_images (self, path, name, recursive, 1, class_files, &err)) {
-        g_free (path);
-        g_ptr_array_unref (found);
-        g_ptr_array_unref (names);
-        goto read_error;
-      }
-      if (class_files->len > before)
-        g_ptr_array_add (found, g_strdup (name));
-      g_free (path);
-    } else if (is_image_file (path, name)) {
-      g_ptr_array_add (top_files, dataset_file_new (path, g_strdup (name)));
-    } else {
-      g_free (path);
-    }
-  }
-  g_ptr_array_unref (names);
-
-  if (found->len == 0) {
-    GST_INFO_OBJECT (self, "'%s' is a flat folder: %u unlabelled images",
-        root, top_files->len);
-    g_ptr_array_extend_and_steal (self->files, top_files);
-    g_ptr_array_unref (class_files);
-    g_ptr_array_unref (found);
-    return TRUE;
-  }
-
-  if (top_files->len > 0)
-    GST_WARNING_OBJECT (self, "ignoring %u images directly in '%s': with "
-        "class subfolders, only images inside them count", top_files->len,
-        root);
-  g_ptr_array_unref (top_files);
-
-  if (listed) {
-    unknown = g_ptr_array_new ();
-    for (guint i = 0; i < found->len; i++)
-      if (class_index_of (listed, g_ptr_array_index (found, i)) < 0)
-        g_ptr_array_add (unknown, g_ptr_array_index (found, i));
-    if (unknown->len > 0) {
-      gchar *u = join_names (unknown), *f = join_names (found);
-
-      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-          ("Class folders in '%s' not listed in the 'classes' property: %s. "
-              "Classes found: %s.", root, u, f), (NULL));
-      g_free (u);
-      g_free (f);
-      g_ptr_array_unref (unknown);
-      g_ptr_array_unref (found);
-      g_ptr_array_unref (class_files);
-      return FALSE;
-    }
-    g_ptr_array_unref (unknown);
-    g_ptr_array_extend (self->class_names, listed, copy_string, NULL);
-  } else {
-    g_ptr_array_extend (self->class_names, found, copy_string, NULL);
-  }
-  g_ptr_array_unref (found);
-
-  /* the class is the first component of the source path */
-  for (guint i = 0; i < class_files->len; i++) {
-    CxrDatasetFile *file = g_ptr_array_index (class_files, i);
-    gchar *class_name = g_strndup (file->source, strcspn (file->source,
-            G_DIR_SEPARATOR_S));
-
-    file->class_index = class_index_of (self->class_names, class_name);
-    g_free (class_name);
-  }
-  g_ptr_array_extend_and_steal (self->files, class_files);
-  return TRUE;
-
-read_error:
-  GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
-      ("Could not read folder '%s': %s", root, err->message), (NULL));
-  g_error_free (err);
-  g_ptr_array_unref (top_files);
-  g_ptr_array_unref (class_files);
-  return FALSE;
-}
-
-/* CSV manifest; see the top of the file. */
-static gboolean
-read_manifest (GstCxrDatasetSrc * self, const gchar * location,
-    GPtrArray * listed)
-{
-  gchar *contents, *dir;
-  gsize length;
-  GError *err = NULL;
-  GPtrArray *labels, *entries;
-
-  if (!g_file_get_contents (location, &contents, &length, &err)) {
-    GST_ELEMENT_ERROR (self, RESOURCE, READ,
-        ("Could not read manifest '%s'.", location), ("%s", err->message));
-    g_error_free (err);
-    return FALSE;
-  }
-  entries = cxr_manifest_parse (contents, length, location, &err);
-  g_free (contents);
-  if (!entries) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s.", err->message),
-        (NULL));
-    g_error_free (err);
-    return FALSE;
-  }
-  dir = g_path_get_dirname (location);
-  for (guint i = 0; i < entries->len; i++) {
-    const CxrManifestEntry *e = g_ptr_array_index (entries, i);
-    CxrDatasetFile *file = dataset_file_new (g_path_is_absolute (e->path) ?
-        g_strdup (e->path) : g_build_filename (dir, e->path, NULL),
-        g_strdup (e->path));
-
-    file->label = g_strdup (e->label);
-    file->patient = g_strdup (e->patient);
-    g_ptr_array_add (self->files, file);
-    if (listed && file->label && class_index_of (listed, file->label) < 0) {
-      gchar *l = join_names (listed);
-
-      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-          ("Line %u of manifest '%s': label '%s' is not one of the classes "
-              "given in the 'classes' property (%s).", e->line, location,
-              file->label, l), (NULL));
-      g_free (l);
-      g_free (dir);
-      g_ptr_array_unref (entries);
-      return FALSE;
-    }
-  }
-  g_free (dir);
-  g_ptr_array_unref (entries);
-
-  /* class order: as listed, or the sorted distinct labels */
-  if (listed) {
-    g_ptr_array_extend (self->class_names, listed, copy_string, NULL);
-  } else {
-    labels = g_ptr_array_new ();
-    for (guint i = 0; i < self->files->len; i++) {
-      CxrDatasetFile *file = g_ptr_array_index (self->files, i);
-
-      if (file->label && class_index_of (labels, file->label) < 0)
-        g_ptr_array_add (labels, file->label);
-    }
-    g_ptr_array_sort (labels, compare_strings);
-    g_ptr_array_extend (self->class_names, labels, copy_string, NULL);
-    g_ptr_array_unref (labels);
-  }
-  for (guint i = 0; i < self->files->len; i++) {
-    CxrDatasetFile *file = g_ptr_array_index (self->files, i);
-
-    if (file->label)
-      file->class_index = class_index_of (self->class_names, file->label);
-  }
-  return TRUE;
-}
-
-/* SplitMix64: tiny, and unlike GRand its sequence for a 64-bit seed is
- * fixed here, not by the GLib version. */
-static guint64
-splitmix64 (guint64 * state)
-{
-  guint64 z = (*state += G_GUINT64_CONSTANT (0x9e3779b97f4a7c15));
-
-  z = (z ^ (z >> 30)) * G_GUINT64_CONSTANT (0xbf58476d1ce4e5b9);
-  z = (z ^ (z >> 27)) * G_GUINT64_CONSTANT (0x94d049bb133111eb);
-  return z ^ (z >> 31);
-}
-
-static void
-shuffle_files (GPtrArray * files, guint64 seed)
-{
-  guint64 state = seed;
-
-  /* Fisher-Yates; the modulo bias is below 2^-32 for any real data set */
-  for (guint i = files->len; i > 1; i--) {
-    guint j = splitmix64 (&state) % i;
-    gpointer tmp = files->pdata[i - 1];
-
-    files->pdata[i - 1] = files->pdata[j];
-    files->pdata[j] = tmp;
-  }
-}
-
 static void
 clear_state (GstCxrDatasetSrc * self)
 {
   /* before the files whose paths it decodes */
   g_clear_pointer (&self->decoders, cxr_decode_pool_free);
-  g_clear_pointer (&self->files, g_ptr_array_unref);
-  g_clear_pointer (&self->class_names, g_ptr_array_unref);
+  g_clear_pointer (&self->catalog, cxr_catalog_free);
   self->next = 0;
   self->n_frames = 0;
   gst_video_info_init (&self->info);
 }
 
-/* the patient of each file its manifest line does not name, from its name */
-static gboolean
-name_patients (GstCxrDatasetSrc * self, const gchar * pattern)
+static GstResourceError
+resource_error (const GError * error)
 {
-  GError *error = NULL;
-  GRegex *regex;
-
-  if (!pattern || !pattern[0])
-    return TRUE;
-  if (!(regex = cxr_patient_regex_new (pattern, &error))) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("patient-pattern: %s.",
-            error->message), (NULL));
-    g_error_free (error);
-    return FALSE;
+  switch (error->code) {
+    case CXR_CATALOG_ERROR_NOT_FOUND:
+      return GST_RESOURCE_ERROR_NOT_FOUND;
+    case CXR_CATALOG_ERROR_READ:
+      return GST_RESOURCE_ERROR_READ;
+    default:
+      return GST_RESOURCE_ERROR_SETTINGS;
   }
-  for (guint i = 0; i < self->files->len; i++) {
-    CxrDatasetFile *file = g_ptr_array_index (self->files, i);
-    if (!file->patient)
-      file->patient = cxr_patient_from_name (regex, file->source);
-  }
-  g_regex_unref (regex);
-  return TRUE;
 }
 
 static gboolean
 gst_cxr_dataset_src_start (GstBaseSrc * bsrc)
 {
   GstCxrDatasetSrc *self = GST_CXR_DATASET_SRC (bsrc);
-  gchar *location, *classes, *pattern;
-  gboolean recursive, shuffle, ok;
-  guint64 seed;
-  GPtrArray *listed;
+  CxrCatalogOptions options;
+  GError *error = NULL;
+  gchar *location, *classes, *pattern, *names;
+  guint threads;
 
   GST_OBJECT_LOCK (self);
   location = g_strdup (self->location);
   classes = g_strdup (self->classes);
   pattern = g_strdup (self->patient_pattern);
-  recursive = self->recursive;
-  shuffle = self->shuffle;
-  seed = self->seed;
+  options = (CxrCatalogOptions) {
+  .location = location,.classes = classes,.recursive = self->recursive,
+        .patient_pattern = pattern,.shuffle = self->shuffle,.seed =
+        self->seed};
+  threads = self->decode_threads ? self->decode_threads :
+      g_get_num_processors ();
   self->n_files = 0;
   self->n_skipped = 0;
   GST_OBJECT_UNLOCK (self);
 
   clear_state (self);
-  self->files = g_ptr_array_new_with_free_func (dataset_file_free);
-  self->class_names = g_ptr_array_new_with_free_func (g_free);
-
   if (location == NULL || location[0] == '\0') {
     GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
         ("No location set: give cxrdatasetsrc a folder of images or a .csv "
             "manifest."), (NULL));
-    ok = FALSE;
-  } else if (!g_file_test (location, G_FILE_TEST_EXISTS)) {
-    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
-        ("Data set location '%s' does not exist.", location), (NULL));
-    ok = FALSE;
-  } else if (!parse_classes (self, classes, &listed)) {
-    ok = FALSE;
-  } else {
-    if (g_file_test (location, G_FILE_TEST_IS_DIR)) {
-      ok = scan_folder (self, location, listed, recursive);
-      if (ok && self->files->len == 0) {
-        GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
-            ("No JPEG, PNG or DICOM images in folder '%s'.", location),
-            ("looked for .jpg, .jpeg, .png, .dcm and DICOM files%s", recursive ?
-                ", also in nested folders of class folders" : ""));
-        ok = FALSE;
-      }
-      /* folders give path order whatever the listing gave */
-      if (ok)
-        g_ptr_array_sort (self->files, compare_sources);
-    } else if (strlen (location) > 4 && g_ascii_strcasecmp (location
-            + strlen (location) - 4, ".csv") == 0) {
-      ok = read_manifest (self, location, listed);
-      if (ok && self->files->len == 0) {
-        GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
-            ("Manifest '%s' lists no images.", location), (NULL));
-        ok = FALSE;
-      }
-    } else {
-      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-          ("'%s' is neither a folder nor a .csv manifest.", location), (NULL));
-      ok = FALSE;
-    }
-    if (listed)
-      g_ptr_array_unref (listed);
+  } else if (!(self->catalog = cxr_catalog_new (&options, &error))) {
+    gst_element_message_full (GST_ELEMENT (self), GST_MESSAGE_ERROR,
+        GST_RESOURCE_ERROR, resource_error (error), g_strdup (error->message),
+        NULL, __FILE__, GST_FUNCTION, __LINE__);
+    g_error_free (error);
   }
-
-  if (ok)
-    ok = name_patients (self, pattern);
-  if (ok) {
-    gchar *names = join_names (self->class_names);
-
-    if (shuffle)
-      shuffle_files (self->files, seed);
+  if (self->catalog) {
+    if (self->catalog->n_ignored > 0)
+      GST_WARNING_OBJECT (self, "ignoring %u images directly in '%s': with "
+          "class subfolders, only images inside them count",
+          self->catalog->n_ignored, location);
+    if (self->catalog->n_duplicates > 0)
+      GST_WARNING_OBJECT (self, "%u paths lead to images already listed "
+          "(links): each image is read once", self->catalog->n_duplicates);
+    names = cxr_catalog_class_list (self->catalog);
     GST_INFO_OBJECT (self, "%u images in '%s', classes [%s], %s",
-        self->files->len, location, names,
-        shuffle ? "shuffled" : "in order");
+        self->catalog->files->len, location, names,
+        options.shuffle ? "shuffled" : "in order");
     g_free (names);
     GST_OBJECT_LOCK (self);
-    self->n_files = self->files->len;
-    guint threads = self->decode_threads ? self->decode_threads :
-        g_get_num_processors ();
+    self->n_files = self->catalog->files->len;
     GST_OBJECT_UNLOCK (self);
     self->decoders = cxr_decode_pool_new (threads,
         threads * AHEAD_PER_THREAD);
-  } else {
-    clear_state (self);
   }
   g_free (location);
   g_free (classes);
   g_free (pattern);
-  return ok;
+  return self->catalog != NULL;
 }
 
 static gboolean
@@ -999,7 +553,7 @@ gst_cxr_dataset_src_is_seekable (GstBaseSrc * bsrc)
 /* Returns TRUE when the file was skipped, FALSE when it is fatal (error
  * posted). */
 static gboolean
-handle_bad_file (GstCxrDatasetSrc * self, const CxrDatasetFile * file,
+handle_bad_file (GstCxrDatasetSrc * self, const CxrCatalogFile * file,
     const GError * err)
 {
   gboolean unreadable = err->domain == G_FILE_ERROR;
@@ -1083,7 +637,7 @@ image_to_buffer (CxrImage * image, const GstVideoInfo * info)
 }
 
 static GstFlowReturn
-push_image (GstCxrDatasetSrc * self, const CxrDatasetFile * file,
+push_image (GstCxrDatasetSrc * self, const CxrCatalogFile * file,
     CxrImage * image, GstBuffer ** outbuf)
 {
   GstVideoInfo info;
@@ -1133,7 +687,7 @@ push_image (GstCxrDatasetSrc * self, const CxrDatasetFile * file,
   GST_BUFFER_OFFSET_END (buf) = self->n_frames + 1;
   label = gst_buffer_add_cxr_label_meta (buf, file->class_index,
       file->class_index >= 0 ?
-      g_ptr_array_index (self->class_names, file->class_index) : NULL,
+      g_ptr_array_index (self->catalog->class_names, file->class_index) : NULL,
       file->source);
   /* a DICOM file says what it is: cxrclassify's modality gate reads it */
   gst_cxr_label_meta_set_dicom (label, modality, body_part);
@@ -1158,9 +712,9 @@ ask_ahead (GstCxrDatasetSrc * self)
   GST_OBJECT_LOCK (self);
   target_size = self->target_size;
   GST_OBJECT_UNLOCK (self);
-  while (self->next < self->files->len
+  while (self->next < self->catalog->files->len
       && cxr_decode_pool_has_room (self->decoders)) {
-    const CxrDatasetFile *file = g_ptr_array_index (self->files, self->next);
+    const CxrCatalogFile *file = g_ptr_array_index (self->catalog->files, self->next);
     cxr_decode_pool_add (self->decoders, file->path, target_size,
         (gpointer) file);
     self->next++;
@@ -1174,7 +728,7 @@ gst_cxr_dataset_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
 
   ask_ahead (self);
   while (cxr_decode_pool_pending (self->decoders) > 0) {
-    const CxrDatasetFile *file;
+    const CxrCatalogFile *file;
     CxrImage image;
     GError *err = NULL;
     gpointer tag;
@@ -1194,6 +748,6 @@ gst_cxr_dataset_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
     g_error_free (err);
   }
 
-  GST_DEBUG_OBJECT (self, "all %u files done", self->files->len);
+  GST_DEBUG_OBJECT (self, "all %u files done", self->catalog->files->len);
   return GST_FLOW_EOS;
 }

@@ -28,8 +28,7 @@ struct _GstCxrDatasetSrc
   guint decode_threads;         /* 0: one per core */
 
   /* built by start (), then used by the streaming thread only */
-  GPtrArray *files;             /* CxrDatasetFile *, in output order */
-  GPtrArray *class_names;       /* gchar *; position = class index */
+  struct _CxrCatalog *catalog;  /* the files, in output order */
   guint next;                   /* index in files of the next file to ask
                                  * the decoders for */
   struct _CxrDecodePool *decoders;
