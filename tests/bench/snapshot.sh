@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # What a build answers and trains, written to a folder, so that two builds
 # (before and after a change meant to change no behaviour) can be compared
-# file by file with `diff -r`:
+# file by file, with `diff -r` or, where a JSON writer may spell a number
+# differently, by value with tests/bench/snapshot_diff.py:
 #
 #   bash tests/bench/snapshot.sh BUILD OUT [DATA]
+#   python3 tests/bench/snapshot_diff.py BEFORE AFTER
 #
 # - test_dev classified by the shipped model, at the CPU's default
 #   precision and in fp32, with heatmaps: the JSON Lines and the summary;
