@@ -48,3 +48,37 @@ static inline float cxr_rng_normal (CxrRng *rng)
     u1 = 1e-12f;
   return sqrtf (-2.0f * logf (u1)) * cosf (6.28318530718f * u2);
 }
+
+/* Fisher-Yates: a[0 .. n) in an order drawn from rng; the same stream
+ * always gives the same order */
+static inline void cxr_rng_shuffle (CxrRng *rng, int *a, int n)
+{
+  for (int i = n - 1; i > 0; i--) {
+    int j = (int) cxr_rng_below (rng, (uint32_t) i + 1), t = a[i];
+    a[i] = a[j];
+    a[j] = t;
+  }
+}
+
+/* One run's seed gives an independent stream for each random decision,
+ * and within it one for each counter (a class, an epoch, a step, an
+ * image), so that no decision shifts another's numbers. */
+typedef enum {
+  CXR_STREAM_SPLIT = 1,
+  CXR_STREAM_SHUFFLE,
+  CXR_STREAM_AUGMENT,
+  CXR_STREAM_DROPOUT,
+  CXR_STREAM_MEMBER,
+  CXR_STREAM_FOLDS,
+} CxrStream;
+
+static inline uint64_t cxr_stream_seed (uint64_t seed, CxrStream stream,
+    uint64_t counter)
+{
+  CxrRng r;
+
+  cxr_rng_init (&r, seed);
+  cxr_rng_init (&r, cxr_rng_next (&r) ^ (uint64_t) stream);
+  cxr_rng_init (&r, cxr_rng_next (&r) ^ counter);
+  return cxr_rng_next (&r);
+}

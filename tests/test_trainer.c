@@ -7,6 +7,7 @@
 #include "net.h"
 #include "patient.h"
 #include "preprocess.h"
+#include "settings.h"
 #include "trainer.h"
 #include "testdata.h"
 
@@ -980,6 +981,62 @@ done:
   g_free (pneumonia);
 }
 
+/* Each setting out of its range, below and above it (where the top is a
+ * number a user could type) and NaN: refused, with its name and its range
+ * in the message; at the ends of the range, accepted. */
+static void
+test_settings_out_of_range (void)
+{
+  static const char *names[] = { "epochs", "batch-size", "learning-rate",
+    "weight-decay", "validation-fraction", "label-smoothing", "rotation",
+    "shift", "zoom", "aspect", "gamma", "contrast", "brightness",
+    "sharpness", "patience", "members", "ood-quantile",
+    "threshold-tolerance", NULL
+  };
+
+  g_assert_null (cxr_train_setting ("output"));
+  for (int i = 0; names[i]; i++) {
+    const CxrTrainSetting *s = cxr_train_setting (names[i]);
+    double bad[3], good[2];
+    int n_bad = 0;
+
+    g_assert_nonnull (s);
+    bad[n_bad++] = s->min - 1.0;
+    if (s->max < 1e6)
+      bad[n_bad++] = s->max + 1.0;
+    if (s->kind != CXR_SETTING_INT)
+      bad[n_bad++] = NAN;
+    good[0] = s->min;
+    good[1] = s->kind == CXR_SETTING_FLOAT && s->max > 1e6 ? 1e6 : s->max;
+    for (int k = 0; k < n_bad + 2; k++) {
+      CxrTrainConfig cfg;
+      char *at = (char *) &cfg + s->offset;
+      double v = k < n_bad ? bad[k] : good[k - n_bad];
+      GError *error = NULL;
+      gboolean ok;
+
+      cxr_train_config_init (&cfg);
+      if (s->kind == CXR_SETTING_INT)
+        *(int *) at = (int) v;
+      else if (s->kind == CXR_SETTING_FLOAT)
+        *(float *) at = (float) v;
+      else
+        *(double *) at = v;
+      ok = cxr_train_config_check (&cfg, &error);
+      if (k >= n_bad) {
+        g_assert_no_error (error);
+        g_assert_true (ok);
+        continue;
+      }
+      g_assert_false (ok);
+      g_assert_error (error, CXR_ERROR, CXR_ERROR_INVALID_ARGUMENT);
+      g_assert_true (g_str_has_prefix (error->message, names[i]));
+      g_assert_nonnull (strstr (error->message, "it must be from"));
+      g_clear_error (&error);
+    }
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -996,5 +1053,7 @@ main (int argc, char **argv)
   g_test_add_func ("/trainer/calibration-dropped", test_calibration_dropped);
   g_test_add_func ("/trainer/ensemble", test_ensemble);
   g_test_add_func ("/trainer/real-data", test_real_data);
+  g_test_add_func ("/trainer/settings-out-of-range",
+      test_settings_out_of_range);
   return test_exit_status (g_test_run ());
 }

@@ -1,5 +1,6 @@
 /* model.c — CxrModel to and from safetensors, with every check. */
 #include "model.h"
+#include "number.h"
 #include "heatmap.h"
 #include "error.h"
 #include "net.h"
@@ -551,7 +552,7 @@ cxr_model_save (CxrModel *m, const char *path, GError **error)
 {
   const CxrNetSpec *spec = m->spec;
   CxrModelFile *f = cxr_model_file_new ();
-  char buf[G_ASCII_DTOSTR_BUF_SIZE * 2 + 2];
+  char buf[CXR_NUMBER_SIZE * 2 + 2], a[CXR_NUMBER_SIZE], b[CXR_NUMBER_SIZE];
   char *s;
   gboolean ok;
   GHashTableIter it;
@@ -565,24 +566,23 @@ cxr_model_save (CxrModel *m, const char *path, GError **error)
   s = g_strdup_printf ("%dx%dx%d", spec->in_c, spec->in_h, spec->in_w);
   cxr_model_file_set_meta (f, "input", s);
   g_free (s);
-  g_ascii_formatd (buf, G_ASCII_DTOSTR_BUF_SIZE, "%.9g", m->norm.mean);
-  strcat (buf, " ");
-  g_ascii_formatd (buf + strlen (buf), G_ASCII_DTOSTR_BUF_SIZE, "%.9g",
-      m->norm.std);
+  g_snprintf (buf, sizeof buf, "%s %s",
+      cxr_number (a, CXR_NUMBER_FLOAT, m->norm.mean),
+      cxr_number (b, CXR_NUMBER_FLOAT, m->norm.std));
   cxr_model_file_set_meta (f, "normalization", buf);
   s = g_strjoinv (",", m->classes);
   cxr_model_file_set_meta (f, "classes", s);
   g_free (s);
-  g_ascii_formatd (buf, G_ASCII_DTOSTR_BUF_SIZE, "%.9g", m->threshold);
-  cxr_model_file_set_meta (f, "threshold", buf);
+  cxr_model_file_set_meta (f, "threshold",
+      cxr_number (buf, CXR_NUMBER_FLOAT, m->threshold));
   g_hash_table_remove (f->metadata, "film_normalization");
   if (m->norm.film != CXR_FILM_NONE)
     cxr_model_file_set_meta (f, "film_normalization",
         cxr_film_normalization_name (m->norm.film));
   g_hash_table_remove (f->metadata, "input_blur");
   if (m->norm.blur > 0.0f) {
-    g_ascii_formatd (buf, G_ASCII_DTOSTR_BUF_SIZE, "%.9g", m->norm.blur);
-    cxr_model_file_set_meta (f, "input_blur", buf);
+    cxr_model_file_set_meta (f, "input_blur",
+        cxr_number (buf, CXR_NUMBER_FLOAT, m->norm.blur));
   }
   g_hash_table_remove (f->metadata, "member_offsets");
   if (has_member_offsets (m)) {
@@ -590,19 +590,17 @@ cxr_model_save (CxrModel *m, const char *path, GError **error)
 
     for (int k = 0; k < m->n_members; k++)
       for (int i = 0; i < 2; i++) {
-        g_ascii_formatd (buf, G_ASCII_DTOSTR_BUF_SIZE, "%.9g",
-            m->member_offset[k][i]);
-        g_string_append_printf (text, "%s%s", i ? "," : k ? " " : "", buf);
+        g_string_append_printf (text, "%s%s", i ? "," : k ? " " : "",
+            cxr_number (buf, CXR_NUMBER_FLOAT, m->member_offset[k][i]));
       }
     cxr_model_file_set_meta (f, "member_offsets", text->str);
     g_string_free (text, TRUE);
   }
   g_hash_table_remove (f->metadata, "logit_calibration");
   if (m->logit_scale != 1.0f || m->logit_offset != 0.0f) {
-    g_ascii_formatd (buf, G_ASCII_DTOSTR_BUF_SIZE, "%.9g", m->logit_scale);
-    strcat (buf, " ");
-    g_ascii_formatd (buf + strlen (buf), G_ASCII_DTOSTR_BUF_SIZE, "%.9g",
-        m->logit_offset);
+    g_snprintf (buf, sizeof buf, "%s %s",
+        cxr_number (a, CXR_NUMBER_FLOAT, m->logit_scale),
+        cxr_number (b, CXR_NUMBER_FLOAT, m->logit_offset));
     cxr_model_file_set_meta (f, "logit_calibration", buf);
   }
   g_hash_table_remove (f->metadata, "members");
@@ -628,8 +626,8 @@ cxr_model_save (CxrModel *m, const char *path, GError **error)
     cxr_model_file_add (f, "ood.mean", 2, mean_shape, m->ood->mean);
     cxr_model_file_add (f, "ood.precision", 3, precision_shape,
         m->ood->precision);
-    g_ascii_formatd (buf, G_ASCII_DTOSTR_BUF_SIZE, "%.9g", m->ood->threshold);
-    cxr_model_file_set_meta (f, "ood_threshold", buf);
+    cxr_model_file_set_meta (f, "ood_threshold",
+        cxr_number (buf, CXR_NUMBER_FLOAT, m->ood->threshold));
   }
   ok = cxr_model_file_write (f, path, error);
   cxr_model_file_free (f);

@@ -5,6 +5,9 @@
  * films and applied to others, the cross-validation of each method, then
  * cxr_calibrate itself. */
 #include "calibrate.h"
+#include "evaluate.h"
+#include "number.h"
+#include "provenance.h"
 #include "error.h"
 #include "metrics.h"
 
@@ -381,22 +384,24 @@ cv_fine_tune (Cv *cv, double strength, CxrSiteFigures *out, GError **error)
 static void
 set_figures (CxrModel *model, const char *key, const CxrSiteFigures *f)
 {
-  char b[6][G_ASCII_DTOSTR_BUF_SIZE];
+  char b[6][CXR_NUMBER_SIZE];
   const double v[6] = { f->auc, f->accuracy, f->sensitivity, f->specificity,
     f->brier, f->log_loss
   };
 
   for (int i = 0; i < 6; i++)
-    g_ascii_formatd (b[i], sizeof b[i], "%.4f", v[i]);
-  g_hash_table_replace (model->provenance, g_strdup (key),
-      g_strdup_printf ("auc=%s accuracy=%s sensitivity=%s specificity=%s "
-          "brier=%s log_loss=%s", b[0], b[1], b[2], b[3], b[4], b[5]));
+    cxr_number (b[i], "%.4f", v[i]);
+  cxr_provenance_set (model, key, "auc=%s accuracy=%s sensitivity=%s "
+      "specificity=%s brier=%s log_loss=%s", b[0], b[1], b[2], b[3], b[4],
+      b[5]);
 }
 
+/* key = value, taking value */
 static void
 set_key (CxrModel *model, const char *key, char *value)
 {
-  g_hash_table_replace (model->provenance, g_strdup (key), value);
+  cxr_provenance_set (model, key, "%s", value);
+  g_free (value);
 }
 
 /* the sample must fill every fold with patients of both classes */
@@ -444,9 +449,6 @@ cxr_calibrate (CxrModel *model, const CxrDataset *ds,
     const CxrCalibrateConfig *cfg, CxrCalibrateReport *report,
     GError **error)
 {
-  static const char *base_figures[] = { "val_auc", "val_accuracy",
-    "val_sensitivity", "val_specificity", "val_threshold_best_j", NULL
-  };
   CxrCalibrateConfig defaults, resolved;
   gboolean chosen_by_cv;
   CxrCalibrateReport r = { 0 };
@@ -588,8 +590,7 @@ cxr_calibrate (CxrModel *model, const CxrDataset *ds,
         (size_t) model->n_members * model->spec->n_floats * sizeof (float));
     cxr_model_update_id (model);
     /* the base's validation figures described other weights */
-    for (int i = 0; base_figures[i]; i++)
-      g_hash_table_remove (model->provenance, base_figures[i]);
+    cxr_provenance_weights_changed (model, FALSE);
   } else if (!fit_rule (cv.z, cv.y, n, cfg->threshold_rule, cv.model_logit,
           &rule)) {
     g_set_error (error, CXR_ERROR, CXR_ERROR_INVALID_ARGUMENT,
@@ -617,10 +618,10 @@ cxr_calibrate (CxrModel *model, const CxrDataset *ds,
   set_figures (model, "calibration_cv_before", &r.base);
   set_figures (model, "calibration_cv_platt", &r.platt);
   if (cfg->method == CXR_CALIBRATE_FINE_TUNE) {
-    char b[G_ASCII_DTOSTR_BUF_SIZE];
+    char b[CXR_NUMBER_SIZE];
     set_figures (model, "calibration_cv_fine_tune", &r.fine_tune);
-    set_key (model, "calibration_strength",
-        g_strdup (g_ascii_formatd (b, sizeof b, "%g", best_strength)));
+    cxr_provenance_set (model, "calibration_strength", "%s",
+        cxr_number (b, "%g", best_strength));
   }
   set_figures (model, "calibration_cv_after", r.used == CXR_CALIBRATE_PLATT
       ? &r.platt : &r.fine_tune);

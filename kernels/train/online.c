@@ -1,6 +1,7 @@
 /* online.c — the online trainer: a ring of the newest frames and one step
  * on a random mini-batch of it every batch-size new frames. */
 #include "online.h"
+#include "provenance.h"
 #include "config.h"
 #include "error.h"
 #include "loss.h"
@@ -124,6 +125,8 @@ step (CxrOnlineTrainer *t, GError **error)
   size_t px = (size_t) spec->in_h * spec->in_w;
   float class_weight[CXR_MAX_CLASSES];
   const char *why = NULL;
+  CxrLearner learner;
+  CxrBatch batch_of;
   double loss;
 
   /* balanced over what the buffer holds now */
@@ -145,9 +148,11 @@ step (CxrOnlineTrainer *t, GError **error)
   }
 
   memcpy (t->good, model->params, spec->n_floats * sizeof (float));
-  loss = cxr_train_step (t->net, t->opt, model->params, t->grads, t->input,
-      t->labels, t->weights, cxr_rng_next (&t->rng), NULL, 0.0f, t->logits,
-      &why, error);
+  learner = (CxrLearner) {
+  t->net, t->opt, model->params, t->grads, NULL, 0.0f};
+  batch_of = (CxrBatch) {
+  t->input, t->labels, t->weights, cxr_rng_next (&t->rng)};
+  loss = cxr_train_step (&learner, &batch_of, t->logits, &why, error);
   if (!isfinite (loss)) {
     memcpy (model->params, t->good, spec->n_floats * sizeof (float));
     cxr_model_update_id (model);
@@ -221,30 +226,18 @@ cxr_online_steps (const CxrOnlineTrainer *t)
 void
 cxr_online_update_model (CxrOnlineTrainer *t)
 {
-  static const char *stale[] = { "val_auc", "val_accuracy",
-    "val_sensitivity", "val_specificity", "best_epoch", "epochs_run", NULL
-  };
-  GHashTable *p = t->model->provenance;
-  char buf[G_ASCII_DTOSTR_BUF_SIZE];
+  CxrModel *m = t->model;
 
   /* figures of an earlier epoch run would describe other weights */
-  for (int i = 0; stale[i]; i++)
-    g_hash_table_remove (p, stale[i]);
-  g_hash_table_replace (p, g_strdup ("training"), g_strdup ("online"));
-  g_hash_table_replace (p, g_strdup ("online_steps"),
-      g_strdup_printf ("%" G_GUINT64_FORMAT, t->steps));
-  g_hash_table_replace (p, g_strdup ("learning_rate"),
-      g_strdup (g_ascii_formatd (buf, sizeof buf, "%.6g",
-              t->cfg.learning_rate)));
-  g_hash_table_replace (p, g_strdup ("batch_size"),
-      g_strdup_printf ("%d", t->cfg.batch_size));
-  g_hash_table_replace (p, g_strdup ("replay_size"),
-      g_strdup_printf ("%d", t->capacity));
-  g_hash_table_replace (p, g_strdup ("seed"),
-      g_strdup_printf ("%" G_GUINT64_FORMAT, t->cfg.seed));
-  g_hash_table_replace (p, g_strdup ("precision"),
-      g_strdup (cxr_precision_name (cxr_net_precision (t->net))));
-  g_hash_table_replace (p, g_strdup ("software"),
-      g_strdup (CXR_SOFTWARE));
-  cxr_model_update_id (t->model);
+  cxr_provenance_weights_changed (m, TRUE);
+  cxr_provenance_set (m, "training", "online");
+  cxr_provenance_set (m, "online_steps", "%" G_GUINT64_FORMAT, t->steps);
+  cxr_provenance_set_figure (m, "learning_rate", t->cfg.learning_rate);
+  cxr_provenance_set (m, "batch_size", "%d", t->cfg.batch_size);
+  cxr_provenance_set (m, "replay_size", "%d", t->capacity);
+  cxr_provenance_set (m, "seed", "%" G_GUINT64_FORMAT, t->cfg.seed);
+  cxr_provenance_set (m, "precision", "%s",
+      cxr_precision_name (cxr_net_precision (t->net)));
+  cxr_provenance_set (m, "software", "%s", CXR_SOFTWARE);
+  cxr_model_update_id (m);
 }

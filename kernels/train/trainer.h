@@ -11,83 +11,12 @@
  * cfg->seed: the same seed, data and thread count give the same weights. */
 #pragma once
 #include "augment.h"
+#include "cache.h"
+#include "split.h"
 #include "metrics.h"
 #include "model.h"
 #include "net.h"
 #include "optim.h"
-
-/* --- the image cache ---------------------------------------------------- */
-
-typedef struct {
-  int side;                     /* images are side x side, one channel */
-  int n;                        /* images held */
-  int capacity;
-  guint16 *pixels;              /* capacity x side x side; round (v * 65535) */
-  int *labels;                  /* capacity; class index */
-  char **patients;              /* capacity; patient id or NULL (own group) */
-  int counts[CXR_MAX_CLASSES];  /* images per class */
-} CxrDataset;
-
-CxrDataset *cxr_dataset_new (int side);
-void cxr_dataset_free (CxrDataset *ds);
-
-/* Copies image01 (side x side floats in [0, 1]; outside values are clamped,
- * NaN is stored as 0) with its class index (0 .. CXR_MAX_CLASSES - 1) and
- * its patient (any id string; NULL: a patient of its own). FALSE on a
- * label out of range, or when there is no memory for it (the set is left
- * as it was). */
-gboolean cxr_dataset_add (CxrDataset *ds, const float *image01, int label,
-    const char *patient);
-
-/* Replaces image i (0 <= i < ds->n) by image01, label and patient, as
- * cxr_dataset_add stores them: a fixed-size buffer of the newest frames. */
-void cxr_dataset_set (CxrDataset *ds, int i, const float *image01, int label,
-    const char *patient);
-
-/* Image i back as side x side floats in [0, 1]. */
-void cxr_dataset_get (const CxrDataset *ds, int i, float *image01);
-
-/* A seeded patient-wise split: every image of a patient lands on one side.
- * For each class, whole patients (taken as the class of most of their
- * images) are drawn into validation until about validation_fraction of the
- * class's images are there, so both sides keep the class balance. Indices
- * are returned ascending; free them with g_free. The same seed and data
- * (in any order of adding, for named patients) give the same split. */
-void cxr_dataset_split (const CxrDataset *ds, double validation_fraction,
-    uint64_t seed, int **train_idx, int *n_train, int **val_idx, int *n_val);
-
-#define CXR_MAX_FOLDS 16
-
-/* A seeded patient-wise k-fold assignment (2 <= k <= CXR_MAX_FOLDS): fold[i]
- * in [0, k) for each image, every image of a patient in one fold; per
- * class, whole patients go to the fold with the fewest images of that class
- * so far, so each fold keeps the class balance. Returns the fewest patients
- * any fold has of any class present (0 if a fold lacks one). */
-int cxr_dataset_folds (const CxrDataset *ds, int k, uint64_t seed, int *fold);
-
-/* A new dataset holding images idx[0 .. n) of ds, with their labels and
- * patients. */
-CxrDataset *cxr_dataset_subset (const CxrDataset *ds, const int *idx, int n);
-
-/* Fits model->ood (ood.h) to the pooled features of images fit_idx[0 ..
- * n_fit) of ds (all when NULL), with the threshold at this quantile of the
- * scores of images threshold_idx[0 .. n_threshold) (the fitted images
- * themselves when n_threshold is 0). FALSE with an error, model->ood
- * untouched, for a network without a global-average-pool layer or an
- * engine failure. */
-gboolean cxr_fit_feature_stats (CxrModel *model, const CxrDataset *ds,
-    const int *fit_idx, int n_fit, const int *threshold_idx, int n_threshold,
-    double quantile, GError **error);
-
-/* The averaged logits (n x the spec's outputs) of images idx[0 .. n) of ds
- * (all of them when idx is NULL) under the model's members, in fp32, with
- * the model's normalisation and no augmentation: what cxrclassify computes
- * before the logit calibration. */
-gboolean cxr_dataset_logits (const CxrModel *model, const CxrDataset *ds,
-    const int *idx, int n, float *logits, GError **error);
-
-/* FNV-1a over the side, the pixels and the labels, as 16 hex digits. */
-char *cxr_dataset_fingerprint (const CxrDataset *ds);
 
 /* --- configuration ------------------------------------------------------ */
 
@@ -163,15 +92,31 @@ void cxr_training_input (const CxrDataset *ds, int i,
     const CxrAugmentParams *augment, const CxrNormalization *norm,
     CxrRng *rng, float *scratch, float *input);
 
-/* One optimiser step of net (bound to params and grads) on a prepared batch:
- * the weighted loss's gradient, pulled toward anchor by anchor_strength
- * when anchor is set (L2-SP), then opt. Returns the batch's mean loss, the
- * batch's logits in logits. On an engine failure: NAN with error set. On
- * divergence (the loss or a weight not finite): NAN, no error, and *why
- * says what; the weights are then unusable and must be put back. */
-double cxr_train_step (CxrNet *net, CxrOptimizer *opt, float *params,
-    float *grads, const float *input, const int *labels, const float *weights,
-    uint64_t dropout_seed, const float *anchor, float anchor_strength,
+/* A network being trained: bound to params and grads, stepped by opt; with
+ * anchor set, pulled toward those weights by anchor_strength (L2-SP). */
+typedef struct {
+  CxrNet *net;
+  CxrOptimizer *opt;
+  float *params, *grads;
+  const float *anchor;
+  float anchor_strength;
+} CxrLearner;
+
+/* A prepared mini-batch. */
+typedef struct {
+  const float *input;           /* batch x the network's input, normalised */
+  const int *labels;            /* batch: class index */
+  const float *weights;         /* batch: each sample's loss weight */
+  uint64_t dropout_seed;
+} CxrBatch;
+
+/* One optimiser step of the learner on a prepared batch: the weighted
+ * loss's gradient, pulled toward the anchor when it has one, then its
+ * optimiser. Returns the batch's mean loss, the batch's logits in logits.
+ * On an engine failure: NAN with error set. On divergence (the loss or a
+ * weight not finite): NAN, no error, and *why says what; the weights are
+ * then unusable and must be put back. */
+double cxr_train_step (const CxrLearner *learner, const CxrBatch *batch,
     float *logits, const char **why, GError **error);
 
 /* --- progress ----------------------------------------------------------- */

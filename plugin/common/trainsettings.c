@@ -4,6 +4,8 @@
  * gst_cxr_train_settings_init. Last, what the settings ask of a run: the
  * model it starts from, checked against them, and its calibration. */
 #include "trainsettings.h"
+#include "provenance.h"
+#include "settings.h"
 #include "frame.h"
 
 #include <string.h>
@@ -85,7 +87,7 @@ typedef struct {
   const gchar *name, *nick, *blurb;
   Kind kind;
   gsize offset;
-  gdouble min, max;
+  gdouble min, max;             /* a training setting's come from the core */
   GType (*enum_type) (void);
   Access access;
 } Property;
@@ -139,20 +141,17 @@ static const Property properties[] = {
         "folds", .kind = KIND_INT, .offset = S (calibrate.folds), .min = 2,
       .max = CXR_MAX_FOLDS},
   {"epochs", "Epochs", "Passes over the cached frames", .kind = KIND_INT,
-      .offset = S (train.epochs), .min = 1, .max = G_MAXINT},
+      .offset = S (train.epochs)},
   {"batch-size", "Batch size", "Frames per optimiser step", .kind = KIND_INT,
-      .offset = S (train.batch_size), .min = 1, .max = 4096},
+      .offset = S (train.batch_size)},
   {"learning-rate", "Learning rate", "Peak learning rate of AdamW",
-      .kind = KIND_FLOAT, .offset = S (train.learning_rate), .min = 1e-12,
-      .max = G_MAXFLOAT},
+      .kind = KIND_FLOAT, .offset = S (train.learning_rate)},
   {"weight-decay", "Weight decay", "Decoupled weight decay of AdamW "
-        "(weights only)", .kind = KIND_FLOAT, .offset = S (train.weight_decay),
-      .min = 0.0, .max = G_MAXFLOAT},
+        "(weights only)", .kind = KIND_FLOAT, .offset = S (train.weight_decay)},
   {"validation-fraction", "Validation fraction", "Part of the frames held "
         "out to score each epoch, patient by patient where the label metas "
         "name patients; 0: no validation (the last epoch is kept, threshold "
-        "0.5)", .kind = KIND_DOUBLE, .offset = S (train.validation_fraction),
-      .min = 0.0, .max = 0.95},
+        "0.5)", .kind = KIND_DOUBLE, .offset = S (train.validation_fraction)},
   {"seed", "Seed", "Seed of everything random: initial weights, split, "
         "shuffling, augmentation, dropout", .kind = KIND_UINT64,
       .offset = S (train.seed), .min = 0, .max = (gdouble) G_MAXUINT64},
@@ -160,8 +159,7 @@ static const Property properties[] = {
         "for a film's own class and e / K for each other of the K classes "
         "(1 - e / 2 and e / 2 for two) instead of 1 and 0, so that the "
         "network's answers stay short of certainty",
-      .kind = KIND_FLOAT, .offset = S (train.label_smoothing), .min = 0.0,
-      .max = 0.5},
+      .kind = KIND_FLOAT, .offset = S (train.label_smoothing)},
   {"class-weighting", "Class weighting", "Weight of each class in the loss",
       .kind = KIND_ENUM, .offset = S (train.class_weighting),
       .enum_type = class_weighting_type},
@@ -169,52 +167,48 @@ static const Property properties[] = {
         "constant)", .kind = KIND_ENUM, .offset = S (train.schedule),
       .enum_type = schedule_type},
   {"rotation", "Rotation", "Augmentation: random rotation up to this many "
-        "degrees", .kind = KIND_FLOAT, .offset = S (train.augment.rotation_deg),
-      .min = 0.0, .max = 180.0},
+        "degrees", .kind = KIND_FLOAT, .offset = S (train.augment.rotation_deg)},
   {"shift", "Shift", "Augmentation: random shift up to this fraction of the "
-        "size", .kind = KIND_FLOAT, .offset = S (train.augment.shift_frac),
-      .min = 0.0, .max = 1.0},
+        "size", .kind = KIND_FLOAT, .offset = S (train.augment.shift_frac)},
   {"zoom", "Zoom", "Augmentation: random zoom by up to this fraction",
-      .kind = KIND_FLOAT, .offset = S (train.augment.zoom_frac), .min = 0.0,
-      .max = 0.9},
+      .kind = KIND_FLOAT, .offset = S (train.augment.zoom_frac)},
   {"aspect", "Aspect", "Augmentation: random stretch of width against "
         "height, by a factor between 1 / (1 + a) and 1 + a (films of other "
         "shapes, squashed to a square)", .kind = KIND_FLOAT,
-      .offset = S (train.augment.aspect), .min = 0.0, .max = 2.0},
+      .offset = S (train.augment.aspect)},
   {"gamma", "Gamma", "Augmentation: random gamma between 1 / (1 + g) and "
         "1 + g (other exposures and processing)", .kind = KIND_FLOAT,
-      .offset = S (train.augment.gamma_frac), .min = 0.0, .max = 4.0},
+      .offset = S (train.augment.gamma_frac)},
   {"contrast", "Contrast", "Augmentation: random contrast about mid-grey by "
         "up to this fraction", .kind = KIND_FLOAT,
-      .offset = S (train.augment.contrast_frac), .min = 0.0, .max = 0.9},
+      .offset = S (train.augment.contrast_frac)},
   {"brightness", "Brightness", "Augmentation: random brightness offset up "
         "to this (grey levels as a fraction of full scale)", .kind = KIND_FLOAT,
-      .offset = S (train.augment.brightness), .min = 0.0, .max = 0.5},
+      .offset = S (train.augment.brightness)},
   {"sharpness", "Sharpness", "Augmentation: random blur (down to a 3x3 "
         "binomial blur) or unsharp-mask sharpening by up to this amount "
         "(films of other resolutions and edge enhancement)", .kind = KIND_FLOAT,
-      .offset = S (train.augment.sharpness), .min = 0.0, .max = 2.0},
+      .offset = S (train.augment.sharpness)},
   {"patience", "Patience", "Stop after this many epochs without a better "
         "validation (each ensemble member on its own); 0: never",
       .kind = KIND_INT,
-      .offset = S (train.patience), .min = 0, .max = G_MAXINT},
+      .offset = S (train.patience)},
   {"members", "Members", "Train an ensemble of this many networks, one after "
         "the other, each from its own seed on the same split; cxrclassify "
         "averages their logits. The run takes this many times as long. A "
         "model= with more members trains them all", .kind = KIND_INT,
-      .offset = S (train.members), .min = 1, .max = CXR_MAX_MEMBERS},
+      .offset = S (train.members)},
   {"ood-quantile", "Out-of-distribution quantile", "When training ends, the "
         "statistics of the training films' features are kept in the model, "
         "and cxrclassify refuses frames scoring above this quantile of the "
         "validation films' scores (0: no statistics are fitted)",
-      .kind = KIND_DOUBLE, .offset = S (train.ood_quantile), .min = 0.0,
-      .max = 1.0},
+      .kind = KIND_DOUBLE, .offset = S (train.ood_quantile)},
   {"threshold-tolerance", "Threshold tolerance", "The decision threshold is "
         "the highest one whose validation Youden's J (sensitivity + "
         "specificity - 1) is within this of the best; 0: the best J. A "
         "margin for data on which the first class scores higher than in "
         "validation", .kind = KIND_DOUBLE,
-      .offset = S (train.threshold_tolerance), .min = 0.0, .max = 0.5},
+      .offset = S (train.threshold_tolerance)},
   {"precision", "Precision", "Arithmetic of training (validation always runs "
         "in fp32)", .kind = KIND_ENUM, .offset = S (train.precision),
       .enum_type = gst_cxr_precision_get_type},
@@ -333,27 +327,30 @@ param_spec (const Property * p, const GstCxrTrainSettings * d,
 {
   gconstpointer at = p->access == FIGURE ?
       G_STRUCT_MEMBER_P (f, p->offset) : G_STRUCT_MEMBER_P (d, p->offset);
+  /* a training setting's range is the core's, which checks it */
+  const CxrTrainSetting *core = cxr_train_setting (p->name);
+  gdouble min = core ? core->min : p->min, max = core ? core->max : p->max;
   GParamFlags flags = G_PARAM_STATIC_STRINGS | (p->access == FIGURE ?
       G_PARAM_READABLE : G_PARAM_READWRITE | (p->access == SET_ANY_TIME ?
           GST_PARAM_MUTABLE_PLAYING : GST_PARAM_MUTABLE_READY));
 
   switch (p->kind) {
     case KIND_INT:
-      return g_param_spec_int (p->name, p->nick, p->blurb, p->min, p->max,
+      return g_param_spec_int (p->name, p->nick, p->blurb, min, max,
           *(const gint *) at, flags);
     case KIND_UINT:
-      return g_param_spec_uint (p->name, p->nick, p->blurb, p->min, p->max,
+      return g_param_spec_uint (p->name, p->nick, p->blurb, min, max,
           *(const guint *) at, flags);
     case KIND_UINT64:
-      return g_param_spec_uint64 (p->name, p->nick, p->blurb, p->min,
-          p->max == (gdouble) G_MAXUINT64 ? G_MAXUINT64 : p->max,
+      return g_param_spec_uint64 (p->name, p->nick, p->blurb, min,
+          max == (gdouble) G_MAXUINT64 ? G_MAXUINT64 : max,
           *(const guint64 *) at, flags);
     case KIND_FLOAT:
-      return g_param_spec_float (p->name, p->nick, p->blurb, p->min, p->max,
+      return g_param_spec_float (p->name, p->nick, p->blurb, min, max,
           *(const gfloat *) at, flags);
     case KIND_DOUBLE:
       /* a figure's default is 0; NaN is outside every range */
-      return g_param_spec_double (p->name, p->nick, p->blurb, p->min, p->max,
+      return g_param_spec_double (p->name, p->nick, p->blurb, min, max,
           p->access == FIGURE ? 0.0 : *(const gdouble *) at, flags);
     case KIND_BOOLEAN:
       return g_param_spec_boolean (p->name, p->nick, p->blurb,
@@ -480,8 +477,7 @@ starting_model (const GstCxrTrainSettings * s, GError ** error)
       return NULL;
     }
     /* the chain of models, for whoever reads the provenance */
-    g_hash_table_replace (model->provenance, g_strdup ("parent_model"),
-        g_strdup (model->id));
+    cxr_provenance_set (model, "parent_model", "%s", model->id);
     return model;
   }
   model = cxr_model_new_named (s->architecture, s->classes, NEW_MODEL_SIDE,

@@ -424,20 +424,23 @@ read_manifest (CxrCatalog * catalog, const gchar * location,
   return TRUE;
 }
 
+/* the files in the order of a seeded shuffle of their positions */
 static void
 shuffle_files (GPtrArray * files, guint64 seed)
 {
+  int n = (int) files->len;
+  int *order = g_new (int, MAX (n, 1));
+  gpointer *before = g_memdup2 (files->pdata, sizeof (gpointer) * n);
   CxrRng rng;
 
+  for (int i = 0; i < n; i++)
+    order[i] = i;
   cxr_rng_init (&rng, seed);
-  /* Fisher-Yates; the modulo bias is below 2^-32 for any real data set */
-  for (guint i = files->len; i > 1; i--) {
-    guint j = cxr_rng_below (&rng, i);
-    gpointer tmp = files->pdata[i - 1];
-
-    files->pdata[i - 1] = files->pdata[j];
-    files->pdata[j] = tmp;
-  }
+  cxr_rng_shuffle (&rng, order, n);
+  for (int i = 0; i < n; i++)
+    files->pdata[i] = before[order[i]];
+  g_free (before);
+  g_free (order);
 }
 
 /* the patient of each file its manifest line does not name, from its name */

@@ -2,6 +2,7 @@
 #include "dicomsr.h"
 #include "dicom.h"
 #include "dicomfile.h"
+#include "number.h"
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dctk.h>
@@ -14,6 +15,8 @@
 /* Codes for which DICOM and SNOMED CT have none gst-cxr could use are in
  * a private coding scheme, as PS3.16 allows ("99" prefix). */
 #define PRIVATE_SCHEME "99GSTCXR"
+/* a DICOM decimal string (DS): six decimals fit its 16 characters */
+#define CXR_DICOM_DECIMAL "%.6f"
 
 static bool
 add_text (DSRDocumentTree & tree, const DSRCodedEntryValue & name,
@@ -28,10 +31,10 @@ static bool
 add_number (DSRDocumentTree & tree, const DSRCodedEntryValue & name,
     double value)
 {
-  gchar text[G_ASCII_DTOSTR_BUF_SIZE];
+  char text[CXR_NUMBER_SIZE];
 
   /* a DS value: at most 16 characters, the C locale's decimal point */
-  g_ascii_formatd (text, sizeof text, "%.6f", value);
+  cxr_number (text, CXR_DICOM_DECIMAL, value);
   return tree.addContentItem (DSRTypes::RT_contains, DSRTypes::VT_Num,
       name).good ()
       && tree.getCurrentContentItem ().setNumericValue (
@@ -43,9 +46,9 @@ std::string
 cxr_dicom_finding_uid (const char *kind, const CxrDicomSource & image,
     const CxrDicomFinding * f)
 {
-  gchar threshold[G_ASCII_DTOSTR_BUF_SIZE];
+  char threshold[CXR_NUMBER_SIZE];
 
-  g_ascii_formatd (threshold, sizeof threshold, "%.6f", f->threshold);
+  cxr_number (threshold, CXR_DICOM_DECIMAL, f->threshold);
   return cxr_dicom_derived_uid (kind, {image.instance.c_str (),
           std::to_string (f->frame), f->model_id ? f->model_id : "",
           f->algorithm_version, threshold});
