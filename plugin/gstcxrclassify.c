@@ -62,8 +62,10 @@
 #include "frame.h"
 #include "gst/cxr/cxrmeta.h"
 #include "error.h"
+#include "answer.h"
 #include "heatmap.h"
 #include "metrics.h"
+#include "ensemble.h"
 #include "model.h"
 #include "net.h"
 #include "ood.h"
@@ -81,10 +83,13 @@ GST_DEBUG_CATEGORY_STATIC (gst_cxr_classify_debug);
 
 /* the model loader refuses more classes than the metas hold */
 G_STATIC_ASSERT (GST_CXR_MAX_CLASSES >= CXR_MAX_CLASSES);
+/* the core's reasons are the meta's */
+G_STATIC_ASSERT ((int) CXR_REFUSAL_OUT_OF_DISTRIBUTION ==
+    (int) GST_CXR_ABSTAIN_OUT_OF_DISTRIBUTION);
+G_STATIC_ASSERT ((int) CXR_REFUSAL_BLANK == (int) GST_CXR_ABSTAIN_BLANK);
 
-/* chest radiographs: computed and digital radiography */
-#define DEFAULT_MODALITIES "CR,DX"
-#define DEFAULT_BODY_PARTS "CHEST"
+#define DEFAULT_MODALITIES CXR_GATE_MODALITIES
+#define DEFAULT_BODY_PARTS CXR_GATE_BODY_PARTS
 #define MAX_HEATMAP_REFINE 4
 
 /* how often the model file is looked at for a replacement */
@@ -485,67 +490,6 @@ is_late (GstCxrClassify * self, GstBuffer * buf)
       && running < earliest;
 }
 
-/* Is value (a DICOM code string) in the comma-separated list? An empty list
- * accepts anything; so does an absent value, for body parts: the tag is
- * often left out of chest films. */
-static gboolean
-accepted (const gchar * list, const gchar * value)
-{
-  gchar **items;
-  gboolean found = FALSE;
-
-  if (!list || !*list || !value)
-    return TRUE;
-  items = g_strsplit (list, ",", -1);
-  for (int i = 0; items[i] && !found; i++)
-    found = g_ascii_strcasecmp (g_strstrip (items[i]), value) == 0;
-  g_strfreev (items);
-  return found;
-}
-
-/* What the frame's DICOM source says against the accepted lists: the
- * label meta's modality and body part (cxrdatasetsrc, cxrdicomdec), else
- * the stream's tags */
-static GstCxrAbstainReason
-check_dicom (GstCxrClassify * self, GstBuffer * buf)
-{
-  GstCxrLabelMeta *label = gst_buffer_get_cxr_label_meta (buf);
-  GstCxrAbstainReason reason = GST_CXR_ABSTAIN_NONE;
-  gboolean from_label = label && (label->modality || label->body_part);
-
-  GST_OBJECT_LOCK (self);
-  const gchar *modality = from_label ? label->modality : self->modality;
-  const gchar *body_part = from_label ? label->body_part : self->body_part;
-  /* a DICOM source always says its modality; without one it is not DICOM */
-  if (modality && !accepted (self->modalities, modality))
-    reason = GST_CXR_ABSTAIN_MODALITY;
-  else if (!accepted (self->body_parts, body_part))
-    reason = GST_CXR_ABSTAIN_BODY_PART;
-  GST_OBJECT_UNLOCK (self);
-  return reason;
-}
-
-static void
-attach_abstained (GstCxrClassify * self, GstBuffer * buf,
-    GstCxrAbstainReason reason, gfloat score, gfloat ood_threshold,
-    const float *probs, gfloat threshold, gint64 start)
-{
-  Engine *e = self->engine;
-  const CxrNetSpec *spec = e->model->spec;
-  float none[GST_CXR_MAX_CLASSES];
-  GstCxrClassificationMeta *m;
-
-  for (int i = 0; i < spec->n_classes; i++)
-    none[i] = NAN;
-  m = gst_buffer_add_cxr_classification_meta (buf, spec->n_classes,
-      (const gchar * const *) e->model->classes, probs ? probs : none, 0,
-      threshold, e->model->id, (g_get_monotonic_time () - start) *
-      GST_USECOND, GST_CXR_CLASSIFICATION_FLAG_NONE);
-  gst_cxr_classification_meta_set_abstained (m, reason, score, ood_threshold);
-  GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT " not classified: %s",
-      self->frame, gst_cxr_abstain_reason_name (reason));
-}
-
 /* where the network looked, for the last class, from the input the
  * network has just seen */
 static gboolean
@@ -572,8 +516,39 @@ attach_heatmap (GstCxrClassify * self, GstBuffer * buf)
   return TRUE;
 }
 
+/* The rules an answer goes by, from the properties, the model and what the
+ * frame's DICOM source says: the label meta's modality and body part
+ * (cxrdatasetsrc, cxrdicomdec), else the stream's tags. Strings are copies,
+ * freed by clear_question. */
+static void
+ask (GstCxrClassify * self, GstBuffer * buf, CxrQuestion * q)
+{
+  const CxrModel *model = self->engine->model;
+  GstCxrLabelMeta *label = gst_buffer_get_cxr_label_meta (buf);
+  gboolean from_label = label && (label->modality || label->body_part);
+
+  GST_OBJECT_LOCK (self);
+  q->modalities = g_strdup (self->modalities);
+  q->body_parts = g_strdup (self->body_parts);
+  q->modality = g_strdup (from_label ? label->modality : self->modality);
+  q->body_part = g_strdup (from_label ? label->body_part : self->body_part);
+  q->threshold = self->threshold >= 0 ? self->threshold : model->threshold;
+  q->ood_threshold = self->ood_threshold >= 0 ? self->ood_threshold :
+      model->ood ? model->ood->threshold : NAN;
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+clear_question (CxrQuestion * q)
+{
+  g_free ((gchar *) q->modalities);
+  g_free ((gchar *) q->body_parts);
+  g_free ((gchar *) q->modality);
+  g_free ((gchar *) q->body_part);
+}
+
 /* Run the network on one frame and attach the result: a diagnosis, or the
- * reason for none. */
+ * reason for none (kernels/model/answer.h). */
 static gboolean
 classify (GstCxrClassify * self, GstBuffer * buf, GstVideoInfo * info)
 {
@@ -581,86 +556,46 @@ classify (GstCxrClassify * self, GstBuffer * buf, GstVideoInfo * info)
   Engine *e = self->engine;
   const CxrModel *model = e->model;
   const CxrNetSpec *spec = model->spec;
+  CxrInference inference = { model, e->nets, e->features };
   GError *error = NULL;
-  float logits[GST_CXR_MAX_CLASSES], probs[GST_CXR_MAX_CLASSES];
-  gfloat threshold, ood_threshold, score = NAN;
-  guint predicted = 0;
   gint64 start = g_get_monotonic_time ();
-  GstCxrAbstainReason reason;
   GstCxrClassificationMeta *m;
+  CxrQuestion q;
+  CxrAnswer a;
+  gboolean ok;
 
-  GST_OBJECT_LOCK (self);
-  threshold = self->threshold >= 0 ? self->threshold : model->threshold;
-  ood_threshold = self->ood_threshold >= 0 ? self->ood_threshold :
-      model->ood ? model->ood->threshold : NAN;
-  GST_OBJECT_UNLOCK (self);
-
-  reason = check_dicom (self, buf);
-  if (reason != GST_CXR_ABSTAIN_NONE) {
-    attach_abstained (self, buf, reason, NAN, ood_threshold, NULL, threshold,
-        start);
-    return TRUE;
-  }
-  /* the film as it is first, for the checks; then the model's steps */
+  /* the film as it is, for the checks; cxr_answer applies the model's
+   * normalisation */
   if (!gst_cxr_frame_to_input (buf, info, &unit, spec->in_w, spec->in_h,
           e->input, &error)) {
     GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("%s", error->message), (NULL));
     g_error_free (error);
     return FALSE;
   }
-  switch (cxr_film_check (e->input, (size_t) spec->in_w * spec->in_h)) {
-    case CXR_FILM_BLANK:
-      reason = GST_CXR_ABSTAIN_BLANK;
-      break;
-    case CXR_FILM_SATURATED:
-      reason = GST_CXR_ABSTAIN_SATURATED;
-      break;
-    case CXR_FILM_LOOKS_OK:
-      break;
-  }
-  if (reason != GST_CXR_ABSTAIN_NONE) {
-    attach_abstained (self, buf, reason, NAN, ood_threshold, NULL, threshold,
-        start);
-    return TRUE;
-  }
-  cxr_normalize (e->input, spec->in_w, spec->in_h, &model->norm);
-
+  ask (self, buf, &q);
   if (self->threads > 0)
     omp_set_num_threads (self->threads);
-  /* an ensemble gives one decision from all its networks */
+  ok = cxr_answer (&inference, &q, e->input, &a, &error);
+  clear_question (&q);
   /* an engine failure gives garbage: the frame gets no result, and the
    * pipeline stops with the reason */
-  if (!cxr_model_forward (model, e->nets, model->n_members, e->input, logits,
-          &error) || (model->ood && !cxr_model_features (model, e->nets,
-              model->n_members, e->features, &error))) {
+  if (!ok) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Cannot classify the frame: "
             "%s.", error->message), (NULL));
     g_error_free (error);
     return FALSE;
   }
-  cxr_model_probabilities (model, logits, probs);
-  if (model->ood) {
-    score = cxr_feature_score (model->ood, e->features);
-    if (score > ood_threshold) {
-      attach_abstained (self, buf, GST_CXR_ABSTAIN_OUT_OF_DISTRIBUTION, score,
-          ood_threshold, probs, threshold, start);
-      return TRUE;
-    }
-  }
-
-  if (spec->n_classes == 2) {
-    predicted = probs[1] >= threshold ? 1 : 0;
-  } else {
-    for (int i = 1; i < spec->n_classes; i++)
-      if (probs[i] > probs[predicted])
-        predicted = i;
-  }
   m = gst_buffer_add_cxr_classification_meta (buf, spec->n_classes,
-      (const gchar * const *) model->classes, probs, predicted, threshold,
-      model->id, (g_get_monotonic_time () - start) * GST_USECOND,
-      GST_CXR_CLASSIFICATION_FLAG_NONE);
-  gst_cxr_classification_meta_set_abstained (m, GST_CXR_ABSTAIN_NONE, score,
-      ood_threshold);
+      (const gchar * const *) model->classes, a.probabilities, a.predicted,
+      q.threshold, model->id, (g_get_monotonic_time () - start) *
+      GST_USECOND, GST_CXR_CLASSIFICATION_FLAG_NONE);
+  gst_cxr_classification_meta_set_abstained (m,
+      (GstCxrAbstainReason) a.refusal, a.ood_score, q.ood_threshold);
+  if (a.refusal != CXR_REFUSAL_NONE) {
+    GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT " not classified: %s",
+        self->frame, gst_cxr_abstain_reason_name (m->abstain_reason));
+    return TRUE;
+  }
   return !e->heatmap || attach_heatmap (self, buf);
 }
 

@@ -4,6 +4,7 @@
 #include "calibrate.h"
 #include "error.h"
 #include "metrics.h"
+#include "ensemble.h"
 #include "model.h"
 
 #include <glib/gstdio.h>

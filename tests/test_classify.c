@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "gst/cxr/cxrmeta.h"
+#include "ensemble.h"
 #include "model.h"
 
 static const char *classes[] = { "NORMAL", "PNEUMONIA", NULL };

@@ -2,6 +2,7 @@
  * tell us: shapes, every way a model can be refused, determinism, batch
  * invariance. */
 #include "error.h"
+#include "ensemble.h"
 #include "model.h"
 #include "augment.h"
 #include "loss.h"

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "error.h"
 #include "metrics.h"
+#include "ensemble.h"
 #include "model.h"
 #include "net.h"
 #include "patient.h"

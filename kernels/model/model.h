@@ -91,42 +91,16 @@ cxr_model_member (const CxrModel *model, int k)
  * member_offset[k] already holds). Updates the id. */
 void cxr_model_set_members (CxrModel *model, int n);
 
-/* One sample's class probabilities from its averaged logits, with the
- * model's logit calibration: what cxrclassify reports. */
-void cxr_model_probabilities (const CxrModel *model, const float *logits,
-    float *probabilities);
-
 /* Sets the member offsets of an ensemble trained with them: member k is
  * moved by half a pixel towards one of the four diagonals, in turn. */
 void cxr_model_set_member_offsets (CxrModel *model);
-
-/* The model's answer for one batch: the mean logits of nets[0 .. n) (its
- * first n members, as inference nets of one batch size), each fed the input
- * moved by its member offset. At batch 1 the members run side by side, a
- * thread each (OpenMP's threads, at most n); the logits are the same as one
- * after the other. FALSE, with the error, when the engine fails: the
- * logits are then garbage. */
-gboolean cxr_model_forward (const CxrModel *model, CxrNet *const *nets, int n,
-    const float *input, float *logits, GError **error);
-
-/* The heatmap of the positive class for one input (kernels/model/heatmap.h):
- * the mean of the members' maps, each member seeing the input at its
- * offset. nets: n fp32 inference nets at batch 1, one a member. refine 1:
- * the feature layer's grid (cxr_heatmap_layer), w x h; refine r: a grid
- * r times finer each way, (r w) x (r h), from r x r passes with the input
- * moved by fractions of a cell (shift and stitch), r^2 times the cost. */
-gboolean cxr_model_heatmap (const CxrModel *m, CxrNet *const *nets, int n,
-    const float *input, int refine, float *map, GError **error);
 
 /* The layer whose output is the pooled features: the last global-average-
  * pool layer; -1 when the spec has none. */
 int cxr_model_feature_layer (const CxrModel *model);
 
-/* After cxr_model_forward on nets[0 .. n): each sample's pooled features,
- * member after member (batch x n x dim floats). FALSE with an error when
- * the spec has no pooled features or the engine fails. */
-gboolean cxr_model_features (const CxrModel *model, CxrNet *const *nets,
-    int n, float *features, GError **error);
+/* Whether the members see the film at offsets of their own. */
+gboolean cxr_model_has_member_offsets (const CxrModel *model);
 
 /* A deep copy. */
 CxrModel *cxr_model_copy (const CxrModel *model);

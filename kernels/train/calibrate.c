@@ -5,6 +5,7 @@
  * films and applied to others, the cross-validation of each method, then
  * cxr_calibrate itself. */
 #include "calibrate.h"
+#include "ensemble.h"
 #include "evaluate.h"
 #include "number.h"
 #include "provenance.h"

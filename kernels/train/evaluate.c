@@ -1,6 +1,8 @@
 /* evaluate.c — the model over cached films: logits, pooled features,
  * validation figures (see evaluate.h). */
 #include "evaluate.h"
+#include "ensemble.h"
+#include "answer.h"
 #include "error.h"
 #include "loss.h"
 
@@ -162,14 +164,16 @@ cxr_validate (const CxrWeights *w, const CxrSelection *films,
   int n = films->n, n_out = spec->n_outputs, last = spec->n_classes - 1;
   CxrConfusion at_half, at_threshold;
   CxrBinaryMetrics m;
-  float probabilities[CXR_MAX_CLASSES];
   double loss = 0.0;
   float *logits = g_new (float, (size_t) n * n_out);    /* n x n_out */
+  /* n x n_classes: each film's probabilities */
+  float *probabilities = g_new (float, (size_t) MAX (n, 1) * spec->n_classes);
   float *scores = g_new (float, MAX (n, 1));    /* n: p(last class) */
   guint8 *truth = g_new (guint8, MAX (n, 1));   /* n: is the last class */
 
   if (!forward_films (w, films, logits, NULL, error)) {
     g_free (logits);
+    g_free (probabilities);
     g_free (scores);
     g_free (truth);
     return FALSE;
@@ -177,10 +181,11 @@ cxr_validate (const CxrWeights *w, const CxrSelection *films,
   cxr_confusion_init (&at_half, spec->n_classes);
   for (int i = 0; i < n; i++) {
     const float *z = logits + (size_t) i * n_out;
+    float *p = probabilities + (size_t) i * spec->n_classes;
     int label = ds->labels[films->idx[i]];
 
-    cxr_model_probabilities (model, z, probabilities);
-    scores[i] = probabilities[last];
+    cxr_model_probabilities (model, z, p);
+    scores[i] = p[last];
     truth[i] = label == last;
     loss += cxr_cross_entropy (spec, z, label);
     cxr_confusion_add (&at_half, label, cxr_predicted_class (spec, z));
@@ -198,16 +203,20 @@ cxr_validate (const CxrWeights *w, const CxrSelection *films,
   v->threshold_best_j = cxr_threshold_youden_within (scores, truth, n, 0.0,
       NULL);
 
-  /* last class against the rest at the chosen threshold */
+  /* last class against the rest, decided at the chosen threshold as
+   * cxrclassify decides */
   cxr_confusion_init (&at_threshold, 2);
   for (int i = 0; i < n; i++)
-    cxr_confusion_add (&at_threshold, truth[i], scores[i] >= v->threshold);
+    cxr_confusion_add (&at_threshold, truth[i], cxr_decide (model,
+            probabilities + (size_t) i * spec->n_classes, v->threshold)
+        == last);
   cxr_confusion_metrics (&at_threshold, &m);
   /* with more than two classes the threshold is not how classes are told
    * apart; argmax is */
   v->accuracy_at_threshold = spec->n_classes == 2 ? m.accuracy : v->accuracy;
   v->sensitivity = m.recall;
   v->specificity = m.specificity;
+  g_free (probabilities);
   g_free (scores);
   g_free (truth);
   return TRUE;

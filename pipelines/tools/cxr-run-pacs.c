@@ -4,7 +4,12 @@
  *
  *   cxr-run pacs --url URL [--user NAME --password-file FILE] [--once]
  *                [--ca-file FILE] [--capture] [--model FILE] [--state FILE]
- *                [--interval SECONDS]
+ *                [--interval SECONDS] [--verbose]
+ *
+ * cxr-run hands it its arguments, "pacs" taken out; they are read with
+ * GOption here, where each option is described (cxr-run pacs --help).
+ * -v/--verbose adds GStreamer's debug detail (source file, function,
+ * element; no patient data) to a film's error.
  *
  * The archive is followed through Orthanc's change feed (/changes: DICOMweb
  * has no feed of new instances); each new instance's modality and body part
@@ -31,21 +36,25 @@
  * certificates, or those of --ca-file.
  * Patient data goes only into the reports sent back to the same archive:
  * what is printed names instances by the archive's own ids. */
+#include "config.h"
+#include "answer.h"
 #include "dicomweb.h"
 
 #include <glib/gstdio.h>
 #include <gst/app/gstappsrc.h>
 #include <json-glib/json-glib.h>
+#include <locale.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* what every film's pipeline is given */
+/* what every film's pipeline is given; the strings are the options' */
 typedef struct {
-  const gchar *url;             /* the archive's root (Orthanc's API) */
-  const gchar *user, *password_file, *ca_file, *model;
+  gchar *url;                   /* the archive's root (Orthanc's API) */
+  gchar *user, *password_file, *ca_file, *model;
   gboolean capture;
+  gboolean verbose;             /* errors with GStreamer's debug detail */
 } Settings;
 
 typedef struct {
@@ -97,14 +106,16 @@ tag (JsonObject * tags, const char *name)
       json_node_get_string (n) : "";
 }
 
+/* cxrclassify's own gate, with its default lists: an instance it would
+ * not answer is not fetched */
 static gboolean
 is_chest_radiograph (JsonObject * tags)
 {
-  const char *modality = tag (tags, "Modality");
   const char *body_part = tag (tags, "BodyPartExamined");
 
-  return (strcmp (modality, "CR") == 0 || strcmp (modality, "DX") == 0)
-      && (!*body_part || g_ascii_strcasecmp (body_part, "CHEST") == 0);
+  return cxr_gate (CXR_GATE_MODALITIES, CXR_GATE_BODY_PARTS,
+      tag (tags, "Modality"), *body_part ? body_part : NULL)
+      == CXR_REFUSAL_NONE;
 }
 
 typedef struct {
@@ -116,6 +127,17 @@ typedef struct {
                                  * archive's or this program's */
   gchar *not_stored;            /* why cxrdicomsink made nothing of it */
 } Answer;
+
+/* --verbose: GStreamer's debug detail (where in GStreamer the error arose)
+ * on a line of its own after error's message */
+static void
+add_detail (GError * error, const gchar * debug)
+{
+  gchar *message = g_strdup_printf ("%s\n  (%s)", error->message, debug);
+
+  g_free (error->message);
+  error->message = message;
+}
 
 /* film through cxrdicomdec ! cxrclassify ! cxrdicomsink, which stores what
  * it makes of it in the archive */
@@ -171,7 +193,11 @@ classify (GBytes * film, const Settings * set, Answer * answer)
     }
     if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
       gchar *name = gst_object_get_name (GST_MESSAGE_SRC (msg));
-      gst_message_parse_error (msg, &answer->error, NULL);
+      gchar *debug = NULL;
+      gst_message_parse_error (msg, &answer->error, &debug);
+      if (debug && set->verbose)
+        add_detail (answer->error, debug);
+      g_free (debug);
       /* the film's: what it is made into (a stream error anywhere), or
        * an object of it the archive refuses; not a resource of this
        * program's (its model) nor an archive that may take it later */
@@ -425,46 +451,108 @@ worth_retrying (const GError * error)
       || g_error_matches (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_WRITE);
 }
 
+/* the options, each described once: cxr-run pacs --help shows them. -1
+ * when the program is to go on, or its exit status: 0 after --version, 2
+ * for a command line it cannot follow (and a line that says why) */
+static int
+parse_options (int *argc, char ***argv, Settings * set, gchar ** state,
+    gboolean * once, int *interval)
+{
+  gboolean version = FALSE;
+  GOptionEntry entries[] = {
+    {"url", 0, 0, G_OPTION_ARG_STRING, &set->url,
+        "The archive's address: Orthanc's root (its DICOMweb at "
+        "URL/dicom-web)", "URL"},
+    {"user", 0, 0, G_OPTION_ARG_STRING, &set->user,
+        "The archive's user (or CXR_PACS_USER)", "NAME"},
+    {"password-file", 0, 0, G_OPTION_ARG_FILENAME, &set->password_file,
+        "The password: the first line of FILE (or CXR_PACS_PASSWORD; "
+        "never on the command line)", "FILE"},
+    {"ca-file", 0, 0, G_OPTION_ARG_FILENAME, &set->ca_file,
+        "An https archive's certificate checked against these, not the "
+        "system's", "FILE"},
+    {"capture", 0, 0, G_OPTION_ARG_NONE, &set->capture,
+        "Also store a picture of each film with the label and the heatmap "
+        "burned in", NULL},
+    {"model", 0, 0, G_OPTION_ARG_FILENAME, &set->model,
+        "The model (default: the installed default model)", "FILE"},
+    {"state", 0, 0, G_OPTION_ARG_FILENAME, state,
+        "Where the feed has got to, to go on from after a restart "
+        "(default: cxr-pacs-state.json)", "FILE"},
+    {"once", 0, 0, G_OPTION_ARG_NONE, once,
+        "Handle what is there and exit", NULL},
+    {"interval", 0, 0, G_OPTION_ARG_INT, interval,
+        "Without --once, ask the feed again every SECONDS (default: 5)",
+        "SECONDS"},
+    {"verbose", 'v', 0, G_OPTION_ARG_NONE, &set->verbose,
+        "With an error, also GStreamer's debug detail (source file, "
+        "function, element)", NULL},
+    {"version", 0, 0, G_OPTION_ARG_NONE, &version,
+        "Print cxr-run's version and exit", NULL},
+    G_OPTION_ENTRY_NULL
+  };
+  GOptionContext *context = g_option_context_new (NULL);
+  GError *error = NULL;
+  int status = -1;
+
+  g_set_prgname ("cxr-run pacs");       /* its usage line */
+  g_option_context_set_summary (context, "Classifies the chest radiographs "
+      "that reach an archive and stores a report of each back.");
+  g_option_context_set_description (context, "The archive is followed "
+      "through Orthanc's change feed (/changes); each new\n"
+      "chest radiograph (modality CR or DX, body part CHEST or none) is "
+      "fetched with\nWADO-RS and run through appsrc ! cxrdicomdec ! "
+      "cxrclassify ! cxrdicomsink,\nwhich stores its structured report "
+      "back with STOW-RS. Other instances are\nskipped and counted. A line "
+      "per film says what it was called; the end, what\nwas done.");
+  g_option_context_add_main_entries (context, entries, NULL);
+  /* initialises GStreamer once the command line has been read */
+  g_option_context_add_group (context, gst_init_get_option_group ());
+  if (!g_option_context_parse (context, argc, argv, &error)) {
+    gboolean unknown = g_error_matches (error, G_OPTION_ERROR,
+        G_OPTION_ERROR_UNKNOWN_OPTION);
+    /* an unknown --password=... is not echoed past its name */
+    gchar *value = unknown ? strchr (error->message, '=') : NULL;
+    if (value)
+      *value = '\0';
+    fprintf (stderr, "cxr-run pacs: %s (see cxr-run pacs --help%s)\n",
+        error->message, unknown ? "; the password goes in --password-file "
+        "or CXR_PACS_PASSWORD" : "");
+    g_error_free (error);
+    status = 2;
+  } else if (*argc > 1) {
+    fprintf (stderr, "cxr-run pacs: unexpected argument '%s' (see cxr-run "
+        "pacs --help)\n", (*argv)[1]);
+    status = 2;
+  } else if (version) {
+    printf ("cxr-run %s\n", VERSION);
+    status = 0;
+  }
+  g_option_context_free (context);
+  return status;
+}
+
 int
 main (int argc, char **argv)
 {
   Settings set = { .user = NULL };
-  const char *state = "cxr-pacs-state.json";
+  gchar *state = NULL;
   gboolean once = FALSE, done = FALSE;
   int interval = 5;
   GError *error = NULL;
   Counts counts = { 0 };
   CxrDicomWeb *web;
   gint64 since;
-  int status = 0;
+  int status;
 
-  gst_init (&argc, &argv);
-  for (int i = 1; i < argc; i++) {
-    if (i + 1 < argc && strcmp (argv[i], "--url") == 0)
-      set.url = argv[++i];
-    else if (i + 1 < argc && strcmp (argv[i], "--user") == 0)
-      set.user = argv[++i];
-    else if (i + 1 < argc && strcmp (argv[i], "--password-file") == 0)
-      set.password_file = argv[++i];
-    else if (i + 1 < argc && strcmp (argv[i], "--ca-file") == 0)
-      set.ca_file = argv[++i];
-    else if (i + 1 < argc && strcmp (argv[i], "--model") == 0)
-      set.model = argv[++i];
-    else if (i + 1 < argc && strcmp (argv[i], "--state") == 0)
-      state = argv[++i];
-    else if (i + 1 < argc && strcmp (argv[i], "--interval") == 0)
-      interval = atoi (argv[++i]);
-    else if (strcmp (argv[i], "--once") == 0)
-      once = TRUE;
-    else if (strcmp (argv[i], "--capture") == 0)
-      set.capture = TRUE;
-    else {
-      fprintf (stderr, "cxr-run pacs: unknown argument '%s' (the password "
-          "goes in --password-file or CXR_PACS_PASSWORD, never on the "
-          "command line)\n", argv[i]);
-      return 2;
-    }
-  }
+  /* the help in the terminal's character set; numbers stay C's */
+  setlocale (LC_CTYPE, "");
+  status = parse_options (&argc, &argv, &set, &state, &once, &interval);
+  if (status >= 0)
+    return status;
+  status = 0;
+  if (!state)
+    state = g_strdup ("cxr-pacs-state.json");
   interval = MAX (interval, 1);
   if (!set.url) {
     fprintf (stderr, "cxr-run pacs: needs --url, the archive's address\n");
@@ -485,10 +573,8 @@ main (int argc, char **argv)
     return 2;
   }
   /* the films' pipelines store at url/dicom-web */
-  gchar *root = g_strdup (set.url);
-  while (*root && root[strlen (root) - 1] == '/')
-    root[strlen (root) - 1] = '\0';
-  set.url = root;
+  while (*set.url && set.url[strlen (set.url) - 1] == '/')
+    set.url[strlen (set.url) - 1] = '\0';
   signal (SIGINT, on_signal);
   signal (SIGTERM, on_signal);
 
@@ -516,6 +602,11 @@ main (int argc, char **argv)
       "feed is at %" G_GINT64_FORMAT " (%s)\n", counts.classified,
       counts.skipped, counts.unanswered, counts.failed, since, state);
   cxr_dicomweb_free (web);
-  g_free (root);
+  g_free (set.url);
+  g_free (set.user);
+  g_free (set.password_file);
+  g_free (set.ca_file);
+  g_free (set.model);
+  g_free (state);
   return status;
 }

@@ -1,12 +1,22 @@
 /* cxr-run — runs gst-cxr's folder jobs with a progress display.
  *
  *   cxr-run classify FOLDER [--model FILE] [--output FILE.jsonl]
- *                           [--report FILE.html]
+ *                           [--summary FILE.json] [--report FILE.html]
  *   cxr-run evaluate FOLDER [--model FILE] [--output FILE.jsonl]
  *                           [--summary FILE.json] [--report FILE.html]
- *   cxr-run train FOLDER --output MODEL [--model START] [cxrtrain props]
+ *   cxr-run train FOLDER --output MODEL [--model START] [NAME=VALUE ...]
  *   cxr-run calibrate FOLDER --model BASE --output MODEL [mode=fine-tune]
- *                            [cxrtrain props]
+ *                            [NAME=VALUE ...]
+ *   cxr-run pacs --url URL [...]             (cxr-run pacs --help)
+ *   cxr-run --version;  cxr-run --help;  cxr-run SUBCOMMAND --help
+ *
+ * The command line is read with GOption, each subcommand with a context
+ * of its own (the subcommands table below: its options, its usage and what
+ * it does), so that `cxr-run SUBCOMMAND --help` lists them; GStreamer's own
+ * options (--help-gst) come with each. -v/--verbose, before or after the
+ * subcommand, adds GStreamer's debug detail (source file, function, element
+ * path) to an error, which is otherwise the one line of its message. A
+ * mistake on the command line is one line too, and exit status 2.
  *
  * classify: every image in FOLDER (class subfolders, a CSV manifest, or a
  * flat folder) through cxrclassify; one JSON line per image goes to --output
@@ -35,11 +45,15 @@
  * after are printed.
  *
  * pacs: the chest radiographs that reach an archive, classified, and a
- * structured report of each stored back: cxr-run-pacs (cxr-run-pacs.c), a program
- * of its own beside this one, so that the other jobs do not load the HTTP
- * client's libraries. */
+ * structured report of each stored back: cxr-run-pacs (cxr-run-pacs.c), a
+ * program of its own beside this one, so that the other jobs do not load
+ * the HTTP client's libraries. It is given the arguments as they came,
+ * "pacs" taken out, and reads them (and its --help) itself. */
+#include "config.h"
+
 #include <gst/gst.h>
 #include <errno.h>
+#include <locale.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -54,6 +68,7 @@ typedef struct {
   gboolean training;            /* sink is cxrtrain */
   gboolean calibrating;         /* cxrtrain fits a base model to a site */
   gboolean caching_done;        /* training: the first progress arrived */
+  gboolean verbose;             /* errors with GStreamer's debug detail */
 } Job;
 
 static void
@@ -229,8 +244,10 @@ on_message (GstBus * bus, GstMessage * msg, gpointer data)
   switch (GST_MESSAGE_TYPE (msg)) {
     case GST_MESSAGE_ERROR:
       gst_message_parse_error (msg, &error, &debug);
-      fprintf (stderr, "\ncxr-run: %s\n", error->message);
-      if (debug)
+      /* one line; where in GStreamer it arose only when asked for */
+      fprintf (stderr, "%scxr-run: %s\n", job->tty ? "\n" : "",
+          error->message);
+      if (debug && job->verbose)
         fprintf (stderr, "  (%s)\n", debug);
       g_clear_error (&error);
       g_free (debug);
@@ -269,20 +286,6 @@ on_message (GstBus * bus, GstMessage * msg, gpointer data)
   return TRUE;
 }
 
-static int
-usage (void)
-{
-  fprintf (stderr, "usage: cxr-run classify|evaluate FOLDER [--model FILE] "
-      "[--output FILE.jsonl] [--summary FILE.json] [--report FILE.html]\n"
-      "       cxr-run train FOLDER --output MODEL [--model START] "
-      "[PROPERTY=VALUE ...]\n"
-      "       cxr-run calibrate FOLDER --model BASE --output MODEL "
-      "[mode=fine-tune] [PROPERTY=VALUE ...]\n"
-      "       cxr-run pacs --url URL [--user NAME --password-file FILE] "
-      "[--once] [--model FILE] [--state FILE] [--interval SECONDS]\n");
-  return 2;
-}
-
 /* NAME=VALUE onto element: FALSE, with a message naming what is wrong,
  * for a property it does not have, one it cannot take, or a value that is
  * not of the property's type or out of its range */
@@ -317,8 +320,193 @@ set_property (GstElement * element, const gchar * setting)
   return ok;
 }
 
-/* execs cxr-run-pacs, found beside this program, with the arguments after
- * "pacs" */
+
+/* What the command line sets: one subcommand's options, the options every
+ * subcommand has, and the arguments left (FOLDER, then NAME=VALUE). GOption
+ * writes into it, hence one for the program. */
+static struct {
+  gchar *model, *output, *summary, *report;
+  gchar **arguments;
+  gboolean verbose, version;
+} opt;
+
+static const GOptionEntry global_entries[] = {
+  {"verbose", 'v', 0, G_OPTION_ARG_NONE, &opt.verbose,
+      "With an error, also GStreamer's debug detail (source file, function, "
+      "element)", NULL},
+  {"version", 0, 0, G_OPTION_ARG_NONE, &opt.version,
+      "Print cxr-run's version and exit", NULL},
+  G_OPTION_ENTRY_NULL
+};
+
+static const GOptionEntry arguments_entry[] = {
+  {G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &opt.arguments,
+      NULL, NULL},
+  G_OPTION_ENTRY_NULL
+};
+
+static const GOptionEntry classify_entries[] = {
+  {"model", 0, 0, G_OPTION_ARG_FILENAME, &opt.model,
+      "The model (default: the installed default model)", "FILE"},
+  {"output", 0, 0, G_OPTION_ARG_FILENAME, &opt.output,
+      "Where the JSON lines go (default: results.jsonl)", "FILE.jsonl"},
+  {"summary", 0, 0, G_OPTION_ARG_FILENAME, &opt.summary,
+      "Also write the metrics summary there", "FILE.json"},
+  {"report", 0, 0, G_OPTION_ARG_FILENAME, &opt.report,
+      "Also write the HTML report, with heatmaps", "FILE.html"},
+  G_OPTION_ENTRY_NULL
+};
+
+static const GOptionEntry evaluate_entries[] = {
+  {"model", 0, 0, G_OPTION_ARG_FILENAME, &opt.model,
+      "The model (default: the installed default model)", "FILE"},
+  {"output", 0, 0, G_OPTION_ARG_FILENAME, &opt.output,
+      "Where the JSON lines go (default: results.jsonl)", "FILE.jsonl"},
+  {"summary", 0, 0, G_OPTION_ARG_FILENAME, &opt.summary,
+      "Where the metrics summary goes (default: summary.json)", "FILE.json"},
+  {"report", 0, 0, G_OPTION_ARG_FILENAME, &opt.report,
+      "Also write the HTML report, with heatmaps", "FILE.html"},
+  G_OPTION_ENTRY_NULL
+};
+
+static const GOptionEntry train_entries[] = {
+  {"output", 0, 0, G_OPTION_ARG_FILENAME, &opt.output,
+      "Where the trained model is written (needed)", "MODEL"},
+  {"model", 0, 0, G_OPTION_ARG_FILENAME, &opt.model,
+      "The weights to start from (default: new ones)", "START"},
+  G_OPTION_ENTRY_NULL
+};
+
+static const GOptionEntry calibrate_entries[] = {
+  {"model", 0, 0, G_OPTION_ARG_FILENAME, &opt.model,
+      "The model to fit to the site's films (needed)", "BASE"},
+  {"output", 0, 0, G_OPTION_ARG_FILENAME, &opt.output,
+      "Where the calibrated model is written (needed)", "MODEL"},
+  G_OPTION_ENTRY_NULL
+};
+
+typedef struct {
+  const gchar *name;
+  const gchar *arguments;       /* after [OPTION...] in its usage line */
+  const gchar *summary;         /* one line: in cxr-run --help too */
+  const gchar *description;     /* the rest of what it does */
+  const GOptionEntry *entries;  /* NULL: cxr-run-pacs reads its own */
+  gboolean training;            /* into cxrtrain; NAME=VALUE settings */
+} Subcommand;
+
+static const Subcommand subcommands[] = {
+  {"classify", "FOLDER",
+      "Classifies every image in FOLDER, one JSON line each.",
+      "FOLDER: class subfolders, a CSV manifest or a flat folder of images.\n"
+      "The pipeline: cxrdatasetsrc location=FOLDER target-size=124 ! queue\n"
+      "  ! cxrclassify model=FILE ! cxrmetasink location=FILE.jsonl\n"
+      "On a terminal a progress line shows done/total, images per second\n"
+      "and the time left.",
+      classify_entries, FALSE},
+  {"evaluate", "FOLDER",
+      "Classifies a labelled FOLDER and scores it (accuracy, AUC, ...).",
+      "FOLDER: class subfolders or a CSV manifest with labels. The metrics\n"
+      "summary (confusion matrix, accuracy, AUC, ...) is printed and\n"
+      "written to --summary; one JSON line per image goes to --output.",
+      evaluate_entries, FALSE},
+  {"train", "FOLDER [NAME=VALUE...]",
+      "Trains a model on a labelled FOLDER.",
+      "cxrdatasetsrc location=FOLDER target-size=124 ! cxrtrain "
+      "output=MODEL:\n"
+      "cxrtrain caches the images, trains (epochs, validation, checkpoints)\n"
+      "and writes MODEL. NAME=VALUE sets a cxrtrain property (epochs=20\n"
+      "seed=3; gst-inspect-1.0 cxrtrain lists them). The progress line\n"
+      "follows the caching, then each epoch; each epoch's validation\n"
+      "figures are printed as they come.",
+      train_entries, TRUE},
+  {"calibrate", "FOLDER [mode=fine-tune] [NAME=VALUE...]",
+      "Fits a model's decision to a site's labelled films.",
+      "cxrtrain mode=calibrate model=BASE fits BASE's decision to the\n"
+      "films in FOLDER (mode=fine-tune: its weights too) and writes MODEL;\n"
+      "the cross-validated figures before and after are printed.\n"
+      "NAME=VALUE sets a cxrtrain property.",
+      calibrate_entries, TRUE},
+  {"pacs", NULL,
+      "Classifies what reaches an archive and stores reports back.",
+      NULL, NULL, FALSE},
+};
+
+static const Subcommand *
+find_subcommand (const gchar * name)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (subcommands); i++)
+    if (strcmp (subcommands[i].name, name) == 0)
+      return &subcommands[i];
+  return NULL;
+}
+
+/* cxr-run's own: the global options, and the subcommands, a line each */
+static GOptionContext *
+global_context (void)
+{
+  GOptionContext *context = g_option_context_new ("SUBCOMMAND [ARGUMENT...]");
+  GString *list = g_string_new ("Runs gst-cxr's jobs. Subcommands:");
+
+  for (guint i = 0; i < G_N_ELEMENTS (subcommands); i++)
+    g_string_append_printf (list, "\n  %-10s %s", subcommands[i].name,
+        subcommands[i].summary);
+  g_option_context_set_summary (context, list->str);
+  g_option_context_set_description (context, "cxr-run SUBCOMMAND --help "
+      "shows a subcommand's arguments and options.");
+  g_option_context_add_main_entries (context, global_entries, NULL);
+  g_string_free (list, TRUE);
+  return context;
+}
+
+/* the subcommand's: its options, then the global ones and GStreamer's */
+static GOptionContext *
+subcommand_context (const Subcommand * sub)
+{
+  GOptionContext *context = g_option_context_new (sub->arguments);
+
+  g_option_context_set_summary (context, sub->summary);
+  g_option_context_set_description (context, sub->description);
+  g_option_context_add_main_entries (context, sub->entries, NULL);
+  g_option_context_add_main_entries (context, global_entries, NULL);
+  g_option_context_add_main_entries (context, arguments_entry, NULL);
+  /* initialises GStreamer once the command line has been read */
+  g_option_context_add_group (context, gst_init_get_option_group ());
+  return context;
+}
+
+static int
+print_version (void)
+{
+  printf ("cxr-run %s\n", VERSION);
+  return 0;
+}
+
+/* no subcommand: the version, or the usage and status 2 */
+static int
+run_global (int argc, char **argv)
+{
+  GOptionContext *context = global_context ();
+  GError *error = NULL;
+  int status = 2;
+
+  g_set_prgname ("cxr-run");
+  if (!g_option_context_parse (context, &argc, &argv, &error)) {
+    fprintf (stderr, "cxr-run: %s (cxr-run --help lists what it takes)\n",
+        error->message);
+    g_error_free (error);
+  } else if (opt.version)
+    status = print_version ();
+  else {
+    gchar *help = g_option_context_get_help (context, TRUE, NULL);
+    fputs (help, stderr);
+    g_free (help);
+  }
+  g_option_context_free (context);
+  return status;
+}
+
+/* execs cxr-run-pacs, found beside this program, with argv (argv[0]
+ * replaced) */
 static int
 run_pacs (char **argv)
 {
@@ -326,63 +514,65 @@ run_pacs (char **argv)
   gchar *dir = self ? g_path_get_dirname (self) : g_strdup (".");
   gchar *pacs = g_build_filename (dir, "cxr-run-pacs", NULL);
 
-  argv[1] = pacs;
-  execv (pacs, argv + 1);
+  argv[0] = pacs;
+  execv (pacs, argv);
   fprintf (stderr, "cxr-run: cannot run %s: %s\n", pacs, g_strerror (errno));
   return 1;
 }
 
-int
-main (int argc, char **argv)
+/* what the options left and what the job needs: FALSE, with a line that
+ * says what is wrong, for a job that cannot start */
+static gboolean
+check_arguments (const Subcommand * sub)
 {
-  const char *command, *folder, *model = NULL, *output = "results.jsonl";
-  const char *summary = NULL;
-  const char *report = NULL;
-  GPtrArray *settings = g_ptr_array_new ();
+  const gchar *command = sub->name, *wrong = NULL;
+  gboolean training = sub->training;
+  gchar **args = opt.arguments;
+
+  if (!args || !args[0]) {
+    fprintf (stderr, "cxr-run: %s: no FOLDER given (see cxr-run %s "
+        "--help)\n", command, command);
+    return FALSE;
+  }
+  for (guint i = 1; args[i] && !wrong; i++)
+    if (!training || !strchr (args[i], '=') || args[i][0] == '-')
+      wrong = args[i];
+  if (wrong && training)
+    fprintf (stderr, "cxr-run: %s: '%s' is not a cxrtrain setting "
+        "NAME=VALUE\n", command, wrong);
+  else if (wrong)
+    fprintf (stderr, "cxr-run: %s: one FOLDER only ('%s' is one too many)\n",
+        command, wrong);
+  else if (training && !opt.output)
+    fprintf (stderr, "cxr-run: %s: needs --output MODEL, where the model is "
+        "written\n", command);
+  else if (strcmp (command, "calibrate") == 0 && !opt.model)
+    fprintf (stderr, "cxr-run: calibrate: needs --model BASE, the model to "
+        "fit to the site's films\n");
+  else
+    return TRUE;
+  return FALSE;
+}
+
+/* sub's job on FOLDER (opt.arguments[0]), as opt says */
+static int
+run_job (const Subcommand * sub)
+{
+  const gchar *folder = opt.arguments[0];
+  gchar **settings = opt.arguments + 1;
+  const gchar *model = opt.model, *output = opt.output;
+  const gchar *summary = opt.summary, *report = opt.report;
   GError *error = NULL;
   gchar *launch;
   Job job = { 0 };
   GstBus *bus;
 
-  if (argc >= 2 && strcmp (argv[1], "pacs") == 0)
-    return run_pacs (argv);
-  gst_init (&argc, &argv);
-  if (argc < 3)
-    return usage ();
-  command = argv[1];
-  folder = argv[2];
-  if (strcmp (command, "classify") != 0 && strcmp (command, "evaluate") != 0
-      && strcmp (command, "train") != 0 && strcmp (command, "calibrate") != 0)
-    return usage ();
-  job.calibrating = strcmp (command, "calibrate") == 0;
-  job.training = strcmp (command, "train") == 0 || job.calibrating;
-  if (job.training)
-    output = NULL;
-  for (int i = 3; i < argc; i++) {
-    if (i + 1 < argc && strcmp (argv[i], "--model") == 0)
-      model = argv[++i];
-    else if (i + 1 < argc && strcmp (argv[i], "--output") == 0)
-      output = argv[++i];
-    else if (i + 1 < argc && strcmp (argv[i], "--summary") == 0)
-      summary = argv[++i];
-    else if (i + 1 < argc && strcmp (argv[i], "--report") == 0
-        && !job.training)
-      report = argv[++i];
-    else if (job.training && strchr (argv[i], '=') && argv[i][0] != '-')
-      g_ptr_array_add (settings, argv[i]);
-    else
-      return usage ();
-  }
-  if (job.training && !output) {
-    fprintf (stderr, "cxr-run: %s needs --output MODEL\n", command);
-    return 2;
-  }
-  if (job.calibrating && !model) {
-    fprintf (stderr, "cxr-run: calibrate needs --model BASE, the model to "
-        "fit to the site's films\n");
-    return 2;
-  }
-  if (!summary && strcmp (command, "evaluate") == 0)
+  job.calibrating = strcmp (sub->name, "calibrate") == 0;
+  job.training = sub->training;
+  job.verbose = opt.verbose;
+  if (!output)
+    output = "results.jsonl";
+  if (!summary && strcmp (sub->name, "evaluate") == 0)
     summary = "summary.json";
 
   if (job.training)
@@ -399,6 +589,7 @@ main (int argc, char **argv)
   if (!job.pipeline) {
     fprintf (stderr, "cxr-run: %s (is the cxr plugin on GST_PLUGIN_PATH?)\n",
         error->message);
+    g_error_free (error);
     return 1;
   }
   job.source = gst_bin_get_by_name (GST_BIN (job.pipeline), "source");
@@ -410,8 +601,8 @@ main (int argc, char **argv)
       g_object_set (job.sink, "model", model, NULL);
     if (job.calibrating)
       gst_util_set_object_arg (G_OBJECT (job.sink), "mode", "calibrate");
-    for (guint i = 0; i < settings->len; i++)
-      if (!set_property (job.sink, settings->pdata[i])) {
+    for (guint i = 0; settings[i]; i++)
+      if (!set_property (job.sink, settings[i])) {
         gst_object_unref (job.source);
         gst_object_unref (job.sink);
         gst_object_unref (job.pipeline);
@@ -453,7 +644,6 @@ main (int argc, char **argv)
     fprintf (stderr, "cxr-run: results in %s%s%s%s%s\n", output,
         summary ? ", summary in " : "", summary ? summary : "",
         report ? ", report in " : "", report ? report : "");
-  g_ptr_array_free (settings, TRUE);
   gst_bus_remove_watch (bus);
   gst_object_unref (bus);
   gst_object_unref (job.source);
@@ -461,4 +651,54 @@ main (int argc, char **argv)
   gst_object_unref (job.pipeline);
   g_main_loop_unref (job.loop);
   return job.failed ? 1 : 0;
+}
+
+/* argv: the subcommand's arguments and the global options before it */
+static int
+run_subcommand (const Subcommand * sub, int argc, char **argv)
+{
+  gchar *name = g_strconcat ("cxr-run ", sub->name, NULL);
+  GOptionContext *context = subcommand_context (sub);
+  GError *error = NULL;
+  int status = 2;
+
+  g_set_prgname (name);         /* its usage line: cxr-run classify ... */
+  if (!g_option_context_parse (context, &argc, &argv, &error)) {
+    fprintf (stderr, "cxr-run: %s: %s (see cxr-run %s --help)\n", sub->name,
+        error->message, sub->name);
+    g_error_free (error);
+  } else if (opt.version)
+    status = print_version ();
+  else if (check_arguments (sub))
+    status = run_job (sub);
+  g_option_context_free (context);
+  g_free (name);
+  return status;
+}
+
+int
+main (int argc, char **argv)
+{
+  int at = 1;                   /* where the subcommand is */
+  const Subcommand *sub;
+
+  /* the help in the terminal's character set; numbers stay C's (JSON) */
+  setlocale (LC_CTYPE, "");
+  /* global options (-v, --version) may come before the subcommand */
+  while (at < argc && argv[at][0] == '-')
+    at++;
+  if (at == argc)
+    return run_global (argc, argv);
+  sub = find_subcommand (argv[at]);
+  if (!sub) {
+    fprintf (stderr, "cxr-run: unknown subcommand '%s' (cxr-run --help "
+        "lists them)\n", argv[at]);
+    return 2;
+  }
+  /* the subcommand taken out: what came before it is read with the rest */
+  memmove (argv + at, argv + at + 1, (argc - at) * sizeof *argv);
+  argc--;
+  if (!sub->entries)
+    return run_pacs (argv);
+  return run_subcommand (sub, argc, argv);
 }

@@ -15,6 +15,7 @@
  */
 #include "heatmap.h"
 #include "metrics.h"
+#include "ensemble.h"
 #include "model.h"
 #include "net.h"
 #include "preprocess.h"
