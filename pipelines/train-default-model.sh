@@ -10,7 +10,7 @@
 # (ANTI_ALIASED is the default architecture with anti-aliased pooling,
 # below; cxrtrain's other default settings): an ensemble of four networks,
 # each trained as one would be alone. The recipe was chosen among the
-# candidates listed in models/README.md, on films from the shifted half of
+# candidates listed in models/SELECTION.md, on films from the shifted half of
 # the official test split that is test_dev.
 #
 #   bash pipelines/train-default-model.sh [TRAIN_FOLDER] [OUTPUT]
