@@ -52,29 +52,21 @@
  * ]|
  */
 
-/* st_mtim: nanosecond modification times */
-#define _POSIX_C_SOURCE 200809L
 #include "config.h"
 
 #include "gstcxrclassify.h"
 #include "properties.h"
 #include "gstcxrdicomdec.h"
 #include "frame.h"
+#include "modelwatch.h"
 #include "gst/cxr/cxrmeta.h"
-#include "error.h"
 #include "answer.h"
 #include "heatmap.h"
-#include "metrics.h"
-#include "ensemble.h"
-#include "model.h"
 #include "net.h"
-#include "ood.h"
 #include "preprocess.h"
 
 #include <gst/video/video.h>
 #include <gst/video/gstvideofilter.h>
-#include <glib/gstdio.h>
-#include <errno.h>
 #include <math.h>
 #include <omp.h>
 
@@ -92,21 +84,11 @@ G_STATIC_ASSERT ((int) CXR_REFUSAL_BLANK == (int) GST_CXR_ABSTAIN_BLANK);
 #define DEFAULT_BODY_PARTS CXR_GATE_BODY_PARTS
 #define MAX_HEATMAP_REFINE 4
 
-/* how often the model file is looked at for a replacement */
-#define MODEL_CHECK_INTERVAL (500 * G_TIME_SPAN_MILLISECOND)
-
-/* A model with a net built for each of its members: swapped in and out as
- * one. */
-typedef struct {
-  CxrModel *model;
-  CxrNet *nets[CXR_MAX_MEMBERS];        /* model->n_members of them */
-  float *input;                 /* in_c x in_h x in_w */
-  float *features;              /* n_members x pooled features, or NULL */
-  /* with heatmap=true: fp32 nets of the members, and their mean map */
-  CxrNet *heat_nets[CXR_MAX_MEMBERS];
-  float *heatmap;
-  GStatBuf stat;                /* of the file it came from */
-} Engine;
+/* properties that may change while playing, and those read at start */
+#define SET_PLAYING (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | \
+    GST_PARAM_MUTABLE_PLAYING)
+#define SET_READY (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | \
+    GST_PARAM_MUTABLE_READY)
 
 struct _GstCxrClassify {
   GstVideoFilter parent;
@@ -125,20 +107,15 @@ struct _GstCxrClassify {
 
   /* streaming state */
   gchar *modality, *body_part;  /* of the stream, from its tags; NULL */
-  Engine *engine;
-  GStatBuf tried;               /* the model file version last loaded or tried */
+  CxrAnswerer *engine;
   guint64 frame;                /* frames seen since start */
   GstBuffer *last_result;       /* holds the last computed meta */
-  gint64 next_model_check;
 
   /* QoS, from upstream QOS events */
   GstClockTime earliest_time;
 
-  /* background reload: the loader thread leaves its result in pending */
-  GMutex lock;
-  GThread *loader;
-  Engine *pending;
-  gboolean loader_done;
+  /* the model file, watched for a new version while playing */
+  GstCxrModelWatch watch;
 };
 
 G_DEFINE_TYPE (GstCxrClassify, gst_cxr_classify, GST_TYPE_VIDEO_FILTER);
@@ -169,216 +146,63 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC, GST_PAD_ALWAYS,
     GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (GST_CXR_VIDEO_FORMATS)));
 
-/* The model used when the model property is not set. An installed plugin
- * knows only where its own model is installed; a build folder's plugin is
- * told where the source tree's is. */
-static const gchar *
-default_model_path (void)
-{
-  const gchar *path = g_getenv ("CXR_MODEL_PATH");
-
-  return path && *path ? path : CXR_DEFAULT_MODEL;
-}
-
 /* the model file to use; set_property may replace it from another thread */
 static gchar *
-dup_model_path (GstCxrClassify * self)
+dup_model_path (GstElement * element)
 {
+  GstCxrClassify *self = GST_CXR_CLASSIFY (element);
   gchar *path;
 
   GST_OBJECT_LOCK (self);
-  path = g_strdup (self->model_path ? self->model_path : default_model_path ());
+  path = gst_cxr_model_path (self->model_path);
   GST_OBJECT_UNLOCK (self);
   return path;
 }
 
-static void
-engine_free (Engine * e)
-{
-  if (!e)
-    return;
-  for (int k = 0; k < CXR_MAX_MEMBERS; k++) {
-    cxr_net_free (e->nets[k]);
-    cxr_net_free (e->heat_nets[k]);
-  }
-  cxr_model_free (e->model);
-  g_free (e->input);
-  g_free (e->features);
-  g_free (e->heatmap);
-  g_free (e);
-}
-
-/* the members again, in fp32, for their heatmaps */
-static gboolean
-engine_add_heatmap (Engine * e, GError ** error)
-{
-  const CxrNetSpec *spec = e->model->spec;
-  int layer = cxr_heatmap_layer (spec);
-
-  if (layer < 0) {
-    g_set_error (error, CXR_ERROR, CXR_ERROR_UNSUPPORTED, "its network "
-        "ends in a head a heatmap cannot be taken through; set heatmap=false");
-    return FALSE;
-  }
-  for (int k = 0; k < e->model->n_members; k++) {
-    e->heat_nets[k] = cxr_net_new_inference (spec,
-        cxr_model_member (e->model, k), 1, CXR_PRECISION_FP32, error);
-    if (!e->heat_nets[k])
-      return FALSE;
-  }
-  e->heatmap = g_new (float, spec->layers[layer].out_h *
-      spec->layers[layer].out_w * MAX_HEATMAP_REFINE * MAX_HEATMAP_REFINE);
-  return TRUE;
-}
-
-static Engine *
-engine_load (const gchar * path, CxrPrecision precision, gboolean heatmap,
-    GError ** error)
-{
-  Engine *e;
-  const CxrNetSpec *spec;
-  CxrModelFile *f = cxr_model_file_read (path, error);
-
-  if (!f)
-    return NULL;
-  e = g_new0 (Engine, 1);
-  /* the version read, from the descriptor read through: a path stat'ed
-   * apart from the open may name another file by then */
-  e->stat = f->source;
-  e->model = cxr_model_from_file (f, path, error);
-  cxr_model_file_free (f);
-  if (!e->model) {
-    g_free (e);
-    return NULL;
-  }
-  spec = e->model->spec;
-  for (int k = 0; k < e->model->n_members; k++) {
-    e->nets[k] = cxr_net_new_inference (spec, cxr_model_member (e->model, k),
-        1, precision, error);
-    if (!e->nets[k]) {
-      engine_free (e);
-      return NULL;
-    }
-  }
-  if (heatmap && !engine_add_heatmap (e, error)) {
-    engine_free (e);
-    return NULL;
-  }
-  e->input = g_new (float, spec->in_c * spec->in_h * spec->in_w);
-  if (e->model->ood)
-    e->features = g_new (float, e->model->ood->n_members * e->model->ood->dim);
-  return e;
-}
-
-static gboolean
-same_file_version (const GStatBuf * a, const GStatBuf * b)
-{
-  return a->st_ino == b->st_ino && a->st_size == b->st_size
-      && a->st_mtim.tv_sec == b->st_mtim.tv_sec
-      && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
-}
-
-/* ---- background reload ---- */
-
+/* the model at path, ready to answer frames (and draw heatmaps if asked) */
 static gpointer
-loader_thread (gpointer data)
+load_model (GstElement * element, const gchar * path, GError ** error)
 {
-  GstCxrClassify *self = data;
-  GError *error = NULL;
-  gchar *path;
+  GstCxrClassify *self = GST_CXR_CLASSIFY (element);
   CxrPrecision precision;
   gboolean heatmap;
-  Engine *e;
 
-  path = dup_model_path (self);
   GST_OBJECT_LOCK (self);
   precision = self->precision;
   heatmap = self->heatmap;
   GST_OBJECT_UNLOCK (self);
-
-  e = engine_load (path, precision, heatmap, &error);
-  if (!e) {
-    /* keep classifying with the weights we have; say why once */
-    GST_ELEMENT_WARNING (self, RESOURCE, READ,
-        ("The replaced model file '%s' could not be used; keeping the "
-            "previous model.", path), ("%s", error->message));
-    g_error_free (error);
-  }
-  g_mutex_lock (&self->lock);
-  self->pending = e;
-  self->loader_done = TRUE;
-  g_mutex_unlock (&self->lock);
-  g_free (path);
-  return NULL;
+  return cxr_answerer_load (path, precision, heatmap ? MAX_HEATMAP_REFINE : 0,
+      error);
 }
 
-static void
-join_loader (GstCxrClassify * self)
-{
-  if (self->loader) {
-    g_thread_join (self->loader);
-    self->loader = NULL;
-  }
-  engine_free (self->pending);
-  self->pending = NULL;
-  self->loader_done = FALSE;
-}
-
-/* Between two frames: take a reloaded model if one is ready, and look at
- * the file now and then for a new version. */
+/* Between two frames: take a replaced model file's weights if they are
+ * ready (common/modelwatch.h). */
 static void
 maybe_swap_model (GstCxrClassify * self)
 {
-  gint64 now = g_get_monotonic_time ();
-  Engine *fresh = NULL;
-  gboolean done;
+  CxrAnswerer *fresh = gst_cxr_model_watch_poll (&self->watch), *old;
+  gchar *old_id;
 
-  g_mutex_lock (&self->lock);
-  done = self->loader_done;
-  if (done) {
-    fresh = self->pending;
-    self->pending = NULL;
-  }
-  g_mutex_unlock (&self->lock);
-  if (done) {
-    g_thread_join (self->loader);
-    self->loader = NULL;
-    self->loader_done = FALSE;
-  }
-  if (fresh) {
-    gchar *old_id = g_strdup (self->engine->model->id);
-    self->tried = fresh->stat;
-    Engine *old = self->engine;
-    /* under the object lock: get_property reads the engine's id */
-    GST_OBJECT_LOCK (self);
-    self->engine = fresh;
-    GST_OBJECT_UNLOCK (self);
-    engine_free (old);
-    gst_buffer_replace (&self->last_result, NULL);
-    GST_INFO_OBJECT (self, "model replaced: %s -> %s", old_id,
-        fresh->model->id);
-    gst_element_post_message (GST_ELEMENT (self),
-        gst_message_new_element (GST_OBJECT (self),
-            gst_structure_new ("model-updated",
-                "model-id", G_TYPE_STRING, fresh->model->id,
-                "previous-model-id", G_TYPE_STRING, old_id,
-                "frame", G_TYPE_UINT64, self->frame, NULL)));
-    g_object_notify (G_OBJECT (self), "model-id");
-    g_free (old_id);
-  }
-
-  if (self->loader || now < self->next_model_check)
+  if (!fresh)
     return;
-  self->next_model_check = now + MODEL_CHECK_INTERVAL;
-  /* each version of the file is tried once: a broken one is not read (and
-   * warned about) again until it is replaced */
-  GStatBuf st;
-  gchar *path = dup_model_path (self);
-  if (g_stat (path, &st) == 0 && !same_file_version (&st, &self->tried)) {
-    self->tried = st;
-    self->loader = g_thread_new ("cxrclassify-load", loader_thread, self);
-  }
-  g_free (path);
+  gst_cxr_model_watch_start (&self->watch, &fresh->source);
+  old = self->engine;
+  old_id = g_strdup (old->model->id);
+  /* under the object lock: get_property reads the engine's id */
+  GST_OBJECT_LOCK (self);
+  self->engine = fresh;
+  GST_OBJECT_UNLOCK (self);
+  cxr_answerer_free (old);
+  gst_buffer_replace (&self->last_result, NULL);
+  GST_INFO_OBJECT (self, "model replaced: %s -> %s", old_id, fresh->model->id);
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_element (GST_OBJECT (self),
+          gst_structure_new ("model-updated",
+              "model-id", G_TYPE_STRING, fresh->model->id,
+              "previous-model-id", G_TYPE_STRING, old_id,
+              "frame", G_TYPE_UINT64, self->frame, NULL)));
+  g_object_notify (G_OBJECT (self), "model-id");
+  g_free (old_id);
 }
 
 /* ---- the element ---- */
@@ -388,18 +212,9 @@ gst_cxr_classify_start (GstBaseTransform * trans)
 {
   GstCxrClassify *self = GST_CXR_CLASSIFY (trans);
   GError *error = NULL;
-  gchar *path;
-  CxrPrecision precision;
-  gboolean heatmap;
-  Engine *e;
+  gchar *path = dup_model_path (GST_ELEMENT (self));
+  CxrAnswerer *e = load_model (GST_ELEMENT (self), path, &error);
 
-  path = dup_model_path (self);
-  GST_OBJECT_LOCK (self);
-  precision = self->precision;
-  heatmap = self->heatmap;
-  GST_OBJECT_UNLOCK (self);
-
-  e = engine_load (path, precision, heatmap, &error);
   if (!e) {
     if (!g_file_test (path, G_FILE_TEST_EXISTS))
       GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
@@ -428,10 +243,9 @@ gst_cxr_classify_start (GstBaseTransform * trans)
   GST_OBJECT_LOCK (self);
   self->engine = e;
   GST_OBJECT_UNLOCK (self);
-  self->tried = e->stat;
+  gst_cxr_model_watch_start (&self->watch, &e->source);
   self->frame = 0;
   self->earliest_time = GST_CLOCK_TIME_NONE;
-  self->next_model_check = g_get_monotonic_time () + MODEL_CHECK_INTERVAL;
   return TRUE;
 }
 
@@ -439,14 +253,14 @@ static gboolean
 gst_cxr_classify_stop (GstBaseTransform * trans)
 {
   GstCxrClassify *self = GST_CXR_CLASSIFY (trans);
-  Engine *old;
+  CxrAnswerer *old;
 
-  join_loader (self);
+  gst_cxr_model_watch_stop (&self->watch);
   GST_OBJECT_LOCK (self);
   old = self->engine;
   self->engine = NULL;
   GST_OBJECT_UNLOCK (self);
-  engine_free (old);
+  cxr_answerer_free (old);
   gst_buffer_replace (&self->last_result, NULL);
   return TRUE;
 }
@@ -495,7 +309,7 @@ is_late (GstCxrClassify * self, GstBuffer * buf)
 static gboolean
 attach_heatmap (GstCxrClassify * self, GstBuffer * buf)
 {
-  Engine *e = self->engine;
+  CxrAnswerer *e = self->engine;
   const CxrNetSpec *spec = e->model->spec;
   const CxrLayer *f = &spec->layers[cxr_heatmap_layer (spec)];
   GError *error = NULL;
@@ -504,8 +318,7 @@ attach_heatmap (GstCxrClassify * self, GstBuffer * buf)
   GST_OBJECT_LOCK (self);
   refine = self->heatmap_refine;
   GST_OBJECT_UNLOCK (self);
-  if (!cxr_model_heatmap (e->model, e->heat_nets, e->model->n_members,
-          e->input, refine, e->heatmap, &error)) {
+  if (!cxr_answerer_heatmap (e, refine, &error)) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Cannot compute the heatmap: "
             "%s.", error->message), (NULL));
     g_error_free (error);
@@ -553,10 +366,9 @@ static gboolean
 classify (GstCxrClassify * self, GstBuffer * buf, GstVideoInfo * info)
 {
   static const CxrNormalization unit = { 0.0f, 1.0f, CXR_FILM_NONE, 0.0f };
-  Engine *e = self->engine;
+  CxrAnswerer *e = self->engine;
   const CxrModel *model = e->model;
   const CxrNetSpec *spec = model->spec;
-  CxrInference inference = { model, e->nets, e->features };
   GError *error = NULL;
   gint64 start = g_get_monotonic_time ();
   GstCxrClassificationMeta *m;
@@ -575,7 +387,7 @@ classify (GstCxrClassify * self, GstBuffer * buf, GstVideoInfo * info)
   ask (self, buf, &q);
   if (self->threads > 0)
     omp_set_num_threads (self->threads);
-  ok = cxr_answer (&inference, &q, e->input, &a, &error);
+  ok = cxr_answer (e, &q, &a, &error);
   clear_question (&q);
   /* an engine failure gives garbage: the frame gets no result, and the
    * pipeline stops with the reason */
@@ -863,7 +675,7 @@ gst_cxr_classify_finalize (GObject * object)
   g_free (self->body_parts);
   g_free (self->modality);
   g_free (self->body_part);
-  g_mutex_clear (&self->lock);
+  gst_cxr_model_watch_clear (&self->watch);
   G_OBJECT_CLASS (gst_cxr_classify_parent_class)->finalize (object);
 }
 
@@ -883,76 +695,57 @@ gst_cxr_classify_class_init (GstCxrClassifyClass * klass)
           "Model file (safetensors, as written by cxrtrain); unset: "
           "$CXR_MODEL_PATH, else the installed default model. Replacing "
           "the file while playing swaps the weights between two frames, and "
-          "so does setting another file", NULL,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_PLAYING));
+          "so does setting another file", NULL, SET_PLAYING));
   g_object_class_install_property (gobject_class, PROP_THRESHOLD,
       g_param_spec_float ("threshold", "Threshold",
           "Probability of the last class (PNEUMONIA) from which it is "
           "predicted; -1: the threshold chosen when the model was trained",
-          -1.0f, 1.0f, -1.0f,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_PLAYING));
+          -1.0f, 1.0f, -1.0f, SET_PLAYING));
   g_object_class_install_property (gobject_class, PROP_PRECISION,
       g_param_spec_enum ("precision", "Precision",
           "Arithmetic of the network", GST_TYPE_CXR_PRECISION,
-          CXR_PRECISION_AUTO,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_READY));
+          CXR_PRECISION_AUTO, SET_READY));
   g_object_class_install_property (gobject_class, PROP_HEATMAP,
       g_param_spec_boolean ("heatmap", "Heatmap",
           "Attach a GstCxrHeatmapMeta to every frame answered: where the "
           "network looked for the last class (Grad-CAM, which is CAM for a "
           "global-average-pool head), the mean over an ensemble's members, "
-          "computed in fp32", FALSE,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_READY));
+          "computed in fp32", FALSE, SET_READY));
   g_object_class_install_property (gobject_class, PROP_HEATMAP_REFINE,
       g_param_spec_uint ("heatmap-refine", "Heatmap refine",
           "A heatmap grid N times finer each way (N x N passes with the film "
           "moved by fractions of a cell, N^2 times the cost); 1: the "
-          "network's own grid", 1, MAX_HEATMAP_REFINE, 1,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_PLAYING));
+          "network's own grid", 1, MAX_HEATMAP_REFINE, 1, SET_PLAYING));
   g_object_class_install_property (gobject_class, PROP_THREADS,
       g_param_spec_int ("threads", "Threads",
           "CPU threads for the network; 0: all cores", 0, 1024, 0,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_PLAYING));
+          SET_PLAYING));
   g_object_class_install_property (gobject_class, PROP_INTERVAL,
       g_param_spec_uint ("interval", "Interval",
           "Classify every Nth frame; the frames between carry the last "
-          "result, flagged stale", 1, G_MAXUINT, 1,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_PLAYING));
+          "result, flagged stale", 1, G_MAXUINT, 1, SET_PLAYING));
   g_object_class_install_property (gobject_class, PROP_POST_MESSAGES,
       g_param_spec_boolean ("post-messages", "Post messages",
           "Post an element message \"cxrclassify\" for every frame (label, "
           "probabilities, threshold, stale, model-id, timestamps)", FALSE,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_PLAYING));
+          SET_PLAYING));
   g_object_class_install_property (gobject_class, PROP_MODALITIES,
       g_param_spec_string ("modalities", "Modalities",
           "DICOM modalities classified, comma-separated; a DICOM stream of "
           "any other (from its dicom-modality tag) gets no diagnosis. "
-          "Empty: any", DEFAULT_MODALITIES,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_PLAYING));
+          "Empty: any", DEFAULT_MODALITIES, SET_PLAYING));
   g_object_class_install_property (gobject_class, PROP_BODY_PARTS,
       g_param_spec_string ("body-parts", "Body parts",
           "DICOM body parts classified, comma-separated; a stream whose "
           "dicom-body-part tag names another gets no diagnosis (one without "
           "the tag is classified). Empty: any", DEFAULT_BODY_PARTS,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_PLAYING));
+          SET_PLAYING));
   g_object_class_install_property (gobject_class, PROP_OOD_THRESHOLD,
       g_param_spec_float ("ood-threshold", "Out-of-distribution threshold",
           "Frames whose out-of-distribution score (the distance of the "
           "network's features to its training films') is above this get no "
           "diagnosis; -1: the model's own (a high percentile of its "
-          "validation films)", -1.0f, G_MAXFLOAT, -1.0f,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_PLAYING));
+          "validation films)", -1.0f, G_MAXFLOAT, -1.0f, SET_PLAYING));
   g_object_class_install_property (gobject_class, PROP_MODEL_ID,
       g_param_spec_string ("model-id", "Model id",
           "Hash of the weights in use (as in each result)", NULL,
@@ -995,7 +788,8 @@ gst_cxr_classify_init (GstCxrClassify * self)
   self->precision = CXR_PRECISION_AUTO;
   self->heatmap_refine = 1;
   self->interval = 1;
-  g_mutex_init (&self->lock);
+  gst_cxr_model_watch_init (&self->watch, GST_ELEMENT (self), load_model,
+      (GDestroyNotify) cxr_answerer_free, dup_model_path);
   /* results go onto the buffer, so it must be ours to change; late frames
    * are handled here (never dropped), not by GstBaseTransform */
   gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);

@@ -1,5 +1,8 @@
 /* answer.c — the model's answer on one film (see answer.h). */
 #include "answer.h"
+#include "ensemble.h"
+#include "error.h"
+#include "heatmap.h"
 #include "preprocess.h"
 
 #include <math.h>
@@ -56,10 +59,11 @@ refuse (CxrAnswer *answer, CxrRefusal refusal)
 }
 
 gboolean
-cxr_answer (const CxrInference *inference, const CxrQuestion *q,
-    float *input, CxrAnswer *answer, GError **error)
+cxr_answer (CxrAnswerer *answerer, const CxrQuestion *q, CxrAnswer *answer,
+    GError **error)
 {
-  const CxrModel *model = inference->model;
+  const CxrModel *model = answerer->model;
+  float *input = answerer->input;
   const CxrNetSpec *spec = model->spec;
   float logits[CXR_MAX_CLASSES];
 
@@ -80,18 +84,103 @@ cxr_answer (const CxrInference *inference, const CxrQuestion *q,
   }
   cxr_normalize (input, spec->in_w, spec->in_h, &model->norm);
   /* an ensemble gives one decision from all its networks */
-  if (!cxr_model_forward (model, inference->nets, model->n_members, input,
+  if (!cxr_model_forward (model, answerer->nets, model->n_members, input,
           logits, error))
     return FALSE;
-  if (model->ood && !cxr_model_features (model, inference->nets,
-          model->n_members, inference->features, error))
+  if (model->ood && !cxr_model_features (model, answerer->nets,
+          model->n_members, answerer->features, error))
     return FALSE;
   cxr_model_probabilities (model, logits, answer->probabilities);
   if (model->ood) {
-    answer->ood_score = cxr_feature_score (model->ood, inference->features);
+    answer->ood_score = cxr_feature_score (model->ood, answerer->features);
     if (answer->ood_score > q->ood_threshold)
       return refuse (answer, CXR_REFUSAL_OUT_OF_DISTRIBUTION);
   }
   answer->predicted = cxr_decide (model, answer->probabilities, q->threshold);
   return TRUE;
+}
+
+void
+cxr_answerer_free (CxrAnswerer *a)
+{
+  if (!a)
+    return;
+  for (int k = 0; k < CXR_MAX_MEMBERS; k++) {
+    cxr_net_free (a->nets[k]);
+    cxr_net_free (a->heat_nets[k]);
+  }
+  cxr_model_free (a->model);
+  g_free (a->input);
+  g_free (a->features);
+  g_free (a->heatmap);
+  g_free (a);
+}
+
+/* the members again, in fp32, for their heatmaps */
+static gboolean
+add_heatmap (CxrAnswerer *a, int max_refine, GError **error)
+{
+  const CxrNetSpec *spec = a->model->spec;
+  int layer = cxr_heatmap_layer (spec);
+
+  if (layer < 0) {
+    g_set_error (error, CXR_ERROR, CXR_ERROR_UNSUPPORTED, "its network "
+        "ends in a head a heatmap cannot be taken through; set heatmap=false");
+    return FALSE;
+  }
+  for (int k = 0; k < a->model->n_members; k++) {
+    a->heat_nets[k] = cxr_net_new_inference (spec,
+        cxr_model_member (a->model, k), 1, CXR_PRECISION_FP32, error);
+    if (!a->heat_nets[k])
+      return FALSE;
+  }
+  a->heatmap = g_new (float, spec->layers[layer].out_h *
+      spec->layers[layer].out_w * max_refine * max_refine);
+  return TRUE;
+}
+
+CxrAnswerer *
+cxr_answerer_load (const char *path, CxrPrecision precision, int max_refine,
+    GError **error)
+{
+  CxrAnswerer *a;
+  const CxrNetSpec *spec;
+  CxrModelFile *f = cxr_model_file_read (path, error);
+
+  if (!f)
+    return NULL;
+  a = g_new0 (CxrAnswerer, 1);
+  /* the version read, from the descriptor read through: a path stat'ed
+   * apart from the open may name another file by then */
+  a->source = f->source;
+  a->model = cxr_model_from_file (f, path, error);
+  cxr_model_file_free (f);
+  if (!a->model) {
+    g_free (a);
+    return NULL;
+  }
+  spec = a->model->spec;
+  for (int k = 0; k < a->model->n_members; k++) {
+    a->nets[k] = cxr_net_new_inference (spec, cxr_model_member (a->model, k),
+        1, precision, error);
+    if (!a->nets[k]) {
+      cxr_answerer_free (a);
+      return NULL;
+    }
+  }
+  if (max_refine > 0 && !add_heatmap (a, max_refine, error)) {
+    cxr_answerer_free (a);
+    return NULL;
+  }
+  a->input = g_new (float, spec->in_c * spec->in_h * spec->in_w);
+  if (a->model->ood)
+    a->features = g_new (float, a->model->ood->n_members * a->model->ood->dim);
+  return a;
+}
+
+gboolean
+cxr_answerer_heatmap (CxrAnswerer *a, int refine, GError **error)
+{
+  return cxr_model_heatmap (a->model, a->heat_nets, a->model->n_members,
+      a->input, refine, a->heatmap, error);
 }

@@ -12,8 +12,10 @@
  * and the out-of-distribution score are for frames from outside. */
 #pragma once
 #include "classes.h"
-#include "ensemble.h"
 #include "model.h"
+#include "net.h"
+
+#include <sys/stat.h>
 
 /* Why a film gets no diagnosis; the order of GstCxrAbstainReason. */
 typedef enum {
@@ -41,14 +43,25 @@ CxrRefusal cxr_gate (const char *modalities, const char *body_parts,
 int cxr_decide (const CxrModel *model, const float *probabilities,
     float threshold);
 
-/* What a film runs through: the model, one network per member at batch 1,
- * and room for the pooled features (NULL when the model has no
- * out-of-distribution statistics). */
+/* A model ready to answer films one at a time: a network per member at
+ * batch 1, room for a film and its pooled features, and for heatmaps fp32
+ * copies of the networks and room for the map. */
 typedef struct {
-  const CxrModel *model;
-  CxrNet *const *nets;
-  float *features;
-} CxrInference;
+  CxrModel *model;
+  CxrNet *nets[CXR_MAX_MEMBERS];        /* model->n_members of them */
+  float *input;                 /* in_c x in_h x in_w: the film */
+  float *features;              /* n_members x pooled features, or NULL */
+  CxrNet *heat_nets[CXR_MAX_MEMBERS];   /* with heatmaps, else NULL */
+  float *heatmap;               /* with heatmaps: the members' mean map */
+  struct stat source;           /* the version of the file it was read from */
+} CxrAnswerer;
+
+/* The model in the file at path, its networks built in precision (fp32 for
+ * the heatmap's), with room for heatmaps up to max_refine times finer each
+ * way (0: no heatmaps). NULL with an error that names the file. */
+CxrAnswerer *cxr_answerer_load (const char *path, CxrPrecision precision,
+    int max_refine, GError **error);
+void cxr_answerer_free (CxrAnswerer *answerer);
 
 /* What is asked of an answer. */
 typedef struct {
@@ -67,9 +80,15 @@ typedef struct {
   float ood_score;              /* NAN when not scored */
 } CxrAnswer;
 
-/* The answer on input, the film at the network's size with values in
- * [0, 1]; input is normalised in place as the model says, so that it holds
- * what the networks saw (for a heatmap after). FALSE with an error only on
- * an engine failure. */
-gboolean cxr_answer (const CxrInference *inference, const CxrQuestion *q,
-    float *input, CxrAnswer *answer, GError **error);
+/* The answer on answerer->input, the film at the network's size with
+ * values in [0, 1]; the input is normalised in place as the model says, so
+ * that it holds what the networks saw (for a heatmap after). FALSE with an
+ * error only on an engine failure. */
+gboolean cxr_answer (CxrAnswerer *answerer, const CxrQuestion *q,
+    CxrAnswer *answer, GError **error);
+
+/* After an answer: where the networks looked for the last class, in
+ * answerer->heatmap (kernels/model/heatmap.h), refine (1 to the max_refine
+ * it was loaded with) times finer each way than the feature layer's grid. */
+gboolean cxr_answerer_heatmap (CxrAnswerer *answerer, int refine,
+    GError **error);
