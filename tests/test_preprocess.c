@@ -127,7 +127,8 @@ test_one_pixel_to_124 (void)
   const uint8_t px = 51;        /* 0.2 of full scale */
   float *out = g_new (float, 124 * 124);
 
-  g_assert_true (cxr_preprocess (&px, 1, 1, 1, CXR_PIXEL_GRAY8, &identity,
+  g_assert_true (cxr_preprocess (&(CxrPixels) {&px, 1, 1, 1, CXR_PIXEL_GRAY8},
+      &identity,
           124, 124, out, NULL));
   for (int i = 0; i < 124 * 124; i++)
     g_assert_cmpfloat_with_epsilon (out[i], 0.2f, 1e-6f);
@@ -204,8 +205,8 @@ test_formats_grey_pixel (void)
   for (guint c = 0; c < G_N_ELEMENTS (cases); c++) {
     float out[2];
 
-    g_assert_true (cxr_preprocess (cases[c].data, 2, 1, cases[c].stride,
-            cases[c].format, &identity, 2, 1, out, NULL));
+    g_assert_true (cxr_preprocess (&(CxrPixels) {cases[c].data, 2, 1,
+        cases[c].stride, cases[c].format}, &identity, 2, 1, out, NULL));
     g_assert_cmpfloat_with_epsilon (out[0], 200.0f / 255.0f, 1e-6f);
     g_assert_cmpfloat_with_epsilon (out[1], 10.0f / 255.0f, 1e-6f);
   }
@@ -222,21 +223,26 @@ test_formats_bt601 (void)
   const float want = 151.381f / 255.0f;
   float out;
 
-  g_assert_true (cxr_preprocess (rgb, 1, 1, 3, CXR_PIXEL_RGB, &identity,
+  g_assert_true (cxr_preprocess (&(CxrPixels) {rgb, 1, 1, 3, CXR_PIXEL_RGB},
+      &identity,
           1, 1, &out, NULL));
   g_assert_cmpfloat_with_epsilon (out, want, 1e-6f);
-  g_assert_true (cxr_preprocess (bgr, 1, 1, 3, CXR_PIXEL_BGR, &identity,
+  g_assert_true (cxr_preprocess (&(CxrPixels) {bgr, 1, 1, 3, CXR_PIXEL_BGR},
+      &identity,
           1, 1, &out, NULL));
   g_assert_cmpfloat_with_epsilon (out, want, 1e-6f);
-  g_assert_true (cxr_preprocess (rgbx, 1, 1, 4, CXR_PIXEL_RGBX, &identity,
+  g_assert_true (cxr_preprocess (&(CxrPixels) {rgbx, 1, 1, 4, CXR_PIXEL_RGBX},
+      &identity,
           1, 1, &out, NULL));
   g_assert_cmpfloat_with_epsilon (out, want, 1e-6f);
-  g_assert_true (cxr_preprocess (bgrx, 1, 1, 4, CXR_PIXEL_BGRX, &identity,
+  g_assert_true (cxr_preprocess (&(CxrPixels) {bgrx, 1, 1, 4, CXR_PIXEL_BGRX},
+      &identity,
           1, 1, &out, NULL));
   g_assert_cmpfloat_with_epsilon (out, want, 1e-6f);
 
   /* pure blue is only 0.114 of full scale */
-  g_assert_true (cxr_preprocess (bgr, 1, 1, 3, CXR_PIXEL_RGB, &identity,
+  g_assert_true (cxr_preprocess (&(CxrPixels) {bgr, 1, 1, 3, CXR_PIXEL_RGB},
+      &identity,
           1, 1, &out, NULL));
   g_assert_cmpfloat_with_epsilon (out, (0.587f * 128 + 0.299f * 0 +
           0.114f * 255) / 255.0f, 1e-6f);
@@ -249,7 +255,8 @@ test_gray16_full_scale (void)
   const uint8_t data[] = { 0xff, 0xff, 0x00, 0x80, 0x01, 0x00 };
   float out[3];
 
-  g_assert_true (cxr_preprocess (data, 3, 1, 6, CXR_PIXEL_GRAY16_LE,
+  g_assert_true (cxr_preprocess (&(CxrPixels) {data, 3, 1, 6,
+      CXR_PIXEL_GRAY16_LE},
           &identity, 3, 1, out, NULL));
   g_assert_cmpfloat_with_epsilon (out[0], 1.0f, 1e-6f);
   g_assert_cmpfloat_with_epsilon (out[1], 32768.0f / 65535.0f, 1e-6f);
@@ -276,16 +283,19 @@ test_stride_padding_ignored (void)
   };
   float out[6];
 
-  g_assert_true (cxr_preprocess (data, 2, 2, 5, CXR_PIXEL_GRAY8, &identity,
+  g_assert_true (cxr_preprocess (&(CxrPixels) {data, 2, 2, 5, CXR_PIXEL_GRAY8},
+      &identity,
           2, 2, out, NULL));
   assert_floats (out, want, 4, 1e-6f);
 
   /* shrinking to one pixel: the mean of the four real pixels only */
-  g_assert_true (cxr_preprocess (data, 2, 2, 5, CXR_PIXEL_GRAY8, &identity,
+  g_assert_true (cxr_preprocess (&(CxrPixels) {data, 2, 2, 5, CXR_PIXEL_GRAY8},
+      &identity,
           1, 1, out, NULL));
   g_assert_cmpfloat_with_epsilon (out[0], 0.5f, 1e-6f);
 
-  g_assert_true (cxr_preprocess (rgb, 3, 2, 11, CXR_PIXEL_RGB, &identity,
+  g_assert_true (cxr_preprocess (&(CxrPixels) {rgb, 3, 2, 11, CXR_PIXEL_RGB},
+      &identity,
           3, 2, out, NULL));
   assert_floats (out, want_rgb, 6, 1e-6f);
 }
@@ -298,7 +308,8 @@ test_normalisation (void)
   const CxrNormalization norm = { 0.485f, 0.229f, CXR_FILM_NONE, 0.0f };
   float out[3];
 
-  g_assert_true (cxr_preprocess (data, 3, 1, 3, CXR_PIXEL_GRAY8, &norm,
+  g_assert_true (cxr_preprocess (&(CxrPixels) {data, 3, 1, 3, CXR_PIXEL_GRAY8},
+      &norm,
           3, 1, out, NULL));
   g_assert_cmpfloat_with_epsilon (out[0], -0.485f / 0.229f, 1e-5f);
   g_assert_cmpfloat_with_epsilon (out[1], (0.2f - 0.485f) / 0.229f, 1e-5f);
@@ -458,9 +469,11 @@ test_film_in_preprocess (void)
   for (int i = 0; i < 64; i++)
     data[i] = (uint8_t) ((i * 37) % 251);
   for (guint s = 0; s < G_N_ELEMENTS (steps); s++) {
-    g_assert_true (cxr_preprocess (data, 8, 8, 8, CXR_PIXEL_GRAY8, &steps[s],
+    g_assert_true (cxr_preprocess (&(CxrPixels) {data, 8, 8, 8,
+        CXR_PIXEL_GRAY8}, &steps[s],
             4, 4, direct, NULL));
-    g_assert_true (cxr_preprocess (data, 8, 8, 8, CXR_PIXEL_GRAY8,
+    g_assert_true (cxr_preprocess (&(CxrPixels) {data, 8, 8, 8,
+        CXR_PIXEL_GRAY8},
             &identity, 4, 4, twostep, NULL));
     cxr_normalize (twostep, 4, 4, &steps[s]);
     for (int i = 0; i < 16; i++)
@@ -481,7 +494,8 @@ expect_error (const uint8_t * data, int w, int h, int stride,
   GError *error = NULL;
   float out[4] = { -7, -7, -7, -7 };
 
-  g_assert_false (cxr_preprocess (data, w, h, stride, CXR_PIXEL_GRAY8, norm,
+  g_assert_false (cxr_preprocess (&(CxrPixels) {data, w, h, stride,
+      CXR_PIXEL_GRAY8}, norm,
           ow, oh, out, &error));
   g_assert_error (error, CXR_ERROR, code);
   g_assert_nonnull (error->message);
@@ -521,23 +535,27 @@ test_rejects_bad_sizes (void)
   expect_error (tiny, 4, 4, 4, &identity, 65536, 65536, CXR_ERROR_TOO_LARGE);
 
   /* the messages say what was wrong */
-  g_assert_false (cxr_preprocess (tiny, 0, 480, 640, CXR_PIXEL_GRAY8,
+  g_assert_false (cxr_preprocess (&(CxrPixels) {tiny, 0, 480, 640,
+      CXR_PIXEL_GRAY8},
           &identity, 2, 2, out, &error));
   g_assert_cmpstr (error->message, ==, "frame size 0x480 is not valid");
   g_clear_error (&error);
-  g_assert_false (cxr_preprocess (tiny, 70000, 70000, 70000, CXR_PIXEL_GRAY8,
+  g_assert_false (cxr_preprocess (&(CxrPixels) {tiny, 70000, 70000, 70000,
+      CXR_PIXEL_GRAY8},
           &identity, 2, 2, out, &error));
   g_assert_cmpstr (error->message, ==, "frame 70000x70000 is larger than the "
       "65536-pixel side this element accepts");
   g_clear_error (&error);
 
   /* an RGB row of 4 pixels needs 12 bytes */
-  g_assert_false (cxr_preprocess (tiny, 4, 1, 11, CXR_PIXEL_RGB, &identity,
+  g_assert_false (cxr_preprocess (&(CxrPixels) {tiny, 4, 1, 11, CXR_PIXEL_RGB},
+      &identity,
           1, 1, out, &error));
   g_assert_error (error, CXR_ERROR, CXR_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);
 
-  g_assert_false (cxr_preprocess (tiny, 1, 1, 1, (CxrPixelFormat) 42,
+  g_assert_false (cxr_preprocess (&(CxrPixels) {tiny, 1, 1, 1,
+      (CxrPixelFormat) 42},
           &identity, 1, 1, out, &error));
   g_assert_error (error, CXR_ERROR, CXR_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);

@@ -893,7 +893,8 @@ add_folder (CxrDataset *ds, const char *folder, int label, int n)
     GError *error = NULL;
 
     g_assert_nonnull (gray);
-    g_assert_true (cxr_preprocess (gray, w, h, stride, CXR_PIXEL_GRAY8, NULL,
+    g_assert_true (cxr_preprocess (&(CxrPixels) {gray, w, h, stride,
+        CXR_PIXEL_GRAY8}, NULL,
             ds->side, ds->side, img, &error));
     g_assert_no_error (error);
     patient = cxr_patient_from_name (kermany, file);

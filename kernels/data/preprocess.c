@@ -136,20 +136,30 @@ resample_row (const float *in, const CxrAxis * ax, float *out)
  * or a pointer into the source itself. */
 typedef const float *(*SourceRow) (const void *source, int y, float *scratch);
 
-/* dst = the source resampled by ax and ay, then scale * v + offset; acc and
- * scratch hold a source row each */
+/* An image resample() reads row by row. */
+typedef struct {
+  SourceRow row;
+  const void *image;
+  int width;
+} Source;
+
+/* dst = the source resampled by ax and ay, then scale * v + offset; rows
+ * holds two source rows (the sum and a converted row) */
 VECTOR_CLONES static void
-resample (SourceRow source_row, const void *source, int src_w,
-    const CxrAxis * ax, const CxrAxis * ay, float scale, float offset,
-    float *acc, float *scratch, float *dst)
+resample (const Source * source, const CxrAxis * ax, const CxrAxis * ay,
+    float scale, float offset, float *rows, float *dst)
 {
+  SourceRow source_row = source->row;
+  int src_w = source->width;
+  float *acc = rows, *scratch = rows + src_w;
+
   for (int y = 0; y < ay->n; y++) {
     const float *w = ay->weight + (gsize) y * ay->max_taps;
     float *d = dst + (gsize) y * ax->n;
 
     memset (acc, 0, sizeof (float) * src_w);
     for (int k = 0; k < ay->count[y]; k++) {
-      const float *s = source_row (source, ay->start[y] + k, scratch);
+      const float *s = source_row (source->image, ay->start[y] + k, scratch);
       float wk = w[k];
 
       for (int x = 0; x < src_w; x++)
@@ -432,16 +442,10 @@ prepare (int src_w, int src_h, int out_w, int out_h, CxrAxis * ax,
   return TRUE;
 }
 
-typedef struct {
-  const uint8_t *data;
-  int width, stride;
-  CxrPixelFormat format;
-} Frame;
-
 static const float *
 frame_row (const void *source, int y, float *scratch)
 {
-  const Frame *f = source;
+  const CxrPixels *f = source;
 
   row_to_grey (f->data + (gsize) y * f->stride, f->width, f->format, scratch);
   return scratch;
@@ -462,15 +466,18 @@ float_image_row (const void *source, int y, float *scratch)
 }
 
 gboolean
-cxr_preprocess (const uint8_t * data, int width, int height, int stride,
-    CxrPixelFormat format, const CxrNormalization * norm,
+cxr_preprocess (const CxrPixels * pixels, const CxrNormalization * norm,
     int out_w, int out_h, float *out, GError ** error)
 {
+  const uint8_t *data = pixels->data;
+  int width = pixels->width, height = pixels->height;
+  int stride = pixels->stride;
+  CxrPixelFormat format = pixels->format;
   CxrAxis ax, ay;
   float *rows;
   float full_scale, mean = 0.0f, std = 1.0f;
   int bpp = bytes_per_pixel (format);
-  Frame frame = { data, width, stride, format };
+  Source frame = { frame_row, pixels, width };
 
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
@@ -510,12 +517,11 @@ cxr_preprocess (const uint8_t * data, int width, int height, int stride,
   /* (v / full_scale - mean) / std folded into v * scale + offset */
   full_scale = format == CXR_PIXEL_GRAY16_LE ? 65535.0f : 255.0f;
   if (norm && (norm->film != CXR_FILM_NONE || norm->blur > 0.0f)) {
-    resample (frame_row, &frame, width, &ax, &ay, 1.0f / full_scale, 0.0f,
-        rows, rows + width, out);
+    resample (&frame, &ax, &ay, 1.0f / full_scale, 0.0f, rows, out);
     cxr_normalize (out, out_w, out_h, norm);
   } else
-    resample (frame_row, &frame, width, &ax, &ay, 1.0f / (full_scale * std),
-        -mean / std, rows, rows + width, out);
+    resample (&frame, &ax, &ay, 1.0f / (full_scale * std), -mean / std,
+        rows, out);
 
   g_free (rows);
   axis_clear (&ax);
@@ -530,6 +536,7 @@ cxr_resize_float (const float *src, int src_w, int src_h,
   CxrAxis ax, ay;
   float *rows;
   FloatImage image = { src, src_w };
+  Source source = { float_image_row, &image, src_w };
 
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
@@ -540,8 +547,7 @@ cxr_resize_float (const float *src, int src_w, int src_h,
   }
   if (!prepare (src_w, src_h, dst_w, dst_h, &ax, &ay, &rows, error))
     return FALSE;
-  resample (float_image_row, &image, src_w, &ax, &ay, 1.0f, 0.0f, rows,
-      rows + src_w, dst);
+  resample (&source, &ax, &ay, 1.0f, 0.0f, rows, dst);
 
   g_free (rows);
   axis_clear (&ax);

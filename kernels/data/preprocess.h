@@ -79,14 +79,22 @@ typedef enum {
 
 CxrFilmCheck cxr_film_check (const float *x, size_t n);
 
-/* data: first byte of the top row; stride: bytes from one row to the next
- * (>= width * bytes per pixel). out: out_w * out_h floats, row-major.
- * Colour is turned to grey with BT.601 luma weights (0.299, 0.587, 0.114).
- * norm may be NULL: no normalisation, value = pixel / full_scale.
- * Returns FALSE with a CXR_ERROR on a size or stride that cannot be right. */
-gboolean cxr_preprocess (const uint8_t *data, int width, int height, int stride,
-    CxrPixelFormat format, const CxrNormalization *norm,
-    int out_w, int out_h, float *out, GError **error);
+/* A frame's pixels as they lie in memory. */
+typedef struct {
+  const uint8_t *data;  /* the first byte of the top row */
+  int width, height;
+  int stride;           /* bytes from one row to the next (>= width x bpp) */
+  CxrPixelFormat format;
+} CxrPixels;
+
+/* The frame resampled to out (out_w * out_h floats, row-major) and
+ * normalised. Colour is turned to grey with BT.601 luma weights (0.299,
+ * 0.587, 0.114). norm may be NULL: no normalisation, value = pixel /
+ * full_scale. Returns FALSE with a CXR_ERROR on a size or stride that
+ * cannot be right. */
+gboolean cxr_preprocess (const CxrPixels *pixels,
+    const CxrNormalization *norm, int out_w, int out_h, float *out,
+    GError **error);
 
 /* The resampling step alone, on floats: src is src_w x src_h (row stride
  * src_w), dst is dst_w x dst_h, and the two must not overlap. Same rules

@@ -36,11 +36,22 @@ cxr_optimizer_free (CxrOptimizer *o)
  * network's first dense layer alone has 2.8 million): memory-bound, so
  * split across the threads and vectorised. The arithmetic of each element
  * is the same whatever the split. */
+/* the scalars of one AdamW step */
+typedef struct {
+  float decay;                  /* 1 - lr * weight decay */
+  float beta1, beta2;
+  float step;                   /* lr / (1 - beta1^t) */
+  float bc2_sqrt;               /* sqrt (1 - beta2^t) */
+  float epsilon;
+} AdamStep;
+
 static void
 adam_update (float *restrict w, float *restrict m, float *restrict v,
-    const float *restrict g, int64_t n, float decay, float beta1, float beta2,
-    float step, float bc2_sqrt, float epsilon)
+    const float *restrict g, int64_t n, const AdamStep * s)
 {
+  const float decay = s->decay, beta1 = s->beta1, beta2 = s->beta2;
+  const float step = s->step, bc2_sqrt = s->bc2_sqrt, epsilon = s->epsilon;
+
 #pragma omp parallel for simd schedule (static) if (parallel: n > 65536)
   for (int64_t j = 0; j < n; j++) {
     w[j] *= decay;
@@ -77,10 +88,12 @@ cxr_optimizer_step (CxrOptimizer *o, float *params, const float *grads)
     const float *g = grads + p->offset;
     if (!p->trainable)
       continue;
-    if (o->kind == CXR_OPTIMIZER_ADAM)
-      adam_update (w, m, o->v + p->offset, g, p->numel, 1.0f - lr * wd,
-          o->beta1, o->beta2, lr / bc1, bc2_sqrt, o->epsilon);
-    else
+    if (o->kind == CXR_OPTIMIZER_ADAM) {
+      AdamStep s = { 1.0f - lr * wd, o->beta1, o->beta2, lr / bc1, bc2_sqrt,
+        o->epsilon
+      };
+      adam_update (w, m, o->v + p->offset, g, p->numel, &s);
+    } else
       sgd_update (w, m, g, p->numel, wd, o->momentum, lr);
   }
 }

@@ -62,6 +62,7 @@ gst_cxr_frame_to_input (GstBuffer * buf, const GstVideoInfo * info,
 {
   GstVideoFrame frame;
   CxrPixelFormat format;
+  CxrPixels pixels;
   gboolean ok;
 
   if (!pixel_format_of (GST_VIDEO_INFO_FORMAT (info), &format)) {
@@ -78,10 +79,11 @@ gst_cxr_frame_to_input (GstBuffer * buf, const GstVideoInfo * info,
         gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (info)));
     return FALSE;
   }
-  ok = cxr_preprocess (GST_VIDEO_FRAME_PLANE_DATA (&frame, 0),
-      GST_VIDEO_FRAME_WIDTH (&frame), GST_VIDEO_FRAME_HEIGHT (&frame),
-      GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0), format, norm, out_w, out_h,
-      out, error);
+  pixels = (CxrPixels) {
+  GST_VIDEO_FRAME_PLANE_DATA (&frame, 0), GST_VIDEO_FRAME_WIDTH (&frame),
+        GST_VIDEO_FRAME_HEIGHT (&frame),
+        GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0), format};
+  ok = cxr_preprocess (&pixels, norm, out_w, out_h, out, error);
   gst_video_frame_unmap (&frame);
   return ok;
 }

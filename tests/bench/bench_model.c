@@ -110,7 +110,8 @@ frame (Job *j)
   const CxrNetSpec *spec = j->model->spec;
   static const CxrNormalization unit = { 0.0f, 1.0f, CXR_FILM_NONE, 0.0f };
 
-  cxr_preprocess (j->frame, 224, 224, 224, CXR_PIXEL_GRAY8, &unit,
+  cxr_preprocess (&(CxrPixels) {j->frame, 224, 224, 224, CXR_PIXEL_GRAY8},
+      &unit,
       spec->in_w, spec->in_h, j->image01, NULL);
   forward (j);
 }
@@ -174,7 +175,8 @@ main (int argc, char **argv)
   for (int i = 0; i < 224 * 224; i++)
     frame_data[i] = (uint8_t) ((i % 224) / 2 + ((i / 224) * 7) % 64);
   image01 = g_new (float, model->spec->in_h * model->spec->in_w);
-  cxr_preprocess (frame_data, 224, 224, 224, CXR_PIXEL_GRAY8, NULL,
+  cxr_preprocess (&(CxrPixels) {frame_data, 224, 224, 224, CXR_PIXEL_GRAY8},
+      NULL,
       model->spec->in_w, model->spec->in_h, image01, NULL);
   j.model = model;
   j.frame = frame_data;

@@ -29,7 +29,7 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
   if (stride <= 0 || (size_t) stride * height > have)
     return 0;
   out = g_new (float, (size_t) out_w * out_h);
-  if (cxr_preprocess (pixels, width, height, stride, format,
+  if (cxr_preprocess (&(CxrPixels) {pixels, width, height, stride, format},
           data[9] & 1 ? &norm : NULL, out_w, out_h, out, &error)) {
     CxrFilmCheck check = cxr_film_check (out, (size_t) out_w * out_h);
     (void) check;
