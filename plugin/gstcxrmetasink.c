@@ -30,39 +30,24 @@
  *
  * At EOS the summary is printed (#GstCxrMetaSink:print-summary), written as
  * JSON (#GstCxrMetaSink:summary-location) and posted as an element message
- * named `cxrmetasink-summary` (#GstCxrMetaSink:post-messages).  Its JSON
- * keys: `count` (frames), `classes` and `threshold` (from the first
- * classified frame), `labelled` (frames with a label meta), `unclassified`,
- * `stale`, `unmatched`, `abstained` (fresh frames that got no diagnosis)
- * and `abstained_by_reason` (an object: reason to count), `evaluated`,
- * `confusion` (rows = truth, columns =
- * prediction, in `classes` order), `accuracy`, `precision`, `recall`,
- * `specificity`, `f1` (the last class is the positive one), `auc` (ROC
- * AUC of the last class's probability, ties counting one half), and the
- * calibration of that probability p: `brier` (mean of (p - y)^2, y = 1 for
- * the last class), `ece` (expected calibration error over 10 equal-width
- * bins of p) and `reliability`, the 10 bins as objects `lower`, `upper`,
- * `count`, `mean_probability` and `fraction_positive` (both null for an
- * empty bin).  Bin i holds i/10 <= p < (i+1)/10, p = 1 the last bin; the
- * edges are the floats nearest i/10, so a p written as 0.7 is in [0.7, 0.8).
+ * named `cxrmetasink-summary` (#GstCxrMetaSink:post-messages).  Its fields,
+ * and which of them the message, the printed summary and the report carry,
+ * are one table (kernels/eval/summary.c), in this order: `count` (frames),
+ * `classes` and `threshold` (from the first classified frame), `labelled`,
+ * `unclassified`, `stale`, `unmatched`, `abstained` (fresh frames that got
+ * no diagnosis), `abstained_by_reason` (reason to count), `evaluated`,
+ * `confusion` (rows = truth, columns = prediction, in `classes` order),
+ * `accuracy`, `precision`, `recall`, `specificity`, `f1`, `auc` (the last
+ * class is the positive one), and the calibration of its probability:
+ * `brier`, `ece` and `reliability` (10 bins, objects `lower`, `upper`,
+ * `count`, `mean_probability`, `fraction_positive`).  The metrics cover the
+ * *evaluated* frames (kernels/eval/summary.h says which), and are null when
+ * there are none; `auc` also when they hold one class.
  *
- * The metrics cover the *evaluated* frames: labelled, classified, answered
- * (not abstained: those are counted apart, and left out), not stale
- * (a stale result is a copy of an earlier frame's, so counting it again
- * would weigh that frame twice), classified with the same classes as the
- * first classified frame, and with a truth among those classes.  Labelled,
- * classified, fresh frames that fail the last two tests are counted as
- * `unmatched`.  With no evaluated frame the metrics, `confusion` and
- * `reliability` are null; `auc` is also null when the evaluated frames hold
- * only one class.
- *
- * The message carries the counts as #guint64 (`count`, `labelled`,
- * `unclassified`, `stale`, `unmatched`, `abstained`, `evaluated`),
- * `classes` as a
- * #GstValueArray of strings, `confusion` as a #GstValueArray of rows, each a
- * #GstValueArray of #guint64, and the metrics (`brier` and `ece` among
- * them) as #gdouble; fields whose JSON value would be null are left out.
- * The reliability bins are in the JSON and the printed summary only.
+ * The message carries the counts as #guint64, `classes` as a #GstValueArray
+ * of strings, `confusion` as a #GstValueArray of rows of #guint64, and the
+ * other figures as #gdouble; it leaves out the fields whose JSON value is
+ * null, `abstained_by_reason` and `reliability`.
  *
  * ## Example launch line
  * |[
@@ -78,15 +63,15 @@
 
 #include <gst/cxr/cxrmeta.h>
 #include <json-glib/json-glib.h>
-
-#include "metrics.h"
+#include "summary.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
-#include <string.h>
 
 G_STATIC_ASSERT (CXR_MAX_CLASSES >= GST_CXR_MAX_CLASSES);
+G_STATIC_ASSERT (GST_CXR_ABSTAIN_OUT_OF_DISTRIBUTION <
+    CXR_SUMMARY_MAX_REASONS);
 
 GST_DEBUG_CATEGORY_STATIC (gst_cxr_meta_sink_debug);
 #define GST_CAT_DEFAULT gst_cxr_meta_sink_debug
@@ -95,8 +80,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_cxr_meta_sink_debug);
 #define DEFAULT_SUMMARY_LOCATION NULL
 #define DEFAULT_PRINT_SUMMARY TRUE
 #define DEFAULT_POST_MESSAGES TRUE
-/* thumbnails in the report */
-#define REPORT_MISTAKES 8
+/* side of the report's thumbnails */
 #define THUMBNAIL_SIDE 256
 
 enum
@@ -131,15 +115,8 @@ struct _GstCxrMetaSink
   gchar *report;                /* report-location as the run started */
   GPtrArray *mistakes;          /* CxrReportMistake *, worst first */
   GstVideoInfo info;            /* of video input; format UNKNOWN otherwise */
-  guint64 labelled, unclassified, stale, unmatched;
-  /* fresh frames with no diagnosis, by GstCxrAbstainReason */
-  guint64 abstained[GST_CXR_ABSTAIN_OUT_OF_DISTRIBUTION + 1];
-  guint n_classes;              /* 0 until the first classified frame */
-  gchar *classes[GST_CXR_MAX_CLASSES];
-  gfloat threshold;
-  CxrConfusion confusion;       /* the evaluated frames */
-  GArray *scores;               /* gfloat per evaluated frame: P(last) */
-  GArray *positive;             /* guint8 per evaluated frame: truth last */
+  JsonBuilder *builder;         /* of each line, reused */
+  CxrSummary summary;           /* the frames counted, the figures */
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -336,101 +313,6 @@ gst_cxr_meta_sink_get_property (GObject * object, guint prop_id,
   GST_OBJECT_UNLOCK (self);
 }
 
-/* ---- JSON text ----
- * json-glib escapes the strings.  Numbers are formatted here: json-glib 1.6
- * prints every double with 17 digits, so a probability of 0.97f would read
- * 0.97000002861022949. */
-
-/* Appends ", " before a value or key, unless it opens an object or array
- * or follows a key's ": ". */
-static void
-json_separate (GString * s)
-{
-  gchar last = s->len ? s->str[s->len - 1] : '{';
-
-  if (last != '{' && last != '[' && last != ' ')
-    g_string_append (s, ", ");
-}
-
-static void
-json_string (GString * s, const gchar * str)
-{
-  JsonNode *node;
-  gchar *valid, *text;
-
-  json_separate (s);
-  if (str == NULL) {
-    g_string_append (s, "null");
-    return;
-  }
-  /* File names need not be UTF-8; JSON text must be. */
-  valid = g_utf8_make_valid (str, -1);
-  node = json_node_init_string (json_node_alloc (), valid);
-  text = json_to_string (node, FALSE);
-  g_string_append (s, text);
-  g_free (text);
-  json_node_unref (node);
-  g_free (valid);
-}
-
-static void
-json_key (GString * s, const gchar * key)
-{
-  json_string (s, key);
-  g_string_append (s, ": ");
-}
-
-static void
-json_null (GString * s)
-{
-  json_separate (s);
-  g_string_append (s, "null");
-}
-
-static void
-json_uint (GString * s, guint64 v)
-{
-  json_separate (s);
-  g_string_append_printf (s, "%" G_GUINT64_FORMAT, v);
-}
-
-/* The shortest %g form that reads back as the same value (as the same float
- * when single is TRUE).  JSON has no NaN or infinity: those are null. */
-static void
-json_number (GString * s, gdouble v, gboolean single)
-{
-  static const gchar *formats[] = {
-    "%.6g", "%.7g", "%.8g", "%.9g", "%.15g", "%.16g", "%.17g"
-  };
-  gchar buf[G_ASCII_DTOSTR_BUF_SIZE];
-  guint i;
-
-  if (!isfinite (v)) {
-    json_null (s);
-    return;
-  }
-  for (i = 0; i < G_N_ELEMENTS (formats); i++) {
-    gdouble back;
-
-    g_ascii_formatd (buf, sizeof buf, formats[i], v);
-    back = g_ascii_strtod (buf, NULL);
-    if (single ? (gfloat) back == (gfloat) v : back == v)
-      break;
-  }
-  json_separate (s);
-  g_string_append (s, buf);
-  /* 1.0, not 1: a reader that types numbers still sees a real */
-  if (strpbrk (buf, ".eE") == NULL)
-    g_string_append (s, ".0");
-}
-
-static void
-json_bool (GString * s, gboolean v)
-{
-  json_separate (s);
-  g_string_append (s, v ? "true" : "false");
-}
-
 /* ---- per frame ---- */
 
 /* The truth's name: the label meta's class name, else the name of the class
@@ -448,176 +330,110 @@ truth_name (GstCxrMetaSink * self, const GstCxrLabelMeta * lm,
     return NULL;
   if (cm && (guint) lm->class_index < cm->n_classes)
     return cm->class_names[lm->class_index];
-  if ((guint) lm->class_index < self->n_classes)
-    return self->classes[lm->class_index];
+  if ((guint) lm->class_index < self->summary.n_classes)
+    return self->summary.classes[lm->class_index];
   return NULL;
 }
 
-/* Index of name among the summary's classes, -1 if absent. */
-static gint
-class_index (GstCxrMetaSink * self, const gchar * name)
-{
-  guint i;
-
-  for (i = 0; name && i < self->n_classes; i++)
-    if (g_strcmp0 (self->classes[i], name) == 0)
-      return i;
-  return -1;
-}
-
-static gboolean
-same_classes (GstCxrMetaSink * self, const GstCxrClassificationMeta * cm)
-{
-  guint i;
-
-  if (cm->n_classes != self->n_classes)
-    return FALSE;
-  for (i = 0; i < cm->n_classes; i++)
-    if (g_strcmp0 (cm->class_names[i], self->classes[i]) != 0)
-      return FALSE;
-  return TRUE;
-}
-
-/* Counts the frame; the class index of its truth when it is evaluated,
- * else -1. */
+/* what the summary counts of the frame */
 static gint
 count_frame (GstCxrMetaSink * self, const GstCxrLabelMeta * lm,
     const GstCxrClassificationMeta * cm, const gchar * truth)
 {
-  gboolean labelled = lm && (lm->class_name || lm->class_index >= 0);
-  guint last;
+  CxrSummaryFrame f = {
+    .labelled = lm && (lm->class_name || lm->class_index >= 0),
+    .truth = truth,
+  };
+  guint64 unmatched = self->summary.unmatched;
   gint t;
-  gfloat score;
-  guint8 positive;
 
-  if (labelled)
-    self->labelled++;
-  if (cm == NULL) {
-    self->unclassified++;
-    return -1;
+  if (cm) {
+    f.classified = TRUE;
+    f.n_classes = cm->n_classes;
+    f.classes = (const gchar * const *) cm->class_names;
+    f.probabilities = cm->probabilities;
+    f.predicted = cm->predicted;
+    f.threshold = cm->threshold;
+    f.stale = gst_cxr_classification_meta_is_stale (cm);
+    f.abstain_reason = cm->abstain_reason;
   }
-  if (self->n_classes == 0) {
-    /* The first classified frame fixes the summary's classes. */
-    for (self->n_classes = 0; self->n_classes < cm->n_classes;
-        self->n_classes++)
-      self->classes[self->n_classes] =
-          g_strdup (cm->class_names[self->n_classes]);
-    self->threshold = cm->threshold;
-    cxr_confusion_init (&self->confusion, self->n_classes);
-  }
-  if (gst_cxr_classification_meta_is_stale (cm)) {
-    self->stale++;
-    return -1;
-  }
-  if (gst_cxr_classification_meta_is_abstained (cm)) {
-    /* a reason this version does not know counts as out of distribution */
-    self->abstained[MIN (cm->abstain_reason,
-            GST_CXR_ABSTAIN_OUT_OF_DISTRIBUTION)]++;
-    return -1;
-  }
-  if (!labelled)
-    return -1;
-
-  t = class_index (self, truth);
-  if (t < 0 || !same_classes (self, cm)) {
+  t = cxr_summary_add (&self->summary, &f);
+  if (self->summary.unmatched > unmatched)
     GST_LOG_OBJECT (self, "truth %s left out of the metrics", truth);
-    self->unmatched++;
-    return -1;
-  }
-  last = self->n_classes - 1;
-  cxr_confusion_add (&self->confusion, t, cm->predicted);
-  score = cm->probabilities[last];
-  positive = (guint) t == last;
-  g_array_append_val (self->scores, score);
-  g_array_append_val (self->positive, positive);
   return t;
+}
+
+/* b, its next value named name */
+static JsonBuilder *
+key (JsonBuilder * b, const gchar * name)
+{
+  return json_builder_set_member_name (b, name);
 }
 
 /* "heatmap": {"width", "height", "values" row by row}, when there is one */
 static void
-heatmap_json (GString * s, const GstCxrHeatmapMeta * hm)
+heatmap_json (JsonBuilder * b, const GstCxrHeatmapMeta * hm)
 {
   if (!hm)
     return;
-  json_key (s, "heatmap");
-  g_string_append_c (s, '{');
-  json_key (s, "width");
-  json_uint (s, hm->width);
-  json_key (s, "height");
-  json_uint (s, hm->height);
-  json_key (s, "values");
-  g_string_append_c (s, '[');
+  json_builder_begin_object (key (b, "heatmap"));
+  json_builder_add_int_value (key (b, "width"), hm->width);
+  json_builder_add_int_value (key (b, "height"), hm->height);
+  json_builder_begin_array (key (b, "values"));
   for (guint i = 0; i < hm->width * hm->height; i++)
-    json_number (s, hm->values[i], TRUE);
-  g_string_append (s, "]}");
+    cxr_json_add_number (b, hm->values[i]);
+  json_builder_end_array (b);
+  json_builder_end_object (b);
 }
 
-static gchar *
-frame_json (GstBuffer * buffer, guint64 frame,
+/* the frame's line (see the top of the file), in b */
+static void
+frame_json (JsonBuilder * b, GstBuffer * buffer, guint64 frame,
     const GstCxrLabelMeta * lm, const GstCxrClassificationMeta * cm,
     const gchar * truth)
 {
-  GString *s = g_string_new ("{");
-  guint i;
-
-  json_key (s, "file");
-  json_string (s, lm ? lm->source : NULL);
-  json_key (s, "frame");
-  json_uint (s, frame);
-  json_key (s, "pts");
+  json_builder_begin_object (b);
+  cxr_json_add_string (key (b, "file"), lm ? lm->source : NULL);
+  json_builder_add_int_value (key (b, "frame"), frame);
   if (GST_BUFFER_PTS_IS_VALID (buffer))
-    json_uint (s, GST_BUFFER_PTS (buffer));
+    json_builder_add_int_value (key (b, "pts"), GST_BUFFER_PTS (buffer));
   else
-    json_null (s);
+    json_builder_add_null_value (key (b, "pts"));
 
-  json_key (s, "classes");
   if (cm) {
-    g_string_append_c (s, '[');
-    for (i = 0; i < cm->n_classes; i++)
-      json_string (s, cm->class_names[i]);
-    g_string_append_c (s, ']');
+    json_builder_begin_array (key (b, "classes"));
+    for (guint i = 0; i < cm->n_classes; i++)
+      cxr_json_add_string (b, cm->class_names[i]);
+    json_builder_end_array (b);
+    json_builder_begin_array (key (b, "probabilities"));
+    for (guint i = 0; i < cm->n_classes; i++)
+      cxr_json_add_number (b, cm->probabilities[i]);
+    json_builder_end_array (b);
+    cxr_json_add_string (key (b, "label"),
+        gst_cxr_classification_meta_get_label (cm));
+    cxr_json_add_number (key (b, "threshold"), cm->threshold);
+    json_builder_add_boolean_value (key (b, "stale"),
+        gst_cxr_classification_meta_is_stale (cm));
   } else {
-    json_null (s);
+    json_builder_add_null_value (key (b, "classes"));
+    json_builder_add_null_value (key (b, "probabilities"));
+    json_builder_add_null_value (key (b, "label"));
+    json_builder_add_null_value (key (b, "threshold"));
+    json_builder_add_null_value (key (b, "stale"));
   }
-  json_key (s, "probabilities");
-  if (cm) {
-    g_string_append_c (s, '[');
-    for (i = 0; i < cm->n_classes; i++)
-      json_number (s, cm->probabilities[i], TRUE);
-    g_string_append_c (s, ']');
-  } else {
-    json_null (s);
-  }
-  json_key (s, "label");
-  json_string (s, cm ? gst_cxr_classification_meta_get_label (cm) : NULL);
-  json_key (s, "threshold");
+  cxr_json_add_string (key (b, "truth"), truth);
+  cxr_json_add_string (key (b, "model"),
+      cm && cm->model_id[0] ? cm->model_id : NULL);
   if (cm)
-    json_number (s, cm->threshold, TRUE);
+    json_builder_add_boolean_value (key (b, "abstained"),
+        gst_cxr_classification_meta_is_abstained (cm));
   else
-    json_null (s);
-  json_key (s, "stale");
-  if (cm)
-    json_bool (s, gst_cxr_classification_meta_is_stale (cm));
-  else
-    json_null (s);
-  json_key (s, "truth");
-  json_string (s, truth);
-  json_key (s, "model");
-  json_string (s, cm && cm->model_id[0] ? cm->model_id : NULL);
-  json_key (s, "abstained");
-  if (cm)
-    json_bool (s, gst_cxr_classification_meta_is_abstained (cm));
-  else
-    json_null (s);
-  json_key (s, "reason");
-  json_string (s, cm ? gst_cxr_abstain_reason_name (cm->abstain_reason) :
-      NULL);
-  json_key (s, "ood_score");
-  json_number (s, cm ? cm->ood_score : NAN, TRUE);
-  heatmap_json (s, gst_buffer_get_cxr_heatmap_meta (buffer));
-  g_string_append_c (s, '}');
-
-  return g_string_free (s, FALSE);
+    json_builder_add_null_value (key (b, "abstained"));
+  cxr_json_add_string (key (b, "reason"),
+      cm ? gst_cxr_abstain_reason_name (cm->abstain_reason) : NULL);
+  cxr_json_add_number (key (b, "ood_score"), cm ? cm->ood_score : NAN);
+  heatmap_json (b, gst_buffer_get_cxr_heatmap_meta (buffer));
+  json_builder_end_object (b);
 }
 
 /* video input can have its heatmaps drawn; anything else is written as
@@ -665,23 +481,6 @@ write_picture (GstCxrMetaSink * self, GstBuffer * buffer, guint64 frame)
   return ok;
 }
 
-/* how wrong a mistake is: the probability it gave the wrong side */
-static gdouble
-badness (const CxrReportMistake * m, const gchar * positive)
-{
-  return g_strcmp0 (m->truth, positive) == 0 ? 1.0 - m->probability :
-      m->probability;
-}
-
-static gint
-worse_first (gconstpointer a, gconstpointer b, gpointer positive)
-{
-  gdouble da = badness (*(CxrReportMistake **) a, positive);
-  gdouble db = badness (*(CxrReportMistake **) b, positive);
-
-  return (da < db) - (da > db);
-}
-
 /* an evaluated frame answered wrong: among the report's worst, with its
  * thumbnail, when it is worse than the least bad of those kept */
 static void
@@ -689,28 +488,20 @@ keep_mistake (GstCxrMetaSink * self, GstBuffer * buffer, guint64 frame,
     const GstCxrLabelMeta * lm, const GstCxrClassificationMeta * cm,
     const gchar * truth)
 {
-  const gchar *positive = self->classes[self->n_classes - 1];
+  const CxrSummary *sum = &self->summary;
   CxrReportMistake *m = g_new0 (CxrReportMistake, 1);
 
   m->frame = frame;
   m->file = g_strdup (lm ? lm->source : NULL);
   m->truth = g_strdup (truth);
   m->label = g_strdup (gst_cxr_classification_meta_get_label (cm));
-  m->probability = cm->probabilities[self->n_classes - 1];
-  if (self->mistakes->len == REPORT_MISTAKES && badness (m, positive)
-      <= badness (g_ptr_array_index (self->mistakes,
-              REPORT_MISTAKES - 1), positive)) {
-    cxr_report_mistake_free (m);
-    return;
-  }
-  if (GST_VIDEO_INFO_FORMAT (&self->info) != GST_VIDEO_FORMAT_UNKNOWN)
+  m->probability = cm->probabilities[sum->n_classes - 1];
+  /* the picture only for a mistake kept: making it is the costly part */
+  if (cxr_report_keep_mistake (self->mistakes, m,
+          sum->classes[sum->n_classes - 1]) &&
+      GST_VIDEO_INFO_FORMAT (&self->info) != GST_VIDEO_FORMAT_UNKNOWN)
     m->png = gst_cxr_heatmap_png (buffer, &self->info,
         gst_buffer_get_cxr_heatmap_meta (buffer), THUMBNAIL_SIDE, 0.5, NULL);
-  g_ptr_array_add (self->mistakes, m);
-  g_ptr_array_sort_with_data (self->mistakes, worse_first,
-      (gpointer) positive);
-  if (self->mistakes->len > REPORT_MISTAKES)
-    g_ptr_array_remove_index (self->mistakes, REPORT_MISTAKES);
 }
 
 static GstFlowReturn
@@ -723,6 +514,7 @@ gst_cxr_meta_sink_render (GstBaseSink * sink, GstBuffer * buffer)
   const gchar *truth;
   guint64 frame;
   gchar *line;
+  gsize length;
   gboolean ok;
   gint t;
 
@@ -735,8 +527,9 @@ gst_cxr_meta_sink_render (GstBaseSink * sink, GstBuffer * buffer)
   if (self->report && t >= 0 && (guint) t != cm->predicted)
     keep_mistake (self, buffer, frame, lm, cm, truth);
 
-  line = frame_json (buffer, frame, lm, cm, truth);
-  ok = fputs (line, self->out) != EOF && fputc ('\n', self->out) != EOF &&
+  frame_json (self->builder, buffer, frame, lm, cm, truth);
+  line = cxr_json_text (self->builder, &length);
+  ok = fwrite (line, 1, length, self->out) == length &&
       fflush (self->out) == 0;
   g_free (line);
   if (!ok) {
@@ -754,291 +547,86 @@ gst_cxr_meta_sink_render (GstBaseSink * sink, GstBuffer * buffer)
 
 /* ---- summary ---- */
 
-typedef struct
-{
-  guint64 count, evaluated, abstained;
-  CxrBinaryMetrics m;           /* valid when evaluated > 0 */
-  gdouble auc;                  /* NAN when one class is missing */
-  gdouble brier;                /* NAN when evaluated = 0 */
-  CxrReliability rel;           /* the bins and the ECE, of P(last) */
-} Summary;
-
+/* the classes as a GstValueArray of strings */
 static void
-summarise (GstCxrMetaSink * self, Summary * sum)
+classes_value (GValue * v, const CxrSummary * sum)
 {
-  GST_OBJECT_LOCK (self);
-  sum->count = self->count;
-  GST_OBJECT_UNLOCK (self);
+  gst_value_array_init (v, sum->n_classes);
+  for (guint i = 0; i < sum->n_classes; i++) {
+    GValue name = G_VALUE_INIT;
 
-  sum->evaluated = self->scores->len;
-  sum->abstained = 0;
-  for (guint r = 0; r < G_N_ELEMENTS (self->abstained); r++)
-    sum->abstained += self->abstained[r];
-  memset (&sum->m, 0, sizeof sum->m);
-  sum->auc = NAN;
-  sum->brier = NAN;
-  cxr_reliability (NULL, NULL, 0, &sum->rel);
-  if (sum->evaluated > 0) {
-    const gfloat *scores = (const gfloat *) self->scores->data;
-    const guint8 *positive = (const guint8 *) self->positive->data;
-
-    cxr_confusion_metrics (&self->confusion, &sum->m);
-    sum->auc = cxr_roc_auc (scores, positive, sum->evaluated);
-    sum->brier = cxr_brier_score (scores, positive, sum->evaluated);
-    cxr_reliability (scores, positive, sum->evaluated, &sum->rel);
+    g_value_init (&name, G_TYPE_STRING);
+    g_value_set_string (&name, sum->classes[i]);
+    gst_value_array_append_and_take_value (v, &name);
   }
 }
 
-static gchar *
-summary_json (GstCxrMetaSink * self, const Summary * sum)
-{
-  GString *s = g_string_new ("{");
-  gboolean have = sum->evaluated > 0;
-  guint i, j;
-
-  json_key (s, "count");
-  json_uint (s, sum->count);
-  json_key (s, "classes");
-  if (self->n_classes) {
-    g_string_append_c (s, '[');
-    for (i = 0; i < self->n_classes; i++)
-      json_string (s, self->classes[i]);
-    g_string_append_c (s, ']');
-  } else {
-    json_null (s);
-  }
-  json_key (s, "threshold");
-  if (self->n_classes)
-    json_number (s, self->threshold, TRUE);
-  else
-    json_null (s);
-  json_key (s, "labelled");
-  json_uint (s, self->labelled);
-  json_key (s, "unclassified");
-  json_uint (s, self->unclassified);
-  json_key (s, "stale");
-  json_uint (s, self->stale);
-  json_key (s, "unmatched");
-  json_uint (s, self->unmatched);
-  json_key (s, "abstained");
-  json_uint (s, sum->abstained);
-  json_key (s, "abstained_by_reason");
-  g_string_append_c (s, '{');
-  for (i = GST_CXR_ABSTAIN_NONE + 1; i < G_N_ELEMENTS (self->abstained); i++) {
-    json_key (s, gst_cxr_abstain_reason_name (i));
-    json_uint (s, self->abstained[i]);
-  }
-  g_string_append_c (s, '}');
-  json_key (s, "evaluated");
-  json_uint (s, sum->evaluated);
-
-  json_key (s, "confusion");
-  if (have) {
-    g_string_append_c (s, '[');
-    for (i = 0; i < self->n_classes; i++) {
-      json_separate (s);
-      g_string_append_c (s, '[');
-      for (j = 0; j < self->n_classes; j++)
-        json_uint (s, self->confusion.counts[i][j]);
-      g_string_append_c (s, ']');
-    }
-    g_string_append_c (s, ']');
-  } else {
-    json_null (s);
-  }
-  json_key (s, "accuracy");
-  json_number (s, have ? sum->m.accuracy : NAN, FALSE);
-  json_key (s, "precision");
-  json_number (s, have ? sum->m.precision : NAN, FALSE);
-  json_key (s, "recall");
-  json_number (s, have ? sum->m.recall : NAN, FALSE);
-  json_key (s, "specificity");
-  json_number (s, have ? sum->m.specificity : NAN, FALSE);
-  json_key (s, "f1");
-  json_number (s, have ? sum->m.f1 : NAN, FALSE);
-  json_key (s, "auc");
-  json_number (s, sum->auc, FALSE);
-  json_key (s, "brier");
-  json_number (s, sum->brier, FALSE);
-  json_key (s, "ece");
-  json_number (s, sum->rel.ece, FALSE);
-  json_key (s, "reliability");
-  if (have) {
-    g_string_append_c (s, '[');
-    for (i = 0; i < CXR_RELIABILITY_BINS; i++) {
-      const CxrReliabilityBin *bin = &sum->rel.bins[i];
-
-      json_separate (s);
-      g_string_append_c (s, '{');
-      json_key (s, "lower");
-      json_number (s, bin->lower, FALSE);
-      json_key (s, "upper");
-      json_number (s, bin->upper, FALSE);
-      json_key (s, "count");
-      json_uint (s, bin->count);
-      json_key (s, "mean_probability");
-      json_number (s, bin->mean_probability, FALSE);    /* NAN: null */
-      json_key (s, "fraction_positive");
-      json_number (s, bin->fraction_positive, FALSE);
-      g_string_append_c (s, '}');
-    }
-    g_string_append_c (s, ']');
-  } else {
-    json_null (s);
-  }
-  g_string_append (s, "}\n");
-
-  return g_string_free (s, FALSE);
-}
-
+/* the confusion as a GstValueArray of rows, each of guint64 */
 static void
-print_summary (GstCxrMetaSink * self, const Summary * sum, FILE * f)
+confusion_value (GValue * v, const CxrSummary * sum)
 {
-  guint i, j;
-  gint width = 9;
+  gst_value_array_init (v, sum->n_classes);
+  for (guint i = 0; i < sum->n_classes; i++) {
+    GValue row = G_VALUE_INIT;
 
-  fprintf (f, "cxrmetasink: %" G_GUINT64_FORMAT " frames, %" G_GUINT64_FORMAT
-      " labelled, %" G_GUINT64_FORMAT " unclassified, %" G_GUINT64_FORMAT
-      " stale, %" G_GUINT64_FORMAT " unmatched, %" G_GUINT64_FORMAT
-      " evaluated\n", sum->count, self->labelled, self->unclassified,
-      self->stale, self->unmatched, sum->evaluated);
-  if (sum->abstained > 0) {
-    fprintf (f, "not classified (not for this model): %" G_GUINT64_FORMAT,
-        sum->abstained);
-    for (i = GST_CXR_ABSTAIN_NONE + 1; i < G_N_ELEMENTS (self->abstained);
-        i++)
-      if (self->abstained[i])
-        fprintf (f, ", %s %" G_GUINT64_FORMAT,
-            gst_cxr_abstain_reason_name (i), self->abstained[i]);
-    fprintf (f, "; the metrics cover the frames answered\n");
-  }
-  if (sum->evaluated == 0) {
-    fprintf (f, "cxrmetasink: no labelled results, no metrics\n");
-    fflush (f);
-    return;
-  }
+    gst_value_array_init (&row, sum->n_classes);
+    for (guint j = 0; j < sum->n_classes; j++) {
+      GValue cell = G_VALUE_INIT;
 
-  for (i = 0; i < self->n_classes; i++)
-    width = MAX (width, (gint) strlen (self->classes[i]));
-  fprintf (f, "confusion (rows = truth, columns = prediction):\n%*s",
-      width, "");
-  for (j = 0; j < self->n_classes; j++)
-    fprintf (f, " %*s", width, self->classes[j]);
-  fputc ('\n', f);
-  for (i = 0; i < self->n_classes; i++) {
-    fprintf (f, "%*s", width, self->classes[i]);
-    for (j = 0; j < self->n_classes; j++)
-      fprintf (f, " %*" G_GINT64_FORMAT, width,
-          (gint64) self->confusion.counts[i][j]);
-    fputc ('\n', f);
+      g_value_init (&cell, G_TYPE_UINT64);
+      g_value_set_uint64 (&cell, sum->confusion.counts[i][j]);
+      gst_value_array_append_and_take_value (&row, &cell);
+    }
+    gst_value_array_append_and_take_value (v, &row);
   }
-  fprintf (f, "positive class %s:\n  accuracy %.4f  precision %.4f  "
-      "recall %.4f  specificity %.4f  F1 %.4f  AUC %.4f\n",
-      self->classes[self->n_classes - 1], sum->m.accuracy, sum->m.precision,
-      sum->m.recall, sum->m.specificity, sum->m.f1, sum->auc);
-  fprintf (f, "  Brier %.4f  ECE %.4f (%d bins)\n", sum->brier, sum->rel.ece,
-      CXR_RELIABILITY_BINS);
-  fprintf (f, "  reliability (bin: count, mean p, fraction positive; "
-      "empty bins left out):\n");
-  for (i = 0; i < CXR_RELIABILITY_BINS; i++) {
-    const CxrReliabilityBin *bin = &sum->rel.bins[i];
-
-    if (bin->count == 0)
-      continue;
-    fprintf (f, "    %.1f-%.1f %6" G_GINT64_FORMAT "  %.3f  %.3f\n",
-        bin->lower, bin->upper, (gint64) bin->count, bin->mean_probability,
-        bin->fraction_positive);
-  }
-  fflush (f);
 }
 
+/* The summary's fields that the table puts in the message, in its order;
+ * those whose JSON value is null are left out. */
 static GstMessage *
-summary_message (GstCxrMetaSink * self, const Summary * sum)
+summary_message (GstCxrMetaSink * self)
 {
-  GstStructure *st;
-  guint i, j;
+  const CxrSummary *sum = &self->summary;
+  GstStructure *st = gst_structure_new_empty ("cxrmetasink-summary");
 
-  st = gst_structure_new ("cxrmetasink-summary",
-      "count", G_TYPE_UINT64, sum->count,
-      "labelled", G_TYPE_UINT64, self->labelled,
-      "unclassified", G_TYPE_UINT64, self->unclassified,
-      "stale", G_TYPE_UINT64, self->stale,
-      "unmatched", G_TYPE_UINT64, self->unmatched,
-      "abstained", G_TYPE_UINT64, sum->abstained,
-      "evaluated", G_TYPE_UINT64, sum->evaluated, NULL);
+  for (guint i = 0; i < cxr_summary_n_fields; i++) {
+    const CxrSummaryField *f = &cxr_summary_fields[i];
+    GValue v = G_VALUE_INIT;
 
-  if (self->n_classes) {
-    GValue classes = G_VALUE_INIT;
-
-    gst_value_array_init (&classes, self->n_classes);
-    for (i = 0; i < self->n_classes; i++) {
-      GValue v = G_VALUE_INIT;
-
-      g_value_init (&v, G_TYPE_STRING);
-      g_value_set_string (&v, self->classes[i]);
-      gst_value_array_append_and_take_value (&classes, &v);
-    }
-    gst_structure_take_value (st, "classes", &classes);
-    gst_structure_set (st, "threshold", G_TYPE_DOUBLE,
-        (gdouble) self->threshold, NULL);
-  }
-
-  if (sum->evaluated > 0) {
-    GValue rows = G_VALUE_INIT;
-
-    gst_value_array_init (&rows, self->n_classes);
-    for (i = 0; i < self->n_classes; i++) {
-      GValue row = G_VALUE_INIT;
-
-      gst_value_array_init (&row, self->n_classes);
-      for (j = 0; j < self->n_classes; j++) {
-        GValue v = G_VALUE_INIT;
-
+    if (!f->message || cxr_summary_is_null (sum, f))
+      continue;
+    switch (f->kind) {
+      case CXR_SUMMARY_COUNT:
         g_value_init (&v, G_TYPE_UINT64);
-        g_value_set_uint64 (&v, self->confusion.counts[i][j]);
-        gst_value_array_append_and_take_value (&row, &v);
-      }
-      gst_value_array_append_and_take_value (&rows, &row);
+        g_value_set_uint64 (&v, cxr_summary_count (sum, f));
+        break;
+      case CXR_SUMMARY_CLASSES:
+        classes_value (&v, sum);
+        break;
+      case CXR_SUMMARY_CONFUSION:
+        confusion_value (&v, sum);
+        break;
+      case CXR_SUMMARY_THRESHOLD:
+      case CXR_SUMMARY_RATE:
+      case CXR_SUMMARY_REAL:
+        g_value_init (&v, G_TYPE_DOUBLE);
+        g_value_set_double (&v, cxr_summary_number (sum, f));
+        break;
+      default:                 /* no message form for the others */
+        g_warn_if_reached ();
+        continue;
     }
-    gst_structure_take_value (st, "confusion", &rows);
-    gst_structure_set (st,
-        "accuracy", G_TYPE_DOUBLE, sum->m.accuracy,
-        "precision", G_TYPE_DOUBLE, sum->m.precision,
-        "recall", G_TYPE_DOUBLE, sum->m.recall,
-        "specificity", G_TYPE_DOUBLE, sum->m.specificity,
-        "f1", G_TYPE_DOUBLE, sum->m.f1, NULL);
-    if (!isnan (sum->auc))
-      gst_structure_set (st, "auc", G_TYPE_DOUBLE, sum->auc, NULL);
-    if (!isnan (sum->brier))
-      gst_structure_set (st, "brier", G_TYPE_DOUBLE, sum->brier, NULL);
-    if (!isnan (sum->rel.ece))
-      gst_structure_set (st, "ece", G_TYPE_DOUBLE, sum->rel.ece, NULL);
+    gst_structure_take_value (st, f->key, &v);
   }
-
   return gst_message_new_element (GST_OBJECT (self), st);
 }
 
-/* At EOS, before the base class posts the EOS message, so an application
- * has the summary by the time it sees EOS. */
 /* report-location's page */
 static void
-write_report (GstCxrMetaSink * self, const Summary * sum)
+write_report (GstCxrMetaSink * self)
 {
   CxrReport r = {
-    .n_classes = self->n_classes,
-    .classes = (const gchar * const *) self->classes,
-    .threshold = self->threshold,
-    .count = sum->count,
-    .evaluated = sum->evaluated,
-    .abstained = sum->abstained,
-    .unclassified = self->unclassified,
-    .confusion = sum->evaluated ? &self->confusion : NULL,
-    .metrics = sum->evaluated ? &sum->m : NULL,
-    .auc = sum->auc,
-    .brier = sum->brier,
-    .reliability = &sum->rel,
-    .scores = (const gfloat *) self->scores->data,
-    .positive = (const guint8 *) self->positive->data,
+    .summary = &self->summary,
     .mistakes = self->mistakes,
   };
   gchar *html = cxr_report_html (&r);
@@ -1054,12 +642,13 @@ write_report (GstCxrMetaSink * self, const Summary * sum)
   g_free (html);
 }
 
+/* At EOS, before the base class posts the EOS message, so an application
+ * has the summary by the time it sees EOS. */
 static void
 finish (GstCxrMetaSink * self)
 {
   gchar *summary_location, *json;
   gboolean print, post, to_stdout;
-  Summary sum;
 
   GST_OBJECT_LOCK (self);
   summary_location = g_strdup (self->summary_location);
@@ -1068,8 +657,8 @@ finish (GstCxrMetaSink * self)
   to_stdout = self->location == NULL;
   GST_OBJECT_UNLOCK (self);
 
-  summarise (self, &sum);
-  json = summary_json (self, &sum);
+  cxr_summary_finish (&self->summary);
+  json = cxr_summary_json (&self->summary);
 
   if (summary_location) {
     GError *err = NULL;
@@ -1085,13 +674,18 @@ finish (GstCxrMetaSink * self)
     }
   }
   if (self->report)
-    write_report (self, &sum);
-  /* Keep stdout pure JSON Lines when the results go there. */
-  if (print)
-    print_summary (self, &sum, to_stdout ? stderr : stdout);
+    write_report (self);
+  if (print) {
+    gchar *text = cxr_summary_text (&self->summary, "cxrmetasink");
+    /* Keep stdout pure JSON Lines when the results go there. */
+    FILE *f = to_stdout ? stderr : stdout;
+
+    fputs (text, f);
+    fflush (f);
+    g_free (text);
+  }
   if (post)
-    gst_element_post_message (GST_ELEMENT (self),
-        summary_message (self, &sum));
+    gst_element_post_message (GST_ELEMENT (self), summary_message (self));
 
   g_free (json);
   g_free (summary_location);
@@ -1108,19 +702,15 @@ gst_cxr_meta_sink_event (GstBaseSink * sink, GstEvent * event)
 
 /* ---- state ---- */
 
+/* the summary counts the frames that abstain by GstCxrAbstainReason */
 static void
-clear_stats (GstCxrMetaSink * self)
+start_summary (GstCxrMetaSink * self)
 {
-  guint i;
+  const gchar *reasons[GST_CXR_ABSTAIN_OUT_OF_DISTRIBUTION + 1];
 
-  for (i = 0; i < self->n_classes; i++)
-    g_clear_pointer (&self->classes[i], g_free);
-  self->n_classes = 0;
-  self->labelled = self->unclassified = self->stale = self->unmatched = 0;
-  memset (self->abstained, 0, sizeof self->abstained);
-  cxr_confusion_init (&self->confusion, 0);
-  g_clear_pointer (&self->scores, g_array_unref);
-  g_clear_pointer (&self->positive, g_array_unref);
+  for (guint r = 0; r < G_N_ELEMENTS (reasons); r++)
+    reasons[r] = gst_cxr_abstain_reason_name (r);
+  cxr_summary_init (&self->summary, reasons, G_N_ELEMENTS (reasons));
 }
 
 /* the base class calls stop () only after a start () that succeeded */
@@ -1173,9 +763,8 @@ gst_cxr_meta_sink_start (GstBaseSink * sink)
     g_free (location);
   }
 
-  clear_stats (self);
-  self->scores = g_array_new (FALSE, FALSE, sizeof (gfloat));
-  self->positive = g_array_new (FALSE, FALSE, sizeof (guint8));
+  start_summary (self);
+  self->builder = json_builder_new ();
   self->mistakes = g_ptr_array_new_with_free_func ((GDestroyNotify)
       cxr_report_mistake_free);
   return TRUE;
@@ -1193,6 +782,7 @@ gst_cxr_meta_sink_stop (GstBaseSink * sink)
   g_clear_pointer (&self->pictures, g_free);
   g_clear_pointer (&self->report, g_free);
   g_clear_pointer (&self->mistakes, g_ptr_array_unref);
-  clear_stats (self);
+  g_clear_object (&self->builder);
+  cxr_summary_clear (&self->summary);
   return TRUE;
 }

@@ -5,6 +5,7 @@
 #include <gst/check/gstharness.h>
 #include <gst/cxr/cxrmeta.h>
 #include "imagedecode.h"
+#include "summary.h"
 #include <json-glib/json-glib.h>
 
 #include <errno.h>
@@ -259,25 +260,36 @@ GST_START_TEST (test_lines)
 
 GST_END_TEST;
 
-/* Probabilities are written in their shortest exact form: 0.97, not
- * 0.97000002861022949. */
-GST_START_TEST (test_short_numbers)
+/* A probability is written as the exact double of the float attached, so
+ * that it reads back as the same double and the same float; a whole number
+ * is still written as a real (1.0, not 1). */
+GST_START_TEST (test_exact_numbers)
 {
   const Frame frames[] = {
     {0, "a.jpeg", "PNEUMONIA", -1, 0.97f, TRUE, FALSE},
+    {1, "b.jpeg", "PNEUMONIA", -1, 1.0f, TRUE, FALSE},
   };
   gchar *dir = make_dir ();
   gchar *path = g_build_filename (dir, "out.jsonl", NULL);
   GstHarness *h = start_sink (path, NULL, NULL);
-  gchar *text;
+  GPtrArray *nodes;
+  JsonArray *a;
 
-  push_frames (h, frames, 1);
+  push_frames (h, frames, 2);
   gst_harness_teardown (h);
 
-  fail_unless (g_file_get_contents (path, &text, NULL, NULL));
-  fail_unless (strstr (text, ", 0.97], \"label\"") != NULL, "%s", text);
-  fail_unless (strstr (text, "\"threshold\": 0.5,") != NULL, "%s", text);
-  g_free (text);
+  nodes = read_lines (path);
+  a = json_object_get_array_member (line (nodes, 0), "probabilities");
+  fail_unless (json_array_get_double_element (a, 1) == (gdouble) 0.97f);
+  fail_unless (json_array_get_double_element (a, 0) ==
+      (gdouble) (1.0f - 0.97f));
+  fail_unless (json_object_get_double_member (line (nodes, 0), "threshold")
+      == 0.5);
+  a = json_object_get_array_member (line (nodes, 1), "probabilities");
+  for (guint i = 0; i < 2; i++)
+    fail_unless_equals_int (json_node_get_value_type
+        (json_array_get_element (a, i)), G_TYPE_DOUBLE);
+  g_ptr_array_unref (nodes);
   g_free (path);
   remove_dir (dir);
 }
@@ -553,6 +565,21 @@ check_calibration (JsonObject * o)
   }
 }
 
+/* the summary object holds the table's keys, in its order, and no other */
+static void
+check_keys (JsonObject * o)
+{
+  GList *members = json_object_get_members (o), *m = members;
+
+  for (guint i = 0; i < cxr_summary_n_fields; i++, m = m->next) {
+    fail_unless (m != NULL, "no %s", cxr_summary_fields[i].key);
+    fail_unless_equals_string (m->data, cxr_summary_fields[i].key);
+  }
+  fail_unless (m == NULL, "%s is not in the table",
+      m ? (const gchar *) m->data : "");
+  g_list_free (members);
+}
+
 GST_START_TEST (test_summary_file)
 {
   gchar *dir = make_dir ();
@@ -600,12 +627,14 @@ GST_START_TEST (test_summary_file)
   fail_unless (fabs (json_object_get_double_member (o, "auc") - 17.0 / 18.0)
       < EPS);
   check_calibration (o);
+  check_keys (o);
+  /* a rate of 1 is still a real */
+  fail_unless_equals_int (json_node_get_value_type (json_object_get_member (o,
+              "recall")), G_TYPE_DOUBLE);
   json_node_unref (root);
+  /* one line */
   fail_unless (g_file_get_contents (summary, &text, NULL, NULL));
-  fail_unless (strstr (text, "\"recall\": 1.0,") != NULL, "%s", text);
-  fail_unless (strstr (text, "{\"lower\": 0.0, \"upper\": 0.1, \"count\": 0, "
-          "\"mean_probability\": null, \"fraction_positive\": null}") != NULL,
-      "%s", text);
+  fail_unless (strchr (text, '\n') == text + strlen (text) - 1, "%s", text);
   g_free (text);
 
   /* the temporary file of the atomic write is gone */
@@ -708,6 +737,119 @@ GST_START_TEST (test_summary_message)
 
 GST_END_TEST;
 
+/* The JSON object, the element message and the report follow the one
+ * table: the message holds the table's message fields that are not null
+ * in the JSON, with the same values, and nothing else; the report shows
+ * the figures the table gives a row, in the rows' order. */
+GST_START_TEST (test_summary_table)
+{
+  gchar *dir = make_dir ();
+  gchar *path = g_build_filename (dir, "out.jsonl", NULL);
+  gchar *summary = g_build_filename (dir, "summary.json", NULL);
+  gchar *report = g_build_filename (dir, "report.html", NULL);
+  GstElement *sink = gst_element_factory_make ("cxrmetasink", NULL);
+  GstBus *bus = gst_bus_new ();
+  GstHarness *h;
+  GstMessage *msg;
+  const GstStructure *st;
+  JsonNode *root;
+  JsonObject *o;
+  gchar *html;
+  const gchar *previous;
+  guint in_message = 0;
+
+  g_object_set (sink, "location", path, "summary-location", summary,
+      "report-location", report, "print-summary", FALSE, NULL);
+  gst_element_set_bus (sink, bus);
+  h = gst_harness_new_with_element (sink, "sink", NULL);
+  gst_object_unref (sink);
+  gst_harness_set_src_caps_str (h, "application/x-cxr-test");
+  push_frames (h, six, G_N_ELEMENTS (six));
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT);
+  fail_unless (msg != NULL);
+  gst_harness_teardown (h);
+  st = gst_message_get_structure (msg);
+  root = read_json (summary);
+  o = json_node_get_object (root);
+  check_keys (o);
+
+  for (guint i = 0; i < cxr_summary_n_fields; i++) {
+    const CxrSummaryField *f = &cxr_summary_fields[i];
+    JsonNode *n = json_object_get_member (o, f->key);
+
+    if (!f->message || JSON_NODE_HOLDS_NULL (n)) {
+      fail_if (gst_structure_has_field (st, f->key), "%s", f->key);
+      continue;
+    }
+    in_message++;
+    switch (f->kind) {
+      case CXR_SUMMARY_COUNT:
+        fail_unless_equals_uint64 (get_uint64 (st, f->key),
+            json_node_get_int (n));
+        break;
+      case CXR_SUMMARY_THRESHOLD:
+      case CXR_SUMMARY_RATE:
+      case CXR_SUMMARY_REAL:
+        fail_unless (get_double (st, f->key) == json_node_get_double (n),
+            "%s", f->key);
+        break;
+      case CXR_SUMMARY_CLASSES:
+        for (guint k = 0; k < 2; k++)
+          fail_unless_equals_string (g_value_get_string
+              (gst_value_array_get_value (gst_structure_get_value (st,
+                          f->key), k)), json_array_get_string_element
+              (json_node_get_array (n), k));
+        break;
+      case CXR_SUMMARY_CONFUSION:
+        for (guint k = 0; k < 4; k++)
+          fail_unless_equals_uint64 (confusion_cell (st, k / 2, k % 2),
+              arr_int (json_array_get_array_element (json_node_get_array (n),
+                      k / 2), k % 2));
+        break;
+      default:
+        fail ("%s has no message form", f->key);
+    }
+  }
+  fail_unless_equals_int (gst_structure_n_fields (st), in_message);
+
+  fail_unless (g_file_get_contents (report, &html, NULL, NULL));
+  previous = html;
+  for (guint row = 1; row <= cxr_summary_n_fields; row++)
+    for (guint i = 0; i < cxr_summary_n_fields; i++) {
+      const CxrSummaryField *f = &cxr_summary_fields[i];
+      gchar *cell;
+      const gchar *at;
+
+      if (f->report_row != row)
+        continue;
+      cell = g_strdup_printf ("<tr><th>%s</th><td>", f->report);
+      at = strstr (html, cell);
+      fail_unless (at != NULL && at > previous, "%s", cell);
+      previous = at;
+      g_free (cell);
+    }
+
+  g_free (html);
+  json_node_unref (root);
+  gst_message_unref (msg);
+  gst_bus_set_flushing (bus, TRUE);
+  gst_object_unref (bus);
+  g_free (report);
+  g_free (summary);
+  g_free (path);
+  remove_dir (dir);
+}
+
+GST_END_TEST;
+
+/* a figure of the evaluated frames */
+static gboolean
+is_metric (const CxrSummaryField * f)
+{
+  return f->kind == CXR_SUMMARY_CONFUSION || f->kind == CXR_SUMMARY_RATE ||
+      f->kind == CXR_SUMMARY_REAL || f->kind == CXR_SUMMARY_BINS;
+}
+
 /* With no labels: results and counts, no metrics. */
 GST_START_TEST (test_unlabelled)
 {
@@ -715,9 +857,6 @@ GST_START_TEST (test_unlabelled)
     {0, "a.jpeg", NULL, -1, 0.8f, TRUE, FALSE},
     {1, NULL, NULL, -1, 0.2f, TRUE, FALSE},
     {2, NULL, NULL, -1, 0.0f, FALSE, FALSE},
-  };
-  static const gchar *metrics[] = { "confusion", "accuracy", "precision",
-    "recall", "specificity", "f1", "auc", "brier", "ece", "reliability"
   };
   gchar *dir = make_dir ();
   gchar *path = g_build_filename (dir, "out.jsonl", NULL);
@@ -750,15 +889,19 @@ GST_START_TEST (test_unlabelled)
   fail_unless_equals_int (json_object_get_int_member (o, "evaluated"), 0);
   fail_unless_equals_int (json_array_get_length (json_object_get_array_member
           (o, "classes")), 2);
-  for (i = 0; i < G_N_ELEMENTS (metrics); i++)
-    fail_unless (is_null (o, metrics[i]), "%s not null", metrics[i]);
+  for (i = 0; i < cxr_summary_n_fields; i++)
+    if (is_metric (&cxr_summary_fields[i]))
+      fail_unless (is_null (o, cxr_summary_fields[i].key), "%s not null",
+          cxr_summary_fields[i].key);
   json_node_unref (root);
 
   s = gst_message_get_structure (msg);
   fail_unless_equals_uint64 (get_uint64 (s, "count"), 3);
   fail_unless_equals_uint64 (get_uint64 (s, "unclassified"), 1);
-  for (i = 0; i < G_N_ELEMENTS (metrics); i++)
-    fail_if (gst_structure_has_field (s, metrics[i]), "%s set", metrics[i]);
+  for (i = 0; i < cxr_summary_n_fields; i++)
+    if (is_metric (&cxr_summary_fields[i]))
+      fail_if (gst_structure_has_field (s, cxr_summary_fields[i].key),
+          "%s set", cxr_summary_fields[i].key);
   gst_message_unref (msg);
 
   gst_bus_set_flushing (bus, TRUE);
@@ -1080,6 +1223,10 @@ GST_START_TEST (test_stdout)
   fail_unless (strstr (err_text, "    0.5-0.6      2  0.550  0.500\n") != NULL,
       "%s", err_text);
   fail_unless (strstr (err_text, "0.0-0.1") == NULL, "%s", err_text);
+  for (guint i = 0; i < cxr_summary_n_fields; i++)
+    if (cxr_summary_fields[i].print)
+      fail_unless (strstr (err_text, cxr_summary_fields[i].print) != NULL,
+          "%s", cxr_summary_fields[i].print);
   g_free (err_text);
 
   g_free (out_path);
@@ -1119,13 +1266,14 @@ metasink_suite (void)
 
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_lines);
-  tcase_add_test (tc, test_short_numbers);
+  tcase_add_test (tc, test_exact_numbers);
   tcase_add_test (tc, test_heatmap_json);
   tcase_add_test (tc, test_heatmap_pictures);
   tcase_add_test (tc, test_report_escapes);
   tcase_add_test (tc, test_escapes);
   tcase_add_test (tc, test_summary_file);
   tcase_add_test (tc, test_summary_message);
+  tcase_add_test (tc, test_summary_table);
   tcase_add_test (tc, test_unlabelled);
   tcase_add_test (tc, test_stale);
   tcase_add_test (tc, test_unclassified);

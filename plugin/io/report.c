@@ -73,12 +73,34 @@ plot_close (GString * s, const gchar * caption)
       caption);
 }
 
+/* the summary's figures that have a report row, in the rows' order: a
+ * rate only when there is a confusion matrix, any other value as it is, a
+ * dash when it is not a number */
 static void
-roc (GString * s, const CxrReport * r)
+figures (GString * s, const CxrSummary * sum)
 {
-  gint64 n = r->evaluated;
+  for (guint row = 1;; row++) {
+    const CxrSummaryField *f = NULL;
+
+    for (guint i = 0; i < cxr_summary_n_fields; i++)
+      if (cxr_summary_fields[i].report_row == row)
+        f = &cxr_summary_fields[i];
+    if (f == NULL)
+      return;
+    if (f->kind == CXR_SUMMARY_RATE && cxr_summary_is_null (sum, f))
+      continue;
+    figure (s, f->report, cxr_summary_number (sum, f), f->format);
+  }
+}
+
+static void
+roc (GString * s, const CxrSummary * sum)
+{
+  gint64 n = sum->evaluated;
   gdouble *fpr = g_new (gdouble, n + 1), *tpr = g_new (gdouble, n + 1);
-  gint64 points = cxr_roc_curve (r->scores, r->positive, n, fpr, tpr);
+  gint64 points = cxr_roc_curve ((const gfloat *) sum->scores->data,
+      (const guint8 *) sum->positive->data, n, fpr, tpr);
+  const CxrBinaryMetrics *m = &sum->metrics;
   gchar caption[128];
 
   plot_open (s, "roc", "ROC curve", "1 - specificity", "sensitivity");
@@ -87,23 +109,22 @@ roc (GString * s, const CxrReport * r)
   for (gint64 k = 0; k < points; k++)
     g_string_append_printf (s, "%.2f,%.2f ", px (fpr[k]), py (tpr[k]));
   g_string_append (s, "\"/>\n");
-  if (r->metrics)
-    g_string_append_printf (s, "<circle id=\"operating-point\" cx=\"%.2f\" "
-        "cy=\"%.2f\" r=\"5\" fill=\"#2c3e50\"><title>threshold %.3f: "
-        "sensitivity %.3f, specificity %.3f</title></circle>\n",
-        px (1.0 - r->metrics->specificity), py (r->metrics->recall),
-        r->threshold, r->metrics->recall, r->metrics->specificity);
+  g_string_append_printf (s, "<circle id=\"operating-point\" cx=\"%.2f\" "
+      "cy=\"%.2f\" r=\"5\" fill=\"#2c3e50\"><title>threshold %.3f: "
+      "sensitivity %.3f, specificity %.3f</title></circle>\n",
+      px (1.0 - m->specificity), py (m->recall), sum->threshold, m->recall,
+      m->specificity);
   g_snprintf (caption, sizeof caption, "ROC curve (AUC %.4f); the dot is "
-      "the operating point at threshold %.3f", r->auc, r->threshold);
+      "the operating point at threshold %.3f", sum->auc, sum->threshold);
   plot_close (s, caption);
   g_free (fpr);
   g_free (tpr);
 }
 
 static void
-reliability (GString * s, const CxrReport * r)
+reliability (GString * s, const CxrSummary * sum)
 {
-  const CxrReliability *rel = r->reliability;
+  const CxrReliability *rel = &sum->reliability;
   gchar caption[128];
 
   plot_open (s, "reliability", "Reliability diagram",
@@ -130,24 +151,24 @@ reliability (GString * s, const CxrReport * r)
 }
 
 static void
-confusion (GString * s, const CxrReport * r)
+confusion (GString * s, const CxrSummary * sum)
 {
   g_string_append (s, "<table id=\"confusion\"><caption>Confusion matrix "
       "(rows: truth, columns: prediction)</caption>\n<tr><th></th>");
-  for (guint j = 0; j < r->n_classes; j++) {
+  for (guint j = 0; j < sum->n_classes; j++) {
     g_string_append (s, "<th>");
-    text (s, r->classes[j]);
+    text (s, sum->classes[j]);
     g_string_append (s, "</th>");
   }
   g_string_append (s, "</tr>\n");
-  for (guint i = 0; i < r->n_classes; i++) {
+  for (guint i = 0; i < sum->n_classes; i++) {
     g_string_append (s, "<tr><th>");
-    text (s, r->classes[i]);
+    text (s, sum->classes[i]);
     g_string_append (s, "</th>");
-    for (guint j = 0; j < r->n_classes; j++)
+    for (guint j = 0; j < sum->n_classes; j++)
       g_string_append_printf (s, "<td class=\"%s\">%" G_GINT64_FORMAT
           "</td>", i == j ? "right" : "wrong",
-          r->confusion->counts[i][j]);
+          sum->confusion.counts[i][j]);
     g_string_append (s, "</tr>\n");
   }
   g_string_append (s, "</table>\n");
@@ -199,33 +220,20 @@ cxr_report_html (const CxrReport * r)
       "figcaption{font-size:12px;max-width:300px}"
       "img.thumb{width:160px;display:block}"
       "</style></head><body>\n<h1>gst-cxr report</h1>\n");
-  const gchar *positive = r->n_classes ? r->classes[r->n_classes - 1] : "";
+  const CxrSummary *sum = r->summary;
+  const gchar *positive = sum->n_classes ?
+      sum->classes[sum->n_classes - 1] : "";
 
   g_string_append (s, "<table id=\"summary\"><caption>Summary (positive "
       "class: ");
   text (s, positive);
   g_string_append (s, ")</caption>\n");
-  figure (s, "frames", r->count, "%.0f");
-  figure (s, "evaluated", r->evaluated, "%.0f");
-  figure (s, "not classified (no meta)", r->unclassified, "%.0f");
-  figure (s, "no diagnosis (abstained)", r->abstained, "%.0f");
-  figure (s, "threshold", r->threshold, "%.3f");
-  if (r->metrics) {
-    figure (s, "accuracy", r->metrics->accuracy, "%.4f");
-    figure (s, "sensitivity", r->metrics->recall, "%.4f");
-    figure (s, "specificity", r->metrics->specificity, "%.4f");
-    figure (s, "precision", r->metrics->precision, "%.4f");
-    figure (s, "F1", r->metrics->f1, "%.4f");
-  }
-  figure (s, "ROC AUC", r->auc, "%.4f");
-  figure (s, "Brier score", r->brier, "%.4f");
-  figure (s, "expected calibration error", r->reliability ?
-      r->reliability->ece : NAN, "%.4f");
+  figures (s, sum);
   g_string_append (s, "</table>\n");
-  if (r->evaluated > 0 && r->confusion) {
-    roc (s, r);
-    reliability (s, r);
-    confusion (s, r);
+  if (sum->evaluated > 0) {
+    roc (s, sum);
+    reliability (s, sum);
+    confusion (s, sum);
   } else {
     g_string_append (s, "<p>No frame was evaluated (labelled, classified "
         "and answered), so there is no curve.</p>\n");
@@ -233,6 +241,45 @@ cxr_report_html (const CxrReport * r)
   mistakes (s, r);
   g_string_append (s, "</body></html>\n");
   return g_string_free (s, FALSE);
+}
+
+/* how wrong a mistake is: the probability it gave the wrong side */
+static gdouble
+badness (const CxrReportMistake * m, const gchar * positive)
+{
+  return g_strcmp0 (m->truth, positive) == 0 ? 1.0 - m->probability :
+      m->probability;
+}
+
+static gint
+worse_first (gconstpointer a, gconstpointer b, gpointer positive)
+{
+  gdouble da = badness (*(CxrReportMistake **) a, positive);
+  gdouble db = badness (*(CxrReportMistake **) b, positive);
+
+  return (da < db) - (da > db);
+}
+
+gboolean
+cxr_report_keep_mistake (GPtrArray * mistakes, CxrReportMistake * m,
+    const gchar * positive)
+{
+  if (mistakes->len == CXR_REPORT_MISTAKES && badness (m, positive) <=
+      badness (g_ptr_array_index (mistakes, CXR_REPORT_MISTAKES - 1),
+          positive)) {
+    cxr_report_mistake_free (m);
+    return FALSE;
+  }
+  g_ptr_array_add (mistakes, m);
+  g_ptr_array_sort_with_data (mistakes, worse_first, (gpointer) positive);
+  if (mistakes->len > CXR_REPORT_MISTAKES) {
+    /* m itself only when it does not compare (a NaN probability) */
+    gboolean kept = g_ptr_array_index (mistakes, CXR_REPORT_MISTAKES) != m;
+
+    g_ptr_array_remove_index (mistakes, CXR_REPORT_MISTAKES);
+    return kept;
+  }
+  return TRUE;
 }
 
 void

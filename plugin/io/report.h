@@ -1,10 +1,11 @@
 /* report.h — cxrmetasink's report: one self-contained HTML page (inline
  * SVG and CSS, pictures as data: URIs, no script) with the summary, the
  * ROC curve and its operating point, the reliability diagram, the
- * confusion matrix and the worst mistakes as thumbnails. No GStreamer. */
+ * confusion matrix and the worst mistakes as thumbnails. The figures are
+ * the summary's fields that its table gives a report row. No GStreamer. */
 #pragma once
 #include <glib.h>
-#include "metrics.h"
+#include "summary.h"
 
 G_BEGIN_DECLS
 
@@ -18,21 +19,24 @@ typedef struct {
 } CxrReportMistake;
 
 typedef struct {
-  guint n_classes;
-  const gchar *const *classes;
-  gdouble threshold;            /* on the last class's probability */
-  guint64 count, evaluated, abstained, unclassified;
-  const CxrConfusion *confusion;        /* NULL when nothing was evaluated */
-  const CxrBinaryMetrics *metrics;
-  gdouble auc, brier;
-  const CxrReliability *reliability;
-  const gfloat *scores;         /* evaluated frames: P(last class) */
-  const guint8 *positive;       /* and whether their truth is the last */
+  const CxrSummary *summary;    /* finished: its figures worked out */
   const GPtrArray *mistakes;    /* CxrReportMistake *, worst first */
 } CxrReport;
 
 /* the page */
 gchar *cxr_report_html (const CxrReport * report);
+
+/* the most mistakes the report shows */
+#define CXR_REPORT_MISTAKES 8
+
+/* Keeps m (owned) in mistakes, the worst ones so far, worst first (by the
+ * probability given to the wrong side; positive names the positive
+ * class), at most CXR_REPORT_MISTAKES of them; mistakes frees what it
+ * drops with cxr_report_mistake_free. Returns TRUE when m is kept, so that
+ * the caller may add its picture; FALSE, m freed, when it is no worse than
+ * every one kept. */
+gboolean cxr_report_keep_mistake (GPtrArray * mistakes, CxrReportMistake * m,
+    const gchar * positive);
 
 void cxr_report_mistake_free (CxrReportMistake * m);
 
