@@ -362,13 +362,28 @@ read_state (const char *state, GError ** error)
 static gboolean
 write_state (const char *state, gint64 since, GError ** error)
 {
-  gchar *contents = g_strdup_printf ("{\"since\": %" G_GINT64_FORMAT "}\n",
-      since);
-  gboolean ok = g_file_set_contents_full (state, contents, -1,
+  JsonBuilder *b = json_builder_new ();
+  JsonGenerator *gen = json_generator_new ();
+  JsonNode *root;
+  gchar *contents, *line;
+  gboolean ok;
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "since");
+  json_builder_add_int_value (b, since);
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  json_generator_set_root (gen, root);
+  contents = json_generator_to_data (gen, NULL);
+  line = g_strconcat (contents, "\n", NULL);
+  ok = g_file_set_contents_full (state, line, -1,
       G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE, 0644,
       error);
-
+  g_free (line);
   g_free (contents);
+  json_node_unref (root);
+  g_object_unref (gen);
+  g_object_unref (b);
   return ok;
 }
 

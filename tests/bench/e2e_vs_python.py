@@ -25,6 +25,7 @@ from PIL import Image
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, ".."))
+sys.path.insert(0, os.path.join(here, "..", "reference"))
 import safetensors_np  # noqa: E402
 import torch_model  # noqa: E402
 

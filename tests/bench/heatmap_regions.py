@@ -116,7 +116,7 @@ def main():
             skip(f"no data folder {folder}")
     if shutil.which("gst-launch-1.0") is None:
         skip("gst-launch-1.0 not found")
-    split = args.validation_files or os.path.join(args.build, "tests", "validation_files")
+    split = args.validation_files or os.path.join(args.build, "tests", "bench", "validation_files")
     model = os.path.abspath(args.model)
     meta = metadata(model)
 

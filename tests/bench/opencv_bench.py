@@ -1,6 +1,6 @@
 """Images per second of OpenCV's DNN module (its own CPU backend) on the
 same architecture as bench_engine, exported to ONNX from the PyTorch
-network of tests/torch_model.py; prints one JSON object. The ONNX file is
+network of tests/reference/torch_model.py; prints one JSON object. The ONNX file is
 checked (onnx.checker) and OpenCV's output is checked against PyTorch's on
 the same input before anything is timed.
 
@@ -16,7 +16,7 @@ import numpy as np
 import onnx
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
 import torch_model  # noqa: E402
 from rate import rate  # noqa: E402
 

@@ -27,7 +27,9 @@ import subprocess
 import sys
 import tempfile
 
-from checking import check, finish, skip
+# the shared helpers are in tests/
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from checking import check, finish, skip  # noqa: E402
 
 source, build = sys.argv[1:3]
 if not shutil.which("img2dcm") or not shutil.which("dsrdump"):

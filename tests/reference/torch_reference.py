@@ -2,7 +2,7 @@
 
     torch_reference.py NETCHECK seed|default WORKDIR
 
-Runs tests/netcheck.c's program, recomputes everything in PyTorch in float64
+Runs tests/reference/netcheck.c's program, recomputes everything in PyTorch in float64
 (the reference) and fails when:
   - fp32 logits, loss, every parameter gradient, the batch-norm running
     statistics or batch-1 inference differ by more than 1e-4 relative
@@ -25,7 +25,9 @@ import sys
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, here)
+sys.path.insert(0, os.path.join(here, ".."))
 import safetensors_np  # noqa: E402
 import torch_model  # noqa: E402
 

@@ -51,7 +51,9 @@ import threading
 import time
 import urllib.request
 
-from checking import check, finish, skip
+# the shared helpers are in tests/
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from checking import check, finish, skip  # noqa: E402
 
 source, build = sys.argv[1:3]
 ORTHANC = shutil.which("Orthanc") or "/usr/sbin/Orthanc"

@@ -1,5 +1,5 @@
 /* netcheck — runs our engine on given weights and inputs and writes every
- * number PyTorch should agree with, for tests/torch_reference.py.
+ * number PyTorch should agree with, for tests/reference/torch_reference.py.
  *
  *   netcheck seed|default|SPEC RANDOM_SEED INPUTS.safetensors OUTDIR
  *

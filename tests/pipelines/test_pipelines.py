@@ -12,7 +12,9 @@ import subprocess
 import sys
 import tempfile
 
-from checking import check, finish, skip, skip_part
+# the shared helpers are in tests/
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from checking import check, finish, skip, skip_part  # noqa: E402
 
 source, build, data = sys.argv[1:4]
 train = os.path.join(data, "chest_xray", "train")
@@ -193,7 +195,7 @@ with tempfile.TemporaryDirectory() as tmp:
                timeout=240)
     check("cxr-run train exits 0", done.returncode == 0)
     if done.returncode == 0:
-        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
         import safetensors_np
         _, meta = safetensors_np.load(model)
         auc = float(meta.get("val_auc", "nan"))
@@ -211,7 +213,7 @@ with tempfile.TemporaryDirectory() as tmp:
     done = run(["bash", recipe, site, calibrated], timeout=240)
     check("calibrate-site.sh exits 0", done.returncode == 0)
     if done.returncode == 0:
-        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
         import safetensors_np
         _, meta = safetensors_np.load(calibrated)
         check("calibration: method and sample in the provenance",

@@ -21,7 +21,9 @@ import subprocess
 import sys
 import tempfile
 
-from checking import check, finish, skip, skip_part
+# the shared helpers are in tests/
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from checking import check, finish, skip, skip_part  # noqa: E402
 
 source, build = sys.argv[1:3]
 cxr_run = os.path.join(build, "pipelines", "tools", "cxr-run")

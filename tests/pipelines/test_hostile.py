@@ -31,7 +31,9 @@ import zlib
 
 import numpy as np
 
-from checking import check, finish, skip
+# the shared helpers are in tests/
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from checking import check, finish, skip  # noqa: E402
 
 source, build = sys.argv[1:3]
 sys.path.insert(0, os.path.join(source, "tests"))

@@ -19,7 +19,9 @@ import tempfile
 import numpy as np
 from PIL import Image
 
-from checking import check, finish, skip
+# the shared helpers are in tests/
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from checking import check, finish, skip  # noqa: E402
 
 source, build = sys.argv[1:3]
 # a NORMAL film: its P(PNEUMONIA) is far from 0 and 1, so small
