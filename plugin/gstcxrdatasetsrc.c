@@ -54,6 +54,16 @@
  * with sync=true therefore shows one image per second; use sync=false to
  * run at decoding speed.
  *
+ * Shares: started by mpirun (Open MPI) as one of N processes, each
+ * process reads only its share of the files: the list split into N runs
+ * of consecutive files, process k taking the k-th; `shard` ("K/N", K from
+ * 1 to N) picks the K-th share for schedulers that start processes
+ * themselves (Slurm job arrays, GNU parallel). Every process lists the
+ * same files in the same order (the same folder, or a copy at the same
+ * path), and in a share buffer offsets are file positions in the whole
+ * list, so that the shares can be put back in order (cxrtrain and
+ * cxrmetasink do).
+ *
  * Files are decoded on `decode-threads` threads (default: one per core),
  * at most two files a thread ahead of the frame pushed, and pushed in
  * order.
@@ -93,6 +103,7 @@
 #include "imagedecode.h"
 #include "patient.h"
 #include "gst/cxr/cxrmeta.h"
+#include "dist.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_cxr_dataset_src_debug);
 #define GST_CAT_DEFAULT gst_cxr_dataset_src_debug
@@ -109,6 +120,7 @@ enum
   PROP_SKIP_CORRUPT,
   PROP_PATIENT_PATTERN,
   PROP_DECODE_THREADS,
+  PROP_SHARD,
   PROP_N_FILES,
   PROP_N_SKIPPED,
 };
@@ -254,6 +266,20 @@ gst_cxr_dataset_src_class_init (GstCxrDatasetSrcClass * klass)
           | G_PARAM_STATIC_STRINGS));
 
   /**
+   * GstCxrDatasetSrc:shard:
+   *
+   * "K/N": only the K-th of N consecutive shares of the files (K from 1
+   * to N). Unset: all of them, or under mpirun this process's share.
+   */
+  g_object_class_install_property (gobject_class, PROP_SHARD,
+      g_param_spec_string ("shard", "Shard",
+          "K/N: read only the K-th of N equal runs of consecutive files "
+          "(K from 1 to N). Unset: every file, or under mpirun this "
+          "process's share", NULL,
+          G_PARAM_READWRITE | GST_PARAM_MUTABLE_READY |
+          G_PARAM_STATIC_STRINGS));
+
+  /**
    * GstCxrDatasetSrc:skip-corrupt:
    *
    * Whether an unreadable or corrupt file is skipped (warning, element
@@ -293,7 +319,8 @@ gst_cxr_dataset_src_class_init (GstCxrDatasetSrcClass * klass)
    */
   g_object_class_install_property (gobject_class, PROP_N_FILES,
       g_param_spec_uint ("n-files", "Number of files",
-          "Images found in the data set when the element started", 0,
+          "Images this element reads: those found in the data set when it "
+          "started, or its share of them", 0,
           G_MAXUINT, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   /**
@@ -345,6 +372,7 @@ gst_cxr_dataset_src_finalize (GObject * object)
   g_free (self->location);
   g_free (self->classes);
   g_free (self->patient_pattern);
+  g_free (self->shard);
   g_clear_pointer (&self->catalog, cxr_catalog_free);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
@@ -389,6 +417,10 @@ gst_cxr_dataset_src_set_property (GObject * object, guint prop_id,
       g_free (self->patient_pattern);
       self->patient_pattern = g_value_dup_string (value);
       break;
+    case PROP_SHARD:
+      g_free (self->shard);
+      self->shard = g_value_dup_string (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -431,6 +463,9 @@ gst_cxr_dataset_src_get_property (GObject * object, guint prop_id,
     case PROP_PATIENT_PATTERN:
       g_value_set_string (value, self->patient_pattern);
       break;
+    case PROP_SHARD:
+      g_value_set_string (value, self->shard);
+      break;
     case PROP_N_FILES:
       g_value_set_uint (value, self->n_files);
       break;
@@ -450,7 +485,8 @@ clear_state (GstCxrDatasetSrc * self)
   /* before the files whose paths it decodes */
   g_clear_pointer (&self->decoders, cxr_decode_pool_free);
   g_clear_pointer (&self->catalog, cxr_catalog_free);
-  self->next = 0;
+  self->next = self->end = 0;
+  self->sharing = FALSE;
   self->n_frames = 0;
   gst_video_info_init (&self->info);
 }
@@ -468,19 +504,57 @@ resource_error (const GError * error)
   }
 }
 
+/* The share [*lo, *hi) of n files this element reads: shard's ("K/N"),
+ * else under mpirun this process's, else all. FALSE with error set when
+ * shard is not K/N with 1 <= K <= N, or MPI cannot start. */
+static gboolean
+find_share (const gchar * shard, guint n, guint * lo, guint * hi,
+    GError ** error)
+{
+  guint64 k, of;
+  gchar **parts;
+  gboolean ok;
+  size_t from, to;
+
+  if (shard == NULL || shard[0] == '\0') {
+    if (!cxr_dist_init (error))
+      return FALSE;
+    k = cxr_dist_rank () + 1;
+    of = cxr_dist_size ();
+  } else {
+    parts = g_strsplit (shard, "/", 2);
+    ok = g_strv_length (parts) == 2
+        && g_ascii_string_to_unsigned (parts[0], 10, 1, G_MAXUINT, &k, NULL)
+        && g_ascii_string_to_unsigned (parts[1], 10, 1, G_MAXUINT, &of, NULL)
+        && k <= of;
+    g_strfreev (parts);
+    if (!ok) {
+      g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+          "shard is '%s'; it takes K/N, the K-th of N shares, K from 1 to N "
+          "(1/4, 2/4, 3/4, 4/4)", shard);
+      return FALSE;
+    }
+  }
+  cxr_dist_part (n, (int) k - 1, (int) of, &from, &to);
+  *lo = (guint) from;
+  *hi = (guint) to;
+  return TRUE;
+}
+
 static gboolean
 gst_cxr_dataset_src_start (GstBaseSrc * bsrc)
 {
   GstCxrDatasetSrc *self = GST_CXR_DATASET_SRC (bsrc);
   CxrCatalogOptions options;
   GError *error = NULL;
-  gchar *location, *classes, *pattern, *names;
+  gchar *location, *classes, *pattern, *names, *shard;
   guint threads;
 
   GST_OBJECT_LOCK (self);
   location = g_strdup (self->location);
   classes = g_strdup (self->classes);
   pattern = g_strdup (self->patient_pattern);
+  shard = g_strdup (self->shard);
   options = (CxrCatalogOptions) {
   .location = location,.classes = classes,.recursive = self->recursive,
         .patient_pattern = pattern,.shuffle = self->shuffle,.seed =
@@ -502,7 +576,19 @@ gst_cxr_dataset_src_start (GstBaseSrc * bsrc)
         NULL, __FILE__, GST_FUNCTION, __LINE__);
     g_error_free (error);
   }
+  if (self->catalog && !find_share (shard, self->catalog->files->len,
+          &self->next, &self->end, &error)) {
+    gst_element_message_full (GST_ELEMENT (self), GST_MESSAGE_ERROR,
+        GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        g_strdup (error->message), NULL, __FILE__, GST_FUNCTION, __LINE__);
+    g_error_free (error);
+    g_clear_pointer (&self->catalog, cxr_catalog_free);
+  }
   if (self->catalog) {
+    self->sharing = self->end - self->next < self->catalog->files->len;
+    if (self->sharing)
+      GST_INFO_OBJECT (self, "reading files %u to %u of %u", self->next + 1,
+          self->end, self->catalog->files->len);
     if (self->catalog->n_ignored > 0)
       GST_WARNING_OBJECT (self, "ignoring %u images directly in '%s': with "
           "class subfolders, only images inside them count",
@@ -516,7 +602,7 @@ gst_cxr_dataset_src_start (GstBaseSrc * bsrc)
         options.shuffle ? "shuffled" : "in order");
     g_free (names);
     GST_OBJECT_LOCK (self);
-    self->n_files = self->catalog->files->len;
+    self->n_files = self->end - self->next;
     GST_OBJECT_UNLOCK (self);
     self->decoders = cxr_decode_pool_new (threads,
         threads * AHEAD_PER_THREAD);
@@ -524,6 +610,7 @@ gst_cxr_dataset_src_start (GstBaseSrc * bsrc)
   g_free (location);
   g_free (classes);
   g_free (pattern);
+  g_free (shard);
   return self->catalog != NULL;
 }
 
@@ -683,8 +770,9 @@ push_image (GstCxrDatasetSrc * self, const CxrCatalogFile * file,
   GST_BUFFER_PTS (buf) = self->n_frames * GST_SECOND;
   GST_BUFFER_DTS (buf) = GST_CLOCK_TIME_NONE;
   GST_BUFFER_DURATION (buf) = GST_SECOND;
-  GST_BUFFER_OFFSET (buf) = self->n_frames;
-  GST_BUFFER_OFFSET_END (buf) = self->n_frames + 1;
+  /* in a share, the file's place in the whole list (see above) */
+  GST_BUFFER_OFFSET (buf) = self->sharing ? file->index : self->n_frames;
+  GST_BUFFER_OFFSET_END (buf) = GST_BUFFER_OFFSET (buf) + 1;
   label = gst_buffer_add_cxr_label_meta (buf, file->class_index,
       file->class_index >= 0 ?
       g_ptr_array_index (self->catalog->class_names, file->class_index) : NULL,
@@ -712,7 +800,7 @@ ask_ahead (GstCxrDatasetSrc * self)
   GST_OBJECT_LOCK (self);
   target_size = self->target_size;
   GST_OBJECT_UNLOCK (self);
-  while (self->next < self->catalog->files->len
+  while (self->next < self->end
       && cxr_decode_pool_has_room (self->decoders)) {
     const CxrCatalogFile *file = g_ptr_array_index (self->catalog->files, self->next);
     cxr_decode_pool_add (self->decoders, file->path, target_size,

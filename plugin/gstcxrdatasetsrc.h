@@ -26,11 +26,14 @@ struct _GstCxrDatasetSrc
   gboolean skip_corrupt;
   gchar *patient_pattern;
   guint decode_threads;         /* 0: one per core */
+  gchar *shard;                 /* "K/N"; NULL: the process's share */
 
   /* built by start (), then used by the streaming thread only */
   struct _CxrCatalog *catalog;  /* the files, in output order */
   guint next;                   /* index in files of the next file to ask
                                  * the decoders for */
+  guint end;                    /* past the last file of this share */
+  gboolean sharing;             /* a share of the files, not all */
   struct _CxrDecodePool *decoders;
   guint64 n_frames;             /* buffers produced so far */
   GstVideoInfo info;            /* of the last buffer; format UNKNOWN before */

@@ -23,6 +23,17 @@
  * Every write of `output` (a checkpoint after each epoch, the final model)
  * is atomic; a divergence leaves the last good model there.
  *
+ * Over several processes (mpirun -np N gst-launch-1.0 cxrdatasetsrc ... !
+ * cxrtrain ...; Open MPI): each process caches the frames of its share of
+ * the files (cxrdatasetsrc), and at EOS the processes exchange their caches
+ * so that each holds the whole data set in the order of the file list;
+ * then every batch is split among them, their gradients summed, and every
+ * process takes the same step (kernels/train/trainer.h). Process 0 alone
+ * posts the messages below and writes `output`, once, at the end, when
+ * every process has finished: a run that loses a process writes nothing,
+ * and no checkpoint is written on the way. Online training runs in one
+ * process.
+ *
  * Element messages (their fields are listed in trainmessages.h):
  * cxrtrain-progress every progress-interval steps, cxrtrain-epoch after
  * each epoch's validation, cxrtrain-checkpoint after each write of output,
@@ -46,6 +57,8 @@
 #include "gst/cxr/cxrmeta.h"
 #include "error.h"
 #include "online.h"
+#include "dist.h"
+#include "gather.h"
 
 #include <gst/video/video.h>
 #include <omp.h>
@@ -67,6 +80,9 @@ struct _GstCxrTrain {
   CxrModel *model;
   gint label_index;             /* of the label property; -1: none */
   CxrDataset *cache;            /* epoch mode and calibration */
+  GArray *keys;                 /* guint64: each cached frame's offset,
+                                 * its order among every process's */
+  gboolean shared;              /* one of several processes */
   CxrOnlineTrainer *online;     /* online mode */
   float *frame01;               /* the frame at the model's input, [0, 1] */
   GstVideoInfo info;
@@ -99,6 +115,11 @@ keep_going (GstCxrTrain * self)
 static void
 post (GstCxrTrain * self, GstStructure * s)
 {
+  /* one process speaks for a run over several */
+  if (cxr_dist_rank () > 0) {
+    gst_structure_free (s);
+    return;
+  }
   gst_element_post_message (GST_ELEMENT (self),
       gst_message_new_element (GST_OBJECT (self), s));
 }
@@ -151,6 +172,27 @@ save_checkpoint (GstCxrTrain * self, const CxrModel * model)
   GST_INFO_OBJECT (self, "checkpoint %s written", model->id);
   post (self, gst_cxr_train_checkpoint_new (self->run.output, epoch, step,
           model));
+  return TRUE;
+}
+
+/* The model at the end of a run, to output: alone, at once; over several
+ * processes, by process 0 once every process has come this far, and the
+ * run's collective job is done (dist.h). */
+static gboolean
+save_final (GstCxrTrain * self)
+{
+  if (self->shared) {
+    /* every process is still there */
+    cxr_dist_any (FALSE);
+    if (cxr_dist_rank () > 0) {
+      cxr_dist_end ();
+      return TRUE;
+    }
+  }
+  if (!save_model (self, self->model))
+    return FALSE;
+  if (self->shared)
+    cxr_dist_end ();
   return TRUE;
 }
 
@@ -247,7 +289,7 @@ on_checkpoint (const CxrModel * best, void *user)
 {
   GstCxrTrain *self = user;
 
-  if (!self->failed)
+  if (!self->failed && !self->shared)
     save_checkpoint (self, best);
 }
 
@@ -287,7 +329,7 @@ train_epochs (GstCxrTrain * self)
     return FALSE;
   }
   /* the best epoch's weights with the provenance of the whole run */
-  if (!save_model (self, self->model))
+  if (!save_final (self))
     return FALSE;
   post_done (self);
   return TRUE;
@@ -331,7 +373,7 @@ calibrate_site (GstCxrTrain * self)
     g_error_free (error);
     return FALSE;
   }
-  if (!save_model (self, self->model))
+  if (!save_final (self))
     return FALSE;
   post (self, gst_cxr_train_calibrated_new (self->model, &report));
   post_done (self);
@@ -404,6 +446,14 @@ train_at_eos (GstCxrTrain * self)
     return GST_FLOW_ERROR;
   if (self->online)
     return online_finish (self) ? GST_FLOW_OK : GST_FLOW_ERROR;
+  if (self->shared) {
+    CxrDataset *all = cxr_dataset_gather (self->cache,
+        (const guint64 *) self->keys->data);
+    GST_INFO_OBJECT (self, "%d frames cached here, %d by all %d processes",
+        self->cache->n, all->n, cxr_dist_size ());
+    cxr_dataset_free (self->cache);
+    self->cache = all;
+  }
   if (self->cache->n > 0)
     return gst_cxr_sink_job_run (&self->job, train_cached, self);
   GST_OBJECT_LOCK (self);
@@ -463,6 +513,22 @@ set_up (GstCxrTrain * self)
   }
   GST_INFO_OBJECT (self, "training %s%s%s", self->model->id,
       s->model ? " from " : "", s->model ? s->model : "");
+  if (!cxr_dist_init (&error)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s.", error->message),
+        (NULL));
+    g_error_free (error);
+    return FALSE;
+  }
+  self->shared = cxr_dist_size () > 1;
+  if (self->shared && s->online) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Online training runs in "
+            "one process, but this is one of %d (mpirun): train online "
+            "without mpirun, or in epochs (online=false).", cxr_dist_size ()),
+        (NULL));
+    return FALSE;
+  }
+  if (self->shared)
+    cxr_dist_begin ();
   if (s->online) {
     self->online = cxr_online_new (self->model, &s->train, s->replay_size,
         &error);
@@ -472,8 +538,10 @@ set_up (GstCxrTrain * self)
       g_error_free (error);
       return FALSE;
     }
-  } else
+  } else {
     self->cache = cxr_dataset_new (self->model->spec->in_h);
+    self->keys = g_array_new (FALSE, FALSE, sizeof (guint64));
+  }
   self->frame01 = g_new (float, self->model->spec->in_h *
       self->model->spec->in_w);
   self->unknown_names = g_hash_table_new_full (g_str_hash, g_str_equal,
@@ -509,6 +577,7 @@ gst_cxr_train_stop (GstBaseSink * sink)
 
   g_clear_pointer (&self->online, cxr_online_free);
   g_clear_pointer (&self->cache, cxr_dataset_free);
+  g_clear_pointer (&self->keys, g_array_unref);
   g_clear_pointer (&self->model, cxr_model_free);
   g_clear_pointer (&self->frame01, g_free);
   g_clear_pointer (&self->unknown_names, g_hash_table_unref);
@@ -596,9 +665,11 @@ add_online (GstCxrTrain * self, gint label)
 
 /* into the cache, for training at EOS */
 static gboolean
-add_cached (GstCxrTrain * self, gint label, const gchar * patient)
+add_cached (GstCxrTrain * self, GstBuffer * buf, gint label,
+    const gchar * patient)
 {
   guint limit = self->run.max_cached_frames;
+  guint64 key = GST_BUFFER_OFFSET (buf);
 
   if ((guint) self->cache->n >= limit) {
     /* a live source would otherwise fill the memory */
@@ -615,6 +686,7 @@ add_cached (GstCxrTrain * self, gint label, const gchar * patient)
             self->cache->n + 1), (NULL));
     return FALSE;
   }
+  g_array_append_val (self->keys, key);
   return TRUE;
 }
 
@@ -641,7 +713,7 @@ gst_cxr_train_render (GstBaseSink * sink, GstBuffer * buf)
     return GST_FLOW_ERROR;
   }
   if (!(self->online ? add_online (self, label) :
-          add_cached (self, label, patient)))
+          add_cached (self, buf, label, patient)))
     return GST_FLOW_ERROR;
   GST_OBJECT_LOCK (self);
   self->figures.frames_cached++;

@@ -125,23 +125,59 @@ cxr_dataset_fingerprint (const CxrDataset *ds)
   return g_strdup_printf ("%016" G_GINT64_MODIFIER "x", h);
 }
 
+/* a dataset with room for exactly n images, none held yet */
+static CxrDataset *
+new_sized (int side, int n)
+{
+  CxrDataset *ds = cxr_dataset_new (side);
+  size_t px = (size_t) side * side;
+
+  ds->capacity = MAX (n, 1);
+  ds->pixels = g_new (guint16, ds->capacity * px);
+  ds->labels = g_new (int, ds->capacity);
+  ds->patients = g_new (char *, ds->capacity);
+  return ds;
+}
+
+/* image j of ds from the stored pixels, label and patient */
+static void
+put_stored (CxrDataset *ds, int j, const guint16 *pixels, int label,
+    const char *patient)
+{
+  size_t px = (size_t) ds->side * ds->side;
+
+  memcpy (ds->pixels + j * px, pixels, px * sizeof (guint16));
+  ds->labels[j] = label;
+  ds->patients[j] = g_strdup (patient);
+  ds->counts[label]++;
+}
+
 CxrDataset *
 cxr_dataset_subset (const CxrDataset *ds, const int *idx, int n)
 {
-  CxrDataset *sub = cxr_dataset_new (ds->side);
+  CxrDataset *sub = new_sized (ds->side, n);
   size_t px = (size_t) ds->side * ds->side;
 
-  sub->capacity = MAX (n, 1);
-  sub->pixels = g_new (guint16, sub->capacity * px);
-  sub->labels = g_new (int, sub->capacity);
-  sub->patients = g_new (char *, sub->capacity);
-  for (int j = 0; j < n; j++) {
-    memcpy (sub->pixels + j * px, ds->pixels + idx[j] * px,
-        px * sizeof (guint16));
-    sub->labels[j] = ds->labels[idx[j]];
-    sub->patients[j] = g_strdup (ds->patients[idx[j]]);
-    sub->counts[sub->labels[j]]++;
-  }
+  for (int j = 0; j < n; j++)
+    put_stored (sub, j, ds->pixels + idx[j] * px, ds->labels[idx[j]],
+        ds->patients[idx[j]]);
   sub->n = n;
   return sub;
+}
+
+CxrDataset *
+cxr_dataset_new_stored (int side, int n, const guint16 *pixels,
+    const int *labels, char *const *patients)
+{
+  CxrDataset *ds;
+  size_t px = (size_t) side * side;
+
+  for (int j = 0; j < n; j++)
+    g_return_val_if_fail (labels[j] >= 0 && labels[j] < CXR_MAX_CLASSES,
+        NULL);
+  ds = new_sized (side, n);
+  for (int j = 0; j < n; j++)
+    put_stored (ds, j, pixels + j * px, labels[j], patients[j]);
+  ds->n = n;
+  return ds;
 }

@@ -287,6 +287,12 @@ cxr_net_forward_mean (CxrNet *const *nets, int n_nets, const float *input,
 }
 
 void
+cxr_net_set_first_sample (CxrNet *net, int64_t first)
+{
+  net->first_sample = first;
+}
+
+void
 cxr_net_set_label_smoothing (CxrNet *net, float epsilon)
 {
   g_return_if_fail (net->training && epsilon >= 0.0f && epsilon < 1.0f);

@@ -71,6 +71,11 @@ gboolean cxr_net_forward_mean (CxrNet *const *nets, int n_nets,
  * net), epsilon in [0, 1): label smoothing (cxr_loss_and_gradient). */
 void cxr_net_set_label_smoothing (CxrNet *net, float epsilon);
 
+/* A training net whose batch is the part from sample `first` of a larger
+ * batch that several processes share: each sample's dropout mask is then
+ * the one it gets in the whole batch. 0 (alone) by default. */
+void cxr_net_set_first_sample (CxrNet *net, int64_t first);
+
 /* Training step without the update: forward in training mode, the loss, and
  * backward into the bound gradient block. labels: class index per sample;
  * sample_weights: weight of each sample's loss (NULL: all 1). The loss is the

@@ -136,8 +136,16 @@ net_dropout_draw (const CxrNet *net, int layer, uint32_t *seed,
 {
   *threshold = (uint32_t) fmin (4294967295.0,
       ldexp (net->spec->layers[layer].dropout, 32));
+  const CxrLayer *l = &net->spec->layers[layer];
+  /* element i of this batch is element i + first of the whole batch (the
+   * batch is the outermost dimension of every layout), and dropout_keeps
+   * hashes seed + i K: the shift goes into the seed */
+  uint32_t first = (uint32_t) (net->first_sample * l->out_c * l->out_h
+      * l->out_w);
+
   *seed = hash32 ((uint32_t) net->dropout_seed
-      ^ hash32 ((uint32_t) (net->dropout_seed >> 32) + layer));
+      ^ hash32 ((uint32_t) (net->dropout_seed >> 32) + layer))
+      + first * 0x9E3779B9u;
 }
 
 /* The running statistics of batch-norm layer l, from this batch's mean and

@@ -68,6 +68,8 @@ struct CxrNet {
   void *scratchpad;             /* shared by all primitives, which run one
                                  * after the other */
   uint64_t dropout_seed;        /* of the step being run */
+  int64_t first_sample;         /* of this batch in the whole batch that
+                                 * several processes share (0: alone) */
   float label_smoothing;        /* training: of the loss's targets */
   dnnl_status_t failure;        /* the first failed step's, until checked */
   guint failed_step;

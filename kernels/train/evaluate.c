@@ -5,6 +5,7 @@
 #include "answer.h"
 #include "error.h"
 #include "loss.h"
+#include "dist.h"
 
 #include <math.h>
 #include <string.h>
@@ -14,10 +15,10 @@
 /* The averaged logits (films->n x n_outputs) of the films under the
  * weights' networks, in fp32, normalised as the model says, no
  * augmentation. features (may be NULL): each film's pooled features,
- * n x n_members x dim. */
+ * n x n_members x dim. Batches [first, last) of VAL_BATCH films. */
 static gboolean
-forward_films (const CxrWeights *w, const CxrSelection *films, float *out,
-    float *features, GError **error)
+forward_batches (const CxrWeights *w, const CxrSelection *films,
+    int first, int last, float *out, float *features, GError **error)
 {
   const CxrModel *model = w->model;
   const float *params = w->params;
@@ -52,7 +53,7 @@ forward_films (const CxrWeights *w, const CxrSelection *films, float *out,
     if (!nets[k])
       goto out;
   }
-  for (int b = 0; b < n; b += vb) {
+  for (int b = first * vb; b < MIN (last * vb, n); b += vb) {
     int count = MIN (vb, n - b);
 
     for (int j = 0; j < count; j++) {
@@ -84,6 +85,39 @@ out:
   g_free (logits);
   g_free (batch_features);
   return ok;
+}
+
+/* The films' logits (and features) as forward_batches gives them, the
+ * batches shared among the processes of the run and gathered, so that
+ * every process holds what one process alone would have computed. */
+static gboolean
+forward_films (const CxrWeights *w, const CxrSelection *films, float *out,
+    float *features, GError **error)
+{
+  int vb = MAX (MIN (VAL_BATCH, films->n), 1), n_out = w->model->spec->n_outputs;
+  int layer = cxr_model_feature_layer (w->model);
+  size_t batches = (films->n + vb - 1) / vb, lo, hi, from, to, per_image;
+  void *all;
+
+  if (cxr_dist_size () == 1)
+    return forward_batches (w, films, 0, (int) batches, out, features, error);
+  cxr_dist_part (batches, cxr_dist_rank (), cxr_dist_size (), &lo, &hi);
+  if (!forward_batches (w, films, (int) lo, (int) hi, out, features, error))
+    return FALSE;
+  from = MIN (lo * vb, (size_t) films->n);
+  to = MIN (hi * vb, (size_t) films->n);
+  all = cxr_dist_gather (out + from * n_out, (to - from) * n_out
+      * sizeof (float), NULL);
+  memcpy (out, all, (size_t) films->n * n_out * sizeof (float));
+  g_free (all);
+  if (features && layer >= 0) {
+    per_image = (size_t) w->n_members * w->model->spec->layers[layer].out_c;
+    all = cxr_dist_gather (features + from * per_image, (to - from)
+        * per_image * sizeof (float), NULL);
+    memcpy (features, all, (size_t) films->n * per_image * sizeof (float));
+    g_free (all);
+  }
+  return TRUE;
 }
 
 gboolean

@@ -96,6 +96,10 @@ cxr_provenance_write_training (CxrModel *model, const CxrTrainRecord *run)
   cxr_provenance_set (model, "learning_rate", "%s",
       cxr_number (b1, CXR_NUMBER_FIGURE, cfg->learning_rate));
   cxr_provenance_set (model, "batch_size", "%d", run->batch);
+  if (run->processes > 1)
+    cxr_provenance_set (model, "world_size", "%d", run->processes);
+  else
+    cxr_provenance_remove (model, "world_size");
   cxr_provenance_set (model, "augment",
       "rotation=%s shift=%s zoom=%s aspect=%s",
       cxr_number (b1, CXR_NUMBER_FIGURE, a->rotation_deg),

@@ -27,6 +27,7 @@ typedef struct {
   const CxrTrainConfig *cfg;
   const int *epochs_run, *best_epoch;   /* one per member of the model */
   int n_train, n_val, batch;
+  int processes;                /* that trained it together */
   gboolean validated;           /* the figures below describe these weights */
   double val_auc, val_accuracy, val_sensitivity, val_specificity;
   double val_threshold_best_j;  /* Youden's best, whatever the rule */
@@ -39,6 +40,7 @@ typedef struct {
  * val_images, the validation figures (or none), threshold_method,
  * learning_rate, batch_size, augment (and augment_intensity,
  * augment_sharpness, label_smoothing where used), class_weighting,
- * precision, train_seconds, software, data_fingerprint. */
+ * precision, train_seconds, software, data_fingerprint; world_size when
+ * several processes trained it together. */
 void cxr_provenance_write_training (CxrModel *model,
     const CxrTrainRecord *record);

@@ -12,6 +12,7 @@
 #include "number.h"
 #include "provenance.h"
 #include "settings.h"
+#include "dist.h"
 
 #include <math.h>
 #include <string.h>
@@ -90,13 +91,46 @@ cxr_training_input (const CxrDataset *ds, int i,
   cxr_normalize (input, ds->side, ds->side, norm);
 }
 
+/* The whole batch's gradient and loss from each process's part: one sum
+ * over the processes of one flat buffer, the gradients with, in the slots
+ * of the batch-norm running statistics (which have no gradient), the
+ * statistics each process's part moved them to, all weighed by its share.
+ * Running statistics are averaged so: each part's batch-norm normalises by
+ * its own part's statistics. */
+static double
+share_step (const CxrNetSpec *spec, float *params, float *grads,
+    double share, double loss)
+{
+  for (int i = 0; i < spec->n_params; i++) {
+    const CxrParamInfo *p = &spec->params[i];
+    gboolean statistic = p->kind == CXR_PARAM_BN_MEAN
+        || p->kind == CXR_PARAM_BN_VAR;
+    float *from = statistic ? params : grads;
+
+    for (int64_t j = 0; j < p->numel; j++)
+      grads[p->offset + j] = (float) share * from[p->offset + j];
+  }
+  cxr_dist_sum_floats (grads, spec->n_floats);
+  for (int i = 0; i < spec->n_params; i++) {
+    const CxrParamInfo *p = &spec->params[i];
+    if (p->kind == CXR_PARAM_BN_MEAN || p->kind == CXR_PARAM_BN_VAR)
+      for (int64_t j = 0; j < p->numel; j++) {
+        params[p->offset + j] = grads[p->offset + j];
+        grads[p->offset + j] = 0.0f;
+      }
+  }
+  loss *= share;
+  cxr_dist_sum_doubles (&loss, 1);
+  return loss;
+}
+
 double
 cxr_train_step (const CxrLearner *learner, const CxrBatch *batch,
     float *logits, const char **why, GError **error)
 {
   const CxrNetSpec *spec = learner->opt->spec;
   GError *engine_error = NULL;
-  float loss;
+  double loss;
 
   loss = cxr_net_forward_backward (learner->net, batch->input, batch->labels,
       batch->weights, batch->dropout_seed, logits, &engine_error);
@@ -104,6 +138,9 @@ cxr_train_step (const CxrLearner *learner, const CxrBatch *batch,
     g_propagate_error (error, engine_error);
     return NAN;
   }
+  if (batch->share > 0.0 && batch->share < 1.0)
+    loss = share_step (spec, learner->params, learner->grads, batch->share,
+        loss);
   if (learner->anchor)
     pull_to_anchor (spec, learner->params, learner->anchor,
         learner->anchor_strength, learner->grads);
@@ -145,6 +182,9 @@ typedef struct {
   int *train_idx, *val_idx;     /* ascending */
   int n_train, n_val;
   int batch, steps_per_epoch, step_interval;
+  /* several processes: each takes the part [part, part + part_n) of every
+   * batch; alone, the whole batch */
+  int processes, part, part_n;
   int64_t total_steps, warmup, done_steps;
   float class_weight[CXR_MAX_CLASSES];
 
@@ -176,6 +216,7 @@ write_provenance (CxrModel *model, const Run *run)
     .cfg = run->cfg,
     .epochs_run = run->epochs_run,.best_epoch = run->best_epoch,
     .n_train = run->n_train,.n_val = run->n_val,.batch = run->batch,
+    .processes = run->processes,
     .validated = validated,
     .val_auc = run->best.auc,
     /* at the model's threshold, which is how it will be used */
@@ -246,6 +287,20 @@ plan_run (Run *run, GError **error)
     return FALSE;
   }
   run->batch = MIN (cfg->batch_size, run->n_train);
+  if (run->batch < run->processes) {
+    g_set_error (error, CXR_ERROR, CXR_ERROR_INVALID_ARGUMENT,
+        "a batch of %d images cannot be shared by %d processes: each needs "
+        "at least one image of every batch. Set batch-size to %d or more, "
+        "or start fewer processes", run->batch, run->processes,
+        run->processes);
+    return FALSE;
+  }
+  {
+    size_t lo, hi;
+    cxr_dist_part (run->batch, cxr_dist_rank (), run->processes, &lo, &hi);
+    run->part = (int) lo;
+    run->part_n = (int) (hi - lo);
+  }
   /* the last partial batch is dropped; the shuffle differs every epoch, so
    * every image still takes part */
   run->steps_per_epoch = run->n_train / run->batch;
@@ -352,17 +407,18 @@ restore_best (Run *run)
     model->threshold = run->best.threshold;
 }
 
-/* The batch of images chosen[0 .. batch), augmented: each image draws from
- * its own stream (epoch, image), so threads can share the batch and still
- * agree with one thread. */
+/* This process's part of the batch of images chosen[0 .. batch),
+ * augmented: each image draws from its own stream (epoch, image), so
+ * threads and processes can share the batch and still agree with one. */
 static void
-prepare_batch (Run *run, uint64_t seed, int epoch, const int *chosen)
+prepare_batch (Run *run, uint64_t seed, int epoch, const int *batch_images)
 {
   const CxrDataset *ds = run->ds;
   const CxrModel *model = run->model;
   size_t px = (size_t) ds->side * ds->side;
   float *scratch = run->buf[BUF_SCRATCH], *input = run->buf[BUF_INPUT];
-  int batch = run->batch;
+  const int *chosen = batch_images + run->part;
+  int batch = run->part_n;
 
 #pragma omp parallel for schedule(static)
   for (int j = 0; j < batch; j++) {
@@ -406,6 +462,17 @@ report_step (Run *run, const CxrLearner *learner, const EpochTally *e,
   run->stop = !run->cb->on_step (&sr, run->user);
 }
 
+/* n summed over the processes of the run */
+static int
+count_over_processes (const Run *run, int n)
+{
+  double sum = n;
+
+  if (run->processes > 1)
+    cxr_dist_sum_doubles (&sum, 1);
+  return (int) sum;
+}
+
 /* One epoch's steps over the shuffled training images. FALSE on an engine
  * failure or divergence (the best weights are then put back). */
 static gboolean
@@ -425,8 +492,10 @@ train_epoch (Run *run, const CxrLearner *learner, uint64_t seed,
   for (int step = 0; step < run->steps_per_epoch && !run->stop; step++) {
     CxrBatch prepared = { run->buf[BUF_INPUT], run->labels,
       run->buf[BUF_WEIGHTS],
-      cxr_stream_seed (seed, CXR_STREAM_DROPOUT, e->step)
+      cxr_stream_seed (seed, CXR_STREAM_DROPOUT, e->step),
+      (double) run->part_n / batch
     };
+    int correct = 0;
     const char *why = NULL;
     double loss;
 
@@ -446,14 +515,18 @@ train_epoch (Run *run, const CxrLearner *learner, uint64_t seed,
     run->done_steps++;
 
     e->loss_sum += loss;
-    for (int j = 0; j < batch; j++)
-      e->correct += cxr_predicted_class (spec, logits + j * n_out)
+    for (int j = 0; j < run->part_n; j++)
+      correct += cxr_predicted_class (spec, logits + j * n_out)
           == run->labels[j];
+    e->correct += count_over_processes (run, correct);
     e->seen += batch;
 
     if (run->cb->on_step && ((step + 1) % run->step_interval == 0
             || step + 1 == run->steps_per_epoch))
       report_step (run, learner, e, step);
+    /* a stop any process is asked for stops all, at the same step */
+    if (run->processes > 1)
+      run->stop = cxr_dist_any (run->stop);
   }
   return TRUE;
 }
@@ -529,9 +602,10 @@ train_member (Run *run, GError **error)
   int64_t member_steps = 0;
 
   learner.net = cxr_net_new_training (model->spec, params, learner.grads,
-      run->batch, cfg->precision, error);
+      run->part_n, cfg->precision, error);
   if (!learner.net)
     return FALSE;
+  cxr_net_set_first_sample (learner.net, run->part);
   cxr_net_set_label_smoothing (learner.net, cfg->label_smoothing);
   learner.opt = cxr_optimizer_new (model->spec, cfg->optimizer,
       cfg->learning_rate, cfg->weight_decay);
@@ -573,6 +647,8 @@ train_member (Run *run, GError **error)
       since_best++;
 
     report_epoch (run, &e, &v, is_best);
+    if (run->processes > 1)
+      run->stop = cxr_dist_any (run->stop);
     if (run->cb->on_checkpoint)
       checkpoint (run);
     if (cfg->patience > 0 && run->n_val > 0 && since_best >= cfg->patience)
@@ -688,6 +764,7 @@ cxr_train (CxrModel *model, const CxrDataset *ds, const CxrTrainConfig *cfg,
   run.user = user;
   run.step_interval = run.cb->step_interval > 0 ? run.cb->step_interval : 10;
   run.members = 1;
+  run.processes = cxr_dist_size ();
   if (!check_run (model, ds, cfg, error))
     return FALSE;
 

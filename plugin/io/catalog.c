@@ -543,5 +543,7 @@ cxr_catalog_new (const CxrCatalogOptions * options, GError ** error)
   }
   if (options->shuffle)
     shuffle_files (catalog->files, options->seed);
+  for (guint i = 0; i < catalog->files->len; i++)
+    ((CxrCatalogFile *) g_ptr_array_index (catalog->files, i))->index = i;
   return catalog;
 }

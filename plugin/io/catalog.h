@@ -43,6 +43,7 @@ typedef struct {
   gint class_index;             /* -1: unlabelled */
   gchar *label;                 /* manifest label, NULL: none */
   gchar *patient;               /* NULL: unknown */
+  guint index;                  /* in the catalog's reading order */
 } CxrCatalogFile;
 
 typedef struct {

@@ -86,6 +86,8 @@ DESCRIPTIONS = {
     # the pattern itself is too long for the table
     ("cxrdatasetsrc", "patient-pattern"): ("the Kermany names",
                                            kermany_patients),
+    # unset: every file, or this process's share under mpirun
+    ("cxrdatasetsrc", "shard"): ("all", is_none),
     ("cxrdatasetsrc", "n-files"): ("read-only", read_only),
     ("cxrdatasetsrc", "n-skipped"): ("read-only", read_only),
     # unset: default_model_path() in gstcxrclassify.c

@@ -1,0 +1,88 @@
+/* gather.c — the films each process of a run cached, put together through
+ * the run's collectives (dist.h), so that every process holds the data set
+ * one process reading every file would have cached. */
+#include "gather.h"
+#include "dist.h"
+
+#include <string.h>
+
+/* what a process says of each image it holds, beside its pixels */
+typedef struct {
+  guint64 key;
+  gint32 label;
+  gint32 has_patient;           /* NULL (a patient of its own) or not */
+} Entry;
+
+typedef struct {
+  guint64 key;
+  int index;                    /* in the concatenation, rank by rank */
+} Place;
+
+static int
+by_key (const void *a, const void *b)
+{
+  const Place *x = a, *y = b;
+
+  if (x->key != y->key)
+    return x->key < y->key ? -1 : 1;
+  return (x->index > y->index) - (x->index < y->index);
+}
+
+CxrDataset *
+cxr_dataset_gather (const CxrDataset *mine, const guint64 *keys)
+{
+  size_t px = (size_t) mine->side * mine->side, n_bytes;
+  Entry *entries = g_new0 (Entry, MAX (mine->n, 1)), *all_entries;
+  GString *patients = g_string_new (NULL);
+  guint16 *all_pixels;
+  char *all_patients, *at, **patient_of;
+  int *labels, *order, n;
+  Place *places;
+  CxrDataset *joined, *ordered;
+
+  for (int i = 0; i < mine->n; i++) {
+    entries[i] = (Entry) { keys[i], mine->labels[i],
+    mine->patients[i] != NULL};
+    /* each patient NUL-terminated, those who are none left out */
+    if (mine->patients[i])
+      g_string_append_len (patients, mine->patients[i],
+          strlen (mine->patients[i]) + 1);
+  }
+  all_entries = cxr_dist_gather (entries, mine->n * sizeof (Entry), &n_bytes);
+  n = (int) (n_bytes / sizeof (Entry));
+  all_pixels = cxr_dist_gather (mine->pixels, mine->n * px * sizeof (guint16),
+      NULL);
+  all_patients = cxr_dist_gather (patients->str, patients->len, NULL);
+
+  labels = g_new (int, MAX (n, 1));
+  patient_of = g_new (char *, MAX (n, 1));
+  places = g_new (Place, MAX (n, 1));
+  at = all_patients;
+  for (int i = 0; i < n; i++) {
+    labels[i] = all_entries[i].label;
+    patient_of[i] = all_entries[i].has_patient ? at : NULL;
+    if (all_entries[i].has_patient)
+      at += strlen (at) + 1;
+    places[i] = (Place) { all_entries[i].key, i};
+  }
+  qsort (places, n, sizeof (Place), by_key);
+  order = g_new (int, MAX (n, 1));
+  for (int i = 0; i < n; i++)
+    order[i] = places[i].index;
+
+  joined = cxr_dataset_new_stored (mine->side, n, all_pixels, labels,
+      patient_of);
+  ordered = cxr_dataset_subset (joined, order, n);
+
+  cxr_dataset_free (joined);
+  g_free (order);
+  g_free (places);
+  g_free (patient_of);
+  g_free (labels);
+  g_free (all_patients);
+  g_free (all_pixels);
+  g_free (all_entries);
+  g_string_free (patients, TRUE);
+  g_free (entries);
+  return ordered;
+}

@@ -1,0 +1,11 @@
+/* gather.h — the films each process of a run cached, put together. */
+#pragma once
+#include "cache.h"
+
+#include <glib.h>
+
+/* Every process's images in one new dataset on every process, in the order
+ * of their keys (each image's position in the list the processes shared:
+ * its file's index), images of one key in the order their process cached
+ * them. Alone, a copy of mine. Called by every process of the run. */
+CxrDataset *cxr_dataset_gather (const CxrDataset *mine, const guint64 *keys);
