@@ -41,10 +41,13 @@ destroy_primitive (gpointer prim)
   dnnl_primitive_destroy (prim);
 }
 
+/* share: a training net's part of a shared batch; NULL: the whole batch */
 static CxrNet *
 net_new (const CxrNetSpec *spec, float *params, float *grads, int batch,
-    gboolean training, CxrPrecision precision, GError **error)
+    const CxrBatchShare *share, CxrPrecision precision, GError **error)
 {
+  gboolean training = grads != NULL;
+
   CxrNet *net;
   gboolean ok;
 
@@ -57,7 +60,7 @@ net_new (const CxrNetSpec *spec, float *params, float *grads, int batch,
     /* bf16 where the CPU has it natively, unless oneDNN lacks a bf16
      * primitive for one of the layers (pooling one channel, say) */
     if (cxr_cpu_has_native_bf16 ()) {
-      net = net_new (spec, params, grads, batch, training, CXR_PRECISION_BF16,
+      net = net_new (spec, params, grads, batch, share, CXR_PRECISION_BF16,
           NULL);
       if (net)
         return net;
@@ -67,6 +70,7 @@ net_new (const CxrNetSpec *spec, float *params, float *grads, int batch,
   net = g_new0 (CxrNet, 1);
   net->spec = spec;
   net->batch = batch;
+  net->share = share ? *share : (CxrBatchShare) { 0, batch, batch, NULL };
   net->training = training;
   net->precision = precision;
   net->dt = precision == CXR_PRECISION_BF16 ? dnnl_bf16 : dnnl_f32;
@@ -104,14 +108,27 @@ CxrNet *
 cxr_net_new_inference (const CxrNetSpec *spec, const float *params, int batch,
     CxrPrecision precision, GError **error)
 {
-  return net_new (spec, (float *) params, NULL, batch, FALSE, precision, error);
+  return net_new (spec, (float *) params, NULL, batch, NULL, precision, error);
 }
 
 CxrNet *
 cxr_net_new_training (const CxrNetSpec *spec, float *params, float *grads,
     int batch, CxrPrecision precision, GError **error)
 {
-  return net_new (spec, params, grads, batch, TRUE, precision, error);
+  g_return_val_if_fail (grads != NULL, NULL);
+  return net_new (spec, params, grads, batch, NULL, precision, error);
+}
+
+CxrNet *
+cxr_net_new_shared_training (const CxrNetSpec *spec, float *params,
+    float *grads, const CxrBatchShare *share, CxrPrecision precision,
+    GError **error)
+{
+  g_return_val_if_fail (grads != NULL && share->sum != NULL, NULL);
+  g_return_val_if_fail (share->first >= 0 && share->batch >= 1
+      && share->first + share->batch <= share->total, NULL);
+  return net_new (spec, params, grads, share->batch, share, precision,
+      error);
 }
 
 void
@@ -287,12 +304,6 @@ cxr_net_forward_mean (CxrNet *const *nets, int n_nets, const float *input,
 }
 
 void
-cxr_net_set_first_sample (CxrNet *net, int64_t first)
-{
-  net->first_sample = first;
-}
-
-void
 cxr_net_set_label_smoothing (CxrNet *net, float epsilon)
 {
   g_return_if_fail (net->training && epsilon >= 0.0f && epsilon < 1.0f);
@@ -313,6 +324,14 @@ cxr_net_forward_backward (CxrNet *net, const float *input, const int *labels,
   loss = cxr_loss_and_gradient (net->spec, data_of (net->act[last]), labels,
       sample_weights, net->label_smoothing, net->batch,
       data_of (net->diff[last]));
+  if (net->share.total != net->batch) {
+    /* the whole batch's mean loss: divided by its size, not this part's */
+    float *dz = data_of (net->diff[last]);
+    double part = (double) net->batch / net->share.total;
+    for (int64_t i = 0; i < (int64_t) net->batch * net->spec->n_outputs; i++)
+      dz[i] = (float) (dz[i] * part);
+    loss *= part;
+  }
   run_steps (net, net->backward);
   if (!check_failure (net, error))
     return NAN;

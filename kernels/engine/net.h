@@ -39,6 +39,25 @@ CxrNet *cxr_net_new_inference (const CxrNetSpec *spec, const float *params,
 CxrNet *cxr_net_new_training (const CxrNetSpec *spec, float *params,
     float *grads, int batch, CxrPrecision precision, GError **error);
 
+/* A batch of `total` samples that several processes share, this net
+ * taking `batch` of them from sample `first`; sum adds x[0 .. n) of every
+ * process into every process's x (the run's collective). */
+typedef struct {
+  int first, batch, total;
+  void (*sum) (double *x, size_t n);
+} CxrBatchShare;
+
+/* A training net for one process's part of a shared batch: its loss and
+ * gradients are those of the whole batch's mean loss restricted to its
+ * samples (summed over the processes, they give the whole batch's), its
+ * batch-norm layers normalise by the whole batch's statistics (summed
+ * through share->sum in the forward and backward passes, so every process
+ * must run its pass), and each sample's dropout mask is the one it gets
+ * in the whole batch. */
+CxrNet *cxr_net_new_shared_training (const CxrNetSpec *spec, float *params,
+    float *grads, const CxrBatchShare *share, CxrPrecision precision,
+    GError **error);
+
 void cxr_net_free (CxrNet *net);
 
 int cxr_net_batch (const CxrNet *net);
@@ -71,10 +90,6 @@ gboolean cxr_net_forward_mean (CxrNet *const *nets, int n_nets,
  * net), epsilon in [0, 1): label smoothing (cxr_loss_and_gradient). */
 void cxr_net_set_label_smoothing (CxrNet *net, float epsilon);
 
-/* A training net whose batch is the part from sample `first` of a larger
- * batch that several processes share: each sample's dropout mask is then
- * the one it gets in the whole batch. 0 (alone) by default. */
-void cxr_net_set_first_sample (CxrNet *net, int64_t first);
 
 /* Training step without the update: forward in training mode, the loss, and
  * backward into the bound gradient block. labels: class index per sample;

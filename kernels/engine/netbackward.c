@@ -151,8 +151,10 @@ net_build_conv_backward (CxrNet *net, int k, GError **error)
 
   if (l->batch_norm) {
     dnnl_batch_normalization_desc_t desc;
+    gboolean shared = net->share.sum != NULL;
     unsigned flags = dnnl_use_scale | dnnl_use_shift
-        | (l->relu ? dnnl_fuse_norm_relu : 0);
+        | (l->relu ? dnnl_fuse_norm_relu : 0)
+        | (shared ? dnnl_use_global_stats : 0);
     dnnl_dims_t c_d = { l->units };
     dnnl_primitive_desc_t pd;
     dnnl_primitive_t prim;
@@ -181,6 +183,19 @@ net_build_conv_backward (CxrNet *net, int k, GError **error)
         DNNL_ARG_DIFF_DST, diff, DNNL_ARG_SCALE, scale, DNNL_ARG_SHIFT, shift,
         DNNL_ARG_WORKSPACE, st->bn_workspace, DNNL_ARG_DIFF_SRC, dconv,
         DNNL_ARG_DIFF_SCALE, dscale, DNNL_ARG_DIFF_SHIFT, dshift);
+    /* over a shared batch: the terms through the statistics (netshared.c) */
+    if (shared && !(net_plain_memory (net, 4, md_of (st->conv_dst)->dims,
+                DNNL_MEMORY_ALLOCATE, &st->plain_diff, error)
+            && net_push_reorder (net, net->backward, dconv, st->plain_diff,
+                error)))
+      return FALSE;
+    if (shared) {
+      net_push_hand_step (net->backward, STEP_BN_SHARED_BACKWARD,
+          st->plain_diff, st->plain_dst, NULL, k);
+      if (!net_push_reorder (net, net->backward, st->plain_diff, dconv,
+              error))
+        return FALSE;
+    }
     diff = dconv;
   } else if (l->relu && !st->relu_done_by_dropout) {
     net_push_hand_step (net->backward, STEP_RELU_BACKWARD, diff, net->act[k],

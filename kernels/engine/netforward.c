@@ -115,10 +115,13 @@ net_build_conv_forward (CxrNet *net, int k, const float *params, GError **error)
   if (!bn_train)
     return TRUE;
 
-  /* training batch-norm, with the ReLU fused into it */
+  /* training batch-norm, with the ReLU fused into it; over a shared
+   * batch, with the whole batch's statistics (netshared.c) */
   dnnl_batch_normalization_desc_t bn;
+  gboolean shared = net->share.sum != NULL;
   unsigned flags = dnnl_use_scale | dnnl_use_shift
-      | (l->relu ? dnnl_fuse_norm_relu : 0);
+      | (l->relu ? dnnl_fuse_norm_relu : 0)
+      | (shared ? dnnl_use_global_stats : 0);
   dnnl_memory_t scale, shift, out;
   st->conv_dst = dst;
   TRY (dnnl_batch_normalization_forward_desc_init (&bn, dnnl_forward_training,
@@ -144,6 +147,13 @@ net_build_conv_forward (CxrNet *net, int k, const float *params, GError **error)
     return FALSE;
   if (!net_new_primitive (net, st->bn_pd, &prim, error))
     return FALSE;
+  if (shared && !(net_plain_memory (net, 4, dst_d, DNNL_MEMORY_ALLOCATE,
+              &st->plain_dst, error)
+          && net_push_reorder (net, net->forward, dst, st->plain_dst, error)))
+    return FALSE;
+  if (shared)
+    net_push_hand_step (net->forward, STEP_BN_SHARED_STATS, st->plain_dst,
+        st->mean, st->variance, k);
   net_push_step (net->forward, prim, 7, DNNL_ARG_SRC, dst, DNNL_ARG_DST, out,
       DNNL_ARG_MEAN, st->mean, DNNL_ARG_VARIANCE, st->variance,
       DNNL_ARG_SCALE, scale, DNNL_ARG_SHIFT, shift,

@@ -136,12 +136,12 @@ net_dropout_draw (const CxrNet *net, int layer, uint32_t *seed,
 {
   *threshold = (uint32_t) fmin (4294967295.0,
       ldexp (net->spec->layers[layer].dropout, 32));
-  const CxrLayer *l = &net->spec->layers[layer];
-  /* element i of this batch is element i + first of the whole batch (the
-   * batch is the outermost dimension of every layout), and dropout_keeps
-   * hashes seed + i K: the shift goes into the seed */
-  uint32_t first = (uint32_t) (net->first_sample * l->out_c * l->out_h
-      * l->out_w);
+  /* element i of this part of a shared batch is element i + first of the
+   * whole batch (the batch is the outermost dimension of every layout, a
+   * sample's elements padding included), and dropout_keeps hashes
+   * seed + i K: the shift goes into the seed */
+  uint32_t first = (uint32_t) (net->share.first
+      * (n_elements_of (net->act[layer]) / net->batch));
 
   *seed = hash32 ((uint32_t) net->dropout_seed
       ^ hash32 ((uint32_t) (net->dropout_seed >> 32) + layer))
@@ -157,7 +157,8 @@ bn_running_stats (CxrNet *net, const CxrLayer *l, const float *mean,
 {
   float *rm = (float *) net_param (net, net->params, l, CXR_PARAM_BN_MEAN);
   float *rv = (float *) net_param (net, net->params, l, CXR_PARAM_BN_VAR);
-  double n = (double) net->batch * l->out_h * l->out_w;
+  /* the whole batch's, when processes share it */
+  double n = (double) net->share.total * l->out_h * l->out_w;
   float unbias = n > 1 ? (float) (n / (n - 1)) : 1.0f;
 
   for (int c = 0; c < l->units; c++) {
@@ -233,6 +234,12 @@ net_run_hand_step (CxrNet *net, const Step *s)
     }
     case STEP_BN_RUNNING:
       bn_running_stats (net, l, data_of (s->a), data_of (s->b));
+      break;
+    case STEP_BN_SHARED_STATS:
+      net_bn_shared_stats (net, s);
+      break;
+    case STEP_BN_SHARED_BACKWARD:
+      net_bn_shared_backward (net, s);
       break;
     case STEP_PRIMITIVE:
       break;

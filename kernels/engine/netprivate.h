@@ -25,6 +25,15 @@ typedef enum {
                                  * gives both */
   STEP_RELU_BACKWARD,           /* a = b > 0 ? a : 0 (b: the ReLU output) */
   STEP_BN_RUNNING,              /* running stats of layer from batch mean a, var b */
+  STEP_BN_SHARED_STATS,         /* a shared batch's mean b and variance c
+                                 * from this part's pre-norm output a (plain
+                                 * f32 NCHW), summed over the processes */
+  STEP_BN_SHARED_BACKWARD,      /* a: the gradient of the pre-norm output
+                                 * (plain f32 NCHW) as batch-norm backward
+                                 * with the statistics held constant gives
+                                 * it; b: that output (plain f32 NCHW): the
+                                 * terms through the shared statistics
+                                 * added to a */
 } StepKind;
 
 #define MAX_ARGS 12
@@ -45,6 +54,9 @@ typedef struct {
   dnnl_memory_t weights;        /* in the primitive's layout */
   dnnl_memory_t conv_dst;       /* before batch-norm */
   dnnl_memory_t mean, variance, workspace, bn_workspace;
+  dnnl_memory_t plain_dst, plain_diff;  /* a shared batch's batch-norm: the
+                                         * pre-norm output and its gradient
+                                         * in plain f32 NCHW */
   gboolean drops;               /* dropout: this net drops elements (training
                                  * at a rate above 0) */
   gboolean relu_done_by_dropout;        /* its ReLU gradient is applied by the
@@ -68,8 +80,8 @@ struct CxrNet {
   void *scratchpad;             /* shared by all primitives, which run one
                                  * after the other */
   uint64_t dropout_seed;        /* of the step being run */
-  int64_t first_sample;         /* of this batch in the whole batch that
-                                 * several processes share (0: alone) */
+  CxrBatchShare share;          /* the whole batch this one is part of
+                                 * (alone: all of it, no sum) */
   float label_smoothing;        /* training: of the loss's targets */
   dnnl_status_t failure;        /* the first failed step's, until checked */
   guint failed_step;
@@ -165,6 +177,10 @@ void net_run_hand_step (CxrNet *net, const Step *s);
  * element i is kept when dropout_keeps (seed, threshold, i). */
 void net_dropout_draw (const CxrNet *net, int layer, uint32_t *seed,
     uint32_t *threshold);
+
+/* netshared.c: batch-norm over a batch several processes share */
+void net_bn_shared_stats (CxrNet *net, const Step *s);
+void net_bn_shared_backward (CxrNet *net, const Step *s);
 
 /* bnfold.c */
 

@@ -151,7 +151,7 @@ step (CxrOnlineTrainer *t, GError **error)
   learner = (CxrLearner) {
   t->net, t->opt, model->params, t->grads, NULL, 0.0f};
   batch_of = (CxrBatch) {
-  t->input, t->labels, t->weights, cxr_rng_next (&t->rng), 1.0};
+  t->input, t->labels, t->weights, cxr_rng_next (&t->rng), FALSE};
   loss = cxr_train_step (&learner, &batch_of, t->logits, &why, error);
   if (!isfinite (loss)) {
     memcpy (model->params, t->good, spec->n_floats * sizeof (float));

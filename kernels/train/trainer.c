@@ -91,39 +91,6 @@ cxr_training_input (const CxrDataset *ds, int i,
   cxr_normalize (input, ds->side, ds->side, norm);
 }
 
-/* The whole batch's gradient and loss from each process's part: one sum
- * over the processes of one flat buffer, the gradients with, in the slots
- * of the batch-norm running statistics (which have no gradient), the
- * statistics each process's part moved them to, all weighed by its share.
- * Running statistics are averaged so: each part's batch-norm normalises by
- * its own part's statistics. */
-static double
-share_step (const CxrNetSpec *spec, float *params, float *grads,
-    double share, double loss)
-{
-  for (int i = 0; i < spec->n_params; i++) {
-    const CxrParamInfo *p = &spec->params[i];
-    gboolean statistic = p->kind == CXR_PARAM_BN_MEAN
-        || p->kind == CXR_PARAM_BN_VAR;
-    float *from = statistic ? params : grads;
-
-    for (int64_t j = 0; j < p->numel; j++)
-      grads[p->offset + j] = (float) share * from[p->offset + j];
-  }
-  cxr_dist_sum_floats (grads, spec->n_floats);
-  for (int i = 0; i < spec->n_params; i++) {
-    const CxrParamInfo *p = &spec->params[i];
-    if (p->kind == CXR_PARAM_BN_MEAN || p->kind == CXR_PARAM_BN_VAR)
-      for (int64_t j = 0; j < p->numel; j++) {
-        params[p->offset + j] = grads[p->offset + j];
-        grads[p->offset + j] = 0.0f;
-      }
-  }
-  loss *= share;
-  cxr_dist_sum_doubles (&loss, 1);
-  return loss;
-}
-
 double
 cxr_train_step (const CxrLearner *learner, const CxrBatch *batch,
     float *logits, const char **why, GError **error)
@@ -138,9 +105,14 @@ cxr_train_step (const CxrLearner *learner, const CxrBatch *batch,
     g_propagate_error (error, engine_error);
     return NAN;
   }
-  if (batch->share > 0.0 && batch->share < 1.0)
-    loss = share_step (spec, learner->params, learner->grads, batch->share,
-        loss);
+  /* a part's gradients and loss are its share of the whole batch's mean
+   * (the net divides by the whole batch): their sums are the whole's. The
+   * batch-norm running statistics need no sum: the net kept them from the
+   * whole batch's statistics, as every process did */
+  if (batch->shared) {
+    cxr_dist_sum_floats (learner->grads, spec->n_floats);
+    cxr_dist_sum_doubles (&loss, 1);
+  }
   if (learner->anchor)
     pull_to_anchor (spec, learner->params, learner->anchor,
         learner->anchor_strength, learner->grads);
@@ -493,7 +465,7 @@ train_epoch (Run *run, const CxrLearner *learner, uint64_t seed,
     CxrBatch prepared = { run->buf[BUF_INPUT], run->labels,
       run->buf[BUF_WEIGHTS],
       cxr_stream_seed (seed, CXR_STREAM_DROPOUT, e->step),
-      (double) run->part_n / batch
+      run->processes > 1
     };
     int correct = 0;
     const char *why = NULL;
@@ -601,11 +573,17 @@ train_member (Run *run, GError **error)
   gboolean ok = FALSE;
   int64_t member_steps = 0;
 
-  learner.net = cxr_net_new_training (model->spec, params, learner.grads,
-      run->part_n, cfg->precision, error);
+  if (run->processes > 1) {
+    CxrBatchShare share = { run->part, run->part_n, run->batch,
+      cxr_dist_sum_doubles
+    };
+    learner.net = cxr_net_new_shared_training (model->spec, params,
+        learner.grads, &share, cfg->precision, error);
+  } else
+    learner.net = cxr_net_new_training (model->spec, params, learner.grads,
+        run->batch, cfg->precision, error);
   if (!learner.net)
     return FALSE;
-  cxr_net_set_first_sample (learner.net, run->part);
   cxr_net_set_label_smoothing (learner.net, cfg->label_smoothing);
   learner.opt = cxr_optimizer_new (model->spec, cfg->optimizer,
       cfg->learning_rate, cfg->weight_decay);

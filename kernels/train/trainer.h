@@ -108,18 +108,17 @@ typedef struct {
   const int *labels;            /* batch: class index */
   const float *weights;         /* batch: each sample's loss weight */
   uint64_t dropout_seed;
-  /* this process's part of a batch that several processes share, as a
-   * fraction of it; 0 or 1: the whole batch, one process */
-  double share;
+  /* this process's part of a batch that several processes share, on a
+   * net made for it (cxr_net_new_shared_training) */
+  gboolean shared;
 } CxrBatch;
 
 /* One optimiser step of the learner on a prepared batch: the weighted
  * loss's gradient, pulled toward the anchor when it has one, then its
  * optimiser. Returns the batch's mean loss, the batch's logits in logits.
- * With a share below 1, every process of the run steps together: the
- * gradients, the batch-norm running statistics and the loss are summed
- * over the processes, each weighed by its share, so that every process
- * takes the same step, the one the whole batch gives.
+ * A shared batch's gradients and loss are summed over the processes
+ * before the step, so that every process takes the same step, the one the
+ * whole batch gives.
  * On an engine failure: NAN with error set. On divergence (the loss or a
  * weight not finite): NAN, no error, and *why says what; the weights are
  * then unusable and must be put back. */

@@ -900,6 +900,145 @@ test_deterministic_training (void)
   cxr_net_spec_free (spec);
 }
 
+/* ---- a batch shared by two parts, in two threads ---- */
+
+#define PARTIES 2
+
+/* the collective of the parts: each thread's x summed into every one's;
+ * a round is read by all before the next starts */
+static struct {
+  GMutex lock;
+  GCond changed;
+  int arrived, leaving;
+  double total[1024];
+} meeting;
+
+static void
+meet_and_sum (double *x, size_t n)
+{
+  g_assert_cmpuint (n, <=, G_N_ELEMENTS (meeting.total));
+  g_mutex_lock (&meeting.lock);
+  while (meeting.leaving > 0)
+    g_cond_wait (&meeting.changed, &meeting.lock);
+  if (meeting.arrived == 0)
+    memset (meeting.total, 0, sizeof meeting.total);
+  for (size_t i = 0; i < n; i++)
+    meeting.total[i] += x[i];
+  if (++meeting.arrived == PARTIES) {
+    meeting.arrived = 0;
+    meeting.leaving = PARTIES;
+    g_cond_broadcast (&meeting.changed);
+  } else
+    while (meeting.leaving == 0)
+      g_cond_wait (&meeting.changed, &meeting.lock);
+  memcpy (x, meeting.total, n * sizeof *x);
+  if (--meeting.leaving == 0)
+    g_cond_broadcast (&meeting.changed);
+  g_mutex_unlock (&meeting.lock);
+}
+
+typedef struct {
+  CxrNet *net;
+  const float *input;
+  const int *labels;
+  const float *weights;
+  float loss;
+} Part;
+
+static gpointer
+run_part (gpointer data)
+{
+  Part *part = data;
+
+  part->loss = cxr_net_forward_backward (part->net, part->input,
+      part->labels, part->weights, 7, NULL, NULL);
+  return NULL;
+}
+
+/* A batch of 6 in parts of 4 and 2, each on its own net and thread, the
+ * parts' statistics and sums met through meet_and_sum: their gradients and
+ * losses add up to the whole batch's on one net (up to the order of the
+ * sums), batch-norm and dropout included; so do the batch-norm running
+ * statistics each part keeps. */
+static void
+test_shared_batch (void)
+{
+  const char *layers = "conv:8,s2,same,bn relu conv:8,same,bn relu "
+      "maxpool:2 gap dropout:0.5 dense:1 sigmoid";
+  GError *error = NULL;
+  CxrNetSpec *spec = cxr_net_spec_parse (layers, 1, 32, 32, &error);
+  size_t nf = spec->n_floats, px = 32 * 32;
+  int labels[6] = { 0, 1, 1, 0, 1, 0 };
+  float weights[6] = { 1, 2, 2, 1, 2, 1 };
+  float *x = g_new (float, 6 * px), *whole = g_new (float, nf);
+  float *whole_grads = g_new0 (float, nf), *sum = g_new0 (float, nf);
+  float *params[PARTIES], *grads[PARTIES];
+  CxrBatchShare shares[PARTIES] = { {0, 4, 6, meet_and_sum},
+  {4, 2, 6, meet_and_sum}
+  };
+  Part parts[PARTIES];
+  GThread *threads[PARTIES];
+  CxrNet *net;
+  float loss, scale = 0.0f, worst = 0.0f;
+
+  g_assert_no_error (error);
+  for (size_t i = 0; i < 6 * px; i++)
+    x[i] = (float) ((i * 2654435761u) % 1000) / 500.0f - 1.0f;
+  cxr_net_spec_init_params (spec, whole, 3);
+  net = cxr_net_new_training (spec, whole, whole_grads, 6,
+      CXR_PRECISION_FP32, &error);
+  g_assert_no_error (error);
+  loss = cxr_net_forward_backward (net, x, labels, weights, 7, NULL, &error);
+  g_assert_no_error (error);
+  cxr_net_free (net);
+
+  for (int k = 0; k < PARTIES; k++) {
+    params[k] = g_new (float, nf);
+    grads[k] = g_new0 (float, nf);
+    cxr_net_spec_init_params (spec, params[k], 3);
+    parts[k] = (Part) {
+    cxr_net_new_shared_training (spec, params[k], grads[k], &shares[k],
+          CXR_PRECISION_FP32, &error), x + shares[k].first * px,
+          labels + shares[k].first, weights + shares[k].first, NAN};
+    g_assert_no_error (error);
+  }
+  for (int k = 0; k < PARTIES; k++)
+    threads[k] = g_thread_new ("part", run_part, &parts[k]);
+  for (int k = 0; k < PARTIES; k++) {
+    g_thread_join (threads[k]);
+    cxr_net_free (parts[k].net);
+    for (size_t i = 0; i < nf; i++)
+      sum[i] += grads[k][i];
+  }
+
+  g_assert_cmpfloat_with_epsilon (parts[0].loss + parts[1].loss, loss, 1e-5);
+  for (int i = 0; i < spec->n_params; i++) {
+    const CxrParamInfo *p = &spec->params[i];
+    gboolean statistic = p->kind == CXR_PARAM_BN_MEAN
+        || p->kind == CXR_PARAM_BN_VAR;
+    for (size_t j = p->offset; j < p->offset + (size_t) p->numel; j++) {
+      /* gradients add up; running statistics are the same in each part */
+      float want = statistic ? whole[j] : whole_grads[j];
+      float got = statistic ? params[1][j] : sum[j];
+      scale = fmaxf (scale, fabsf (want));
+      worst = fmaxf (worst, fabsf (got - want));
+      if (statistic)
+        g_assert_cmpfloat (params[0][j], ==, params[1][j]);
+    }
+  }
+  g_test_message ("largest difference %g of values up to %g", worst, scale);
+  g_assert_cmpfloat (worst, <=, 1e-5f * scale);
+  for (int k = 0; k < PARTIES; k++) {
+    g_free (params[k]);
+    g_free (grads[k]);
+  }
+  g_free (x);
+  g_free (whole);
+  g_free (whole_grads);
+  g_free (sum);
+  cxr_net_spec_free (spec);
+}
+
 static void
 test_bf16_or_fp32 (void)
 {
@@ -1003,5 +1142,6 @@ main (int argc, char **argv)
   g_test_add_func ("/net/layer-output", test_layer_output);
   g_test_add_func ("/net/deterministic-training", test_deterministic_training);
   g_test_add_func ("/net/precision", test_bf16_or_fp32);
+  g_test_add_func ("/net/shared-batch", test_shared_batch);
   return g_test_run ();
 }
