@@ -44,6 +44,13 @@
  * *evaluated* frames (kernels/eval/summary.h says which), and are null when
  * there are none; `auc` also when they hold one class.
  *
+ * Over several processes (mpirun -np N ... cxrdatasetsrc ... ! cxrmetasink;
+ * Open MPI), each process keeps its lines, and at EOS process 0 alone
+ * writes every process's, in the order of the file list and numbered as
+ * one process numbers them, and a summary of them all whose figures are one
+ * process's, with `processes` (plugin/common/sharedlines.h). Pictures and
+ * the report are made by a run of one process.
+ *
  * The message carries the counts as #guint64, `classes` as a #GstValueArray
  * of strings, `confusion` as a #GstValueArray of rows of #guint64, and the
  * other figures as #gdouble; it leaves out the fields whose JSON value is
@@ -64,6 +71,9 @@
 #include <gst/cxr/cxrmeta.h>
 #include <json-glib/json-glib.h>
 #include "summary.h"
+#include "sharedlines.h"
+#include "summarymessage.h"
+#include "dist.h"
 
 #include <errno.h>
 #include <math.h>
@@ -117,6 +127,7 @@ struct _GstCxrMetaSink
   GstVideoInfo info;            /* of video input; format UNKNOWN otherwise */
   JsonBuilder *builder;         /* of each line, reused */
   CxrSummary summary;           /* the frames counted, the figures */
+  GString *shared;              /* over several processes: the lines */
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -529,8 +540,11 @@ gst_cxr_meta_sink_render (GstBaseSink * sink, GstBuffer * buffer)
 
   frame_json (self->builder, buffer, frame, lm, cm, truth);
   line = cxr_json_text (self->builder, &length);
-  ok = fwrite (line, 1, length, self->out) == length &&
-      fflush (self->out) == 0;
+  if (self->shared)
+    ok = g_string_append_len (self->shared, line, length) != NULL;
+  else
+    ok = fwrite (line, 1, length, self->out) == length &&
+        fflush (self->out) == 0;
   g_free (line);
   if (!ok) {
     int err = errno;
@@ -546,80 +560,6 @@ gst_cxr_meta_sink_render (GstBaseSink * sink, GstBuffer * buffer)
 }
 
 /* ---- summary ---- */
-
-/* the classes as a GstValueArray of strings */
-static void
-classes_value (GValue * v, const CxrSummary * sum)
-{
-  gst_value_array_init (v, sum->n_classes);
-  for (guint i = 0; i < sum->n_classes; i++) {
-    GValue name = G_VALUE_INIT;
-
-    g_value_init (&name, G_TYPE_STRING);
-    g_value_set_string (&name, sum->classes[i]);
-    gst_value_array_append_and_take_value (v, &name);
-  }
-}
-
-/* the confusion as a GstValueArray of rows, each of guint64 */
-static void
-confusion_value (GValue * v, const CxrSummary * sum)
-{
-  gst_value_array_init (v, sum->n_classes);
-  for (guint i = 0; i < sum->n_classes; i++) {
-    GValue row = G_VALUE_INIT;
-
-    gst_value_array_init (&row, sum->n_classes);
-    for (guint j = 0; j < sum->n_classes; j++) {
-      GValue cell = G_VALUE_INIT;
-
-      g_value_init (&cell, G_TYPE_UINT64);
-      g_value_set_uint64 (&cell, sum->confusion.counts[i][j]);
-      gst_value_array_append_and_take_value (&row, &cell);
-    }
-    gst_value_array_append_and_take_value (v, &row);
-  }
-}
-
-/* The summary's fields that the table puts in the message, in its order;
- * those whose JSON value is null are left out. */
-static GstMessage *
-summary_message (GstCxrMetaSink * self)
-{
-  const CxrSummary *sum = &self->summary;
-  GstStructure *st = gst_structure_new_empty ("cxrmetasink-summary");
-
-  for (guint i = 0; i < cxr_summary_n_fields; i++) {
-    const CxrSummaryField *f = &cxr_summary_fields[i];
-    GValue v = G_VALUE_INIT;
-
-    if (!f->message || cxr_summary_is_null (sum, f))
-      continue;
-    switch (f->kind) {
-      case CXR_SUMMARY_COUNT:
-        g_value_init (&v, G_TYPE_UINT64);
-        g_value_set_uint64 (&v, cxr_summary_count (sum, f));
-        break;
-      case CXR_SUMMARY_CLASSES:
-        classes_value (&v, sum);
-        break;
-      case CXR_SUMMARY_CONFUSION:
-        confusion_value (&v, sum);
-        break;
-      case CXR_SUMMARY_THRESHOLD:
-      case CXR_SUMMARY_RATE:
-      case CXR_SUMMARY_REAL:
-        g_value_init (&v, G_TYPE_DOUBLE);
-        g_value_set_double (&v, cxr_summary_number (sum, f));
-        break;
-      default:                 /* no message form for the others */
-        g_warn_if_reached ();
-        continue;
-    }
-    gst_structure_take_value (st, f->key, &v);
-  }
-  return gst_message_new_element (GST_OBJECT (self), st);
-}
 
 /* report-location's page */
 static void
@@ -642,6 +582,27 @@ write_report (GstCxrMetaSink * self)
   g_free (html);
 }
 
+/* Over several processes: every process's lines written by process 0,
+ * which goes on to the summary of them all; FALSE elsewhere */
+static gboolean
+write_shared (GstCxrMetaSink * self)
+{
+  GError *err = NULL;
+  gboolean ok = gst_cxr_shared_lines_write (self->shared, self->out,
+      &self->summary, &err);
+
+  if (!ok) {
+    GST_ELEMENT_ERROR (self, RESOURCE, WRITE,
+        ("Could not write the results to %s.", self->out_name),
+        ("%s", err->message));
+    g_error_free (err);
+    return FALSE;
+  }
+  cxr_dist_end ();
+  self->summary.processes = cxr_dist_size ();
+  return cxr_dist_rank () == 0;
+}
+
 /* At EOS, before the base class posts the EOS message, so an application
  * has the summary by the time it sees EOS. */
 static void
@@ -657,6 +618,10 @@ finish (GstCxrMetaSink * self)
   to_stdout = self->location == NULL;
   GST_OBJECT_UNLOCK (self);
 
+  if (self->shared && !write_shared (self)) {
+    g_free (summary_location);
+    return;                     /* another process speaks for the run */
+  }
   cxr_summary_finish (&self->summary);
   json = cxr_summary_json (&self->summary);
 
@@ -685,7 +650,9 @@ finish (GstCxrMetaSink * self)
     g_free (text);
   }
   if (post)
-    gst_element_post_message (GST_ELEMENT (self), summary_message (self));
+    gst_element_post_message (GST_ELEMENT (self),
+        gst_message_new_element (GST_OBJECT (self),
+            gst_cxr_summary_structure (&self->summary)));
 
   g_free (json);
   g_free (summary_location);
@@ -702,17 +669,6 @@ gst_cxr_meta_sink_event (GstBaseSink * sink, GstEvent * event)
 
 /* ---- state ---- */
 
-/* the summary counts the frames that abstain by GstCxrAbstainReason */
-static void
-start_summary (GstCxrMetaSink * self)
-{
-  const gchar *reasons[GST_CXR_ABSTAIN_OUT_OF_DISTRIBUTION + 1];
-
-  for (guint r = 0; r < G_N_ELEMENTS (reasons); r++)
-    reasons[r] = gst_cxr_abstain_reason_name (r);
-  cxr_summary_init (&self->summary, reasons, G_N_ELEMENTS (reasons));
-}
-
 /* the base class calls stop () only after a start () that succeeded */
 static gboolean
 start_failed (GstCxrMetaSink * self)
@@ -726,8 +682,15 @@ static gboolean
 gst_cxr_meta_sink_start (GstBaseSink * sink)
 {
   GstCxrMetaSink *self = GST_CXR_META_SINK (sink);
+  GError *error = NULL;
   gchar *location;
 
+  if (!cxr_dist_init (&error)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s.", error->message),
+        (NULL));
+    g_error_free (error);
+    return FALSE;
+  }
   GST_OBJECT_LOCK (self);
   self->count = 0;
   location = g_strdup (self->location);
@@ -745,6 +708,21 @@ gst_cxr_meta_sink_start (GstBaseSink * sink)
     return start_failed (self);
   }
 
+  if (cxr_dist_size () > 1 && (self->pictures || self->report)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("heatmap-location and "
+            "report-location are made by a run of one process, and this is "
+            "one of %d (mpirun): leave them unset, or run without mpirun.",
+            cxr_dist_size ()), (NULL));
+    g_free (location);
+    return start_failed (self);
+  }
+  if (cxr_dist_size () > 1) {
+    /* the run's lines, written at EOS by process 0 (write_shared) */
+    self->shared = g_string_new (NULL);
+    cxr_dist_begin ();
+    if (cxr_dist_rank () > 0)
+      g_clear_pointer (&location, g_free);
+  }
   if (location == NULL) {
     self->out = stdout;
     self->out_name = g_strdup ("stdout");
@@ -763,7 +741,7 @@ gst_cxr_meta_sink_start (GstBaseSink * sink)
     g_free (location);
   }
 
-  start_summary (self);
+  gst_cxr_summary_start (&self->summary);
   self->builder = json_builder_new ();
   self->mistakes = g_ptr_array_new_with_free_func ((GDestroyNotify)
       cxr_report_mistake_free);
@@ -784,5 +762,7 @@ gst_cxr_meta_sink_stop (GstBaseSink * sink)
   g_clear_pointer (&self->mistakes, g_ptr_array_unref);
   g_clear_object (&self->builder);
   cxr_summary_clear (&self->summary);
+  if (self->shared)
+    g_string_free (g_steal_pointer (&self->shared), TRUE);
   return TRUE;
 }

@@ -11,10 +11,12 @@ cd "$(dirname "$0")/.."
 # report; pydicom reads the structured reports back; Orthanc with its
 # DICOMweb plugin is the archive cxr-run pacs is tested against, openssl
 # makes the certificates of its https front; PyGObject with GStreamer's
-# introspection data lists the elements' properties for the README check.
+# introspection data lists the elements' properties for the README check;
+# Open MPI runs the tests over several processes, iproute2 gives them
+# network namespaces to run between.
 test_packages=(dcmtk locales python3-torch python3-numpy python3-pil chromium
   python3-pydicom orthanc orthanc-dicomweb openssl python3-gi
-  gir1.2-gstreamer-1.0)
+  gir1.2-gstreamer-1.0 openmpi-bin libopenmpi-dev iproute2)
 bash pipelines/setup.sh "${test_packages[@]}" || exit 1
 meson test -C build --print-errorlogs "$@" | tee build/test-output.txt
 status=${PIPESTATUS[0]}

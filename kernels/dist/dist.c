@@ -28,6 +28,16 @@ launched_processes (void)
   return n ? atoi (n) : 1;
 }
 
+int
+cxr_dist_launched_rank (void)
+{
+  const char *r = g_getenv ("OMPI_COMM_WORLD_RANK");
+
+  if (!r)
+    r = g_getenv ("PMIX_RANK");
+  return r ? atoi (r) : 0;
+}
+
 #ifdef CXR_HAVE_MPI
 
 /* MPI is finalised when the process ends well, and the whole run aborted

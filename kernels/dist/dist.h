@@ -26,6 +26,11 @@ gboolean cxr_dist_init (GError **error);
 int cxr_dist_rank (void);
 int cxr_dist_size (void);
 
+/* The rank the launcher gave this process (0 when none did), read from
+ * its environment: for a program that does not itself join the run (such
+ * as one whose plugin does), to know whether it is process 0. */
+int cxr_dist_launched_rank (void);
+
 /* Each process's x[0 .. n) summed element-wise into every process's x. */
 void cxr_dist_sum_floats (float *x, size_t n);
 void cxr_dist_sum_doubles (double *x, size_t n);

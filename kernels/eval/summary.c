@@ -354,6 +354,10 @@ cxr_summary_json (const CxrSummary * s)
   json_builder_begin_object (b);
   for (guint i = 0; i < cxr_summary_n_fields; i++)
     add_field (b, s, &cxr_summary_fields[i]);
+  if (s->processes > 1) {
+    json_builder_set_member_name (b, "processes");
+    json_builder_add_int_value (b, s->processes);
+  }
   json_builder_end_object (b);
   text = cxr_json_text (b, NULL);
   g_object_unref (b);

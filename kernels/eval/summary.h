@@ -58,6 +58,8 @@ typedef struct {
   gdouble auc;                  /* NAN when a class is missing */
   gdouble brier;                /* NAN when evaluated = 0 */
   CxrReliability reliability;   /* the bins and the ECE of P(last) */
+
+  guint processes;              /* that made the results together; 0: one */
 } CxrSummary;
 
 /* reasons[1 .. n_reasons - 1] name the reasons a frame may abstain for
@@ -130,8 +132,8 @@ guint64 cxr_summary_count (const CxrSummary * s, const CxrSummaryField * f);
  * the first classified frame) */
 gdouble cxr_summary_number (const CxrSummary * s, const CxrSummaryField * f);
 
-/* the summary as a JSON object in the table's order: one line of text,
- * ending in a newline */
+/* the summary as a JSON object in the table's order, then "processes"
+ * when several made it: one line of text, ending in a newline */
 gchar *cxr_summary_json (const CxrSummary * s);
 /* The readable summary, its first line starting "who: ". */
 gchar *cxr_summary_text (const CxrSummary * s, const gchar * who);

@@ -7,6 +7,8 @@
  *   cxr-run train FOLDER --output MODEL [--model START] [NAME=VALUE ...]
  *   cxr-run calibrate FOLDER --model BASE --output MODEL [mode=fine-tune]
  *                            [NAME=VALUE ...]
+ *   cxr-run classify|evaluate FOLDER --shard K/N [...]
+ *   cxr-run merge --shards N [--output FILE.jsonl] [--summary FILE.json]
  *   cxr-run pacs --url URL [...]             (cxr-run pacs --help)
  *   cxr-run --version;  cxr-run --help;  cxr-run SUBCOMMAND --help
  *
@@ -44,12 +46,21 @@
  * weights too) and writes MODEL; the cross-validated figures before and
  * after are printed.
  *
+ * Shards, for schedulers that start processes themselves (Slurm job
+ * arrays, GNU parallel): classify --shard K/N takes the K-th of N runs of
+ * consecutive files and writes OUTPUT.K-of-N once it is complete (a
+ * re-run finds it and skips the shard); merge puts the N shards together
+ * into OUTPUT and the summary (shards.c). Under mpirun each process takes
+ * its share by itself, and process 0 alone shows progress and writes.
+ *
  * pacs: the chest radiographs that reach an archive, classified, and a
  * structured report of each stored back: cxr-run-pacs (cxr-run-pacs.c), a
  * program of its own beside this one, so that the other jobs do not load
  * the HTTP client's libraries. It is given the arguments as they came,
  * "pacs" taken out, and reads them (and its --help) itself. */
 #include "config.h"
+#include "dist.h"
+#include "shards.h"
 
 #include <gst/gst.h>
 #include <errno.h>
@@ -58,6 +69,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <glib/gstdio.h>
 
 typedef struct {
   GMainLoop *loop;
@@ -111,7 +123,8 @@ show_progress (gpointer data)
   double elapsed = (g_get_monotonic_time () - job->started) / 1e6;
   double rate;
 
-  if (job->training && job->caching_done)
+  /* process 0 speaks for a run over several */
+  if (cxr_dist_launched_rank () > 0 || (job->training && job->caching_done))
     return G_SOURCE_CONTINUE;   /* cxrtrain-progress messages take over */
   g_object_get (job->sink, job->training ? "frames-cached" : "count", &done,
       NULL);
@@ -277,7 +290,8 @@ on_message (GstBus * bus, GstMessage * msg, gpointer data)
     case GST_MESSAGE_EOS:
       if (!job->training)
         show_progress (job);
-      fputc ('\n', stderr);
+      if (cxr_dist_launched_rank () == 0)
+        fputc ('\n', stderr);
       g_main_loop_quit (job->loop);
       break;
     default:
@@ -325,7 +339,8 @@ set_property (GstElement * element, const gchar * setting)
  * subcommand has, and the arguments left (FOLDER, then NAME=VALUE). GOption
  * writes into it, hence one for the program. */
 static struct {
-  gchar *model, *output, *summary, *report;
+  gchar *model, *output, *summary, *report, *shard;
+  gint shards;
   gchar **arguments;
   gboolean verbose, version;
 } opt;
@@ -354,6 +369,10 @@ static const GOptionEntry classify_entries[] = {
       "Also write the metrics summary there", "FILE.json"},
   {"report", 0, 0, G_OPTION_ARG_FILENAME, &opt.report,
       "Also write the HTML report, with heatmaps", "FILE.html"},
+  {"shard", 0, 0, G_OPTION_ARG_STRING, &opt.shard,
+      "Only the K-th of N runs of consecutive files, into FILE.jsonl.K-of-N "
+      "(skipped when that is there); cxr-run merge puts the shards "
+      "together", "K/N"},
   G_OPTION_ENTRY_NULL
 };
 
@@ -366,6 +385,21 @@ static const GOptionEntry evaluate_entries[] = {
       "Where the metrics summary goes (default: summary.json)", "FILE.json"},
   {"report", 0, 0, G_OPTION_ARG_FILENAME, &opt.report,
       "Also write the HTML report, with heatmaps", "FILE.html"},
+  {"shard", 0, 0, G_OPTION_ARG_STRING, &opt.shard,
+      "Only the K-th of N runs of consecutive files, into FILE.jsonl.K-of-N "
+      "(skipped when that is there); cxr-run merge puts the shards "
+      "together", "K/N"},
+  G_OPTION_ENTRY_NULL
+};
+
+static const GOptionEntry merge_entries[] = {
+  {"shards", 0, 0, G_OPTION_ARG_INT, &opt.shards,
+      "How many shards there are (needed)", "N"},
+  {"output", 0, 0, G_OPTION_ARG_FILENAME, &opt.output,
+      "The merged results (default: results.jsonl); the shards are "
+      "FILE.jsonl.1-of-N ... FILE.jsonl.N-of-N", "FILE.jsonl"},
+  {"summary", 0, 0, G_OPTION_ARG_FILENAME, &opt.summary,
+      "Also write the summary there", "FILE.json"},
   G_OPTION_ENTRY_NULL
 };
 
@@ -426,6 +460,12 @@ static const Subcommand subcommands[] = {
       "the cross-validated figures before and after are printed.\n"
       "NAME=VALUE sets a cxrtrain property.",
       calibrate_entries, TRUE},
+  {"merge", "",
+      "Puts the shards of a run (--shard K/N) together.",
+      "Reads FILE.jsonl.1-of-N ... FILE.jsonl.N-of-N (--output FILE.jsonl,\n"
+      "--shards N) and writes FILE.jsonl, the results in the order one run\n"
+      "writes them, and their summary (printed; --summary FILE.json too).",
+      merge_entries, FALSE},
   {"pacs", NULL,
       "Classifies what reaches an archive and stores reports back.",
       NULL, NULL, FALSE},
@@ -570,9 +610,24 @@ run_job (const Subcommand * sub)
   job.calibrating = strcmp (sub->name, "calibrate") == 0;
   job.training = sub->training;
   job.verbose = opt.verbose;
+  gchar *shard_output = NULL, *partial = NULL;
+  int status;
+
   if (!output)
     output = "results.jsonl";
-  if (!summary && strcmp (sub->name, "evaluate") == 0)
+  if (opt.shard) {
+    /* a shard's results, complete, or none: a re-run skips what is done */
+    if (summary || report) {
+      fprintf (stderr, "cxr-run: %s: a shard has no summary or report of "
+          "its own; cxr-run merge writes the summary of all\n", sub->name);
+      return 2;
+    }
+    status = cxr_run_shard_start (opt.shard, output, &shard_output,
+        &partial);
+    if (status != 0)
+      return status == 1 ? 0 : 2;
+    output = partial;
+  } else if (!summary && strcmp (sub->name, "evaluate") == 0)
     summary = "summary.json";
 
   if (job.training)
@@ -610,6 +665,10 @@ run_job (const Subcommand * sub)
       }
   } else {
     g_object_set (job.sink, "location", output, NULL);
+    if (opt.shard)
+      g_object_set (job.source, "shard", opt.shard, NULL);
+    if (opt.shard)
+      g_object_set (job.sink, "print-summary", FALSE, NULL);
   }
   if (summary)
     g_object_set (job.sink, "summary-location", summary, NULL);
@@ -638,9 +697,18 @@ run_job (const Subcommand * sub)
   g_main_loop_run (job.loop);
 
   gst_element_set_state (job.pipeline, GST_STATE_NULL);
-  if (!job.failed && job.training)
+  if (!job.failed && shard_output && g_rename (partial, shard_output) != 0) {
+    fprintf (stderr, "cxr-run: cannot write %s: %s\n", shard_output,
+        g_strerror (errno));
+    job.failed = TRUE;
+  }
+  if (job.failed || cxr_dist_launched_rank () > 0)
+    ;                           /* process 0 speaks for a run over several */
+  else if (shard_output)
+    fprintf (stderr, "cxr-run: shard %s in %s\n", opt.shard, shard_output);
+  else if (job.training)
     fprintf (stderr, "cxr-run: model written to %s\n", output);
-  else if (!job.failed)
+  else
     fprintf (stderr, "cxr-run: results in %s%s%s%s%s\n", output,
         summary ? ", summary in " : "", summary ? summary : "",
         report ? ", report in " : "", report ? report : "");
@@ -650,7 +718,28 @@ run_job (const Subcommand * sub)
   gst_object_unref (job.sink);
   gst_object_unref (job.pipeline);
   g_main_loop_unref (job.loop);
-  return job.failed ? 1 : 0;
+  status = job.failed ? 1 : 0;
+  g_free (partial);
+  g_free (shard_output);
+  return status;
+}
+
+/* merge: the shards, as many as --shards says */
+static int
+run_merge (void)
+{
+  if (opt.arguments && opt.arguments[0]) {
+    fprintf (stderr, "cxr-run: merge: takes no FOLDER ('%s'); the shards "
+        "are found by --output and --shards\n", opt.arguments[0]);
+    return 2;
+  }
+  if (opt.shards < 1) {
+    fprintf (stderr, "cxr-run: merge: needs --shards N, how many shards "
+        "there are\n");
+    return 2;
+  }
+  return cxr_run_merge (opt.output ? opt.output : "results.jsonl",
+      (guint) opt.shards, opt.summary);
 }
 
 /* argv: the subcommand's arguments and the global options before it */
@@ -669,6 +758,8 @@ run_subcommand (const Subcommand * sub, int argc, char **argv)
     g_error_free (error);
   } else if (opt.version)
     status = print_version ();
+  else if (strcmp (sub->name, "merge") == 0)
+    status = run_merge ();
   else if (check_arguments (sub))
     status = run_job (sub);
   g_option_context_free (context);

@@ -39,8 +39,11 @@ with open(os.path.join(source, "meson.build")) as f:
 DEBUG_DETAIL = re.compile(r"\.c\(\d+\)|/GstPipeline:")
 
 OPTIONS = {
-    "classify": ["--model", "--output", "--summary", "--report", "--verbose"],
-    "evaluate": ["--model", "--output", "--summary", "--report", "--verbose"],
+    "classify": ["--model", "--output", "--summary", "--report", "--shard",
+                 "--verbose"],
+    "evaluate": ["--model", "--output", "--summary", "--report", "--shard",
+                 "--verbose"],
+    "merge": ["--shards", "--output", "--summary", "--verbose"],
     "train": ["--output", "--model", "--verbose", "NAME=VALUE"],
     "calibrate": ["--model", "--output", "--verbose", "NAME=VALUE"],
     "pacs": ["--url", "--user", "--password-file", "--ca-file", "--capture",
