@@ -22,6 +22,10 @@ TCP transport on loopback, against one process.
 - Failure: a process killed mid-epoch ends the run within a minute, with a
   nonzero status and no model file; so does a process that fails (a
   corrupt file in its share, skip-corrupt=false).
+- Two hosts: two network namespaces joined by a veth pair, mpirun started
+  in one and starting its daemon in the other through netns-agent.sh
+  instead of ssh: training there is within the same tolerances, and the
+  link carried at least the gradients of every step (as root only).
 """
 import json
 import os
@@ -33,7 +37,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from checking import check, finish, skip  # noqa: E402
+from checking import check, finish, skip, skip_part  # noqa: E402
 
 source, build, data = sys.argv[1:4]
 cxr_run = os.path.join(build, "pipelines", "tools", "cxr-run")
@@ -284,6 +288,74 @@ except subprocess.TimeoutExpired:
     check("a process that fails ends the run within a minute", False)
 check("a run with a failed process writes no model",
       not os.path.exists(failed_model))
+
+
+
+# ---- two hosts: network namespaces joined by a veth pair ----
+def ip(*args):
+    return subprocess.run(["ip", *args], capture_output=True, text=True)
+
+
+def link_bytes(ns, dev):
+    """bytes received and sent on dev"""
+    stats = json.loads(ip("-n", ns, "-s", "-j", "link", "show", dev).stdout)
+    return stats[0]["stats64"]["rx"]["bytes"], stats[0]["stats64"]["tx"]["bytes"]
+
+
+if os.geteuid() != 0 or subprocess.run(["which", "ip"],
+                                       capture_output=True).returncode:
+    skip_part("two hosts", "network namespaces need root and iproute2")
+elif 1 not in models:
+    check("two hosts: one process's model to compare with", False)
+else:
+    tag = str(os.getpid())
+    hosts = {"10.77.0.1": "cxr-a" + tag, "10.77.0.2": "cxr-b" + tag}
+    veth = ("cxa" + tag, "cxb" + tag)
+    try:
+        made = [ip("netns", "add", ns).returncode == 0 for ns in
+                hosts.values()]
+        steps = [("link", "add", veth[0], "type", "veth", "peer", "name",
+                  veth[1])]
+        for (address, ns), dev in zip(hosts.items(), veth):
+            steps += [("link", "set", dev, "netns", ns),
+                      ("-n", ns, "addr", "add", address + "/24", "dev", dev),
+                      ("-n", ns, "link", "set", dev, "up"),
+                      ("-n", ns, "link", "set", "lo", "up")]
+        failed = [" ".join(step) for step in steps if ip(*step).returncode]
+        check("two hosts: the namespaces and their link are made",
+              all(made) and not failed, "; ".join(failed))
+        before = link_bytes(hosts["10.77.0.2"], veth[1])
+        agent = os.path.join(source, "tests", "pipelines", "netns-agent.sh")
+        path = f"{tmp}/hosts.safetensors"
+        done = run(["ip", "netns", "exec", hosts["10.77.0.1"], "mpirun",
+                    "--mca", "plm_rsh_agent", agent, "--host",
+                    "10.77.0.1:1,10.77.0.2:1", "-np", "2", "--mca", "btl",
+                    "self,tcp", "--mca", "btl_tcp_if_include",
+                    "10.77.0.0/24", "--mca", "oob_tcp_if_include",
+                    "10.77.0.0/24", "gst-launch-1.0", "-q", "cxrdatasetsrc",
+                    f"location={films}", "target-size=124", "!", "cxrtrain",
+                    f"output={path}", "seed=1", *recipe],
+                   env=dict(env, CXR_NETNS_MAP="10.77.0.2=" +
+                            hosts["10.77.0.2"]))
+        check("two hosts: training ends well", done.returncode == 0 and
+              os.path.exists(path), done.stderr[-400:])
+        if done.returncode == 0:
+            meta, w = load(path)
+            received, sent = link_bytes(hosts["10.77.0.2"], veth[1])
+            # every step's gradients, each way, at the least
+            gradients = sum(t.nbytes for t in w.values()) * 10
+            check("two hosts: the gradients crossed the link",
+                  min(received - before[0], sent - before[1]) >= gradients,
+                  f"{(received - before[0]) / 1e6:.1f} MB in, "
+                  f"{(sent - before[1]) / 1e6:.1f} MB out; 10 steps of "
+                  f"gradients {gradients / 1e6:.1f} MB")
+            median = weights_median(models[1][2], w)
+            check(f"two hosts: weights within {WEIGHTS_MEDIAN} of one "
+                  "process", median <= WEIGHTS_MEDIAN, f"{median:.2e}")
+            check("two hosts: world_size 2", meta.get("world_size") == "2")
+    finally:
+        for ns in hosts.values():
+            ip("netns", "del", ns)
 
 subprocess.run(["rm", "-rf", tmp])
 finish("mpi")
