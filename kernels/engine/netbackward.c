@@ -184,18 +184,15 @@ net_build_conv_backward (CxrNet *net, int k, GError **error)
         DNNL_ARG_WORKSPACE, st->bn_workspace, DNNL_ARG_DIFF_SRC, dconv,
         DNNL_ARG_DIFF_SCALE, dscale, DNNL_ARG_DIFF_SHIFT, dshift);
     /* over a shared batch: the terms through the statistics (netshared.c) */
-    if (shared && !(net_plain_memory (net, 4, md_of (st->conv_dst)->dims,
-                DNNL_MEMORY_ALLOCATE, &st->plain_diff, error)
-            && net_push_reorder (net, net->backward, dconv, st->plain_diff,
-                error)))
+    if (shared && !net_shared_view_ok (dconv)) {
+      g_set_error (error, CXR_ERROR, CXR_ERROR_UNSUPPORTED,
+          "layer %d: oneDNN keeps its gradient in a layout batch-norm over "
+          "several processes cannot read", k + 1);
       return FALSE;
-    if (shared) {
-      net_push_hand_step (net->backward, STEP_BN_SHARED_BACKWARD,
-          st->plain_diff, st->plain_dst, NULL, k);
-      if (!net_push_reorder (net, net->backward, st->plain_diff, dconv,
-              error))
-        return FALSE;
     }
+    if (shared)
+      net_push_hand_step (net->backward, STEP_BN_SHARED_BACKWARD, dconv,
+          st->conv_dst, NULL, k);
     diff = dconv;
   } else if (l->relu && !st->relu_done_by_dropout) {
     net_push_hand_step (net->backward, STEP_RELU_BACKWARD, diff, net->act[k],

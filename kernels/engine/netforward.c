@@ -147,13 +147,15 @@ net_build_conv_forward (CxrNet *net, int k, const float *params, GError **error)
     return FALSE;
   if (!net_new_primitive (net, st->bn_pd, &prim, error))
     return FALSE;
-  if (shared && !(net_plain_memory (net, 4, dst_d, DNNL_MEMORY_ALLOCATE,
-              &st->plain_dst, error)
-          && net_push_reorder (net, net->forward, dst, st->plain_dst, error)))
+  if (shared && !net_shared_view_ok (dst)) {
+    g_set_error (error, CXR_ERROR, CXR_ERROR_UNSUPPORTED,
+        "layer %d: oneDNN keeps its output in a layout batch-norm over "
+        "several processes cannot read", k + 1);
     return FALSE;
+  }
   if (shared)
-    net_push_hand_step (net->forward, STEP_BN_SHARED_STATS, st->plain_dst,
-        st->mean, st->variance, k);
+    net_push_hand_step (net->forward, STEP_BN_SHARED_STATS, dst, st->mean,
+        st->variance, k);
   net_push_step (net->forward, prim, 7, DNNL_ARG_SRC, dst, DNNL_ARG_DST, out,
       DNNL_ARG_MEAN, st->mean, DNNL_ARG_VARIANCE, st->variance,
       DNNL_ARG_SCALE, scale, DNNL_ARG_SHIFT, shift,

@@ -68,22 +68,6 @@ relu_backward_range (float *restrict d, const float *restrict y, int64_t lo,
     d[i] = y[i] > 0.0f ? d[i] : 0.0f;
 }
 
-/* bf16 is the top half of a float: widen by shifting, narrow by rounding
- * to nearest even */
-static inline float
-bf16_to_float (uint16_t b)
-{
-  union { uint32_t u; float f; } v = { .u = (uint32_t) b << 16 };
-  return v.f;
-}
-
-static inline uint16_t
-float_to_bf16 (float f)
-{
-  union { float f; uint32_t u; } v = { .f = f };
-  return (uint16_t) ((v.u + 0x7fffu + ((v.u >> 16) & 1u)) >> 16);
-}
-
 VECTOR_CLONES static void
 dropout_forward_range_bf16 (const uint16_t *x, uint16_t *y, int64_t lo,
     int64_t hi, uint32_t seed, uint32_t threshold, float scale)

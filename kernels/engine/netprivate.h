@@ -26,14 +26,13 @@ typedef enum {
   STEP_RELU_BACKWARD,           /* a = b > 0 ? a : 0 (b: the ReLU output) */
   STEP_BN_RUNNING,              /* running stats of layer from batch mean a, var b */
   STEP_BN_SHARED_STATS,         /* a shared batch's mean b and variance c
-                                 * from this part's pre-norm output a (plain
-                                 * f32 NCHW), summed over the processes */
+                                 * from this part's pre-norm output a,
+                                 * summed over the processes */
   STEP_BN_SHARED_BACKWARD,      /* a: the gradient of the pre-norm output
-                                 * (plain f32 NCHW) as batch-norm backward
-                                 * with the statistics held constant gives
-                                 * it; b: that output (plain f32 NCHW): the
-                                 * terms through the shared statistics
-                                 * added to a */
+                                 * as batch-norm backward with the
+                                 * statistics held constant gives it; b:
+                                 * that output: the terms through the
+                                 * shared statistics added to a */
 } StepKind;
 
 #define MAX_ARGS 12
@@ -54,9 +53,6 @@ typedef struct {
   dnnl_memory_t weights;        /* in the primitive's layout */
   dnnl_memory_t conv_dst;       /* before batch-norm */
   dnnl_memory_t mean, variance, workspace, bn_workspace;
-  dnnl_memory_t plain_dst, plain_diff;  /* a shared batch's batch-norm: the
-                                         * pre-norm output and its gradient
-                                         * in plain f32 NCHW */
   gboolean drops;               /* dropout: this net drops elements (training
                                  * at a rate above 0) */
   gboolean relu_done_by_dropout;        /* its ReLU gradient is applied by the
@@ -170,6 +166,22 @@ dropout_keeps (uint32_t seed, uint32_t threshold, uint32_t i)
   return hash32 (seed + i * 0x9E3779B9u) >= threshold;
 }
 
+/* bf16 is the top half of a float: widen by shifting, narrow by rounding
+ * to nearest even */
+static inline float
+bf16_to_float (uint16_t b)
+{
+  union { uint32_t u; float f; } v = { .u = (uint32_t) b << 16 };
+  return v.f;
+}
+
+static inline uint16_t
+float_to_bf16 (float f)
+{
+  union { float f; uint32_t u; } v = { .f = f };
+  return (uint16_t) ((v.u + 0x7fffu + ((v.u >> 16) & 1u)) >> 16);
+}
+
 /* Runs a step that is not a oneDNN primitive. */
 void net_run_hand_step (CxrNet *net, const Step *s);
 
@@ -178,7 +190,9 @@ void net_run_hand_step (CxrNet *net, const Step *s);
 void net_dropout_draw (const CxrNet *net, int layer, uint32_t *seed,
     uint32_t *threshold);
 
-/* netshared.c: batch-norm over a batch several processes share */
+/* netshared.c: batch-norm over a batch several processes share; the
+ * layouts of activations it can read */
+gboolean net_shared_view_ok (dnnl_memory_t mem);
 void net_bn_shared_stats (CxrNet *net, const Step *s);
 void net_bn_shared_backward (CxrNet *net, const Step *s);
 

@@ -958,10 +958,10 @@ run_part (gpointer data)
 /* A batch of 6 in parts of 4 and 2, each on its own net and thread, the
  * parts' statistics and sums met through meet_and_sum: their gradients and
  * losses add up to the whole batch's on one net (up to the order of the
- * sums), batch-norm and dropout included; so do the batch-norm running
- * statistics each part keeps. */
+ * sums, and in bf16 its rounding), batch-norm and dropout included; so do
+ * the batch-norm running statistics each part keeps. */
 static void
-test_shared_batch (void)
+shared_batch (CxrPrecision precision, float tolerance)
 {
   const char *layers = "conv:8,s2,same,bn relu conv:8,same,bn relu "
       "maxpool:2 gap dropout:0.5 dense:1 sigmoid";
@@ -985,8 +985,8 @@ test_shared_batch (void)
   for (size_t i = 0; i < 6 * px; i++)
     x[i] = (float) ((i * 2654435761u) % 1000) / 500.0f - 1.0f;
   cxr_net_spec_init_params (spec, whole, 3);
-  net = cxr_net_new_training (spec, whole, whole_grads, 6,
-      CXR_PRECISION_FP32, &error);
+  net = cxr_net_new_training (spec, whole, whole_grads, 6, precision,
+      &error);
   g_assert_no_error (error);
   loss = cxr_net_forward_backward (net, x, labels, weights, 7, NULL, &error);
   g_assert_no_error (error);
@@ -998,7 +998,7 @@ test_shared_batch (void)
     cxr_net_spec_init_params (spec, params[k], 3);
     parts[k] = (Part) {
     cxr_net_new_shared_training (spec, params[k], grads[k], &shares[k],
-          CXR_PRECISION_FP32, &error), x + shares[k].first * px,
+          precision, &error), x + shares[k].first * px,
           labels + shares[k].first, weights + shares[k].first, NAN};
     g_assert_no_error (error);
   }
@@ -1011,7 +1011,8 @@ test_shared_batch (void)
       sum[i] += grads[k][i];
   }
 
-  g_assert_cmpfloat_with_epsilon (parts[0].loss + parts[1].loss, loss, 1e-5);
+  g_assert_cmpfloat_with_epsilon (parts[0].loss + parts[1].loss, loss,
+      tolerance);
   for (int i = 0; i < spec->n_params; i++) {
     const CxrParamInfo *p = &spec->params[i];
     gboolean statistic = p->kind == CXR_PARAM_BN_MEAN
@@ -1026,8 +1027,9 @@ test_shared_batch (void)
         g_assert_cmpfloat (params[0][j], ==, params[1][j]);
     }
   }
-  g_test_message ("largest difference %g of values up to %g", worst, scale);
-  g_assert_cmpfloat (worst, <=, 1e-5f * scale);
+  g_test_message ("%s: largest difference %g of values up to %g",
+      cxr_precision_name (precision), worst, scale);
+  g_assert_cmpfloat (worst, <=, tolerance * scale);
   for (int k = 0; k < PARTIES; k++) {
     g_free (params[k]);
     g_free (grads[k]);
@@ -1037,6 +1039,16 @@ test_shared_batch (void)
   g_free (whole_grads);
   g_free (sum);
   cxr_net_spec_free (spec);
+}
+
+static void
+test_shared_batch (void)
+{
+  shared_batch (CXR_PRECISION_FP32, 1e-5f);
+  /* bf16 activations round to 8 bits: the parts and the whole round
+   * different sums */
+  if (cxr_cpu_has_native_bf16 ())
+    shared_batch (CXR_PRECISION_BF16, 5e-3f);
 }
 
 static void
