@@ -516,11 +516,17 @@ find_share (const gchar * shard, guint n, guint * lo, guint * hi,
   gboolean ok;
   size_t from, to;
 
+  if (!cxr_dist_init (error))
+    return FALSE;
   if (shard == NULL || shard[0] == '\0') {
-    if (!cxr_dist_init (error))
-      return FALSE;
     k = cxr_dist_rank () + 1;
     of = cxr_dist_size ();
+  } else if (cxr_dist_size () > 1) {
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        "shard is set, and this is one of %d processes (mpirun), which "
+        "share the files by themselves: leave shard unset under mpirun",
+        cxr_dist_size ());
+    return FALSE;
   } else {
     parts = g_strsplit (shard, "/", 2);
     ok = g_strv_length (parts) == 2
