@@ -74,6 +74,16 @@ copy_lossy_compression (DcmItem * image, DcmItem * ds)
   return cond;
 }
 
+/* a string attribute of the film, "" when it has none */
+static OFString
+source_string (DcmDataset * image, const DcmTagKey & key)
+{
+  OFString value;
+
+  image->findAndGetOFStringArray (key, value);
+  return value;
+}
+
 static GBytes *
 build (GBytes * header, const CxrDicomPicture * p, const CxrDicomFinding * f,
     gchar ** sop_uid, GError ** error)
@@ -118,6 +128,10 @@ build (GBytes * header, const CxrDicomPicture * p, const CxrDicomFinding * f,
               f->algorithm_version)).good ()
       && (cond = ds->putAndInsertString (DCM_InstanceNumber, "1")).good ()
       && (cond = ds->insertEmptyElement (DCM_PatientOrientation)).good ()
+      /* General Series' Laterality (type 2C, for paired body parts): the
+       * film's, else empty, "not known", which a checker cannot fault */
+      && (cond = ds->putAndInsertString (DCM_Laterality,
+              source_string (image, DCM_Laterality).c_str ())).good ()
       && (cond = ds->putAndInsertString (DCM_ImageType,
               "DERIVED\\SECONDARY")).good ()
       && (cond = ds->putAndInsertString (DCM_BurnedInAnnotation,
