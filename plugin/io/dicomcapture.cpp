@@ -105,6 +105,8 @@ build (GBytes * header, const CxrDicomPicture * p, const CxrDicomFinding * f,
       {source.study.c_str (), f->model_id ? f->model_id : ""});
   std::string capture_uid = cxr_dicom_finding_uid ("capture", source, f);
   DcmItem *ref = NULL;
+  OFString body_part = source_string (image, DCM_BodyPartExamined);
+  OFString laterality = source_string (image, DCM_Laterality);
   /* the pixels, row after row without padding */
   gsize row = (gsize) p->width * 3;
   std::vector < Uint8 > pixels (row * p->height);
@@ -128,10 +130,14 @@ build (GBytes * header, const CxrDicomPicture * p, const CxrDicomFinding * f,
               f->algorithm_version)).good ()
       && (cond = ds->putAndInsertString (DCM_InstanceNumber, "1")).good ()
       && (cond = ds->insertEmptyElement (DCM_PatientOrientation)).good ()
-      /* General Series' Laterality (type 2C, for paired body parts): the
-       * film's, else empty, "not known", which a checker cannot fault */
-      && (cond = ds->putAndInsertString (DCM_Laterality,
-              source_string (image, DCM_Laterality).c_str ())).good ()
+      /* General Series: the body part, the film's or the chest the
+       * classifier reads; Laterality (type 2C) only for a film that has
+       * one, as a chest is not a paired part */
+      && (cond = ds->putAndInsertString (DCM_BodyPartExamined,
+              body_part.empty ()? "CHEST" : body_part.c_str ())).good ()
+      && (laterality.empty ()
+          || (cond = ds->putAndInsertString (DCM_Laterality,
+                  laterality.c_str ())).good ())
       && (cond = ds->putAndInsertString (DCM_ImageType,
               "DERIVED\\SECONDARY")).good ()
       && (cond = ds->putAndInsertString (DCM_BurnedInAnnotation,
