@@ -5,9 +5,11 @@
  * @title: cxrdicomsink
  *
  * Writes, for each frame that cxrclassify answered and that came from a
- * DICOM image (cxrdicomdec), a DICOM Structured Report of the answer
- * (plugin/io/dicomsr.h: the finding coded, P(PNEUMONIA), the threshold, the
- * algorithm and model, "not for diagnostic use", a reference to the image),
+ * DICOM image (cxrdicomdec), a DICOM Structured Report of the answer as
+ * AI-results consumers read it (plugin/io/dicomsr.h: TID 1500 in a
+ * Comprehensive 3D SR, per IHE AIR: the finding, its certainty
+ * P(PNEUMONIA), the threshold, the algorithm and model as TID 4019 and as
+ * contributing equipment, "not for diagnostic use", the image),
  * in the image's study and a new series, with its patient and study modules,
  * so that an archive files it with the study. With `capture=true` it also
  * writes the frame itself as a DICOM Secondary Capture image

@@ -13,10 +13,12 @@ cd "$(dirname "$0")/.."
 # makes the certificates of its https front; PyGObject with GStreamer's
 # introspection data lists the elements' properties for the README check;
 # Open MPI runs the tests over several processes, iproute2 gives them
-# network namespaces to run between.
+# network namespaces to run between; Pixelmed's SR validator (with a Java
+# runtime) and dicom3tools' dciodvfy check the DICOM objects written.
 test_packages=(dcmtk locales python3-torch python3-numpy python3-pil chromium
   python3-pydicom orthanc orthanc-dicomweb openssl python3-gi
-  gir1.2-gstreamer-1.0 openmpi-bin libopenmpi-dev iproute2)
+  gir1.2-gstreamer-1.0 openmpi-bin libopenmpi-dev iproute2 libpixelmed-java
+  default-jre-headless dicom3tools)
 bash pipelines/setup.sh "${test_packages[@]}" || exit 1
 meson test -C build --print-errorlogs "$@" | tee build/test-output.txt
 status=${PIPESTATUS[0]}

@@ -1,10 +1,25 @@
 /* A classifier's answer about one DICOM image as a DICOM Structured Report
- * (Comprehensive SR, built with DCMTK's dcmsr; C++ in dicomsr.cpp): the
- * finding coded (pneumonia / no pneumonia), P(PNEUMONIA), the threshold, the
- * algorithm's name and version, the model id, "not for diagnostic use" and
- * a reference to the image; in the image's study, in a new series, with the
- * patient and study modules copied from the image so that an archive files
- * it with the study.
+ * an AI-results consumer reads (IHE AI Results): a Comprehensive 3D SR whose
+ * root is TID 1500 (Measurement Report), built with DCMTK's dcmsr/cmr
+ * template classes (C++ in dicomsr.cpp):
+ *
+ *   language; the model as the observing device (TID 1001/1004);
+ *   procedure reported: an imaging procedure (and the header's Performed
+ *     Procedure Code: SNOMED CT 399208008, plain chest X-ray);
+ *   image library (TID 1600): the film;
+ *   imaging measurements, one group (TID 1501): the finding pneumonia
+ *     (SNOMED CT 233604007), the algorithm (TID 4019: name, version, the
+ *     model id and the threshold as parameters), the certainty of the
+ *     finding (DCM 111012, P(PNEUMONIA) in %) inferred from the film (and
+ *     frame), and the decision threshold (DCM 122411, in %);
+ *   qualitative evaluations: pneumonia present (SNOMED CT 52101004) or
+ *     absent (SNOMED CT 2667000).
+ *
+ * The Contributing Equipment Sequence names the algorithm as processing
+ * equipment with a Device UID made from its name, version, model id and
+ * threshold: a retrained or recalibrated model is a new device. In the
+ * image's study, in a new series, with the patient and study modules
+ * copied from the image so that an archive files it with the study.
  *
  * Privacy: the patient's data is copied from the source header into the
  * report and nowhere else; error texts name attributes and toolkit

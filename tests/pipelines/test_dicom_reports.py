@@ -9,10 +9,16 @@ which cxrclassify refuses. Each file goes through
     filesrc ! cxrdicomdec ! cxrclassify ! tee ! cxrdicomsink, cxrmetasink
 
 and each report is checked: DCMTK's dsrdump and pydicom read it; it is a
-Comprehensive SR in the film's study, in a series of its own, with the
-film's patient and study modules; its finding, P(PNEUMONIA), threshold and
-model id are what cxrmetasink says of the same film; it refers to the film
-and says it is not for diagnostic use. The refused film gets no report.
+Comprehensive 3D SR whose root is TID 1500 (IHE AI Results), in the film's
+study, in a series of its own, with the film's patient and study modules;
+its finding (present or absent), certainty (P(PNEUMONIA)), threshold and
+model id are what cxrmetasink says of the same film; the algorithm is
+named (TID 4019) and is contributing equipment with a Device UID that
+changes with the threshold; it refers to the film and says it is not for
+diagnostic use; only standard codes. Pixelmed's SR validator finds no error
+and no content item outside the template, dicom3tools' dciodvfy no error
+(on the report, and on the Secondary Capture of capture=true).
+The refused film gets no report.
 Nothing of the patients' (names, ids, birth dates, accession numbers)
 appears in the pipelines' output with every cxr debug category at its
 most verbose, in the JSON lines or in the reports' file names. Skips
@@ -29,7 +35,8 @@ import tempfile
 
 # the shared helpers are in tests/
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from checking import check, finish, skip  # noqa: E402
+from checking import check, finish, skip, skip_part  # noqa: E402
+from sr_reading import film_of, label, named, probability, threshold  # noqa: E402
 
 source, build = sys.argv[1:3]
 if not shutil.which("img2dcm") or not shutil.which("dsrdump"):
@@ -39,10 +46,48 @@ try:
 except ImportError:
     skip("pydicom (Debian package python3-pydicom) is not installed")
 
+PIXELMED = "/usr/share/java/pixelmed.jar"
+validators = (os.path.exists(PIXELMED) and shutil.which("java")
+              and shutil.which("dciodvfy"))
+if not validators:
+    skip_part("the validators", "Pixelmed (libpixelmed-java), java and "
+              "dciodvfy (dicom3tools) are not all installed")
 env = dict(os.environ, GST_PLUGIN_PATH=os.path.join(build, "plugin"),
            GST_DEBUG="cxr*:9", GST_DEBUG_NO_COLOR="1")
 films = sorted(glob.glob(os.path.join(source, "pipelines", "sample-films", "*", "*.jpeg")))
 films = [f for f in films if "NORMAL" in f][:2] + [f for f in films if "PNEUMONIA" in f][:2]
+# the code systems a report may use: SNOMED CT, DICOM's, UCUM, the
+# language's and UMLS (TID 1500's own "Qualitative Evaluations")
+STANDARD = {"SCT", "DCM", "UCUM", "RFC5646", "UMLS"}
+
+
+def codes(ds):
+    """every code sequence item's scheme in a data set"""
+    for elem in ds.iterall():
+        if elem.VR == "SQ":
+            for item in elem.value:
+                if "CodingSchemeDesignator" in item:
+                    yield item.CodingSchemeDesignator
+
+
+def pixelmed(path):
+    """Pixelmed's SR validator's complaints: errors, items not in the template"""
+    done = subprocess.run(["java", "-Djdk.xml.xpathExprGrpLimit=0",
+                           "-Djdk.xml.xpathExprOpLimit=0",
+                           "-Djdk.xml.xpathTotalOpLimit=0", "-cp", PIXELMED,
+                           "com.pixelmed.validate.DicomSRValidator", path],
+                          capture_output=True, text=True)
+    out = done.stdout + done.stderr
+    return [line for line in out.splitlines()
+            if line.startswith("Error") or "not in template" in line] or \
+        ([] if "Root Template TID_1500" in out else ["TID 1500 not found"])
+
+
+def dciodvfy(path):
+    """dicom3tools' errors about an object"""
+    done = subprocess.run(["dciodvfy", path], capture_output=True, text=True)
+    return [line for line in (done.stdout + done.stderr).splitlines()
+            if line.startswith("Error")]
 
 
 def patient(k):
@@ -121,22 +166,23 @@ with tempfile.TemporaryDirectory() as tmp:
     check("one report for each film answered, none for the CT image",
           len(written) == len(films), f"{len(written)} reports")
     referred = set()
+    devices = set()
     for report in written:
         name = os.path.basename(report)
         logs += name
         done = subprocess.run(["dsrdump", report], capture_output=True, text=True)
         check(f"{name}: dsrdump reads it", done.returncode == 0
-              and "Comprehensive SR" in done.stdout, done.stderr[-300:])
+              and "Comprehensive 3D SR" in done.stdout, done.stderr[-300:])
         sr = pydicom.dcmread(report)
-        ref = sr.ContentSequence[-1].ReferencedSOPSequence[0]
-        if ref.ReferencedSOPInstanceUID not in results:
+        ref = film_of(sr)
+        if ref is None or ref.ReferencedSOPInstanceUID not in results:
             check(f"{name}: refers to one of the films", False)
             continue
         line, keys, path, ct = results[ref.ReferencedSOPInstanceUID]
         referred.add(ref.ReferencedSOPInstanceUID)
         image = pydicom.dcmread(path)
         check(f"{name}: an SR document in the film's study, in a new series",
-              sr.Modality == "SR" and sr.SOPClassUID == "1.2.840.10008.5.1.4.1.1.88.33"
+              sr.Modality == "SR" and sr.SOPClassUID == "1.2.840.10008.5.1.4.1.1.88.34"
               and sr.StudyInstanceUID == image.StudyInstanceUID
               and sr.SeriesInstanceUID != image.SeriesInstanceUID
               and sr.SOPInstanceUID + ".dcm" == name)
@@ -147,8 +193,11 @@ with tempfile.TemporaryDirectory() as tmp:
         check(f"{name}: its UIDs are 2.25 UUIDs (version 8) of at most 64 characters",
               all(len(u) <= 64 and re.fullmatch(r"2\.25\.[1-9][0-9]*", u)
                   and (int(u[5:]) >> 76) & 0xF == 8 for u in uids), str(uids))
-        schemes = [i.CodingSchemeDesignator for i in sr.get("CodingSchemeIdentificationSequence", [])]
-        check(f"{name}: its private coding scheme is named", "99GSTCXR" in schemes, str(schemes))
+        schemes = set(codes(sr))
+        check(f"{name}: standard codes only", schemes <= STANDARD, str(schemes))
+        check(f"{name}: TID 1500 at its root, an imaging measurement report",
+              sr.ContentTemplateSequence[0].TemplateIdentifier == "1500"
+              and sr.ConceptNameCodeSequence[0].CodeValue == "126000")
         check(f"{name}: readable by its owner alone (it holds the patient's data)",
               os.stat(report).st_mode & 0o077 == 0, oct(os.stat(report).st_mode))
         evidence = sr.CurrentRequestedProcedureEvidenceSequence[0]
@@ -156,24 +205,37 @@ with tempfile.TemporaryDirectory() as tmp:
               evidence.StudyInstanceUID == image.StudyInstanceUID
               and evidence.ReferencedSeriesSequence[0].ReferencedSOPSequence[0]
               .ReferencedSOPInstanceUID == image.SOPInstanceUID)
-        items = {item.ConceptNameCodeSequence[0].CodeMeaning: item
-                 for item in sr.ContentSequence}
-        code = items["Finding"].ConceptCodeSequence[0]
-        said = "PNEUMONIA" if code.CodeValue == "233604007" else "NORMAL"
-        check(f"{name}: the finding is cxrclassify's", said == line["label"],
-              f"{code.CodeMeaning} against {line['label']}")
-        p = float(items["Probability of pneumonia"].MeasuredValueSequence[0].NumericValue)
-        t = float(items["Decision threshold"].MeasuredValueSequence[0].NumericValue)
-        check(f"{name}: P(PNEUMONIA) and threshold are cxrclassify's",
-              abs(p - line["probabilities"][1]) < 1e-5
-              and abs(t - line["threshold"]) < 1e-5, f"{p} {t}")
-        check(f"{name}: the model and the algorithm are named",
-              items["Model id"].TextValue == line["model"]
-              and "gst-cxr" in items["Algorithm Name"].TextValue
-              and items["Algorithm Version"].TextValue)
+        check(f"{name}: the finding is cxrclassify's", label(sr) == line["label"],
+              f"{label(sr)} against {line['label']}")
+        p, t = probability(sr), threshold(sr)
+        check(f"{name}: P(PNEUMONIA) and threshold are cxrclassify's (in %)",
+              abs(p - line["probabilities"][1]) < 1e-6
+              and abs(t - line["threshold"]) < 1e-6, f"{p} {t}")
+        parameters = [i.TextValue for i in named(sr, "Algorithm Parameters")]
+        check(f"{name}: the model and the algorithm are named (TID 4019)",
+              f"model={line['model']}" in parameters
+              and "gst-cxr" in named(sr, "Algorithm Name")[0].TextValue
+              and named(sr, "Algorithm Version")[0].TextValue)
+        equipment = sr.ContributingEquipmentSequence[0]
+        check(f"{name}: the algorithm is processing equipment with a Device UID",
+              equipment.PurposeOfReferenceCodeSequence[0].CodeValue == "109102"
+              and re.fullmatch(r"2\.25\.[1-9][0-9]*", equipment.DeviceUID)
+              and named(sr, "Device Observer UID")[0].UID == equipment.DeviceUID)
+        devices.add((line["model"], line["threshold"], equipment.DeviceUID))
         check(f"{name}: not for diagnostic use",
-              "not for diagnostic use" in items["Comment"].TextValue.lower())
+              "not for diagnostic use" in sr.CompletionFlagDescription.lower())
+        if validators:
+            complaints = pixelmed(report)
+            check(f"{name}: Pixelmed's SR validator finds no error and no "
+                  "item outside the template", not complaints,
+                  "; ".join(complaints[:3]))
+            complaints = dciodvfy(report)
+            check(f"{name}: dciodvfy finds no error", not complaints,
+                  "; ".join(complaints[:3]))
     check("every answered film has its report", len(referred) == len(films))
+    check("one Device UID for one model and threshold",
+          len({d[2] for d in devices}) == len({d[:2] for d in devices}) == 1,
+          str(devices))
     check("the CT image got none", not any(results[u][3] for u in referred))
     leaked = [v for _, keys, _, _ in results.values() for k, v in keys.items()
               if k in ("PatientName", "PatientID", "PatientBirthDate", "AccessionNumber")
@@ -190,8 +252,8 @@ with tempfile.TemporaryDirectory() as tmp:
                 "cxrclassify", "!", "cxrdicomsink", f"location={from_folder}"])
     names = lambda d: sorted(os.listdir(d)) if os.path.isdir(d) else []
     first_film_report = [os.path.basename(r) for r in written
-                         if pydicom.dcmread(r).ContentSequence[-1].ReferencedSOPSequence[0]
-                         .ReferencedSOPInstanceUID == pydicom.dcmread(cases[0][0]).SOPInstanceUID]
+                         if film_of(pydicom.dcmread(r)).ReferencedSOPInstanceUID
+                         == pydicom.dcmread(cases[0][0]).SOPInstanceUID]
     check("a DICOM film read by cxrdatasetsrc gets the same report as through cxrdicomdec",
           done.returncode == 0 and names(from_folder) == first_film_report,
           f"{names(from_folder)} against {first_film_report}")
@@ -202,10 +264,29 @@ with tempfile.TemporaryDirectory() as tmp:
     frames_dir = os.path.join(tmp, "frames")
     done = run(["gst-launch-1.0", "filesrc", f"location={two}", "!", "cxrdicomdec", "!",
                 "cxrclassify", "!", "cxrdicomsink", f"location={frames_dir}"])
-    refs = sorted(int(pydicom.dcmread(os.path.join(frames_dir, n)).ContentSequence[-1]
-                      .ReferencedSOPSequence[0].ReferencedFrameNumber) for n in names(frames_dir))
+    refs = sorted(int(film_of(pydicom.dcmread(os.path.join(frames_dir, n)))
+                      .ReferencedFrameNumber) for n in names(frames_dir))
     check("a film of two frames: one report for each, naming its frame",
           done.returncode == 0 and refs == [1, 2], str(refs))
+
+    # another threshold is another decision rule: another device; and the
+    # picture of capture=true passes dciodvfy too
+    other = os.path.join(tmp, "other-threshold")
+    done = run(["gst-launch-1.0", "filesrc", f"location={cases[0][0]}", "!",
+                "cxrdicomdec", "!", "cxrclassify", "threshold=0.3", "heatmap=true",
+                "!", "videoconvert", "!", "cxroverlay", "!", "videoconvert", "!",
+                "cxrdicomsink", f"location={other}", "capture=true"])
+    made = [pydicom.dcmread(os.path.join(other, n)) for n in names(other)]
+    srs = [d for d in made if d.Modality == "SR"]
+    pictures = [n for n, d in zip(names(other), made) if d.Modality == "OT"]
+    check("another threshold: a report with another Device UID, and a picture",
+          done.returncode == 0 and len(srs) == 1 and len(pictures) == 1
+          and srs[0].ContributingEquipmentSequence[0].DeviceUID
+          not in {d[2] for d in devices}, f"{len(srs)} reports, {pictures}")
+    if validators and pictures:
+        complaints = dciodvfy(os.path.join(other, pictures[0]))
+        check("the Secondary Capture: dciodvfy finds no error", not complaints,
+              "; ".join(complaints[:3]))
 
     # an archive that takes the connection and never answers: interrupted,
     # the pipeline stops at once, not when the request times out

@@ -54,6 +54,7 @@ import urllib.request
 # the shared helpers are in tests/
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from checking import check, finish, skip  # noqa: E402
+from sr_reading import film_of, label as answer_of, probability  # noqa: E402
 
 source, build = sys.argv[1:3]
 ORTHANC = shutil.which("Orthanc") or "/usr/sbin/Orthanc"
@@ -149,7 +150,7 @@ class Archive:
             with open(path, "wb") as f:
                 f.write(self.call(f"/instances/{instance}/file"))
             ds = pydicom.dcmread(path)
-            ref = (ds.ContentSequence[-1].ReferencedSOPSequence[0] if modality == "SR"
+            ref = (film_of(ds) if modality == "SR"
                    else ds.SourceImageSequence[0]).ReferencedSOPInstanceUID
             found.setdefault(ref, []).append((ds, path))
         return found
@@ -285,10 +286,7 @@ def check_reports(archive, local, label):
             continue
         sr, sr_path = reports[0]
         image = pydicom.dcmread(path)
-        items = {i.ConceptNameCodeSequence[0].CodeMeaning: i for i in sr.ContentSequence}
-        said = ("PNEUMONIA" if items["Finding"].ConceptCodeSequence[0].CodeValue == "233604007"
-                else "NORMAL")
-        sr_p = float(items["Probability of pneumonia"].MeasuredValueSequence[0].NumericValue)
+        said, sr_p = answer_of(sr), probability(sr)
         dump = subprocess.run(["dsrdump", sr_path], capture_output=True, text=True)
         check(f"{label}: {os.path.basename(path)}: one report in its study, read by dsrdump "
               "and pydicom, the finding cxrclassify gives the file",
