@@ -40,16 +40,24 @@ percent (double p)
   return text;
 }
 
+/* the threshold as the UIDs and the algorithm's parameters spell it: six
+ * decimals, the C locale's point */
+static std::string
+threshold_text (const CxrDicomFinding * f)
+{
+  char text[CXR_NUMBER_SIZE];
+
+  cxr_number (text, "%.6f", f->threshold);
+  return text;
+}
+
 std::string
 cxr_dicom_finding_uid (const char *kind, const CxrDicomSource & image,
     const CxrDicomFinding * f)
 {
-  char threshold[CXR_NUMBER_SIZE];
-
-  cxr_number (threshold, "%.6f", f->threshold);
   return cxr_dicom_derived_uid (kind, {image.instance.c_str (),
           std::to_string (f->frame), f->model_id ? f->model_id : "",
-          f->algorithm_version, threshold});
+          f->algorithm_version, threshold_text (f)});
 }
 
 /* the algorithm as a device, one UID a decision rule: a retrained model
@@ -58,11 +66,9 @@ cxr_dicom_finding_uid (const char *kind, const CxrDicomSource & image,
 static std::string
 device_uid (const CxrDicomFinding * f)
 {
-  char threshold[CXR_NUMBER_SIZE];
-
-  cxr_number (threshold, "%.6f", f->threshold);
   return cxr_dicom_derived_uid ("device", {f->algorithm_name,
-          f->algorithm_version, f->model_id ? f->model_id : "", threshold});
+          f->algorithm_version, f->model_id ? f->model_id : "",
+          threshold_text (f)});
 }
 
 /* the image, and its frame when it has several */
@@ -82,12 +88,12 @@ static TID4019_AlgorithmIdentification
 algorithm (const CxrDicomFinding * f)
 {
   TID4019_AlgorithmIdentification a;
-  char threshold[CXR_NUMBER_SIZE];
+  std::string model = std::string ("model=") + (f->model_id ? f->model_id :
+      "");
 
-  cxr_number (threshold, "%.6f", f->threshold);
   a.setIdentification (f->algorithm_name, f->algorithm_version);
-  a.addParameter ((std::string ("model=") + (f->model_id ? f->model_id : "")).c_str ());
-  a.addParameter ((std::string ("threshold=") + threshold).c_str ());
+  a.addParameter (model.c_str ());
+  a.addParameter (("threshold=" + threshold_text (f)).c_str ());
   return a;
 }
 
