@@ -22,7 +22,10 @@
  * root, each stored there with STOW-RS (plugin/io/dicomweb.h: `user`,
  * `password-file` or the environment's CXR_PACS_USER and
  * CXR_PACS_PASSWORD; an https archive's certificate checked against the
- * system's CAs or `ca-file`); or both. An object the archive does not take
+ * system's CAs or `ca-file`), or a DICOM node, `url=dicom://AET@HOST:PORT`,
+ * each stored there by C-STORE as `ae-title` (plugin/io/dicomnode.h: an
+ * association that cannot be made or breaks is tried again with back-off,
+ * a refusal is not); or both. An object the archive does not take
  * is an error: the pipeline stops and the film can be sent again (the
  * objects' UIDs come from the image's and the model's, so a film sent twice
  * gives the same objects, which the archive keeps once). Each object is
@@ -49,6 +52,7 @@
 #include "dicomcapture.h"
 #include "dicomsr.h"
 #include "dicomweb.h"
+#include "dicomnode.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -66,6 +70,7 @@ enum
   PROP_USER,
   PROP_PASSWORD_FILE,
   PROP_CA_FILE,
+  PROP_AE_TITLE,
   PROP_CAPTURE,
 };
 
@@ -76,13 +81,18 @@ struct _GstCxrDicomSink
   gchar *location;              /* the folder objects are written to */
   gchar *url;                   /* the archive they are stored in */
   gchar *user, *password_file, *ca_file;
+  gchar *ae_title;              /* this node's, calling a DICOM node */
   gboolean capture;
 
-  CxrDicomWeb *archive;         /* while started, with url */
+  CxrDicomWeb *archive;         /* while started, with an http(s) url */
+  CxrDicomNode *node;           /* while started, with a dicom:// url */
   GCancellable *cancellable;    /* a STOW under way, cancelled by unlock */
   GstVideoInfo info;            /* the frames', with capture */
   guint written, unanswered, not_dicom;
 };
+
+/* the AE title gst-cxr calls a DICOM node as, unless told otherwise */
+#define DEFAULT_AE_TITLE "GSTCXR"
 
 G_DEFINE_TYPE (GstCxrDicomSink, gst_cxr_dicom_sink, GST_TYPE_BASE_SINK);
 GST_ELEMENT_REGISTER_DEFINE (cxrdicomsink, "cxrdicomsink", GST_RANK_NONE,
@@ -100,7 +110,8 @@ gst_cxr_dicom_sink_start (GstBaseSink * sink)
   self->written = self->unanswered = self->not_dicom = 0;
   if ((!self->location || !*self->location) && (!self->url || !*self->url)) {
     GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("Nowhere to write to"),
-        ("set location to a folder, or url to an archive's DICOMweb root"));
+        ("set location to a folder, or url to an archive's DICOMweb root "
+            "or a DICOM node (dicom://AET@HOST:PORT)"));
     return FALSE;
   }
   if (self->location && *self->location
@@ -110,7 +121,16 @@ gst_cxr_dicom_sink_start (GstBaseSink * sink)
             g_strerror (errno)), (NULL));
     return FALSE;
   }
-  if (self->url && *self->url) {
+  if (self->url && g_str_has_prefix (self->url, "dicom://")) {
+    self->node = cxr_dicom_node_new (self->url, self->ae_title, &error);
+    if (!self->node) {
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", error->message),
+          (NULL));
+      g_error_free (error);
+      return FALSE;
+    }
+    self->cancellable = g_cancellable_new ();
+  } else if (self->url && *self->url) {
     self->archive = cxr_dicomweb_new (self->url, self->user,
         self->password_file, self->ca_file, &error);
     if (!self->archive) {
@@ -130,6 +150,7 @@ gst_cxr_dicom_sink_stop (GstBaseSink * sink)
   GstCxrDicomSink *self = GST_CXR_DICOM_SINK (sink);
 
   g_clear_pointer (&self->archive, cxr_dicomweb_free);
+  g_clear_pointer (&self->node, cxr_dicom_node_free);
   g_clear_object (&self->cancellable);
   GST_INFO_OBJECT (self, "%u objects written; %u frames unanswered, %u not "
       "from a DICOM image", self->written, self->unanswered, self->not_dicom);
@@ -211,8 +232,10 @@ put (GstCxrDicomSink * self, const gchar * kind, GBytes * obj,
       return GST_FLOW_ERROR;
     }
   }
-  if (self->archive && !cxr_dicomweb_store (self->archive, obj,
-          self->cancellable, &error)) {
+  if ((self->archive && !cxr_dicomweb_store (self->archive, obj,
+              self->cancellable, &error))
+      || (self->node && !cxr_dicom_node_store (self->node, obj,
+              self->cancellable, &error))) {
     /* a flush or a stop: nothing to say, the object is not stored */
     if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
       g_error_free (error);
@@ -222,7 +245,8 @@ put (GstCxrDicomSink * self, const gchar * kind, GBytes * obj,
     /* NOT_AUTHORIZED: storing anything again will not help; FAILED: this
      * object is refused, and would be again; WRITE: the archive may take
      * it later */
-    if (cxr_dicomweb_error_is_final (error))
+    if (cxr_dicomweb_error_is_final (error)
+        || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED))
       GST_ELEMENT_ERROR (self, RESOURCE, NOT_AUTHORIZED,
           ("Cannot store a %s: %s", kind, error->message), (NULL));
     else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA))
@@ -238,7 +262,7 @@ put (GstCxrDicomSink * self, const gchar * kind, GBytes * obj,
   self->written++;
   GstStructure *s = gst_structure_new ("cxrdicomsink", "kind", G_TYPE_STRING,
       kind, "sop-instance-uid", G_TYPE_STRING, uid, "source", G_TYPE_STRING,
-      source, "stored", G_TYPE_BOOLEAN, self->archive != NULL, NULL);
+      source, "stored", G_TYPE_BOOLEAN, self->archive || self->node, NULL);
   if (path)
     gst_structure_set (s, "path", G_TYPE_STRING, path, NULL);
   gst_element_post_message (GST_ELEMENT (self),
@@ -364,6 +388,10 @@ gst_cxr_dicom_sink_set_property (GObject * object, guint id,
       g_free (self->ca_file);
       self->ca_file = g_value_dup_string (value);
       break;
+    case PROP_AE_TITLE:
+      g_free (self->ae_title);
+      self->ae_title = g_value_dup_string (value);
+      break;
     case PROP_CAPTURE:
       GST_OBJECT_LOCK (self);
       self->capture = g_value_get_boolean (value);
@@ -396,6 +424,9 @@ gst_cxr_dicom_sink_get_property (GObject * object, guint id, GValue * value,
     case PROP_CA_FILE:
       g_value_set_string (value, self->ca_file);
       break;
+    case PROP_AE_TITLE:
+      g_value_set_string (value, self->ae_title);
+      break;
     case PROP_CAPTURE:
       g_value_set_boolean (value, self->capture);
       break;
@@ -414,6 +445,7 @@ gst_cxr_dicom_sink_finalize (GObject * object)
   g_free (self->user);
   g_free (self->password_file);
   g_free (self->ca_file);
+  g_free (self->ae_title);
   G_OBJECT_CLASS (gst_cxr_dicom_sink_parent_class)->finalize (object);
 }
 
@@ -433,9 +465,9 @@ gst_cxr_dicom_sink_class_init (GstCxrDicomSinkClass * klass)
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
           | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_URL,
-      g_param_spec_string ("url", "URL", "DICOMweb root of the archive the "
-          "objects are stored in with STOW-RS (http or https, no "
-          "credentials in it)", NULL,
+      g_param_spec_string ("url", "URL", "Where the objects are stored: an "
+          "archive's DICOMweb root (STOW-RS; http or https, no credentials "
+          "in it) or a DICOM node, dicom://AET@HOST:PORT (C-STORE)", NULL,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
           | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_USER,
@@ -453,6 +485,11 @@ gst_cxr_dicom_sink_class_init (GstCxrDicomSinkClass * klass)
       g_param_spec_string ("ca-file", "CA file", "PEM file of the "
           "certificate authorities an https archive's certificate is "
           "checked against (default: the system's)", NULL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+          | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_AE_TITLE,
+      g_param_spec_string ("ae-title", "AE title", "This node's AE title, "
+          "calling the DICOM node of a dicom:// url", DEFAULT_AE_TITLE,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
           | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_CAPTURE,
@@ -482,4 +519,5 @@ gst_cxr_dicom_sink_init (GstCxrDicomSink * self)
 {
   /* reports are written as frames come, not on a clock */
   gst_base_sink_set_sync (GST_BASE_SINK (self), FALSE);
+  self->ae_title = g_strdup (DEFAULT_AE_TITLE);
 }
