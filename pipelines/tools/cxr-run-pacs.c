@@ -4,6 +4,7 @@
  *
  *   cxr-run pacs --url URL [--user NAME --password-file FILE] [--once]
  *                [--ca-file FILE] [--capture] [--model FILE] [--state FILE]
+ *                [--results dicom://AET@HOST:PORT [--ae-title AET]]
  *                [--interval SECONDS] [--verbose]
  *
  * cxr-run hands it its arguments, "pacs" taken out; they are read with
@@ -18,7 +19,8 @@
  *
  *   appsrc ! cxrdicomdec ! cxrclassify ! cxrdicomsink url=URL/dicom-web
  *
- * which stores its report back with STOW-RS; with --capture also a picture
+ * which stores its report back with STOW-RS, or with --results in a DICOM
+ * node by C-STORE (the PACS's own port, a router); with --capture also a picture
  * of the film with the label and the heatmap burned in (cxrclassify
  * heatmap=true ! videoconvert ! cxroverlay ! cxrdicomsink capture=true).
  * Other instances (the reports and pictures themselves among them) are
@@ -53,6 +55,7 @@
 typedef struct {
   gchar *url;                   /* the archive's root (Orthanc's API) */
   gchar *user, *password_file, *ca_file, *model;
+  gchar *results, *ae_title;    /* a DICOM node the results go to, as AET */
   gboolean capture;
   gboolean verbose;             /* errors with GStreamer's debug detail */
 } Settings;
@@ -167,8 +170,13 @@ classify (GBytes * film, const Settings * set, Answer * answer)
   src = gst_bin_get_by_name (GST_BIN (pipeline), "src");
   sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
   classifier = gst_bin_get_by_name (GST_BIN (pipeline), "classify");
-  g_object_set (sink, "url", dicomweb, "user", set->user, "password-file",
-      set->password_file, "ca-file", set->ca_file, NULL);
+  if (set->results)
+    g_object_set (sink, "url", set->results, NULL);
+  else
+    g_object_set (sink, "url", dicomweb, "user", set->user, "password-file",
+        set->password_file, "ca-file", set->ca_file, NULL);
+  if (set->ae_title)
+    g_object_set (sink, "ae-title", set->ae_title, NULL);
   if (set->model)
     g_object_set (classifier, "model", set->model, NULL);
   gst_app_src_push_buffer (GST_APP_SRC (src), gst_buffer_new_wrapped_bytes
@@ -489,6 +497,12 @@ parse_options (int *argc, char ***argv, Settings * set, gchar ** state,
     {"capture", 0, 0, G_OPTION_ARG_NONE, &set->capture,
         "Also store a picture of each film with the label and the heatmap "
         "burned in", NULL},
+    {"results", 0, 0, G_OPTION_ARG_STRING, &set->results,
+        "Store the reports in this DICOM node by C-STORE instead of back "
+        "into the archive by STOW-RS", "dicom://AET@HOST:PORT"},
+    {"ae-title", 0, 0, G_OPTION_ARG_STRING, &set->ae_title,
+        "This node's AE title, calling the --results node (default: "
+        "GSTCXR)", "AET"},
     {"model", 0, 0, G_OPTION_ARG_FILENAME, &set->model,
         "The model (default: the installed default model)", "FILE"},
     {"state", 0, 0, G_OPTION_ARG_FILENAME, state,
@@ -622,6 +636,8 @@ main (int argc, char **argv)
   g_free (set.password_file);
   g_free (set.ca_file);
   g_free (set.model);
+  g_free (set.results);
+  g_free (set.ae_title);
   g_free (state);
   return status;
 }

@@ -47,7 +47,8 @@ OPTIONS = {
     "train": ["--output", "--model", "--verbose", "NAME=VALUE"],
     "calibrate": ["--model", "--output", "--verbose", "NAME=VALUE"],
     "pacs": ["--url", "--user", "--password-file", "--ca-file", "--capture",
-             "--model", "--state", "--once", "--interval", "--verbose"],
+             "--model", "--state", "--once", "--interval", "--results",
+             "--ae-title", "--verbose"],
 }
 
 

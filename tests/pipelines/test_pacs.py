@@ -91,10 +91,12 @@ class Archive:
         config = {"Name": "gst-cxr-test", "StorageDirectory": os.path.join(folder, "db"),
                   "IndexDirectory": os.path.join(folder, "db"),
                   "HttpPort": self.port, "DicomPort": free_port(),
-                  "DicomServerEnabled": False, "RemoteAccessAllowed": False,
+                  "DicomAet": "ARCHIVE", "DicomServerEnabled": True,
+                  "RemoteAccessAllowed": False,
                   "AuthenticationEnabled": True, "RegisteredUsers": {USER: PASSWORD},
                   "Plugins": [DICOMWEB],
                   "DicomWeb": {"Enable": True, "Root": "/dicom-web/"}}
+        self.dicom_port = config["DicomPort"]
         self.config = os.path.join(folder, "orthanc.json")
         with open(self.config, "w") as f:
             json.dump(config, f)
@@ -424,6 +426,20 @@ with tempfile.TemporaryDirectory() as tmp:
                       and (pixels[..., 0] != pixels[..., 2]).mean() > 0.01)
             check(f"--capture: {os.path.basename(path)} has one picture in its study, RGB, "
                   "the answer burned in, referring to the film", ok, f"{len(found)} pictures")
+
+        # the reports into the archive's DICOM port by C-STORE, not STOW-RS
+        by_dimse = {}
+        for k, film in enumerate(films[2:4], start=60):
+            path = make_film(films_dir, k, film)
+            archive.upload(path)
+            by_dimse[pydicom.dcmread(path).SOPInstanceUID] = (path, classify_locally(path))
+        done = pacs(archive, state, "--once", "--results",
+                    f"dicom://ARCHIVE@127.0.0.1:{archive.dicom_port}", "--ae-title", "CXRNODE")
+        check("--results dicom://...: exit 0, the films answered",
+              done.returncode == 0 and "2 classified and stored" in done.stderr,
+              done.stderr[-300:])
+        local.update(by_dimse)
+        check_reports(archive, by_dimse, "--results by C-STORE")
 
         # https, checked against the test's own CA, in front of an archive
         # of its own
