@@ -174,12 +174,8 @@ gst_cxr_dataset_src_class_init (GstCxrDatasetSrcClass * klass)
   gobject_class->get_property = gst_cxr_dataset_src_get_property;
   gobject_class->finalize = gst_cxr_dataset_src_finalize;
 
-  /**
-   * GstCxrDatasetSrc:location:
-   *
-   * The data set: a folder (class subfolders, or flat and unlabelled) or a
-   * .csv manifest of `path,label` lines. Read when the element starts.
-   */
+  /* each property's blurb is its documentation, as gst-inspect-1.0 shows
+   * it; the README's table for cxrdatasetsrc says the same, checked */
   g_object_class_install_property (gobject_class, PROP_LOCATION,
       g_param_spec_string ("location", "Location",
           "Folder of images (one subfolder per class, or a flat unlabelled "
@@ -188,12 +184,6 @@ gst_cxr_dataset_src_class_init (GstCxrDatasetSrcClass * klass)
           "label = unlabelled)", NULL,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
 
-  /**
-   * GstCxrDatasetSrc:classes:
-   *
-   * Comma-separated class names; position = class index. A class folder or
-   * manifest label not in the list is an error at start.
-   */
   g_object_class_install_property (gobject_class, PROP_CLASSES,
       g_param_spec_string ("classes", "Classes",
           "Comma-separated class names giving the class order (e.g. "
@@ -201,12 +191,6 @@ gst_cxr_dataset_src_class_init (GstCxrDatasetSrcClass * klass)
           "labels. A class folder or label not listed is an error", NULL,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
 
-  /**
-   * GstCxrDatasetSrc:recursive:
-   *
-   * Whether images in folders nested inside a class folder belong to that
-   * class. A flat folder is never searched below its top level.
-   */
   g_object_class_install_property (gobject_class, PROP_RECURSIVE,
       g_param_spec_boolean ("recursive", "Recursive",
           "Count images in folders nested inside a class folder as that "
@@ -214,36 +198,18 @@ gst_cxr_dataset_src_class_init (GstCxrDatasetSrcClass * klass)
           "they would be classes)", DEFAULT_RECURSIVE,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
 
-  /**
-   * GstCxrDatasetSrc:shuffle:
-   *
-   * Push the files in a seeded random order instead of sorted (folders) or
-   * manifest order.
-   */
   g_object_class_install_property (gobject_class, PROP_SHUFFLE,
       g_param_spec_boolean ("shuffle", "Shuffle",
           "Push files in a random order fixed by 'seed' (otherwise folders "
           "give path order, manifests their own order)", DEFAULT_SHUFFLE,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
 
-  /**
-   * GstCxrDatasetSrc:seed:
-   *
-   * Seed of the shuffle; the same seed and files give the same order
-   * everywhere.
-   */
   g_object_class_install_property (gobject_class, PROP_SEED,
       g_param_spec_uint64 ("seed", "Seed",
           "Seed of the shuffle: the same seed and file list always give the "
           "same order", 0, G_MAXUINT64, DEFAULT_SEED,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
 
-  /**
-   * GstCxrDatasetSrc:target-size:
-   *
-   * When > 0, JPEGs decode at the smallest DCT scale (1/8 .. 8/8) that
-   * keeps both sides >= target-size. No further resizing happens.
-   */
   g_object_class_install_property (gobject_class, PROP_TARGET_SIZE,
       g_param_spec_int ("target-size", "Target size",
           "0: decode at full size. > 0: decode JPEGs at the smallest DCT "
@@ -252,12 +218,6 @@ gst_cxr_dataset_src_class_init (GstCxrDatasetSrcClass * klass)
           DEFAULT_TARGET_SIZE, G_PARAM_READWRITE | GST_PARAM_MUTABLE_PLAYING |
           G_PARAM_STATIC_STRINGS));
 
-  /**
-   * GstCxrDatasetSrc:decode-threads:
-   *
-   * Threads that decode files, ahead of the frame pushed; frames still
-   * come in order.
-   */
   g_object_class_install_property (gobject_class, PROP_DECODE_THREADS,
       g_param_spec_uint ("decode-threads", "Decode threads",
           "Threads decoding files (0: one per core); frames are pushed in "
@@ -265,12 +225,6 @@ gst_cxr_dataset_src_class_init (GstCxrDatasetSrcClass * klass)
           DEFAULT_DECODE_THREADS, G_PARAM_READWRITE | GST_PARAM_MUTABLE_READY
           | G_PARAM_STATIC_STRINGS));
 
-  /**
-   * GstCxrDatasetSrc:shard:
-   *
-   * "K/N": only the K-th of N consecutive shares of the files (K from 1
-   * to N). Unset: all of them, or under mpirun this process's share.
-   */
   g_object_class_install_property (gobject_class, PROP_SHARD,
       g_param_spec_string ("shard", "Shard",
           "K/N: read only the K-th of N equal runs of consecutive files "
@@ -279,13 +233,6 @@ gst_cxr_dataset_src_class_init (GstCxrDatasetSrcClass * klass)
           G_PARAM_READWRITE | GST_PARAM_MUTABLE_READY |
           G_PARAM_STATIC_STRINGS));
 
-  /**
-   * GstCxrDatasetSrc:skip-corrupt:
-   *
-   * Whether an unreadable or corrupt file is skipped (warning, element
-   * message "cxrdatasetsrc-skipped", counted in n-skipped) or is a fatal
-   * error.
-   */
   g_object_class_install_property (gobject_class, PROP_SKIP_CORRUPT,
       g_param_spec_boolean ("skip-corrupt", "Skip corrupt",
           "Skip an unreadable or corrupt file with a warning and a "
@@ -294,14 +241,6 @@ gst_cxr_dataset_src_class_init (GstCxrDatasetSrcClass * klass)
           G_PARAM_READWRITE | GST_PARAM_MUTABLE_PLAYING |
           G_PARAM_STATIC_STRINGS));
 
-  /**
-   * GstCxrDatasetSrc:patient-pattern:
-   *
-   * A regular expression over each file's base name whose first capture
-   * group (or whole match) is the film's patient, carried on the label meta
-   * so that training keeps a patient's films on one side of its split. A
-   * manifest's patient column, where it has one, comes first.
-   */
   g_object_class_install_property (gobject_class, PROP_PATIENT_PATTERN,
       g_param_spec_string ("patient-pattern", "Patient pattern",
           "Regular expression over each file's base name: its first capture "
@@ -312,22 +251,12 @@ gst_cxr_dataset_src_class_init (GstCxrDatasetSrcClass * klass)
           CXR_KERMANY_PATIENT_PATTERN, G_PARAM_READWRITE |
           GST_PARAM_MUTABLE_READY | G_PARAM_STATIC_STRINGS));
 
-  /**
-   * GstCxrDatasetSrc:n-files:
-   *
-   * Images found at start (before any is skipped).
-   */
   g_object_class_install_property (gobject_class, PROP_N_FILES,
       g_param_spec_uint ("n-files", "Number of files",
           "Images this element reads: those found in the data set when it "
           "started, or its share of them", 0,
           G_MAXUINT, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
-  /**
-   * GstCxrDatasetSrc:n-skipped:
-   *
-   * Files skipped so far because they could not be read or decoded.
-   */
   g_object_class_install_property (gobject_class, PROP_N_SKIPPED,
       g_param_spec_uint ("n-skipped", "Number skipped",
           "Files skipped so far as unreadable or corrupt (kept after the "

@@ -23,16 +23,12 @@
  * Every write of `output` (a checkpoint after each epoch, the final model)
  * is atomic; a divergence leaves the last good model there.
  *
- * Over several processes (mpirun -np N gst-launch-1.0 cxrdatasetsrc ... !
- * cxrtrain ...; Open MPI): each process caches the frames of its share of
- * the files (cxrdatasetsrc), and at EOS the processes exchange their caches
- * so that each holds the whole data set in the order of the file list;
- * then every batch is split among them, their gradients summed, and every
- * process takes the same step (kernels/train/trainer.h). Process 0 alone
- * posts the messages below and writes `output`, once, at the end, when
- * every process has finished: a run that loses a process writes nothing,
- * and no checkpoint is written on the way. Online training runs in one
- * process.
+ * Under mpirun (Open MPI) each process caches its share of the files; at
+ * EOS the caches are exchanged into the file list's order, and every batch
+ * is split among the processes, which take the same step
+ * (kernels/train/trainer.h). Process 0 alone posts the messages below and
+ * writes `output`, once, when every process has finished, and no
+ * checkpoint on the way. Online training runs in one process.
  *
  * Element messages (their fields are listed in trainmessages.h):
  * cxrtrain-progress every progress-interval steps, cxrtrain-epoch after
