@@ -172,13 +172,12 @@ save_checkpoint (GstCxrTrain * self, const CxrModel * model)
 }
 
 /* The model at the end of a run, to output: alone, at once; over several
- * processes, by process 0 once every process has come this far, and the
- * run's collective job is done (dist.h). */
+ * processes, by process 0 once every process has come this far (the
+ * "any" below), closing the run's collective job (dist.h). */
 static gboolean
 save_final (GstCxrTrain * self)
 {
   if (self->shared) {
-    /* every process is still there */
     cxr_dist_any (FALSE);
     if (cxr_dist_rank () > 0) {
       cxr_dist_end ();
@@ -443,10 +442,13 @@ train_at_eos (GstCxrTrain * self)
   if (self->online)
     return online_finish (self) ? GST_FLOW_OK : GST_FLOW_ERROR;
   if (self->shared) {
+    GError *error = NULL;
     CxrDataset *all = cxr_dataset_gather (self->cache,
-        (const guint64 *) self->keys->data);
-    GST_INFO_OBJECT (self, "%d frames cached here, %d by all %d processes",
-        self->cache->n, all->n, cxr_dist_size ());
+        (const guint64 *) self->keys->data, &error);
+    if (!all) {
+      post_error (self, error);
+      return GST_FLOW_ERROR;
+    }
     cxr_dataset_free (self->cache);
     self->cache = all;
   }
@@ -510,9 +512,7 @@ set_up (GstCxrTrain * self)
   GST_INFO_OBJECT (self, "training %s%s%s", self->model->id,
       s->model ? " from " : "", s->model ? s->model : "");
   if (!cxr_dist_init (&error)) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s.", error->message),
-        (NULL));
-    g_error_free (error);
+    post_error (self, error);
     return FALSE;
   }
   self->shared = cxr_dist_size () > 1;
@@ -524,7 +524,7 @@ set_up (GstCxrTrain * self)
     return FALSE;
   }
   if (self->shared)
-    cxr_dist_begin ();
+    cxr_dist_begin ();          /* closed by save_final */
   if (s->online) {
     self->online = cxr_online_new (self->model, &s->train, s->replay_size,
         &error);

@@ -3,6 +3,7 @@
  * one process reading every file would have cached. */
 #include "gather.h"
 #include "dist.h"
+#include "error.h"
 
 #include <string.h>
 
@@ -10,12 +11,14 @@
 typedef struct {
   guint64 key;
   gint32 label;
-  gint32 has_patient;           /* NULL (a patient of its own) or not */
+  gint16 has_patient;           /* NULL (a patient of its own) or not */
+  gint16 rank;                  /* of the process that holds it */
 } Entry;
 
 typedef struct {
   guint64 key;
   int index;                    /* in the concatenation, rank by rank */
+  int rank;
 } Place;
 
 static int
@@ -29,7 +32,8 @@ by_key (const void *a, const void *b)
 }
 
 CxrDataset *
-cxr_dataset_gather (const CxrDataset *mine, const guint64 *keys)
+cxr_dataset_gather (const CxrDataset *mine, const guint64 *keys,
+    GError **error)
 {
   size_t px = (size_t) mine->side * mine->side, n_bytes;
   Entry *entries = g_new0 (Entry, MAX (mine->n, 1)), *all_entries;
@@ -42,7 +46,7 @@ cxr_dataset_gather (const CxrDataset *mine, const guint64 *keys)
 
   for (int i = 0; i < mine->n; i++) {
     entries[i] = (Entry) { keys[i], mine->labels[i],
-    mine->patients[i] != NULL};
+    mine->patients[i] != NULL, (gint16) cxr_dist_rank ()};
     /* each patient NUL-terminated, those who are none left out */
     if (mine->patients[i])
       g_string_append_len (patients, mine->patients[i],
@@ -63,18 +67,33 @@ cxr_dataset_gather (const CxrDataset *mine, const guint64 *keys)
     patient_of[i] = all_entries[i].has_patient ? at : NULL;
     if (all_entries[i].has_patient)
       at += strlen (at) + 1;
-    places[i] = (Place) { all_entries[i].key, i};
+    places[i] = (Place) { all_entries[i].key, i, all_entries[i].rank};
   }
   qsort (places, n, sizeof (Place), by_key);
+  /* one file's frames come from one process: the same place from two
+   * means the processes were not given shares of one list */
+  for (int i = 1; i < n; i++)
+    if (places[i].key == places[i - 1].key
+        && places[i].rank != places[i - 1].rank) {
+      g_set_error (error, CXR_ERROR, CXR_ERROR_INVALID_ARGUMENT,
+          "processes %d and %d both hold frame %" G_GUINT64_FORMAT " of the "
+          "list: over several processes each must read its own share of "
+          "the files (cxrdatasetsrc does, by itself)", places[i - 1].rank,
+          places[i].rank, places[i].key);
+      n = -1;
+      break;
+    }
   order = g_new (int, MAX (n, 1));
   for (int i = 0; i < n; i++)
     order[i] = places[i].index;
 
-  joined = cxr_dataset_new_stored (mine->side, n, all_pixels, labels,
-      patient_of);
-  ordered = cxr_dataset_subset (joined, order, n);
-
-  cxr_dataset_free (joined);
+  ordered = NULL;
+  if (n >= 0) {
+    joined = cxr_dataset_new_stored (mine->side, n, all_pixels, labels,
+        patient_of);
+    ordered = cxr_dataset_subset (joined, order, n);
+    cxr_dataset_free (joined);
+  }
   g_free (order);
   g_free (places);
   g_free (patient_of);

@@ -21,7 +21,8 @@ TCP transport on loopback, against one process.
   without batch-norm (the seed's) agrees far more closely.
 - Failure: a process killed mid-epoch ends the run within a minute, with a
   nonzero status and no model file; so does a process that fails (a
-  corrupt file in its share, skip-corrupt=false).
+  corrupt file in its share, skip-corrupt=false); processes fed the same
+  frames instead of shares of one list are refused.
 - Two hosts: two network namespaces joined by a veth pair, mpirun started
   in one and starting its daemon in the other through netns-agent.sh
   instead of ssh: training there is within the same tolerances, and the
@@ -288,6 +289,18 @@ except subprocess.TimeoutExpired:
     check("a process that fails ends the run within a minute", False)
 check("a run with a failed process writes no model",
       not os.path.exists(failed_model))
+
+# processes fed the same frames (not shares of one list): refused, not
+# trained on each frame twice
+twice = f"{tmp}/twice.safetensors"
+done = run(MPIRUN + ["-np", "2", "gst-launch-1.0", "-q", "videotestsrc",
+                     "num-buffers=12", "!",
+                     "video/x-raw,format=GRAY8,width=64,height=64", "!",
+                     "cxrtrain", "label=NORMAL", f"output={twice}"],
+           timeout=120)
+check("processes fed the same frames: an error that says so, no model",
+      done.returncode != 0 and "both hold frame" in done.stdout + done.stderr
+      and not os.path.exists(twice), (done.stdout + done.stderr)[-300:])
 
 
 
