@@ -1,6 +1,7 @@
 /* testdata.c — decoding the real chest X-rays for tests, with libjpeg. */
 #include "testdata.h"
 
+#include <glib/gstdio.h>
 #include <setjmp.h>
 #include <stdio.h>              /* before jpeglib.h, which needs FILE */
 #include <jpeglib.h>
@@ -82,4 +83,23 @@ test_jpeg_gray (const char *path, int *width, int *height, int *stride)
   jpeg_destroy_decompress (&cinfo);
   fclose (f);
   return pixels;
+}
+
+void
+test_remove_tree (const gchar * path)
+{
+  GDir *d;
+  const gchar *name;
+
+  if (g_file_test (path, G_FILE_TEST_IS_DIR)
+      && !g_file_test (path, G_FILE_TEST_IS_SYMLINK)
+      && (d = g_dir_open (path, 0, NULL))) {
+    while ((name = g_dir_read_name (d))) {
+      gchar *child = g_build_filename (path, name, NULL);
+      test_remove_tree (child);
+      g_free (child);
+    }
+    g_dir_close (d);
+  }
+  g_remove (path);
 }

@@ -10,6 +10,10 @@ const char *test_data_dir (void);
  * (*stride bytes each); NULL on any error. Free with g_free. */
 guint8 *test_jpeg_gray (const char *path, int *width, int *height, int *stride);
 
+/* Removes path and, for a folder, everything in it, without following
+ * links. */
+void test_remove_tree (const gchar * path);
+
 /* Tests that need something from outside the project (the data set, a
  * tool) cannot run without it. test_missing records, before the tests run
  * (check runs them in child processes), that `what` is not there, and says

@@ -95,25 +95,6 @@ make_tmpdir (void)
 }
 
 static void
-remove_tree (const gchar * path)
-{
-  GDir *d;
-  const gchar *name;
-
-  if (g_file_test (path, G_FILE_TEST_IS_DIR)
-      && !g_file_test (path, G_FILE_TEST_IS_SYMLINK)
-      && (d = g_dir_open (path, 0, NULL))) {
-    while ((name = g_dir_read_name (d))) {
-      gchar *child = g_build_filename (path, name, NULL);
-      remove_tree (child);
-      g_free (child);
-    }
-    g_dir_close (d);
-  }
-  g_remove (path);
-}
-
-static void
 write_file (const gchar * dir, const gchar * relative, const void *data,
     gsize size)
 {
@@ -433,7 +414,7 @@ GST_START_TEST (test_imagefolder)
   assert_contains (r->error, "a class name is empty");
   run_result_free (r);
 
-  remove_tree (dir);
+  test_remove_tree (dir);
   g_free (dir);
 }
 
@@ -470,7 +451,7 @@ GST_START_TEST (test_recursive)
   g_free (s);
   run_result_free (r);
 
-  remove_tree (dir);
+  test_remove_tree (dir);
   g_free (dir);
   g_strfreev (jpegs);
 }
@@ -559,7 +540,7 @@ GST_START_TEST (test_csv_manifest)
 
   g_free (abs_line);
   g_free (csv);
-  remove_tree (dir);
+  test_remove_tree (dir);
   g_free (dir);
   g_strfreev (jpegs);
 }
@@ -597,7 +578,7 @@ GST_START_TEST (test_flat_folder)
   fail_unless_equals_int (r->samples->len, 2);
   run_result_free (r);
 
-  remove_tree (dir);
+  test_remove_tree (dir);
   g_free (dir);
   g_strfreev (jpegs);
 }
@@ -653,7 +634,7 @@ GST_START_TEST (test_shuffle)
   g_free (s1);
   g_free (s1b);
   g_free (s2);
-  remove_tree (dir);
+  test_remove_tree (dir);
   g_free (dir);
   g_strfreev (jpegs);
 }
@@ -732,7 +713,7 @@ GST_START_TEST (test_decode_threads)
 
   g_free (order1);
   g_free (pixels1);
-  remove_tree (dir);
+  test_remove_tree (dir);
   g_free (dir);
   g_strfreev (jpegs);
 }
@@ -801,7 +782,7 @@ GST_START_TEST (test_corrupt_files)
   assert_contains (r->error, "b_noise.png");
   run_result_free (r);
 
-  remove_tree (dir);
+  test_remove_tree (dir);
   g_free (dir);
   g_strfreev (jpegs);
 }
@@ -838,7 +819,7 @@ GST_START_TEST (test_missing_and_empty)
 
   g_free (txt);
   g_free (missing);
-  remove_tree (dir);
+  test_remove_tree (dir);
   g_free (dir);
 }
 
@@ -882,7 +863,7 @@ GST_START_TEST (test_caps_change)
   fail_unless_equals_int (GST_VIDEO_INFO_HEIGHT (&info), 224);
   run_result_free (r);
 
-  remove_tree (dir);
+  test_remove_tree (dir);
   g_free (dir);
   g_free (big);
   g_strfreev (small);
@@ -1024,7 +1005,7 @@ GST_START_TEST (test_png_pixels)
   gst_video_frame_unmap (&frame);
 
   run_result_free (r);
-  remove_tree (dir);
+  test_remove_tree (dir);
   g_free (dir);
 }
 
@@ -1084,7 +1065,7 @@ GST_START_TEST (test_target_size)
         (g_get_monotonic_time () - start) / 5000.0);
   }
 
-  remove_tree (dir);
+  test_remove_tree (dir);
   g_free (dir);
   g_free (big);
 }
@@ -1196,7 +1177,7 @@ GST_START_TEST (test_decode_hostile)
   g_free (png_data);
   g_free (png_path);
   g_free (jpeg_path);
-  remove_tree (dir);
+  test_remove_tree (dir);
   g_free (dir);
 }
 
@@ -1296,7 +1277,7 @@ GST_START_TEST (test_patients)
   run_result_free (r);
 
   g_free (csv);
-  remove_tree (dir);
+  test_remove_tree (dir);
   g_free (dir);
 }
 

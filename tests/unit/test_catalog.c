@@ -4,6 +4,7 @@
 /* symlink, link */
 #define _POSIX_C_SOURCE 200809L
 #include "catalog.h"
+#include "testdata.h"
 
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -30,25 +31,6 @@ link_to (const gchar * dir, const gchar * target, const gchar * relative)
 
   g_assert_cmpint (symlink (target, path), ==, 0);
   g_free (path);
-}
-
-static void
-remove_tree (const gchar * path)
-{
-  GDir *d;
-  const gchar *name;
-
-  if (g_file_test (path, G_FILE_TEST_IS_DIR)
-      && !g_file_test (path, G_FILE_TEST_IS_SYMLINK)
-      && (d = g_dir_open (path, 0, NULL))) {
-    while ((name = g_dir_read_name (d))) {
-      gchar *child = g_build_filename (path, name, NULL);
-      remove_tree (child);
-      g_free (child);
-    }
-    g_dir_close (d);
-  }
-  g_remove (path);
 }
 
 static CxrCatalog *
@@ -95,7 +77,7 @@ test_link_cycle (void)
   g_assert_cmpuint (catalog->class_names->len, ==, 2);
   g_free (got);
   cxr_catalog_free (catalog);
-  remove_tree (dir);
+  test_remove_tree (dir);
   g_free (dir);
 }
 
@@ -124,7 +106,7 @@ test_two_links_to_one_file (void)
   cxr_catalog_free (catalog);
 
   /* a flat folder: a hard link and a symbolic link to one film */
-  remove_tree (dir);
+  test_remove_tree (dir);
   touch (dir, "one.jpeg");
   touch (dir, "two.jpeg");
   {
@@ -141,7 +123,7 @@ test_two_links_to_one_file (void)
   g_assert_cmpuint (catalog->class_names->len, ==, 0);
   g_free (got);
   cxr_catalog_free (catalog);
-  remove_tree (dir);
+  test_remove_tree (dir);
   g_free (dir);
 }
 
@@ -159,7 +141,7 @@ test_dangling_link (void)
   g_assert_cmpstr (got, ==, "a.jpeg");
   g_free (got);
   cxr_catalog_free (catalog);
-  remove_tree (dir);
+  test_remove_tree (dir);
   g_free (dir);
 }
 
@@ -221,7 +203,7 @@ test_classes_and_order (void)
   g_assert_null (cxr_catalog_new (&options, &error));
   g_assert_error (error, CXR_CATALOG_ERROR, CXR_CATALOG_ERROR_SETTINGS);
   g_clear_error (&error);
-  remove_tree (dir);
+  test_remove_tree (dir);
   g_free (dir);
 }
 
@@ -247,7 +229,7 @@ test_errors (void)
   g_assert_null (open_folder (text, TRUE, &error));
   g_assert_error (error, CXR_CATALOG_ERROR, CXR_CATALOG_ERROR_SETTINGS);
   g_clear_error (&error);
-  remove_tree (dir);
+  test_remove_tree (dir);
   g_free (text);
   g_free (missing);
   g_free (dir);
@@ -289,7 +271,7 @@ test_manifest (void)
   g_assert_error (error, CXR_CATALOG_ERROR, CXR_CATALOG_ERROR_SETTINGS);
   g_assert_nonnull (strstr (error->message, "patient-pattern"));
   g_clear_error (&error);
-  remove_tree (dir);
+  test_remove_tree (dir);
   g_free (csv);
   g_free (dir);
 }
