@@ -153,31 +153,26 @@ put_stored (CxrDataset *ds, int j, const guint16 *pixels, int label,
 }
 
 CxrDataset *
-cxr_dataset_subset (const CxrDataset *ds, const int *idx, int n)
-{
-  CxrDataset *sub = new_sized (ds->side, n);
-  size_t px = (size_t) ds->side * ds->side;
-
-  for (int j = 0; j < n; j++)
-    put_stored (sub, j, ds->pixels + idx[j] * px, ds->labels[idx[j]],
-        ds->patients[idx[j]]);
-  sub->n = n;
-  return sub;
-}
-
-CxrDataset *
-cxr_dataset_new_stored (int side, int n, const guint16 *pixels,
-    const int *labels, char *const *patients)
+cxr_dataset_new_stored (int side, const guint16 *pixels, const int *labels,
+    char *const *patients, const int *idx, int n)
 {
   CxrDataset *ds;
   size_t px = (size_t) side * side;
 
   for (int j = 0; j < n; j++)
-    g_return_val_if_fail (labels[j] >= 0 && labels[j] < CXR_MAX_CLASSES,
-        NULL);
+    g_return_val_if_fail (labels[idx[j]] >= 0
+        && labels[idx[j]] < CXR_MAX_CLASSES, NULL);
   ds = new_sized (side, n);
   for (int j = 0; j < n; j++)
-    put_stored (ds, j, pixels + j * px, labels[j], patients[j]);
+    put_stored (ds, j, pixels + idx[j] * px, labels[idx[j]],
+        patients[idx[j]]);
   ds->n = n;
   return ds;
+}
+
+CxrDataset *
+cxr_dataset_subset (const CxrDataset *ds, const int *idx, int n)
+{
+  return cxr_dataset_new_stored (ds->side, ds->pixels, ds->labels,
+      ds->patients, idx, n);
 }

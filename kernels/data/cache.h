@@ -41,11 +41,11 @@ void cxr_dataset_get (const CxrDataset *ds, int i, float *image01);
  * patients. */
 CxrDataset *cxr_dataset_subset (const CxrDataset *ds, const int *idx, int n);
 
-/* A new dataset of n images given as the cache stores them: pixels
- * (n x side x side), labels (each 0 .. CXR_MAX_CLASSES - 1, or NULL comes
- * back) and patients (each may be NULL), all copied. */
-CxrDataset *cxr_dataset_new_stored (int side, int n, const guint16 *pixels,
-    const int *labels, char *const *patients);
+/* A new dataset of images idx[0 .. n) of arrays as the cache stores them:
+ * pixels (image i at i x side x side), labels (each 0 .. CXR_MAX_CLASSES -
+ * 1, or NULL comes back) and patients (each may be NULL), all copied. */
+CxrDataset *cxr_dataset_new_stored (int side, const guint16 *pixels,
+    const int *labels, char *const *patients, const int *idx, int n);
 
 /* FNV-1a over the side, the pixels and the labels, as 16 hex digits. */
 char *cxr_dataset_fingerprint (const CxrDataset *ds);

@@ -12,6 +12,13 @@
 
 #define VAL_BATCH 64            /* inference batch */
 
+/* the batch n films are run in: VAL_BATCH, fewer for fewer films */
+static int
+batch_of (int n)
+{
+  return MAX (MIN (VAL_BATCH, n), 1);
+}
+
 /* The averaged logits (films->n x n_outputs) of the films under the
  * weights' networks, in fp32, normalised as the model says, no
  * augmentation. features (may be NULL): each film's pooled features,
@@ -27,7 +34,7 @@ forward_batches (const CxrWeights *w, const CxrSelection *films,
   const int *idx = films->idx;
   const CxrNetSpec *spec = model->spec;
   size_t px = (size_t) ds->side * ds->side;
-  int vb = MAX (MIN (VAL_BATCH, n), 1);
+  int vb = batch_of (n);
   float *input = g_try_new (float, vb * px);    /* vb x 1 x side x side */
   float *logits = g_new (float, vb * spec->n_outputs);  /* vb x n_out */
   int layer = cxr_model_feature_layer (model);
@@ -94,7 +101,7 @@ static gboolean
 forward_films (const CxrWeights *w, const CxrSelection *films, float *out,
     float *features, GError **error)
 {
-  int vb = MAX (MIN (VAL_BATCH, films->n), 1), n_out = w->model->spec->n_outputs;
+  int vb = batch_of (films->n), n_out = w->model->spec->n_outputs;
   int layer = cxr_model_feature_layer (w->model);
   size_t batches = (films->n + vb - 1) / vb, lo, hi, from, to, per_image;
   void *all;

@@ -42,7 +42,7 @@ cxr_dataset_gather (const CxrDataset *mine, const guint64 *keys,
   char *all_patients, *at, **patient_of;
   int *labels, *order, n;
   Place *places;
-  CxrDataset *joined, *ordered;
+  CxrDataset *ordered;
 
   for (int i = 0; i < mine->n; i++) {
     entries[i] = (Entry) { keys[i], mine->labels[i],
@@ -87,13 +87,9 @@ cxr_dataset_gather (const CxrDataset *mine, const guint64 *keys,
   for (int i = 0; i < n; i++)
     order[i] = places[i].index;
 
-  ordered = NULL;
-  if (n >= 0) {
-    joined = cxr_dataset_new_stored (mine->side, n, all_pixels, labels,
-        patient_of);
-    ordered = cxr_dataset_subset (joined, order, n);
-    cxr_dataset_free (joined);
-  }
+  /* in the keys' order, copied once */
+  ordered = n < 0 ? NULL : cxr_dataset_new_stored (mine->side, all_pixels,
+      labels, patient_of, order, n);
   g_free (order);
   g_free (places);
   g_free (patient_of);

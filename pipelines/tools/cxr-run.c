@@ -665,10 +665,10 @@ run_job (const Subcommand * sub)
       }
   } else {
     g_object_set (job.sink, "location", output, NULL);
-    if (opt.shard)
+    if (opt.shard) {
       g_object_set (job.source, "shard", opt.shard, NULL);
-    if (opt.shard)
       g_object_set (job.sink, "print-summary", FALSE, NULL);
+    }
   }
   if (summary)
     g_object_set (job.sink, "summary-location", summary, NULL);

@@ -170,8 +170,12 @@ store (CxrDicomNode * node, GBytes * file, GCancellable * cancellable,
         break;
     }
     if (attempt == G_N_ELEMENTS (BACK_OFF)) {
+      int waited = 0;
+      for (int seconds : BACK_OFF)
+        waited += seconds;
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: %s, %u tries "
-          "over %d s", node->name.c_str (), why.c_str (), attempt + 1, 31);
+          "over %d s", node->name.c_str (), why.c_str (), attempt + 1,
+          waited);
       return FALSE;
     }
     if (!wait (BACK_OFF[attempt], cancellable))
