@@ -39,7 +39,9 @@
  * parses the file once (keeping the CxrDicom in the instance) and hands one
  * codec frame per DICOM frame to handle_frame(), which decodes frame i into
  * a buffer from gst_video_decoder_allocate_output_frame() with PTS = i *
- * frame duration. The upstream application/dicom caps are not given to the
+ * frame duration. Framed input (application/dicom, framed=true: each
+ * buffer one whole file, as cxrdicomsrc pushes them) is decoded buffer by
+ * buffer, with no EOS between. The upstream application/dicom caps are not given to the
  * base class (it only takes video caps) and a BYTES segment (filesrc)
  * becomes a TIME segment starting at 0. */
 #include "gstcxrdicomdec.h"
@@ -67,6 +69,7 @@ struct _GstCxrDicomDec
   GstVideoDecoder parent;
 
   /* streaming state, under the stream lock */
+  gboolean framed;              /* each input buffer is one whole file */
   gboolean eos;                 /* EOS received: the whole file is in */
   gboolean opened;              /* open tried (successfully or not) */
   gboolean failed;              /* an error message has been posted */
@@ -252,8 +255,9 @@ gst_cxr_dicom_dec_parse (GstVideoDecoder * dec, GstVideoCodecFrame * frame,
   (void) frame;
 
   /* the base class also says at_eos when it drains mid-stream: only a real
-   * EOS means the file is complete */
-  if (!at_eos || !self->eos)
+   * EOS means the file is complete, unless each buffer is one (framed
+   * input: the adapter then holds the one just come) */
+  if (!self->framed && (!at_eos || !self->eos))
     return GST_VIDEO_DECODER_FLOW_NEED_DATA;
 
   if (!self->opened) {
@@ -370,8 +374,11 @@ gst_cxr_dicom_dec_handle_frame (GstVideoDecoder * dec,
     g_free (where);
   }
 
-  if (self->n_out == self->n_frames)
+  if (self->n_out == self->n_frames) {
     g_clear_pointer (&self->dicom, cxr_dicom_free);     /* all done */
+    if (self->framed)           /* the next buffer is the next file */
+      self->opened = FALSE, self->n_parsed = self->n_out = 0;
+  }
 
   return gst_video_decoder_finish_frame (dec, frame);
 }
@@ -381,7 +388,8 @@ gst_cxr_dicom_dec_finish (GstVideoDecoder * dec)
 {
   GstCxrDicomDec *self = GST_CXR_DICOM_DEC (dec);
 
-  if (!self->opened) {
+  /* framed input (a node's) may end before any file came */
+  if (!self->opened && !self->framed) {
     self->opened = TRUE;
     GST_ELEMENT_ERROR (self, STREAM, DECODE, ("No DICOM data: the input was "
             "empty."), (NULL));
@@ -436,12 +444,23 @@ gst_cxr_dicom_dec_sink_event (GstVideoDecoder * dec, GstEvent * event)
   GstCxrDicomDec *self = GST_CXR_DICOM_DEC (dec);
 
   switch (GST_EVENT_TYPE (event)) {
-    case GST_EVENT_CAPS:
-      /* application/dicom says nothing the file does not, and the base
+    case GST_EVENT_CAPS:{
+      /* application/dicom says nothing the file does not, but whether
+       * buffers are whole files (framed: cxrdicomsrc's), and the base
        * class only takes video caps (gst_video_info_from_caps would refuse
        * these): kept on the pad, not given to the base class */
+      GstCaps *caps;
+      gboolean framed = FALSE;
+
+      gst_event_parse_caps (event, &caps);
+      gst_structure_get_boolean (gst_caps_get_structure (caps, 0), "framed",
+          &framed);
+      GST_VIDEO_DECODER_STREAM_LOCK (dec);
+      self->framed = framed;
+      GST_VIDEO_DECODER_STREAM_UNLOCK (dec);
       gst_event_unref (event);
       return TRUE;
+    }
     case GST_EVENT_SEGMENT:{
       const GstSegment *in;
 

@@ -32,6 +32,9 @@
  * announced by an element message "cxrdicomsink" with the fields `kind`
  * ("report" or "capture"), `sop-instance-uid`, `source` (the image's SOP
  * Instance UID), `stored` (sent to the archive) and, with a folder, `path`.
+ * Once all of a frame's objects are out (or none is to be made of it), the
+ * upstream event "cxr-film-done" says so, for a node upstream
+ * (cxrdicomsrc) that keeps the film until then.
  *
  * Frames without an answer (no classification, or one that abstained: not
  * a chest X-ray for the model) and frames from no DICOM image get nothing;
@@ -53,6 +56,7 @@
 #include "dicomsr.h"
 #include "dicomweb.h"
 #include "dicomnode.h"
+#include "filmdone.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -301,25 +305,19 @@ capture_of (GstCxrDicomSink * self, GstBuffer * buf, GBytes * header,
   return picture;
 }
 
-/* the report (and picture) of one frame; an error only when it cannot be
- * written or stored */
+/* the report (and picture) of one frame of a DICOM image (label); an
+ * error only when it cannot be written or stored */
 static GstFlowReturn
-gst_cxr_dicom_sink_render (GstBaseSink * sink, GstBuffer * buf)
+write_frame (GstCxrDicomSink * self, GstBuffer * buf, GstCxrLabelMeta * label)
 {
-  GstCxrDicomSink *self = GST_CXR_DICOM_SINK (sink);
   GstCxrClassificationMeta *result = gst_buffer_get_cxr_classification_meta
       (buf);
-  GstCxrLabelMeta *label = gst_buffer_get_cxr_label_meta (buf);
   GError *error = NULL;
   gchar *uid = NULL;
   GBytes *obj;
   guint positive;
   GstFlowReturn flow;
 
-  if (!label || !label->dicom_header) {
-    self->not_dicom++;
-    return GST_FLOW_OK;
-  }
   /* a report codes pneumonia or none: a two-class answer of that name */
   positive = 1;
   if (!result || gst_cxr_classification_meta_is_abstained (result)
@@ -358,6 +356,26 @@ gst_cxr_dicom_sink_render (GstBaseSink * sink, GstBuffer * buf)
       g_free (uid);
     }
   }
+  return flow;
+}
+
+static GstFlowReturn
+gst_cxr_dicom_sink_render (GstBaseSink * sink, GstBuffer * buf)
+{
+  GstCxrDicomSink *self = GST_CXR_DICOM_SINK (sink);
+  GstCxrLabelMeta *label = gst_buffer_get_cxr_label_meta (buf);
+  GstFlowReturn flow;
+
+  if (!label || !label->dicom_header) {
+    self->not_dicom++;
+    return GST_FLOW_OK;
+  }
+  flow = write_frame (self, buf, label);
+  /* all that is made of the frame is out: a node upstream (cxrdicomsrc)
+   * may let go of the film */
+  if (flow == GST_FLOW_OK && label->source)
+    gst_pad_push_event (GST_BASE_SINK_PAD (sink),
+        gst_cxr_film_done_new (label->source));
   return flow;
 }
 

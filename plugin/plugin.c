@@ -5,6 +5,7 @@
 #include "gstcxrdatasetsrc.h"
 #include "gstcxrdicomdec.h"
 #include "gstcxrdicomsink.h"
+#include "gstcxrdicomsrc.h"
 #include "gstcxrmetasink.h"
 #include "gstcxroverlay.h"
 #include "gstcxrtrain.h"
@@ -20,6 +21,7 @@ plugin_init (GstPlugin * plugin)
   ok |= GST_ELEMENT_REGISTER (cxrdatasetsrc, plugin);
   ok |= GST_ELEMENT_REGISTER (cxrdicomdec, plugin);
   ok |= GST_ELEMENT_REGISTER (cxrdicomsink, plugin);
+  ok |= GST_ELEMENT_REGISTER (cxrdicomsrc, plugin);
   ok |= gst_cxr_dicom_typefind_register (plugin);
   ok |= GST_ELEMENT_REGISTER (cxrmetasink, plugin);
   ok |= GST_ELEMENT_REGISTER (cxroverlay, plugin);

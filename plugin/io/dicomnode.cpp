@@ -9,6 +9,7 @@
 
 #include <exception>
 #include <string>
+#include <string.h>
 
 /* seconds before each try after the first */
 static const int BACK_OFF[] = { 1, 2, 4, 8, 16 };
@@ -19,13 +20,12 @@ struct _CxrDicomNode
   guint16 port;
 };
 
-/* an AE title: 1 to 16 characters, no backslash, not only spaces */
-static bool
-is_ae_title (const std::string & ae)
+extern "C" gboolean
+cxr_dicom_ae_title_is_valid (const gchar * ae)
 {
-  return !ae.empty () && ae.size () <= 16
-      && ae.find ('\\') == std::string::npos
-      && ae.find_first_not_of (' ') != std::string::npos;
+  size_t n = ae ? strlen (ae) : 0;
+  return n >= 1 && n <= 16 && !strchr (ae, '\\')
+      && strspn (ae, " ") < n;
 }
 
 extern "C" CxrDicomNode *
@@ -37,12 +37,12 @@ cxr_dicom_node_new (const gchar * url, const gchar * calling_ae,
   CxrDicomNode *node = NULL;
 
   if (!uri || g_strcmp0 (g_uri_get_scheme (uri), "dicom") != 0 || !user
-      || !is_ae_title (user) || !g_uri_get_host (uri)
+      || !cxr_dicom_ae_title_is_valid (user) || !g_uri_get_host (uri)
       || g_uri_get_port (uri) < 1 || g_uri_get_port (uri) > 65535)
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
         "'%s' is not a DICOM node: it takes dicom://AET@HOST:PORT, the "
         "node's AE title (1 to 16 characters), host and port", url);
-  else if (!calling_ae || !is_ae_title (calling_ae))
+  else if (!cxr_dicom_ae_title_is_valid (calling_ae))
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
         "'%s' is not an AE title: 1 to 16 characters, no backslash",
         calling_ae ? calling_ae : "");

@@ -25,6 +25,10 @@ CxrDicomNode *cxr_dicom_node_new (const gchar * url, const gchar * calling_ae,
     GError ** error);
 void cxr_dicom_node_free (CxrDicomNode * node);
 
+/* TRUE when ae is an AE title: 1 to 16 characters, no backslash, not only
+ * spaces */
+gboolean cxr_dicom_ae_title_is_valid (const gchar * ae);
+
 /* C-STORE of one DICOM file (Part 10 bytes). FALSE + error:
  * G_IO_ERROR_INVALID_DATA when the node answers a failure status (it
  * refuses the object), G_IO_ERROR_PERMISSION_DENIED when it rejects the

@@ -106,6 +106,11 @@ DESCRIPTIONS = {
     ("cxrmetasink", "report-location"): ("none", is_none),
     ("cxrmetasink", "heatmap-location"): ("none", is_none),
     ("cxrmetasink", "count"): ("read-only", read_only),
+    # unset: any caller; the per-port folder in the user's state folder
+    ("cxrdicomsrc", "allowed-callers"): ("any", is_none),
+    ("cxrdicomsrc", "spool-location"): (
+        "`gst-cxr/dicomsrc/PORT` in `$XDG_STATE_HOME` (`~/.local/state`)",
+        is_none),
     # unset: a new model of architecture and classes
     ("cxrtrain", "model"): ("none (a new model)", is_none),
     # required: the run says to set it
