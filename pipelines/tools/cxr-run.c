@@ -10,6 +10,7 @@
  *   cxr-run classify|evaluate FOLDER --shard K/N [...]
  *   cxr-run merge --shards N [--output FILE.jsonl] [--summary FILE.json]
  *   cxr-run pacs --url URL [...]             (cxr-run pacs --help)
+ *   cxr-run listen --results dicom://... [...] (cxr-run listen --help)
  *   cxr-run --version;  cxr-run --help;  cxr-run SUBCOMMAND --help
  *
  * The command line is read with GOption, each subcommand with a context
@@ -54,10 +55,11 @@
  * its share by itself, and process 0 alone shows progress and writes.
  *
  * pacs: the chest radiographs that reach an archive, classified, and a
- * structured report of each stored back: cxr-run-pacs (cxr-run-pacs.c), a
- * program of its own beside this one, so that the other jobs do not load
- * the HTTP client's libraries. It is given the arguments as they came,
- * "pacs" taken out, and reads them (and its --help) itself. */
+ * structured report of each stored back; listen: the AI node, films in by
+ * C-STORE and reports out. Each is a program of its own beside this one
+ * (cxr-run-pacs.c, cxr-run-listen.c), so that the other jobs do not load
+ * the network's libraries, given the arguments as they came, the
+ * subcommand taken out, and reads them (and its --help) itself. */
 #include "config.h"
 #include "dist.h"
 #include "shards.h"
@@ -424,7 +426,7 @@ typedef struct {
   const gchar *arguments;       /* after [OPTION...] in its usage line */
   const gchar *summary;         /* one line: in cxr-run --help too */
   const gchar *description;     /* the rest of what it does */
-  const GOptionEntry *entries;  /* NULL: cxr-run-pacs reads its own */
+  const GOptionEntry *entries;  /* NULL: cxr-run-NAME reads its own */
   gboolean training;            /* into cxrtrain; NAME=VALUE settings */
 } Subcommand;
 
@@ -469,6 +471,8 @@ static const Subcommand subcommands[] = {
   {"pacs", NULL,
       "Classifies what reaches an archive and stores reports back.",
       NULL, NULL, FALSE},
+  {"listen", NULL, "Runs the AI node: films in by DICOM C-STORE, reports "
+        "out.", NULL, NULL, FALSE},
 };
 
 static const Subcommand *
@@ -545,18 +549,18 @@ run_global (int argc, char **argv)
   return status;
 }
 
-/* execs cxr-run-pacs, found beside this program, with argv (argv[0]
+/* execs cxr-run-NAME, found beside this program, with argv (argv[0]
  * replaced) */
 static int
-run_pacs (char **argv)
+run_beside (const Subcommand * sub, char **argv)
 {
   gchar *self = g_file_read_link ("/proc/self/exe", NULL);
   gchar *dir = self ? g_path_get_dirname (self) : g_strdup (".");
-  gchar *pacs = g_build_filename (dir, "cxr-run-pacs", NULL);
+  gchar *program = g_strconcat (dir, "/cxr-run-", sub->name, NULL);
 
-  argv[0] = pacs;
-  execv (pacs, argv);
-  fprintf (stderr, "cxr-run: cannot run %s: %s\n", pacs, g_strerror (errno));
+  argv[0] = program;
+  execv (program, argv);
+  fprintf (stderr, "cxr-run: cannot run %s: %s\n", program, g_strerror (errno));
   return 1;
 }
 
@@ -790,6 +794,6 @@ main (int argc, char **argv)
   memmove (argv + at, argv + at + 1, (argc - at) * sizeof *argv);
   argc--;
   if (!sub->entries)
-    return run_pacs (argv);
+    return run_beside (sub, argv);
   return run_subcommand (sub, argc, argv);
 }

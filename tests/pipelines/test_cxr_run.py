@@ -7,8 +7,8 @@ user sees when the command line or the job is wrong.
 - `cxr-run --help` lists the subcommands; `cxr-run` alone prints the usage
   on stderr and exits 2.
 - `cxr-run SUBCOMMAND --help` exits 0 and describes the subcommand's options,
-  for every subcommand (pacs's come from cxr-run-pacs); --help is never
-  taken for a FOLDER.
+  for every subcommand (pacs's and listen's come from cxr-run-pacs and
+  cxr-run-listen); --help is never taken for a FOLDER.
 - An unknown option, an unknown subcommand, a missing FOLDER or a missing
   --output: a nonzero exit and one line on stderr naming what is wrong.
 - A folder that is not there: one line, GStreamer's message, without its
@@ -49,6 +49,9 @@ OPTIONS = {
     "pacs": ["--url", "--user", "--password-file", "--ca-file", "--capture",
              "--model", "--state", "--once", "--interval", "--results",
              "--ae-title", "--verbose"],
+    "listen": ["--results", "--output", "--port", "--ae-title",
+               "--allowed-callers", "--spool", "--capture", "--model", "--retry",
+               "--verbose"],
 }
 
 
@@ -105,6 +108,8 @@ wrong = [
     ("a train setting that is not NAME=VALUE", ["train", "f", "--output", "m", "epochs"],
      "'epochs'"),
     ("pacs without --url", ["pacs"], "--url"),
+    ("an unknown listen option", ["listen", "--no-such-option"], "--no-such-option"),
+    ("listen with nowhere for the reports", ["listen"], "--results"),
 ]
 for what, args, named in wrong:
     done = run(*args)
