@@ -35,7 +35,6 @@ broken (said, and the rest goes on). Then:
 Skips (exit 77) without Orthanc and its DICOMweb plugin (Debian packages
 orthanc, orthanc-dicomweb), DCMTK's tools or pydicom.
 """
-import base64
 import glob
 import json
 import os
@@ -49,18 +48,16 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 
 # the shared helpers are in tests/
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from checking import check, finish, skip  # noqa: E402
-from sr_reading import film_of, label as answer_of, probability  # noqa: E402
+from sr_reading import label as answer_of, probability  # noqa: E402
+from orthanc import Archive, PASSWORD, USER, installed, leaked, make_film  # noqa: E402
 
 source, build = sys.argv[1:3]
-ORTHANC = shutil.which("Orthanc") or "/usr/sbin/Orthanc"
-DICOMWEB = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"
-if not os.path.exists(ORTHANC) or not os.path.exists(DICOMWEB):
-    skip("Orthanc and its DICOMweb plugin (Debian orthanc, orthanc-dicomweb) are not installed")
+if installed():
+    skip(installed())
 if not shutil.which("img2dcm") or not shutil.which("dsrdump"):
     skip("DCMTK's img2dcm and dsrdump (Debian package dcmtk) are not installed")
 try:
@@ -72,105 +69,8 @@ cxr_run = os.path.join(build, "pipelines", "tools", "cxr-run")
 env = dict(os.environ, GST_PLUGIN_PATH=os.path.join(build, "plugin"))
 for name in ("CXR_PACS_USER", "CXR_PACS_PASSWORD"):
     env.pop(name, None)
-USER, PASSWORD = "cxr-robot", "Pw-" + base64.b32encode(os.urandom(10)).decode()
 films = sorted(glob.glob(os.path.join(source, "pipelines", "sample-films", "*", "*.jpeg")))
 printed = []                    # everything cxr-run printed
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Archive:
-    def __init__(self, folder):
-        self.folder = folder
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = {"Name": "gst-cxr-test", "StorageDirectory": os.path.join(folder, "db"),
-                  "IndexDirectory": os.path.join(folder, "db"),
-                  "HttpPort": self.port, "DicomPort": free_port(),
-                  "DicomAet": "ARCHIVE", "DicomServerEnabled": True,
-                  "RemoteAccessAllowed": False,
-                  "AuthenticationEnabled": True, "RegisteredUsers": {USER: PASSWORD},
-                  "Plugins": [DICOMWEB],
-                  "DicomWeb": {"Enable": True, "Root": "/dicom-web/"}}
-        self.dicom_port = config["DicomPort"]
-        self.config = os.path.join(folder, "orthanc.json")
-        with open(self.config, "w") as f:
-            json.dump(config, f)
-        self.process = None
-
-    def start(self):
-        # the archive is not under test: the sanitizers' preloaded runtime
-        # (tests/sanitize.sh) stays out of it
-        plain = {k: v for k, v in os.environ.items()
-                 if k not in ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS")}
-        self.process = subprocess.Popen([ORTHANC, self.config], env=plain,
-                                        stdout=subprocess.DEVNULL,
-                                        stderr=open(os.path.join(self.folder, "orthanc.log"), "a"))
-        for _ in range(300):
-            try:
-                self.get("/system")
-                return
-            except OSError:
-                time.sleep(0.1)
-        skip("Orthanc did not start (see its log)")
-
-    def stop(self):
-        if self.process:
-            self.process.terminate()
-            self.process.wait(30)
-            self.process = None
-
-    def call(self, path, data=None, accept=None, method=None):
-        request = urllib.request.Request(self.url + path, data=data, method=method)
-        token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-        request.add_header("Authorization", "Basic " + token)
-        if accept:
-            request.add_header("Accept", accept)
-        with urllib.request.urlopen(request, timeout=30) as reply:
-            return reply.read()
-
-    def get(self, path):
-        return json.loads(self.call(path))
-
-    def upload(self, path):
-        with open(path, "rb") as f:
-            return json.loads(self.call("/instances", f.read()))["ID"]
-
-    def reports(self, modality="SR"):
-        """{referenced SOP Instance UID: [(dataset, path)]} of every report
-        (SR), or every picture (OT)"""
-        found = {}
-        for instance in self.get("/instances"):
-            tags = self.get(f"/instances/{instance}/simplified-tags")
-            if tags.get("Modality") != modality:
-                continue
-            path = os.path.join(self.folder, instance + ".dcm")
-            with open(path, "wb") as f:
-                f.write(self.call(f"/instances/{instance}/file"))
-            ds = pydicom.dcmread(path)
-            ref = (film_of(ds) if modality == "SR"
-                   else ds.SourceImageSequence[0]).ReferencedSOPInstanceUID
-            found.setdefault(ref, []).append((ds, path))
-        return found
-
-
-def patient(k):
-    return {"PatientName": f"Wisniewska^Halina{k}", "PatientID": f"MRN55{k:02d}83",
-            "PatientBirthDate": f"1979{k % 12 + 1:02d}14", "AccessionNumber": f"AC7{k:02d}31"}
-
-
-def make_film(folder, k, film, modality="CR"):
-    path = os.path.join(folder, f"film{k}.dcm")
-    cmd = ["img2dcm", film, path, "-k", f"Modality={modality}", "-k", "BodyPartExamined=CHEST"]
-    for key, value in patient(k).items():
-        cmd += ["-k", f"{key}={value}"]
-    if subprocess.run(cmd, capture_output=True).returncode != 0:
-        skip("img2dcm cannot convert the sample films")
-    return path
 
 
 def pacs(archive, state, *extra, password=PASSWORD, wait=True):
@@ -474,10 +374,10 @@ with tempfile.TemporaryDirectory() as tmp:
         with open(state) as f:
             state_text = f.read()
         everything = "".join(printed) + state_text
-        leaked = [v for k in list(range(4)) + list(range(10, 16)) + [30, 31, 41, 42, 50, 90, 91]
-                  for v in patient(k).values() if v in everything or v.replace("^", " ") in everything]
-        check("no patient value in what cxr-run printed or in its state file", not leaked,
-              f"{len(everything)} characters; found {leaked}")
+        found = leaked(everything, list(range(4)) + list(range(10, 16))
+                       + [30, 31, 41, 42, 50, 90, 91])
+        check("no patient value in what cxr-run printed or in its state file", not found,
+              f"{len(everything)} characters; found {found}")
         check("the password in nothing cxr-run printed", PASSWORD not in everything)
     finally:
         archive.stop()
