@@ -132,6 +132,17 @@ def make_film(folder, k, film, modality="CR"):
     return path
 
 
+def classify_locally(path, env):
+    """what cxrclassify says of a DICOM file: (label, P(PNEUMONIA))"""
+    out = path + ".jsonl"
+    subprocess.run(["gst-launch-1.0", "-q", "filesrc", f"location={path}", "!", "cxrdicomdec",
+                    "!", "cxrclassify", "!", "cxrmetasink", f"location={out}"],
+                   env=env, check=True, capture_output=True)
+    with open(out) as f:
+        line = json.loads(f.readline())
+    return line["label"], line["probabilities"][1]
+
+
 def leaked(printed, ks):
     """the patient values of films ks found in the text printed"""
     return [v for k in ks for v in patient(k).values()

@@ -36,7 +36,6 @@ Skips (exit 77) without Orthanc and its DICOMweb plugin (Debian packages
 orthanc, orthanc-dicomweb), DCMTK's tools or pydicom.
 """
 import glob
-import json
 import os
 import select
 import shutil
@@ -53,7 +52,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from checking import check, finish, skip  # noqa: E402
 from sr_reading import label as answer_of, probability  # noqa: E402
-from orthanc import Archive, PASSWORD, USER, installed, leaked, make_film  # noqa: E402
+from orthanc import (Archive, PASSWORD, USER, classify_locally, installed, leaked,  # noqa: E402
+                     make_film)  # noqa: E402
 
 source, build = sys.argv[1:3]
 if installed():
@@ -158,17 +158,6 @@ def make_certificates(folder):
     return os.path.join(folder, "ca.pem"), made
 
 
-def classify_locally(path):
-    """what cxrclassify says of the file: (label, P(PNEUMONIA))"""
-    out = path + ".jsonl"
-    subprocess.run(["gst-launch-1.0", "-q", "filesrc", f"location={path}", "!", "cxrdicomdec",
-                    "!", "cxrclassify", "!", "cxrmetasink", f"location={out}"],
-                   env=env, check=True, capture_output=True)
-    with open(out) as f:
-        line = json.loads(f.readline())
-    return line["label"], line["probabilities"][1]
-
-
 def broken_copy(path, out):
     """the film with its JPEG data overwritten past the first bytes"""
     data = bytearray(open(path, "rb").read())
@@ -209,7 +198,7 @@ with tempfile.TemporaryDirectory() as tmp:
         for k, film in enumerate(films[:4]):
             path = make_film(films_dir, k, film)
             archive.upload(path)
-            local[pydicom.dcmread(path).SOPInstanceUID] = (path, classify_locally(path))
+            local[pydicom.dcmread(path).SOPInstanceUID] = (path, classify_locally(path, env))
         ct = make_film(films_dir, 90, films[0], modality="CT")
         archive.upload(ct)
         broken = broken_copy(make_film(films_dir, 91, films[1]), os.path.join(films_dir, "broken.dcm"))
@@ -254,7 +243,7 @@ with tempfile.TemporaryDirectory() as tmp:
         for k, film in enumerate(films[4:8] + films[:2], start=10):
             path = make_film(films_dir, k, film)
             archive.upload(path)
-            local[pydicom.dcmread(path).SOPInstanceUID] = (path, classify_locally(path))
+            local[pydicom.dcmread(path).SOPInstanceUID] = (path, classify_locally(path, env))
         follower = pacs(archive, state, wait=False)
         ready, _, _ = select.select([follower.stdout], [], [], 300)
         first = follower.stdout.readline() if ready else ""
@@ -273,7 +262,7 @@ with tempfile.TemporaryDirectory() as tmp:
         time.sleep(3)
         for k, film in enumerate(films[2:4], start=30):
             path = make_film(films_dir, k, film)
-            local[pydicom.dcmread(path).SOPInstanceUID] = (path, classify_locally(path))
+            local[pydicom.dcmread(path).SOPInstanceUID] = (path, classify_locally(path, env))
         archive.start()
         for k in (30, 31):
             archive.upload(os.path.join(films_dir, f"film{k}.dcm"))
@@ -293,7 +282,7 @@ with tempfile.TemporaryDirectory() as tmp:
         for k, film in enumerate(films[5:7], start=41):
             path = make_film(films_dir, k, film)
             archive.upload(path)
-            captured[pydicom.dcmread(path).SOPInstanceUID] = (path, classify_locally(path))
+            captured[pydicom.dcmread(path).SOPInstanceUID] = (path, classify_locally(path, env))
         done = pacs(archive, state, "--once", "--model", os.path.join(tmp, "no-such-model"))
         check("a model that cannot be loaded: exit 1, a message naming the model",
               done.returncode == 1 and "no-such-model" in done.stderr,
@@ -332,7 +321,7 @@ with tempfile.TemporaryDirectory() as tmp:
         for k, film in enumerate(films[2:4], start=60):
             path = make_film(films_dir, k, film)
             archive.upload(path)
-            by_dimse[pydicom.dcmread(path).SOPInstanceUID] = (path, classify_locally(path))
+            by_dimse[pydicom.dcmread(path).SOPInstanceUID] = (path, classify_locally(path, env))
         done = pacs(archive, state, "--once", "--results",
                     f"dicom://ARCHIVE@127.0.0.1:{archive.dicom_port}", "--ae-title", "CXRNODE")
         check("--results dicom://...: exit 0, the films answered",
