@@ -15,7 +15,8 @@
  * The archive is followed through Orthanc's change feed (/changes: DICOMweb
  * has no feed of new instances); each new instance's modality and body part
  * are looked up, and the chest radiographs (modality CR or DX, body part
- * CHEST or none) are fetched with WADO-RS and classified by
+ * CHEST or none) are fetched with WADO-RS and classified, one after the
+ * other, by one pipeline (one model) for the whole feed,
  *
  *   appsrc ! cxrdicomdec ! cxrclassify ! cxrdicomsink url=URL/dicom-web
  *
@@ -142,52 +143,110 @@ add_detail (GError * error, const gchar * debug)
   error->message = message;
 }
 
-/* film through cxrdicomdec ! cxrclassify ! cxrdicomsink, which stores what
- * it makes of it in the archive */
-static void
-classify (GBytes * film, const Settings * set, Answer * answer)
+/* One pipeline and one model for the whole feed,
+ *   appsrc ! cxrdicomdec ! cxrclassify ! cxrdicomsink
+ * each film pushed as one framed buffer. Nothing in it queues, so a film is
+ * through once appsrc's push of it has returned: appsrc then asks for more
+ * (need-data), which posts "cxr-film-through" on the bus after everything
+ * the film gave was posted. After an error it is made anew for the next
+ * film. */
+typedef struct {
+  GstElement *pipeline, *src, *sink;
+  GstBus *bus;
+  gint pushing;                 /* atomic: a film is on its way down */
+} Classifier;
+
+static GstPadProbeReturn
+on_film_out (GstPad * pad, GstPadProbeInfo * info, gpointer data)
 {
-  GError *error = NULL;
-  gchar *description = g_strconcat ("appsrc name=src ! cxrdicomdec "
-      "name=decode ! "
+  (void) pad, (void) info;
+  g_atomic_int_set (&((Classifier *) data)->pushing, 1);
+  return GST_PAD_PROBE_OK;
+}
+
+static void
+on_need_data (GstAppSrc * src, guint length, gpointer data)
+{
+  (void) length;
+  if (g_atomic_int_compare_and_exchange (&((Classifier *) data)->pushing, 1, 0))
+    gst_element_post_message (GST_ELEMENT (src),
+        gst_message_new_application (GST_OBJECT (src),
+            gst_structure_new_empty ("cxr-film-through")));
+}
+
+static void
+classifier_stop (Classifier * classifier)
+{
+  if (!classifier->pipeline)
+    return;
+  gst_element_set_state (classifier->pipeline, GST_STATE_NULL);
+  gst_object_unref (classifier->bus);
+  gst_object_unref (classifier->src);
+  gst_object_unref (classifier->sink);
+  g_clear_pointer (&classifier->pipeline, gst_object_unref);
+}
+
+static gboolean
+classifier_start (Classifier * classifier, const Settings * set, GError ** error)
+{
+  gchar *description = g_strconcat ("appsrc name=src "
+      "caps=application/dicom,framed=true ! cxrdicomdec name=decode ! "
       "cxrclassify name=classify post-messages=true ", set->capture ?
       "heatmap=true ! videoconvert ! cxroverlay ! cxrdicomsink name=sink "
       "capture=true" : "! cxrdicomsink name=sink", NULL);
-  GstElement *pipeline = gst_parse_launch (description, &error);
-  GstElement *src, *sink, *classifier;
-  gchar *dicomweb = g_strconcat (set->url, "/dicom-web", NULL);
-  GstBus *bus;
+  GError *warning = NULL;
+  GstElement *classify;
+  GstPad *pad;
+
+  classifier->pipeline = gst_parse_launch (description, &warning);
+  g_free (description);
+  if (!classifier->pipeline) {
+    g_propagate_error (error, warning);
+    return FALSE;
+  }
+  g_clear_error (&warning);     /* a pipeline, with a warning */
+  classifier->src = gst_bin_get_by_name (GST_BIN (classifier->pipeline), "src");
+  classifier->sink = gst_bin_get_by_name (GST_BIN (classifier->pipeline), "sink");
+  classify = gst_bin_get_by_name (GST_BIN (classifier->pipeline), "classify");
+  if (set->results)
+    g_object_set (classifier->sink, "url", set->results, NULL);
+  else {
+    gchar *dicomweb = g_strconcat (set->url, "/dicom-web", NULL);
+    g_object_set (classifier->sink, "url", dicomweb, "user", set->user,
+        "password-file", set->password_file, "ca-file", set->ca_file, NULL);
+    g_free (dicomweb);
+  }
+  if (set->ae_title)
+    g_object_set (classifier->sink, "ae-title", set->ae_title, NULL);
+  if (set->model)
+    g_object_set (classify, "model", set->model, NULL);
+  gst_object_unref (classify);
+  g_signal_connect (classifier->src, "need-data", G_CALLBACK (on_need_data), classifier);
+  pad = gst_element_get_static_pad (classifier->src, "src");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_film_out, classifier, NULL);
+  gst_object_unref (pad);
+  classifier->pushing = 0;
+  classifier->bus = gst_element_get_bus (classifier->pipeline);
+  gst_element_set_state (classifier->pipeline, GST_STATE_PLAYING);
+  return TRUE;
+}
+
+/* film through the feed's pipeline, whose cxrdicomsink stores what it
+ * makes of it in the archive */
+static void
+classify (Classifier * classifier, GBytes * film, const Settings * set, Answer * answer)
+{
   gboolean done = FALSE;
 
-  g_free (description);
   memset (answer, 0, sizeof *answer);
-  if (!pipeline) {
-    answer->error = error;
-    g_free (dicomweb);
+  if (!classifier->pipeline && !classifier_start (classifier, set, &answer->error))
     return;
-  }
-  g_clear_error (&error);       /* a pipeline, with a warning */
-  src = gst_bin_get_by_name (GST_BIN (pipeline), "src");
-  sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
-  classifier = gst_bin_get_by_name (GST_BIN (pipeline), "classify");
-  if (set->results)
-    g_object_set (sink, "url", set->results, NULL);
-  else
-    g_object_set (sink, "url", dicomweb, "user", set->user, "password-file",
-        set->password_file, "ca-file", set->ca_file, NULL);
-  if (set->ae_title)
-    g_object_set (sink, "ae-title", set->ae_title, NULL);
-  if (set->model)
-    g_object_set (classifier, "model", set->model, NULL);
-  gst_app_src_push_buffer (GST_APP_SRC (src), gst_buffer_new_wrapped_bytes
-      (film));
-  gst_app_src_end_of_stream (GST_APP_SRC (src));
-  gst_element_set_state (pipeline, GST_STATE_PLAYING);
-  bus = gst_element_get_bus (pipeline);
+  gst_app_src_push_buffer (GST_APP_SRC (classifier->src),
+      gst_buffer_new_wrapped_bytes (film));
   while (!done) {
-    GstMessage *msg = gst_bus_timed_pop_filtered (bus, GST_SECOND / 5,
+    GstMessage *msg = gst_bus_timed_pop_filtered (classifier->bus, GST_SECOND / 5,
         GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_WARNING
-        | GST_MESSAGE_ELEMENT);
+        | GST_MESSAGE_ELEMENT | GST_MESSAGE_APPLICATION);
     const GstStructure *s = msg ? gst_message_get_structure (msg) : NULL;
 
     if (!msg) {
@@ -216,13 +275,14 @@ classify (GBytes * film, const Settings * set, Answer * answer)
       g_free (name);
       done = TRUE;
     } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_WARNING
-        && GST_MESSAGE_SRC (msg) == GST_OBJECT (sink)) {
+        && GST_MESSAGE_SRC (msg) == GST_OBJECT (classifier->sink)) {
       GError *warning;
       gst_message_parse_warning (msg, &warning, NULL);
       g_free (answer->not_stored);
       answer->not_stored = g_strdup (warning->message);
       g_error_free (warning);
-    } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS)
+    } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS
+        || gst_structure_has_name (s, "cxr-film-through"))
       done = TRUE;
     else if (gst_structure_has_name (s, "cxrdicomsink"))
       answer->stored++;
@@ -239,13 +299,9 @@ classify (GBytes * film, const Settings * set, Answer * answer)
     }
     gst_message_unref (msg);
   }
-  gst_element_set_state (pipeline, GST_STATE_NULL);
-  gst_object_unref (bus);
-  gst_object_unref (src);
-  gst_object_unref (sink);
-  gst_object_unref (classifier);
-  gst_object_unref (pipeline);
-  g_free (dicomweb);
+  /* a pipeline that failed or was stopped is not used again */
+  if (answer->error)
+    classifier_stop (classifier);
 }
 
 /* after a failed request about instance id: TRUE when it is to be passed
@@ -268,8 +324,8 @@ gone (const char *id, Counts * counts, GError ** error)
  * (then the instance is to be handled again); a film that cannot be read or
  * is not for the model is counted and done. */
 static gboolean
-handle_instance (CxrDicomWeb * web, const char *id, const Settings * set,
-    Counts * counts, GError ** error)
+handle_instance (CxrDicomWeb * web, Classifier * classifier, const char *id,
+    const Settings * set, Counts * counts, GError ** error)
 {
   gchar *path = g_strdup_printf ("/instances/%s/simplified-tags", id);
   JsonNode *node = get_json (web, path, error);
@@ -308,7 +364,7 @@ handle_instance (CxrDicomWeb * web, const char *id, const Settings * set,
   g_free (type);
   if (!film)
     return gone (id, counts, error);
-  classify (film, set, &answer);
+  classify (classifier, film, set, &answer);
   g_bytes_unref (film);
   if (answer.error && !answer.film_failed) {
     /* the archive's, or this program's (its model, say): not the film's,
@@ -399,7 +455,7 @@ write_state (const char *state, gint64 since, GError ** error)
  * written after it; FALSE with the error when the archive failed. *done:
  * the feed has nothing more now. */
 static gboolean
-follow (CxrDicomWeb * web, gint64 * since, const char *state,
+follow (CxrDicomWeb * web, Classifier * classifier, gint64 * since, const char *state,
     const Settings * set, Counts * counts, gboolean * done, GError ** error)
 {
   gchar *path = g_strdup_printf ("/changes?since=%" G_GINT64_FORMAT
@@ -437,7 +493,7 @@ follow (CxrDicomWeb * web, gint64 * since, const char *state,
     }
     if (g_strcmp0 (json_object_get_string_member_with_default (c,
                 "ChangeType", NULL), "NewInstance") == 0)
-      ok = handle_instance (web, json_object_get_string_member_with_default
+      ok = handle_instance (web, classifier, json_object_get_string_member_with_default
           (c, "ID", ""), set, counts, error);
     if (ok) {
       *since = seq;
@@ -570,6 +626,7 @@ main (int argc, char **argv)
   int interval = 5;
   GError *error = NULL;
   Counts counts = { 0 };
+  Classifier classifier = { NULL };
   CxrDicomWeb *web;
   gint64 since;
   int status;
@@ -608,7 +665,7 @@ main (int argc, char **argv)
   signal (SIGTERM, on_signal);
 
   while (!stopping) {
-    if (!follow (web, &since, state, &set, &counts, &done, &error)) {
+    if (!follow (web, &classifier, &since, state, &set, &counts, &done, &error)) {
       if (stopping)
         break;
       fprintf (stderr, "cxr-run pacs: %s\n", error->message);
@@ -626,6 +683,7 @@ main (int argc, char **argv)
         g_usleep (G_USEC_PER_SEC);
   }
   g_clear_error (&error);
+  classifier_stop (&classifier);
   fprintf (stderr, "cxr-run pacs: %u classified and stored, %u not chest "
       "radiographs (skipped), %u not answered, %u could not be read; the "
       "feed is at %" G_GINT64_FORMAT " (%s)\n", counts.classified,
