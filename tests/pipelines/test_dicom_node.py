@@ -20,8 +20,8 @@ started here on free loopback ports, and DCMTK's storescu/echoscu.
 - The node killed with SIGKILL while films wait in its spool (reports
   slowed by a proxy), then started again on the same spool: every film
   storescu was told was accepted has exactly one report.
-- No patient value in anything the node printed; the spool empty at the
-  end.
+- No patient value in anything the node printed, its elements' debug log
+  at LOG included; the spool empty at the end.
 
 Skips (exit 77) without Orthanc, DCMTK's tools or pydicom.
 """
@@ -128,7 +128,7 @@ def in_spool(spool):
 
 class Node:
     """cxr-run listen on port, its reports stored in results, its output
-    appended to log"""
+    (with the cxr elements' debug log, at LOG) appended to log"""
     def __init__(self, folder, port, results):
         self.port, self.results = port, results
         self.spool = os.path.join(folder, "spool")
@@ -141,7 +141,8 @@ class Node:
             [cxr_run, "listen", "--results", results or self.results, "--port", str(self.port),
              "--ae-title", "CXR", "--allowed-callers", ",".join(["ARCHIVE"] + SENDERS),
              "--spool", self.spool, "--retry", "2"],
-            env=env, stdout=open(self.log, "a"), stderr=subprocess.STDOUT)
+            env=dict(env, GST_DEBUG="cxr*:LOG", GST_DEBUG_NO_COLOR="1"),
+            stdout=open(self.log, "a"), stderr=subprocess.STDOUT)
         deadline = time.time() + 60
         while time.time() < deadline and self.process.poll() is None:
             if self.printed().count("listening on port") > starts:
@@ -389,7 +390,8 @@ with tempfile.TemporaryDirectory() as tmp:
 
     printed = node.printed()
     found = leaked(printed, used)
-    check("no patient value in anything the node printed", not found,
+    check("no patient value in anything the node printed (debug log at LOG included)",
+          not found,
           f"{len(printed)} characters; found {found}")
     check("the spool empty at the end", not in_spool(node.spool), str(in_spool(node.spool)))
 
