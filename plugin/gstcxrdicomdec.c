@@ -143,7 +143,7 @@ static gboolean
 open_file (GstCxrDicomDec * self, const guint8 * data, gsize size)
 {
   GstVideoDecoder *dec = GST_VIDEO_DECODER (self);
-  CxrDicomOptions opts;
+  CxrDicomOptions opts = { 0 };
   GError *err = NULL;
   CxrDicom *d;
 

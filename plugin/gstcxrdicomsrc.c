@@ -8,7 +8,10 @@
  * routers send it films by C-STORE, and it pushes each object it receives
  * downstream as one buffer of application/dicom (framed: one whole Part 10
  * file per buffer, its meta information naming the sender in Source
- * Application Entity Title), for cxrdicomdec. It is a live source, and it
+ * Application Entity Title), for cxrdicomdec. Each buffer carries the
+ * film's header meta (GstCxrLabelMeta: its SOP Instance UID as source, its
+ * modality and body part, its data set without the pixels), as cxrdicomdec
+ * gives each frame. It is a live source, and it
  * runs until it is stopped (or `num-buffers` films have come).
  *
  * It answers to the called AE title `ae-title` on `port`, to the calling AE
@@ -39,9 +42,11 @@
  */
 #include "config.h"
 #include "gstcxrdicomsrc.h"
+#include "dicom.h"
 #include "dicomlistener.h"
 #include "filmdone.h"
 #include "properties.h"
+#include "gst/cxr/cxrmeta.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -279,6 +284,37 @@ gst_cxr_dicom_src_unlock_stop (GstBaseSrc * src)
   return TRUE;
 }
 
+/* the film's header meta, as cxrdicomdec gives its frames: where it comes
+ * from (its SOP Instance UID), its modality and body part, and its data
+ * set without the pixels; the header alone is read, nothing decoded */
+static void
+add_header_meta (GstCxrDicomSrc * self, GstBuffer * buf, const gchar * uid)
+{
+  CxrDicomOptions header_only = {.header_only = TRUE };
+  GstCxrLabelMeta *label = gst_buffer_add_cxr_label_meta (buf, -1, NULL, uid);
+  GError *error = NULL;
+  GstMapInfo map;
+  CxrDicom *film;
+  GBytes *header;
+
+  gst_buffer_map (buf, &map, GST_MAP_READ);
+  film = cxr_dicom_open_memory (map.data, map.size, &header_only, &error);
+  gst_buffer_unmap (buf, &map);
+  if (!film) {
+    /* it was read back whole when it came: cxrdicomdec will say more */
+    GST_WARNING_OBJECT (self, "film %s: no header: %s", uid, error->message);
+    g_error_free (error);
+    return;
+  }
+  gst_cxr_label_meta_set_dicom (label, cxr_dicom_get_modality (film),
+      cxr_dicom_get_body_part (film));
+  header = cxr_dicom_get_header (film, NULL);
+  gst_cxr_label_meta_set_dicom_header (label, header, 0);
+  if (header)
+    g_bytes_unref (header);
+  cxr_dicom_free (film);
+}
+
 /* the next film kept, whole */
 static GstFlowReturn
 gst_cxr_dicom_src_create (GstPushSrc * src, GstBuffer ** buf)
@@ -301,9 +337,10 @@ gst_cxr_dicom_src_create (GstPushSrc * src, GstBuffer ** buf)
 
     path = film_path (self, uid);
     if (g_file_get_contents (path, &contents, &size, &error)) {
+      *buf = gst_buffer_new_wrapped (contents, size);
+      add_header_meta (self, *buf, uid);
       g_free (path);
       g_free (uid);
-      *buf = gst_buffer_new_wrapped (contents, size);
       return GST_FLOW_OK;
     }
     /* kept, and gone since: said, and the node goes on */

@@ -245,7 +245,7 @@ static gboolean
 open_memory (CxrDicom * d, const guint8 * data, gsize size,
     const CxrDicomOptions * opts, GError ** error)
 {
-  CxrDicomOptions defaults = { 0, 0 };
+  CxrDicomOptions defaults = { 0, 0, FALSE };
 
   cxr_dicom_init ();
   if (opts == NULL)
@@ -329,6 +329,8 @@ open_memory (CxrDicom * d, const guint8 * data, gsize size,
   guint64 need;
   if (!check_size (ds, &need, error))
     return FALSE;
+  if (opts->header_only)
+    return TRUE;
 
   /* decompress up front, for a clear error when a syntax is unsupported */
   if (xf.isEncapsulated ()) {

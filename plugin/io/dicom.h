@@ -31,6 +31,9 @@ typedef struct
   /* output bits per sample: 0 = automatic (16 when the data has more than
    * 8 bits, else 8), 8 or 16 */
   guint bits;
+  /* TRUE: the header is read and checked, nothing is decoded; the tags and
+   * the header can be had, the image's size is 0 and it has no frames */
+  gboolean header_only;
 } CxrDicomOptions;
 
 #define CXR_DICOM_ERROR (cxr_dicom_error_quark ())

@@ -9,7 +9,7 @@
 int
 LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
 {
-  CxrDicomOptions opts = { 0, 0 };
+  CxrDicomOptions opts = { 0, 0, FALSE };
   GError *error = NULL;
   CxrDicom *d;
 
