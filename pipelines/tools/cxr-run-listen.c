@@ -13,7 +13,7 @@
  *     ! cxrdicomsink url=dicom://PACS@HOST:PORT ae-title=AET
  *
  * (with --capture: cxrclassify heatmap=true ! videoconvert ! cxroverlay !
- * videoconvert ! cxrdicomsink capture=true). One line per film says what it
+ * cxrdicomsink capture=true). One line per film says what it
  * was found to be and what was stored, by SOP Instance UID (nothing of the
  * patient's). It runs until SIGINT or SIGTERM, which finish the film under
  * way. When the PACS cannot be reached for longer than cxrdicomsink's
@@ -22,6 +22,7 @@
  * node is back. A PACS that refuses a report, or a setting that cannot
  * work, stops the node with exit status 1. */
 #include "config.h"
+#include "filmanswer.h"
 
 #include <glib-unix.h>
 #include <gst/gst.h>
@@ -124,11 +125,8 @@ parse_options (int *argc, char ***argv, Node * node)
 static GstElement *
 build (Node * node, GError ** error)
 {
-  gchar *description = g_strconcat ("cxrdicomsrc name=src ! cxrdicomdec ! "
-      "cxrclassify name=classify post-messages=true ", node->capture ?
-      "heatmap=true ! videoconvert ! cxroverlay ! videoconvert ! "
-      "cxrdicomsink name=sink capture=true" : "! cxrdicomsink name=sink",
-      NULL);
+  gchar *description = g_strconcat ("cxrdicomsrc name=src ! cxrdicomdec ! ",
+      cxr_run_classify_and_store (node->capture), NULL);
   GstElement *pipeline = gst_parse_launch (description, error);
   GstElement *src, *classify, *sink;
 
@@ -184,14 +182,7 @@ say_element (Node * node, const GstStructure * s)
   if (gst_structure_has_name (s, "cxrdicomsrc"))
     node->received++;
   else if (gst_structure_has_name (s, "cxrclassify")) {
-    const GValue *p = gst_structure_get_value (s, "probabilities");
-    guint n = p && GST_VALUE_HOLDS_ARRAY (p) ? gst_value_array_get_size (p)
-        : 0;
-    g_free (node->label);
-    node->label = g_strdup (gst_structure_get_string (s, "label"));
-    /* the positive class is the last */
-    node->probability = n > 0 ? g_value_get_double (gst_value_array_get_value
-        (p, n - 1)) : 0.0;
+    cxr_run_read_answer (s, &node->label, &node->probability);
     node->answered++;
   } else if (gst_structure_has_name (s, "cxrdicomsink")) {
     node->stored++;

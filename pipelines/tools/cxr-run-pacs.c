@@ -41,6 +41,7 @@
  * what is printed names instances by the archive's own ids. */
 #include "config.h"
 #include "answer.h"
+#include "filmanswer.h"
 #include "dicomweb.h"
 
 #include <glib/gstdio.h>
@@ -190,10 +191,8 @@ static gboolean
 classifier_start (Classifier * classifier, const Settings * set, GError ** error)
 {
   gchar *description = g_strconcat ("appsrc name=src "
-      "caps=application/dicom,framed=true ! cxrdicomdec name=decode ! "
-      "cxrclassify name=classify post-messages=true ", set->capture ?
-      "heatmap=true ! videoconvert ! cxroverlay ! cxrdicomsink name=sink "
-      "capture=true" : "! cxrdicomsink name=sink", NULL);
+      "caps=application/dicom,framed=true ! cxrdicomdec name=decode ! ",
+      cxr_run_classify_and_store (set->capture), NULL);
   GError *warning = NULL;
   GstElement *classify;
   GstPad *pad;
@@ -286,17 +285,8 @@ classify (Classifier * classifier, GBytes * film, const Settings * set, Answer *
       done = TRUE;
     else if (gst_structure_has_name (s, "cxrdicomsink"))
       answer->stored++;
-    else if (gst_structure_has_name (s, "cxrclassify")) {
-      const GValue *p = gst_structure_get_value (s, "probabilities");
-      guint n = p && GST_VALUE_HOLDS_ARRAY (p) ? gst_value_array_get_size (p)
-          : 0;
-      g_free (answer->label);
-      answer->label = g_strdup (gst_structure_get_string (s, "label"));
-      /* the positive class is the last */
-      if (n > 0)
-        answer->probability = g_value_get_double (gst_value_array_get_value
-            (p, n - 1));
-    }
+    else if (gst_structure_has_name (s, "cxrclassify"))
+      cxr_run_read_answer (s, &answer->label, &answer->probability);
     gst_message_unref (msg);
   }
   /* a pipeline that failed or was stopped is not used again */
