@@ -53,6 +53,9 @@ struct _CxrDicomListener
   gpointer user_data;
   Pool *pool;
   GThread *thread;              /* the pool's listen loop */
+  GMutex lock;
+  GCond ended;
+  gboolean listening;           /* under lock: the listen loop runs */
 };
 
 static void
@@ -258,6 +261,10 @@ listen_loop (gpointer data)
   OFCondition cond = node->pool->listen ();
   if (cond.bad ())
     node->stopped (cond.text (), node->user_data);
+  g_mutex_lock (&node->lock);
+  node->listening = FALSE;
+  g_cond_signal (&node->ended);
+  g_mutex_unlock (&node->lock);
   return NULL;
 }
 
@@ -328,6 +335,9 @@ listener_new (const CxrDicomListenerSettings * set, GError ** error)
     config.addPresentationContext (sop_class, syntaxes);
   node->pool->setMaxThreads ((Uint16) MAX (1, MIN (set->max_associations,
               G_MAXUINT16)));
+  g_mutex_init (&node->lock);
+  g_cond_init (&node->ended);
+  node->listening = TRUE;
   node->thread = g_thread_new ("cxr-dicom-listen", listen_loop, node);
   return node;
 }
@@ -351,8 +361,19 @@ cxr_dicom_listener_free (CxrDicomListener * node)
 {
   if (!node)
     return;
-  node->pool->stopAfterCurrentAssociations ();
+  /* A stop asked for before the thread is in listen () is lost, for
+   * listen () begins by setting its run mode: asked again until the loop
+   * ends, which looks every second whether it is to stop. */
+  g_mutex_lock (&node->lock);
+  while (node->listening) {
+    node->pool->stopAfterCurrentAssociations ();
+    g_cond_wait_until (&node->ended, &node->lock,
+        g_get_monotonic_time () + 2 * G_TIME_SPAN_SECOND);
+  }
+  g_mutex_unlock (&node->lock);
   g_thread_join (node->thread);
   delete node->pool;            /* waits for the associations under way */
+  g_mutex_clear (&node->lock);
+  g_cond_clear (&node->ended);
   delete node;
 }
