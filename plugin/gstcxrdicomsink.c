@@ -312,6 +312,7 @@ write_frame (GstCxrDicomSink * self, GstBuffer * buf, GstCxrLabelMeta * label)
 {
   GstCxrClassificationMeta *result = gst_buffer_get_cxr_classification_meta
       (buf);
+  GBytes *header = gst_cxr_label_meta_get_dicom_header (label);
   GError *error = NULL;
   gchar *uid = NULL;
   GBytes *obj;
@@ -335,7 +336,7 @@ write_frame (GstCxrDicomSink * self, GstBuffer * buf, GstCxrLabelMeta * label)
     .algorithm_version = CXR_VERSION,
     .frame = label->dicom_frame,
   };
-  obj = cxr_dicom_sr_new (label->dicom_header, &finding, &uid, &error);
+  obj = cxr_dicom_sr_new (header, &finding, &uid, &error);
   if (!obj) {
     /* an image a report cannot refer to: said, and the stream goes on */
     GST_ELEMENT_WARNING (self, STREAM, ENCODE, ("No report for image %s: %s",
@@ -349,7 +350,7 @@ write_frame (GstCxrDicomSink * self, GstBuffer * buf, GstCxrLabelMeta * label)
   g_free (uid);
   uid = NULL;
   if (flow == GST_FLOW_OK && self->capture) {
-    obj = capture_of (self, buf, label->dicom_header, &finding, &uid);
+    obj = capture_of (self, buf, header, &finding, &uid);
     if (obj) {
       flow = put (self, "capture", obj, uid, label->source);
       g_bytes_unref (obj);
@@ -366,7 +367,7 @@ gst_cxr_dicom_sink_render (GstBaseSink * sink, GstBuffer * buf)
   GstCxrLabelMeta *label = gst_buffer_get_cxr_label_meta (buf);
   GstFlowReturn flow;
 
-  if (!label || !label->dicom_header) {
+  if (!label || !gst_cxr_label_meta_get_dicom_header (label)) {
     self->not_dicom++;
     return GST_FLOW_OK;
   }

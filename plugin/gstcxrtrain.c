@@ -625,7 +625,7 @@ label_of (GstCxrTrain * self, GstBuffer * buf, const gchar ** patient)
 {
   GstCxrLabelMeta *meta = gst_buffer_get_cxr_label_meta (buf);
 
-  *patient = meta ? meta->patient : NULL;
+  *patient = meta ? gst_cxr_label_meta_get_patient (meta) : NULL;
   if (meta && meta->class_name) {
     gint index = cxr_model_class_index (self->model, meta->class_name);
     if (index < 0)

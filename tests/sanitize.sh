@@ -13,14 +13,16 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 build=build-sanitize
+# set for the build too: the introspection scanner runs a program built
+# with the sanitizers
+export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 if [ ! -f "$build/build.ninja" ]; then
   meson setup "$build" -Db_sanitize=address,undefined -Db_lundef=false \
     >/dev/null || exit 1
 fi
 ninja -C "$build" >/dev/null || { ninja -C "$build"; exit 1; }
 
-export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
-export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export GST_REGISTRY_FORK=no GST_TRACERS=leaks
 LD_PRELOAD="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)"
 export LD_PRELOAD

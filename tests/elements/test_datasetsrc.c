@@ -281,6 +281,12 @@ sample_label (RunResult * r, guint i)
   return meta;
 }
 
+static const gchar *
+sample_patient (RunResult * r, guint i)
+{
+  return gst_cxr_label_meta_get_patient (sample_label (r, i));
+}
+
 static void
 sample_info (RunResult * r, guint i, GstVideoInfo * info)
 {
@@ -1239,24 +1245,24 @@ GST_START_TEST (test_patients)
   r = run_src ("location", dir, NULL);
   fail_unless (r->error == NULL, "%s", r->error);
   fail_unless_equals_int (r->samples->len, 4);
-  fail_unless_equals_string (sample_label (r, 0)->patient, "IM-0005");
-  fail_unless (sample_label (r, 1)->patient == NULL);
-  fail_unless_equals_string (sample_label (r, 2)->patient, "person7");
+  fail_unless_equals_string (sample_patient (r, 0), "IM-0005");
+  fail_unless (sample_patient (r, 1) == NULL);
+  fail_unless_equals_string (sample_patient (r, 2), "person7");
   run_result_free (r);
 
   r = run_src ("location", dir, "patient-pattern", "^(ward[0-9]+_bed[0-9]+)_",
       NULL);
   fail_unless (r->error == NULL, "%s", r->error);
-  fail_unless (sample_label (r, 0)->patient == NULL);
-  fail_unless_equals_string (sample_label (r, 1)->patient, "ward3_bed12");
-  fail_unless (sample_label (r, 2)->patient == NULL);
-  fail_unless_equals_string (sample_label (r, 3)->patient, "ward3_bed12");
+  fail_unless (sample_patient (r, 0) == NULL);
+  fail_unless_equals_string (sample_patient (r, 1), "ward3_bed12");
+  fail_unless (sample_patient (r, 2) == NULL);
+  fail_unless_equals_string (sample_patient (r, 3), "ward3_bed12");
   run_result_free (r);
 
   r = run_src ("location", dir, "patient-pattern", "", NULL);
   fail_unless (r->error == NULL, "%s", r->error);
   for (guint i = 0; i < r->samples->len; i++)
-    fail_unless (sample_label (r, i)->patient == NULL);
+    fail_unless (sample_patient (r, i) == NULL);
   run_result_free (r);
 
   r = run_src ("location", dir, "patient-pattern", "ward(", NULL);
@@ -1272,8 +1278,8 @@ GST_START_TEST (test_patients)
   fail_unless (r->error == NULL, "%s", r->error);
   fail_unless_equals_int (r->samples->len, 2);
   fail_unless_equals_string (sample_label (r, 0)->class_name, "NORMAL");
-  fail_unless_equals_string (sample_label (r, 0)->patient, "A-17");
-  fail_unless_equals_string (sample_label (r, 1)->patient, "person7");
+  fail_unless_equals_string (sample_patient (r, 0), "A-17");
+  fail_unless_equals_string (sample_patient (r, 1), "person7");
   run_result_free (r);
 
   g_free (csv);

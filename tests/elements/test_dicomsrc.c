@@ -151,9 +151,11 @@ GST_START_TEST (test_film_out_with_header_meta)
   fail_unless_equals_string (label->modality, "CR");
   fail_unless_equals_string (label->body_part, "CHEST");
   fail_unless_equals_int (label->dicom_frame, 0);
-  fail_unless (label->dicom_header != NULL, "no header in the meta");
+  fail_unless (gst_cxr_label_meta_get_dicom_header (label) != NULL,
+      "no header in the meta");
   /* a DICOM file of the same object (a UID is its ASCII digits) */
-  header = g_bytes_get_data (label->dicom_header, &header_size);
+  header = g_bytes_get_data (gst_cxr_label_meta_get_dicom_header (label),
+      &header_size);
   fail_unless (header_size > 132 && memcmp (header + 128, "DICM", 4) == 0);
   fail_unless (memmem (header, header_size, uid, strlen (uid)) != NULL,
       "the header is not of film %s", uid);

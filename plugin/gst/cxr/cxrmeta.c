@@ -6,6 +6,11 @@
 #include <math.h>
 #include <string.h>
 
+/* The comments that open with two stars carry the annotations that
+ * GObject-Introspection (GstCxr-1.0.gir) reads: who owns what is returned,
+ * what may be NULL, which arguments are arrays or results. What each
+ * function does is said in cxrmeta.h. */
+
 /* ---- classification ---- */
 
 GType
@@ -77,6 +82,14 @@ gst_cxr_classification_meta_get_info (void)
   return info;
 }
 
+/**
+ * gst_buffer_add_cxr_classification_meta:
+ * @class_names: (array length=n_classes):
+ * @probabilities: (array length=n_classes):
+ * @model_id: (nullable):
+ *
+ * Returns: (transfer none) (nullable): the meta added
+ */
 GstCxrClassificationMeta *
 gst_buffer_add_cxr_classification_meta (GstBuffer * buffer, guint n_classes,
     const gchar * const *class_names, const gfloat * probabilities,
@@ -106,6 +119,11 @@ gst_buffer_add_cxr_classification_meta (GstBuffer * buffer, guint n_classes,
   return m;
 }
 
+/**
+ * gst_buffer_get_cxr_classification_meta:
+ *
+ * Returns: (transfer none) (nullable): the buffer's classification
+ */
 GstCxrClassificationMeta *
 gst_buffer_get_cxr_classification_meta (GstBuffer * buffer)
 {
@@ -126,6 +144,11 @@ gst_cxr_classification_meta_get_probability (const GstCxrClassificationMeta *
   return index < m->n_classes ? m->probabilities[index] : 0.0f;
 }
 
+/**
+ * gst_cxr_classification_meta_get_class_name:
+ *
+ * Returns: (nullable): the name of class @index
+ */
 const gchar *
 gst_cxr_classification_meta_get_class_name (const GstCxrClassificationMeta *
     m, guint index)
@@ -133,11 +156,28 @@ gst_cxr_classification_meta_get_class_name (const GstCxrClassificationMeta *
   return index < m->n_classes ? m->class_names[index] : NULL;
 }
 
+/**
+ * gst_cxr_classification_meta_get_label:
+ *
+ * Returns: (nullable): the predicted class, NULL for no diagnosis
+ */
 const gchar *
 gst_cxr_classification_meta_get_label (const GstCxrClassificationMeta * m)
 {
   return m->abstain_reason != GST_CXR_ABSTAIN_NONE ? NULL :
       m->class_names[m->predicted];
+}
+
+gfloat
+gst_cxr_classification_meta_get_threshold (const GstCxrClassificationMeta * m)
+{
+  return m->threshold;
+}
+
+const gchar *
+gst_cxr_classification_meta_get_model_id (const GstCxrClassificationMeta * m)
+{
+  return m->model_id;
 }
 
 void
@@ -168,6 +208,11 @@ gst_cxr_classification_meta_get_ood_score (const GstCxrClassificationMeta * m)
   return m->ood_score;
 }
 
+/**
+ * gst_cxr_abstain_reason_name:
+ *
+ * Returns: (nullable): the reason's name, NULL for NONE
+ */
 const gchar *
 gst_cxr_abstain_reason_name (GstCxrAbstainReason reason)
 {
@@ -196,6 +241,14 @@ gst_cxr_classification_meta_is_stale (const GstCxrClassificationMeta * m)
 
 /* ---- label ---- */
 
+/* The label meta as allocated: the public part, then the patient's data,
+ * which only functions the bindings do not see reach. */
+typedef struct {
+  GstCxrLabelMeta pub;
+  gchar *patient;               /* owned, may be NULL */
+  GBytes *dicom_header;         /* a reference, may be NULL */
+} LabelMeta;
+
 GType
 gst_cxr_label_meta_api_get_type (void)
 {
@@ -212,30 +265,32 @@ gst_cxr_label_meta_api_get_type (void)
 static gboolean
 label_init (GstMeta * meta, gpointer params, GstBuffer * buffer)
 {
-  GstCxrLabelMeta *m = (GstCxrLabelMeta *) meta;
+  LabelMeta *full = (LabelMeta *) meta;
+  GstCxrLabelMeta *m = &full->pub;
   (void) params;
   (void) buffer;
   m->class_index = -1;
   m->class_name = NULL;
   m->source = NULL;
   m->modality = m->body_part = NULL;
-  m->patient = NULL;
-  m->dicom_header = NULL;
   m->dicom_frame = 0;
+  full->patient = NULL;
+  full->dicom_header = NULL;
   return TRUE;
 }
 
 static void
 label_free (GstMeta * meta, GstBuffer * buffer)
 {
-  GstCxrLabelMeta *m = (GstCxrLabelMeta *) meta;
+  LabelMeta *full = (LabelMeta *) meta;
+  GstCxrLabelMeta *m = &full->pub;
   (void) buffer;
   g_free (m->class_name);
   g_free (m->source);
   g_free (m->modality);
   g_free (m->body_part);
-  g_free (m->patient);
-  g_clear_pointer (&m->dicom_header, g_bytes_unref);
+  g_free (full->patient);
+  g_clear_pointer (&full->dicom_header, g_bytes_unref);
 }
 
 static gboolean
@@ -250,13 +305,18 @@ label_transform (GstBuffer * dest, GstMeta * meta, GstBuffer * src,
       m->source);
   if (copy) {
     gst_cxr_label_meta_set_dicom (copy, m->modality, m->body_part);
-    gst_cxr_label_meta_set_patient (copy, m->patient);
-    gst_cxr_label_meta_set_dicom_header (copy, m->dicom_header,
-        m->dicom_frame);
+    gst_cxr_label_meta_set_patient (copy, gst_cxr_label_meta_get_patient (m));
+    gst_cxr_label_meta_set_dicom_header (copy,
+        gst_cxr_label_meta_get_dicom_header (m), m->dicom_frame);
   }
   return copy != NULL;
 }
 
+/**
+ * gst_cxr_label_meta_set_dicom:
+ * @modality: (nullable):
+ * @body_part: (nullable):
+ */
 void
 gst_cxr_label_meta_set_dicom (GstCxrLabelMeta * m, const gchar * modality,
     const gchar * body_part)
@@ -270,24 +330,59 @@ gst_cxr_label_meta_set_dicom (GstCxrLabelMeta * m, const gchar * modality,
   m->body_part = new_body_part;
 }
 
+/**
+ * gst_cxr_label_meta_set_dicom_header: (skip)
+ *
+ * The patient's data, for the elements that write reports alone.
+ */
 void
 gst_cxr_label_meta_set_dicom_header (GstCxrLabelMeta * m, GBytes * header,
     guint frame)
 {
+  LabelMeta *full = (LabelMeta *) m;
+
   if (header)
     g_bytes_ref (header);
-  g_clear_pointer (&m->dicom_header, g_bytes_unref);
-  m->dicom_header = header;
+  g_clear_pointer (&full->dicom_header, g_bytes_unref);
+  full->dicom_header = header;
   m->dicom_frame = frame;
 }
 
+/**
+ * gst_cxr_label_meta_get_dicom_header: (skip)
+ *
+ * The patient's data, for the elements that write reports alone.
+ */
+GBytes *
+gst_cxr_label_meta_get_dicom_header (const GstCxrLabelMeta * m)
+{
+  return ((const LabelMeta *) m)->dicom_header;
+}
+
+/**
+ * gst_cxr_label_meta_set_patient: (skip)
+ *
+ * The patient's data, for the elements alone.
+ */
 void
 gst_cxr_label_meta_set_patient (GstCxrLabelMeta * m, const gchar * patient)
 {
+  LabelMeta *full = (LabelMeta *) m;
   gchar *copy = g_strdup (patient);
 
-  g_free (m->patient);
-  m->patient = copy;
+  g_free (full->patient);
+  full->patient = copy;
+}
+
+/**
+ * gst_cxr_label_meta_get_patient: (skip)
+ *
+ * The patient's data, for the elements alone.
+ */
+const gchar *
+gst_cxr_label_meta_get_patient (const GstCxrLabelMeta * m)
+{
+  return ((const LabelMeta *) m)->patient;
 }
 
 const GstMetaInfo *
@@ -297,13 +392,20 @@ gst_cxr_label_meta_get_info (void)
 
   if (g_once_init_enter (&info)) {
     const GstMetaInfo *i = gst_meta_register (GST_CXR_LABEL_META_API_TYPE,
-        "GstCxrLabelMeta", sizeof (GstCxrLabelMeta), label_init, label_free,
+        "GstCxrLabelMeta", sizeof (LabelMeta), label_init, label_free,
         label_transform);
     g_once_init_leave (&info, i);
   }
   return info;
 }
 
+/**
+ * gst_buffer_add_cxr_label_meta:
+ * @class_name: (nullable):
+ * @source: (nullable):
+ *
+ * Returns: (transfer none) (nullable): the meta added
+ */
 GstCxrLabelMeta *
 gst_buffer_add_cxr_label_meta (GstBuffer * buffer, gint class_index,
     const gchar * class_name, const gchar * source)
@@ -319,11 +421,44 @@ gst_buffer_add_cxr_label_meta (GstBuffer * buffer, gint class_index,
   return m;
 }
 
+/**
+ * gst_buffer_get_cxr_label_meta:
+ *
+ * Returns: (transfer none) (nullable): what the buffer's frame truly shows
+ */
 GstCxrLabelMeta *
 gst_buffer_get_cxr_label_meta (GstBuffer * buffer)
 {
   return (GstCxrLabelMeta *) gst_buffer_get_meta (buffer,
       GST_CXR_LABEL_META_API_TYPE);
+}
+
+/**
+ * gst_cxr_label_meta_get_source:
+ *
+ * Returns: (nullable): the file name or other origin of the frame
+ */
+const gchar *
+gst_cxr_label_meta_get_source (const GstCxrLabelMeta * m)
+{
+  return m->source;
+}
+
+/**
+ * gst_cxr_label_meta_get_class_name:
+ *
+ * Returns: (nullable): the true class, NULL when not known
+ */
+const gchar *
+gst_cxr_label_meta_get_class_name (const GstCxrLabelMeta * m)
+{
+  return m->class_name;
+}
+
+gint
+gst_cxr_label_meta_get_class_index (const GstCxrLabelMeta * m)
+{
+  return m->class_index;
 }
 
 /* ---- heatmap ---- */
@@ -386,6 +521,11 @@ gst_cxr_heatmap_meta_get_info (void)
   return info;
 }
 
+/**
+ * gst_buffer_add_cxr_heatmap_meta: (skip)
+ *
+ * Returns: (transfer none) (nullable): the meta added
+ */
 GstCxrHeatmapMeta *
 gst_buffer_add_cxr_heatmap_meta (GstBuffer * buffer, guint width,
     guint height, const gfloat * values, guint class_index)
@@ -408,6 +548,11 @@ gst_buffer_add_cxr_heatmap_meta (GstBuffer * buffer, guint width,
   return m;
 }
 
+/**
+ * gst_cxr_heatmap_meta_copy:
+ *
+ * Returns: (transfer none) (nullable): the meta added to @buffer
+ */
 GstCxrHeatmapMeta *
 gst_cxr_heatmap_meta_copy (GstBuffer * buffer, const GstCxrHeatmapMeta * m)
 {
@@ -423,6 +568,11 @@ gst_cxr_heatmap_meta_copy (GstBuffer * buffer, const GstCxrHeatmapMeta * m)
   return copy;
 }
 
+/**
+ * gst_buffer_get_cxr_heatmap_meta:
+ *
+ * Returns: (transfer none) (nullable): where the network looked
+ */
 GstCxrHeatmapMeta *
 gst_buffer_get_cxr_heatmap_meta (GstBuffer * buffer)
 {
@@ -430,12 +580,37 @@ gst_buffer_get_cxr_heatmap_meta (GstBuffer * buffer)
       GST_CXR_HEATMAP_META_API_TYPE);
 }
 
+/**
+ * gst_cxr_heatmap_meta_get_size:
+ * @width: (out):
+ * @height: (out):
+ */
 void
 gst_cxr_heatmap_meta_get_size (const GstCxrHeatmapMeta * m, guint * width,
     guint * height)
 {
   *width = m->width;
   *height = m->height;
+}
+
+/**
+ * gst_cxr_heatmap_meta_get_values:
+ * @n_values: (out): width x height
+ *
+ * Returns: (array length=n_values) (transfer none): the grid, row by row
+ */
+const gfloat *
+gst_cxr_heatmap_meta_get_values (const GstCxrHeatmapMeta * m,
+    guint * n_values)
+{
+  *n_values = m->width * m->height;
+  return m->values;
+}
+
+guint
+gst_cxr_heatmap_meta_get_class_index (const GstCxrHeatmapMeta * m)
+{
+  return m->class_index;
 }
 
 gfloat
@@ -458,6 +633,13 @@ gst_cxr_heatmap_meta_value_at (const GstCxrHeatmapMeta * m, gdouble fx,
       (guint) (v * m->height));
 }
 
+/**
+ * gst_cxr_heatmap_meta_get_region:
+ * @left: (out):
+ * @top: (out):
+ * @right: (out):
+ * @bottom: (out):
+ */
 void
 gst_cxr_heatmap_meta_get_region (const GstCxrHeatmapMeta * m, gfloat * left,
     gfloat * top, gfloat * right, gfloat * bottom)

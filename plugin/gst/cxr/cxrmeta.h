@@ -73,17 +73,12 @@ typedef struct {
   /* owned, NULL but for a DICOM source: Modality (0008,0060) and Body
    * Part Examined (0018,0015), for cxrclassify's gate */
   gchar *modality, *body_part;
-  /* owned, may be NULL: who the film is of, as far as keeping a patient's
-   * films on one side of a training split needs; never logged */
-  gchar *patient;
-  /* a reference, NULL but for a DICOM source: its data set without the
-   * pixels (a DICOM file in memory), from which a structured report about
-   * the frame copies the patient and study modules. It holds the patient's
-   * data: for writers of such reports only, never to be logged */
-  GBytes *dicom_header;
   /* which frame of that DICOM object the frame is, from 1; 0 when the
    * object has one frame */
   guint dicom_frame;
+  /* The patient's data is not among the fields: it is reached through
+   * gst_cxr_label_meta_get_patient () and _get_dicom_header () alone,
+   * which the bindings do not see. */
 } GstCxrLabelMeta;
 
 /* Where the network looked for the class it speaks for (cxrclassify
@@ -135,6 +130,10 @@ const gchar *gst_cxr_classification_meta_get_class_name (
 /* name of the predicted class */
 const gchar *gst_cxr_classification_meta_get_label (
     const GstCxrClassificationMeta * meta);
+gfloat gst_cxr_classification_meta_get_threshold (
+    const GstCxrClassificationMeta * meta);
+const gchar *gst_cxr_classification_meta_get_model_id (
+    const GstCxrClassificationMeta * meta);
 gboolean gst_cxr_classification_meta_is_stale (
     const GstCxrClassificationMeta * meta);
 
@@ -157,16 +156,25 @@ const gchar *gst_cxr_abstain_reason_name (GstCxrAbstainReason reason);
 GstCxrLabelMeta *gst_buffer_add_cxr_label_meta (GstBuffer * buffer,
     gint class_index, const gchar * class_name, const gchar * source);
 GstCxrLabelMeta *gst_buffer_get_cxr_label_meta (GstBuffer * buffer);
+const gchar *gst_cxr_label_meta_get_source (const GstCxrLabelMeta * meta);
+const gchar *gst_cxr_label_meta_get_class_name (const GstCxrLabelMeta * meta);
+gint gst_cxr_label_meta_get_class_index (const GstCxrLabelMeta * meta);
 /* the DICOM source's modality and body part (copied; either may be NULL) */
 void gst_cxr_label_meta_set_dicom (GstCxrLabelMeta * meta,
     const gchar * modality, const gchar * body_part);
-/* the DICOM source's header (a reference is taken; may be NULL) and
- * which of its frames the frame is (from 1; 0 for an object of one) */
+/* The patient's data, for the plugin's elements alone; never to be
+ * logged. The DICOM source's header (a reference is taken; may be NULL):
+ * its data set without the pixels (a DICOM file in memory), from which a
+ * structured report about the frame copies the patient and study modules;
+ * and which of its frames the frame is (from 1; 0 for an object of one). */
 void gst_cxr_label_meta_set_dicom_header (GstCxrLabelMeta * meta,
     GBytes * header, guint frame);
-/* the patient id (copied; may be NULL) */
+GBytes *gst_cxr_label_meta_get_dicom_header (const GstCxrLabelMeta * meta);
+/* who the film is of (copied; may be NULL), as far as keeping a patient's
+ * films on one side of a training split needs */
 void gst_cxr_label_meta_set_patient (GstCxrLabelMeta * meta,
     const gchar * patient);
+const gchar *gst_cxr_label_meta_get_patient (const GstCxrLabelMeta * meta);
 
 GType gst_cxr_heatmap_meta_api_get_type (void);
 const GstMetaInfo *gst_cxr_heatmap_meta_get_info (void);
@@ -183,6 +191,10 @@ GstCxrHeatmapMeta *gst_cxr_heatmap_meta_copy (GstBuffer * buffer,
     const GstCxrHeatmapMeta * m);
 void gst_cxr_heatmap_meta_get_size (const GstCxrHeatmapMeta * meta,
     guint * width, guint * height);
+/* the grid, row by row (width x height values) */
+const gfloat *gst_cxr_heatmap_meta_get_values (const GstCxrHeatmapMeta * meta,
+    guint * n_values);
+guint gst_cxr_heatmap_meta_get_class_index (const GstCxrHeatmapMeta * meta);
 /* the value of cell (x, y); 0 outside the grid */
 gfloat gst_cxr_heatmap_meta_get_value (const GstCxrHeatmapMeta * meta,
     guint x, guint y);
