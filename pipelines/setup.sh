@@ -21,6 +21,7 @@ packages=(
   libdcmtk-dev
   libsoup-3.0-dev glib-networking ca-certificates
   libpango1.0-dev fonts-dejavu-core
+  gobject-introspection libgirepository1.0-dev gir1.2-gstreamer-1.0
   "$@"
 )
 

@@ -56,8 +56,8 @@
  *
  * pacs: the chest radiographs that reach an archive, classified, and a
  * structured report of each stored back; listen: the AI node, films in by
- * C-STORE and reports out. Each is a program of its own beside this one
- * (cxr-run-pacs.c, cxr-run-listen.c), so that the other jobs do not load
+ * C-STORE and reports out. Each is a program of its own (cxr-run-pacs.c,
+ * cxr-run-listen.c; run_helper finds it), so that the other jobs do not load
  * the network's libraries, given the arguments as they came, the
  * subcommand taken out, and reads them (and its --help) itself. */
 #include "config.h"
@@ -549,15 +549,20 @@ run_global (int argc, char **argv)
   return status;
 }
 
-/* execs cxr-run-NAME, found beside this program, with argv (argv[0]
- * replaced) */
+/* execs cxr-run-NAME with argv (argv[0] replaced): the one beside this
+ * program (a build folder), else the installed one */
 static int
-run_beside (const Subcommand * sub, char **argv)
+run_helper (const Subcommand * sub, char **argv)
 {
   gchar *self = g_file_read_link ("/proc/self/exe", NULL);
   gchar *dir = self ? g_path_get_dirname (self) : g_strdup (".");
-  gchar *program = g_strconcat (dir, "/cxr-run-", sub->name, NULL);
+  gchar *name = g_strconcat ("cxr-run-", sub->name, NULL);
+  gchar *program = g_build_filename (dir, name, NULL);
 
+  if (!g_file_test (program, G_FILE_TEST_IS_EXECUTABLE)) {
+    g_free (program);
+    program = g_build_filename (CXR_HELPERS_DIR, name, NULL);
+  }
   argv[0] = program;
   execv (program, argv);
   fprintf (stderr, "cxr-run: cannot run %s: %s\n", program, g_strerror (errno));
@@ -794,6 +799,6 @@ main (int argc, char **argv)
   memmove (argv + at, argv + at + 1, (argc - at) * sizeof *argv);
   argc--;
   if (!sub->entries)
-    return run_beside (sub, argv);
+    return run_helper (sub, argv);
   return run_subcommand (sub, argc, argv);
 }
