@@ -12,6 +12,10 @@
  *     g_print ("not classified: %s\n", gst_cxr_abstain_reason_name (
  *         gst_cxr_classification_meta_get_abstain_reason (m)));
  *
+ * The same from Python and other bindings, through GObject-Introspection
+ * (GstCxr-1.0; cxrmeta.c holds the annotations):
+ * GstCxr.buffer_get_cxr_classification_meta (buf).get_label () and so on.
+ *
  * A buffer holds one classification: a second cxrclassify downstream of a
  * first replaces the first's meta with its own, so readers get the last
  * model's answer (compare two models side by side after a tee).
