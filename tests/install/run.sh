@@ -13,7 +13,12 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 source=$PWD
-mirror=${CXR_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# the Debian archive this machine's apt uses (CXR_DEBIAN_MIRROR: another)
+sites=$(apt-get indextargets --format '$(SITE)' 'Identifier: Packages' | sort -u)
+mirror=${CXR_DEBIAN_MIRROR:-$(grep -m1 '/debian$' <<< "$sites")}
+mirror=${mirror:-http://deb.debian.org/debian}
+security=$(grep -m1 '/debian-security$' <<< "$sites")
+security=${security:-${mirror%/debian}/debian-security}
 packages=(gstreamer1.0-cxr cxr-run libgstcxr-1.0-0 libgstcxr-1.0-dev
   gir1.2-gstcxr-1.0)
 work=$(mktemp -d /var/tmp/cxr-install-XXXXXX)
@@ -62,7 +67,7 @@ make_root () {
   cat > "$root/etc/apt/sources.list" <<EOF
 deb $mirror bookworm main
 deb $mirror bookworm-updates main
-deb ${mirror%/debian}/debian-security bookworm-security main
+deb $security bookworm-security main
 EOF
   mount -t proc proc "$root/proc"
 }
