@@ -43,11 +43,13 @@ in_root () {    # a command in the root, with no environment but PATH
     DEBIAN_FRONTEND=noninteractive "$@"
 }
 smoke () {
-  cp tests/install/smoke.sh pipelines/read-results.py "$root/tmp/"
+  cp tests/install/smoke.sh pipelines/read-results.py pipelines/read-results.c \
+    "$root/tmp/"
   local elements pipeline
   elements=$(sed -n 's/^| `\(cxr[a-z]*\)` |.*/\1/p' README.md | tr '\n' ' ')
   pipeline=$(grep -m1 '^gst-launch-1.0 ' README.md)
-  in_root sh /tmp/smoke.sh "$elements" "$pipeline" /tmp/read-results.py
+  in_root sh /tmp/smoke.sh "$elements" "$pipeline" /tmp/read-results.py \
+    /tmp/read-results.c
 }
 
 build_packages () {
@@ -75,7 +77,7 @@ install_packages () {
   mkdir -p "$root/tmp/debs"
   for p in "${packages[@]}"; do cp "$work/${p}_"*.deb "$root/tmp/debs/" || return 1; done
   in_root apt-get update \
-    && in_root sh -c 'apt-get install -y /tmp/debs/*.deb python3-gi'
+    && in_root sh -c 'apt-get install -y /tmp/debs/*.deb python3-gi gcc libc6-dev'
 }
 remove_packages () {    # and the plugin is gone with them
   in_root apt-get remove -y "${packages[@]}" && ! in_root gst-inspect-1.0 cxr

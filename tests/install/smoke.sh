@@ -4,15 +4,16 @@
 # set: every element listed, the README's first pipeline and cxr-run over
 # the installed sample films with the installed default model, cxr-run's
 # helper programs found, the metadata library found by the loader and by
-# pkg-config, and the results read from Python. Prints one line a check
-# and ends with "smoke: N passed, N failed".
+# pkg-config, and the results read from Python and from C (an application
+# compiled against the installed development files). Prints one line a
+# check and ends with "smoke: N passed, N failed".
 #
-#   sh smoke.sh ELEMENTS PIPELINE EXAMPLE
+#   sh smoke.sh ELEMENTS PIPELINE EXAMPLE C_EXAMPLE
 #
 # ELEMENTS: the element names, space-separated; PIPELINE: the README's
-# first gst-launch-1.0 line (it reads xrays/); EXAMPLE: a copy of
-# pipelines/read-results.py.
-elements=$1 pipeline=$2 example=$3
+# first gst-launch-1.0 line (it reads xrays/); EXAMPLE and C_EXAMPLE:
+# copies of pipelines/read-results.py and read-results.c.
+elements=$1 pipeline=$2 example=$3 c_example=$4
 films=/usr/share/gst-cxr/sample-films
 passed=0 failed=0
 check () {      # check WHAT COMMAND...: passes when COMMAND succeeds
@@ -53,6 +54,10 @@ check "pkg-config gstreamer-cxr-1.0" \
 check "Python reads the results (pipelines/read-results.py)" \
   sh -c "/usr/bin/python3 $example $films > python.txt"
 check "... one line a film" test "$(grep -c ': .*truly ' python.txt)" -eq 8
+check "an application in C builds with pkg-config gstreamer-cxr-1.0" \
+  sh -c "cc -o read-results $c_example \$(pkg-config --cflags --libs gstreamer-cxr-1.0)"
+check "... and prints what the one in Python prints" \
+  sh -c "./read-results $films > c.txt && cmp c.txt python.txt"
 
 cd / && rm -rf "$work" /tmp/smoke-out.txt
 echo "smoke: $passed passed, $failed failed"

@@ -4,9 +4,10 @@ pad reads every buffer that the sink writes a line of. Over the sample
 films and a blank film (no diagnosis), with heatmaps, and again with
 interval=3 (stale results). The label meta shows no patient. Then the
 example application, pipelines/read-results.py, prints one line a film and
-saves each heatmap as a PNG.
+saves each heatmap as a PNG, and its C twin (pipelines/read-results.c)
+prints the same lines.
 
-    /usr/bin/python3 test_python_meta.py SOURCE_ROOT BUILD_ROOT
+    /usr/bin/python3 test_python_meta.py SOURCE_ROOT BUILD_ROOT C_EXAMPLE
 
 with GST_PLUGIN_PATH, GI_TYPELIB_PATH and LD_LIBRARY_PATH on the build's
 plugin/ folder (meson test sets them)."""
@@ -21,7 +22,7 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from checking import check, finish, skip  # noqa: E402
 
-source_root, build_root = sys.argv[1:3]
+source_root, build_root, c_example = sys.argv[1:4]
 try:
     import gi
     gi.require_version("Gst", "1.0")
@@ -153,6 +154,11 @@ try:
         for line, film in zip(lines, films_read))
     check("read-results.py: one line a film, naming it and its true class",
           named, "" if named else run.stdout[-500:])
+    c_run = subprocess.run([c_example, sample_films], capture_output=True,
+                           text=True, timeout=120)
+    check("read-results.c prints the lines read-results.py prints",
+          c_run.returncode == 0 and c_run.stdout == run.stdout,
+          "" if c_run.stdout == run.stdout else c_run.stdout[-300:] + c_run.stderr[-300:])
     sizes = []
     for film in films_read:
         png = os.path.join(heatmaps, film.replace(os.sep, "_") + ".png")
