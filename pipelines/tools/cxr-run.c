@@ -1,17 +1,6 @@
 /* cxr-run — runs gst-cxr's folder jobs with a progress display.
  *
- *   cxr-run classify FOLDER [--model FILE] [--output FILE.jsonl]
- *                           [--summary FILE.json] [--report FILE.html]
- *   cxr-run evaluate FOLDER [--model FILE] [--output FILE.jsonl]
- *                           [--summary FILE.json] [--report FILE.html]
- *   cxr-run train FOLDER --output MODEL [--model START] [NAME=VALUE ...]
- *   cxr-run calibrate FOLDER --model BASE --output MODEL [mode=fine-tune]
- *                            [NAME=VALUE ...]
- *   cxr-run classify|evaluate FOLDER --shard K/N [...]
- *   cxr-run merge --shards N [--output FILE.jsonl] [--summary FILE.json]
- *   cxr-run pacs --url URL [...]             (cxr-run pacs --help)
- *   cxr-run listen --results dicom://... [...] (cxr-run listen --help)
- *   cxr-run --version;  cxr-run --help;  cxr-run SUBCOMMAND --help
+ *   cxr-run [-v] SUBCOMMAND [ARGUMENT...]    (the subcommands: cxr-run.1)
  *
  * The command line is read with GOption, each subcommand with a context
  * of its own (the subcommands table below: its options, its usage and what
